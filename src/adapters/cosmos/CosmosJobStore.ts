@@ -1,0 +1,189 @@
+import { BulkOperationType, ErrorResponse, type Container, type OperationInput, type PatchOperation } from '@azure/cosmos';
+import type { JobStore, OutcomeTotals, StoredJob } from '../../app/ports.js';
+import type { Job } from '../../core/job.js';
+import type { LineOutcome } from '../../core/lineOutcome.js';
+
+/** A line outcome as stored: flat token fields so SUM() never meets a null. */
+interface OutcomeDocument extends LineOutcome {
+  readonly id: string;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+}
+
+interface JobDocument extends Job {
+  readonly _etag?: string;
+}
+
+const BULK_CHUNK = 100;
+
+const statusOf = (error: unknown): number | undefined =>
+  error instanceof ErrorResponse ? error.code as number | undefined : (error as { code?: number } | null)?.code;
+
+function toStoredJob(resource: JobDocument | undefined): StoredJob | undefined {
+  if (resource === undefined) return undefined;
+  const { _etag, ...job } = resource as JobDocument & Record<string, unknown>;
+  for (const key of ['_rid', '_self', '_attachments', '_ts']) delete (job as Record<string, unknown>)[key];
+  return { job: job as Job, etag: _etag ?? '' };
+}
+
+export class CosmosJobStore implements JobStore {
+  constructor(
+    private readonly jobs: Container,
+    private readonly lines: Container,
+  ) {}
+
+  async createJob(job: Job): Promise<boolean> {
+    try {
+      await this.jobs.items.create(job);
+      return true;
+    } catch (error) {
+      if (statusOf(error) === 409) return false;
+      throw error;
+    }
+  }
+
+  async getJob(jobId: string): Promise<StoredJob | undefined> {
+    const { resource } = await this.jobs.item(jobId, jobId).read<JobDocument>();
+    return toStoredJob(resource);
+  }
+
+  async replaceJob(job: Job, etag: string): Promise<StoredJob | undefined> {
+    try {
+      const { resource } = await this.jobs.item(job.id, job.id).replace<JobDocument>(job as JobDocument, {
+        accessCondition: { type: 'IfMatch', condition: etag },
+      });
+      return toStoredJob(resource);
+    } catch (error) {
+      if (statusOf(error) === 412) return undefined;
+      throw error;
+    }
+  }
+
+  async addToJobCounters(jobId: string, delta: OutcomeTotals): Promise<StoredJob> {
+    const operations: PatchOperation[] = [
+      { op: 'incr', path: '/counts/succeeded', value: delta.succeeded },
+      { op: 'incr', path: '/counts/failed', value: delta.failed },
+      { op: 'incr', path: '/usage/promptTokens', value: delta.promptTokens },
+      { op: 'incr', path: '/usage/completionTokens', value: delta.completionTokens },
+      { op: 'incr', path: '/usage/costInNanos', value: delta.costInNanos },
+    ];
+    const { resource } = await this.jobs.item(jobId, jobId).patch<JobDocument>(operations);
+    const stored = toStoredJob(resource);
+    if (stored === undefined) throw new Error(`Job ${jobId} vanished while its counters were updated`);
+    return stored;
+  }
+
+  async listJobs(options: { pageSize: number; continuationToken?: string | undefined }) {
+    const iterator = this.jobs.items.query<JobDocument>('SELECT * FROM c ORDER BY c.createdAtInMs DESC', {
+      maxItemCount: options.pageSize,
+      continuationToken: options.continuationToken,
+    });
+    const page = await iterator.fetchNext();
+    return {
+      jobs: page.resources.map((r) => toStoredJob(r)!.job),
+      continuationToken: page.hasMoreResults ? page.continuationToken : undefined,
+    };
+  }
+
+  async recordOutcomes(outcomes: readonly LineOutcome[]): Promise<LineOutcome[]> {
+    const created: LineOutcome[] = [];
+    for (let start = 0; start < outcomes.length; start += BULK_CHUNK) {
+      const chunk = outcomes.slice(start, start + BULK_CHUNK);
+      const operations: OperationInput[] = chunk.map((outcome) => ({
+        operationType: BulkOperationType.Create,
+        partitionKey: outcome.jobId,
+        resourceBody: toOutcomeDocument(outcome) as unknown as Record<string, never>,
+      }));
+      const results = await this.lines.items.executeBulkOperations(operations);
+      results.forEach((result, index) => {
+        const status = result.response?.statusCode ?? statusOf(result.error);
+        if (status === 201) created.push(chunk[index]!);
+        else if (status !== 409) {
+          throw new Error(`Recording the outcome of line ${chunk[index]!.line} failed with status ${String(status)}`, {
+            cause: result.error,
+          });
+        }
+      });
+    }
+    return created;
+  }
+
+  async linesWithOutcome(jobId: string, fromLine: number, toLine: number): Promise<Set<number>> {
+    const { resources } = await this.lines.items
+      .query<number>({
+        query: 'SELECT VALUE c.line FROM c WHERE c.jobId = @jobId AND c.line >= @from AND c.line <= @to',
+        parameters: [
+          { name: '@jobId', value: jobId },
+          { name: '@from', value: fromLine },
+          { name: '@to', value: toLine },
+        ],
+      })
+      .fetchAll();
+    return new Set(resources);
+  }
+
+  async totalsOfOutcomes(jobId: string): Promise<OutcomeTotals> {
+    const scalar = async (select: string, where = ''): Promise<number> => {
+      const { resources } = await this.lines.items
+        .query<number>({
+          query: `SELECT VALUE ${select} FROM c WHERE c.jobId = @jobId ${where}`,
+          parameters: [{ name: '@jobId', value: jobId }],
+        })
+        .fetchAll();
+      return resources[0] ?? 0;
+    };
+    const [succeeded, all, promptTokens, completionTokens, costInNanos] = await Promise.all([
+      scalar('COUNT(1)', "AND c.status = 'succeeded'"),
+      scalar('COUNT(1)'),
+      scalar('SUM(c.promptTokens)'),
+      scalar('SUM(c.completionTokens)'),
+      scalar('SUM(c.costInNanos)'),
+    ]);
+    return { succeeded, failed: all - succeeded, promptTokens, completionTokens, costInNanos };
+  }
+
+  async *listOutcomes(jobId: string, options: { afterLine?: number; status?: 'succeeded' | 'not_succeeded' } = {}): AsyncIterable<LineOutcome> {
+    const statusFilter =
+      options.status === 'succeeded' ? "AND c.status = 'succeeded'" : options.status === 'not_succeeded' ? "AND c.status != 'succeeded'" : '';
+    const iterator = this.lines.items.query<OutcomeDocument>(
+      {
+        query: `SELECT * FROM c WHERE c.jobId = @jobId AND c.line > @after ${statusFilter} ORDER BY c.line`,
+        parameters: [
+          { name: '@jobId', value: jobId },
+          { name: '@after', value: options.afterLine ?? 0 },
+        ],
+      },
+      { maxItemCount: 500 },
+    );
+    while (iterator.hasMoreResults()) {
+      const page = await iterator.fetchNext();
+      for (const resource of page.resources) yield fromOutcomeDocument(resource);
+    }
+  }
+}
+
+function toOutcomeDocument(outcome: LineOutcome): OutcomeDocument {
+  return {
+    ...outcome,
+    id: String(outcome.line),
+    promptTokens: outcome.usage?.prompt_tokens ?? 0,
+    completionTokens: outcome.usage?.completion_tokens ?? 0,
+  };
+}
+
+function fromOutcomeDocument(d: OutcomeDocument): LineOutcome {
+  return {
+    jobId: d.jobId,
+    line: d.line,
+    customId: d.customId,
+    status: d.status,
+    response: d.response,
+    error: d.error,
+    usage: d.usage,
+    costInNanos: d.costInNanos,
+    attempts: d.attempts,
+    startedAtInMs: d.startedAtInMs,
+    finishedAtInMs: d.finishedAtInMs,
+    latencyInMs: d.latencyInMs,
+  };
+}

@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:https';
+import { CosmosClient, type Container, type Database } from '@azure/cosmos';
+import type { AppConfig } from '../../config.js';
+import { createAzureCredential } from '../azureCredential.js';
+
+export function createCosmosClient(config: AppConfig['cosmos']): CosmosClient {
+  // Only the local stand-in uses a private CA; in Azure the platform's trust store applies.
+  const agent =
+    config.caCertFile === undefined
+      ? new Agent({ keepAlive: true })
+      : new Agent({ keepAlive: true, ca: readFileSync(config.caCertFile, 'utf8') });
+  const base = { endpoint: config.endpoint, agent, connectionPolicy: { enableEndpointDiscovery: config.caCertFile === undefined } };
+  return config.key !== undefined
+    ? new CosmosClient({ ...base, key: config.key })
+    : new CosmosClient({ ...base, aadCredentials: createAzureCredential(config.clientId) });
+}
+
+export interface CosmosContainers {
+  readonly database: Database;
+  readonly jobs: Container;
+  readonly lines: Container;
+}
+
+/**
+ * Creates the database and containers if missing (locally; in Azure the infra creates them and
+ * these calls are reads). Partition keys: jobs by `/id`, lines by `/jobId` so a job's outcomes share a partition.
+ */
+export async function ensureCosmosContainers(client: CosmosClient, config: AppConfig['cosmos']): Promise<CosmosContainers> {
+  const { database } = await client.databases.createIfNotExists({ id: config.database });
+  const { container: jobs } = await database.containers.createIfNotExists({
+    id: config.jobsContainer,
+    partitionKey: { paths: ['/id'] },
+  });
+  const { container: lines } = await database.containers.createIfNotExists({
+    id: config.linesContainer,
+    partitionKey: { paths: ['/jobId'] },
+  });
+  return { database, jobs, lines };
+}

@@ -1,0 +1,86 @@
+import { Pool, errors as undiciErrors } from 'undici';
+import type { ChatCallResult, ChatClient } from '../../app/ports.js';
+import type { ChatCompletionBody } from '../../core/chat.js';
+
+export interface Phi3ChatClientOptions {
+  /** The deployment's target URI, e.g. https://<name>.<region>.models.ai.azure.com */
+  readonly endpoint: string;
+  readonly apiKey: string;
+  readonly apiVersion: string;
+  readonly timeoutInMs: number;
+  readonly connections: number;
+}
+
+/** Header carrying the line's custom_id, so a request can be traced end to end in the endpoint's logs. */
+export const CUSTOM_ID_HEADER = 'x-phi3batch-custom-id';
+
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * The Azure AI model inference chat/completions call over one keep-alive pool per process.
+ * Never throws for an HTTP or network failure: it reports what happened and lets the retry policy decide.
+ */
+export class Phi3ChatClient implements ChatClient {
+  readonly #pool: Pool;
+  readonly #path: string;
+  readonly #authorization: string;
+
+  constructor(options: Phi3ChatClientOptions) {
+    const url = new URL(options.endpoint);
+    const basePath = url.pathname.replace(/\/+$/, '');
+    this.#path = `${basePath}/chat/completions?api-version=${encodeURIComponent(options.apiVersion)}`;
+    this.#authorization = `Bearer ${options.apiKey}`;
+    this.#pool = new Pool(url.origin, {
+      connections: options.connections,
+      keepAliveTimeout: 30_000,
+      headersTimeout: options.timeoutInMs,
+      bodyTimeout: options.timeoutInMs,
+      connect: { timeout: Math.min(10_000, options.timeoutInMs) },
+    });
+  }
+
+  async complete(body: ChatCompletionBody, options: { abortSignal?: AbortSignal; customId?: string } = {}): Promise<ChatCallResult> {
+    // A serverless deployment serves one model; a `model` from the user's file would be refused or ignored.
+    const { model: _ignored, ...payload } = body;
+    const startedAt = performance.now();
+    const latency = (): number => Math.round(performance.now() - startedAt);
+    const headers: Record<string, string> = {
+      authorization: this.#authorization,
+      'content-type': 'application/json',
+      accept: 'application/json',
+    };
+    if (options.customId !== undefined) headers[CUSTOM_ID_HEADER] = encodeURIComponent(options.customId);
+    try {
+      const response = await this.#pool.request({
+        method: 'POST',
+        path: this.#path,
+        headers,
+        body: JSON.stringify(payload),
+        signal: options.abortSignal,
+      });
+      const text = await response.body.text();
+      let parsed: unknown = text;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        // A non-JSON body (a proxy's HTML error page) is kept as text for the line's error record.
+      }
+      const flatHeaders: Record<string, string | undefined> = {};
+      for (const [name, value] of Object.entries(response.headers)) {
+        flatHeaders[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+      }
+      const requestId = flatHeaders['x-request-id'] ?? flatHeaders['apim-request-id'] ?? flatHeaders['x-ms-request-id'] ?? '';
+      return { kind: 'response', status: response.statusCode, headers: flatHeaders, body: parsed, requestId, latencyInMs: latency() };
+    } catch (error) {
+      const code = (error as { code?: string } | null)?.code;
+      if (code !== undefined && TIMEOUT_CODES.has(code)) return { kind: 'timeout', latencyInMs: latency() };
+      if (error instanceof undiciErrors.RequestAbortedError) throw error;
+      const message = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown network error';
+      return { kind: 'network', message, latencyInMs: latency() };
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.close();
+  }
+}

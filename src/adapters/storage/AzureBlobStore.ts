@@ -1,0 +1,92 @@
+import { RestError, type BlobServiceClient } from '@azure/storage-blob';
+import type { BlobProperties, BlobStore } from '../../app/ports.js';
+import { Phi3BatchError } from '../../core/errors.js';
+
+/** The blob changed (new ETag) or vanished since the job pinned its version. */
+export class BlobChangedError extends Phi3BatchError {
+  override readonly name = 'BlobChangedError';
+  constructor(container: string, name: string, cause: unknown) {
+    super('input_changed', `Blob ${container}/${name} changed or was deleted after the job started`, { cause });
+  }
+}
+
+const isStatus = (error: unknown, ...statuses: number[]): boolean =>
+  error instanceof RestError && error.statusCode !== undefined && statuses.includes(error.statusCode);
+
+export class AzureBlobStore implements BlobStore {
+  constructor(private readonly service: BlobServiceClient) {}
+
+  async getProperties(container: string, name: string): Promise<BlobProperties | undefined> {
+    try {
+      const p = await this.service.getContainerClient(container).getBlobClient(name).getProperties();
+      return { etag: p.etag ?? '', size: p.contentLength ?? 0, metadata: p.metadata ?? {} };
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  async openRead(container: string, name: string, options: { etag: string; offset?: number }): Promise<AsyncIterable<Buffer>> {
+    const blob = this.service.getContainerClient(container).getBlobClient(name);
+    try {
+      // The SDK resumes a broken download by itself (maxRetryRequests), pinned to the same ETag.
+      const response = await blob.download(options.offset ?? 0, undefined, {
+        conditions: { ifMatch: options.etag },
+        maxRetryRequests: 5,
+      });
+      const body = response.readableStreamBody;
+      if (body === undefined) throw new Error('download returned no stream');
+      return body as AsyncIterable<Buffer>;
+    } catch (error) {
+      if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
+      if (isStatus(error, 416)) return (async function* () {})();
+      throw error;
+    }
+  }
+
+  async readRange(container: string, name: string, options: { etag: string; offset: number; length: number }): Promise<Buffer> {
+    const blob = this.service.getContainerClient(container).getBlobClient(name);
+    try {
+      return await blob.downloadToBuffer(options.offset, options.length, { conditions: { ifMatch: options.etag } });
+    } catch (error) {
+      if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
+      throw error;
+    }
+  }
+
+  async setMetadata(container: string, name: string, metadata: Record<string, string>, options: { etag: string }): Promise<void> {
+    const blob = this.service.getContainerClient(container).getBlobClient(name);
+    try {
+      await blob.setMetadata(metadata, { conditions: { ifMatch: options.etag } });
+    } catch (error) {
+      if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
+      throw error;
+    }
+  }
+
+  async upload(container: string, name: string, content: AsyncIterable<string | Buffer> | string, options: { contentType: string }): Promise<void> {
+    const blob = this.service.getContainerClient(container).getBlockBlobClient(name);
+    const headers = { blobHTTPHeaders: { blobContentType: options.contentType } };
+    if (typeof content === 'string') {
+      await blob.upload(content, Buffer.byteLength(content), headers);
+      return;
+    }
+    const { Readable } = await import('node:stream');
+    const source = Readable.from(content, { objectMode: false });
+    // 4 MiB blocks, 2 in flight: bounded memory whatever the file's size.
+    await blob.uploadStream(source, 4 * 1024 * 1024, 2, headers);
+  }
+
+  async download(container: string, name: string): Promise<Buffer | undefined> {
+    try {
+      return await this.service.getContainerClient(container).getBlobClient(name).downloadToBuffer();
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  async ensureContainer(container: string): Promise<void> {
+    await this.service.getContainerClient(container).createIfNotExists();
+  }
+}

@@ -1,0 +1,105 @@
+import { PacedBudget, type BudgetCost, type PacedBudgetOptions } from '../core/PacedBudget.js';
+import type { Clock } from './ports.js';
+
+export type AcquireResult = { readonly granted: true } | { readonly granted: false; readonly waitInMs: number };
+
+/** A deployment's budget as the worker sees it: wait for capacity, and pass on what the server said. */
+export interface RateLimiter {
+  /** Resolves when the cost may be spent, or at once with `granted: false` if that would take longer than `maxWaitInMs`. */
+  acquire(cost: BudgetCost, options: { maxWaitInMs: number }): Promise<AcquireResult>;
+  pauseUntil(untilInMs: number): void;
+  correct(remaining: { requests?: number | undefined; tokens?: number | undefined }): void;
+  refundTokens(tokens: number): void;
+  /** When a pause the server asked for ends (0 if none). */
+  readonly pausedUntilInMs: number;
+}
+
+interface Waiter {
+  readonly cost: BudgetCost;
+  readonly maxWaitInMs: number;
+  readonly resolve: (result: AcquireResult) => void;
+}
+
+export interface Timers {
+  setTimeout(callback: () => void, delayInMs: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const realTimers: Timers = {
+  setTimeout: (callback, delayInMs) => setTimeout(callback, delayInMs),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+/**
+ * The budget of one process: a FIFO of waiters served by a single timer, so admissions keep the
+ * pace the budget sets and nobody starves.
+ */
+export class LocalRateLimiter implements RateLimiter {
+  readonly #budget: PacedBudget;
+  readonly #clock: Clock;
+  readonly #timers: Timers;
+  readonly #waiters: Waiter[] = [];
+  #timer: unknown;
+
+  constructor(options: PacedBudgetOptions, clock: Clock, timers: Timers = realTimers) {
+    this.#clock = clock;
+    this.#timers = timers;
+    this.#budget = new PacedBudget(options, clock.nowInMs());
+  }
+
+  get pausedUntilInMs(): number {
+    return this.#budget.pausedUntilInMs;
+  }
+
+  acquire(cost: BudgetCost, options: { maxWaitInMs: number }): Promise<AcquireResult> {
+    return new Promise((resolve) => {
+      this.#waiters.push({ cost, maxWaitInMs: options.maxWaitInMs, resolve });
+      this.#pump();
+    });
+  }
+
+  pauseUntil(untilInMs: number): void {
+    this.#budget.pauseUntil(untilInMs);
+    this.#reschedule();
+  }
+
+  correct(remaining: { requests?: number | undefined; tokens?: number | undefined }): void {
+    this.#budget.correct(remaining, this.#clock.nowInMs());
+    this.#reschedule();
+  }
+
+  refundTokens(tokens: number): void {
+    this.#budget.refundTokens(tokens, this.#clock.nowInMs());
+  }
+
+  #reschedule(): void {
+    if (this.#timer !== undefined) {
+      this.#timers.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#timer !== undefined) return;
+    while (this.#waiters.length > 0) {
+      const head = this.#waiters[0]!;
+      const result = this.#budget.tryTake(head.cost, this.#clock.nowInMs());
+      if (result.granted) {
+        this.#waiters.shift();
+        head.resolve(result);
+        continue;
+      }
+      if (result.waitInMs > head.maxWaitInMs) {
+        this.#waiters.shift();
+        head.resolve(result);
+        continue;
+      }
+      this.#timer = this.#timers.setTimeout(() => {
+        this.#timer = undefined;
+        this.#pump();
+      }, result.waitInMs);
+      return;
+    }
+  }
+}

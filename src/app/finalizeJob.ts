@@ -1,0 +1,88 @@
+import { JobStatus, TERMINAL_STATUSES, totalTasks, type Job } from '../core/job.js';
+import { LineErrorCode } from '../core/lineErrors.js';
+import { toBatchOutputLine, type LineOutcome } from '../core/lineOutcome.js';
+import type { Logger } from './Logger.js';
+import type { BlobStore, Clock, JobStore } from './ports.js';
+
+export interface FinalizeDeps {
+  readonly jobs: JobStore;
+  readonly blobs: BlobStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly outputContainer: string;
+}
+
+export type FinalizeResult = 'finalized' | 'not-ready' | 'already-final';
+
+async function* jsonLines(outcomes: AsyncIterable<LineOutcome>): AsyncIterable<string> {
+  for await (const outcome of outcomes) yield `${JSON.stringify(toBatchOutputLine(outcome))}\n`;
+}
+
+/**
+ * Writes the output and error files and closes the job, once every line has its outcome.
+ * Counts come from the outcomes themselves, not the live counters, so the final numbers are exact.
+ * Idempotent: running it twice rewrites the same files and leaves the same state.
+ */
+export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<FinalizeResult> {
+  const stored = await deps.jobs.getJob(jobId);
+  if (stored === undefined) throw new Error(`Job ${jobId} does not exist`);
+  if (TERMINAL_STATUSES.has(stored.job.status)) return 'already-final';
+  if (!stored.job.ingest.done) return 'not-ready';
+  const totals = await deps.jobs.totalsOfOutcomes(jobId);
+  if (totals.succeeded + totals.failed < totalTasks(stored.job)) return 'not-ready';
+
+  const finalizingAt = stored.job.timestamps.finalizingAt ?? deps.clock.nowInMs();
+  const marked = await replaceWithRetry(jobId, deps, (job) => ({
+    ...job,
+    status: job.status === JobStatus.cancelling ? job.status : JobStatus.finalizing,
+    timestamps: { ...job.timestamps, finalizingAt },
+  }));
+  if (TERMINAL_STATUSES.has(marked.status)) return 'already-final';
+
+  const resultsBlob = `${jobId}/results.jsonl`;
+  const errorsBlob = `${jobId}/errors.jsonl`;
+  await deps.blobs.upload(deps.outputContainer, resultsBlob, jsonLines(deps.jobs.listOutcomes(jobId, { status: 'succeeded' })), {
+    contentType: 'application/jsonl',
+  });
+  await deps.blobs.upload(deps.outputContainer, errorsBlob, jsonLines(deps.jobs.listOutcomes(jobId, { status: 'not_succeeded' })), {
+    contentType: 'application/jsonl',
+  });
+
+  const now = deps.clock.nowInMs();
+  const final = await replaceWithRetry(jobId, deps, (job) => {
+    const noRequests = job.ingest.requests === 0;
+    const status = job.status === JobStatus.cancelling ? JobStatus.cancelled : noRequests ? JobStatus.failed : JobStatus.completed;
+    const stamp = status === JobStatus.cancelled ? 'cancelledAt' : status === JobStatus.failed ? 'failedAt' : 'completedAt';
+    return {
+      ...job,
+      status,
+      counts: { succeeded: totals.succeeded, failed: totals.failed },
+      usage: { promptTokens: totals.promptTokens, completionTokens: totals.completionTokens, costInNanos: totals.costInNanos },
+      jobError: noRequests
+        ? {
+            code: job.ingest.invalid === 0 ? 'empty_batch' : LineErrorCode.invalidRequest,
+            message:
+              job.ingest.invalid === 0
+                ? `The file has no request lines (${job.ingest.linesRead} blank lines)`
+                : `The file has no valid request line: all ${job.ingest.invalid} lines failed validation`,
+          }
+        : job.jobError,
+      timestamps: { ...job.timestamps, [stamp]: now },
+      output: { container: deps.outputContainer, resultsBlob, errorsBlob },
+    };
+  });
+  deps.logger.info(`Job ${jobId} ${final.status}: ${totals.succeeded} succeeded, ${totals.failed} failed`);
+  return 'finalized';
+}
+
+async function replaceWithRetry(jobId: string, deps: FinalizeDeps, change: (job: Job) => Job): Promise<Job> {
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const current = await deps.jobs.getJob(jobId);
+    if (current === undefined) throw new Error(`Job ${jobId} vanished during finalisation`);
+    if (TERMINAL_STATUSES.has(current.job.status)) return current.job;
+    const replaced = await deps.jobs.replaceJob(change(current.job), current.etag);
+    if (replaced !== undefined) return replaced.job;
+  }
+  throw new Error(`Job ${jobId}: could not update the job (the document kept changing)`);
+}
+

@@ -1,0 +1,194 @@
+import type { TokenCounter } from '../core/chat.js';
+import { BatchFileValidator } from '../core/BatchFileValidator.js';
+import { JobStatus, MAX_ERRORS_ON_JOB, newJob, type Job, type JobLineError } from '../core/job.js';
+import { isValidJobId, jobIdFor } from '../core/jobId.js';
+import { LineSplitter } from '../core/LineSplitter.js';
+import { LineStatus, type LineOutcome } from '../core/lineOutcome.js';
+import { RequestMessagePacker, type PackRequestsOptions, type RequestMessage } from '../core/requestMessage.js';
+import type { Logger } from './Logger.js';
+import type { BlobStore, Clock, JobStore, MessageQueue } from './ports.js';
+import { recordOutcomesAndMaybeFinalize } from './processRequestMessage.js';
+
+export interface IngestDeps {
+  readonly jobs: JobStore;
+  readonly blobs: BlobStore;
+  readonly requestQueue: MessageQueue;
+  readonly controlQueue: MessageQueue;
+  readonly tokenCounter: TokenCounter;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly model: string;
+  readonly deployment: string;
+  readonly defaultMaxTokens: number;
+  readonly maxLineBytes: number;
+  readonly maxLinesPerFile: number;
+  readonly packing: PackRequestsOptions;
+}
+
+/** Metadata key that ties a blob to its job. */
+export const JOB_ID_METADATA = 'jobid';
+const MESSAGES_PER_FLUSH = 64;
+const INVALID_PER_FLUSH = 500;
+
+export type IngestResult =
+  | { readonly kind: 'ignored'; readonly reason: string }
+  | { readonly kind: 'already-ingested'; readonly jobId: string }
+  | { readonly kind: 'ingested'; readonly jobId: string; readonly requests: number; readonly invalid: number };
+
+/**
+ * Turns a dropped blob into a job: pins the blob version, validates every line while streaming,
+ * and fans valid requests out onto the work queue. Safe to run again for the same blob: the job id
+ * comes from the blob version, and a resumed run re-sends nothing that was already sent.
+ */
+export async function ingestBlob(container: string, name: string, deps: IngestDeps): Promise<IngestResult> {
+  if (!name.toLowerCase().endsWith('.jsonl')) {
+    deps.logger.warn(`Ignoring ${container}/${name}: only .jsonl files are batch inputs`);
+    return { kind: 'ignored', reason: 'not a .jsonl file' };
+  }
+  const pinned = await pinBlobToJob(container, name, deps);
+  if (pinned === undefined) return { kind: 'ignored', reason: 'blob no longer exists' };
+
+  let stored = await deps.jobs.getJob(pinned.jobId);
+  if (stored === undefined) {
+    await deps.jobs.createJob(
+      newJob({
+        id: pinned.jobId,
+        createdAtInMs: deps.clock.nowInMs(),
+        input: { container, name, etag: pinned.etag, size: pinned.size },
+        model: deps.model,
+        deployment: deps.deployment,
+      }),
+    );
+    stored = await deps.jobs.getJob(pinned.jobId);
+  }
+  if (stored === undefined) throw new Error(`Job ${pinned.jobId} could not be read back after creation`);
+  if (stored.job.ingest.done) return { kind: 'already-ingested', jobId: pinned.jobId };
+  return streamIntoJob(stored.job, stored.etag, deps);
+}
+
+/**
+ * Labels the blob with its job id. Writing metadata changes the ETag, so the job pins the ETag that
+ * results from it; a later event for the same content finds the label and maps to the same job.
+ * A new upload replaces the metadata, and so becomes a new job.
+ */
+async function pinBlobToJob(container: string, name: string, deps: IngestDeps): Promise<{ jobId: string; etag: string; size: number } | undefined> {
+  for (let attempt = 0; attempt < 5; attempt += 1) {
+    const properties = await deps.blobs.getProperties(container, name);
+    if (properties === undefined) return undefined;
+    const labelled = properties.metadata[JOB_ID_METADATA];
+    if (labelled !== undefined && isValidJobId(labelled)) {
+      return { jobId: labelled, etag: properties.etag, size: properties.size };
+    }
+    const jobId = jobIdFor(container, name, properties.etag);
+    try {
+      await deps.blobs.setMetadata(container, name, { ...properties.metadata, [JOB_ID_METADATA]: jobId }, { etag: properties.etag });
+    } catch (error) {
+      // Replaced between our read and write: look again at whatever is there now.
+      if ((error as { code?: string }).code === 'input_changed') continue;
+      throw error;
+    }
+  }
+  throw new Error(`Blob ${container}/${name} kept changing while its job was being created`);
+}
+
+async function streamIntoJob(job: Job, initialEtag: string, deps: IngestDeps): Promise<IngestResult> {
+  const { container, name, etag } = job.input;
+  // A resumed ingest re-reads from the start (validation needs every custom_id) but re-sends only what was not sent.
+  const alreadySent = job.ingest.messagesSent;
+  const splitter = new LineSplitter({ maxLineBytes: deps.maxLineBytes });
+  const validator = new BatchFileValidator({ maxLineBytes: deps.maxLineBytes, maxLinesPerFile: deps.maxLinesPerFile });
+  const packer = new RequestMessagePacker(job.id, { container, name, etag }, deps.packing);
+
+  let etagOfJob = initialEtag;
+  let linesRead = 0;
+  let requests = 0;
+  let invalid = 0;
+  let messagesSent = alreadySent;
+  let defaultMaxTokensApplied = 0;
+  let estimatedPromptTokens = 0;
+  let maxCompletionTokens = 0;
+  const errors: JobLineError[] = [];
+  let outgoing: RequestMessage[] = [];
+  let invalidOutcomes: LineOutcome[] = [];
+
+  const checkpoint = async (done: boolean): Promise<void> => {
+    const fresh = outgoing.filter((m) => m.seq >= alreadySent);
+    if (fresh.length > 0) await deps.requestQueue.send(fresh);
+    messagesSent = Math.max(messagesSent, outgoing.length === 0 ? messagesSent : outgoing[outgoing.length - 1]!.seq + 1);
+    outgoing = [];
+    await recordOutcomesAndMaybeFinalize(job.id, invalidOutcomes, deps);
+    invalidOutcomes = [];
+    etagOfJob = await updateIngestState(job.id, etagOfJob, deps, (current) => ({
+      ...current,
+      status: done && requests === 0 ? current.status : current.status === JobStatus.validating && messagesSent > 0 ? JobStatus.inProgress : current.status,
+      requestedModel: validator.requestedModel,
+      ingest: { done, linesRead, requests, invalid, messagesSent, defaultMaxTokensApplied, estimatedPromptTokens, maxCompletionTokens },
+      errors,
+      timestamps:
+        current.timestamps.inProgressAt === undefined && messagesSent > 0
+          ? { ...current.timestamps, inProgressAt: deps.clock.nowInMs() }
+          : current.timestamps,
+    }));
+  };
+
+  const handle = (raw: Parameters<BatchFileValidator['validate']>[0]): void => {
+    linesRead += 1;
+    const line = validator.validate(raw);
+    if (line.kind === 'blank') return;
+    if (line.kind === 'invalid') {
+      invalid += 1;
+      if (errors.length < MAX_ERRORS_ON_JOB) errors.push({ ...line.error, line: line.lineNumber });
+      invalidOutcomes.push({
+        jobId: job.id,
+        line: line.lineNumber,
+        customId: line.customId,
+        status: LineStatus.failed,
+        response: null,
+        error: line.error,
+        usage: null,
+        costInNanos: 0,
+        attempts: 0,
+        startedAtInMs: null,
+        finishedAtInMs: deps.clock.nowInMs(),
+        latencyInMs: null,
+      });
+      return;
+    }
+    requests += 1;
+    const maxTokens = line.body.max_tokens;
+    if (maxTokens === undefined || maxTokens === null) defaultMaxTokensApplied += 1;
+    maxCompletionTokens += maxTokens ?? deps.defaultMaxTokens;
+    estimatedPromptTokens += deps.tokenCounter.countChatPrompt(line.body.messages);
+    outgoing.push(...packer.add(line.lineNumber, line.customId, line.body, { offset: line.byteOffset, length: line.byteLength }));
+  };
+
+  const stream = await deps.blobs.openRead(container, name, { etag });
+  for await (const chunk of stream) {
+    for (const raw of splitter.push(chunk)) handle(raw);
+    if (outgoing.length >= MESSAGES_PER_FLUSH || invalidOutcomes.length >= INVALID_PER_FLUSH) await checkpoint(false);
+  }
+  for (const raw of splitter.end()) handle(raw);
+  outgoing.push(...packer.flush());
+  await checkpoint(true);
+
+  // Every line may already have its outcome (all invalid, or workers were quick): finalisation needs asking for here.
+  const final = await deps.jobs.getJob(job.id);
+  if (final !== undefined && final.job.counts.succeeded + final.job.counts.failed >= requests + invalid) {
+    await deps.controlQueue.send([{ v: 1, kind: 'finalize', jobId: job.id }]);
+  }
+  deps.logger.info(`Job ${job.id}: ingested ${container}/${name}: ${requests} requests, ${invalid} invalid lines`);
+  return { kind: 'ingested', jobId: job.id, requests, invalid };
+}
+
+/** Read-modify-write of the job with its ETag, retried when a worker's counter update got in between. */
+async function updateIngestState(jobId: string, etag: string, deps: IngestDeps, change: (job: Job) => Job): Promise<string> {
+  let currentEtag = etag;
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    const current = await deps.jobs.getJob(jobId);
+    if (current === undefined) throw new Error(`Job ${jobId} vanished during ingest`);
+    currentEtag = current.etag;
+    const replaced = await deps.jobs.replaceJob(change(current.job), currentEtag);
+    if (replaced !== undefined) return replaced.etag;
+  }
+  throw new Error(`Job ${jobId}: could not record ingest progress (the job document kept changing)`);
+}

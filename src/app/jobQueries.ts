@@ -1,0 +1,70 @@
+import { toBatchObject, type BatchObject } from '../core/batchObject.js';
+import { BadRequestError, NotFoundError } from '../core/errors.js';
+import { isValidJobId } from '../core/jobId.js';
+import { toBatchOutputLine } from '../core/lineOutcome.js';
+import type { JobStore, StoredJob } from './ports.js';
+
+export async function requireJob(jobs: JobStore, jobId: string | undefined): Promise<StoredJob> {
+  if (jobId === undefined || !isValidJobId(jobId)) {
+    throw new BadRequestError('jobId must look like job_ followed by 32 hex digits', 'jobId');
+  }
+  const stored = await jobs.getJob(jobId);
+  if (stored === undefined) throw new NotFoundError(`No job ${jobId}`);
+  return stored;
+}
+
+export async function getJobStatus(jobs: JobStore, jobId: string | undefined): Promise<BatchObject> {
+  return toBatchObject((await requireJob(jobs, jobId)).job);
+}
+
+export interface JobPage {
+  readonly object: 'list';
+  readonly data: BatchObject[];
+  readonly has_more: boolean;
+  readonly next_page: string | null;
+}
+
+/** Newest first. The page token is the store's continuation token, opaque to clients. */
+export async function listJobs(jobs: JobStore, options: { limit: string | null; after: string | null; maxPageSize: number }): Promise<JobPage> {
+  let pageSize = 20;
+  if (options.limit !== null) {
+    const parsed = Number(options.limit);
+    if (!Number.isInteger(parsed) || parsed < 1 || parsed > options.maxPageSize) {
+      throw new BadRequestError(`limit must be an integer from 1 to ${options.maxPageSize}`, 'limit');
+    }
+    pageSize = parsed;
+  }
+  let continuationToken: string | undefined;
+  if (options.after !== null) {
+    try {
+      continuationToken = Buffer.from(options.after, 'base64url').toString('utf8');
+      JSON.parse(continuationToken);
+    } catch {
+      throw new BadRequestError('after must be a next_page value from an earlier response', 'after');
+    }
+  }
+  const page = await jobs.listJobs({ pageSize, continuationToken });
+  return {
+    object: 'list',
+    data: page.jobs.map(toBatchObject),
+    has_more: page.continuationToken !== undefined,
+    next_page: page.continuationToken === undefined ? null : Buffer.from(page.continuationToken, 'utf8').toString('base64url'),
+  };
+}
+
+export const RESULT_KINDS = ['results', 'errors', 'all'] as const;
+export type ResultKind = (typeof RESULT_KINDS)[number];
+
+export function parseResultKind(value: string | null): ResultKind {
+  if (value === null) return 'results';
+  if ((RESULT_KINDS as readonly string[]).includes(value)) return value as ResultKind;
+  throw new BadRequestError(`kind must be one of ${RESULT_KINDS.join(', ')}`, 'kind');
+}
+
+/** The job's output lines so far, in line order, as OpenAI Batch JSONL. */
+export async function* streamResults(jobs: JobStore, jobId: string, kind: ResultKind): AsyncIterable<string> {
+  const status = kind === 'results' ? 'succeeded' : kind === 'errors' ? 'not_succeeded' : undefined;
+  for await (const outcome of jobs.listOutcomes(jobId, status === undefined ? {} : { status })) {
+    yield `${JSON.stringify(toBatchOutputLine(outcome))}\n`;
+  }
+}

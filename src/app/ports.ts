@@ -1,0 +1,78 @@
+import type { ChatCompletionBody } from '../core/chat.js';
+import type { Job } from '../core/job.js';
+import type { LineOutcome } from '../core/lineOutcome.js';
+
+export interface BlobProperties {
+  readonly etag: string;
+  readonly size: number;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export interface BlobStore {
+  getProperties(container: string, name: string): Promise<BlobProperties | undefined>;
+  /** Streams a blob version from `offset`; fails with a BlobChangedError if the ETag no longer matches. */
+  openRead(container: string, name: string, options: { etag: string; offset?: number }): Promise<AsyncIterable<Buffer>>;
+  readRange(container: string, name: string, options: { etag: string; offset: number; length: number }): Promise<Buffer>;
+  setMetadata(container: string, name: string, metadata: Record<string, string>, options: { etag: string }): Promise<void>;
+  upload(container: string, name: string, content: AsyncIterable<string | Buffer> | string, options: { contentType: string }): Promise<void>;
+  download(container: string, name: string): Promise<Buffer | undefined>;
+  ensureContainer(container: string): Promise<void>;
+}
+
+export interface MessageQueue {
+  /** Sends JSON payloads, base64-encoded as the Functions queue trigger expects. */
+  send(payloads: readonly unknown[], options?: { visibilityDelayInMs?: number }): Promise<void>;
+  ensureExists(): Promise<void>;
+}
+
+export interface StoredJob {
+  readonly job: Job;
+  readonly etag: string;
+}
+
+export interface OutcomeTotals {
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly costInNanos: number;
+}
+
+export interface JobStore {
+  /** Creates the job; returns false if a job with this id already exists. */
+  createJob(job: Job): Promise<boolean>;
+  getJob(jobId: string): Promise<StoredJob | undefined>;
+  /** Replaces the job if it still has `etag`; returns the new state, or undefined if someone else changed it. */
+  replaceJob(job: Job, etag: string): Promise<StoredJob | undefined>;
+  /** Adds recorded outcomes to the job's counters (the fast, live view; finalisation recounts exactly). */
+  addToJobCounters(jobId: string, delta: OutcomeTotals): Promise<StoredJob>;
+  listJobs(options: { pageSize: number; continuationToken?: string | undefined }): Promise<{ jobs: Job[]; continuationToken: string | undefined }>;
+  /** Writes outcomes that do not exist yet; returns those this call created (a line's first outcome wins). */
+  recordOutcomes(outcomes: readonly LineOutcome[]): Promise<LineOutcome[]>;
+  /** Which of the lines in [fromLine, toLine] already have an outcome. */
+  linesWithOutcome(jobId: string, fromLine: number, toLine: number): Promise<Set<number>>;
+  totalsOfOutcomes(jobId: string): Promise<OutcomeTotals>;
+  /** Outcomes in line order, paged through the store. */
+  listOutcomes(jobId: string, options?: { afterLine?: number; status?: 'succeeded' | 'not_succeeded' }): AsyncIterable<LineOutcome>;
+}
+
+export type ChatCallResult =
+  | {
+      readonly kind: 'response';
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string | undefined>>;
+      readonly body: unknown;
+      readonly requestId: string;
+      readonly latencyInMs: number;
+    }
+  | { readonly kind: 'timeout'; readonly latencyInMs: number }
+  | { readonly kind: 'network'; readonly message: string; readonly latencyInMs: number };
+
+export interface ChatClient {
+  complete(body: ChatCompletionBody, options?: { abortSignal?: AbortSignal; customId?: string }): Promise<ChatCallResult>;
+  close(): Promise<void>;
+}
+
+export interface Clock {
+  nowInMs(): number;
+}

@@ -1,0 +1,259 @@
+import type { ChatCompletionBody, TokenCounter, TokenUsage } from '../core/chat.js';
+import { JobStatus, isComplete } from '../core/job.js';
+import { LineErrorCode, type LineError } from '../core/lineErrors.js';
+import { LineStatus, type LineOutcome } from '../core/lineOutcome.js';
+import { parseBatchLine } from '../core/parseBatchLine.js';
+import { priceUsage, utcDay, type ModelPrice } from '../core/pricing.js';
+import type { RequestItem, RequestMessage } from '../core/requestMessage.js';
+import { decideRetry, parseRetryAfterInMs, type CallOutcome, type RetryPolicy } from '../core/retryPolicy.js';
+import type { ControlMessage } from './controlMessages.js';
+import type { Logger } from './Logger.js';
+import type { BlobStore, ChatCallResult, ChatClient, Clock, JobStore, MessageQueue, OutcomeTotals } from './ports.js';
+import type { RateLimiter } from './RateLimiter.js';
+
+export interface WorkerDeps {
+  readonly jobs: JobStore;
+  readonly blobs: BlobStore;
+  readonly requestQueue: MessageQueue;
+  readonly controlQueue: MessageQueue;
+  readonly chat: ChatClient;
+  readonly limiter: RateLimiter;
+  readonly tokenCounter: TokenCounter;
+  /** Bounds in-flight endpoint calls across every message this process handles. */
+  readonly callSlots: <T>(task: () => Promise<T>) => Promise<T>;
+  readonly clock: Clock;
+  readonly random: () => number;
+  readonly sleep: (delayInMs: number) => Promise<void>;
+  readonly retry: RetryPolicy;
+  readonly prices: readonly ModelPrice[];
+  readonly model: string;
+  readonly defaultMaxTokens: number;
+  readonly returnUnusedTokens: boolean;
+  readonly logger: Logger;
+}
+
+type LineResult =
+  | { readonly kind: 'outcome'; readonly outcome: LineOutcome }
+  | { readonly kind: 'requeue'; readonly item: RequestItem; readonly delayInMs: number; readonly reason: string };
+
+export interface ProcessRequestsResult {
+  readonly recorded: number;
+  readonly alreadyDone: number;
+  readonly requeued: number;
+}
+
+/**
+ * Runs one work message: every line in it gets exactly one recorded outcome, or travels on in a
+ * delayed message when the endpoint asks for a longer wait than a function should sleep.
+ * Safe to run twice for the same message: lines that already have an outcome are skipped.
+ */
+export async function processRequestMessage(message: RequestMessage, deps: WorkerDeps): Promise<ProcessRequestsResult> {
+  const stored = await deps.jobs.getJob(message.jobId);
+  if (stored === undefined) throw new Error(`Job ${message.jobId} does not exist`);
+  const lines = message.items.map((item) => item.line);
+  const done = await deps.jobs.linesWithOutcome(message.jobId, Math.min(...lines), Math.max(...lines));
+  const pending = message.items.filter((item) => !done.has(item.line));
+
+  let results: LineResult[];
+  const status = stored.job.status;
+  if (status === JobStatus.cancelling || status === JobStatus.cancelled) {
+    const now = deps.clock.nowInMs();
+    results = pending.map((item) => ({
+      kind: 'outcome',
+      outcome: failedOutcome(message.jobId, item, { code: LineErrorCode.batchCancelled, message: 'The batch was cancelled before this line was sent' }, 0, null, now, LineStatus.cancelled),
+    }));
+  } else {
+    results = await Promise.all(pending.map((item) => runLine(message, item, deps)));
+  }
+
+  const outcomes = results.flatMap((r) => (r.kind === 'outcome' ? [r.outcome] : []));
+  const requeue = results.flatMap((r) => (r.kind === 'requeue' ? [r] : []));
+  const created = await recordOutcomesAndMaybeFinalize(message.jobId, outcomes, deps);
+
+  if (requeue.length > 0) {
+    const delayInMs = Math.max(...requeue.map((r) => r.delayInMs));
+    const next: RequestMessage = { ...message, items: requeue.map((r) => r.item) };
+    await deps.requestQueue.send([next], { visibilityDelayInMs: delayInMs });
+    deps.logger.warn(`Job ${message.jobId}: ${requeue.length} line(s) re-queued for ${Math.round(delayInMs / 1000)} s: ${requeue[0]!.reason}`);
+  }
+  return { recorded: created, alreadyDone: done.size, requeued: requeue.length };
+}
+
+/** Records outcomes, adds the new ones to the job's counters, and asks for finalisation when the job is complete. */
+export async function recordOutcomesAndMaybeFinalize(
+  jobId: string,
+  outcomes: readonly LineOutcome[],
+  deps: Pick<WorkerDeps, 'jobs' | 'controlQueue'>,
+): Promise<number> {
+  if (outcomes.length === 0) return 0;
+  const created = await deps.jobs.recordOutcomes(outcomes);
+  if (created.length === 0) return 0;
+  const updated = await deps.jobs.addToJobCounters(jobId, totalsOf(created));
+  if (isComplete(updated.job)) {
+    const finalize: ControlMessage = { v: 1, kind: 'finalize', jobId };
+    await deps.controlQueue.send([finalize]);
+  }
+  return created.length;
+}
+
+export function totalsOf(outcomes: readonly LineOutcome[]): OutcomeTotals {
+  let succeeded = 0;
+  let promptTokens = 0;
+  let completionTokens = 0;
+  let costInNanos = 0;
+  for (const o of outcomes) {
+    if (o.status === LineStatus.succeeded) succeeded += 1;
+    promptTokens += o.usage?.prompt_tokens ?? 0;
+    completionTokens += o.usage?.completion_tokens ?? 0;
+    costInNanos += o.costInNanos;
+  }
+  return { succeeded, failed: outcomes.length - succeeded, promptTokens, completionTokens, costInNanos };
+}
+
+function failedOutcome(
+  jobId: string,
+  item: RequestItem,
+  error: LineError,
+  attempts: number,
+  response: LineOutcome['response'],
+  nowInMs: number,
+  status: LineStatus = LineStatus.failed,
+  startedAtInMs: number | null = null,
+): LineOutcome {
+  return {
+    jobId,
+    line: item.line,
+    customId: item.id,
+    status,
+    response,
+    error,
+    usage: null,
+    costInNanos: 0,
+    attempts,
+    startedAtInMs,
+    finishedAtInMs: nowInMs,
+    latencyInMs: null,
+  };
+}
+
+async function resolveBody(message: RequestMessage, item: RequestItem, deps: WorkerDeps): Promise<ChatCompletionBody | LineError> {
+  if ('body' in item) return item.body;
+  const { container, name, etag } = message.input;
+  try {
+    const bytes = await deps.blobs.readRange(container, name, { etag, offset: item.ref.offset, length: item.ref.length });
+    const parsed = parseBatchLine(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    if (parsed.kind === 'request') return parsed.body;
+    return { code: LineErrorCode.inputChanged, message: 'The line read back from the input blob is no longer a valid request' };
+  } catch (error) {
+    if ((error as { code?: string }).code === 'input_changed') {
+      return { code: LineErrorCode.inputChanged, message: `The input blob changed while the job ran; line ${item.line} could not be read back` };
+    }
+    throw error;
+  }
+}
+
+function toCallOutcome(result: ChatCallResult, nowInMs: number): CallOutcome {
+  if (result.kind !== 'response') return result.kind === 'timeout' ? { kind: 'timeout' } : { kind: 'network', message: result.message };
+  return { kind: 'response', status: result.status, retryAfterInMs: parseRetryAfterInMs(result.headers, nowInMs) };
+}
+
+function numberHeader(headers: Readonly<Record<string, string | undefined>>, name: string): number | undefined {
+  const raw = headers[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+function describeFailure(result: ChatCallResult): LineError {
+  if (result.kind === 'timeout') return { code: 'endpoint_timeout', message: 'The endpoint did not answer in time' };
+  if (result.kind === 'network') return { code: 'endpoint_unreachable', message: result.message };
+  const body = result.body as { error?: { code?: unknown; message?: unknown }; code?: unknown; message?: unknown } | null;
+  const code = body?.error?.code ?? body?.code ?? result.headers['x-ms-error-code'];
+  const message = body?.error?.message ?? body?.message;
+  return {
+    code: typeof code === 'string' && code.length > 0 ? code : `http_${result.status}`,
+    message: typeof message === 'string' ? message : `The endpoint answered HTTP ${result.status}`,
+  };
+}
+
+function usageOf(body: unknown): TokenUsage | null {
+  const usage = (body as { usage?: Partial<TokenUsage> } | null)?.usage;
+  if (usage === undefined || typeof usage.prompt_tokens !== 'number' || typeof usage.completion_tokens !== 'number') return null;
+  return {
+    prompt_tokens: usage.prompt_tokens,
+    completion_tokens: usage.completion_tokens,
+    total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
+  };
+}
+
+async function runLine(message: RequestMessage, item: RequestItem, deps: WorkerDeps): Promise<LineResult> {
+  const resolved = await resolveBody(message, item, deps);
+  if (!('messages' in resolved)) return { kind: 'outcome', outcome: failedOutcome(message.jobId, item, resolved, 0, null, deps.clock.nowInMs()) };
+  const body: ChatCompletionBody =
+    resolved.max_tokens === undefined || resolved.max_tokens === null ? { ...resolved, max_tokens: deps.defaultMaxTokens } : resolved;
+  const reservedTokens = deps.tokenCounter.countChatPrompt(body.messages) + (body.max_tokens as number);
+
+  let attempts = 0;
+  let failedAttempts = 0;
+  let startedAtInMs: number | null = null;
+  for (;;) {
+    const admission = await deps.limiter.acquire({ requests: 1, tokens: reservedTokens }, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
+    if (!admission.granted) {
+      return { kind: 'requeue', item, delayInMs: admission.waitInMs, reason: 'the deployment budget is paused by the endpoint' };
+    }
+    const result = await deps.callSlots(() => deps.chat.complete(body, { customId: item.id }));
+    const now = deps.clock.nowInMs();
+    startedAtInMs ??= now - result.latencyInMs;
+    attempts += 1;
+    if (result.kind === 'response') {
+      deps.limiter.correct({
+        requests: numberHeader(result.headers, 'x-ratelimit-remaining-requests'),
+        tokens: numberHeader(result.headers, 'x-ratelimit-remaining-tokens'),
+      });
+    }
+    const outcome = toCallOutcome(result, now);
+    if (outcome.kind === 'response' && outcome.status === 429) {
+      deps.limiter.pauseUntil(now + (outcome.retryAfterInMs ?? deps.retry.baseDelayInMs));
+    }
+    const decision = decideRetry(outcome, failedAttempts, deps.retry, deps.random());
+
+    if (decision.action === 'done' && result.kind === 'response') {
+      const usage = usageOf(result.body);
+      if (usage !== null && deps.returnUnusedTokens) {
+        deps.limiter.refundTokens(Math.max(0, reservedTokens - usage.total_tokens));
+      }
+      const priced = priceUsage(deps.prices, deps.model, utcDay(now), usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0);
+      return {
+        kind: 'outcome',
+        outcome: {
+          jobId: message.jobId,
+          line: item.line,
+          customId: item.id,
+          status: LineStatus.succeeded,
+          response: { status_code: result.status, request_id: result.requestId, body: result.body },
+          error: null,
+          usage,
+          costInNanos: priced.costInNanos,
+          attempts,
+          startedAtInMs,
+          finishedAtInMs: now,
+          latencyInMs: result.latencyInMs,
+        },
+      };
+    }
+    if (decision.action === 'fail' || decision.action === 'done') {
+      const error = describeFailure(result);
+      const response = result.kind === 'response' ? { status_code: result.status, request_id: result.requestId, body: result.body } : null;
+      const finalError = outcome.kind === 'response' ? error : { code: LineErrorCode.retriesExhausted, message: `${error.message} (after ${attempts} attempts)` };
+      return { kind: 'outcome', outcome: failedOutcome(message.jobId, item, finalError, attempts, response, now, LineStatus.failed, startedAtInMs) };
+    }
+    if (!decision.throttled) failedAttempts += 1;
+    if (decision.action === 'requeue') {
+      const reason = decision.throttled
+        ? `the endpoint asked to retry after ${Math.round(decision.requestedDelayInMs / 1000)} s`
+        : 'backing off after repeated failures';
+      return { kind: 'requeue', item, delayInMs: decision.delayInMs, reason };
+    }
+    if (!decision.throttled) await deps.sleep(decision.delayInMs);
+  }
+}

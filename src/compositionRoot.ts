@@ -1,0 +1,142 @@
+import pLimit from 'p-limit';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CosmosJobStore } from './adapters/cosmos/CosmosJobStore.js';
+import { createCosmosClient, ensureCosmosContainers } from './adapters/cosmos/createCosmosClient.js';
+import { Phi3ChatClient } from './adapters/phi3/Phi3ChatClient.js';
+import { AzureBlobStore } from './adapters/storage/AzureBlobStore.js';
+import { AzureMessageQueue } from './adapters/storage/AzureMessageQueue.js';
+import { createBlobServiceClient, createQueueServiceClient } from './adapters/storage/storageClients.js';
+import { createTokenCounter } from './adapters/tokenizer/createTokenCounter.js';
+import type { FinalizeDeps } from './app/finalizeJob.js';
+import type { IngestDeps } from './app/ingestBlob.js';
+import type { Logger } from './app/Logger.js';
+import type { BlobStore, ChatClient, Clock, JobStore, MessageQueue } from './app/ports.js';
+import type { WorkerDeps } from './app/processRequestMessage.js';
+import { LocalRateLimiter, type RateLimiter } from './app/RateLimiter.js';
+import { loadConfig, type AppConfig, type Env } from './config.js';
+import type { TokenCounter } from './core/chat.js';
+
+/** Largest message before base64: 48 KiB encodes to 64 KiB, Azure's limit. Leave room for the encoding's padding. */
+const MAX_MESSAGE_BYTES = 48 * 1024 - 512;
+const MAX_ITEMS_PER_MESSAGE = 64;
+
+export interface Services {
+  readonly config: AppConfig;
+  readonly jobs: JobStore;
+  readonly blobs: BlobStore;
+  readonly requestQueue: MessageQueue;
+  readonly controlQueue: MessageQueue;
+  readonly chat: ChatClient;
+  readonly limiter: RateLimiter;
+  readonly tokenCounter: TokenCounter;
+  readonly clock: Clock;
+  ingestDeps(logger: Logger): IngestDeps;
+  workerDeps(logger: Logger): WorkerDeps;
+  finalizeDeps(logger: Logger): FinalizeDeps;
+  close(): Promise<void>;
+}
+
+const systemClock: Clock = { nowInMs: () => Date.now() };
+
+/** Builds every adapter once, from validated settings. The only place that knows concrete classes. */
+export async function createServices(env: Env): Promise<Services> {
+  const config = loadConfig(env);
+  const blobService = createBlobServiceClient(config.storage);
+  const queueService = createQueueServiceClient(config.storage);
+  const cosmosClient = createCosmosClient(config.cosmos);
+  const containers = await ensureCosmosContainers(cosmosClient, config.cosmos);
+  const jobs = new CosmosJobStore(containers.jobs, containers.lines);
+  const blobs = new AzureBlobStore(blobService);
+  const requestQueue = new AzureMessageQueue(queueService.getQueueClient(config.requestQueue));
+  const controlQueue = new AzureMessageQueue(queueService.getQueueClient(config.controlQueue));
+  await Promise.all([
+    requestQueue.ensureExists(),
+    controlQueue.ensureExists(),
+    blobs.ensureContainer(config.inputContainer),
+    blobs.ensureContainer(config.outputContainer),
+  ]);
+  const chat = new Phi3ChatClient({
+    endpoint: config.phi3.endpoint,
+    apiKey: config.phi3.apiKey,
+    apiVersion: config.phi3.apiVersion,
+    timeoutInMs: config.phi3.timeoutInMs,
+    connections: config.phi3.maxConcurrency,
+  });
+  const limiter = new LocalRateLimiter(
+    {
+      limits: { requestsPerMinute: config.phi3.requestsPerMinute, tokensPerMinute: config.phi3.tokensPerMinute },
+      utilization: config.phi3.budgetUtilization,
+    },
+    systemClock,
+  );
+  const tokenCounter = createTokenCounter(config.phi3.model);
+  const callSlots = pLimit(config.phi3.maxConcurrency);
+
+  return {
+    config,
+    jobs,
+    blobs,
+    requestQueue,
+    controlQueue,
+    chat,
+    limiter,
+    tokenCounter,
+    clock: systemClock,
+    ingestDeps: (logger) => ({
+      jobs,
+      blobs,
+      requestQueue,
+      controlQueue,
+      tokenCounter,
+      clock: systemClock,
+      logger,
+      model: config.phi3.model,
+      deployment: config.phi3.deployment,
+      defaultMaxTokens: config.phi3.defaultMaxTokens,
+      maxLineBytes: config.limits.maxLineBytes,
+      maxLinesPerFile: config.limits.maxLinesPerFile,
+      packing: { maxMessageBytes: MAX_MESSAGE_BYTES, maxItemsPerMessage: MAX_ITEMS_PER_MESSAGE },
+    }),
+    workerDeps: (logger) => ({
+      jobs,
+      blobs,
+      requestQueue,
+      controlQueue,
+      chat,
+      limiter,
+      tokenCounter,
+      callSlots: (task) => callSlots(task),
+      clock: systemClock,
+      random: Math.random,
+      sleep: (delayInMs) => sleep(delayInMs),
+      retry: config.retry,
+      prices: config.prices,
+      model: config.phi3.model,
+      defaultMaxTokens: config.phi3.defaultMaxTokens,
+      returnUnusedTokens: config.phi3.returnUnusedTokens,
+      logger,
+    }),
+    finalizeDeps: (logger) => ({ jobs, blobs, clock: systemClock, logger, outputContainer: config.outputContainer }),
+    close: async () => {
+      await chat.close();
+      cosmosClient.dispose();
+    },
+  };
+}
+
+let shared: Promise<Services> | undefined;
+
+/** One set of services per process, built on first use from the app settings. */
+export function getServices(): Promise<Services> {
+  shared ??= createServices(process.env).catch((error: unknown) => {
+    shared = undefined;
+    throw error;
+  });
+  return shared;
+}
+
+export async function closeServices(): Promise<void> {
+  const current = shared;
+  shared = undefined;
+  if (current !== undefined) await (await current).close();
+}

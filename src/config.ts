@@ -1,0 +1,249 @@
+import { ConfigError } from './core/errors.js';
+import { DEFAULT_PRICES, type ModelPrice } from './core/pricing.js';
+import type { RetryPolicy } from './core/retryPolicy.js';
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** How a client reaches a storage service: a connection string locally, an identity in Azure. */
+export type StorageConnection =
+  | { readonly kind: 'connectionString'; readonly connectionString: string }
+  | { readonly kind: 'identity'; readonly blobServiceUri: string; readonly queueServiceUri: string; readonly clientId: string | undefined };
+
+export interface AppConfig {
+  readonly storage: StorageConnection;
+  readonly inputContainer: string;
+  readonly outputContainer: string;
+  readonly requestQueue: string;
+  readonly controlQueue: string;
+  readonly cosmos: {
+    readonly endpoint: string;
+    /** Absent in Azure: the managed identity is used instead. */
+    readonly key: string | undefined;
+    readonly clientId: string | undefined;
+    readonly database: string;
+    readonly jobsContainer: string;
+    readonly linesContainer: string;
+    /** Local stand-in only: a CA certificate to trust for the loopback endpoint. */
+    readonly caCertFile: string | undefined;
+  };
+  readonly phi3: {
+    readonly endpoint: string;
+    readonly apiKey: string;
+    readonly model: string;
+    readonly deployment: string;
+    readonly apiVersion: string;
+    readonly requestsPerMinute: number;
+    readonly tokensPerMinute: number;
+    readonly budgetUtilization: number;
+    readonly timeoutInMs: number;
+    readonly maxConcurrency: number;
+    readonly defaultMaxTokens: number;
+    readonly returnUnusedTokens: boolean;
+  };
+  readonly retry: RetryPolicy;
+  readonly limits: {
+    readonly maxLineBytes: number;
+    readonly maxLinesPerFile: number;
+    readonly maxPageSize: number;
+  };
+  readonly prices: readonly ModelPrice[];
+}
+
+/** Every setting the app reads, with its default (undefined = required or optional without default). */
+export const SETTINGS = {
+  AzureWebJobsStorage: undefined,
+  INPUT_CONTAINER: 'batch-input',
+  OUTPUT_CONTAINER: 'batch-output',
+  REQUEST_QUEUE: 'batch-requests',
+  CONTROL_QUEUE: 'batch-control',
+  COSMOS_ENDPOINT: undefined,
+  COSMOS_KEY: undefined,
+  COSMOS_DATABASE: 'phi3batch',
+  COSMOS_JOBS_CONTAINER: 'jobs',
+  COSMOS_LINES_CONTAINER: 'lines',
+  COSMOS_CA_CERT_FILE: undefined,
+  AZURE_CLIENT_ID: undefined,
+  PHI3_ENDPOINT: undefined,
+  PHI3_API_KEY: undefined,
+  PHI3_MODEL: 'Phi-3-mini-4k-instruct',
+  PHI3_DEPLOYMENT: undefined,
+  PHI3_API_VERSION: '2024-05-01-preview',
+  PHI3_RPM_LIMIT: '1000',
+  PHI3_TPM_LIMIT: '200000',
+  PHI3_BUDGET_UTILIZATION: '0.98',
+  PHI3_TIMEOUT_MS: '60000',
+  PHI3_MAX_CONCURRENCY: '64',
+  DEFAULT_MAX_TOKENS: '1024',
+  PHI3_RETURN_UNUSED_TOKENS: 'false',
+  RETRY_MAX_ATTEMPTS: '6',
+  RETRY_BASE_DELAY_MS: '500',
+  RETRY_MAX_DELAY_MS: '30000',
+  RETRY_MAX_INLINE_WAIT_MS: '30000',
+  RETRY_MAX_REQUEUE_DELAY_MS: '3600000',
+  MAX_LINE_BYTES: '1048576',
+  MAX_LINES_PER_FILE: '1000000',
+  MAX_PAGE_SIZE: '100',
+  PHI3_PRICES: undefined,
+} as const satisfies Record<string, string | undefined>;
+
+type SettingName = keyof typeof SETTINGS;
+
+class SettingsReader {
+  constructor(private readonly env: Env) {}
+
+  raw(name: SettingName): string | undefined {
+    const value = this.env[name]?.trim();
+    return value === undefined || value === '' ? SETTINGS[name] : value;
+  }
+
+  required(name: SettingName, what: string): string {
+    const value = this.raw(name);
+    if (value === undefined) throw new ConfigError(name, what);
+    return value;
+  }
+
+  name(name: SettingName): string {
+    // Storage names: lowercase letters, digits and hyphens, 3-63 chars (queue and container rules agree).
+    const value = this.required(name, 'a storage container or queue name');
+    if (!/^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/.test(value)) {
+      throw new ConfigError(name, 'a lowercase name of 3-63 letters, digits and single hyphens', value);
+    }
+    return value;
+  }
+
+  url(name: SettingName): string {
+    const value = this.required(name, 'an http(s) URL');
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new ConfigError(name, 'an http(s) URL', value);
+    }
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(name, 'an http(s) URL', value);
+    return value.replace(/\/+$/, '');
+  }
+
+  integer(name: SettingName, min: number, max = Number.MAX_SAFE_INTEGER): number {
+    const text = this.required(name, `an integer from ${min} to ${max}`);
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new ConfigError(name, `an integer from ${min} to ${max}`, text);
+    }
+    return value;
+  }
+
+  fraction(name: SettingName): number {
+    const text = this.required(name, 'a number greater than 0 and at most 1');
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0 || value > 1) {
+      throw new ConfigError(name, 'a number greater than 0 and at most 1', text);
+    }
+    return value;
+  }
+
+  boolean(name: SettingName): boolean {
+    const text = this.required(name, 'true or false');
+    if (text === 'true') return true;
+    if (text === 'false') return false;
+    throw new ConfigError(name, 'true or false', text);
+  }
+}
+
+function readStorage(env: Env, reader: SettingsReader): StorageConnection {
+  const connectionString = reader.raw('AzureWebJobsStorage');
+  if (connectionString !== undefined) return { kind: 'connectionString', connectionString };
+  const blobServiceUri = env['AzureWebJobsStorage__blobServiceUri'];
+  const queueServiceUri = env['AzureWebJobsStorage__queueServiceUri'];
+  const accountName = env['AzureWebJobsStorage__accountName'];
+  const clientId = env['AzureWebJobsStorage__clientId'];
+  if (blobServiceUri !== undefined && queueServiceUri !== undefined) {
+    return { kind: 'identity', blobServiceUri, queueServiceUri, clientId };
+  }
+  if (accountName !== undefined) {
+    return {
+      kind: 'identity',
+      blobServiceUri: `https://${accountName}.blob.core.windows.net`,
+      queueServiceUri: `https://${accountName}.queue.core.windows.net`,
+      clientId,
+    };
+  }
+  throw new ConfigError(
+    'AzureWebJobsStorage',
+    'a storage connection string, or AzureWebJobsStorage__accountName (or __blobServiceUri and __queueServiceUri) for an identity connection',
+  );
+}
+
+function readPrices(reader: SettingsReader): readonly ModelPrice[] {
+  const text = reader.raw('PHI3_PRICES');
+  if (text === undefined) return DEFAULT_PRICES;
+  const expected = 'a JSON array of {model, inputPerMillion, outputPerMillion, currency, effectiveFrom: "YYYY-MM-DD"}';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError('PHI3_PRICES', expected, text);
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('PHI3_PRICES', expected, text);
+  return parsed.map((entry: unknown): ModelPrice => {
+    const p = entry as Partial<ModelPrice> | null;
+    const valid =
+      p !== null && typeof p === 'object' &&
+      typeof p.model === 'string' &&
+      typeof p.inputPerMillion === 'number' && p.inputPerMillion >= 0 &&
+      typeof p.outputPerMillion === 'number' && p.outputPerMillion >= 0 &&
+      typeof p.effectiveFrom === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(p.effectiveFrom);
+    if (!valid) throw new ConfigError('PHI3_PRICES', expected, JSON.stringify(entry));
+    return { model: p.model!, inputPerMillion: p.inputPerMillion!, outputPerMillion: p.outputPerMillion!, currency: p.currency ?? 'USD', effectiveFrom: p.effectiveFrom! };
+  });
+}
+
+/** Reads and validates every setting once. Throws a ConfigError naming the first bad setting. */
+export function loadConfig(env: Env): AppConfig {
+  const reader = new SettingsReader(env);
+  const model = reader.required('PHI3_MODEL', 'a Phi-3 model name');
+  const endpoint = reader.url('PHI3_ENDPOINT');
+  const apiKey = reader.required('PHI3_API_KEY', 'the endpoint key');
+  return {
+    storage: readStorage(env, reader),
+    inputContainer: reader.name('INPUT_CONTAINER'),
+    outputContainer: reader.name('OUTPUT_CONTAINER'),
+    requestQueue: reader.name('REQUEST_QUEUE'),
+    controlQueue: reader.name('CONTROL_QUEUE'),
+    cosmos: {
+      endpoint: reader.url('COSMOS_ENDPOINT'),
+      key: reader.raw('COSMOS_KEY'),
+      clientId: reader.raw('AZURE_CLIENT_ID'),
+      database: reader.required('COSMOS_DATABASE', 'a database name'),
+      jobsContainer: reader.required('COSMOS_JOBS_CONTAINER', 'a container name'),
+      linesContainer: reader.required('COSMOS_LINES_CONTAINER', 'a container name'),
+      caCertFile: reader.raw('COSMOS_CA_CERT_FILE'),
+    },
+    phi3: {
+      endpoint,
+      apiKey,
+      model,
+      deployment: reader.raw('PHI3_DEPLOYMENT') ?? new URL(endpoint).host,
+      apiVersion: reader.required('PHI3_API_VERSION', 'an api-version string'),
+      requestsPerMinute: reader.integer('PHI3_RPM_LIMIT', 1),
+      tokensPerMinute: reader.integer('PHI3_TPM_LIMIT', 1),
+      budgetUtilization: reader.fraction('PHI3_BUDGET_UTILIZATION'),
+      timeoutInMs: reader.integer('PHI3_TIMEOUT_MS', 100),
+      maxConcurrency: reader.integer('PHI3_MAX_CONCURRENCY', 1, 1000),
+      defaultMaxTokens: reader.integer('DEFAULT_MAX_TOKENS', 1),
+      returnUnusedTokens: reader.boolean('PHI3_RETURN_UNUSED_TOKENS'),
+    },
+    retry: {
+      maxAttempts: reader.integer('RETRY_MAX_ATTEMPTS', 1, 100),
+      baseDelayInMs: reader.integer('RETRY_BASE_DELAY_MS', 0),
+      maxDelayInMs: reader.integer('RETRY_MAX_DELAY_MS', 0),
+      maxInlineWaitInMs: reader.integer('RETRY_MAX_INLINE_WAIT_MS', 0),
+      maxRequeueDelayInMs: reader.integer('RETRY_MAX_REQUEUE_DELAY_MS', 1000, 7 * 24 * 3600 * 1000),
+    },
+    limits: {
+      maxLineBytes: reader.integer('MAX_LINE_BYTES', 1024, 16 * 1024 * 1024),
+      maxLinesPerFile: reader.integer('MAX_LINES_PER_FILE', 1),
+      maxPageSize: reader.integer('MAX_PAGE_SIZE', 1, 1000),
+    },
+    prices: readPrices(reader),
+  };
+}

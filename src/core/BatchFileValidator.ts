@@ -1,0 +1,112 @@
+import type { ChatCompletionBody } from './chat.js';
+import type { RawLine } from './LineSplitter.js';
+import { LineErrorCode, type LineError } from './lineErrors.js';
+import { parseBatchLine } from './parseBatchLine.js';
+
+export type ValidatedLine =
+  | { readonly kind: 'blank'; readonly lineNumber: number }
+  | {
+      readonly kind: 'request';
+      readonly lineNumber: number;
+      readonly customId: string;
+      readonly body: ChatCompletionBody;
+      readonly byteOffset: number;
+      readonly byteLength: number;
+    }
+  | { readonly kind: 'invalid'; readonly lineNumber: number; readonly customId: string; readonly error: LineError };
+
+export interface BatchFileValidatorOptions {
+  readonly maxLineBytes: number;
+  readonly maxLinesPerFile: number;
+}
+
+/** The id a line gets when it has no `custom_id` of its own. */
+export function defaultCustomId(lineNumber: number): string {
+  return `line-${lineNumber}`;
+}
+
+/**
+ * Validates a file line by line, with the cross-line rules (unique `custom_id`, one model per file,
+ * the task limit). Holds only what those rules need, never the lines themselves.
+ */
+export class BatchFileValidator {
+  readonly #options: BatchFileValidatorOptions;
+  readonly #seenCustomIds = new Set<string>();
+  readonly #decoder = new TextDecoder('utf-8', { fatal: true });
+  #model: string | undefined;
+  #tasks = 0;
+
+  constructor(options: BatchFileValidatorOptions) {
+    this.#options = options;
+  }
+
+  /** The model named by the file's lines (the first one that names one), if any. */
+  get requestedModel(): string | undefined {
+    return this.#model;
+  }
+
+  validate(line: RawLine): ValidatedLine {
+    const { lineNumber } = line;
+    const fallbackId = defaultCustomId(lineNumber);
+    if (line.bytes === null) {
+      return this.#invalid(lineNumber, fallbackId, {
+        code: LineErrorCode.lineTooLarge,
+        message: `Line is ${line.byteLength} bytes; the limit is ${this.#options.maxLineBytes}`,
+      });
+    }
+    if (line.byteLength === 0) return { kind: 'blank', lineNumber };
+
+    let text: string;
+    try {
+      text = this.#decoder.decode(line.bytes);
+    } catch {
+      return this.#invalid(lineNumber, fallbackId, { code: LineErrorCode.invalidUtf8, message: 'Line is not valid UTF-8' });
+    }
+
+    const parsed = parseBatchLine(text);
+    if (parsed.kind === 'blank') return { kind: 'blank', lineNumber };
+    const customId = parsed.customId ?? fallbackId;
+    if (parsed.kind === 'invalid') return this.#invalid(lineNumber, customId, parsed.error);
+
+    if (this.#tasks >= this.#options.maxLinesPerFile) {
+      return this.#invalid(lineNumber, customId, {
+        code: LineErrorCode.tooManyTasks,
+        message: `A file may hold at most ${this.#options.maxLinesPerFile} requests`,
+      });
+    }
+    const model = parsed.body.model;
+    if (model !== undefined) {
+      if (this.#model === undefined) this.#model = model;
+      else if (model !== this.#model) {
+        return this.#invalid(lineNumber, customId, {
+          code: LineErrorCode.modelMismatch,
+          message: `body.model "${model}" differs from "${this.#model}" named earlier in the file`,
+          param: 'body.model',
+        });
+      }
+    }
+    if (this.#seenCustomIds.has(customId)) {
+      return this.#invalid(lineNumber, customId, {
+        code: LineErrorCode.duplicateCustomId,
+        message: `custom_id "${customId}" appears more than once in the file`,
+        param: 'custom_id',
+      });
+    }
+    this.#seenCustomIds.add(customId);
+    this.#tasks += 1;
+    return {
+      kind: 'request',
+      lineNumber,
+      customId,
+      body: parsed.body,
+      byteOffset: line.byteOffset,
+      byteLength: line.byteLength,
+    };
+  }
+
+  #invalid(lineNumber: number, customId: string, error: LineError): ValidatedLine {
+    // An invalid line's id still claims its custom_id, so a later duplicate is reported against the first.
+    this.#seenCustomIds.add(customId);
+    return { kind: 'invalid', lineNumber, customId, error };
+  }
+}

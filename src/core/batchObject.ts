@@ -1,0 +1,56 @@
+import { totalTasks, type Job } from './job.js';
+import { nanosToAmount } from './pricing.js';
+
+const toSeconds = (ms: number | undefined): number | null => (ms === undefined ? null : Math.floor(ms / 1000));
+
+/** The job as an OpenAI Batch object, plus this service's own fields (input blob, model, usage, cost). */
+export function toBatchObject(job: Job) {
+  const t = job.timestamps;
+  const total = job.ingest.done ? totalTasks(job) : Math.max(totalTasks(job), job.counts.succeeded + job.counts.failed);
+  const errorList = job.jobError === undefined ? job.errors : [{ ...job.jobError, line: null }, ...job.errors];
+  return {
+    id: job.id,
+    object: 'batch',
+    endpoint: '/chat/completions',
+    input_blob: `${job.input.container}/${job.input.name}`,
+    input_etag: job.input.etag,
+    status: job.status,
+    model: job.model,
+    requested_model: job.requestedModel ?? null,
+    deployment: job.deployment,
+    created_at: toSeconds(job.createdAtInMs),
+    in_progress_at: toSeconds(t.inProgressAt),
+    finalizing_at: toSeconds(t.finalizingAt),
+    completed_at: toSeconds(t.completedAt),
+    failed_at: toSeconds(t.failedAt),
+    cancelling_at: toSeconds(t.cancellingAt),
+    cancelled_at: toSeconds(t.cancelledAt),
+    request_counts: { total, completed: job.counts.succeeded, failed: job.counts.failed },
+    ingest: {
+      done: job.ingest.done,
+      lines_read: job.ingest.linesRead,
+      requests: job.ingest.requests,
+      invalid_lines: job.ingest.invalid,
+      default_max_tokens_applied: job.ingest.defaultMaxTokensApplied,
+    },
+    usage: {
+      input_tokens: job.usage.promptTokens,
+      output_tokens: job.usage.completionTokens,
+      total_tokens: job.usage.promptTokens + job.usage.completionTokens,
+    },
+    cost: { amount: nanosToAmount(job.usage.costInNanos), currency: 'USD' },
+    estimate: {
+      prompt_tokens: job.ingest.estimatedPromptTokens,
+      max_completion_tokens: job.ingest.maxCompletionTokens,
+    },
+    errors: {
+      object: 'list',
+      data: errorList.map((e) => ({ code: e.code, message: e.message, param: e.param ?? null, line: e.line })),
+      total: job.ingest.invalid + (job.jobError === undefined ? 0 : 1),
+    },
+    output_blob: job.output === undefined ? null : `${job.output.container}/${job.output.resultsBlob}`,
+    error_blob: job.output === undefined ? null : `${job.output.container}/${job.output.errorsBlob}`,
+  };
+}
+
+export type BatchObject = ReturnType<typeof toBatchObject>;

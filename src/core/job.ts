@@ -1,0 +1,97 @@
+import type { LineError } from './lineErrors.js';
+import type { InputBlobRef } from './requestMessage.js';
+
+export const JobStatus = {
+  validating: 'validating',
+  inProgress: 'in_progress',
+  finalizing: 'finalizing',
+  completed: 'completed',
+  failed: 'failed',
+  cancelling: 'cancelling',
+  cancelled: 'cancelled',
+} as const;
+export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
+
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set([JobStatus.completed, JobStatus.failed, JobStatus.cancelled]);
+
+/** Validation errors kept on the job document itself; the rest are in the line outcomes and the error file. */
+export const MAX_ERRORS_ON_JOB = 100;
+
+export interface JobUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly costInNanos: number;
+}
+
+export interface JobLineError extends LineError {
+  readonly line: number;
+}
+
+export interface Job {
+  readonly id: string;
+  readonly status: JobStatus;
+  readonly createdAtInMs: number;
+  readonly input: InputBlobRef & { readonly size: number };
+  /** The deployment's model: what actually answers. */
+  readonly model: string;
+  /** The model the file's lines named, when they named one. */
+  readonly requestedModel?: string | undefined;
+  readonly deployment: string;
+  readonly ingest: {
+    readonly done: boolean;
+    /** Lines read, blank ones included. */
+    readonly linesRead: number;
+    /** Lines that became requests (valid). */
+    readonly requests: number;
+    /** Lines that failed validation. */
+    readonly invalid: number;
+    readonly messagesSent: number;
+    /** Lines whose body had no max_tokens and got the default for admission and the request. */
+    readonly defaultMaxTokensApplied: number;
+    readonly estimatedPromptTokens: number;
+    readonly maxCompletionTokens: number;
+  };
+  /** Outcomes recorded so far (invalid lines count as failed). */
+  readonly counts: { readonly succeeded: number; readonly failed: number };
+  readonly usage: JobUsage;
+  readonly errors: readonly JobLineError[];
+  readonly jobError?: LineError | undefined;
+  readonly timestamps: Partial<Record<'inProgressAt' | 'finalizingAt' | 'completedAt' | 'failedAt' | 'cancellingAt' | 'cancelledAt', number>>;
+  readonly output?: { readonly container: string; readonly resultsBlob: string; readonly errorsBlob: string } | undefined;
+}
+
+export function newJob(fields: {
+  id: string;
+  createdAtInMs: number;
+  input: Job['input'];
+  model: string;
+  deployment: string;
+}): Job {
+  return {
+    ...fields,
+    status: JobStatus.validating,
+    ingest: {
+      done: false,
+      linesRead: 0,
+      requests: 0,
+      invalid: 0,
+      messagesSent: 0,
+      defaultMaxTokensApplied: 0,
+      estimatedPromptTokens: 0,
+      maxCompletionTokens: 0,
+    },
+    counts: { succeeded: 0, failed: 0 },
+    usage: { promptTokens: 0, completionTokens: 0, costInNanos: 0 },
+    errors: [],
+    timestamps: {},
+  };
+}
+
+/** Lines that will each get exactly one outcome. */
+export function totalTasks(job: Job): number {
+  return job.ingest.requests + job.ingest.invalid;
+}
+
+export function isComplete(job: Job): boolean {
+  return job.ingest.done && job.counts.succeeded + job.counts.failed >= totalTasks(job);
+}

@@ -1,0 +1,143 @@
+import type { ChatCompletionBody } from './chat.js';
+import { LineErrorCode, type LineError } from './lineErrors.js';
+
+export type ParsedLine =
+  | { readonly kind: 'blank' }
+  | { readonly kind: 'request'; readonly customId: string | undefined; readonly body: ChatCompletionBody }
+  | { readonly kind: 'invalid'; readonly customId: string | undefined; readonly error: LineError };
+
+/** The request URLs a line may name; anything else is `url_mismatch`. The line never chooses the endpoint. */
+export const CHAT_COMPLETIONS_URLS: ReadonlySet<string> = new Set(['/v1/chat/completions', '/chat/completions']);
+const MESSAGE_ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
+const MAX_CUSTOM_ID_LENGTH = 512;
+/** Deeper bodies are refused so that later serialisation can never exhaust the stack. */
+const MAX_JSON_DEPTH = 32;
+
+type JsonObject = Record<string, unknown>;
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function invalid(error: LineError, customId?: string): ParsedLine {
+  return { kind: 'invalid', customId, error };
+}
+
+function exceedsDepth(root: unknown, limit: number): boolean {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value: root, depth: 1 }];
+  while (stack.length > 0) {
+    const { value, depth } = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(value)) stack.push({ value: child, depth: depth + 1 });
+  }
+  return false;
+}
+
+/**
+ * Parses one JSONL line: an OpenAI Batch request line, or a bare chat/completions body.
+ * Returns what the line is; never throws for bad input.
+ */
+export function parseBatchLine(text: string): ParsedLine {
+  if (text.trim().length === 0) return { kind: 'blank' };
+
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : 'unparseable';
+    return invalid({ code: LineErrorCode.invalidJsonLine, message: `Line is not valid JSON: ${reason}` });
+  }
+  if (!isObject(parsed)) {
+    return invalid({ code: LineErrorCode.invalidJsonLine, message: 'Line must be a JSON object' });
+  }
+  if (exceedsDepth(parsed, MAX_JSON_DEPTH)) {
+    return invalid({ code: LineErrorCode.invalidRequest, message: `JSON nesting deeper than ${MAX_JSON_DEPTH} levels` });
+  }
+
+  const rawCustomId = parsed['custom_id'];
+  let customId: string | undefined;
+  if (rawCustomId !== undefined) {
+    if (typeof rawCustomId !== 'string' || rawCustomId.length === 0 || rawCustomId.length > MAX_CUSTOM_ID_LENGTH) {
+      return invalid({
+        code: LineErrorCode.invalidRequest,
+        message: `custom_id must be a non-empty string of at most ${MAX_CUSTOM_ID_LENGTH} characters`,
+        param: 'custom_id',
+      });
+    }
+    customId = rawCustomId;
+  }
+
+  const isBatchLine = 'body' in parsed || 'url' in parsed || 'method' in parsed;
+  let body: JsonObject;
+  if (isBatchLine) {
+    const method = parsed['method'];
+    if (method !== undefined && method !== 'POST') {
+      return invalid(
+        { code: LineErrorCode.methodMismatch, message: 'method must be "POST"', param: 'method' },
+        customId,
+      );
+    }
+    const url = parsed['url'];
+    if (url !== undefined && (typeof url !== 'string' || !CHAT_COMPLETIONS_URLS.has(url))) {
+      return invalid(
+        {
+          code: LineErrorCode.urlMismatch,
+          message: `url must be one of ${[...CHAT_COMPLETIONS_URLS].join(', ')}`,
+          param: 'url',
+        },
+        customId,
+      );
+    }
+    const candidate = parsed['body'];
+    if (!isObject(candidate)) {
+      return invalid({ code: LineErrorCode.invalidRequest, message: 'body must be a JSON object', param: 'body' }, customId);
+    }
+    body = candidate;
+  } else {
+    const { custom_id: _ignored, ...rest } = parsed;
+    body = rest;
+  }
+
+  const bodyError = validateChatBody(body, isBatchLine ? 'body.' : '');
+  if (bodyError !== undefined) return invalid(bodyError, customId);
+  return { kind: 'request', customId, body: body as unknown as ChatCompletionBody };
+}
+
+function validateChatBody(body: JsonObject, prefix: string): LineError | undefined {
+  const fail = (param: string, message: string): LineError => ({
+    code: LineErrorCode.invalidRequest,
+    message: `${prefix}${param} ${message}`,
+    param: `${prefix}${param}`,
+  });
+  const messages = body['messages'];
+  if (!Array.isArray(messages) || messages.length === 0) return fail('messages', 'must be a non-empty array');
+  for (const [index, message] of messages.entries()) {
+    const at = `messages[${index}]`;
+    if (!isObject(message)) return fail(at, 'must be an object');
+    const role = message['role'];
+    if (typeof role !== 'string' || !MESSAGE_ROLES.has(role)) {
+      return fail(`${at}.role`, `must be one of ${[...MESSAGE_ROLES].join(', ')}`);
+    }
+    const content = message['content'];
+    const contentIsValid =
+      typeof content === 'string' ||
+      (content === null && role === 'assistant') ||
+      (Array.isArray(content) && content.every((part) => isObject(part) && typeof part['type'] === 'string'));
+    if (!contentIsValid) return fail(`${at}.content`, 'must be a string or an array of content parts');
+  }
+  const maxTokens = body['max_tokens'];
+  if (maxTokens !== undefined && maxTokens !== null && !(Number.isInteger(maxTokens) && (maxTokens as number) > 0)) {
+    return fail('max_tokens', 'must be a positive integer or null');
+  }
+  for (const field of ['temperature', 'top_p', 'frequency_penalty', 'presence_penalty'] as const) {
+    const value = body[field];
+    if (value !== undefined && value !== null && (typeof value !== 'number' || !Number.isFinite(value))) {
+      return fail(field, 'must be a number');
+    }
+  }
+  if (body['stream'] === true) return fail('stream', 'is not supported in a batch');
+  const model = body['model'];
+  if (model !== undefined && typeof model !== 'string') return fail('model', 'must be a string');
+  return undefined;
+}

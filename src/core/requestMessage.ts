@@ -1,0 +1,121 @@
+import type { ChatCompletionBody } from './chat.js';
+
+/** Where a job's input lives; the ETag pins the version the line offsets refer to. */
+export interface InputBlobRef {
+  readonly container: string;
+  readonly name: string;
+  readonly etag: string;
+}
+
+/** One request carried by a queue message: inline, or by reference to its bytes in the input blob. */
+export type RequestItem =
+  | { readonly line: number; readonly id: string; readonly body: ChatCompletionBody }
+  | { readonly line: number; readonly id: string; readonly ref: { readonly offset: number; readonly length: number } };
+
+/** The work-queue message: several requests of one job, so queue and storage transactions per line stay small. */
+export interface RequestMessage {
+  readonly v: 1;
+  readonly kind: 'requests';
+  readonly jobId: string;
+  /** Deterministic per job: re-running ingest produces the same sequence, which makes resends recognisable. */
+  readonly seq: number;
+  readonly input: InputBlobRef;
+  readonly items: readonly RequestItem[];
+}
+
+export interface PackRequestsOptions {
+  /** Largest serialised message, before base64. Azure's 64 KB limit applies after encoding: 48 KB raw fits. */
+  readonly maxMessageBytes: number;
+  readonly maxItemsPerMessage: number;
+}
+
+/**
+ * Packs requests into messages in arrival order. Deterministic for a given input, so a resumed
+ * ingest numbers its messages exactly as the first attempt did.
+ */
+export class RequestMessagePacker {
+  readonly #options: PackRequestsOptions;
+  readonly #jobId: string;
+  readonly #input: InputBlobRef;
+  readonly #envelopeBytes: number;
+  #items: RequestItem[] = [];
+  #bytes = 0;
+  #nextSeq: number;
+
+  constructor(jobId: string, input: InputBlobRef, options: PackRequestsOptions, firstSeq = 0) {
+    this.#jobId = jobId;
+    this.#input = input;
+    this.#options = options;
+    this.#nextSeq = firstSeq;
+    // Envelope size with a generous seq so the estimate never undercounts.
+    this.#envelopeBytes = Buffer.byteLength(
+      JSON.stringify({ v: 1, kind: 'requests', jobId, seq: Number.MAX_SAFE_INTEGER, input, items: [] }),
+    );
+  }
+
+  get nextSeq(): number {
+    return this.#nextSeq;
+  }
+
+  /** Adds a request; returns the message it completed, if adding it filled one. */
+  add(line: number, id: string, body: ChatCompletionBody, source: { offset: number; length: number }): RequestMessage[] {
+    const room = this.#options.maxMessageBytes - this.#envelopeBytes;
+    let item: RequestItem = { line, id, body };
+    let itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (itemBytes > room) {
+      // Too big to travel inline: the worker reads the line back from the pinned blob version.
+      item = { line, id, ref: { offset: source.offset, length: source.length } };
+      itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
+    }
+    const completed: RequestMessage[] = [];
+    if (this.#items.length > 0 && (this.#bytes + itemBytes > room || this.#items.length >= this.#options.maxItemsPerMessage)) {
+      completed.push(this.#take());
+    }
+    this.#items.push(item);
+    this.#bytes += itemBytes;
+    return completed;
+  }
+
+  flush(): RequestMessage[] {
+    return this.#items.length === 0 ? [] : [this.#take()];
+  }
+
+  #take(): RequestMessage {
+    const message: RequestMessage = {
+      v: 1,
+      kind: 'requests',
+      jobId: this.#jobId,
+      seq: this.#nextSeq,
+      input: this.#input,
+      items: this.#items,
+    };
+    this.#nextSeq += 1;
+    this.#items = [];
+    this.#bytes = 0;
+    return message;
+  }
+}
+
+/** Narrows an untrusted queue payload to a RequestMessage, or says what is wrong with it. */
+export function parseRequestMessage(payload: unknown): RequestMessage | string {
+  if (typeof payload !== 'object' || payload === null) return 'message is not a JSON object';
+  const m = payload as Record<string, unknown>;
+  if (m['v'] !== 1 || m['kind'] !== 'requests') return 'unknown message version or kind';
+  if (typeof m['jobId'] !== 'string' || typeof m['seq'] !== 'number') return 'jobId or seq missing';
+  const input = m['input'] as Record<string, unknown> | undefined;
+  if (
+    typeof input !== 'object' || input === null ||
+    typeof input['container'] !== 'string' || typeof input['name'] !== 'string' || typeof input['etag'] !== 'string'
+  ) {
+    return 'input blob reference missing';
+  }
+  if (!Array.isArray(m['items'])) return 'items missing';
+  for (const item of m['items'] as unknown[]) {
+    const i = item as Record<string, unknown> | null;
+    if (typeof i !== 'object' || i === null || typeof i['line'] !== 'number' || typeof i['id'] !== 'string') {
+      return 'an item lacks line or id';
+    }
+    if (!('body' in i) && !('ref' in i)) return 'an item has neither body nor ref';
+  }
+  return payload as RequestMessage;
+}

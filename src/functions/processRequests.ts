@@ -1,0 +1,19 @@
+import { app, type InvocationContext } from '@azure/functions';
+import { processRequestMessage } from '../app/processRequestMessage.js';
+import { getServices } from '../compositionRoot.js';
+import { parseRequestMessage } from '../core/requestMessage.js';
+
+export async function processRequestsHandler(payload: unknown, context: InvocationContext): Promise<void> {
+  const message = parseRequestMessage(payload);
+  // A malformed message is thrown back: after maxDequeueCount it lands in the poison queue, visible.
+  if (typeof message === 'string') throw new Error(`Malformed request message: ${message}`);
+  const services = await getServices();
+  const result = await processRequestMessage(message, services.workerDeps(context));
+  context.log(`job ${message.jobId} message ${message.seq}: ${result.recorded} recorded, ${result.alreadyDone} already done, ${result.requeued} re-queued`);
+}
+
+app.storageQueue('processRequests', {
+  queueName: '%REQUEST_QUEUE%',
+  connection: 'AzureWebJobsStorage',
+  handler: processRequestsHandler,
+});

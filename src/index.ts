@@ -1,0 +1,7 @@
+// The Functions entry point (package.json "main"): importing a function file registers it.
+import './functions/ingestBlob.js';
+import './functions/processRequests.js';
+import './functions/processControl.js';
+import './functions/listJobs.js';
+import './functions/getJob.js';
+import './functions/getJobResults.js';
