@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { BatchFileValidator } from '../../src/core/BatchFileValidator.js';
+import { LineSplitter } from '../../src/core/LineSplitter.js';
+
+function validateFile(text: string | Buffer, options = { maxLineBytes: 1024, maxLinesPerFile: 100 }) {
+  const splitter = new LineSplitter({ maxLineBytes: options.maxLineBytes });
+  const validator = new BatchFileValidator(options);
+  const raw = [...splitter.push(Buffer.isBuffer(text) ? text : Buffer.from(text)), ...splitter.end()];
+  return raw.map((line) => validator.validate(line));
+}
+
+const line = (fields: Record<string, unknown>) => JSON.stringify({ messages: [{ role: 'user', content: 'q' }], ...fields });
+
+describe('BatchFileValidator', () => {
+  it('numbers lines from 1, skips blanks, and names lines without custom_id line-<n>', () => {
+    const result = validateFile(`${line({ custom_id: 'a' })}\n\n${line({})}\n`);
+    expect(result.map((r) => r.kind)).toEqual(['request', 'blank', 'request']);
+    expect(result[2]).toMatchObject({ lineNumber: 3, customId: 'line-3' });
+  });
+
+  it('reports a duplicate custom_id on the second occurrence', () => {
+    const result = validateFile(`${line({ custom_id: 'a' })}\n${line({ custom_id: 'a' })}`);
+    expect(result[1]).toMatchObject({ kind: 'invalid', lineNumber: 2, error: { code: 'duplicate_custom_id' } });
+  });
+
+  it('reports a model that differs from the first one named', () => {
+    const result = validateFile(`${line({ model: 'phi-3' })}\n${line({ model: 'gpt-4o' })}\n${line({})}`);
+    expect(result.map((r) => (r.kind === 'invalid' ? r.error.code : r.kind))).toEqual(['request', 'model_mismatch', 'request']);
+  });
+
+  it('reports invalid UTF-8 and oversized lines, and keeps the valid ones', () => {
+    const bad = Buffer.concat([Buffer.from('{"messages":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')]);
+    const big = `${line({ pad: 'x'.repeat(2000) })}\n`;
+    const result = validateFile(Buffer.concat([bad, Buffer.from(big), Buffer.from(line({}))]));
+    expect(result.map((r) => (r.kind === 'invalid' ? r.error.code : r.kind))).toEqual(['invalid_utf8', 'line_too_large', 'request']);
+  });
+
+  it('stops accepting requests past the per-file limit with too_many_tasks', () => {
+    const result = validateFile([line({}), line({}), line({})].join('\n'), { maxLineBytes: 1024, maxLinesPerFile: 2 });
+    expect(result.map((r) => (r.kind === 'invalid' ? r.error.code : r.kind))).toEqual(['request', 'request', 'too_many_tasks']);
+  });
+});

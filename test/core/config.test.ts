@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/core/errors.js';
+
+const base = {
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  COSMOS_ENDPOINT: 'https://127.0.0.1:8081',
+  COSMOS_KEY: 'k',
+  PHI3_ENDPOINT: 'http://127.0.0.1:8000',
+  PHI3_API_KEY: 'placeholder-key',
+};
+
+describe('loadConfig', () => {
+  it('fills defaults', () => {
+    const config = loadConfig(base);
+    expect(config.inputContainer).toBe('batch-input');
+    expect(config.requestQueue).toBe('batch-requests');
+    expect(config.phi3.requestsPerMinute).toBe(1000);
+    expect(config.phi3.tokensPerMinute).toBe(200000);
+    expect(config.phi3.deployment).toBe('127.0.0.1:8000');
+  });
+
+  it.each([
+    ['PHI3_RPM_LIMIT', 'lots'],
+    ['PHI3_TPM_LIMIT', '-5'],
+    ['PHI3_ENDPOINT', 'not a url'],
+    ['INPUT_CONTAINER', 'Bad_Name'],
+    ['PHI3_BUDGET_UTILIZATION', '1.5'],
+    ['PHI3_RETURN_UNUSED_TOKENS', 'yes'],
+    ['PHI3_PRICES', '[{"model":1}]'],
+  ])('names %s when it is bad', (setting, value) => {
+    expect(() => loadConfig({ ...base, [setting]: value })).toThrowError(new RegExp(`^Setting ${setting}:`));
+  });
+
+  it('names a missing required setting', () => {
+    const { PHI3_API_KEY: _omit, ...rest } = base;
+    const error = (() => {
+      try {
+        loadConfig(rest);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).setting).toBe('PHI3_API_KEY');
+  });
+
+  it('accepts an identity-based storage connection', () => {
+    const { AzureWebJobsStorage: _omit, ...rest } = base;
+    const config = loadConfig({ ...rest, AzureWebJobsStorage__accountName: 'acct', AzureWebJobsStorage__clientId: 'cid' });
+    expect(config.storage).toEqual({
+      kind: 'identity',
+      blobServiceUri: 'https://acct.blob.core.windows.net',
+      queueServiceUri: 'https://acct.queue.core.windows.net',
+      clientId: 'cid',
+    });
+  });
+});

@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import { RequestMessagePacker, parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+
+const input = { container: 'batch-input', name: 'file.jsonl', etag: '"0x1"' };
+const body = (text: string) => ({ messages: [{ role: 'user', content: text }] });
+
+function packAll(sizes: number[], options = { maxMessageBytes: 4096, maxItemsPerMessage: 5 }): RequestMessage[] {
+  const packer = new RequestMessagePacker('job_1', input, options);
+  const messages = sizes.flatMap((size, index) => packer.add(index + 1, `id-${index + 1}`, body('x'.repeat(size)), { offset: index * 10_000, length: size + 40 }));
+  return [...messages, ...packer.flush()];
+}
+
+describe('RequestMessagePacker', () => {
+  it('keeps every message under the byte limit and carries every request once, in order', () => {
+    const sizes = Array.from({ length: 40 }, (_, i) => (i * 397) % 1500);
+    const messages = packAll(sizes);
+    for (const m of messages) expect(Buffer.byteLength(JSON.stringify(m))).toBeLessThanOrEqual(4096);
+    expect(messages.flatMap((m) => m.items.map((i) => i.line))).toEqual(sizes.map((_, i) => i + 1));
+    expect(messages.map((m) => m.seq)).toEqual(messages.map((_, i) => i));
+  });
+
+  it('respects the item limit', () => {
+    const messages = packAll(Array.from({ length: 12 }, () => 10));
+    expect(messages.map((m) => m.items.length)).toEqual([5, 5, 2]);
+  });
+
+  it('sends a request too large to travel inline by reference to its bytes', () => {
+    const messages = packAll([10, 10_000, 10]);
+    const items = messages.flatMap((m) => m.items);
+    expect(items[1]).toEqual({ line: 2, id: 'id-2', ref: { offset: 10_000, length: 10_040 } });
+    for (const m of messages) expect(Buffer.byteLength(JSON.stringify(m))).toBeLessThanOrEqual(4096);
+  });
+
+  it('packs deterministically, so a resumed ingest numbers messages the same way', () => {
+    const sizes = [100, 3000, 50, 2000, 900, 900, 900];
+    expect(packAll(sizes)).toEqual(packAll(sizes));
+  });
+
+  it('parses a well-formed message and names what is wrong with a bad one', () => {
+    const [message] = packAll([10]);
+    expect(parseRequestMessage(JSON.parse(JSON.stringify(message)))).toEqual(message);
+    expect(parseRequestMessage('x')).toMatch(/not a JSON object/);
+    expect(parseRequestMessage({ v: 1, kind: 'requests', jobId: 'j', seq: 0, input, items: [{ line: 1 }] })).toMatch(/lacks line or id/);
+  });
+});
