@@ -23,11 +23,13 @@ export interface IngestDeps {
   readonly maxLineBytes: number;
   readonly maxLinesPerFile: number;
   readonly packing: PackRequestsOptions;
+  /** How many work messages are sent between two checkpoints of the ingest's progress. */
+  readonly messagesPerCheckpoint?: number;
 }
 
 /** Metadata key that ties a blob to its job. */
 export const JOB_ID_METADATA = 'jobid';
-const MESSAGES_PER_FLUSH = 64;
+const DEFAULT_MESSAGES_PER_CHECKPOINT = 64;
 const INVALID_PER_FLUSH = 500;
 
 export type IngestResult =
@@ -165,7 +167,7 @@ async function streamIntoJob(job: Job, initialEtag: string, deps: IngestDeps): P
   const stream = await deps.blobs.openRead(container, name, { etag });
   for await (const chunk of stream) {
     for (const raw of splitter.push(chunk)) handle(raw);
-    if (outgoing.length >= MESSAGES_PER_FLUSH || invalidOutcomes.length >= INVALID_PER_FLUSH) await checkpoint(false);
+    if (outgoing.length >= (deps.messagesPerCheckpoint ?? DEFAULT_MESSAGES_PER_CHECKPOINT) || invalidOutcomes.length >= INVALID_PER_FLUSH) await checkpoint(false);
   }
   for (const raw of splitter.end()) handle(raw);
   outgoing.push(...packer.flush());

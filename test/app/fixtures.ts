@@ -1,0 +1,99 @@
+import { InMemoryBlobStore } from '../../src/adapters/memory/InMemoryBlobStore.js';
+import { InMemoryJobStore } from '../../src/adapters/memory/InMemoryJobStore.js';
+import { InMemoryMessageQueue } from '../../src/adapters/memory/InMemoryMessageQueue.js';
+import type { FinalizeDeps } from '../../src/app/finalizeJob.js';
+import type { IngestDeps } from '../../src/app/ingestBlob.js';
+import { silentLogger } from '../../src/app/Logger.js';
+import type { ChatCallResult, ChatClient } from '../../src/app/ports.js';
+import type { WorkerDeps } from '../../src/app/processRequestMessage.js';
+import type { RateLimiter } from '../../src/app/RateLimiter.js';
+import type { ChatCompletionBody, TokenCounter } from '../../src/core/chat.js';
+import { DEFAULT_PRICES } from '../../src/core/pricing.js';
+
+/** Counts characters / 4: deterministic and good enough where exact tokenisation is not what is tested. */
+export const roughTokenCounter: TokenCounter = {
+  countText: (text) => Math.ceil(text.length / 4),
+  countChatPrompt: (messages) => messages.reduce((sum, m) => sum + 4 + Math.ceil(String(m.content ?? '').length / 4), 1),
+};
+
+export function okResponse(body: ChatCompletionBody): ChatCallResult {
+  const prompt = String(body.messages[body.messages.length - 1]?.content ?? '');
+  return {
+    kind: 'response',
+    status: 200,
+    headers: {},
+    body: {
+      id: 'chatcmpl-1',
+      object: 'chat.completion',
+      choices: [{ index: 0, message: { role: 'assistant', content: `echo: ${prompt}` }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+    },
+    requestId: 'req-1',
+    latencyInMs: 3,
+  };
+}
+
+/** A chat client scripted per call: `script(body, callNumber)` returns the result; every call is recorded. */
+export class ScriptedChatClient implements ChatClient {
+  readonly calls: Array<{ body: ChatCompletionBody; customId: string | undefined }> = [];
+  constructor(private readonly script: (body: ChatCompletionBody, call: number, customId: string | undefined) => ChatCallResult = okResponse) {}
+  async complete(body: ChatCompletionBody, options: { customId?: string } = {}): Promise<ChatCallResult> {
+    this.calls.push({ body, customId: options.customId });
+    return this.script(body, this.calls.length, options.customId);
+  }
+  async close(): Promise<void> {}
+}
+
+export class RecordingLimiter implements RateLimiter {
+  pausedUntilInMs = 0;
+  readonly pauses: number[] = [];
+  readonly corrections: Array<{ requests?: number | undefined; tokens?: number | undefined }> = [];
+  acquired = 0;
+  constructor(private readonly clock: { nowInMs(): number }) {}
+  async acquire(_cost: { requests: number; tokens: number }, options: { maxWaitInMs: number }) {
+    const wait = this.pausedUntilInMs - this.clock.nowInMs();
+    if (wait > options.maxWaitInMs) return { granted: false as const, waitInMs: wait };
+    this.acquired += 1;
+    return { granted: true as const };
+  }
+  pauseUntil(untilInMs: number): void {
+    this.pauses.push(untilInMs);
+    this.pausedUntilInMs = Math.max(this.pausedUntilInMs, untilInMs);
+  }
+  correct(remaining: { requests?: number | undefined; tokens?: number | undefined }): void {
+    this.corrections.push(remaining);
+  }
+  refundTokens(): void {}
+}
+
+export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
+  const clock = { now: Date.UTC(2026, 10, 27, 12), nowInMs(): number { return this.now; } };
+  const jobs = new InMemoryJobStore();
+  const blobs = new InMemoryBlobStore();
+  const requestQueue = new InMemoryMessageQueue();
+  const controlQueue = new InMemoryMessageQueue();
+  const limiter = new RecordingLimiter(clock);
+  const sleeps: number[] = [];
+  const ingestDeps: IngestDeps = {
+    jobs, blobs, requestQueue, controlQueue, tokenCounter: roughTokenCounter, clock, logger: silentLogger,
+    model: 'Phi-3-mini-4k-instruct', deployment: 'test', defaultMaxTokens: 100, maxLineBytes: 4096, maxLinesPerFile: 1000,
+    packing: { maxMessageBytes: 2048, maxItemsPerMessage: 4 },
+  };
+  const workerDeps: WorkerDeps = {
+    jobs, blobs, requestQueue, controlQueue, chat, limiter, tokenCounter: roughTokenCounter,
+    callSlots: (task) => task(), clock, random: () => 0.5,
+    sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
+    retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },
+    prices: DEFAULT_PRICES, model: 'Phi-3-mini-4k-instruct', defaultMaxTokens: 100, returnUnusedTokens: false, logger: silentLogger,
+  };
+  const finalizeDeps: FinalizeDeps = { jobs, blobs, clock, logger: silentLogger, outputContainer: 'batch-output' };
+  return { clock, jobs, blobs, requestQueue, controlQueue, limiter, sleeps, ingestDeps, workerDeps, finalizeDeps };
+}
+
+export const chatLine = (customId: string | undefined, content: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    ...(customId === undefined ? {} : { custom_id: customId }),
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: 'Phi-3-mini-4k-instruct', messages: [{ role: 'user', content }], max_tokens: 20, ...extra },
+  });

@@ -1,0 +1,193 @@
+import { describe, expect, it } from 'vitest';
+import { parseControlMessage } from '../../src/app/controlMessages.js';
+import { finalizeJob } from '../../src/app/finalizeJob.js';
+import { ingestBlob } from '../../src/app/ingestBlob.js';
+import { processRequestMessage } from '../../src/app/processRequestMessage.js';
+import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+import { chatLine, createWorld, okResponse, ScriptedChatClient } from './fixtures.js';
+
+type World = ReturnType<typeof createWorld>;
+
+async function runAll(world: World): Promise<void> {
+  for (let round = 0; round < 20; round += 1) {
+    const work = world.requestQueue.drain();
+    const control = world.controlQueue.drain();
+    if (work.length === 0 && control.length === 0) return;
+    for (const payload of work) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
+    for (const payload of control) {
+      const message = parseControlMessage(payload);
+      if (typeof message !== 'string') await finalizeJob(message.jobId, world.finalizeDeps);
+    }
+  }
+}
+
+const fileOf = (...lines: string[]) => `${lines.join('\r\n')}\r\n`;
+
+describe('the pipeline on in-memory ports', () => {
+  it('ingests, processes and finalises a file of valid and invalid lines', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', `\uFEFF${fileOf(chatLine('a', 'one'), 'not json', '', chatLine('b', 'two'), chatLine('a', 'dup'), JSON.stringify({ messages: [{ role: 'user', content: 'bare' }] }))}`);
+    const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    expect(result).toMatchObject({ kind: 'ingested', requests: 3, invalid: 2 });
+    if (result.kind !== 'ingested') return;
+    await runAll(world);
+
+    const job = (await world.jobs.getJob(result.jobId))!.job;
+    expect(job.status).toBe('completed');
+    expect(job.counts).toEqual({ succeeded: 3, failed: 2 });
+    expect(job.usage.promptTokens).toBe(30);
+    const results = (await world.blobs.download('batch-output', `${result.jobId}/results.jsonl`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
+    expect(results.map((r) => r.custom_id)).toEqual(['a', 'b', 'line-6']);
+    expect(results[2].response.body.choices[0].message.content).toBe('echo: bare');
+    const errors = (await world.blobs.download('batch-output', `${result.jobId}/errors.jsonl`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
+    expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([['line-2', 'invalid_json_line'], ['a', 'duplicate_custom_id']]);
+    expect(job.errors.map((e) => e.line)).toEqual([2, 5]);
+  });
+
+  it('labels the blob with its job id and maps a second event for the same content to the same job', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', chatLine('a', 'one'));
+    const first = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const properties = await world.blobs.getProperties('batch-input', 'in.jsonl');
+    expect(first.kind === 'ingested' && properties?.metadata['jobid']).toBe(first.kind === 'ingested' ? first.jobId : 'x');
+    const again = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    expect(again).toEqual({ kind: 'already-ingested', jobId: first.kind === 'ingested' ? first.jobId : '' });
+    expect(world.requestQueue.sent).toHaveLength(1);
+    world.blobs.put('batch-input', 'in.jsonl', chatLine('a', 'new content'));
+    const replaced = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    expect(replaced.kind === 'ingested' && first.kind === 'ingested' && replaced.jobId !== first.jobId).toBe(true);
+  });
+
+  it('fails a job whose file has no valid line, saying why', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'bad.jsonl', fileOf('{', '[]'));
+    const result = await ingestBlob('batch-input', 'bad.jsonl', world.ingestDeps);
+    await runAll(world);
+    const job = (await world.jobs.getJob(result.kind === 'ingested' ? result.jobId : ''))!.job;
+    expect(job.status).toBe('failed');
+    expect(job.jobError?.message).toMatch(/no valid request line/);
+    expect(job.counts.failed).toBe(2);
+  });
+
+  it('fails an empty file with empty_batch', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'empty.jsonl', '');
+    const result = await ingestBlob('batch-input', 'empty.jsonl', world.ingestDeps);
+    await runAll(world);
+    const job = (await world.jobs.getJob(result.kind === 'ingested' ? result.jobId : ''))!.job;
+    expect(job.status).toBe('failed');
+    expect(job.jobError?.code).toBe('empty_batch');
+  });
+
+  it('a redelivered work message calls nothing and records nothing twice', async () => {
+    const chat = new ScriptedChatClient();
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2')));
+    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const [payload] = world.requestQueue.drain();
+    const message = parseRequestMessage(payload) as RequestMessage;
+    await processRequestMessage(message, world.workerDeps);
+    const again = await processRequestMessage(message, world.workerDeps);
+    expect(again).toEqual({ recorded: 0, alreadyDone: 2, requeued: 0 });
+    expect(chat.calls).toHaveLength(2);
+    expect(world.controlQueue.sent).toHaveLength(1);
+  });
+
+  it('retries 5xx with backoff, honours 429 through the budget, and records non-retryable errors', async () => {
+    const chat = new ScriptedChatClient((body, call) => {
+      const text = String(body.messages[0]?.content);
+      if (text === 'flaky' && call <= 2) return { kind: 'response', status: 503, headers: {}, body: { error: { code: 'busy', message: 'busy' } }, requestId: 'r', latencyInMs: 1 };
+      if (text === 'throttled' && call === 4) return { kind: 'response', status: 429, headers: { 'retry-after-ms': '1500' }, body: {}, requestId: 'r', latencyInMs: 1 };
+      if (text === 'filtered') return { kind: 'response', status: 400, headers: {}, body: { error: { code: 'content_filter', message: 'filtered' } }, requestId: 'r9', latencyInMs: 1 };
+      return okResponse(body);
+    });
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('f', 'flaky'), chatLine('t', 'throttled'), chatLine('x', 'filtered')));
+    const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const [payload] = world.requestQueue.drain();
+    const message = parseRequestMessage(payload) as RequestMessage;
+    // One line at a time, so the script's call numbers are predictable.
+    for (const item of message.items) await processRequestMessage({ ...message, items: [item] }, world.workerDeps);
+    await runAll(world);
+    const jobId = result.kind === 'ingested' ? result.jobId : '';
+    const outcomes = [];
+    for await (const o of world.jobs.listOutcomes(jobId)) outcomes.push(o);
+    expect(outcomes.map((o) => [o.customId, o.status, o.attempts])).toEqual([
+      ['f', 'succeeded', 3],
+      ['t', 'succeeded', 2],
+      ['x', 'failed', 1],
+    ]);
+    expect(world.sleeps).toEqual([75, 150]); // exponential backoff with jitter factor 0.75 at random()=0.5
+    expect(world.limiter.pauses).toHaveLength(1);
+    expect(outcomes[2]!.error).toEqual({ code: 'content_filter', message: 'filtered' });
+    expect(outcomes[2]!.response?.status_code).toBe(400);
+    expect((await world.jobs.getJob(jobId))!.job.status).toBe('completed');
+  });
+
+  it('re-queues with a delay instead of sleeping through a daily-quota 429', async () => {
+    const chat = new ScriptedChatClient((body, call) =>
+      call === 1 ? { kind: 'response', status: 429, headers: { 'retry-after': '86400' }, body: {}, requestId: 'r', latencyInMs: 1 } : okResponse(body),
+    );
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', chatLine('q', 'quota'));
+    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const [payload] = world.requestQueue.drain();
+    const result = await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
+    expect(result.requeued).toBe(1);
+    expect(world.requestQueue.sent[0]!.visibilityDelayInMs).toBe(3_600_000);
+    expect(world.sleeps).toEqual([]);
+  });
+
+  it('gives up after maxAttempts on persistent timeouts with retries_exhausted', async () => {
+    const world = createWorld(new ScriptedChatClient(() => ({ kind: 'timeout', latencyInMs: 5 })));
+    world.blobs.put('batch-input', 'in.jsonl', chatLine('t', 'slow'));
+    const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    await runAll(world);
+    const outcomes = [];
+    for await (const o of world.jobs.listOutcomes(result.kind === 'ingested' ? result.jobId : '')) outcomes.push(o);
+    expect(outcomes[0]).toMatchObject({ status: 'failed', attempts: 3, error: { code: 'retries_exhausted' } });
+  });
+
+  it('applies DEFAULT_MAX_TOKENS to lines without max_tokens and says so on the job', async () => {
+    const chat = new ScriptedChatClient();
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }));
+    const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    await runAll(world);
+    expect(chat.calls[0]!.body.max_tokens).toBe(100);
+    expect((await world.jobs.getJob(result.kind === 'ingested' ? result.jobId : ''))!.job.ingest.defaultMaxTokensApplied).toBe(1);
+  });
+
+  it('reads a request too large for a message back from the pinned blob', async () => {
+    const chat = new ScriptedChatClient();
+    const world = createWorld(chat);
+    const big = 'y'.repeat(3000);
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('s', 'small'), chatLine('big', big)));
+    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const refs = world.requestQueue.sent.flatMap((m) => (m.payload as RequestMessage).items).filter((i) => 'ref' in i);
+    expect(refs).toHaveLength(1);
+    await runAll(world);
+    expect(chat.calls.map((c) => String(c.body.messages[0]?.content).length)).toContain(3000);
+  });
+
+  it('resumes an ingest that crashed half-way without sending any message twice', async () => {
+    const world = createWorld();
+    const lines = Array.from({ length: 40 }, (_, i) => chatLine(`id-${i}`, `prompt ${i}`));
+    world.blobs.put('batch-input', 'big.jsonl', fileOf(...lines));
+    const realSend = world.requestQueue.send.bind(world.requestQueue);
+    let sends = 0;
+    world.requestQueue.send = async (payloads, options) => {
+      sends += 1;
+      if (sends === 2) throw new Error('host died');
+      await realSend(payloads, options);
+    };
+    // Small flushes so the crash lands after a checkpoint.
+    const deps = { ...world.ingestDeps, packing: { maxMessageBytes: 2048, maxItemsPerMessage: 1 }, messagesPerCheckpoint: 5 };
+    await expect(ingestBlob('batch-input', 'big.jsonl', deps)).rejects.toThrow('host died');
+    await ingestBlob('batch-input', 'big.jsonl', deps);
+    const seqs = world.requestQueue.sent.map((m) => (m.payload as RequestMessage).seq);
+    const lineNumbers = world.requestQueue.sent.flatMap((m) => (m.payload as RequestMessage).items.map((i) => i.line));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(lineNumbers.sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+  });
+});
