@@ -247,3 +247,16 @@ export function loadConfig(env: Env): AppConfig {
     prices: readPrices(reader),
   };
 }
+
+/**
+ * The app settings with every default filled in. Binding expressions such as `%REQUEST_QUEUE%` are
+ * resolved by the Functions host from app settings alone, so wherever the host runs (Azure, or the
+ * local host) these names must be set: infra sets them explicitly; locally this fills the gaps.
+ */
+export function withSettingDefaults(env: Env): Record<string, string | undefined> {
+  const filled: Record<string, string | undefined> = { ...env };
+  for (const [name, fallback] of Object.entries(SETTINGS)) {
+    if (fallback !== undefined && (filled[name] === undefined || filled[name]?.trim() === '')) filled[name] = fallback;
+  }
+  return filled;
+}

@@ -1,4 +1,11 @@
-import { ResourceFactoryResolver, type ModelBindingData } from '@azure/functions-extensions-base';
+import { createRequire } from 'node:module';
+import type { ModelBindingData, ResourceFactoryResolver as ResolverClass } from '@azure/functions-extensions-base';
+
+// The CommonJS build, on purpose: @azure/functions requires it, and its resolver is a per-build
+// singleton, so registering with the ESM build would go unseen.
+const { ResourceFactoryResolver } = createRequire(import.meta.url)('@azure/functions-extensions-base') as {
+  ResourceFactoryResolver: typeof ResolverClass;
+};
 
 /** What the blob trigger hands the ingest function: where the blob is, never its bytes. */
 export interface BlobTriggerReference {
