@@ -1,0 +1,41 @@
+import { ErrorResponse, type Container } from '@azure/cosmos';
+import type { BudgetStore } from '../../app/SharedRateLimiter.js';
+import { EMPTY_SCHEDULE, type ScheduleState } from '../../core/SliceSchedule.js';
+
+interface BudgetDocument extends ScheduleState {
+  readonly id: string;
+  readonly _etag?: string;
+}
+
+const MAX_ATTEMPTS = 100;
+const statusOf = (error: unknown): number | undefined =>
+  error instanceof ErrorResponse ? (error.code as number | undefined) : (error as { code?: number } | null)?.code;
+
+/**
+ * A deployment's schedule as one small document (partition key `/id`), changed with ETag-conditional
+ * replaces: two instances can never claim the same stretch of the timeline.
+ */
+export class CosmosBudgetStore implements BudgetStore {
+  constructor(private readonly container: Container) {}
+
+  async update<T>(deploymentId: string, change: (state: ScheduleState) => { state: ScheduleState; result: T }): Promise<T> {
+    const item = this.container.item(deploymentId, deploymentId);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
+      const { resource } = await item.read<BudgetDocument>();
+      const current: ScheduleState =
+        resource === undefined ? EMPTY_SCHEDULE : { cursorInMs: resource.cursorInMs, pausedUntilInMs: resource.pausedUntilInMs };
+      const { state, result } = change(current);
+      const document: BudgetDocument = { id: deploymentId, cursorInMs: state.cursorInMs, pausedUntilInMs: state.pausedUntilInMs };
+      try {
+        if (resource === undefined) await this.container.items.create(document);
+        else await item.replace(document, { accessCondition: { type: 'IfMatch', condition: resource._etag ?? '' } });
+        return result;
+      } catch (error) {
+        // 409: another instance created it first; 412: another instance changed it. Read again.
+        const status = statusOf(error);
+        if (status !== 409 && status !== 412) throw error;
+      }
+    }
+    throw new Error(`Budget of ${deploymentId}: too much contention on the shared state`);
+  }
+}

@@ -1,0 +1,174 @@
+import type { BudgetCost } from '../core/PacedBudget.js';
+import {
+  claimSlice,
+  delaySchedule,
+  pauseSchedule,
+  returnSliceRemainder,
+  SlicePacer,
+  type ScheduleRates,
+  type ScheduleState,
+  type Slice,
+} from '../core/SliceSchedule.js';
+import { ensureError } from '../core/errors.js';
+import type { Logger } from './Logger.js';
+import type { Clock } from './ports.js';
+import type { AcquireResult, RateLimiter, Timers } from './RateLimiter.js';
+
+/** Where every instance finds a deployment's schedule. Updates are read-modify-write with optimistic concurrency. */
+export interface BudgetStore {
+  /** Applies `change` atomically to the deployment's state (retrying on conflicts) and returns what `change` returned. */
+  update<T>(deploymentId: string, change: (state: ScheduleState) => { state: ScheduleState; result: T }): Promise<T>;
+}
+
+export interface SharedRateLimiterOptions {
+  readonly deploymentId: string;
+  readonly rates: ScheduleRates;
+  /** Length of the timeline stretch claimed at a time: the store is hit once per slice, not per request. */
+  readonly sliceInMs: number;
+  readonly store: BudgetStore;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly logger: Logger;
+}
+
+interface Waiter {
+  readonly cost: BudgetCost;
+  readonly maxWaitInMs: number;
+  readonly resolve: (result: AcquireResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** Server debt reports are folded into the shared schedule at most this often. */
+const CORRECTION_INTERVAL_IN_MS = 1_000;
+
+/**
+ * The deployment's budget shared by every instance: slices of one global timeline claimed from a
+ * store, spent locally at the deployment's pace, FIFO among this process's callers.
+ */
+export class SharedRateLimiter implements RateLimiter {
+  readonly #options: SharedRateLimiterOptions;
+  readonly #pacer: SlicePacer;
+  readonly #waiters: Waiter[] = [];
+  #timer: unknown;
+  #claiming = false;
+  #pausedUntilInMs = 0;
+  #lastCorrectionInMs = -Infinity;
+
+  constructor(options: SharedRateLimiterOptions) {
+    this.#options = options;
+    this.#pacer = new SlicePacer(options.rates, options.sliceInMs);
+  }
+
+  get pausedUntilInMs(): number {
+    return this.#pausedUntilInMs;
+  }
+
+  acquire(cost: BudgetCost, options: { maxWaitInMs: number }): Promise<AcquireResult> {
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ cost, maxWaitInMs: options.maxWaitInMs, resolve, reject });
+      this.#pump();
+    });
+  }
+
+  pauseUntil(untilInMs: number): void {
+    if (untilInMs <= this.#pausedUntilInMs) return;
+    this.#pausedUntilInMs = untilInMs;
+    this.#pacer.dropBefore(untilInMs);
+    this.#reschedule();
+    this.#background(this.#options.store.update(this.#options.deploymentId, (state) => ({ state: pauseSchedule(state, untilInMs), result: undefined })));
+  }
+
+  correct(remaining: { requests?: number | undefined; tokens?: number | undefined }): void {
+    const now = this.#options.clock.nowInMs();
+    const { rates } = this.#options;
+    const debtInMs = Math.max(
+      remaining.requests !== undefined && remaining.requests < 0 ? -remaining.requests / rates.requestsPerMs : 0,
+      remaining.tokens !== undefined && remaining.tokens < 0 ? -remaining.tokens / rates.tokensPerMs : 0,
+    );
+    if (debtInMs <= 0 || now - this.#lastCorrectionInMs < CORRECTION_INTERVAL_IN_MS) return;
+    this.#lastCorrectionInMs = now;
+    this.#pacer.dropBefore(now + debtInMs);
+    this.#background(this.#options.store.update(this.#options.deploymentId, (state) => ({ state: delaySchedule(state, debtInMs, now), result: undefined })));
+  }
+
+  /** Unused reservation cannot be handed back to a shared timeline once other slices follow it; it is simply not claimed again. */
+  refundTokens(): void {}
+
+  /** Gives back the unspent end of the held slice when this instance goes idle, if nobody claimed after it. */
+  async releaseUnused(): Promise<void> {
+    const held = this.#pacer.heldSlices[this.#pacer.heldSlices.length - 1];
+    if (held === undefined || this.#waiters.length > 0) return;
+    const spent = this.#pacer.spentUntilInMs;
+    const now = this.#options.clock.nowInMs();
+    await this.#options.store.update(this.#options.deploymentId, (state) => ({ state: returnSliceRemainder(state, held, spent, now), result: undefined }));
+    this.#pacer.dropBefore(Number.MAX_SAFE_INTEGER);
+  }
+
+  #background(work: Promise<unknown>): void {
+    work.catch((error: unknown) => this.#options.logger.warn(`Budget store update failed: ${ensureError(error).message}`));
+  }
+
+  #reschedule(): void {
+    if (this.#timer !== undefined) {
+      this.#options.timers.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#pump();
+  }
+
+  #pump(): void {
+    if (this.#timer !== undefined || this.#claiming) return;
+    while (this.#waiters.length > 0) {
+      const head = this.#waiters[0]!;
+      const now = this.#options.clock.nowInMs();
+      if (this.#pausedUntilInMs - now > head.maxWaitInMs) {
+        this.#waiters.shift();
+        head.resolve({ granted: false, waitInMs: this.#pausedUntilInMs - now });
+        continue;
+      }
+      const decision = this.#pacer.tryTake(head.cost, now);
+      if (decision.kind === 'granted') {
+        this.#waiters.shift();
+        head.resolve({ granted: true });
+        continue;
+      }
+      if (decision.kind === 'wait') {
+        if (decision.waitInMs > head.maxWaitInMs) {
+          this.#waiters.shift();
+          head.resolve({ granted: false, waitInMs: decision.waitInMs });
+          continue;
+        }
+        this.#timer = this.#options.timers.setTimeout(() => {
+          this.#timer = undefined;
+          this.#pump();
+        }, decision.waitInMs);
+        return;
+      }
+      this.#claim(decision.durationInMs);
+      return;
+    }
+  }
+
+  #claim(durationInMs: number): void {
+    this.#claiming = true;
+    const now = this.#options.clock.nowInMs();
+    this.#options.store
+      .update<Slice>(this.#options.deploymentId, (state) => {
+        const claimed = claimSlice(state, durationInMs, now);
+        return { state: claimed.state, result: claimed.slice };
+      })
+      .then(
+        (slice) => {
+          this.#pacer.addSlice(slice);
+          this.#claiming = false;
+          this.#pump();
+        },
+        (error: unknown) => {
+          this.#claiming = false;
+          // Without the store there is no safe budget: fail the callers rather than send unbudgeted.
+          const failure = new Error(`The shared budget store is unavailable: ${ensureError(error).message}`, { cause: error });
+          for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
+        },
+      );
+  }
+}

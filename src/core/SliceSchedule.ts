@@ -1,0 +1,130 @@
+import type { BudgetCost, BudgetLimits } from './PacedBudget.js';
+
+/**
+ * The shared state of one deployment's budget: a cursor on a global timeline of capacity.
+ * Every instance claims the next stretch of that timeline (a slice) and spends it at the
+ * deployment's rate, so the instances' admissions never overlap in time and the deployment as a
+ * whole sees one even stream, however many instances there are.
+ */
+export interface ScheduleState {
+  /** End of the last slice handed out. */
+  readonly cursorInMs: number;
+  /** Nobody sends before this (a 429's retry-after, shared). */
+  readonly pausedUntilInMs: number;
+}
+
+export interface Slice {
+  readonly startInMs: number;
+  readonly endInMs: number;
+}
+
+export interface ScheduleRates {
+  readonly requestsPerMs: number;
+  readonly tokensPerMs: number;
+}
+
+export const EMPTY_SCHEDULE: ScheduleState = { cursorInMs: 0, pausedUntilInMs: 0 };
+
+export function scheduleRates(limits: BudgetLimits, utilization: number): ScheduleRates {
+  return {
+    requestsPerMs: (limits.requestsPerMinute * utilization) / 60_000,
+    tokensPerMs: (limits.tokensPerMinute * utilization) / 60_000,
+  };
+}
+
+/** How much of the timeline a request occupies: whichever of its requests or tokens binds. */
+export function costInMs(cost: BudgetCost, rates: ScheduleRates): number {
+  return Math.max(cost.requests / rates.requestsPerMs, cost.tokens / rates.tokensPerMs);
+}
+
+/** Hands out the next slice. Time that nobody claimed is gone: capacity is not saved up. */
+export function claimSlice(state: ScheduleState, durationInMs: number, nowInMs: number): { state: ScheduleState; slice: Slice } {
+  const startInMs = Math.max(state.cursorInMs, nowInMs, state.pausedUntilInMs);
+  const slice = { startInMs, endInMs: startInMs + durationInMs };
+  return { state: { ...state, cursorInMs: slice.endInMs }, slice };
+}
+
+export function pauseSchedule(state: ScheduleState, untilInMs: number): ScheduleState {
+  return { cursorInMs: Math.max(state.cursorInMs, untilInMs), pausedUntilInMs: Math.max(state.pausedUntilInMs, untilInMs) };
+}
+
+/** The server reports debt (negative remaining capacity): nothing new is handed out until it is paid. */
+export function delaySchedule(state: ScheduleState, delayInMs: number, nowInMs: number): ScheduleState {
+  return { ...state, cursorInMs: Math.max(state.cursorInMs, nowInMs + delayInMs) };
+}
+
+/**
+ * Gives back the unspent end of a slice, when it is still the last one handed out (nobody has
+ * claimed after it) and has not started passing yet beyond `spentUntilInMs`.
+ */
+export function returnSliceRemainder(state: ScheduleState, slice: Slice, spentUntilInMs: number, nowInMs: number): ScheduleState {
+  if (state.cursorInMs !== slice.endInMs) return state;
+  return { ...state, cursorInMs: Math.max(spentUntilInMs, nowInMs, slice.startInMs) };
+}
+
+export type PacerDecision =
+  | { readonly kind: 'granted' }
+  | { readonly kind: 'wait'; readonly waitInMs: number }
+  | { readonly kind: 'needSlice'; readonly durationInMs: number };
+
+/**
+ * One instance's share: the slices it holds, spent at the deployment's rate. A request is admitted
+ * at the slice's own pace (never early, never in a burst to catch up) and only if its whole cost fits
+ * in the slice, so admissions stay inside the stretch of timeline this instance owns.
+ */
+export class SlicePacer {
+  readonly #rates: ScheduleRates;
+  readonly #sliceInMs: number;
+  #slices: Slice[] = [];
+  /** Where on the timeline this instance's next admission may start. */
+  #nextInMs = 0;
+
+  constructor(rates: ScheduleRates, sliceInMs: number) {
+    this.#rates = rates;
+    this.#sliceInMs = sliceInMs;
+  }
+
+  get heldSlices(): readonly Slice[] {
+    return this.#slices;
+  }
+
+  /** Where spending has got to in the current slice (for returning the rest). */
+  get spentUntilInMs(): number {
+    return this.#nextInMs;
+  }
+
+  addSlice(slice: Slice): void {
+    const last = this.#slices[this.#slices.length - 1];
+    // A slice that continues the one we hold (we were the last to claim) merges: no remainder is lost between them.
+    if (last !== undefined && last.endInMs === slice.startInMs) {
+      this.#slices[this.#slices.length - 1] = { startInMs: last.startInMs, endInMs: slice.endInMs };
+    } else {
+      this.#slices.push(slice);
+    }
+  }
+
+  /** Forgets slices (or their parts) before `untilInMs`: the server asked everyone to stop. */
+  dropBefore(untilInMs: number): void {
+    this.#slices = this.#slices
+      .filter((s) => s.endInMs > untilInMs)
+      .map((s) => ({ startInMs: Math.max(s.startInMs, untilInMs), endInMs: s.endInMs }));
+    this.#nextInMs = Math.max(this.#nextInMs, untilInMs);
+  }
+
+  tryTake(cost: BudgetCost, nowInMs: number): PacerDecision {
+    const needed = costInMs(cost, this.#rates);
+    for (;;) {
+      const slice = this.#slices[0];
+      if (slice === undefined) return { kind: 'needSlice', durationInMs: Math.max(this.#sliceInMs, needed) };
+      const start = Math.max(this.#nextInMs, slice.startInMs, Math.min(nowInMs, slice.endInMs));
+      if (start + needed > slice.endInMs) {
+        // What is left of this slice cannot hold the request: it is spent, move on.
+        this.#slices.shift();
+        continue;
+      }
+      if (start > nowInMs) return { kind: 'wait', waitInMs: Math.ceil(start - nowInMs) };
+      this.#nextInMs = start + needed;
+      return { kind: 'granted' };
+    }
+  }
+}

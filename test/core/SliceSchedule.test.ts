@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { claimSlice, costInMs, pauseSchedule, returnSliceRemainder, SlicePacer, EMPTY_SCHEDULE, scheduleRates } from '../../src/core/SliceSchedule.js';
+
+const rates = scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 60_000 }, 1); // 0.01 req/ms, 1 token/ms
+
+describe('the shared schedule', () => {
+  it('hands out consecutive, non-overlapping slices and never saves up idle time', () => {
+    const first = claimSlice(EMPTY_SCHEDULE, 1000, 5_000);
+    expect(first.slice).toEqual({ startInMs: 5_000, endInMs: 6_000 });
+    const second = claimSlice(first.state, 1000, 5_100);
+    expect(second.slice).toEqual({ startInMs: 6_000, endInMs: 7_000 });
+    const afterIdle = claimSlice(second.state, 1000, 60_000);
+    expect(afterIdle.slice.startInMs).toBe(60_000);
+  });
+
+  it('starts no slice inside a pause', () => {
+    const paused = pauseSchedule(EMPTY_SCHEDULE, 30_000);
+    expect(claimSlice(paused, 500, 1_000).slice.startInMs).toBe(30_000);
+  });
+
+  it('takes back an unspent remainder only while nobody has claimed after it', () => {
+    const a = claimSlice(EMPTY_SCHEDULE, 1000, 0);
+    expect(returnSliceRemainder(a.state, a.slice, 300, 100).cursorInMs).toBe(300);
+    const b = claimSlice(a.state, 1000, 0);
+    expect(returnSliceRemainder(b.state, a.slice, 300, 100)).toEqual(b.state);
+  });
+
+  it('costs a request by whichever of requests or tokens binds', () => {
+    expect(costInMs({ requests: 1, tokens: 10 }, rates)).toBe(100);
+    expect(costInMs({ requests: 1, tokens: 500 }, rates)).toBe(500);
+  });
+});
+
+describe('SlicePacer', () => {
+  it('asks for a slice, then admits at the deployment pace inside it, never early', () => {
+    const pacer = new SlicePacer(rates, 1000);
+    expect(pacer.tryTake({ requests: 1, tokens: 1 }, 0)).toEqual({ kind: 'needSlice', durationInMs: 1000 });
+    pacer.addSlice({ startInMs: 200, endInMs: 1200 });
+    expect(pacer.tryTake({ requests: 1, tokens: 1 }, 0)).toEqual({ kind: 'wait', waitInMs: 200 });
+    expect(pacer.tryTake({ requests: 1, tokens: 1 }, 200)).toEqual({ kind: 'granted' });
+    expect(pacer.tryTake({ requests: 1, tokens: 1 }, 200)).toEqual({ kind: 'wait', waitInMs: 100 });
+  });
+
+  it('does not burst to catch up when it is late', () => {
+    const pacer = new SlicePacer(rates, 1000);
+    pacer.addSlice({ startInMs: 0, endInMs: 1000 });
+    expect(pacer.tryTake({ requests: 1, tokens: 1 }, 700)).toEqual({ kind: 'granted' });
+    expect(pacer.tryTake({ requests: 1, tokens: 1 }, 700)).toEqual({ kind: 'wait', waitInMs: 100 });
+  });
+
+  it('admits a request only if all of its cost fits in the slice, and asks for a big enough slice', () => {
+    const pacer = new SlicePacer(rates, 1000);
+    pacer.addSlice({ startInMs: 0, endInMs: 1000 });
+    expect(pacer.tryTake({ requests: 1, tokens: 800 }, 0)).toEqual({ kind: 'granted' });
+    expect(pacer.tryTake({ requests: 1, tokens: 300 }, 0)).toEqual({ kind: 'needSlice', durationInMs: 1000 });
+    expect(pacer.tryTake({ requests: 1, tokens: 3000 }, 0)).toEqual({ kind: 'needSlice', durationInMs: 3000 });
+  });
+
+  it('merges a slice that continues the held one, so nothing is lost at the seam', () => {
+    const pacer = new SlicePacer(rates, 1000);
+    pacer.addSlice({ startInMs: 0, endInMs: 1000 });
+    expect(pacer.tryTake({ requests: 1, tokens: 800 }, 0)).toEqual({ kind: 'granted' });
+    pacer.addSlice({ startInMs: 1000, endInMs: 2000 });
+    expect(pacer.tryTake({ requests: 1, tokens: 300 }, 800)).toEqual({ kind: 'granted' });
+  });
+
+  it('drops what it holds before a pause', () => {
+    const pacer = new SlicePacer(rates, 1000);
+    pacer.addSlice({ startInMs: 0, endInMs: 1000 });
+    pacer.dropBefore(5_000);
+    expect(pacer.tryTake({ requests: 1, tokens: 1 }, 0)).toEqual({ kind: 'needSlice', durationInMs: 1000 });
+  });
+});
