@@ -10,11 +10,14 @@ import { createTokenCounter } from './adapters/tokenizer/createTokenCounter.js';
 import type { FinalizeDeps } from './app/finalizeJob.js';
 import type { IngestDeps } from './app/ingestBlob.js';
 import type { Logger } from './app/Logger.js';
-import type { BlobStore, ChatClient, Clock, JobStore, MessageQueue } from './app/ports.js';
+import type { BlobStore, Clock, JobStore, MessageQueue } from './app/ports.js';
 import type { WorkerDeps } from './app/processRequestMessage.js';
 import { LocalRateLimiter, type RateLimiter } from './app/RateLimiter.js';
-import { loadConfig, type AppConfig, type Env } from './config.js';
-import type { TokenCounter } from './core/chat.js';
+import { loadConfig, type AppConfig, type DeploymentConfig, type Env } from './config.js';
+import { CosmosBudgetStore } from './adapters/cosmos/CosmosBudgetStore.js';
+import { Deployments } from './app/deployments.js';
+import { SharedRateLimiter, type BudgetStore } from './app/SharedRateLimiter.js';
+import { scheduleRates } from './core/SliceSchedule.js';
 
 /** Largest message before base64: 48 KiB encodes to 64 KiB, Azure's limit. Leave room for the encoding's padding. */
 const MAX_MESSAGE_BYTES = 48 * 1024 - 512;
@@ -26,9 +29,7 @@ export interface Services {
   readonly blobs: BlobStore;
   readonly requestQueue: MessageQueue;
   readonly controlQueue: MessageQueue;
-  readonly chat: ChatClient;
-  readonly limiter: RateLimiter;
-  readonly tokenCounter: TokenCounter;
+  readonly deployments: Deployments;
   readonly clock: Clock;
   ingestDeps(logger: Logger): IngestDeps;
   workerDeps(logger: Logger): WorkerDeps;
@@ -55,21 +56,22 @@ export async function createServices(env: Env): Promise<Services> {
     blobs.ensureContainer(config.inputContainer),
     blobs.ensureContainer(config.outputContainer),
   ]);
-  const chat = new Phi3ChatClient({
-    endpoint: config.phi3.endpoint,
-    apiKey: config.phi3.apiKey,
-    apiVersion: config.phi3.apiVersion,
-    timeoutInMs: config.phi3.timeoutInMs,
-    connections: config.phi3.maxConcurrency,
-  });
-  const limiter = new LocalRateLimiter(
-    {
-      limits: { requestsPerMinute: config.phi3.requestsPerMinute, tokensPerMinute: config.phi3.tokensPerMinute },
-      utilization: config.phi3.budgetUtilization,
-    },
-    systemClock,
+  const budgetStore = new CosmosBudgetStore(containers.budget);
+  const deployments = new Deployments(
+    config.phi3.deployments.map((d) => ({
+      name: d.name,
+      model: d.model,
+      chat: new Phi3ChatClient({
+        endpoint: d.endpoint,
+        apiKey: d.apiKey,
+        apiVersion: config.phi3.apiVersion,
+        timeoutInMs: config.phi3.timeoutInMs,
+        connections: config.phi3.maxConcurrency,
+      }),
+      limiter: createLimiter(config, d, budgetStore),
+      tokenCounter: createTokenCounter(d.model),
+    })),
   );
-  const tokenCounter = createTokenCounter(config.phi3.model);
   const callSlots = pLimit(config.phi3.maxConcurrency);
 
   return {
@@ -78,20 +80,16 @@ export async function createServices(env: Env): Promise<Services> {
     blobs,
     requestQueue,
     controlQueue,
-    chat,
-    limiter,
-    tokenCounter,
+    deployments,
     clock: systemClock,
     ingestDeps: (logger) => ({
       jobs,
       blobs,
       requestQueue,
       controlQueue,
-      tokenCounter,
+      deployments,
       clock: systemClock,
       logger,
-      model: config.phi3.model,
-      deployment: config.phi3.deployment,
       defaultMaxTokens: config.phi3.defaultMaxTokens,
       maxLineBytes: config.limits.maxLineBytes,
       maxLinesPerFile: config.limits.maxLinesPerFile,
@@ -102,26 +100,39 @@ export async function createServices(env: Env): Promise<Services> {
       blobs,
       requestQueue,
       controlQueue,
-      chat,
-      limiter,
-      tokenCounter,
+      deployments,
       callSlots: (task) => callSlots(task),
       clock: systemClock,
       random: Math.random,
       sleep: (delayInMs) => sleep(delayInMs),
       retry: config.retry,
       prices: config.prices,
-      model: config.phi3.model,
       defaultMaxTokens: config.phi3.defaultMaxTokens,
       returnUnusedTokens: config.phi3.returnUnusedTokens,
       logger,
     }),
     finalizeDeps: (logger) => ({ jobs, blobs, clock: systemClock, logger, outputContainer: config.outputContainer }),
     close: async () => {
-      await chat.close();
+      await Promise.all(deployments.all.map((d) => d.chat.close()));
       cosmosClient.dispose();
     },
   };
+}
+
+function createLimiter(config: AppConfig, deployment: DeploymentConfig, store: BudgetStore): RateLimiter {
+  const limits = { requestsPerMinute: deployment.requestsPerMinute, tokensPerMinute: deployment.tokensPerMinute };
+  if (config.phi3.budgetScope === 'instance') {
+    return new LocalRateLimiter({ limits, utilization: config.phi3.budgetUtilization }, systemClock);
+  }
+  return new SharedRateLimiter({
+    deploymentId: deployment.name,
+    rates: scheduleRates(limits, config.phi3.budgetUtilization),
+    sliceInMs: config.phi3.budgetSliceInMs,
+    store,
+    clock: systemClock,
+    timers: { setTimeout: (callback, delayInMs) => setTimeout(callback, delayInMs), clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout) },
+    logger: { info: console.info, warn: console.warn, error: console.error },
+  });
 }
 
 let shared: Promise<Services> | undefined;

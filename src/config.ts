@@ -4,6 +4,15 @@ import type { RetryPolicy } from './core/retryPolicy.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
+export interface DeploymentConfig {
+  readonly name: string;
+  readonly endpoint: string;
+  readonly apiKey: string;
+  readonly model: string;
+  readonly requestsPerMinute: number;
+  readonly tokensPerMinute: number;
+}
+
 /** How a client reaches a storage service: a connection string locally, an identity in Azure. */
 export type StorageConnection =
   | { readonly kind: 'connectionString'; readonly connectionString: string }
@@ -23,18 +32,18 @@ export interface AppConfig {
     readonly database: string;
     readonly jobsContainer: string;
     readonly linesContainer: string;
+    readonly budgetContainer: string;
     /** Local stand-in only: a CA certificate to trust for the loopback endpoint. */
     readonly caCertFile: string | undefined;
   };
   readonly phi3: {
-    readonly endpoint: string;
-    readonly apiKey: string;
-    readonly model: string;
-    readonly deployment: string;
+    /** The first is the primary deployment; more come from PHI3_EXTRA_DEPLOYMENTS. */
+    readonly deployments: readonly DeploymentConfig[];
     readonly apiVersion: string;
-    readonly requestsPerMinute: number;
-    readonly tokensPerMinute: number;
     readonly budgetUtilization: number;
+    /** `deployment`: one budget shared by every instance (through Cosmos); `instance`: each process alone. */
+    readonly budgetScope: 'deployment' | 'instance';
+    readonly budgetSliceInMs: number;
     readonly timeoutInMs: number;
     readonly maxConcurrency: number;
     readonly defaultMaxTokens: number;
@@ -61,6 +70,7 @@ export const SETTINGS = {
   COSMOS_DATABASE: 'phi3batch',
   COSMOS_JOBS_CONTAINER: 'jobs',
   COSMOS_LINES_CONTAINER: 'lines',
+  COSMOS_BUDGET_CONTAINER: 'budget',
   COSMOS_CA_CERT_FILE: undefined,
   AZURE_CLIENT_ID: undefined,
   PHI3_ENDPOINT: undefined,
@@ -71,6 +81,9 @@ export const SETTINGS = {
   PHI3_RPM_LIMIT: '1000',
   PHI3_TPM_LIMIT: '200000',
   PHI3_BUDGET_UTILIZATION: '0.98',
+  PHI3_BUDGET_SCOPE: 'deployment',
+  PHI3_BUDGET_SLICE_MS: '1000',
+  PHI3_EXTRA_DEPLOYMENTS: undefined,
   PHI3_TIMEOUT_MS: '60000',
   PHI3_MAX_CONCURRENCY: '64',
   DEFAULT_MAX_TOKENS: '1024',
@@ -141,6 +154,12 @@ class SettingsReader {
     return value;
   }
 
+  oneOf<const T extends string>(name: SettingName, values: readonly T[]): T {
+    const text = this.required(name, `one of ${values.join(', ')}`);
+    if (!(values as readonly string[]).includes(text)) throw new ConfigError(name, `one of ${values.join(', ')}`, text);
+    return text as T;
+  }
+
   boolean(name: SettingName): boolean {
     const text = this.required(name, 'true or false');
     if (text === 'true') return true;
@@ -173,6 +192,47 @@ function readStorage(env: Env, reader: SettingsReader): StorageConnection {
   );
 }
 
+function readExtraDeployments(env: Env, reader: SettingsReader): DeploymentConfig[] {
+  const text = reader.raw('PHI3_EXTRA_DEPLOYMENTS');
+  if (text === undefined) return [];
+  const expected =
+    'a JSON array of {name, endpoint, apiKeySetting (the name of the setting holding its key), model, requestsPerMinute, tokensPerMinute}';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new ConfigError('PHI3_EXTRA_DEPLOYMENTS', expected, text);
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('PHI3_EXTRA_DEPLOYMENTS', expected, text);
+  return parsed.map((entry: unknown): DeploymentConfig => {
+    const d = (entry ?? {}) as Record<string, unknown>;
+    const positive = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
+    if (
+      typeof d['name'] !== 'string' || typeof d['endpoint'] !== 'string' || typeof d['apiKeySetting'] !== 'string' ||
+      typeof d['model'] !== 'string' || !positive(d['requestsPerMinute']) || !positive(d['tokensPerMinute'])
+    ) {
+      throw new ConfigError('PHI3_EXTRA_DEPLOYMENTS', expected, JSON.stringify({ ...d, apiKey: undefined }));
+    }
+    try {
+      new URL(d['endpoint']);
+    } catch {
+      throw new ConfigError('PHI3_EXTRA_DEPLOYMENTS', `${expected}; endpoint must be a URL`, d['endpoint']);
+    }
+    const apiKey = env[d['apiKeySetting']]?.trim();
+    if (apiKey === undefined || apiKey === '') {
+      throw new ConfigError(d['apiKeySetting'], `the key of deployment "${d['name']}" (named by PHI3_EXTRA_DEPLOYMENTS)`);
+    }
+    return {
+      name: d['name'],
+      endpoint: d['endpoint'].replace(/\/+$/, ''),
+      apiKey,
+      model: d['model'],
+      requestsPerMinute: d['requestsPerMinute'] as number,
+      tokensPerMinute: d['tokensPerMinute'] as number,
+    };
+  });
+}
+
 function readPrices(reader: SettingsReader): readonly ModelPrice[] {
   const text = reader.raw('PHI3_PRICES');
   if (text === undefined) return DEFAULT_PRICES;
@@ -203,7 +263,7 @@ export function loadConfig(env: Env): AppConfig {
   const model = reader.required('PHI3_MODEL', 'a Phi-3 model name');
   const endpoint = reader.url('PHI3_ENDPOINT');
   const apiKey = reader.required('PHI3_API_KEY', 'the endpoint key');
-  return {
+  const config: AppConfig = {
     storage: readStorage(env, reader),
     inputContainer: reader.name('INPUT_CONTAINER'),
     outputContainer: reader.name('OUTPUT_CONTAINER'),
@@ -216,17 +276,25 @@ export function loadConfig(env: Env): AppConfig {
       database: reader.required('COSMOS_DATABASE', 'a database name'),
       jobsContainer: reader.required('COSMOS_JOBS_CONTAINER', 'a container name'),
       linesContainer: reader.required('COSMOS_LINES_CONTAINER', 'a container name'),
+      budgetContainer: reader.required('COSMOS_BUDGET_CONTAINER', 'a container name'),
       caCertFile: reader.raw('COSMOS_CA_CERT_FILE'),
     },
     phi3: {
-      endpoint,
-      apiKey,
-      model,
-      deployment: reader.raw('PHI3_DEPLOYMENT') ?? new URL(endpoint).host,
+      deployments: [
+        {
+          name: reader.raw('PHI3_DEPLOYMENT') ?? new URL(endpoint).host,
+          endpoint,
+          apiKey,
+          model,
+          requestsPerMinute: reader.integer('PHI3_RPM_LIMIT', 1),
+          tokensPerMinute: reader.integer('PHI3_TPM_LIMIT', 1),
+        },
+        ...readExtraDeployments(env, reader),
+      ],
       apiVersion: reader.required('PHI3_API_VERSION', 'an api-version string'),
-      requestsPerMinute: reader.integer('PHI3_RPM_LIMIT', 1),
-      tokensPerMinute: reader.integer('PHI3_TPM_LIMIT', 1),
       budgetUtilization: reader.fraction('PHI3_BUDGET_UTILIZATION'),
+      budgetScope: reader.oneOf('PHI3_BUDGET_SCOPE', ['deployment', 'instance'] as const),
+      budgetSliceInMs: reader.integer('PHI3_BUDGET_SLICE_MS', 50, 60_000),
       timeoutInMs: reader.integer('PHI3_TIMEOUT_MS', 100),
       maxConcurrency: reader.integer('PHI3_MAX_CONCURRENCY', 1, 1000),
       defaultMaxTokens: reader.integer('DEFAULT_MAX_TOKENS', 1),
@@ -246,6 +314,9 @@ export function loadConfig(env: Env): AppConfig {
     },
     prices: readPrices(reader),
   };
+  const names = config.phi3.deployments.map((d) => d.name);
+  if (new Set(names).size !== names.length) throw new ConfigError('PHI3_EXTRA_DEPLOYMENTS', 'deployment names that differ from each other and from PHI3_DEPLOYMENT', names.join(', '));
+  return config;
 }
 
 /**

@@ -1,4 +1,3 @@
-import type { TokenCounter } from '../core/chat.js';
 import { BatchFileValidator } from '../core/BatchFileValidator.js';
 import { JobStatus, MAX_ERRORS_ON_JOB, newJob, type Job, type JobLineError } from '../core/job.js';
 import { isValidJobId, jobIdFor } from '../core/jobId.js';
@@ -6,6 +5,7 @@ import { LineSplitter } from '../core/LineSplitter.js';
 import { LineStatus, type LineOutcome } from '../core/lineOutcome.js';
 import { RequestMessagePacker, type PackRequestsOptions, type RequestMessage } from '../core/requestMessage.js';
 import type { Logger } from './Logger.js';
+import type { Deployments } from './deployments.js';
 import type { BlobStore, Clock, JobStore, MessageQueue } from './ports.js';
 import { recordOutcomesAndMaybeFinalize } from './processRequestMessage.js';
 
@@ -14,11 +14,9 @@ export interface IngestDeps {
   readonly blobs: BlobStore;
   readonly requestQueue: MessageQueue;
   readonly controlQueue: MessageQueue;
-  readonly tokenCounter: TokenCounter;
+  readonly deployments: Deployments;
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly model: string;
-  readonly deployment: string;
   readonly defaultMaxTokens: number;
   readonly maxLineBytes: number;
   readonly maxLinesPerFile: number;
@@ -57,8 +55,9 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
         id: pinned.jobId,
         createdAtInMs: deps.clock.nowInMs(),
         input: { container, name, etag: pinned.etag, size: pinned.size },
-        model: deps.model,
-        deployment: deps.deployment,
+        // Chosen when the first request line shows which model the file asks for.
+        model: deps.deployments.primary.model,
+        deployment: '',
       }),
     );
     stored = await deps.jobs.getJob(pinned.jobId);
@@ -93,7 +92,8 @@ async function pinBlobToJob(container: string, name: string, deps: IngestDeps): 
   throw new Error(`Blob ${container}/${name} kept changing while its job was being created`);
 }
 
-async function streamIntoJob(job: Job, initialEtag: string, deps: IngestDeps): Promise<IngestResult> {
+async function streamIntoJob(startingJob: Job, initialEtag: string, deps: IngestDeps): Promise<IngestResult> {
+  let job = startingJob;
   const { container, name, etag } = job.input;
   // A resumed ingest re-reads from the start (validation needs every custom_id) but re-sends only what was not sent.
   const alreadySent = job.ingest.messagesSent;
@@ -102,6 +102,7 @@ async function streamIntoJob(job: Job, initialEtag: string, deps: IngestDeps): P
   const packer = new RequestMessagePacker(job.id, { container, name, etag }, deps.packing);
 
   let etagOfJob = initialEtag;
+  let deployment = job.deployment === '' ? undefined : deps.deployments.byName(job.deployment);
   let linesRead = 0;
   let requests = 0;
   let invalid = 0;
@@ -114,6 +115,12 @@ async function streamIntoJob(job: Job, initialEtag: string, deps: IngestDeps): P
   let invalidOutcomes: LineOutcome[] = [];
 
   const checkpoint = async (done: boolean): Promise<void> => {
+    if (job.deployment === '' && deployment !== undefined) {
+      // Workers read the deployment from the job, so it is recorded before the first message goes out.
+      const chosen = deployment;
+      etagOfJob = await updateIngestState(job.id, etagOfJob, deps, (current) => ({ ...current, deployment: chosen.name, model: chosen.model }));
+      job = { ...job, deployment: chosen.name };
+    }
     const fresh = outgoing.filter((m) => m.seq >= alreadySent);
     if (fresh.length > 0) await deps.requestQueue.send(fresh);
     messagesSent = Math.max(messagesSent, outgoing.length === 0 ? messagesSent : outgoing[outgoing.length - 1]!.seq + 1);
@@ -157,10 +164,11 @@ async function streamIntoJob(job: Job, initialEtag: string, deps: IngestDeps): P
       return;
     }
     requests += 1;
+    deployment ??= deps.deployments.forJob(line.body.model, job.id);
     const maxTokens = line.body.max_tokens;
     if (maxTokens === undefined || maxTokens === null) defaultMaxTokensApplied += 1;
     maxCompletionTokens += maxTokens ?? deps.defaultMaxTokens;
-    estimatedPromptTokens += deps.tokenCounter.countChatPrompt(line.body.messages);
+    estimatedPromptTokens += deployment.tokenCounter.countChatPrompt(line.body.messages);
     outgoing.push(...packer.add(line.lineNumber, line.customId, line.body, { offset: line.byteOffset, length: line.byteLength }));
   };
 

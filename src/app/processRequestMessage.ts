@@ -1,4 +1,4 @@
-import type { ChatCompletionBody, TokenCounter, TokenUsage } from '../core/chat.js';
+import type { ChatCompletionBody, TokenUsage } from '../core/chat.js';
 import { JobStatus, isComplete } from '../core/job.js';
 import { LineErrorCode, type LineError } from '../core/lineErrors.js';
 import { LineStatus, type LineOutcome } from '../core/lineOutcome.js';
@@ -8,17 +8,15 @@ import type { RequestItem, RequestMessage } from '../core/requestMessage.js';
 import { decideRetry, parseRetryAfterInMs, type CallOutcome, type RetryPolicy } from '../core/retryPolicy.js';
 import type { ControlMessage } from './controlMessages.js';
 import type { Logger } from './Logger.js';
-import type { BlobStore, ChatCallResult, ChatClient, Clock, JobStore, MessageQueue, OutcomeTotals } from './ports.js';
-import type { RateLimiter } from './RateLimiter.js';
+import type { Deployment, Deployments } from './deployments.js';
+import type { BlobStore, ChatCallResult, Clock, JobStore, MessageQueue, OutcomeTotals } from './ports.js';
 
 export interface WorkerDeps {
   readonly jobs: JobStore;
   readonly blobs: BlobStore;
   readonly requestQueue: MessageQueue;
   readonly controlQueue: MessageQueue;
-  readonly chat: ChatClient;
-  readonly limiter: RateLimiter;
-  readonly tokenCounter: TokenCounter;
+  readonly deployments: Deployments;
   /** Bounds in-flight endpoint calls across every message this process handles. */
   readonly callSlots: <T>(task: () => Promise<T>) => Promise<T>;
   readonly clock: Clock;
@@ -26,7 +24,6 @@ export interface WorkerDeps {
   readonly sleep: (delayInMs: number) => Promise<void>;
   readonly retry: RetryPolicy;
   readonly prices: readonly ModelPrice[];
-  readonly model: string;
   readonly defaultMaxTokens: number;
   readonly returnUnusedTokens: boolean;
   readonly logger: Logger;
@@ -63,7 +60,8 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
       outcome: failedOutcome(message.jobId, item, { code: LineErrorCode.batchCancelled, message: 'The batch was cancelled before this line was sent' }, 0, null, now, LineStatus.cancelled),
     }));
   } else {
-    results = await Promise.all(pending.map((item) => runLine(message, item, deps)));
+    const deployment = deps.deployments.byName(stored.job.deployment);
+    results = await Promise.all(pending.map((item) => runLine(message, item, deployment, deps)));
   }
 
   const outcomes = results.flatMap((r) => (r.kind === 'outcome' ? [r.outcome] : []));
@@ -186,43 +184,44 @@ function usageOf(body: unknown): TokenUsage | null {
   };
 }
 
-async function runLine(message: RequestMessage, item: RequestItem, deps: WorkerDeps): Promise<LineResult> {
+async function runLine(message: RequestMessage, item: RequestItem, deployment: Deployment, deps: WorkerDeps): Promise<LineResult> {
+  const { chat, limiter, tokenCounter } = deployment;
   const resolved = await resolveBody(message, item, deps);
   if (!('messages' in resolved)) return { kind: 'outcome', outcome: failedOutcome(message.jobId, item, resolved, 0, null, deps.clock.nowInMs()) };
   const body: ChatCompletionBody =
     resolved.max_tokens === undefined || resolved.max_tokens === null ? { ...resolved, max_tokens: deps.defaultMaxTokens } : resolved;
-  const reservedTokens = deps.tokenCounter.countChatPrompt(body.messages) + (body.max_tokens as number);
+  const reservedTokens = tokenCounter.countChatPrompt(body.messages) + (body.max_tokens as number);
 
   let attempts = 0;
   let failedAttempts = 0;
   let startedAtInMs: number | null = null;
   for (;;) {
-    const admission = await deps.limiter.acquire({ requests: 1, tokens: reservedTokens }, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
+    const admission = await limiter.acquire({ requests: 1, tokens: reservedTokens }, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
     if (!admission.granted) {
       return { kind: 'requeue', item, delayInMs: admission.waitInMs, reason: 'the deployment budget is paused by the endpoint' };
     }
-    const result = await deps.callSlots(() => deps.chat.complete(body, { customId: item.id }));
+    const result = await deps.callSlots(() => chat.complete(body, { customId: item.id }));
     const now = deps.clock.nowInMs();
     startedAtInMs ??= now - result.latencyInMs;
     attempts += 1;
     if (result.kind === 'response') {
-      deps.limiter.correct({
+      limiter.correct({
         requests: numberHeader(result.headers, 'x-ratelimit-remaining-requests'),
         tokens: numberHeader(result.headers, 'x-ratelimit-remaining-tokens'),
       });
     }
     const outcome = toCallOutcome(result, now);
     if (outcome.kind === 'response' && outcome.status === 429) {
-      deps.limiter.pauseUntil(now + (outcome.retryAfterInMs ?? deps.retry.baseDelayInMs));
+      limiter.pauseUntil(now + (outcome.retryAfterInMs ?? deps.retry.baseDelayInMs));
     }
     const decision = decideRetry(outcome, failedAttempts, deps.retry, deps.random());
 
     if (decision.action === 'done' && result.kind === 'response') {
       const usage = usageOf(result.body);
       if (usage !== null && deps.returnUnusedTokens) {
-        deps.limiter.refundTokens(Math.max(0, reservedTokens - usage.total_tokens));
+        limiter.refundTokens(Math.max(0, reservedTokens - usage.total_tokens));
       }
-      const priced = priceUsage(deps.prices, deps.model, utcDay(now), usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0);
+      const priced = priceUsage(deps.prices, deployment.model, utcDay(now), usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0);
       return {
         kind: 'outcome',
         outcome: {

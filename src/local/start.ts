@@ -102,7 +102,9 @@ async function main(): Promise<void> {
       `  Blob storage   ${running.stack.azurite.blobEndpoint}  (container "${config.inputContainer}" takes .jsonl files)`,
       `  Queue storage  ${running.stack.azurite.queueEndpoint}`,
       `  Cosmos DB      ${running.stack.cosmos?.endpoint ?? '-'}`,
-      `  Phi-3 endpoint ${config.phi3.endpoint}${running.simulator === undefined ? '' : ' (simulator)'}  ${config.phi3.requestsPerMinute} RPM / ${config.phi3.tokensPerMinute} TPM`,
+      ...config.phi3.deployments.map(
+        (d) => `  Phi-3 endpoint ${d.endpoint}${running.simulator === undefined ? '' : ' (simulator)'}  ${d.model}, ${d.requestsPerMinute} RPM / ${d.tokensPerMinute} TPM`,
+      ),
       `  Functions      ${apiUrl}  (${running.host.functions.map((f) => f.name).join(', ')})`,
       `  Logs           ${logFile}`,
       '',

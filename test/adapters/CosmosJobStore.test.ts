@@ -18,6 +18,7 @@ beforeAll(async () => {
     database: 'conformance',
     jobsContainer: 'jobs',
     linesContainer: 'lines',
+    budgetContainer: 'budget',
     caCertFile: stack.settings['COSMOS_CA_CERT_FILE'],
   };
   client = createCosmosClient(config);

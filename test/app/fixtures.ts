@@ -3,6 +3,7 @@ import { InMemoryJobStore } from '../../src/adapters/memory/InMemoryJobStore.js'
 import { InMemoryMessageQueue } from '../../src/adapters/memory/InMemoryMessageQueue.js';
 import type { FinalizeDeps } from '../../src/app/finalizeJob.js';
 import type { IngestDeps } from '../../src/app/ingestBlob.js';
+import { Deployments } from '../../src/app/deployments.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import type { ChatCallResult, ChatClient } from '../../src/app/ports.js';
 import type { WorkerDeps } from '../../src/app/processRequestMessage.js';
@@ -74,17 +75,18 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
   const controlQueue = new InMemoryMessageQueue();
   const limiter = new RecordingLimiter(clock);
   const sleeps: number[] = [];
+  const deployments = new Deployments([{ name: 'test', model: 'Phi-3-mini-4k-instruct', chat, limiter, tokenCounter: roughTokenCounter }]);
   const ingestDeps: IngestDeps = {
-    jobs, blobs, requestQueue, controlQueue, tokenCounter: roughTokenCounter, clock, logger: silentLogger,
-    model: 'Phi-3-mini-4k-instruct', deployment: 'test', defaultMaxTokens: 100, maxLineBytes: 4096, maxLinesPerFile: 1000,
+    jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger,
+    defaultMaxTokens: 100, maxLineBytes: 4096, maxLinesPerFile: 1000,
     packing: { maxMessageBytes: 2048, maxItemsPerMessage: 4 },
   };
   const workerDeps: WorkerDeps = {
-    jobs, blobs, requestQueue, controlQueue, chat, limiter, tokenCounter: roughTokenCounter,
+    jobs, blobs, requestQueue, controlQueue, deployments,
     callSlots: (task) => task(), clock, random: () => 0.5,
     sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
     retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },
-    prices: DEFAULT_PRICES, model: 'Phi-3-mini-4k-instruct', defaultMaxTokens: 100, returnUnusedTokens: false, logger: silentLogger,
+    prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false, logger: silentLogger,
   };
   const finalizeDeps: FinalizeDeps = { jobs, blobs, clock, logger: silentLogger, outputContainer: 'batch-output' };
   return { clock, jobs, blobs, requestQueue, controlQueue, limiter, sleeps, ingestDeps, workerDeps, finalizeDeps };

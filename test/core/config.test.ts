@@ -15,9 +15,10 @@ describe('loadConfig', () => {
     const config = loadConfig(base);
     expect(config.inputContainer).toBe('batch-input');
     expect(config.requestQueue).toBe('batch-requests');
-    expect(config.phi3.requestsPerMinute).toBe(1000);
-    expect(config.phi3.tokensPerMinute).toBe(200000);
-    expect(config.phi3.deployment).toBe('127.0.0.1:8000');
+    expect(config.phi3.deployments).toEqual([
+      { name: '127.0.0.1:8000', endpoint: 'http://127.0.0.1:8000', apiKey: 'placeholder-key', model: 'Phi-3-mini-4k-instruct', requestsPerMinute: 1000, tokensPerMinute: 200000 },
+    ]);
+    expect(config.phi3.budgetScope).toBe('deployment');
   });
 
   it.each([
@@ -44,6 +45,19 @@ describe('loadConfig', () => {
     })();
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).setting).toBe('PHI3_API_KEY');
+  });
+
+  it('reads extra deployments, each with its own limits and a key from the setting it names', () => {
+    const extra = JSON.stringify([
+      { name: 'small-sweden', endpoint: 'https://small.swedencentral.models.ai.azure.com', apiKeySetting: 'SMALL_KEY', model: 'Phi-3-small-8k-instruct', requestsPerMinute: 500, tokensPerMinute: 100000 },
+    ]);
+    const config = loadConfig({ ...base, PHI3_EXTRA_DEPLOYMENTS: extra, SMALL_KEY: 'k2' });
+    expect(config.phi3.deployments.map((d) => [d.name, d.apiKey, d.requestsPerMinute])).toEqual([
+      ['127.0.0.1:8000', 'placeholder-key', 1000],
+      ['small-sweden', 'k2', 500],
+    ]);
+    expect(() => loadConfig({ ...base, PHI3_EXTRA_DEPLOYMENTS: extra })).toThrowError(/^Setting SMALL_KEY:/);
+    expect(() => loadConfig({ ...base, PHI3_EXTRA_DEPLOYMENTS: '[{"name":"x"}]' })).toThrowError(/^Setting PHI3_EXTRA_DEPLOYMENTS:/);
   });
 
   it('accepts an identity-based storage connection', () => {

@@ -20,6 +20,7 @@ export interface CosmosContainers {
   readonly database: Database;
   readonly jobs: Container;
   readonly lines: Container;
+  readonly budget: Container;
 }
 
 /**
@@ -36,5 +37,9 @@ export async function ensureCosmosContainers(client: CosmosClient, config: AppCo
     id: config.linesContainer,
     partitionKey: { paths: ['/jobId'] },
   });
-  return { database, jobs, lines };
+  const { container: budget } = await database.containers.createIfNotExists({
+    id: config.budgetContainer,
+    partitionKey: { paths: ['/id'] },
+  });
+  return { database, jobs, lines, budget };
 }
