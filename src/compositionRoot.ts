@@ -15,6 +15,7 @@ import type { WorkerDeps } from './app/processRequestMessage.js';
 import { LocalRateLimiter, type RateLimiter } from './app/RateLimiter.js';
 import { loadConfig, type AppConfig, type DeploymentConfig, type Env } from './config.js';
 import { CosmosBudgetStore } from './adapters/cosmos/CosmosBudgetStore.js';
+import { CosmosUsageLedger } from './adapters/cosmos/CosmosUsageLedger.js';
 import { Deployments } from './app/deployments.js';
 import { SharedRateLimiter, type BudgetStore } from './app/SharedRateLimiter.js';
 import { scheduleRates } from './core/SliceSchedule.js';
@@ -57,6 +58,7 @@ export async function createServices(env: Env): Promise<Services> {
     blobs.ensureContainer(config.outputContainer),
   ]);
   const budgetStore = new CosmosBudgetStore(containers.budget);
+  const ledger = new CosmosUsageLedger(containers.ledger);
   const deployments = new Deployments(
     config.phi3.deployments.map((d) => ({
       name: d.name,
@@ -101,6 +103,7 @@ export async function createServices(env: Env): Promise<Services> {
       requestQueue,
       controlQueue,
       deployments,
+      ledger,
       callSlots: (task) => callSlots(task),
       clock: systemClock,
       random: Math.random,

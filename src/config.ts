@@ -33,6 +33,7 @@ export interface AppConfig {
     readonly jobsContainer: string;
     readonly linesContainer: string;
     readonly budgetContainer: string;
+    readonly ledgerContainer: string;
     /** Local stand-in only: a CA certificate to trust for the loopback endpoint. */
     readonly caCertFile: string | undefined;
   };
@@ -71,6 +72,7 @@ export const SETTINGS = {
   COSMOS_JOBS_CONTAINER: 'jobs',
   COSMOS_LINES_CONTAINER: 'lines',
   COSMOS_BUDGET_CONTAINER: 'budget',
+  COSMOS_LEDGER_CONTAINER: 'ledger',
   COSMOS_CA_CERT_FILE: undefined,
   AZURE_CLIENT_ID: undefined,
   PHI3_ENDPOINT: undefined,
@@ -277,6 +279,7 @@ export function loadConfig(env: Env): AppConfig {
       jobsContainer: reader.required('COSMOS_JOBS_CONTAINER', 'a container name'),
       linesContainer: reader.required('COSMOS_LINES_CONTAINER', 'a container name'),
       budgetContainer: reader.required('COSMOS_BUDGET_CONTAINER', 'a container name'),
+      ledgerContainer: reader.required('COSMOS_LEDGER_CONTAINER', 'a container name'),
       caCertFile: reader.raw('COSMOS_CA_CERT_FILE'),
     },
     phi3: {

@@ -76,3 +76,30 @@ export interface ChatClient {
 export interface Clock {
   nowInMs(): number;
 }
+
+/** One billed endpoint call: written as soon as the endpoint answers, before the line's outcome. */
+export interface LedgerEntry {
+  /** The call's own id (the endpoint's response id, else its request id): a retried write of the same call is one entry. */
+  readonly id: string;
+  readonly jobId: string;
+  readonly line: number;
+  /** The line's attempt number for this call (1-based, throttled attempts included). */
+  readonly attempt: number;
+  readonly deployment: string;
+  readonly model: string;
+  readonly httpStatus: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly atInMs: number;
+  /** UTC day of the call (YYYY-MM-DD): the day its price is taken from. */
+  readonly day: string;
+  readonly inputPerMillion: number;
+  readonly outputPerMillion: number;
+  readonly currency: string;
+  readonly costInNanos: number;
+}
+
+export interface UsageLedger {
+  /** Idempotent by entry id. */
+  record(entry: LedgerEntry): Promise<void>;
+}

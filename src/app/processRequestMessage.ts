@@ -3,13 +3,13 @@ import { JobStatus, isComplete } from '../core/job.js';
 import { LineErrorCode, type LineError } from '../core/lineErrors.js';
 import { LineStatus, type LineOutcome } from '../core/lineOutcome.js';
 import { parseBatchLine } from '../core/parseBatchLine.js';
-import { priceUsage, utcDay, type ModelPrice } from '../core/pricing.js';
+import { costInNanos, priceFor, utcDay, type ModelPrice } from '../core/pricing.js';
 import type { RequestItem, RequestMessage } from '../core/requestMessage.js';
 import { decideRetry, parseRetryAfterInMs, type CallOutcome, type RetryPolicy } from '../core/retryPolicy.js';
 import type { ControlMessage } from './controlMessages.js';
 import type { Logger } from './Logger.js';
 import type { Deployment, Deployments } from './deployments.js';
-import type { BlobStore, ChatCallResult, Clock, JobStore, MessageQueue, OutcomeTotals } from './ports.js';
+import type { BlobStore, ChatCallResult, Clock, JobStore, MessageQueue, OutcomeTotals, UsageLedger } from './ports.js';
 
 export interface WorkerDeps {
   readonly jobs: JobStore;
@@ -17,6 +17,7 @@ export interface WorkerDeps {
   readonly requestQueue: MessageQueue;
   readonly controlQueue: MessageQueue;
   readonly deployments: Deployments;
+  readonly ledger: UsageLedger;
   /** Bounds in-flight endpoint calls across every message this process handles. */
   readonly callSlots: <T>(task: () => Promise<T>) => Promise<T>;
   readonly clock: Clock;
@@ -174,6 +175,15 @@ function describeFailure(result: ChatCallResult): LineError {
   };
 }
 
+/** Cosmos ids may not contain / \\ ? #. */
+const safeId = (id: string): string => id.replace(/[/\\?#]/g, '_');
+
+function callIdOf(result: Extract<ChatCallResult, { kind: 'response' }>, fallback: string): string {
+  const id = (result.body as { id?: unknown } | null)?.id;
+  if (typeof id === 'string' && id.length > 0) return safeId(id);
+  return result.requestId !== '' ? safeId(result.requestId) : fallback;
+}
+
 function usageOf(body: unknown): TokenUsage | null {
   const usage = (body as { usage?: Partial<TokenUsage> } | null)?.usage;
   if (usage === undefined || typeof usage.prompt_tokens !== 'number' || typeof usage.completion_tokens !== 'number') return null;
@@ -216,12 +226,36 @@ async function runLine(message: RequestMessage, item: RequestItem, deployment: D
     }
     const decision = decideRetry(outcome, failedAttempts, deps.retry, deps.random());
 
+    const usage = result.kind === 'response' ? usageOf(result.body) : null;
+    let callCostInNanos = 0;
+    if (usage !== null && result.kind === 'response') {
+      // Billed: into the ledger before anything else, so a crash after this point cannot hide the spend.
+      const day = utcDay(now);
+      const price = priceFor(deps.prices, deployment.model, day);
+      callCostInNanos = price === undefined ? 0 : costInNanos(price, usage.prompt_tokens, usage.completion_tokens);
+      await deps.ledger.record({
+        id: callIdOf(result, `${message.jobId}-${item.line}-${attempts}-${now}`),
+        jobId: message.jobId,
+        line: item.line,
+        attempt: attempts,
+        deployment: deployment.name,
+        model: deployment.model,
+        httpStatus: result.status,
+        promptTokens: usage.prompt_tokens,
+        completionTokens: usage.completion_tokens,
+        atInMs: now,
+        day,
+        inputPerMillion: price?.inputPerMillion ?? 0,
+        outputPerMillion: price?.outputPerMillion ?? 0,
+        currency: price?.currency ?? 'USD',
+        costInNanos: callCostInNanos,
+      });
+    }
+
     if (decision.action === 'done' && result.kind === 'response') {
-      const usage = usageOf(result.body);
       if (usage !== null && deps.returnUnusedTokens) {
         limiter.refundTokens(Math.max(0, reservedTokens - usage.total_tokens));
       }
-      const priced = priceUsage(deps.prices, deployment.model, utcDay(now), usage?.prompt_tokens ?? 0, usage?.completion_tokens ?? 0);
       return {
         kind: 'outcome',
         outcome: {
@@ -232,7 +266,7 @@ async function runLine(message: RequestMessage, item: RequestItem, deployment: D
           response: { status_code: result.status, request_id: result.requestId, body: result.body },
           error: null,
           usage,
-          costInNanos: priced.costInNanos,
+          costInNanos: callCostInNanos,
           attempts,
           startedAtInMs,
           finishedAtInMs: now,

@@ -19,6 +19,7 @@ beforeAll(async () => {
     jobsContainer: 'jobs',
     linesContainer: 'lines',
     budgetContainer: 'budget',
+    ledgerContainer: 'ledger',
     caCertFile: stack.settings['COSMOS_CA_CERT_FILE'],
   };
   client = createCosmosClient(config);

@@ -1,5 +1,6 @@
 import { InMemoryBlobStore } from '../../src/adapters/memory/InMemoryBlobStore.js';
 import { InMemoryJobStore } from '../../src/adapters/memory/InMemoryJobStore.js';
+import { InMemoryUsageLedger } from '../../src/adapters/memory/InMemoryUsageLedger.js';
 import { InMemoryMessageQueue } from '../../src/adapters/memory/InMemoryMessageQueue.js';
 import type { FinalizeDeps } from '../../src/app/finalizeJob.js';
 import type { IngestDeps } from '../../src/app/ingestBlob.js';
@@ -75,6 +76,7 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
   const controlQueue = new InMemoryMessageQueue();
   const limiter = new RecordingLimiter(clock);
   const sleeps: number[] = [];
+  const ledger = new InMemoryUsageLedger();
   const deployments = new Deployments([{ name: 'test', model: 'Phi-3-mini-4k-instruct', chat, limiter, tokenCounter: roughTokenCounter }]);
   const ingestDeps: IngestDeps = {
     jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger,
@@ -82,14 +84,14 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
     packing: { maxMessageBytes: 2048, maxItemsPerMessage: 4 },
   };
   const workerDeps: WorkerDeps = {
-    jobs, blobs, requestQueue, controlQueue, deployments,
+    jobs, blobs, requestQueue, controlQueue, deployments, ledger,
     callSlots: (task) => task(), clock, random: () => 0.5,
     sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
     retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },
     prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false, logger: silentLogger,
   };
   const finalizeDeps: FinalizeDeps = { jobs, blobs, clock, logger: silentLogger, outputContainer: 'batch-output' };
-  return { clock, jobs, blobs, requestQueue, controlQueue, limiter, sleeps, ingestDeps, workerDeps, finalizeDeps };
+  return { ledger, clock, jobs, blobs, requestQueue, controlQueue, limiter, sleeps, ingestDeps, workerDeps, finalizeDeps };
 }
 
 export const chatLine = (customId: string | undefined, content: string, extra: Record<string, unknown> = {}) =>

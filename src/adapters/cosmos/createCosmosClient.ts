@@ -21,6 +21,7 @@ export interface CosmosContainers {
   readonly jobs: Container;
   readonly lines: Container;
   readonly budget: Container;
+  readonly ledger: Container;
 }
 
 /**
@@ -41,5 +42,9 @@ export async function ensureCosmosContainers(client: CosmosClient, config: AppCo
     id: config.budgetContainer,
     partitionKey: { paths: ['/id'] },
   });
-  return { database, jobs, lines, budget };
+  const { container: ledger } = await database.containers.createIfNotExists({
+    id: config.ledgerContainer,
+    partitionKey: { paths: ['/jobId'] },
+  });
+  return { database, jobs, lines, budget, ledger };
 }
