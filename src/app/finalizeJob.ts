@@ -3,6 +3,7 @@ import { LineErrorCode } from '../core/lineErrors.js';
 import { toBatchOutputLine, type LineOutcome } from '../core/lineOutcome.js';
 import type { Logger } from './Logger.js';
 import type { BlobStore, Clock, JobStore } from './ports.js';
+import { updateJob } from './updateJob.js';
 
 export interface FinalizeDeps {
   readonly jobs: JobStore;
@@ -76,13 +77,6 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
 }
 
 async function replaceWithRetry(jobId: string, deps: FinalizeDeps, change: (job: Job) => Job): Promise<Job> {
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const current = await deps.jobs.getJob(jobId);
-    if (current === undefined) throw new Error(`Job ${jobId} vanished during finalisation`);
-    if (TERMINAL_STATUSES.has(current.job.status)) return current.job;
-    const replaced = await deps.jobs.replaceJob(change(current.job), current.etag);
-    if (replaced !== undefined) return replaced.job;
-  }
-  throw new Error(`Job ${jobId}: could not update the job (the document kept changing)`);
+  const stored = await updateJob(deps.jobs, jobId, (job) => (TERMINAL_STATUSES.has(job.status) ? undefined : change(job)));
+  return stored.job;
 }
-

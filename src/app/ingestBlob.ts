@@ -7,6 +7,7 @@ import { RequestMessagePacker, type PackRequestsOptions, type RequestMessage } f
 import type { Logger } from './Logger.js';
 import type { Deployments } from './deployments.js';
 import type { BlobStore, Clock, JobStore, MessageQueue } from './ports.js';
+import { updateJob } from './updateJob.js';
 import { recordOutcomesAndMaybeFinalize } from './processRequestMessage.js';
 
 export interface IngestDeps {
@@ -64,7 +65,7 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
   }
   if (stored === undefined) throw new Error(`Job ${pinned.jobId} could not be read back after creation`);
   if (stored.job.ingest.done) return { kind: 'already-ingested', jobId: pinned.jobId };
-  return streamIntoJob(stored.job, stored.etag, deps);
+  return streamIntoJob(stored.job, deps);
 }
 
 /**
@@ -92,7 +93,7 @@ async function pinBlobToJob(container: string, name: string, deps: IngestDeps): 
   throw new Error(`Blob ${container}/${name} kept changing while its job was being created`);
 }
 
-async function streamIntoJob(startingJob: Job, initialEtag: string, deps: IngestDeps): Promise<IngestResult> {
+async function streamIntoJob(startingJob: Job, deps: IngestDeps): Promise<IngestResult> {
   let job = startingJob;
   const { container, name, etag } = job.input;
   // A resumed ingest re-reads from the start (validation needs every custom_id) but re-sends only what was not sent.
@@ -101,7 +102,6 @@ async function streamIntoJob(startingJob: Job, initialEtag: string, deps: Ingest
   const validator = new BatchFileValidator({ maxLineBytes: deps.maxLineBytes, maxLinesPerFile: deps.maxLinesPerFile });
   const packer = new RequestMessagePacker(job.id, { container, name, etag }, deps.packing);
 
-  let etagOfJob = initialEtag;
   let deployment = job.deployment === '' ? undefined : deps.deployments.byName(job.deployment);
   let linesRead = 0;
   let requests = 0;
@@ -118,7 +118,7 @@ async function streamIntoJob(startingJob: Job, initialEtag: string, deps: Ingest
     if (job.deployment === '' && deployment !== undefined) {
       // Workers read the deployment from the job, so it is recorded before the first message goes out.
       const chosen = deployment;
-      etagOfJob = await updateIngestState(job.id, etagOfJob, deps, (current) => ({ ...current, deployment: chosen.name, model: chosen.model }));
+      await updateJob(deps.jobs, job.id, (current) => ({ ...current, deployment: chosen.name, model: chosen.model }));
       job = { ...job, deployment: chosen.name };
     }
     const fresh = outgoing.filter((m) => m.seq >= alreadySent);
@@ -127,7 +127,7 @@ async function streamIntoJob(startingJob: Job, initialEtag: string, deps: Ingest
     outgoing = [];
     await recordOutcomesAndMaybeFinalize(job.id, invalidOutcomes, deps);
     invalidOutcomes = [];
-    etagOfJob = await updateIngestState(job.id, etagOfJob, deps, (current) => ({
+    await updateJob(deps.jobs, job.id, (current) => ({
       ...current,
       status: done && requests === 0 ? current.status : current.status === JobStatus.validating && messagesSent > 0 ? JobStatus.inProgress : current.status,
       requestedModel: validator.requestedModel,
@@ -188,17 +188,4 @@ async function streamIntoJob(startingJob: Job, initialEtag: string, deps: Ingest
   }
   deps.logger.info(`Job ${job.id}: ingested ${container}/${name}: ${requests} requests, ${invalid} invalid lines`);
   return { kind: 'ingested', jobId: job.id, requests, invalid };
-}
-
-/** Read-modify-write of the job with its ETag, retried when a worker's counter update got in between. */
-async function updateIngestState(jobId: string, etag: string, deps: IngestDeps, change: (job: Job) => Job): Promise<string> {
-  let currentEtag = etag;
-  for (let attempt = 0; attempt < 50; attempt += 1) {
-    const current = await deps.jobs.getJob(jobId);
-    if (current === undefined) throw new Error(`Job ${jobId} vanished during ingest`);
-    currentEtag = current.etag;
-    const replaced = await deps.jobs.replaceJob(change(current.job), currentEtag);
-    if (replaced !== undefined) return replaced.etag;
-  }
-  throw new Error(`Job ${jobId}: could not record ingest progress (the job document kept changing)`);
 }
