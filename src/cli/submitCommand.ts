@@ -1,0 +1,73 @@
+import { ConfigError } from '../core/errors.js';
+import { ApiError } from './apiClient.js';
+import { createApiClient, writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
+import { maskConnectionString, readStorageSettings, type StorageSettings } from './cliSettings.js';
+import { formatJobSummary, watchJob } from './progress.js';
+import { containerUploader, uploadBatchFile, type BlobUploader } from './uploadBatchFile.js';
+
+export interface SubmitCommandOptions {
+  readonly name?: string;
+  readonly watch?: boolean;
+  readonly overwrite?: boolean;
+}
+
+/**
+ * Uploads a batch file and prints its job id on stdout (alone, for scripts). With `watch`, follows
+ * the job to its end and prints the summary: exit code 0 only if it completed.
+ */
+export async function submitCommand(file: string, options: SubmitCommandOptions, globals: GlobalOptions, context: CliContext): Promise<number> {
+  const storage = readStorageSettings(context.env, { connectionString: globals.connectionString });
+  // Read the API settings before uploading: a bad URL should stop us before a job starts.
+  const api = options.watch === true ? createApiClient(context, globals) : undefined;
+  const uploader = context.createUploader?.(storage) ?? (await defaultUploader(storage));
+
+  const uploaded = await uploadBatchFile({
+    filePath: file,
+    blobName: options.name,
+    uploader,
+    overwrite: options.overwrite ?? false,
+    abortSignal: context.abortSignal,
+  });
+  writeLine(context.stderr, `Uploaded ${file} (${formatBytes(uploaded.sizeInBytes)}) to ${uploaded.container}/${uploaded.blobName}`);
+  writeLine(context.stdout, uploaded.jobId);
+  if (api === undefined) return 0;
+
+  let job;
+  try {
+    job = await watchJob({
+      ...context.watch,
+      fetchJob: () => api.getJob(uploaded.jobId, context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal }),
+      // A refused key or a wrong URL will not get better by asking again.
+      isRetryableError: (error) => !(error instanceof ApiError) || error.retryable,
+      stream: context.stderr,
+      clock: context.clock,
+      ...(context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal }),
+    });
+  } catch (error) {
+    // The upload worked and the job runs without us: say how to find it again.
+    const what = context.abortSignal?.aborted === true ? 'Stopped watching' : 'Could not follow the job';
+    writeLine(context.stderr, `${what}; the job goes on. Check it with: phi3-batch status ${uploaded.jobId}`);
+    throw error;
+  }
+  writeLine(context.stdout, formatJobSummary(job, { nowInMs: context.clock.nowInMs() }));
+  return job.status === 'completed' ? 0 : 1;
+}
+
+async function defaultUploader(storage: StorageSettings): Promise<BlobUploader> {
+  // Loaded on demand: the storage SDK is most of the start-up time of the other commands.
+  const { BlobServiceClient } = await import('@azure/storage-blob');
+  let service;
+  try {
+    service = BlobServiceClient.fromConnectionString(storage.connectionString);
+  } catch {
+    throw new ConfigError(storage.connectionStringSetting, 'a valid storage connection string', maskConnectionString(storage.connectionString));
+  }
+  return containerUploader(service.getContainerClient(storage.inputContainer));
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 * 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(bytes / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}
