@@ -5,3 +5,5 @@ import './functions/processControl.js';
 import './functions/listJobs.js';
 import './functions/getJob.js';
 import './functions/getJobResults.js';
+import './functions/cancelJob.js';
+import './functions/processRequestsPoison.js';

@@ -52,7 +52,8 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   const now = deps.clock.nowInMs();
   const final = await replaceWithRetry(jobId, deps, (job) => {
     const noRequests = job.ingest.requests === 0;
-    const status = job.status === JobStatus.cancelling ? JobStatus.cancelled : noRequests ? JobStatus.failed : JobStatus.completed;
+    const status =
+      job.status === JobStatus.cancelling ? JobStatus.cancelled : noRequests || job.halt !== undefined ? JobStatus.failed : JobStatus.completed;
     const stamp = status === JobStatus.cancelled ? 'cancelledAt' : status === JobStatus.failed ? 'failedAt' : 'completedAt';
     return {
       ...job,
@@ -67,7 +68,9 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
                 ? `The file has no request lines (${job.ingest.linesRead} blank lines)`
                 : `The file has no valid request line: all ${job.ingest.invalid} lines failed validation`,
           }
-        : job.jobError,
+        : job.halt !== undefined
+          ? { code: job.halt.code, message: job.halt.message }
+          : job.jobError,
       timestamps: { ...job.timestamps, [stamp]: now },
       output: { container: deps.outputContainer, resultsBlob, errorsBlob },
     };

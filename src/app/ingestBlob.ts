@@ -2,6 +2,7 @@ import { BatchFileValidator } from '../core/BatchFileValidator.js';
 import { JobStatus, MAX_ERRORS_ON_JOB, newJob, type Job, type JobLineError } from '../core/job.js';
 import { isValidJobId, jobIdFor } from '../core/jobId.js';
 import { LineSplitter } from '../core/LineSplitter.js';
+import { LineErrorCode } from '../core/lineErrors.js';
 import { LineStatus, type LineOutcome } from '../core/lineOutcome.js';
 import { RequestMessagePacker, type PackRequestsOptions, type RequestMessage } from '../core/requestMessage.js';
 import type { Logger } from './Logger.js';
@@ -112,7 +113,23 @@ async function streamIntoJob(startingJob: Job, deps: IngestDeps): Promise<Ingest
   let maxCompletionTokens = 0;
   const errors: JobLineError[] = [];
   let outgoing: RequestMessage[] = [];
-  let invalidOutcomes: LineOutcome[] = [];
+  /** Outcomes the ingest records itself: invalid lines, and lines of a job cancelled while it was read. */
+  let directOutcomes: LineOutcome[] = [];
+  let cancelled = false;
+  const cancelledOutcome = (line: number, customId: string): LineOutcome => ({
+    jobId: job.id,
+    line,
+    customId,
+    status: LineStatus.cancelled,
+    response: null,
+    error: { code: LineErrorCode.batchCancelled, message: 'The batch was cancelled before this line was sent' },
+    usage: null,
+    costInNanos: 0,
+    attempts: 0,
+    startedAtInMs: null,
+    finishedAtInMs: deps.clock.nowInMs(),
+    latencyInMs: null,
+  });
 
   const checkpoint = async (done: boolean): Promise<void> => {
     if (job.deployment === '' && deployment !== undefined) {
@@ -121,12 +138,19 @@ async function streamIntoJob(startingJob: Job, deps: IngestDeps): Promise<Ingest
       await updateJob(deps.jobs, job.id, (current) => ({ ...current, deployment: chosen.name, model: chosen.model }));
       job = { ...job, deployment: chosen.name };
     }
+    const latest = await deps.jobs.getJob(job.id);
+    cancelled ||= latest?.job.status === JobStatus.cancelling || latest?.job.status === JobStatus.cancelled;
     const fresh = outgoing.filter((m) => m.seq >= alreadySent);
-    if (fresh.length > 0) await deps.requestQueue.send(fresh);
+    if (cancelled) {
+      // Cancelled while reading: what is not sent yet is never sent; each line still gets its outcome.
+      for (const message of fresh) for (const item of message.items) directOutcomes.push(cancelledOutcome(item.line, item.id));
+    } else if (fresh.length > 0) {
+      await deps.requestQueue.send(fresh);
+    }
     messagesSent = Math.max(messagesSent, outgoing.length === 0 ? messagesSent : outgoing[outgoing.length - 1]!.seq + 1);
     outgoing = [];
-    await recordOutcomesAndMaybeFinalize(job.id, invalidOutcomes, deps);
-    invalidOutcomes = [];
+    await recordOutcomesAndMaybeFinalize(job.id, directOutcomes, deps);
+    directOutcomes = [];
     await updateJob(deps.jobs, job.id, (current) => ({
       ...current,
       status: done && requests === 0 ? current.status : current.status === JobStatus.validating && messagesSent > 0 ? JobStatus.inProgress : current.status,
@@ -147,7 +171,7 @@ async function streamIntoJob(startingJob: Job, deps: IngestDeps): Promise<Ingest
     if (line.kind === 'invalid') {
       invalid += 1;
       if (errors.length < MAX_ERRORS_ON_JOB) errors.push({ ...line.error, line: line.lineNumber });
-      invalidOutcomes.push({
+      directOutcomes.push({
         jobId: job.id,
         line: line.lineNumber,
         customId: line.customId,
@@ -169,13 +193,17 @@ async function streamIntoJob(startingJob: Job, deps: IngestDeps): Promise<Ingest
     if (maxTokens === undefined || maxTokens === null) defaultMaxTokensApplied += 1;
     maxCompletionTokens += maxTokens ?? deps.defaultMaxTokens;
     estimatedPromptTokens += deployment.tokenCounter.countChatPrompt(line.body.messages);
+    if (cancelled) {
+      directOutcomes.push(cancelledOutcome(line.lineNumber, line.customId));
+      return;
+    }
     outgoing.push(...packer.add(line.lineNumber, line.customId, line.body, { offset: line.byteOffset, length: line.byteLength }));
   };
 
   const stream = await deps.blobs.openRead(container, name, { etag });
   for await (const chunk of stream) {
     for (const raw of splitter.push(chunk)) handle(raw);
-    if (outgoing.length >= (deps.messagesPerCheckpoint ?? DEFAULT_MESSAGES_PER_CHECKPOINT) || invalidOutcomes.length >= INVALID_PER_FLUSH) await checkpoint(false);
+    if (outgoing.length >= (deps.messagesPerCheckpoint ?? DEFAULT_MESSAGES_PER_CHECKPOINT) || directOutcomes.length >= INVALID_PER_FLUSH) await checkpoint(false);
   }
   for (const raw of splitter.end()) handle(raw);
   outgoing.push(...packer.flush());

@@ -1,5 +1,5 @@
 import type { ChatCompletionBody, TokenUsage } from '../core/chat.js';
-import { JobStatus, isComplete } from '../core/job.js';
+import { DEPLOYMENT_FAILURE_STATUSES, JobStatus, isComplete } from '../core/job.js';
 import { LineErrorCode, type LineError } from '../core/lineErrors.js';
 import { LineStatus, type LineOutcome } from '../core/lineOutcome.js';
 import { parseBatchLine } from '../core/parseBatchLine.js';
@@ -9,6 +9,7 @@ import { decideRetry, parseRetryAfterInMs, type CallOutcome, type RetryPolicy } 
 import type { ControlMessage } from './controlMessages.js';
 import type { Logger } from './Logger.js';
 import type { Deployment, Deployments } from './deployments.js';
+import { updateJob } from './updateJob.js';
 import type { BlobStore, ChatCallResult, Clock, JobStore, MessageQueue, OutcomeTotals, UsageLedger } from './ports.js';
 
 export interface WorkerDeps {
@@ -54,15 +55,25 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
 
   let results: LineResult[];
   const status = stored.job.status;
+  const halt = stored.job.halt;
   if (status === JobStatus.cancelling || status === JobStatus.cancelled) {
     const now = deps.clock.nowInMs();
     results = pending.map((item) => ({
       kind: 'outcome',
-      outcome: failedOutcome(message.jobId, item, { code: LineErrorCode.batchCancelled, message: 'The batch was cancelled before this line was sent' }, 0, null, now, LineStatus.cancelled),
+      outcome: failedOutcome(message.jobId, item, { code: LineErrorCode.batchCancelled, message: 'The batch was cancelled before this line was sent' }, priorAttempts(item), null, now, LineStatus.cancelled),
     }));
+  } else if (halt !== undefined) {
+    const now = deps.clock.nowInMs();
+    results = pending.map((item) => ({ kind: 'outcome', outcome: haltedOutcome(message.jobId, item, halt, now) }));
   } else {
     const deployment = deps.deployments.byName(stored.job.deployment);
-    results = await Promise.all(pending.map((item) => runLine(message, item, deployment, deps)));
+    const guard: HaltGuard = { halt: undefined };
+    results = await Promise.all(pending.map((item) => runLine(message, item, deployment, guard, deps)));
+    if (guard.halt !== undefined) {
+      const newHalt = guard.halt;
+      await updateJob(deps.jobs, message.jobId, (job) => (job.halt === undefined ? { ...job, halt: newHalt } : undefined));
+      deps.logger.error(`Job ${message.jobId} halted: ${newHalt.message}`);
+    }
   }
 
   const outcomes = results.flatMap((r) => (r.kind === 'outcome' ? [r.outcome] : []));
@@ -107,6 +118,19 @@ export function totalsOf(outcomes: readonly LineOutcome[]): OutcomeTotals {
     costInNanos += o.costInNanos;
   }
   return { succeeded, failed: outcomes.length - succeeded, promptTokens, completionTokens, costInNanos };
+}
+
+/** Shared by the lines of one message: once one learns the deployment refuses us, the rest stop. */
+interface HaltGuard {
+  halt: (LineError & { atInMs: number }) | undefined;
+}
+
+function priorAttempts(item: RequestItem): number {
+  return item.prior ?? 0;
+}
+
+function haltedOutcome(jobId: string, item: RequestItem, halt: LineError, nowInMs: number): LineOutcome {
+  return failedOutcome(jobId, item, { code: LineErrorCode.batchHalted, message: `Not sent: ${halt.message}` }, priorAttempts(item), null, nowInMs);
 }
 
 function failedOutcome(
@@ -194,7 +218,7 @@ function usageOf(body: unknown): TokenUsage | null {
   };
 }
 
-async function runLine(message: RequestMessage, item: RequestItem, deployment: Deployment, deps: WorkerDeps): Promise<LineResult> {
+async function runLine(message: RequestMessage, item: RequestItem, deployment: Deployment, guard: HaltGuard, deps: WorkerDeps): Promise<LineResult> {
   const { chat, limiter, tokenCounter } = deployment;
   const resolved = await resolveBody(message, item, deps);
   if (!('messages' in resolved)) return { kind: 'outcome', outcome: failedOutcome(message.jobId, item, resolved, 0, null, deps.clock.nowInMs()) };
@@ -202,13 +226,14 @@ async function runLine(message: RequestMessage, item: RequestItem, deployment: D
     resolved.max_tokens === undefined || resolved.max_tokens === null ? { ...resolved, max_tokens: deps.defaultMaxTokens } : resolved;
   const reservedTokens = tokenCounter.countChatPrompt(body.messages) + (body.max_tokens as number);
 
-  let attempts = 0;
+  let attempts = priorAttempts(item);
   let failedAttempts = 0;
   let startedAtInMs: number | null = null;
   for (;;) {
+    if (guard.halt !== undefined) return { kind: 'outcome', outcome: haltedOutcome(message.jobId, item, guard.halt, deps.clock.nowInMs()) };
     const admission = await limiter.acquire({ requests: 1, tokens: reservedTokens }, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
     if (!admission.granted) {
-      return { kind: 'requeue', item, delayInMs: admission.waitInMs, reason: 'the deployment budget is paused by the endpoint' };
+      return { kind: 'requeue', item: { ...item, prior: attempts }, delayInMs: admission.waitInMs, reason: 'the deployment budget is paused by the endpoint' };
     }
     const result = await deps.callSlots(() => chat.complete(body, { customId: item.id }));
     const now = deps.clock.nowInMs();
@@ -276,6 +301,13 @@ async function runLine(message: RequestMessage, item: RequestItem, deployment: D
     }
     if (decision.action === 'fail' || decision.action === 'done') {
       const error = describeFailure(result);
+      if (result.kind === 'response' && DEPLOYMENT_FAILURE_STATUSES.has(result.status) && guard.halt === undefined) {
+        guard.halt = {
+          code: LineErrorCode.deploymentRejected,
+          message: `The endpoint answered HTTP ${result.status} (${error.code}: ${error.message}); check PHI3_ENDPOINT and PHI3_API_KEY, then retry the failed lines`,
+          atInMs: now,
+        };
+      }
       const response = result.kind === 'response' ? { status_code: result.status, request_id: result.requestId, body: result.body } : null;
       const finalError = outcome.kind === 'response' ? error : { code: LineErrorCode.retriesExhausted, message: `${error.message} (after ${attempts} attempts)` };
       return { kind: 'outcome', outcome: failedOutcome(message.jobId, item, finalError, attempts, response, now, LineStatus.failed, startedAtInMs) };
@@ -285,7 +317,7 @@ async function runLine(message: RequestMessage, item: RequestItem, deployment: D
       const reason = decision.throttled
         ? `the endpoint asked to retry after ${Math.round(decision.requestedDelayInMs / 1000)} s`
         : 'backing off after repeated failures';
-      return { kind: 'requeue', item, delayInMs: decision.delayInMs, reason };
+      return { kind: 'requeue', item: { ...item, prior: attempts }, delayInMs: decision.delayInMs, reason };
     }
     if (!decision.throttled) await deps.sleep(decision.delayInMs);
   }

@@ -48,6 +48,14 @@ export class BadRequestError extends Phi3BatchError {
   }
 }
 
+/** The request conflicts with the resource's state (e.g. cancelling a completed job). */
+export class ConflictError extends Phi3BatchError {
+  override readonly name = 'ConflictError';
+  constructor(message: string) {
+    super(ErrorCode.conflict, message);
+  }
+}
+
 /** Normalises whatever was thrown into an Error, so every catch boundary sees the same shape. */
 export function ensureError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;

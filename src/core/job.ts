@@ -56,6 +56,11 @@ export interface Job {
   readonly usage: JobUsage;
   readonly errors: readonly JobLineError[];
   readonly jobError?: LineError | undefined;
+  /**
+   * Set when the deployment itself refused the job (wrong key, wrong endpoint): lines not yet sent
+   * fail at once with this error instead of each burning a call. Cleared by a retry.
+   */
+  readonly halt?: (LineError & { readonly atInMs: number }) | undefined;
   readonly timestamps: Partial<Record<'inProgressAt' | 'finalizingAt' | 'completedAt' | 'failedAt' | 'cancellingAt' | 'cancelledAt', number>>;
   readonly output?: { readonly container: string; readonly resultsBlob: string; readonly errorsBlob: string } | undefined;
 }
@@ -91,6 +96,9 @@ export function newJob(fields: {
 export function totalTasks(job: Job): number {
   return job.ingest.requests + job.ingest.invalid;
 }
+
+/** Endpoint answers that mean the deployment, not the line, is wrong: no later line can do better. */
+export const DEPLOYMENT_FAILURE_STATUSES: ReadonlySet<number> = new Set([401, 403, 404]);
 
 export function isComplete(job: Job): boolean {
   return job.ingest.done && job.counts.succeeded + job.counts.failed >= totalTasks(job);

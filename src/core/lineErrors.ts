@@ -14,6 +14,8 @@ export const LineErrorCode = {
   batchCancelled: 'batch_cancelled',
   poisonMessage: 'poison_message',
   inputChanged: 'input_changed',
+  batchHalted: 'batch_halted',
+  deploymentRejected: 'deployment_rejected',
 } as const;
 export type LineErrorCode = (typeof LineErrorCode)[keyof typeof LineErrorCode];
 
@@ -22,4 +24,37 @@ export interface LineError {
   readonly message: string;
   /** The field that was wrong, when there is one (OpenAI's `param`). */
   readonly param?: string;
+}
+
+/** Codes of failures that a later attempt could turn into a success (the input itself was fine). */
+const RETRYABLE_CODES: ReadonlySet<string> = new Set([
+  LineErrorCode.retriesExhausted,
+  LineErrorCode.batchCancelled,
+  LineErrorCode.poisonMessage,
+  LineErrorCode.batchHalted,
+  LineErrorCode.deploymentRejected,
+  'endpoint_timeout',
+  'endpoint_unreachable',
+  '429',
+]);
+
+export function isRetryableLineError(code: string): boolean {
+  return RETRYABLE_CODES.has(code) || /^http_5\d\d$/.test(code);
+}
+
+/** Validation failures: the line itself is wrong, so no retry can help. */
+const VALIDATION_CODES: ReadonlySet<string> = new Set([
+  LineErrorCode.invalidJsonLine,
+  LineErrorCode.invalidUtf8,
+  LineErrorCode.lineTooLarge,
+  LineErrorCode.invalidRequest,
+  LineErrorCode.duplicateCustomId,
+  LineErrorCode.urlMismatch,
+  LineErrorCode.methodMismatch,
+  LineErrorCode.modelMismatch,
+  LineErrorCode.tooManyTasks,
+]);
+
+export function isValidationError(code: string): boolean {
+  return VALIDATION_CODES.has(code);
 }

@@ -8,9 +8,13 @@ export interface InputBlobRef {
 }
 
 /** One request carried by a queue message: inline, or by reference to its bytes in the input blob. */
-export type RequestItem =
+export type RequestItem = (
   | { readonly line: number; readonly id: string; readonly body: ChatCompletionBody }
-  | { readonly line: number; readonly id: string; readonly ref: { readonly offset: number; readonly length: number } };
+  | { readonly line: number; readonly id: string; readonly ref: { readonly offset: number; readonly length: number } }
+) & {
+  /** Calls made for this line in earlier rounds (a retry of failed lines), so attempts add up per line. */
+  readonly prior?: number;
+};
 
 /** The work-queue message: several requests of one job, so queue and storage transactions per line stay small. */
 export interface RequestMessage {

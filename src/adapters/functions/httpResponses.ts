@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { BadRequestError, NotFoundError, ensureError } from '../../core/errors.js';
+import { BadRequestError, ConflictError, NotFoundError, ensureError } from '../../core/errors.js';
 
 export function jsonResponse(status: number, body: unknown): HttpResponseInit {
   return { status, jsonBody: body, headers: { 'cache-control': 'no-store' } };
@@ -19,6 +19,7 @@ export function httpHandler(
     } catch (thrown) {
       if (thrown instanceof BadRequestError) return errorResponse(400, thrown.code, thrown.message, thrown.parameter);
       if (thrown instanceof NotFoundError) return errorResponse(404, thrown.code, thrown.message);
+      if (thrown instanceof ConflictError) return errorResponse(409, thrown.code, thrown.message);
       const error = ensureError(thrown);
       context.error(`${request.method} ${new URL(request.url).pathname} failed: ${error.name}: ${error.message}`);
       return errorResponse(500, 'internal_error', `The request failed; see the function logs for invocation ${context.invocationId}`);

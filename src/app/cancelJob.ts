@@ -1,0 +1,30 @@
+import { ConflictError } from '../core/errors.js';
+import { JobStatus, type Job } from '../core/job.js';
+import type { ControlMessage } from './controlMessages.js';
+import { requireJob } from './jobQueries.js';
+import type { Clock, JobStore, MessageQueue } from './ports.js';
+import { updateJob } from './updateJob.js';
+
+/**
+ * Cancels a job: it becomes `cancelling`; lines not yet sent get a `batch_cancelled` outcome when
+ * their message comes up, lines in flight finish and are kept, and finalisation writes the partial
+ * output and makes it `cancelled`. Cancelling twice is harmless.
+ */
+export async function cancelJob(deps: { jobs: JobStore; controlQueue: MessageQueue; clock: Clock }, jobId: string | undefined): Promise<Job> {
+  const { job } = await requireJob(deps.jobs, jobId);
+  if (job.status === JobStatus.completed || job.status === JobStatus.failed) {
+    throw new ConflictError(`Job ${job.id} is already ${job.status}`);
+  }
+  const stored = await updateJob(deps.jobs, job.id, (current) => {
+    if (current.status === JobStatus.cancelling || current.status === JobStatus.cancelled) return undefined;
+    if (current.status === JobStatus.completed || current.status === JobStatus.failed) return undefined;
+    return { ...current, status: JobStatus.cancelling, timestamps: { ...current.timestamps, cancellingAt: deps.clock.nowInMs() } };
+  });
+  if (stored.job.status === JobStatus.completed || stored.job.status === JobStatus.failed) {
+    throw new ConflictError(`Job ${job.id} is already ${stored.job.status}`);
+  }
+  // Every line may already have its outcome: finalisation turns `cancelling` into `cancelled`.
+  const finalize: ControlMessage = { v: 1, kind: 'finalize', jobId: job.id };
+  await deps.controlQueue.send([finalize]);
+  return stored.job;
+}

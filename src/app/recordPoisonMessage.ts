@@ -1,0 +1,44 @@
+import { LineErrorCode } from '../core/lineErrors.js';
+import { LineStatus, type LineOutcome } from '../core/lineOutcome.js';
+import { parseRequestMessage } from '../core/requestMessage.js';
+import type { Logger } from './Logger.js';
+import type { Clock, JobStore, MessageQueue } from './ports.js';
+import { recordOutcomesAndMaybeFinalize } from './processRequestMessage.js';
+
+/**
+ * A work message that failed `maxDequeueCount` times: its lines that still have no outcome fail
+ * with `poison_message`, so the job can still finish and the lines can be retried later.
+ */
+export async function recordPoisonMessage(
+  payload: unknown,
+  deps: { jobs: JobStore; controlQueue: MessageQueue; clock: Clock; logger: Logger },
+): Promise<number> {
+  const message = parseRequestMessage(payload);
+  if (typeof message === 'string') {
+    // Not attributable to any job: the poison queue keeps nothing further, so say it loudly.
+    deps.logger.error(`A poison message that is not a work message was dropped: ${message}: ${JSON.stringify(payload).slice(0, 500)}`);
+    return 0;
+  }
+  const lines = message.items.map((i) => i.line);
+  const done = await deps.jobs.linesWithOutcome(message.jobId, Math.min(...lines), Math.max(...lines));
+  const now = deps.clock.nowInMs();
+  const outcomes: LineOutcome[] = message.items
+    .filter((item) => !done.has(item.line))
+    .map((item) => ({
+      jobId: message.jobId,
+      line: item.line,
+      customId: item.id,
+      status: LineStatus.failed,
+      response: null,
+      error: { code: LineErrorCode.poisonMessage, message: 'Processing this line failed repeatedly (the work message went to the poison queue); it can be retried' },
+      usage: null,
+      costInNanos: 0,
+      attempts: item.prior ?? 0,
+      startedAtInMs: null,
+      finishedAtInMs: now,
+      latencyInMs: null,
+    }));
+  const recorded = await recordOutcomesAndMaybeFinalize(message.jobId, outcomes, deps);
+  deps.logger.warn(`Job ${message.jobId}: poison message ${message.seq}: ${recorded} line(s) failed with poison_message`);
+  return recorded;
+}

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { cancelJob } from '../../src/app/cancelJob.js';
+import { parseControlMessage } from '../../src/app/controlMessages.js';
+import { finalizeJob } from '../../src/app/finalizeJob.js';
+import { ingestBlob } from '../../src/app/ingestBlob.js';
+import { processRequestMessage } from '../../src/app/processRequestMessage.js';
+import { recordPoisonMessage } from '../../src/app/recordPoisonMessage.js';
+import { silentLogger } from '../../src/app/Logger.js';
+import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+import { chatLine, createWorld, okResponse, ScriptedChatClient } from './fixtures.js';
+
+type World = ReturnType<typeof createWorld>;
+
+async function drainControl(world: World): Promise<void> {
+  for (const payload of world.controlQueue.drain()) {
+    const message = parseControlMessage(payload);
+    if (typeof message !== 'string') await finalizeJob(message.jobId, world.finalizeDeps);
+  }
+}
+
+async function outcomesOf(world: World, jobId: string) {
+  const all = [];
+  for await (const o of world.jobs.listOutcomes(jobId)) all.push(o);
+  return all;
+}
+
+const file = (n: number) => Array.from({ length: n }, (_, i) => chatLine(`id-${i + 1}`, `prompt ${i + 1}`)).join('\n');
+
+describe('reliability on in-memory ports', () => {
+  it('cancel: queued lines are not sent, finished ones are kept, output holds the partial results', async () => {
+    const chat = new ScriptedChatClient();
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', file(8));
+    const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
+    const [first, second] = world.requestQueue.drain().map((p) => parseRequestMessage(p) as RequestMessage);
+    await processRequestMessage(first!, world.workerDeps);
+    const cancelling = await cancelJob({ jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock }, jobId);
+    expect(cancelling.status).toBe('cancelling');
+    await processRequestMessage(second!, world.workerDeps);
+    await drainControl(world);
+
+    const job = (await world.jobs.getJob(jobId))!.job;
+    expect(job.status).toBe('cancelled');
+    expect(chat.calls).toHaveLength(4);
+    const outcomes = await outcomesOf(world, jobId);
+    expect(outcomes.map((o) => o.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded', 'cancelled', 'cancelled', 'cancelled', 'cancelled']);
+    const errors = (await world.blobs.download('batch-output', `${jobId}/errors.jsonl`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
+    expect(errors.map((e) => e.error.code)).toEqual(Array(4).fill('batch_cancelled'));
+    expect((await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString().trim().split('\n')).toHaveLength(4);
+  });
+
+  it('cancelling a completed job is a conflict; cancelling twice is harmless', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', file(1));
+    const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
+    const deps = { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock };
+    await cancelJob(deps, jobId);
+    await expect(cancelJob(deps, jobId)).resolves.toMatchObject({ status: 'cancelling' });
+    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    await drainControl(world);
+    await expect(cancelJob(deps, jobId)).resolves.toMatchObject({ status: 'cancelled' });
+
+    const other = createWorld();
+    other.blobs.put('batch-input', 'x.jsonl', file(1));
+    const done = await ingestBlob('batch-input', 'x.jsonl', other.ingestDeps);
+    for (const p of other.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, other.workerDeps);
+    await drainControl(other);
+    await expect(cancelJob({ jobs: other.jobs, controlQueue: other.controlQueue, clock: other.clock }, done.kind === 'ingested' ? done.jobId : '')).rejects.toMatchObject({ code: 'conflict' });
+  });
+
+  it('a wrong key halts the job after the first refusal instead of burning through every line', async () => {
+    const chat = new ScriptedChatClient(() => ({ kind: 'response', status: 401, headers: {}, body: { error: { code: 'Unauthorized', message: 'Access denied' } }, requestId: 'r', latencyInMs: 1 }));
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', file(6));
+    const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
+    const messages = world.requestQueue.drain().map((p) => parseRequestMessage(p) as RequestMessage);
+    // One line at a time for the first message, so exactly one call reaches the endpoint.
+    for (const item of messages[0]!.items) await processRequestMessage({ ...messages[0]!, items: [item] }, world.workerDeps);
+    await processRequestMessage(messages[1]!, world.workerDeps);
+    await drainControl(world);
+
+    expect(chat.calls).toHaveLength(1);
+    const job = (await world.jobs.getJob(jobId))!.job;
+    expect(job.status).toBe('failed');
+    expect(job.jobError?.code).toBe('deployment_rejected');
+    expect(job.jobError?.message).toMatch(/HTTP 401.*PHI3_API_KEY/);
+    const outcomes = await outcomesOf(world, jobId);
+    expect(outcomes[0]!.error?.code).toBe('Unauthorized');
+    expect(outcomes.slice(1).every((o) => o.error?.code === 'batch_halted')).toBe(true);
+  });
+
+  it('a poison message fails its unfinished lines with poison_message and the job still finishes', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', file(3));
+    const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
+    const [payload] = world.requestQueue.drain();
+    const message = parseRequestMessage(payload) as RequestMessage;
+    await processRequestMessage({ ...message, items: message.items.slice(0, 1) }, world.workerDeps);
+    const recorded = await recordPoisonMessage(payload, { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock, logger: silentLogger });
+    expect(recorded).toBe(2);
+    await drainControl(world);
+    const job = (await world.jobs.getJob(jobId))!.job;
+    expect(job.status).toBe('completed');
+    expect(job.counts).toEqual({ succeeded: 1, failed: 2 });
+    expect((await outcomesOf(world, jobId)).map((o) => o.error?.code ?? 'ok')).toEqual(['ok', 'poison_message', 'poison_message']);
+    expect(await recordPoisonMessage('garbage', { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock, logger: silentLogger })).toBe(0);
+  });
+
+  it('a job cancelled while its file is being read sends nothing more and still gives every line an outcome', async () => {
+    const chat = new ScriptedChatClient(okResponse);
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', file(20));
+    let checkpoints = 0;
+    const realSend = world.requestQueue.send.bind(world.requestQueue);
+    world.requestQueue.send = async (payloads, options) => {
+      checkpoints += 1;
+      await realSend(payloads, options);
+      if (checkpoints === 1) {
+        const first = (payloads[0] as RequestMessage).jobId;
+        await cancelJob({ jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock }, first);
+      }
+    };
+    const ingested = await ingestBlob('batch-input', 'in.jsonl', { ...world.ingestDeps, messagesPerCheckpoint: 1 });
+    const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
+    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    await drainControl(world);
+    const job = (await world.jobs.getJob(jobId))!.job;
+    expect(job.status).toBe('cancelled');
+    const outcomes = await outcomesOf(world, jobId);
+    expect(outcomes).toHaveLength(20);
+    expect(outcomes.filter((o) => o.status === 'cancelled')).toHaveLength(20);
+    expect(chat.calls).toHaveLength(0);
+  });
+});
