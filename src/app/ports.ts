@@ -44,8 +44,14 @@ export interface JobStore {
   getJob(jobId: string): Promise<StoredJob | undefined>;
   /** Replaces the job if it still has `etag`; returns the new state, or undefined if someone else changed it. */
   replaceJob(job: Job, etag: string): Promise<StoredJob | undefined>;
-  /** Adds recorded outcomes to the job's counters (the fast, live view; finalisation recounts exactly). */
-  addToJobCounters(jobId: string, delta: OutcomeTotals): Promise<StoredJob>;
+  /** Adds recorded outcomes to the job's counters (the fast, live view; finalisation recounts exactly) and notes the progress time. */
+  addToJobCounters(jobId: string, delta: OutcomeTotals, nowInMs: number): Promise<StoredJob>;
+  /** Jobs not yet in a terminal status, for the sweeper. */
+  listActiveJobs(): AsyncIterable<Job>;
+  /** Removes outcomes so the lines can run again (a retry of failed lines). */
+  deleteOutcomes(jobId: string, lines: readonly number[]): Promise<void>;
+  /** Line numbers that have an outcome, in order. */
+  listOutcomeLines(jobId: string): AsyncIterable<number>;
   listJobs(options: { pageSize: number; continuationToken?: string | undefined }): Promise<{ jobs: Job[]; continuationToken: string | undefined }>;
   /** Writes outcomes that do not exist yet; returns those this call created (a line's first outcome wins). */
   recordOutcomes(outcomes: readonly LineOutcome[]): Promise<LineOutcome[]>;

@@ -93,12 +93,12 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
 export async function recordOutcomesAndMaybeFinalize(
   jobId: string,
   outcomes: readonly LineOutcome[],
-  deps: Pick<WorkerDeps, 'jobs' | 'controlQueue'>,
+  deps: Pick<WorkerDeps, 'jobs' | 'controlQueue' | 'clock'>,
 ): Promise<number> {
   if (outcomes.length === 0) return 0;
   const created = await deps.jobs.recordOutcomes(outcomes);
   if (created.length === 0) return 0;
-  const updated = await deps.jobs.addToJobCounters(jobId, totalsOf(created));
+  const updated = await deps.jobs.addToJobCounters(jobId, totalsOf(created), deps.clock.nowInMs());
   if (isComplete(updated.job)) {
     const finalize: ControlMessage = { v: 1, kind: 'finalize', jobId };
     await deps.controlQueue.send([finalize]);

@@ -12,6 +12,8 @@ export const JobStatus = {
 } as const;
 export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
 
+export const ACTIVE_STATUSES: readonly JobStatus[] = [JobStatus.validating, JobStatus.inProgress, JobStatus.finalizing, JobStatus.cancelling];
+
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set([JobStatus.completed, JobStatus.failed, JobStatus.cancelled]);
 
 /** Validation errors kept on the job document itself; the rest are in the line outcomes and the error file. */
@@ -63,6 +65,12 @@ export interface Job {
   readonly halt?: (LineError & { readonly atInMs: number }) | undefined;
   readonly timestamps: Partial<Record<'inProgressAt' | 'finalizingAt' | 'completedAt' | 'failedAt' | 'cancellingAt' | 'cancelledAt', number>>;
   readonly output?: { readonly container: string; readonly resultsBlob: string; readonly errorsBlob: string } | undefined;
+  /** Last time a line got its outcome or the ingest moved on: how the sweeper tells a stalled job. */
+  readonly progressAtInMs?: number | undefined;
+  /** Lines wait in delayed messages until then (the endpoint asked for a long pause), and why. */
+  readonly deferral?: { readonly untilInMs: number; readonly reason: string } | undefined;
+  /** How many times failed lines were sent again. */
+  readonly retries?: number | undefined;
 }
 
 export function newJob(fields: {

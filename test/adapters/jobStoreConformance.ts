@@ -57,8 +57,9 @@ export function describeJobStoreConformance(name: string, getStore: () => JobSto
       const job = sampleJob();
       await store.createJob(job);
       const delta = { succeeded: 1, failed: 2, promptTokens: 3, completionTokens: 4, costInNanos: 5 };
-      await Promise.all(Array.from({ length: 10 }, () => store.addToJobCounters(job.id, delta)));
+      await Promise.all(Array.from({ length: 10 }, (_, i) => store.addToJobCounters(job.id, delta, 5_000 + i)));
       const stored = (await store.getJob(job.id))!.job;
+      expect(stored.progressAtInMs).toBeGreaterThanOrEqual(5_000);
       expect(stored.counts).toEqual({ succeeded: 10, failed: 20 });
       expect(stored.usage).toEqual({ promptTokens: 30, completionTokens: 40, costInNanos: 50 });
     });
@@ -94,6 +95,29 @@ export function describeJobStoreConformance(name: string, getStore: () => JobSto
       for await (const o of store.listOutcomes(jobId, { status: 'succeeded' })) lines.push(o.line);
       const expected = many.filter((o) => o.status === 'succeeded').map((o) => o.line).sort((a, b) => a - b);
       expect(lines).toEqual(expected);
+    });
+
+    it('lists active jobs only', async () => {
+      const store = getStore();
+      const active = sampleJob();
+      const done = { ...sampleJob(), status: 'completed' as const };
+      await store.createJob(active);
+      await store.createJob(done);
+      const ids: string[] = [];
+      for await (const job of store.listActiveJobs()) ids.push(job.id);
+      expect(ids).toContain(active.id);
+      expect(ids).not.toContain(done.id);
+    });
+
+    it('deletes outcomes so lines can run again, and lists the lines that have one', async () => {
+      const store = getStore();
+      const jobId = uniqueJobId();
+      await store.recordOutcomes([outcome(jobId, 1), outcome(jobId, 2, 'failed'), outcome(jobId, 3, 'failed')]);
+      await store.deleteOutcomes(jobId, [2, 3, 99]);
+      const lines: number[] = [];
+      for await (const line of store.listOutcomeLines(jobId)) lines.push(line);
+      expect(lines).toEqual([1]);
+      expect((await store.recordOutcomes([outcome(jobId, 2)])).map((o) => o.line)).toEqual([2]);
     });
 
     it('lists jobs newest first, in pages', async () => {

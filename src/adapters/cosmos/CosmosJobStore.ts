@@ -1,6 +1,6 @@
 import { BulkOperationType, ErrorResponse, type Container, type OperationInput, type PatchOperation } from '@azure/cosmos';
 import type { JobStore, OutcomeTotals, StoredJob } from '../../app/ports.js';
-import type { Job } from '../../core/job.js';
+import { ACTIVE_STATUSES, type Job } from '../../core/job.js';
 import type { LineOutcome } from '../../core/lineOutcome.js';
 
 /** A line outcome as stored: flat token fields so SUM() never meets a null. */
@@ -59,8 +59,9 @@ export class CosmosJobStore implements JobStore {
     }
   }
 
-  async addToJobCounters(jobId: string, delta: OutcomeTotals): Promise<StoredJob> {
+  async addToJobCounters(jobId: string, delta: OutcomeTotals, nowInMs: number): Promise<StoredJob> {
     const operations: PatchOperation[] = [
+      { op: 'set', path: '/progressAtInMs', value: nowInMs },
       { op: 'incr', path: '/counts/succeeded', value: delta.succeeded },
       { op: 'incr', path: '/counts/failed', value: delta.failed },
       { op: 'incr', path: '/usage/promptTokens', value: delta.promptTokens },
@@ -83,6 +84,46 @@ export class CosmosJobStore implements JobStore {
       jobs: page.resources.map((r) => toStoredJob(r)!.job),
       continuationToken: page.hasMoreResults ? page.continuationToken : undefined,
     };
+  }
+
+  async *listActiveJobs(): AsyncIterable<Job> {
+    const iterator = this.jobs.items.query<JobDocument>({
+      query: 'SELECT * FROM c WHERE ARRAY_CONTAINS(@statuses, c.status)',
+      parameters: [{ name: '@statuses', value: [...ACTIVE_STATUSES] }],
+    });
+    while (iterator.hasMoreResults()) {
+      const page = await iterator.fetchNext();
+      for (const resource of page.resources) yield toStoredJob(resource)!.job;
+    }
+  }
+
+  async deleteOutcomes(jobId: string, lines: readonly number[]): Promise<void> {
+    for (let start = 0; start < lines.length; start += BULK_CHUNK) {
+      const operations: OperationInput[] = lines.slice(start, start + BULK_CHUNK).map((line) => ({
+        operationType: BulkOperationType.Delete,
+        partitionKey: jobId,
+        id: String(line),
+      }));
+      const results = await this.lines.items.executeBulkOperations(operations);
+      for (const result of results) {
+        const status = result.response?.statusCode ?? statusOf(result.error);
+        if (status !== 204 && status !== 404) throw new Error(`Deleting an outcome of job ${jobId} failed with status ${String(status)}`, { cause: result.error });
+      }
+    }
+  }
+
+  async *listOutcomeLines(jobId: string): AsyncIterable<number> {
+    const iterator = this.lines.items.query<number>(
+      {
+        query: 'SELECT VALUE c.line FROM c WHERE c.jobId = @jobId ORDER BY c.line',
+        parameters: [{ name: '@jobId', value: jobId }],
+      },
+      { maxItemCount: 5000 },
+    );
+    while (iterator.hasMoreResults()) {
+      const page = await iterator.fetchNext();
+      yield* page.resources;
+    }
   }
 
   async recordOutcomes(outcomes: readonly LineOutcome[]): Promise<LineOutcome[]> {

@@ -1,5 +1,5 @@
 import type { JobStore, OutcomeTotals, StoredJob } from '../../app/ports.js';
-import type { Job } from '../../core/job.js';
+import { ACTIVE_STATUSES, type Job } from '../../core/job.js';
 import type { LineOutcome } from '../../core/lineOutcome.js';
 import { totalsOf } from '../../app/processRequestMessage.js';
 
@@ -33,12 +33,13 @@ export class InMemoryJobStore implements JobStore {
     return this.#store(job);
   }
 
-  async addToJobCounters(jobId: string, delta: OutcomeTotals): Promise<StoredJob> {
+  async addToJobCounters(jobId: string, delta: OutcomeTotals, nowInMs: number): Promise<StoredJob> {
     const current = this.#jobs.get(jobId);
     if (current === undefined) throw new Error(`Job ${jobId} does not exist`);
     const job = current.job;
     return this.#store({
       ...job,
+      progressAtInMs: nowInMs,
       counts: { succeeded: job.counts.succeeded + delta.succeeded, failed: job.counts.failed + delta.failed },
       usage: {
         promptTokens: job.usage.promptTokens + delta.promptTokens,
@@ -54,6 +55,19 @@ export class InMemoryJobStore implements JobStore {
     const page = all.slice(start, start + options.pageSize);
     const next = start + options.pageSize;
     return { jobs: structuredClone(page), continuationToken: next < all.length ? JSON.stringify({ offset: next }) : undefined };
+  }
+
+  async *listActiveJobs(): AsyncIterable<Job> {
+    for (const { job } of [...this.#jobs.values()]) if (ACTIVE_STATUSES.includes(job.status)) yield structuredClone(job);
+  }
+
+  async deleteOutcomes(jobId: string, lines: readonly number[]): Promise<void> {
+    const outcomes = this.#outcomes.get(jobId);
+    for (const line of lines) outcomes?.delete(line);
+  }
+
+  async *listOutcomeLines(jobId: string): AsyncIterable<number> {
+    yield* [...(this.#outcomes.get(jobId)?.keys() ?? [])].sort((a, b) => a - b);
   }
 
   async recordOutcomes(outcomes: readonly LineOutcome[]): Promise<LineOutcome[]> {
