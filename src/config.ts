@@ -57,6 +57,7 @@ export interface AppConfig {
     readonly maxPageSize: number;
   };
   readonly prices: readonly ModelPrice[];
+  readonly sweeper: { readonly stallInMs: number };
 }
 
 /** Every setting the app reads, with its default (undefined = required or optional without default). */
@@ -98,6 +99,8 @@ export const SETTINGS = {
   MAX_LINE_BYTES: '1048576',
   MAX_LINES_PER_FILE: '1000000',
   MAX_PAGE_SIZE: '100',
+  SWEEPER_SCHEDULE: '0 */5 * * * *',
+  SWEEPER_STALL_MS: '900000',
   PHI3_PRICES: undefined,
 } as const satisfies Record<string, string | undefined>;
 
@@ -316,6 +319,7 @@ export function loadConfig(env: Env): AppConfig {
       maxPageSize: reader.integer('MAX_PAGE_SIZE', 1, 1000),
     },
     prices: readPrices(reader),
+    sweeper: { stallInMs: reader.integer('SWEEPER_STALL_MS', 1000) },
   };
   const names = config.phi3.deployments.map((d) => d.name);
   if (new Set(names).size !== names.length) throw new ConfigError('PHI3_EXTRA_DEPLOYMENTS', 'deployment names that differ from each other and from PHI3_DEPLOYMENT', names.join(', '));

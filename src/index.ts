@@ -7,3 +7,5 @@ import './functions/getJob.js';
 import './functions/getJobResults.js';
 import './functions/cancelJob.js';
 import './functions/processRequestsPoison.js';
+import './functions/retryJob.js';
+import './functions/sweeper.js';

@@ -1,10 +1,16 @@
 /** Messages on the control queue: job-level work that must survive a crash and run once at least. */
-export type ControlMessage = { readonly v: 1; readonly kind: 'finalize'; readonly jobId: string };
+export type ControlMessage =
+  | { readonly v: 1; readonly kind: 'finalize'; readonly jobId: string }
+  /** Resume (or start) the ingest of a blob: the sweeper's way back into a stalled ingest. */
+  | { readonly v: 1; readonly kind: 'ingest'; readonly container: string; readonly name: string };
 
 export function parseControlMessage(payload: unknown): ControlMessage | string {
   if (typeof payload !== 'object' || payload === null) return 'control message is not a JSON object';
   const m = payload as Record<string, unknown>;
-  if (m['v'] !== 1 || typeof m['jobId'] !== 'string') return 'control message lacks v or jobId';
-  if (m['kind'] === 'finalize') return { v: 1, kind: 'finalize', jobId: m['jobId'] };
+  if (m['v'] !== 1) return 'control message lacks v';
+  if (m['kind'] === 'finalize' && typeof m['jobId'] === 'string') return { v: 1, kind: 'finalize', jobId: m['jobId'] };
+  if (m['kind'] === 'ingest' && typeof m['container'] === 'string' && typeof m['name'] === 'string') {
+    return { v: 1, kind: 'ingest', container: m['container'], name: m['name'] };
+  }
   return `unknown control message kind ${JSON.stringify(m['kind'])}`;
 }

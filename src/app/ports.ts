@@ -1,4 +1,5 @@
 import type { ChatCompletionBody } from '../core/chat.js';
+import type { CostRollup, RollupKey } from '../core/costReport.js';
 import type { Job } from '../core/job.js';
 import type { LineOutcome } from '../core/lineOutcome.js';
 
@@ -105,7 +106,46 @@ export interface LedgerEntry {
   readonly costInNanos: number;
 }
 
+/** Sums over ledger entries. */
+export interface LedgerTotals {
+  readonly calls: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly costInNanos: number;
+}
+
 export interface UsageLedger {
-  /** Idempotent by entry id. */
-  record(entry: LedgerEntry): Promise<void>;
+  /** Idempotent by entry id: true if this call created the entry, false if it was already recorded. */
+  record(entry: LedgerEntry): Promise<boolean>;
+  /** Sums of the job's entries (one partition), or of those of one UTC day and model. */
+  totals(jobId: string, filter?: RollupKey): Promise<LedgerTotals>;
+  /** The currency of the job's entries for one day and model (one price applies to them all). */
+  currencyOf(jobId: string, key: RollupKey): Promise<string | undefined>;
+  /** The (day, model) pairs the job's entries fall into, each once. */
+  listKeys(jobId: string): Promise<RollupKey[]>;
+  /** The job's entries, oldest first. */
+  listEntries(jobId: string): AsyncIterable<LedgerEntry>;
+}
+
+/** Cost rollups per day × model × job, each a recomputation of the ledger for its key. */
+export interface RollupStore {
+  get(jobId: string, key: RollupKey): Promise<{ readonly rollup: CostRollup; readonly etag: string } | undefined>;
+  /** Creates the rollup; false if one with its id exists already. */
+  create(rollup: CostRollup): Promise<boolean>;
+  /** Replaces the rollup if it still has `etag`; false if another write came first. */
+  replace(rollup: CostRollup, etag: string): Promise<boolean>;
+  /** Every rollup of the UTC days from `fromDay` to `toDay` (inclusive), all jobs. */
+  listDays(fromDay: string, toDay: string): AsyncIterable<CostRollup>;
+}
+
+/** The live spend counters on a job document (see JobSpend). */
+export interface JobSpendStore {
+  /**
+   * Adds `amountInNanos` to the job's reserved spend if committed + reserved + amount stays within
+   * `capInNanos`, in one conditional write; false (and nothing changed) otherwise.
+   */
+  reserve(jobId: string, amountInNanos: number, capInNanos: number): Promise<boolean>;
+  /** After a call: adds its billed cost (0 if not billed) and call count, and releases its reservation. */
+  settle(jobId: string, settlement: { readonly costInNanos: number; readonly calls: number; readonly releaseInNanos: number }): Promise<void>;
+  markCapReached(jobId: string, atInMs: number): Promise<void>;
 }

@@ -84,6 +84,12 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
     const delayInMs = Math.max(...requeue.map((r) => r.delayInMs));
     const next: RequestMessage = { ...message, items: requeue.map((r) => r.item) };
     await deps.requestQueue.send([next], { visibilityDelayInMs: delayInMs });
+    const untilInMs = deps.clock.nowInMs() + delayInMs;
+    const reason = requeue[0]!.reason;
+    // Say on the job why it waits, and keep the sweeper from taking the wait for a stall.
+    await updateJob(deps.jobs, message.jobId, (job) =>
+      job.deferral !== undefined && job.deferral.untilInMs >= untilInMs ? undefined : { ...job, deferral: { untilInMs, reason } },
+    );
     deps.logger.warn(`Job ${message.jobId}: ${requeue.length} line(s) re-queued for ${Math.round(delayInMs / 1000)} s: ${requeue[0]!.reason}`);
   }
   return { recorded: created, alreadyDone: done.size, requeued: requeue.length };

@@ -48,6 +48,10 @@ export function toBatchObject(job: Job) {
       data: errorList.map((e) => ({ code: e.code, message: e.message, param: e.param ?? null, line: e.line })),
       total: job.ingest.invalid + (job.jobError === undefined ? 0 : 1),
     },
+    /** Lines held back until this time because the endpoint asked for a long pause (e.g. a daily quota). */
+    waiting: job.deferral === undefined ? null : { until: toSeconds(job.deferral.untilInMs), reason: job.deferral.reason },
+    halted: job.halt === undefined ? null : { code: job.halt.code, message: job.halt.message },
+    retries: job.retries ?? 0,
     output_blob: job.output === undefined ? null : `${job.output.container}/${job.output.resultsBlob}`,
     error_blob: job.output === undefined ? null : `${job.output.container}/${job.output.errorsBlob}`,
   };

@@ -1,5 +1,7 @@
+import type { CostEstimate } from './costEstimate.js';
 import type { LineError } from './lineErrors.js';
 import type { InputBlobRef } from './requestMessage.js';
+import { NO_SPEND, type JobSpend } from './spendingCap.js';
 
 export const JobStatus = {
   validating: 'validating',
@@ -71,6 +73,12 @@ export interface Job {
   readonly deferral?: { readonly untilInMs: number; readonly reason: string } | undefined;
   /** How many times failed lines were sent again. */
   readonly retries?: number | undefined;
+  /** Spending cap in nano-units of the price currency (blob metadata `maxcost`, else the default); absent = none. */
+  readonly maxCostInNanos?: number | undefined;
+  /** Live spend, increased as each call is billed (repeats included); exact ledger totals once final. */
+  readonly spend?: JobSpend | undefined;
+  /** Cost range before spending, priced at ingest (see CostEstimate). */
+  readonly costEstimate?: CostEstimate | undefined;
 }
 
 export function newJob(fields: {
@@ -95,6 +103,7 @@ export function newJob(fields: {
     },
     counts: { succeeded: 0, failed: 0 },
     usage: { promptTokens: 0, completionTokens: 0, costInNanos: 0 },
+    spend: { ...NO_SPEND },
     errors: [],
     timestamps: {},
   };

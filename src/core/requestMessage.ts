@@ -62,13 +62,14 @@ export class RequestMessagePacker {
   }
 
   /** Adds a request; returns the message it completed, if adding it filled one. */
-  add(line: number, id: string, body: ChatCompletionBody, source: { offset: number; length: number }): RequestMessage[] {
+  add(line: number, id: string, body: ChatCompletionBody, source: { offset: number; length: number }, prior = 0): RequestMessage[] {
     const room = this.#options.maxMessageBytes - this.#envelopeBytes;
-    let item: RequestItem = { line, id, body };
+    const extra = prior > 0 ? { prior } : {};
+    let item: RequestItem = { line, id, body, ...extra };
     let itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
     if (itemBytes > room) {
       // Too big to travel inline: the worker reads the line back from the pinned blob version.
-      item = { line, id, ref: { offset: source.offset, length: source.length } };
+      item = { line, id, ref: { offset: source.offset, length: source.length }, ...extra };
       itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
     }
     const completed: RequestMessage[] = [];

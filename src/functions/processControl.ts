@@ -1,12 +1,18 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { parseControlMessage } from '../app/controlMessages.js';
 import { finalizeJob } from '../app/finalizeJob.js';
+import { ingestBlob } from '../app/ingestBlob.js';
 import { getServices } from '../compositionRoot.js';
 
 export async function processControlHandler(payload: unknown, context: InvocationContext): Promise<void> {
   const message = parseControlMessage(payload);
   if (typeof message === 'string') throw new Error(`Malformed control message: ${message}`);
   const services = await getServices();
+  if (message.kind === 'ingest') {
+    const result = await ingestBlob(message.container, message.name, services.ingestDeps(context));
+    context.log(`ingest ${message.container}/${message.name}: ${result.kind}`);
+    return;
+  }
   const result = await finalizeJob(message.jobId, services.finalizeDeps(context));
   context.log(`finalize ${message.jobId}: ${result}`);
 }

@@ -16,7 +16,7 @@ async function runAll(world: World): Promise<void> {
     for (const payload of work) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
     for (const payload of control) {
       const message = parseControlMessage(payload);
-      if (typeof message !== 'string') await finalizeJob(message.jobId, world.finalizeDeps);
+      if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
     }
   }
 }

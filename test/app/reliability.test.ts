@@ -5,6 +5,8 @@ import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
 import { recordPoisonMessage } from '../../src/app/recordPoisonMessage.js';
+import { retryFailedLines } from '../../src/app/retryFailedLines.js';
+import { sweep } from '../../src/app/sweep.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
 import { chatLine, createWorld, okResponse, ScriptedChatClient } from './fixtures.js';
@@ -14,7 +16,7 @@ type World = ReturnType<typeof createWorld>;
 async function drainControl(world: World): Promise<void> {
   for (const payload of world.controlQueue.drain()) {
     const message = parseControlMessage(payload);
-    if (typeof message !== 'string') await finalizeJob(message.jobId, world.finalizeDeps);
+    if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
   }
 }
 
@@ -134,5 +136,103 @@ describe('reliability on in-memory ports', () => {
     expect(outcomes).toHaveLength(20);
     expect(outcomes.filter((o) => o.status === 'cancelled')).toHaveLength(20);
     expect(chat.calls).toHaveLength(0);
+  });
+});
+
+describe('retry and sweeper on in-memory ports', () => {
+  it('retry sends only the failed lines again, keeps the successes, and attempts add up per line', async () => {
+    let broken = true;
+    const chat = new ScriptedChatClient((body) => {
+      const text = String(body.messages[0]?.content);
+      if (text === 'prompt 2' && broken) return { kind: 'timeout', latencyInMs: 1 };
+      if (text === 'prompt 3') return { kind: 'response', status: 400, headers: {}, body: { error: { code: 'content_filter', message: 'no' } }, requestId: 'r', latencyInMs: 1 };
+      return okResponse(body);
+    });
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', `${file(3)}\nnot json\n`);
+    const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
+    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    await drainControl(world);
+    expect((await world.jobs.getJob(jobId))!.job.counts).toEqual({ succeeded: 1, failed: 3 });
+
+    broken = false;
+    const callsBefore = chat.calls.length;
+    const retried = await retryFailedLines(world.ingestDeps, jobId, { retryableOnly: true });
+    expect(retried.retried).toBe(1);
+    expect(retried.job.status).toBe('in_progress');
+    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    await drainControl(world);
+
+    expect(chat.calls.length - callsBefore).toBe(1);
+    const job = (await world.jobs.getJob(jobId))!.job;
+    expect(job.status).toBe('completed');
+    expect(job.counts).toEqual({ succeeded: 2, failed: 2 });
+    expect(job.retries).toBe(1);
+    const outcomes = await outcomesOf(world, jobId);
+    expect(outcomes.map((o) => [o.line, o.status, o.attempts])).toEqual([
+      [1, 'succeeded', 1],
+      [2, 'succeeded', 4],
+      [3, 'failed', 1],
+      [4, 'failed', 0],
+    ]);
+    // Without retryable_only the content-filtered line goes again too; the invalid line never does.
+    const again = await retryFailedLines(world.ingestDeps, jobId, { retryableOnly: false });
+    expect(again.retried).toBe(1);
+  });
+
+  it('retry of a running job is a conflict', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', file(1));
+    const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    await expect(retryFailedLines(world.ingestDeps, ingested.kind === 'ingested' ? ingested.jobId : '', { retryableOnly: false })).rejects.toMatchObject({ code: 'conflict' });
+  });
+
+  it('the sweeper re-queues lines whose message was lost, once the job has stalled, and never touches a healthy job', async () => {
+    const chat = new ScriptedChatClient();
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', file(6));
+    const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
+    const [first] = world.requestQueue.drain();
+    // The second message is lost for good.
+    await processRequestMessage(parseRequestMessage(first) as RequestMessage, world.workerDeps);
+
+    expect((await sweep(world.ingestDeps, { stallInMs: 60_000 })).actions[jobId]).toBe('healthy');
+    expect(world.requestQueue.sent).toHaveLength(0);
+    world.clock.now += 61_000;
+    const report = await sweep(world.ingestDeps, { stallInMs: 60_000 });
+    expect(report.actions[jobId]).toBe('requeued');
+    expect(report.requeuedLines).toBe(2);
+    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    await drainControl(world);
+    const job = (await world.jobs.getJob(jobId))!.job;
+    expect(job.status).toBe('completed');
+    expect(job.counts.succeeded).toBe(6);
+    expect(chat.calls).toHaveLength(6);
+  });
+
+  it('the sweeper finalises a complete job whose finalisation was lost, and resumes a stalled ingest', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', file(2));
+    const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
+    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    world.controlQueue.drain(); // the finalize message is lost
+    world.clock.now += 3_600_000;
+    expect((await sweep(world.ingestDeps, { stallInMs: 60_000 })).actions[jobId]).toBe('finalize');
+    await drainControl(world);
+    expect((await world.jobs.getJob(jobId))!.job.status).toBe('completed');
+
+    const stalled = createWorld();
+    stalled.blobs.put('batch-input', 'big.jsonl', file(10));
+    stalled.requestQueue.send = async () => {
+      throw new Error('host died');
+    };
+    await expect(ingestBlob('batch-input', 'big.jsonl', stalled.ingestDeps)).rejects.toThrow('host died');
+    stalled.clock.now += 3_600_000;
+    const report = await sweep(stalled.ingestDeps, { stallInMs: 60_000 });
+    expect(Object.values(report.actions)).toEqual(['resume-ingest']);
+    expect(stalled.controlQueue.sent[0]!.payload).toMatchObject({ kind: 'ingest', container: 'batch-input', name: 'big.jsonl' });
   });
 });

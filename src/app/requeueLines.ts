@@ -1,0 +1,46 @@
+import { BatchFileValidator } from '../core/BatchFileValidator.js';
+import type { Job } from '../core/job.js';
+import { LineSplitter } from '../core/LineSplitter.js';
+import { RequestMessagePacker, type RequestMessage } from '../core/requestMessage.js';
+import type { IngestDeps } from './ingestBlob.js';
+
+const MESSAGES_PER_SEND = 64;
+
+/**
+ * Sends chosen request lines of a job again, read back from the job's pinned blob version with the
+ * same validation as the ingest (so line numbers and ids are the ones the job already has).
+ * `select` says which lines, and how many calls each already had.
+ */
+export async function requeueLines(
+  job: Job,
+  select: (line: number) => { prior: number } | undefined,
+  deps: Pick<IngestDeps, 'blobs' | 'requestQueue' | 'maxLineBytes' | 'maxLinesPerFile' | 'packing'>,
+): Promise<number> {
+  const { container, name, etag } = job.input;
+  const splitter = new LineSplitter({ maxLineBytes: deps.maxLineBytes });
+  const validator = new BatchFileValidator({ maxLineBytes: deps.maxLineBytes, maxLinesPerFile: deps.maxLinesPerFile });
+  const packer = new RequestMessagePacker(job.id, { container, name, etag }, deps.packing, job.ingest.messagesSent);
+  let outgoing: RequestMessage[] = [];
+  let requeued = 0;
+
+  const consider = (raw: Parameters<BatchFileValidator['validate']>[0]): void => {
+    const line = validator.validate(raw);
+    if (line.kind !== 'request') return;
+    const chosen = select(line.lineNumber);
+    if (chosen === undefined) return;
+    requeued += 1;
+    outgoing.push(...packer.add(line.lineNumber, line.customId, line.body, { offset: line.byteOffset, length: line.byteLength }, chosen.prior));
+  };
+
+  for await (const chunk of await deps.blobs.openRead(container, name, { etag })) {
+    for (const raw of splitter.push(chunk)) consider(raw);
+    if (outgoing.length >= MESSAGES_PER_SEND) {
+      await deps.requestQueue.send(outgoing);
+      outgoing = [];
+    }
+  }
+  for (const raw of splitter.end()) consider(raw);
+  outgoing.push(...packer.flush());
+  if (outgoing.length > 0) await deps.requestQueue.send(outgoing);
+  return requeued;
+}

@@ -1,0 +1,148 @@
+import { formatNanos, nanosToNumber } from './money.js';
+
+/**
+ * Cost of one job's calls on one UTC day with one model: the unit of reports. Always a recomputation
+ * of the ledger (never incremented), so it equals the ledger's sums for its key.
+ */
+export interface CostRollup {
+  /** `${day}|${model}|${jobId}` (see {@link rollupId}). */
+  readonly id: string;
+  readonly day: string;
+  readonly model: string;
+  readonly jobId: string;
+  readonly calls: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly costInNanos: number;
+  readonly currency: string;
+  readonly refreshedAtInMs: number;
+}
+
+export interface RollupKey {
+  readonly day: string;
+  readonly model: string;
+}
+
+/** Cosmos ids may not contain / \ ? #; model names are configuration, so they are made safe here. */
+export function rollupId(day: string, model: string, jobId: string): string {
+  return `${day}|${model.replace(/[/\\?#]/g, '_')}|${jobId}`;
+}
+
+export const COST_DIMENSIONS = ['day', 'model', 'job'] as const;
+export type CostDimension = (typeof COST_DIMENSIONS)[number];
+
+export interface CostTotals {
+  readonly calls: number;
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly total_tokens: number;
+  /** In `currency`, exact to the nano-unit; null when the rows mix currencies. */
+  readonly cost: number | null;
+  /** The same in integer nano-units (1e-9 of the currency), for exact reconciliation. */
+  readonly cost_nanos: number | null;
+}
+
+export interface CostReportRow extends CostTotals {
+  /** The grouping values joined by "|", in `groupBy` order. */
+  readonly key: string;
+  readonly day?: string;
+  readonly model?: string;
+  readonly job?: string;
+  readonly currency: string;
+  readonly cost: number;
+  readonly cost_nanos: number;
+}
+
+export interface CostReport {
+  readonly from: string;
+  readonly to: string;
+  readonly groupBy: string;
+  /** The rows' currency; "mixed" when prices in the range use several (then `total.cost` is null). */
+  readonly currency: string;
+  readonly rows: readonly CostReportRow[];
+  readonly total: CostTotals;
+}
+
+interface Sum {
+  calls: number;
+  promptTokens: number;
+  completionTokens: number;
+  costInNanos: number;
+}
+
+const valueOf = (rollup: CostRollup, dimension: CostDimension): string =>
+  dimension === 'day' ? rollup.day : dimension === 'model' ? rollup.model : rollup.jobId;
+
+/** Sums rollups by the chosen dimensions, in exact integers; rows sorted by key. */
+export function buildCostReport(rollups: Iterable<CostRollup>, options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string }): CostReport {
+  const groups = new Map<string, { values: string[]; currency: string; sum: Sum }>();
+  const currencies = new Set<string>();
+  const total: Sum = { calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
+  for (const rollup of rollups) {
+    if (rollup.day < options.from || rollup.day > options.to) continue;
+    const values = options.groupBy.map((d) => valueOf(rollup, d));
+    // Amounts of different currencies are never added: the currency is part of the group.
+    const id = JSON.stringify([...values, rollup.currency]);
+    let group = groups.get(id);
+    if (group === undefined) groups.set(id, (group = { values, currency: rollup.currency, sum: { calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 } }));
+    add(group.sum, rollup);
+    add(total, rollup);
+    currencies.add(rollup.currency);
+  }
+  const rows = [...groups.values()]
+    .map(({ values, currency, sum }): CostReportRow => {
+      const dimensions: Partial<Record<CostDimension, string>> = {};
+      options.groupBy.forEach((d, i) => (dimensions[d] = values[i]!));
+      return { key: values.join('|'), ...dimensions, ...totalsOf(sum), cost: nanosToNumber(sum.costInNanos), cost_nanos: sum.costInNanos, currency };
+    })
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.currency < b.currency ? -1 : 1));
+  const single = currencies.size <= 1;
+  return {
+    from: options.from,
+    to: options.to,
+    groupBy: options.groupBy.join(','),
+    currency: single ? ([...currencies][0] ?? options.defaultCurrency) : 'mixed',
+    rows,
+    total: { ...totalsOf(total), cost: single ? nanosToNumber(total.costInNanos) : null, cost_nanos: single ? total.costInNanos : null },
+  };
+}
+
+function add(sum: Sum, rollup: CostRollup): void {
+  sum.calls += rollup.calls;
+  sum.promptTokens += rollup.promptTokens;
+  sum.completionTokens += rollup.completionTokens;
+  sum.costInNanos += rollup.costInNanos;
+}
+
+function totalsOf(sum: Sum): Omit<CostTotals, 'cost' | 'cost_nanos'> {
+  return { calls: sum.calls, input_tokens: sum.promptTokens, output_tokens: sum.completionTokens, total_tokens: sum.promptTokens + sum.completionTokens };
+}
+
+/** One CSV field (RFC 4180): quoted when it holds a comma, a quote, CR or LF; quotes doubled. */
+export function csvField(value: string | number): string {
+  const text = String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/**
+ * The report as RFC 4180 CSV: a header row, one record per row, CRLF line ends. Costs are written as
+ * exact decimals (never in exponent notation), so a spreadsheet sums them without rounding.
+ */
+export function costReportCsv(report: CostReport): string {
+  const dimensions = report.groupBy.split(',') as CostDimension[];
+  const header = [...dimensions, 'calls', 'input_tokens', 'output_tokens', 'total_tokens', 'cost', 'currency'];
+  const lines = [header.map(csvField).join(',')];
+  for (const row of report.rows) {
+    const cells: Array<string | number> = [
+      ...dimensions.map((d) => row[d] ?? ''),
+      row.calls,
+      row.input_tokens,
+      row.output_tokens,
+      row.total_tokens,
+      formatNanos(row.cost_nanos, 2),
+      row.currency,
+    ];
+    lines.push(cells.map(csvField).join(','));
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}

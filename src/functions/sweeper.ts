@@ -1,0 +1,12 @@
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { sweep } from '../app/sweep.js';
+import { getServices } from '../compositionRoot.js';
+
+export async function sweeperHandler(_timer: Timer, context: InvocationContext): Promise<void> {
+  const services = await getServices();
+  const report = await sweep(services.ingestDeps(context), services.config.sweeper);
+  const acted = Object.entries(report.actions).filter(([, action]) => action !== 'healthy');
+  context.log(`sweeper: ${report.jobs} active job(s); ${acted.length} acted on; ${report.requeuedLines} line(s) re-queued`);
+}
+
+app.timer('sweeper', { schedule: '%SWEEPER_SCHEDULE%', handler: sweeperHandler });
