@@ -1,0 +1,10 @@
+export { azuriteAccount, startAzurite, type LocalAzurite, type StartAzuriteOptions } from './startAzurite.js';
+export {
+  cosmosEmulatorKey,
+  createLocalCosmosAgent,
+  NonLoopbackHostError,
+  startCosmos,
+  type LocalCosmos,
+  type StartCosmosOptions,
+} from './startCosmos.js';
+export { localStackSettingNames, startLocalStack, type LocalStack, type StartLocalStackOptions } from './startLocalStack.js';

@@ -1,0 +1,138 @@
+import { rm, writeFile } from 'node:fs/promises';
+import { Agent, type AgentOptions } from 'node:https';
+import type { Server } from 'node:https';
+import { createRequire } from 'node:module';
+import type { AddressInfo, Socket } from 'node:net';
+
+/** The Cosmos emulator's well-known key. The stand-in accepts any key; the SDK only needs valid base64. */
+export const cosmosEmulatorKey = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU9DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
+
+export interface StartCosmosOptions {
+  /** Default 0 (a free port); 8081 is the emulator's usual one. */
+  readonly port?: number;
+  /** Also write the CA certificate (PEM) here, for settings such as COSMOS_CA_CERT_FILE. Removed on close. */
+  readonly caCertPath?: string;
+}
+
+export interface LocalCosmos {
+  /** e.g. `https://127.0.0.1:8081/` */
+  readonly endpoint: string;
+  readonly key: string;
+  /** The self-signed certificate the server presents; trust it with `createLocalCosmosAgent`. */
+  readonly caCertPem: string;
+  readonly caCertPath: string | undefined;
+  close(): Promise<void>;
+}
+
+const host = '127.0.0.1';
+const loopbackHosts = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export class NonLoopbackHostError extends Error {
+  override readonly name = 'NonLoopbackHostError';
+  readonly code = 'NonLoopbackHost';
+}
+
+/**
+ * An https.Agent that trusts `caCertPem` and refuses any host other than loopback, so the extra trust
+ * can never apply to a real endpoint. Pass it as CosmosClient's `agent`. TLS verification stays on.
+ */
+export function createLocalCosmosAgent(caCertPem: string, options: Omit<AgentOptions, 'ca'> = {}): Agent {
+  class LoopbackOnlyAgent extends Agent {
+    override createConnection(connectOptions: { host?: string | null }, callback?: unknown): Socket {
+      const target = connectOptions.host ?? '';
+      if (!loopbackHosts.has(target)) {
+        throw new NonLoopbackHostError(`This agent trusts a local test certificate and only connects to loopback, not "${target}".`);
+      }
+      return (Agent.prototype as unknown as { createConnection: (o: unknown, c?: unknown) => Socket }).createConnection.call(
+        this,
+        connectOptions,
+        callback,
+      );
+    }
+  }
+  return new LoopbackOnlyAgent({ keepAlive: true, ...options, ca: caCertPem });
+}
+
+interface SelfSignedModule {
+  generate(
+    attributes: { name: string; value: string }[],
+    options: Record<string, unknown>,
+  ): Promise<{ cert: string; private: string }>;
+}
+
+interface CosmosServerModule {
+  createHttpsServer(options: Record<string, unknown>): Server;
+}
+
+async function generateCertificate(): Promise<{ cert: string; key: string }> {
+  const require = createRequire(import.meta.url);
+  const selfsigned = require('selfsigned') as SelfSignedModule;
+  const now = Date.now();
+  const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
+    keyType: 'ec',
+    algorithm: 'sha256',
+    // Back-dated a little so clock skew between processes never makes it "not yet valid".
+    notBeforeDate: new Date(now - 60 * 60 * 1000),
+    notAfterDate: new Date(now + 30 * 24 * 60 * 60 * 1000),
+    extensions: [
+      { name: 'basicConstraints', cA: false },
+      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+        ],
+      },
+    ],
+  });
+  return { cert: pems.cert, key: pems.private };
+}
+
+/** `@vercel/cosmosdb-server` over HTTPS in this process, with a certificate generated for this run. */
+export async function startCosmos(options: StartCosmosOptions = {}): Promise<LocalCosmos> {
+  const { cert, key } = await generateCertificate();
+  const require = createRequire(import.meta.url);
+  const { createHttpsServer } = require('@vercel/cosmosdb-server') as CosmosServerModule;
+  const server = createHttpsServer({ cert, key, keepAlive: true });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (error: Error): void => reject(error);
+    server.once('error', onError);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const caCertPath = options.caCertPath;
+  if (caCertPath !== undefined) {
+    try {
+      await writeFile(caCertPath, cert, { mode: 0o644 });
+    } catch (error) {
+      server.closeAllConnections();
+      server.close();
+      throw error;
+    }
+  }
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    const closed = new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    // Clients keep connections alive; end them so close() does not wait for their idle timeout.
+    server.closeAllConnections();
+    await closed;
+    if (caCertPath !== undefined) {
+      await rm(caCertPath, { force: true });
+    }
+  };
+  return {
+    endpoint: `https://${host}:${port}/`,
+    key: cosmosEmulatorKey,
+    caCertPem: cert,
+    caCertPath,
+    close: () => {
+      closing ??= close();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,79 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startAzurite, type LocalAzurite, type StartAzuriteOptions } from './startAzurite.js';
+import { startCosmos, type LocalCosmos, type StartCosmosOptions } from './startCosmos.js';
+
+/** The app setting names the stack fills in; the app's configuration reads these. */
+export const localStackSettingNames = {
+  storage: 'AzureWebJobsStorage',
+  cosmosEndpoint: 'COSMOS_ENDPOINT',
+  cosmosKey: 'COSMOS_KEY',
+  cosmosCaCertFile: 'COSMOS_CA_CERT_FILE',
+} as const;
+
+export interface StartLocalStackOptions {
+  readonly azurite?: StartAzuriteOptions;
+  /** false: no Cosmos stand-in. */
+  readonly cosmos?: StartCosmosOptions | false;
+}
+
+export interface LocalStack {
+  readonly azurite: LocalAzurite;
+  readonly cosmos: LocalCosmos | undefined;
+  /** App settings pointing at this stack (see localStackSettingNames). */
+  readonly settings: Readonly<Record<string, string>>;
+  close(): Promise<void>;
+}
+
+/** Azurite (Blob + Queue) and the Cosmos stand-in, both in this process on 127.0.0.1. */
+export async function startLocalStack(options: StartLocalStackOptions = {}): Promise<LocalStack> {
+  const azurite = await startAzurite(options.azurite);
+  let cosmos: LocalCosmos | undefined;
+  let tempDir: string | undefined;
+  try {
+    if (options.cosmos !== false) {
+      let caCertPath = options.cosmos?.caCertPath;
+      if (caCertPath === undefined) {
+        // The app reads the CA from a file setting, so there is always a file to point it at.
+        tempDir = await mkdtemp(join(tmpdir(), 'local-cosmos-'));
+        caCertPath = join(tempDir, 'ca.pem');
+      }
+      cosmos = await startCosmos({ ...options.cosmos, caCertPath });
+    }
+  } catch (error) {
+    await azurite.close();
+    if (tempDir !== undefined) {
+      await rm(tempDir, { recursive: true, force: true });
+    }
+    throw error;
+  }
+  const settings: Record<string, string> = { [localStackSettingNames.storage]: azurite.connectionString };
+  if (cosmos) {
+    settings[localStackSettingNames.cosmosEndpoint] = cosmos.endpoint;
+    settings[localStackSettingNames.cosmosKey] = cosmos.key;
+    if (cosmos.caCertPath !== undefined) {
+      settings[localStackSettingNames.cosmosCaCertFile] = cosmos.caCertPath;
+    }
+  }
+  let closing: Promise<void> | undefined;
+  const close = async (): Promise<void> => {
+    const results = await Promise.allSettled([azurite.close(), cosmos?.close() ?? Promise.resolve()]);
+    if (tempDir !== undefined) {
+      await rm(tempDir, { recursive: true, force: true });
+    }
+    const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failure) {
+      throw failure.reason;
+    }
+  };
+  return {
+    azurite,
+    cosmos,
+    settings,
+    close: () => {
+      closing ??= close();
+      return closing;
+    },
+  };
+}
