@@ -224,6 +224,19 @@ param maxLinesPerFile int = 1000000
 @description('MAX_PAGE_SIZE')
 param maxPageSize int = 100
 
+@minValue(1)
+@maxValue(256)
+@description('QUEUE_MESSAGE_MAX_REQUESTS: requests per work message')
+param queueMessageMaxRequests int = 32
+
+@minValue(1)
+@description('INGEST_CHUNK_LINES: lines one ingest invocation reads before a continuation takes over')
+param ingestChunkLines int = 200000
+
+@minValue(0)
+@description('INGEST_EXACT_TOKEN_LINES: lines whose prompt tokens are counted exactly for the estimate')
+param ingestExactTokenLines int = 10000
+
 @description('PHI3_PRICES: JSON array of prices. Empty: the built-in price table.')
 param phi3Prices string = ''
 
@@ -530,6 +543,9 @@ var appSettings = {
   MAX_LINE_BYTES: string(maxLineBytes)
   MAX_LINES_PER_FILE: string(maxLinesPerFile)
   MAX_PAGE_SIZE: string(maxPageSize)
+  QUEUE_MESSAGE_MAX_REQUESTS: string(queueMessageMaxRequests)
+  INGEST_CHUNK_LINES: string(ingestChunkLines)
+  INGEST_EXACT_TOKEN_LINES: string(ingestExactTokenLines)
   PHI3_PRICES: phi3Prices
   DEFAULT_MAX_COST_PER_JOB: defaultMaxCostPerJob
   SWEEPER_SCHEDULE: sweeperSchedule

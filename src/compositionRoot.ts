@@ -10,19 +10,20 @@ import { createTokenCounter } from './adapters/tokenizer/createTokenCounter.js';
 import type { FinalizeDeps } from './app/finalizeJob.js';
 import type { IngestDeps } from './app/ingestBlob.js';
 import type { Logger } from './app/Logger.js';
-import type { BlobStore, Clock, JobStore, MessageQueue } from './app/ports.js';
+import type { BlobStore, Clock, JobStore, MessageQueue, RollupStore, UsageLedger } from './app/ports.js';
 import type { WorkerDeps } from './app/processRequestMessage.js';
 import { LocalRateLimiter, type RateLimiter } from './app/RateLimiter.js';
 import { loadConfig, type AppConfig, type DeploymentConfig, type Env } from './config.js';
 import { CosmosBudgetStore } from './adapters/cosmos/CosmosBudgetStore.js';
 import { CosmosUsageLedger } from './adapters/cosmos/CosmosUsageLedger.js';
+import { CosmosRollupStore } from './adapters/cosmos/CosmosRollupStore.js';
+import { CosmosJobSpendStore } from './adapters/cosmos/CosmosJobSpendStore.js';
 import { Deployments } from './app/deployments.js';
 import { SharedRateLimiter, type BudgetStore } from './app/SharedRateLimiter.js';
 import { scheduleRates } from './core/SliceSchedule.js';
 
 /** Largest message before base64: 48 KiB encodes to 64 KiB, Azure's limit. Leave room for the encoding's padding. */
 const MAX_MESSAGE_BYTES = 48 * 1024 - 512;
-const MAX_ITEMS_PER_MESSAGE = 64;
 
 export interface Services {
   readonly config: AppConfig;
@@ -31,6 +32,8 @@ export interface Services {
   readonly requestQueue: MessageQueue;
   readonly controlQueue: MessageQueue;
   readonly deployments: Deployments;
+  readonly ledger: UsageLedger;
+  readonly rollups: RollupStore;
   readonly clock: Clock;
   ingestDeps(logger: Logger): IngestDeps;
   workerDeps(logger: Logger): WorkerDeps;
@@ -59,6 +62,8 @@ export async function createServices(env: Env): Promise<Services> {
   ]);
   const budgetStore = new CosmosBudgetStore(containers.budget);
   const ledger = new CosmosUsageLedger(containers.ledger);
+  const rollups = new CosmosRollupStore(containers.rollups);
+  const jobSpend = new CosmosJobSpendStore(containers.jobs);
   const deployments = new Deployments(
     config.phi3.deployments.map((d) => ({
       name: d.name,
@@ -83,6 +88,8 @@ export async function createServices(env: Env): Promise<Services> {
     requestQueue,
     controlQueue,
     deployments,
+    ledger,
+    rollups,
     clock: systemClock,
     ingestDeps: (logger) => ({
       jobs,
@@ -95,7 +102,12 @@ export async function createServices(env: Env): Promise<Services> {
       defaultMaxTokens: config.phi3.defaultMaxTokens,
       maxLineBytes: config.limits.maxLineBytes,
       maxLinesPerFile: config.limits.maxLinesPerFile,
-      packing: { maxMessageBytes: MAX_MESSAGE_BYTES, maxItemsPerMessage: MAX_ITEMS_PER_MESSAGE },
+      packing: { maxMessageBytes: MAX_MESSAGE_BYTES, maxItemsPerMessage: config.limits.maxRequestsPerMessage },
+      stateContainer: config.outputContainer,
+      chunkLines: config.limits.ingestChunkLines,
+      exactTokenLines: config.limits.ingestExactTokenLines,
+      prices: config.prices,
+      defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
     }),
     workerDeps: (logger) => ({
       jobs,
@@ -104,6 +116,8 @@ export async function createServices(env: Env): Promise<Services> {
       controlQueue,
       deployments,
       ledger,
+      rollups,
+      jobSpend,
       callSlots: (task) => callSlots(task),
       clock: systemClock,
       random: Math.random,
@@ -114,7 +128,7 @@ export async function createServices(env: Env): Promise<Services> {
       returnUnusedTokens: config.phi3.returnUnusedTokens,
       logger,
     }),
-    finalizeDeps: (logger) => ({ jobs, blobs, clock: systemClock, logger, outputContainer: config.outputContainer }),
+    finalizeDeps: (logger) => ({ jobs, blobs, clock: systemClock, logger, outputContainer: config.outputContainer, ledger, rollups }),
     close: async () => {
       await Promise.all(deployments.all.map((d) => d.chat.close()));
       cosmosClient.dispose();

@@ -1,4 +1,5 @@
 import { ConfigError } from './core/errors.js';
+import { parseAmountToNanos } from './core/money.js';
 import { DEFAULT_PRICES, type ModelPrice } from './core/pricing.js';
 import type { RetryPolicy } from './core/retryPolicy.js';
 
@@ -34,6 +35,8 @@ export interface AppConfig {
     readonly linesContainer: string;
     readonly budgetContainer: string;
     readonly ledgerContainer: string;
+    /** Cost rollups per day × model × job, partitioned by `/day`. */
+    readonly rollupsContainer: string;
     /** Local stand-in only: a CA certificate to trust for the loopback endpoint. */
     readonly caCertFile: string | undefined;
   };
@@ -55,8 +58,16 @@ export interface AppConfig {
     readonly maxLineBytes: number;
     readonly maxLinesPerFile: number;
     readonly maxPageSize: number;
+    /** Requests per work message: more means fewer queue transactions, fewer means more instances can share a small job. */
+    readonly maxRequestsPerMessage: number;
+    /** Lines one ingest invocation reads before a continuation message takes over. */
+    readonly ingestChunkLines: number;
+    /** Lines whose prompt tokens are counted exactly for the job's estimate; the rest are estimated from them. */
+    readonly ingestExactTokenLines: number;
   };
   readonly prices: readonly ModelPrice[];
+  /** Spending cap of jobs whose blob has no `maxcost` metadata, in nano-units of the price currency; undefined = none. */
+  readonly defaultMaxCostPerJobInNanos: number | undefined;
   readonly sweeper: { readonly stallInMs: number };
 }
 
@@ -74,6 +85,7 @@ export const SETTINGS = {
   COSMOS_LINES_CONTAINER: 'lines',
   COSMOS_BUDGET_CONTAINER: 'budget',
   COSMOS_LEDGER_CONTAINER: 'ledger',
+  COSMOS_ROLLUPS_CONTAINER: 'rollups',
   COSMOS_CA_CERT_FILE: undefined,
   AZURE_CLIENT_ID: undefined,
   PHI3_ENDPOINT: undefined,
@@ -99,9 +111,13 @@ export const SETTINGS = {
   MAX_LINE_BYTES: '1048576',
   MAX_LINES_PER_FILE: '1000000',
   MAX_PAGE_SIZE: '100',
+  QUEUE_MESSAGE_MAX_REQUESTS: '32',
+  INGEST_CHUNK_LINES: '200000',
+  INGEST_EXACT_TOKEN_LINES: '10000',
   SWEEPER_SCHEDULE: '0 */5 * * * *',
   SWEEPER_STALL_MS: '900000',
   PHI3_PRICES: undefined,
+  DEFAULT_MAX_COST_PER_JOB: undefined,
 } as const satisfies Record<string, string | undefined>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -262,6 +278,14 @@ function readPrices(reader: SettingsReader): readonly ModelPrice[] {
   });
 }
 
+function readDefaultMaxCost(reader: SettingsReader): number | undefined {
+  const text = reader.raw('DEFAULT_MAX_COST_PER_JOB');
+  if (text === undefined) return undefined;
+  const nanos = parseAmountToNanos(text);
+  if (nanos === undefined) throw new ConfigError('DEFAULT_MAX_COST_PER_JOB', 'a decimal amount in the price currency such as 2.50, or empty for no cap', text);
+  return nanos;
+}
+
 /** Reads and validates every setting once. Throws a ConfigError naming the first bad setting. */
 export function loadConfig(env: Env): AppConfig {
   const reader = new SettingsReader(env);
@@ -283,6 +307,7 @@ export function loadConfig(env: Env): AppConfig {
       linesContainer: reader.required('COSMOS_LINES_CONTAINER', 'a container name'),
       budgetContainer: reader.required('COSMOS_BUDGET_CONTAINER', 'a container name'),
       ledgerContainer: reader.required('COSMOS_LEDGER_CONTAINER', 'a container name'),
+      rollupsContainer: reader.required('COSMOS_ROLLUPS_CONTAINER', 'a container name'),
       caCertFile: reader.raw('COSMOS_CA_CERT_FILE'),
     },
     phi3: {
@@ -317,8 +342,12 @@ export function loadConfig(env: Env): AppConfig {
       maxLineBytes: reader.integer('MAX_LINE_BYTES', 1024, 16 * 1024 * 1024),
       maxLinesPerFile: reader.integer('MAX_LINES_PER_FILE', 1),
       maxPageSize: reader.integer('MAX_PAGE_SIZE', 1, 1000),
+      maxRequestsPerMessage: reader.integer('QUEUE_MESSAGE_MAX_REQUESTS', 1, 256),
+      ingestChunkLines: reader.integer('INGEST_CHUNK_LINES', 1),
+      ingestExactTokenLines: reader.integer('INGEST_EXACT_TOKEN_LINES', 0),
     },
     prices: readPrices(reader),
+    defaultMaxCostPerJobInNanos: readDefaultMaxCost(reader),
     sweeper: { stallInMs: reader.integer('SWEEPER_STALL_MS', 1000) },
   };
   const names = config.phi3.deployments.map((d) => d.name);

@@ -9,3 +9,6 @@ import './functions/cancelJob.js';
 import './functions/processRequestsPoison.js';
 import './functions/retryJob.js';
 import './functions/sweeper.js';
+import './functions/getCosts.js';
+import './functions/dashboard.js';
+import './functions/appLifecycle.js';

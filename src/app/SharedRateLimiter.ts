@@ -1,6 +1,7 @@
 import type { BudgetCost } from '../core/PacedBudget.js';
 import {
   claimSlice,
+  costInMs,
   delaySchedule,
   pauseSchedule,
   returnSliceRemainder,
@@ -144,9 +145,23 @@ export class SharedRateLimiter implements RateLimiter {
         }, decision.waitInMs);
         return;
       }
-      this.#claim(decision.durationInMs);
+      this.#claim(this.#sliceFor(decision.durationInMs));
       return;
     }
+  }
+
+  /**
+   * Sizes a claim to the exact cost of the callers waiting now (up to about one slice): they fit it
+   * end to end, so no unusable remainder is left at the slice's end to go to waste.
+   */
+  #sliceFor(headNeedInMs: number): number {
+    let total = 0;
+    for (const waiter of this.#waiters) {
+      const next = total + costInMs(waiter.cost, this.#options.rates);
+      if (total > 0 && next > this.#options.sliceInMs) break;
+      total = next;
+    }
+    return Math.max(total, headNeedInMs > this.#options.sliceInMs ? headNeedInMs : 0, Number.EPSILON);
   }
 
   #claim(durationInMs: number): void {

@@ -1,4 +1,6 @@
 import { rollupId, type CostRollup, type RollupKey } from '../core/costReport.js';
+import { ensureError } from '../core/errors.js';
+import type { Logger } from './Logger.js';
 import type { Clock, LedgerTotals, RollupStore, UsageLedger } from './ports.js';
 
 export interface RollupDeps {
@@ -53,4 +55,18 @@ function sameTotals(rollup: CostRollup, totals: LedgerTotals): boolean {
     rollup.completionTokens === totals.completionTokens &&
     rollup.costInNanos === totals.costInNanos
   );
+}
+
+/**
+ * The refresh after a work message: its lines' outcomes are already recorded, so a failure here must
+ * not fail the message (a redelivery would find nothing left to do). The next refresh of the same
+ * key, or finalisation's refresh of every key, recomputes from the ledger and catches up.
+ */
+export async function refreshRollupsAfterMessage(jobId: string, keys: readonly RollupKey[], deps: RollupDeps & { readonly logger: Logger }): Promise<void> {
+  if (keys.length === 0) return;
+  try {
+    await refreshRollups(jobId, keys, deps);
+  } catch (thrown) {
+    deps.logger.warn(`Job ${jobId}: cost rollups not refreshed now (finalisation recomputes them): ${ensureError(thrown).message}`);
+  }
 }

@@ -2,7 +2,8 @@ import { JobStatus, TERMINAL_STATUSES, totalTasks, type Job } from '../core/job.
 import { LineErrorCode } from '../core/lineErrors.js';
 import { toBatchOutputLine, type LineOutcome } from '../core/lineOutcome.js';
 import type { Logger } from './Logger.js';
-import type { BlobStore, Clock, JobStore } from './ports.js';
+import type { BlobStore, Clock, JobStore, RollupStore, UsageLedger } from './ports.js';
+import { refreshRollups } from './costRollups.js';
 import { updateJob } from './updateJob.js';
 
 export interface FinalizeDeps {
@@ -11,6 +12,8 @@ export interface FinalizeDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly outputContainer: string;
+  readonly ledger: UsageLedger;
+  readonly rollups: RollupStore;
 }
 
 export type FinalizeResult = 'finalized' | 'not-ready' | 'already-final';
@@ -49,6 +52,9 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
     contentType: 'application/jsonl',
   });
 
+  // Spend is the ledger's (every billed call, repeats included); the rollups are brought up to it.
+  const spent = await deps.ledger.totals(jobId);
+  await refreshRollups(jobId, undefined, deps);
   const now = deps.clock.nowInMs();
   const final = await replaceWithRetry(jobId, deps, (job) => {
     const noRequests = job.ingest.requests === 0;
@@ -59,7 +65,8 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
       ...job,
       status,
       counts: { succeeded: totals.succeeded, failed: totals.failed },
-      usage: { promptTokens: totals.promptTokens, completionTokens: totals.completionTokens, costInNanos: totals.costInNanos },
+      usage: { promptTokens: spent.promptTokens, completionTokens: spent.completionTokens, costInNanos: spent.costInNanos },
+      spend: { ...job.spend, committed: spent.costInNanos, reserved: 0, calls: spent.calls },
       jobError: noRequests
         ? {
             code: job.ingest.invalid === 0 ? 'empty_batch' : LineErrorCode.invalidRequest,

@@ -1,10 +1,17 @@
 import { BatchFileValidator } from '../core/BatchFileValidator.js';
-import { JobStatus, MAX_ERRORS_ON_JOB, newJob, type Job, type JobLineError } from '../core/job.js';
+import { JobStatus, MAX_ERRORS_ON_JOB, newJob, type IngestChunkStart, type Job, type JobLineError } from '../core/job.js';
+import type { ChatCompletionBody } from '../core/chat.js';
+import { CustomIdSet } from '../core/CustomIdSet.js';
+import type { ControlMessage } from './controlMessages.js';
 import { isValidJobId, jobIdFor } from '../core/jobId.js';
 import { LineSplitter } from '../core/LineSplitter.js';
 import { LineErrorCode } from '../core/lineErrors.js';
 import { LineStatus, type LineOutcome } from '../core/lineOutcome.js';
 import { RequestMessagePacker, type PackRequestsOptions, type RequestMessage } from '../core/requestMessage.js';
+import { estimateJobCost } from '../core/costEstimate.js';
+import { utcDay, type ModelPrice } from '../core/pricing.js';
+import { spendingCapFromMetadata } from '../core/spendingCap.js';
+import { randomUUID } from 'node:crypto';
 import type { Logger } from './Logger.js';
 import type { Deployments } from './deployments.js';
 import type { BlobStore, Clock, JobStore, MessageQueue } from './ports.js';
@@ -25,16 +32,41 @@ export interface IngestDeps {
   readonly packing: PackRequestsOptions;
   /** How many work messages are sent between two checkpoints of the ingest's progress. */
   readonly messagesPerCheckpoint?: number;
+  /** For the job's cost estimate. */
+  readonly prices: readonly ModelPrice[];
+  /** Where the ingest keeps its state between chunks (the output container). */
+  readonly stateContainer: string;
+  readonly chunkLines?: number;
+  readonly exactTokenLines?: number;
+  /** Spending cap of a job whose blob has no `maxcost` metadata; undefined = none. */
+  readonly defaultMaxCostInNanos: number | undefined;
+}
+
+/** Another reader took over the file (this one was too slow to renew its lease): stop, it carries on. */
+export class IngestLeaseLostError extends Error {
+  override readonly name = 'IngestLeaseLostError';
+  readonly code = 'ingest_lease_lost';
+  constructor(jobId: string) {
+    super(`Job ${jobId}: another ingest took over the file`);
+  }
 }
 
 /** Metadata key that ties a blob to its job. */
 export const JOB_ID_METADATA = 'jobid';
 const DEFAULT_MESSAGES_PER_CHECKPOINT = 64;
+/** Renewed at every checkpoint; a reader that died lets another take over after this. */
+const INGEST_LEASE_IN_MS = 5 * 60_000;
 const INVALID_PER_FLUSH = 500;
+/** Lines one invocation reads before handing on: well inside a function's time limit at any line size. */
+const DEFAULT_CHUNK_LINES = 200_000;
+/** Lines whose prompt tokens are counted with the real tokenizer; later ones are estimated from them. */
+const DEFAULT_EXACT_TOKEN_LINES = 10_000;
 
 export type IngestResult =
   | { readonly kind: 'ignored'; readonly reason: string }
   | { readonly kind: 'already-ingested'; readonly jobId: string }
+  | { readonly kind: 'busy'; readonly jobId: string }
+  | { readonly kind: 'continued'; readonly jobId: string; readonly linesRead: number }
   | { readonly kind: 'ingested'; readonly jobId: string; readonly requests: number; readonly invalid: number };
 
 /**
@@ -54,6 +86,7 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
   if (stored === undefined) {
     await deps.jobs.createJob(
       newJob({
+        ...spendingCapFromMetadata(pinned.metadata, deps.defaultMaxCostInNanos),
         id: pinned.jobId,
         createdAtInMs: deps.clock.nowInMs(),
         input: { container, name, etag: pinned.etag, size: pinned.size },
@@ -66,7 +99,18 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
   }
   if (stored === undefined) throw new Error(`Job ${pinned.jobId} could not be read back after creation`);
   if (stored.job.ingest.done) return { kind: 'already-ingested', jobId: pinned.jobId };
-  return streamIntoJob(stored.job, deps);
+
+  // One reader per file: a second delivery of the event (or a sweeper's resume) backs off while the lease is live.
+  const owner = randomUUID();
+  const leased = await updateJob(deps.jobs, pinned.jobId, (current) => {
+    if (current.ingest.done) return undefined;
+    const lease = current.ingestLease;
+    if (lease !== undefined && lease.owner !== owner && lease.untilInMs > deps.clock.nowInMs()) return undefined;
+    return { ...current, ingestLease: { owner, untilInMs: deps.clock.nowInMs() + INGEST_LEASE_IN_MS } };
+  });
+  if (leased.job.ingest.done) return { kind: 'already-ingested', jobId: pinned.jobId };
+  if (leased.job.ingestLease?.owner !== owner) return { kind: 'busy', jobId: pinned.jobId };
+  return streamIntoJob(leased.job, owner, deps);
 }
 
 /**
@@ -74,13 +118,17 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
  * results from it; a later event for the same content finds the label and maps to the same job.
  * A new upload replaces the metadata, and so becomes a new job.
  */
-async function pinBlobToJob(container: string, name: string, deps: IngestDeps): Promise<{ jobId: string; etag: string; size: number } | undefined> {
+async function pinBlobToJob(
+  container: string,
+  name: string,
+  deps: IngestDeps,
+): Promise<{ jobId: string; etag: string; size: number; metadata: Readonly<Record<string, string>> } | undefined> {
   for (let attempt = 0; attempt < 5; attempt += 1) {
     const properties = await deps.blobs.getProperties(container, name);
     if (properties === undefined) return undefined;
     const labelled = properties.metadata[JOB_ID_METADATA];
     if (labelled !== undefined && isValidJobId(labelled)) {
-      return { jobId: labelled, etag: properties.etag, size: properties.size };
+      return { jobId: labelled, etag: properties.etag, size: properties.size, metadata: properties.metadata };
     }
     const jobId = jobIdFor(container, name, properties.etag);
     try {
@@ -94,24 +142,61 @@ async function pinBlobToJob(container: string, name: string, deps: IngestDeps): 
   throw new Error(`Blob ${container}/${name} kept changing while its job was being created`);
 }
 
-async function streamIntoJob(startingJob: Job, deps: IngestDeps): Promise<IngestResult> {
+/** Prompt text of a request, for estimating tokens from characters beyond the exactly counted sample. */
+function promptChars(body: ChatCompletionBody): number {
+  let chars = 0;
+  for (const message of body.messages) {
+    const content = message.content;
+    if (typeof content === 'string') chars += content.length;
+    else if (Array.isArray(content)) for (const part of content) chars += typeof part.text === 'string' ? part.text.length : 0;
+  }
+  return chars;
+}
+
+const FILE_START: IngestChunkStart = {
+  byteOffset: 0,
+  lineNumber: 1,
+  seq: 0,
+  idsBlob: undefined,
+  requestedModel: undefined,
+  linesRead: 0,
+  requests: 0,
+  invalid: 0,
+  defaultMaxTokensApplied: 0,
+  estimatedPromptTokens: 0,
+  maxCompletionTokens: 0,
+  sampledChars: 0,
+  sampledTokens: 0,
+  sampledLines: 0,
+};
+
+/**
+ * Reads one chunk of the file (at most `chunkLines` lines) from where the job's ingest stands, fans it
+ * out, and either finishes the job's ingest or hands the rest to a continuation message. No invocation
+ * reads a whole large file, and a crash loses at most the work since the chunk's start, which a resumed
+ * run repeats without re-sending what was sent: messages are numbered deterministically from there.
+ */
+async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps): Promise<IngestResult> {
   let job = startingJob;
   const { container, name, etag } = job.input;
-  // A resumed ingest re-reads from the start (validation needs every custom_id) but re-sends only what was not sent.
+  const chunkStart = job.ingest.chunk ?? FILE_START;
   const alreadySent = job.ingest.messagesSent;
-  const splitter = new LineSplitter({ maxLineBytes: deps.maxLineBytes });
-  const validator = new BatchFileValidator({ maxLineBytes: deps.maxLineBytes, maxLinesPerFile: deps.maxLinesPerFile });
-  const packer = new RequestMessagePacker(job.id, { container, name, etag }, deps.packing);
+  const chunkLines = deps.chunkLines ?? DEFAULT_CHUNK_LINES;
+  const exactTokenLines = deps.exactTokenLines ?? DEFAULT_EXACT_TOKEN_LINES;
+
+  const seenCustomIds =
+    chunkStart.idsBlob === undefined ? new CustomIdSet() : CustomIdSet.fromBuffer((await deps.blobs.download(deps.stateContainer, chunkStart.idsBlob)) ?? Buffer.alloc(0));
+  const splitter = new LineSplitter({ maxLineBytes: deps.maxLineBytes, startByteOffset: chunkStart.byteOffset, startLineNumber: chunkStart.lineNumber });
+  const validator = new BatchFileValidator(
+    { maxLineBytes: deps.maxLineBytes, maxLinesPerFile: deps.maxLinesPerFile },
+    { seenCustomIds, requestedModel: chunkStart.requestedModel, tasks: chunkStart.requests },
+  );
+  const packer = new RequestMessagePacker(job.id, { container, name, etag }, deps.packing, chunkStart.seq);
 
   let deployment = job.deployment === '' ? undefined : deps.deployments.byName(job.deployment);
-  let linesRead = 0;
-  let requests = 0;
-  let invalid = 0;
-  let messagesSent = alreadySent;
-  let defaultMaxTokensApplied = 0;
-  let estimatedPromptTokens = 0;
-  let maxCompletionTokens = 0;
-  const errors: JobLineError[] = [];
+  let { linesRead, requests, invalid, defaultMaxTokensApplied, estimatedPromptTokens, maxCompletionTokens, sampledChars, sampledTokens, sampledLines } = chunkStart;
+  let messagesSent = Math.max(alreadySent, chunkStart.seq);
+  const errors: JobLineError[] = [...job.errors];
   let outgoing: RequestMessage[] = [];
   /** Outcomes the ingest records itself: invalid lines, and lines of a job cancelled while it was read. */
   let directOutcomes: LineOutcome[] = [];
@@ -131,7 +216,7 @@ async function streamIntoJob(startingJob: Job, deps: IngestDeps): Promise<Ingest
     latencyInMs: null,
   });
 
-  const checkpoint = async (done: boolean): Promise<void> => {
+  const checkpoint = async (state: 'reading' | 'chunk-end' | 'done', end?: { byteOffset: number; lineNumber: number }): Promise<void> => {
     if (job.deployment === '' && deployment !== undefined) {
       // Workers read the deployment from the job, so it is recorded before the first message goes out.
       const chosen = deployment;
@@ -151,17 +236,52 @@ async function streamIntoJob(startingJob: Job, deps: IngestDeps): Promise<Ingest
     outgoing = [];
     await recordOutcomesAndMaybeFinalize(job.id, directOutcomes, deps);
     directOutcomes = [];
-    await updateJob(deps.jobs, job.id, (current) => ({
-      ...current,
-      status: done && requests === 0 ? current.status : current.status === JobStatus.validating && messagesSent > 0 ? JobStatus.inProgress : current.status,
-      requestedModel: validator.requestedModel,
-      ingest: { done, linesRead, requests, invalid, messagesSent, defaultMaxTokensApplied, estimatedPromptTokens, maxCompletionTokens },
-      errors,
-      timestamps:
-        current.timestamps.inProgressAt === undefined && messagesSent > 0
-          ? { ...current.timestamps, inProgressAt: deps.clock.nowInMs() }
-          : current.timestamps,
-    }));
+
+    let nextChunk: IngestChunkStart | undefined = job.ingest.chunk;
+    if (state === 'chunk-end') {
+      // The custom_ids seen so far travel to the next chunk as a blob named by where it starts.
+      const at = end ?? { byteOffset: splitter.committedByteOffset, lineNumber: splitter.nextLineNumber };
+      const idsBlob = `${job.id}/.ingest/custom-ids-${at.lineNumber}.bin`;
+      await deps.blobs.upload(deps.stateContainer, idsBlob, (async function* () { yield validator.state.seenCustomIds.toBuffer(); })(), {
+        contentType: 'application/octet-stream',
+      });
+      nextChunk = {
+        byteOffset: at.byteOffset,
+        lineNumber: at.lineNumber,
+        seq: packer.nextSeq,
+        idsBlob,
+        requestedModel: validator.requestedModel,
+        linesRead,
+        requests,
+        invalid,
+        defaultMaxTokensApplied,
+        estimatedPromptTokens,
+        maxCompletionTokens,
+        sampledChars,
+        sampledTokens,
+        sampledLines,
+      };
+    }
+    const done = state === 'done';
+    await updateJob(deps.jobs, job.id, (current) => {
+      if (current.ingestLease?.owner !== owner) throw new IngestLeaseLostError(job.id);
+      return {
+        ...current,
+        // Between chunks nobody reads: the continuation message's run takes the lease afresh.
+        ingestLease: state === 'reading' ? { owner, untilInMs: deps.clock.nowInMs() + INGEST_LEASE_IN_MS } : undefined,
+        progressAtInMs: deps.clock.nowInMs(),
+        status: done && requests === 0 ? current.status : current.status === JobStatus.validating && messagesSent > 0 ? JobStatus.inProgress : current.status,
+        requestedModel: validator.requestedModel,
+        ingest: { done, linesRead, requests, invalid, messagesSent, defaultMaxTokensApplied, estimatedPromptTokens, maxCompletionTokens, chunk: nextChunk },
+        costEstimate: estimateJobCost(deps.prices, current.model, utcDay(current.createdAtInMs), estimatedPromptTokens, maxCompletionTokens),
+        errors,
+        timestamps:
+          current.timestamps.inProgressAt === undefined && messagesSent > 0
+            ? { ...current.timestamps, inProgressAt: deps.clock.nowInMs() }
+            : current.timestamps,
+      };
+    });
+    job = { ...job, ingest: { ...job.ingest, chunk: nextChunk } };
   };
 
   const handle = (raw: Parameters<BatchFileValidator['validate']>[0]): void => {
@@ -170,7 +290,7 @@ async function streamIntoJob(startingJob: Job, deps: IngestDeps): Promise<Ingest
     if (line.kind === 'blank') return;
     if (line.kind === 'invalid') {
       invalid += 1;
-      if (errors.length < MAX_ERRORS_ON_JOB) errors.push({ ...line.error, line: line.lineNumber });
+      if (errors.length < MAX_ERRORS_ON_JOB && !errors.some((e) => e.line === line.lineNumber)) errors.push({ ...line.error, line: line.lineNumber });
       directOutcomes.push({
         jobId: job.id,
         line: line.lineNumber,
@@ -192,7 +312,17 @@ async function streamIntoJob(startingJob: Job, deps: IngestDeps): Promise<Ingest
     const maxTokens = line.body.max_tokens;
     if (maxTokens === undefined || maxTokens === null) defaultMaxTokensApplied += 1;
     maxCompletionTokens += maxTokens ?? deps.defaultMaxTokens;
-    estimatedPromptTokens += deployment.tokenCounter.countChatPrompt(line.body.messages);
+    // The tokenizer is exact but slow: the first lines are counted exactly, the rest estimated from their length.
+    if (sampledLines < exactTokenLines) {
+      const tokens = deployment.tokenCounter.countChatPrompt(line.body.messages);
+      estimatedPromptTokens += tokens;
+      sampledTokens += tokens;
+      sampledChars += promptChars(line.body);
+      sampledLines += 1;
+    } else {
+      const perChar = sampledChars === 0 ? 0.25 : sampledTokens / sampledChars;
+      estimatedPromptTokens += Math.ceil(promptChars(line.body) * perChar + (sampledTokens - sampledChars * perChar) / Math.max(1, sampledLines));
+    }
     if (cancelled) {
       directOutcomes.push(cancelledOutcome(line.lineNumber, line.customId));
       return;
@@ -200,14 +330,35 @@ async function streamIntoJob(startingJob: Job, deps: IngestDeps): Promise<Ingest
     outgoing.push(...packer.add(line.lineNumber, line.customId, line.body, { offset: line.byteOffset, length: line.byteLength }));
   };
 
-  const stream = await deps.blobs.openRead(container, name, { etag });
+  const linesAtStart = chunkStart.linesRead;
+  /** Where the next chunk starts, once this one is full: right after the last line handled. */
+  let chunkEnd: { byteOffset: number; lineNumber: number } | undefined;
+  const stream = await deps.blobs.openRead(container, name, { etag, offset: chunkStart.byteOffset });
   for await (const chunk of stream) {
-    for (const raw of splitter.push(chunk)) handle(raw);
-    if (outgoing.length >= (deps.messagesPerCheckpoint ?? DEFAULT_MESSAGES_PER_CHECKPOINT) || directOutcomes.length >= INVALID_PER_FLUSH) await checkpoint(false);
+    const rawLines = splitter.push(chunk);
+    for (const [index, raw] of rawLines.entries()) {
+      handle(raw);
+      if (linesRead - linesAtStart >= chunkLines) {
+        const next = rawLines[index + 1];
+        chunkEnd = { byteOffset: next?.byteOffset ?? splitter.committedByteOffset, lineNumber: raw.lineNumber + 1 };
+        break;
+      }
+    }
+    if (chunkEnd !== undefined) break;
+    if (outgoing.length >= (deps.messagesPerCheckpoint ?? DEFAULT_MESSAGES_PER_CHECKPOINT) || directOutcomes.length >= INVALID_PER_FLUSH) await checkpoint('reading');
+  }
+  if (chunkEnd !== undefined) {
+    // Stop at a line boundary; the lines after it are read by the continuation.
+    outgoing.push(...packer.flush());
+    await checkpoint('chunk-end', chunkEnd);
+    const next: ControlMessage = { v: 1, kind: 'ingest', container, name };
+    await deps.controlQueue.send([next]);
+    deps.logger.info(`Job ${job.id}: read ${linesRead} lines of ${container}/${name} so far; continuing in a new invocation`);
+    return { kind: 'continued', jobId: job.id, linesRead };
   }
   for (const raw of splitter.end()) handle(raw);
   outgoing.push(...packer.flush());
-  await checkpoint(true);
+  await checkpoint('done');
 
   // Every line may already have its outcome (all invalid, or workers were quick): finalisation needs asking for here.
   const final = await deps.jobs.getJob(job.id);

@@ -22,6 +22,8 @@ export interface SpendReservation {
 }
 
 const NO_RESERVATION: SpendReservation = { amountInNanos: 0 };
+/** Longer than any call takes to be answered (queueing for a call slot included). */
+const PRICE_HORIZON_IN_MS = 3_600_000;
 
 /**
  * Keeps one job's spend for the lines of one work message: reserves each call's maximum cost against
@@ -64,9 +66,16 @@ export class JobSpendMeter {
     if (cap === undefined) return NO_RESERVATION;
     if (this.#stopped) return undefined;
     const now = this.#deps.clock.nowInMs();
-    const price = priceFor(this.#deps.prices, deployment.model, utcDay(now));
+    const promptTokens = deployment.tokenCounter.countChatPrompt(body.messages);
+    // A call is priced on the day it is answered: close to midnight, hold the dearer of the two days.
     // Unpriced calls are recorded at 0, so they cannot move the cap either.
-    const amount = price === undefined ? 0 : costInNanos(price, deployment.tokenCounter.countChatPrompt(body.messages), body.max_tokens ?? 0);
+    const amount = Math.max(
+      0,
+      ...[utcDay(now), utcDay(now + PRICE_HORIZON_IN_MS)].map((day) => {
+        const price = priceFor(this.#deps.prices, deployment.model, day);
+        return price === undefined ? 0 : costInNanos(price, promptTokens, body.max_tokens ?? 0);
+      }),
+    );
     if (await this.#deps.jobSpend.reserve(this.#jobId, amount, cap)) return { amountInNanos: amount };
     if (!this.#stopped) {
       this.#stopped = true;

@@ -10,7 +10,9 @@ import type { ControlMessage } from './controlMessages.js';
 import type { Logger } from './Logger.js';
 import type { Deployment, Deployments } from './deployments.js';
 import { updateJob } from './updateJob.js';
-import type { BlobStore, ChatCallResult, Clock, JobStore, MessageQueue, OutcomeTotals, UsageLedger } from './ports.js';
+import type { BlobStore, ChatCallResult, Clock, JobSpendStore, JobStore, MessageQueue, OutcomeTotals, RollupStore, UsageLedger } from './ports.js';
+import { refreshRollupsAfterMessage } from './costRollups.js';
+import { JobSpendMeter } from './jobSpend.js';
 
 export interface WorkerDeps {
   readonly jobs: JobStore;
@@ -19,6 +21,8 @@ export interface WorkerDeps {
   readonly controlQueue: MessageQueue;
   readonly deployments: Deployments;
   readonly ledger: UsageLedger;
+  readonly rollups: RollupStore;
+  readonly jobSpend: JobSpendStore;
   /** Bounds in-flight endpoint calls across every message this process handles. */
   readonly callSlots: <T>(task: () => Promise<T>) => Promise<T>;
   readonly clock: Clock;
@@ -54,6 +58,7 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   const pending = message.items.filter((item) => !done.has(item.line));
 
   let results: LineResult[];
+  const spend = new JobSpendMeter(stored.job, deps);
   const status = stored.job.status;
   const halt = stored.job.halt;
   if (status === JobStatus.cancelling || status === JobStatus.cancelled) {
@@ -68,7 +73,7 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   } else {
     const deployment = deps.deployments.byName(stored.job.deployment);
     const guard: HaltGuard = { halt: undefined };
-    results = await Promise.all(pending.map((item) => runLine(message, item, deployment, guard, deps)));
+    results = await Promise.all(pending.map((item) => runLine(message, item, deployment, guard, deps, spend)));
     if (guard.halt !== undefined) {
       const newHalt = guard.halt;
       await updateJob(deps.jobs, message.jobId, (job) => (job.halt === undefined ? { ...job, halt: newHalt } : undefined));
@@ -79,6 +84,7 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   const outcomes = results.flatMap((r) => (r.kind === 'outcome' ? [r.outcome] : []));
   const requeue = results.flatMap((r) => (r.kind === 'requeue' ? [r] : []));
   const created = await recordOutcomesAndMaybeFinalize(message.jobId, outcomes, deps);
+  await refreshRollupsAfterMessage(message.jobId, spend.touchedKeys, deps);
 
   if (requeue.length > 0) {
     const delayInMs = Math.max(...requeue.map((r) => r.delayInMs));
@@ -224,7 +230,7 @@ function usageOf(body: unknown): TokenUsage | null {
   };
 }
 
-async function runLine(message: RequestMessage, item: RequestItem, deployment: Deployment, guard: HaltGuard, deps: WorkerDeps): Promise<LineResult> {
+async function runLine(message: RequestMessage, item: RequestItem, deployment: Deployment, guard: HaltGuard, deps: WorkerDeps, spend: JobSpendMeter): Promise<LineResult> {
   const { chat, limiter, tokenCounter } = deployment;
   const resolved = await resolveBody(message, item, deps);
   if (!('messages' in resolved)) return { kind: 'outcome', outcome: failedOutcome(message.jobId, item, resolved, 0, null, deps.clock.nowInMs()) };
@@ -237,10 +243,15 @@ async function runLine(message: RequestMessage, item: RequestItem, deployment: D
   let startedAtInMs: number | null = null;
   for (;;) {
     if (guard.halt !== undefined) return { kind: 'outcome', outcome: haltedOutcome(message.jobId, item, guard.halt, deps.clock.nowInMs()) };
+    const capped = (): LineResult => ({ kind: 'outcome', outcome: failedOutcome(message.jobId, item, spend.refusal, attempts, null, deps.clock.nowInMs(), LineStatus.failed, startedAtInMs) });
+    if (spend.stopped) return capped();
     const admission = await limiter.acquire({ requests: 1, tokens: reservedTokens }, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
     if (!admission.granted) {
       return { kind: 'requeue', item: { ...item, prior: attempts }, delayInMs: admission.waitInMs, reason: 'the deployment budget is paused by the endpoint' };
     }
+    // Held against the job's spending cap until the answer is billed or not.
+    const reservation = await spend.reserve(deployment, body);
+    if (reservation === undefined) return capped();
     const result = await deps.callSlots(() => chat.complete(body, { customId: item.id }));
     const now = deps.clock.nowInMs();
     startedAtInMs ??= now - result.latencyInMs;
@@ -264,7 +275,7 @@ async function runLine(message: RequestMessage, item: RequestItem, deployment: D
       const day = utcDay(now);
       const price = priceFor(deps.prices, deployment.model, day);
       callCostInNanos = price === undefined ? 0 : costInNanos(price, usage.prompt_tokens, usage.completion_tokens);
-      await deps.ledger.record({
+      await spend.record(reservation, {
         id: callIdOf(result, `${message.jobId}-${item.line}-${attempts}-${now}`),
         jobId: message.jobId,
         line: item.line,
@@ -281,6 +292,8 @@ async function runLine(message: RequestMessage, item: RequestItem, deployment: D
         currency: price?.currency ?? 'USD',
         costInNanos: callCostInNanos,
       });
+    } else {
+      await spend.release(reservation);
     }
 
     if (decision.action === 'done' && result.kind === 'response') {

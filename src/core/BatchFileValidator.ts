@@ -1,4 +1,5 @@
 import type { ChatCompletionBody } from './chat.js';
+import { CustomIdSet } from './CustomIdSet.js';
 import type { RawLine } from './LineSplitter.js';
 import { LineErrorCode, type LineError } from './lineErrors.js';
 import { parseBatchLine } from './parseBatchLine.js';
@@ -14,6 +15,13 @@ export type ValidatedLine =
       readonly byteLength: number;
     }
   | { readonly kind: 'invalid'; readonly lineNumber: number; readonly customId: string; readonly error: LineError };
+
+export interface ValidatorState {
+  readonly seenCustomIds: CustomIdSet;
+  readonly requestedModel: string | undefined;
+  /** Requests accepted so far (the per-file limit counts them). */
+  readonly tasks: number;
+}
 
 export interface BatchFileValidatorOptions {
   readonly maxLineBytes: number;
@@ -31,13 +39,22 @@ export function defaultCustomId(lineNumber: number): string {
  */
 export class BatchFileValidator {
   readonly #options: BatchFileValidatorOptions;
-  readonly #seenCustomIds = new Set<string>();
+  readonly #seenCustomIds: CustomIdSet;
   readonly #decoder = new TextDecoder('utf-8', { fatal: true });
   #model: string | undefined;
   #tasks = 0;
 
-  constructor(options: BatchFileValidatorOptions) {
+  /** `resume`: the state saved at a checkpoint, to carry on validating a file part-way through. */
+  constructor(options: BatchFileValidatorOptions, resume?: ValidatorState) {
     this.#options = options;
+    this.#seenCustomIds = resume?.seenCustomIds ?? new CustomIdSet();
+    this.#model = resume?.requestedModel;
+    this.#tasks = resume?.tasks ?? 0;
+  }
+
+  /** What a later chunk needs to carry on exactly where this one stopped. */
+  get state(): ValidatorState {
+    return { seenCustomIds: this.#seenCustomIds, requestedModel: this.#model, tasks: this.#tasks };
   }
 
   /** The model named by the file's lines (the first one that names one), if any. */
@@ -85,14 +102,14 @@ export class BatchFileValidator {
         });
       }
     }
-    if (this.#seenCustomIds.has(customId)) {
-      return this.#invalid(lineNumber, customId, {
-        code: LineErrorCode.duplicateCustomId,
-        message: `custom_id "${customId}" appears more than once in the file`,
-        param: 'custom_id',
-      });
+    if (!this.#seenCustomIds.add(customId)) {
+      return {
+        kind: 'invalid',
+        lineNumber,
+        customId,
+        error: { code: LineErrorCode.duplicateCustomId, message: `custom_id "${customId}" appears more than once in the file`, param: 'custom_id' },
+      };
     }
-    this.#seenCustomIds.add(customId);
     this.#tasks += 1;
     return {
       kind: 'request',

@@ -62,6 +62,9 @@ export function returnSliceRemainder(state: ScheduleState, slice: Slice, spentUn
   return { ...state, cursorInMs: Math.max(spentUntilInMs, nowInMs, slice.startInMs) };
 }
 
+/** How far behind the timeline an instance may still admit: bounds the overshoot per instance to this much capacity. */
+export const MAX_CATCH_UP_IN_MS = 100;
+
 export type PacerDecision =
   | { readonly kind: 'granted' }
   | { readonly kind: 'wait'; readonly waitInMs: number }
@@ -116,8 +119,11 @@ export class SlicePacer {
     for (;;) {
       const slice = this.#slices[0];
       if (slice === undefined) return { kind: 'needSlice', durationInMs: Math.max(this.#sliceInMs, needed) };
-      const start = Math.max(this.#nextInMs, slice.startInMs, Math.min(nowInMs, slice.endInMs));
-      if (start + needed > slice.endInMs) {
+      // A little lateness (the claim's own round trip, a late timer) is caught up; more is given up, so
+      // an instance never bursts through stretches of timeline that have long passed.
+      const start = Math.max(this.#nextInMs, slice.startInMs, Math.min(nowInMs - MAX_CATCH_UP_IN_MS, slice.endInMs));
+      // The tolerance absorbs floating-point error on epoch-millisecond sums (about 1e-4 ms at 1.8e12).
+      if (start + needed > slice.endInMs + 0.01) {
         // What is left of this slice cannot hold the request: it is spent, move on.
         this.#slices.shift();
         continue;

@@ -1,4 +1,5 @@
 import { totalTasks, type Job } from './job.js';
+import { costSoFar, currencyOf, estimatedCosts, spendingCapStatus } from './jobCosts.js';
 import { nanosToAmount } from './pricing.js';
 
 const toSeconds = (ms: number | undefined): number | null => (ms === undefined ? null : Math.floor(ms / 1000));
@@ -38,11 +39,15 @@ export function toBatchObject(job: Job) {
       output_tokens: job.usage.completionTokens,
       total_tokens: job.usage.promptTokens + job.usage.completionTokens,
     },
-    cost: { amount: nanosToAmount(job.usage.costInNanos), currency: 'USD' },
+    /** Cost of the recorded outcomes (live); once final, the ledger's total of every billed call. */
+    cost: { amount: nanosToAmount(job.usage.costInNanos), currency: currencyOf(job) },
+    cost_so_far: costSoFar(job),
     estimate: {
       prompt_tokens: job.ingest.estimatedPromptTokens,
       max_completion_tokens: job.ingest.maxCompletionTokens,
+      ...estimatedCosts(job),
     },
+    spending_cap: spendingCapStatus(job),
     errors: {
       object: 'list',
       data: errorList.map((e) => ({ code: e.code, message: e.message, param: e.param ?? null, line: e.line })),

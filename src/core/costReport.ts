@@ -73,38 +73,54 @@ interface Sum {
 const valueOf = (rollup: CostRollup, dimension: CostDimension): string =>
   dimension === 'day' ? rollup.day : dimension === 'model' ? rollup.model : rollup.jobId;
 
-/** Sums rollups by the chosen dimensions, in exact integers; rows sorted by key. */
-export function buildCostReport(rollups: Iterable<CostRollup>, options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string }): CostReport {
-  const groups = new Map<string, { values: string[]; currency: string; sum: Sum }>();
-  const currencies = new Set<string>();
-  const total: Sum = { calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
-  for (const rollup of rollups) {
-    if (rollup.day < options.from || rollup.day > options.to) continue;
-    const values = options.groupBy.map((d) => valueOf(rollup, d));
+/** Sums rollups by the chosen dimensions, in exact integers, one rollup at a time (rows sorted by key). */
+export class CostReportBuilder {
+  readonly #options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string };
+  readonly #groups = new Map<string, { values: string[]; currency: string; sum: Sum }>();
+  readonly #currencies = new Set<string>();
+  readonly #total: Sum = { calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
+
+  constructor(options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string }) {
+    this.#options = options;
+  }
+
+  add(rollup: CostRollup): void {
+    if (rollup.day < this.#options.from || rollup.day > this.#options.to) return;
+    const values = this.#options.groupBy.map((d) => valueOf(rollup, d));
     // Amounts of different currencies are never added: the currency is part of the group.
     const id = JSON.stringify([...values, rollup.currency]);
-    let group = groups.get(id);
-    if (group === undefined) groups.set(id, (group = { values, currency: rollup.currency, sum: { calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 } }));
+    let group = this.#groups.get(id);
+    if (group === undefined) this.#groups.set(id, (group = { values, currency: rollup.currency, sum: { calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 } }));
     add(group.sum, rollup);
-    add(total, rollup);
-    currencies.add(rollup.currency);
+    add(this.#total, rollup);
+    this.#currencies.add(rollup.currency);
   }
-  const rows = [...groups.values()]
-    .map(({ values, currency, sum }): CostReportRow => {
-      const dimensions: Partial<Record<CostDimension, string>> = {};
-      options.groupBy.forEach((d, i) => (dimensions[d] = values[i]!));
-      return { key: values.join('|'), ...dimensions, ...totalsOf(sum), cost: nanosToNumber(sum.costInNanos), cost_nanos: sum.costInNanos, currency };
-    })
-    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.currency < b.currency ? -1 : 1));
-  const single = currencies.size <= 1;
-  return {
-    from: options.from,
-    to: options.to,
-    groupBy: options.groupBy.join(','),
-    currency: single ? ([...currencies][0] ?? options.defaultCurrency) : 'mixed',
-    rows,
-    total: { ...totalsOf(total), cost: single ? nanosToNumber(total.costInNanos) : null, cost_nanos: single ? total.costInNanos : null },
-  };
+
+  build(): CostReport {
+    const { groupBy } = this.#options;
+    const rows = [...this.#groups.values()]
+      .map(({ values, currency, sum }): CostReportRow => {
+        const dimensions: Partial<Record<CostDimension, string>> = {};
+        groupBy.forEach((d, i) => (dimensions[d] = values[i]!));
+        return { key: values.join('|'), ...dimensions, ...totalsOf(sum), cost: nanosToNumber(sum.costInNanos), cost_nanos: sum.costInNanos, currency };
+      })
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.currency < b.currency ? -1 : 1));
+    const single = this.#currencies.size <= 1;
+    return {
+      from: this.#options.from,
+      to: this.#options.to,
+      groupBy: groupBy.join(','),
+      currency: single ? ([...this.#currencies][0] ?? this.#options.defaultCurrency) : 'mixed',
+      rows,
+      total: { ...totalsOf(this.#total), cost: single ? nanosToNumber(this.#total.costInNanos) : null, cost_nanos: single ? this.#total.costInNanos : null },
+    };
+  }
+}
+
+export function buildCostReport(rollups: Iterable<CostRollup>, options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string }): CostReport {
+  const builder = new CostReportBuilder(options);
+  for (const rollup of rollups) builder.add(rollup);
+  return builder.build();
 }
 
 function add(sum: Sum, rollup: CostRollup): void {

@@ -21,6 +21,26 @@ export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set([JobStatus.comp
 /** Validation errors kept on the job document itself; the rest are in the line outcomes and the error file. */
 export const MAX_ERRORS_ON_JOB = 100;
 
+/** Everything needed to carry on reading a file from a line boundary, as it stood there. */
+export interface IngestChunkStart {
+  readonly byteOffset: number;
+  readonly lineNumber: number;
+  readonly seq: number;
+  /** Blob (in the output container) holding the custom_ids seen before this point; none at the file's start. */
+  readonly idsBlob: string | undefined;
+  readonly requestedModel: string | undefined;
+  readonly linesRead: number;
+  readonly requests: number;
+  readonly invalid: number;
+  readonly defaultMaxTokensApplied: number;
+  readonly estimatedPromptTokens: number;
+  readonly maxCompletionTokens: number;
+  /** Prompt characters and exact tokens of the lines tokenised so far, to estimate the rest from. */
+  readonly sampledChars: number;
+  readonly sampledTokens: number;
+  readonly sampledLines: number;
+}
+
 export interface JobUsage {
   readonly promptTokens: number;
   readonly completionTokens: number;
@@ -54,6 +74,8 @@ export interface Job {
     readonly defaultMaxTokensApplied: number;
     readonly estimatedPromptTokens: number;
     readonly maxCompletionTokens: number;
+    /** Where the current chunk of the file starts: a resumed or continued ingest starts here. */
+    readonly chunk?: IngestChunkStart | undefined;
   };
   /** Outcomes recorded so far (invalid lines count as failed). */
   readonly counts: { readonly succeeded: number; readonly failed: number };
@@ -71,6 +93,8 @@ export interface Job {
   readonly progressAtInMs?: number | undefined;
   /** Lines wait in delayed messages until then (the endpoint asked for a long pause), and why. */
   readonly deferral?: { readonly untilInMs: number; readonly reason: string } | undefined;
+  /** Held by the one ingest that reads the file; another delivery of the same blob backs off while it is live. */
+  readonly ingestLease?: { readonly owner: string; readonly untilInMs: number } | undefined;
   /** How many times failed lines were sent again. */
   readonly retries?: number | undefined;
   /** Spending cap in nano-units of the price currency (blob metadata `maxcost`, else the default); absent = none. */
@@ -87,6 +111,8 @@ export function newJob(fields: {
   input: Job['input'];
   model: string;
   deployment: string;
+  maxCostInNanos?: number;
+  jobError?: LineError;
 }): Job {
   return {
     ...fields,

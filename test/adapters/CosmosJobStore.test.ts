@@ -20,6 +20,7 @@ beforeAll(async () => {
     linesContainer: 'lines',
     budgetContainer: 'budget',
     ledgerContainer: 'ledger',
+    rollupsContainer: 'rollups',
     caCertFile: stack.settings['COSMOS_CA_CERT_FILE'],
   };
   client = createCosmosClient(config);

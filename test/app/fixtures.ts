@@ -1,6 +1,8 @@
 import { InMemoryBlobStore } from '../../src/adapters/memory/InMemoryBlobStore.js';
 import { InMemoryJobStore } from '../../src/adapters/memory/InMemoryJobStore.js';
 import { InMemoryUsageLedger } from '../../src/adapters/memory/InMemoryUsageLedger.js';
+import { InMemoryRollupStore } from '../../src/adapters/memory/InMemoryRollupStore.js';
+import { InMemoryJobSpendStore } from '../../src/adapters/memory/InMemoryJobSpendStore.js';
 import { InMemoryMessageQueue } from '../../src/adapters/memory/InMemoryMessageQueue.js';
 import type { FinalizeDeps } from '../../src/app/finalizeJob.js';
 import type { IngestDeps } from '../../src/app/ingestBlob.js';
@@ -18,19 +20,23 @@ export const roughTokenCounter: TokenCounter = {
   countChatPrompt: (messages) => messages.reduce((sum, m) => sum + 4 + Math.ceil(String(m.content ?? '').length / 4), 1),
 };
 
+let responseCount = 0;
+
+/** A 200 with usage 10 + 5; every answer has its own id, as the endpoint's do (the ledger is keyed by it). */
 export function okResponse(body: ChatCompletionBody): ChatCallResult {
+  responseCount += 1;
   const prompt = String(body.messages[body.messages.length - 1]?.content ?? '');
   return {
     kind: 'response',
     status: 200,
     headers: {},
     body: {
-      id: 'chatcmpl-1',
+      id: `chatcmpl-${responseCount}`,
       object: 'chat.completion',
       choices: [{ index: 0, message: { role: 'assistant', content: `echo: ${prompt}` }, finish_reason: 'stop' }],
       usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
     },
-    requestId: 'req-1',
+    requestId: `req-${responseCount}`,
     latencyInMs: 3,
   };
 }
@@ -77,21 +83,25 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
   const limiter = new RecordingLimiter(clock);
   const sleeps: number[] = [];
   const ledger = new InMemoryUsageLedger();
+  const rollups = new InMemoryRollupStore();
+  const jobSpend = new InMemoryJobSpendStore(jobs);
   const deployments = new Deployments([{ name: 'test', model: 'Phi-3-mini-4k-instruct', chat, limiter, tokenCounter: roughTokenCounter }]);
   const ingestDeps: IngestDeps = {
     jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger,
     defaultMaxTokens: 100, maxLineBytes: 4096, maxLinesPerFile: 1000,
     packing: { maxMessageBytes: 2048, maxItemsPerMessage: 4 },
+    stateContainer: 'batch-output',
+    prices: DEFAULT_PRICES, defaultMaxCostInNanos: undefined,
   };
   const workerDeps: WorkerDeps = {
-    jobs, blobs, requestQueue, controlQueue, deployments, ledger,
+    jobs, blobs, requestQueue, controlQueue, deployments, ledger, rollups, jobSpend,
     callSlots: (task) => task(), clock, random: () => 0.5,
     sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
     retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },
     prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false, logger: silentLogger,
   };
-  const finalizeDeps: FinalizeDeps = { jobs, blobs, clock, logger: silentLogger, outputContainer: 'batch-output' };
-  return { ledger, clock, jobs, blobs, requestQueue, controlQueue, limiter, sleeps, ingestDeps, workerDeps, finalizeDeps };
+  const finalizeDeps: FinalizeDeps = { jobs, blobs, clock, logger: silentLogger, outputContainer: 'batch-output', ledger, rollups };
+  return { ledger, rollups, clock, jobs, blobs, requestQueue, controlQueue, limiter, sleeps, ingestDeps, workerDeps, finalizeDeps };
 }
 
 export const chatLine = (customId: string | undefined, content: string, extra: Record<string, unknown> = {}) =>

@@ -184,6 +184,9 @@ describe('the pipeline on in-memory ports', () => {
     // Small flushes so the crash lands after a checkpoint.
     const deps = { ...world.ingestDeps, packing: { maxMessageBytes: 2048, maxItemsPerMessage: 1 }, messagesPerCheckpoint: 5 };
     await expect(ingestBlob('batch-input', 'big.jsonl', deps)).rejects.toThrow('host died');
+    // The dead reader's lease holds off a redelivery until it expires.
+    expect((await ingestBlob('batch-input', 'big.jsonl', deps)).kind).toBe('busy');
+    world.clock.now += 5 * 60_000 + 1;
     await ingestBlob('batch-input', 'big.jsonl', deps);
     const seqs = world.requestQueue.sent.map((m) => (m.payload as RequestMessage).seq);
     const lineNumbers = world.requestQueue.sent.flatMap((m) => (m.payload as RequestMessage).items.map((i) => i.line));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { claimSlice, costInMs, pauseSchedule, returnSliceRemainder, SlicePacer, EMPTY_SCHEDULE, scheduleRates } from '../../src/core/SliceSchedule.js';
+import { MAX_CATCH_UP_IN_MS, claimSlice, costInMs, pauseSchedule, returnSliceRemainder, SlicePacer, EMPTY_SCHEDULE, scheduleRates } from '../../src/core/SliceSchedule.js';
 
 const rates = scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 60_000 }, 1); // 0.01 req/ms, 1 token/ms
 
@@ -41,11 +41,14 @@ describe('SlicePacer', () => {
     expect(pacer.tryTake({ requests: 1, tokens: 1 }, 200)).toEqual({ kind: 'wait', waitInMs: 100 });
   });
 
-  it('does not burst to catch up when it is late', () => {
+  it('catches up a little lateness (a claim round trip), never more than MAX_CATCH_UP_IN_MS', () => {
     const pacer = new SlicePacer(rates, 1000);
     pacer.addSlice({ startInMs: 0, endInMs: 1000 });
+    // 700 ms late: the first 600 ms of the slice are given up, the last 100 ms are caught up.
+    expect(pacer.tryTake({ requests: 1, tokens: 1 }, 700)).toEqual({ kind: 'granted' });
     expect(pacer.tryTake({ requests: 1, tokens: 1 }, 700)).toEqual({ kind: 'granted' });
     expect(pacer.tryTake({ requests: 1, tokens: 1 }, 700)).toEqual({ kind: 'wait', waitInMs: 100 });
+    expect(MAX_CATCH_UP_IN_MS).toBe(100);
   });
 
   it('admits a request only if all of its cost fits in the slice, and asks for a big enough slice', () => {

@@ -22,6 +22,7 @@ export interface CosmosContainers {
   readonly lines: Container;
   readonly budget: Container;
   readonly ledger: Container;
+  readonly rollups: Container;
 }
 
 /**
@@ -46,5 +47,10 @@ export async function ensureCosmosContainers(client: CosmosClient, config: AppCo
     id: config.ledgerContainer,
     partitionKey: { paths: ['/jobId'] },
   });
-  return { database, jobs, lines, budget, ledger };
+  // By day: a rollup refresh writes one day's partition; a report reads the partitions of its range.
+  const { container: rollups } = await database.containers.createIfNotExists({
+    id: config.rollupsContainer,
+    partitionKey: { paths: ['/day'] },
+  });
+  return { database, jobs, lines, budget, ledger, rollups };
 }

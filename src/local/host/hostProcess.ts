@@ -123,7 +123,8 @@ async function main(): Promise<void> {
     stopping = host.stop().then(
       () => {
         writeLine({ event: 'stopped', pid: process.pid });
-        process.exitCode = 0;
+        // Like the real host, which ends its worker: the app's keep-alive clients must not hold the process.
+        process.exit(0);
       },
       (error: unknown) => {
         const failure = ensureError(error);

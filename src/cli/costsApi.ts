@@ -1,0 +1,77 @@
+import { request, type Dispatcher } from 'undici';
+import type { CostReport } from '../core/costReport.js';
+import { ApiError, ApiErrorCode, DEFAULT_API_URL, type BatchApiClientOptions, type CallOptions } from './apiClient.js';
+
+export type { CostReport } from '../core/costReport.js';
+
+export interface GetCostsQuery {
+  readonly from: string;
+  readonly to: string;
+  /** day, model, job, or a comma list such as day,model. */
+  readonly groupBy: string;
+}
+
+const DEFAULT_TIMEOUT_IN_MS = 30_000;
+
+/** GET /costs, as JSON or as the API's own CSV (RFC 4180), in the BatchApiClient's manner. */
+export class CostsApiClient {
+  readonly baseUrl: string;
+  readonly #functionKey: string | undefined;
+  readonly #dispatcher: Dispatcher | undefined;
+  readonly #timeoutInMs: number;
+
+  constructor(options: BatchApiClientOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, '');
+    this.#functionKey = options.functionKey;
+    this.#dispatcher = options.dispatcher;
+    this.#timeoutInMs = options.timeoutInMs ?? DEFAULT_TIMEOUT_IN_MS;
+  }
+
+  async getCosts(query: GetCostsQuery, options: CallOptions = {}): Promise<CostReport> {
+    return JSON.parse(await this.#get(query, 'json', options)) as CostReport;
+  }
+
+  async getCostsCsv(query: GetCostsQuery, options: CallOptions = {}): Promise<string> {
+    return this.#get(query, 'csv', options);
+  }
+
+  async #get(query: GetCostsQuery, format: 'json' | 'csv', options: CallOptions): Promise<string> {
+    const search = new URLSearchParams({ from: query.from, to: query.to, groupBy: query.groupBy, format });
+    const url = `${this.baseUrl}/costs?${search.toString()}`;
+    const headers: Record<string, string> = { accept: format === 'csv' ? 'text/csv' : 'application/json' };
+    if (this.#functionKey !== undefined) headers['x-functions-key'] = this.#functionKey;
+    let response: Dispatcher.ResponseData;
+    try {
+      response = await request(url, {
+        method: 'GET',
+        headers,
+        headersTimeout: this.#timeoutInMs,
+        ...(options.abortSignal === undefined ? {} : { signal: options.abortSignal }),
+        ...(this.#dispatcher === undefined ? {} : { dispatcher: this.#dispatcher }),
+      });
+    } catch (thrown) {
+      if (options.abortSignal?.aborted === true) throw thrown;
+      const detail = thrown instanceof Error ? (thrown as Error & { code?: string }).code ?? thrown.message : String(thrown);
+      throw new ApiError(undefined, ApiErrorCode.unreachable, `Cannot reach the API at ${this.baseUrl} (${detail})`, { cause: thrown });
+    }
+    const text = await response.body.text();
+    if (response.statusCode === 200) return text;
+    throw toApiError(response.statusCode, text, url);
+  }
+}
+
+function toApiError(status: number, text: string, url: string): ApiError {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const error = (parsed as { error?: { code?: unknown; message?: unknown; param?: unknown } } | undefined)?.error;
+  if (error !== undefined && typeof error.code === 'string' && typeof error.message === 'string') {
+    return new ApiError(status, error.code, error.message, { param: typeof error.param === 'string' ? error.param : null });
+  }
+  if (status === 401 || status === 403) return new ApiError(status, ApiErrorCode.unauthorized, `GET ${url} was refused (${status}): the function key is missing or wrong`);
+  if (status === 404) return new ApiError(status, ApiErrorCode.routeNotFound, `GET ${url} found no such route (404): is the API URL right?`);
+  return new ApiError(status, `http_${status}`, `GET ${url} failed with ${status}`);
+}

@@ -1,0 +1,34 @@
+/** The dashboard's stylesheet, served by the app itself (nothing comes from a CDN). */
+export const DASHBOARD_CSS = `
+:root { color-scheme: light; --ink: #1d2330; --muted: #667085; --line: #e4e7ec; --accent: #2f6fdf; --ok: #3aa55d; --bad: #c0392b; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); background: #f6f7f9; }
+header { display: flex; align-items: baseline; gap: 16px; padding: 14px 24px; background: #fff; border-bottom: 1px solid var(--line); }
+header h1 { margin: 0; font-size: 18px; }
+#status { color: var(--muted); }
+#status.error { color: var(--bad); }
+main { padding: 16px 24px; display: grid; gap: 16px; }
+section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; }
+section h2 { margin: 0 0 8px; font-size: 15px; }
+.muted { color: var(--muted); }
+#chart svg { display: block; width: 100%; height: auto; }
+#chart .axis { stroke: #98a2b3; stroke-width: 1; }
+#chart .grid { stroke: var(--line); stroke-width: 1; }
+#chart text { font-size: 11px; fill: var(--muted); }
+#legend { display: flex; flex-wrap: wrap; gap: 14px; margin-top: 6px; }
+#legend .chip { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
+table { width: 100%; border-collapse: collapse; }
+th, td { text-align: left; padding: 7px 8px; border-bottom: 1px solid var(--line); vertical-align: middle; }
+th { font-weight: 600; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: 0.03em; }
+td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
+td code { font-size: 12px; }
+.progress { position: relative; width: 220px; height: 12px; background: #eef1f5; border-radius: 6px; overflow: hidden; display: inline-block; vertical-align: middle; }
+.progress .fill { position: absolute; inset: 0 auto 0 0; background: var(--accent); }
+.progress .fill.failed { background: var(--bad); }
+.progress-text { margin-left: 8px; color: var(--muted); font-variant-numeric: tabular-nums; }
+.status { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; background: #eef1f5; }
+.status.completed { background: #e3f4e8; color: #1e7a3c; }
+.status.failed, .status.cancelled { background: #fbe7e5; color: #a1291d; }
+.status.in_progress, .status.finalizing { background: #e6eefc; color: #1f4fa8; }
+.cap-reached { color: var(--bad); font-weight: 600; }
+`;

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { refreshRollups } from '../../src/app/costRollups.js';
+import type { JobSpendStore, JobStore, LedgerEntry, RollupStore, UsageLedger } from '../../src/app/ports.js';
+import { rollupId } from '../../src/core/costReport.js';
+import { sampleJob, uniqueJobId } from './jobStoreConformance.js';
+
+export interface CostStores {
+  readonly ledger: UsageLedger;
+  readonly rollups: RollupStore;
+  readonly jobs: JobStore;
+  readonly jobSpend: JobSpendStore;
+}
+
+let counter = 0;
+
+export function ledgerEntry(jobId: string, fields: Partial<LedgerEntry> = {}): LedgerEntry {
+  counter += 1;
+  return {
+    id: `call-${Date.now().toString(36)}-${counter}`,
+    jobId,
+    line: counter,
+    attempt: 1,
+    deployment: 'd',
+    model: 'Phi-3-mini-4k-instruct',
+    httpStatus: 200,
+    promptTokens: 100,
+    completionTokens: 20,
+    atInMs: Date.UTC(2026, 10, 27, 12) + counter,
+    day: '2026-11-27',
+    inputPerMillion: 0.13,
+    outputPerMillion: 0.52,
+    currency: 'USD',
+    costInNanos: 23_400,
+    ...fields,
+  };
+}
+
+const clock = { nowInMs: () => Date.UTC(2026, 10, 27, 12) };
+// Days no other test of the suite writes, so range queries see only this test's rollups.
+const QUIET_DAY = '2001-01-01';
+
+/** The ledger, rollup and spend contracts. Every adapter pair (in memory, Cosmos) must pass it unchanged. */
+export function describeCostStoresConformance(name: string, getStores: () => CostStores): void {
+  describe(`UsageLedger contract: ${name}`, () => {
+    it('records a call once, sums a job and one of its days and models exactly, and lists its keys and entries', async () => {
+      const { ledger } = getStores();
+      const jobId = uniqueJobId();
+      const first = ledgerEntry(jobId, { promptTokens: 7, completionTokens: 3, costInNanos: 1_001 });
+      expect(await ledger.record(first)).toBe(true);
+      expect(await ledger.record(first)).toBe(false);
+      await ledger.record(ledgerEntry(jobId, { day: '2026-11-28', costInNanos: 2_000, atInMs: first.atInMs + 10_000 }));
+      await ledger.record(ledgerEntry(jobId, { model: 'Phi-3-medium-4k-instruct', costInNanos: 4_000, currency: 'EUR' }));
+      await ledger.record(ledgerEntry(uniqueJobId(), { costInNanos: 99_999 }));
+
+      expect(await ledger.totals(jobId)).toEqual({ calls: 3, promptTokens: 207, completionTokens: 43, costInNanos: 7_001 });
+      expect(await ledger.totals(jobId, { day: '2026-11-27', model: 'Phi-3-mini-4k-instruct' })).toEqual({ calls: 1, promptTokens: 7, completionTokens: 3, costInNanos: 1_001 });
+      expect(await ledger.totals(jobId, { day: '2026-11-26', model: 'Phi-3-mini-4k-instruct' })).toEqual({ calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
+      expect(await ledger.totals(uniqueJobId())).toEqual({ calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
+      expect(await ledger.currencyOf(jobId, { day: '2026-11-27', model: 'Phi-3-medium-4k-instruct' })).toBe('EUR');
+      expect(await ledger.currencyOf(jobId, { day: '2026-01-01', model: 'x' })).toBeUndefined();
+
+      const keys = (await ledger.listKeys(jobId)).map((k) => `${k.day}|${k.model}`).sort();
+      expect(keys).toEqual(['2026-11-27|Phi-3-medium-4k-instruct', '2026-11-27|Phi-3-mini-4k-instruct', '2026-11-28|Phi-3-mini-4k-instruct']);
+      const entries: LedgerEntry[] = [];
+      for await (const entry of ledger.listEntries(jobId)) entries.push(entry);
+      expect(entries).toHaveLength(3);
+      expect(entries[0]).toEqual(first);
+      expect(entries.map((e) => e.atInMs)).toEqual([...entries.map((e) => e.atInMs)].sort((a, b) => a - b));
+    });
+  });
+
+  describe(`RollupStore contract: ${name}`, () => {
+    it('creates once, replaces only with the current etag, and lists a range of days across jobs', async () => {
+      const { rollups } = getStores();
+      const jobId = uniqueJobId();
+      const day = QUIET_DAY;
+      const next = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+      const after = new Date(Date.parse(`${day}T00:00:00Z`) + 2 * 86_400_000).toISOString().slice(0, 10);
+      const base = { day, model: 'Phi-3-mini-4k-instruct', jobId, calls: 1, promptTokens: 1, completionTokens: 1, costInNanos: 5, currency: 'USD', refreshedAtInMs: 1 };
+      const rollup = { ...base, id: rollupId(base.day, base.model, jobId) };
+      expect(await rollups.create(rollup)).toBe(true);
+      expect(await rollups.create(rollup)).toBe(false);
+      const stored = (await rollups.get(jobId, { day, model: base.model }))!;
+      expect(stored.rollup).toEqual(rollup);
+      expect(await rollups.replace({ ...rollup, calls: 2 }, stored.etag)).toBe(true);
+      expect(await rollups.replace({ ...rollup, calls: 3 }, stored.etag)).toBe(false);
+      expect((await rollups.get(jobId, { day, model: base.model }))!.rollup.calls).toBe(2);
+      expect(await rollups.get(jobId, { day, model: 'other' })).toBeUndefined();
+
+      const otherJob = uniqueJobId();
+      await rollups.create({ ...base, jobId: otherJob, day: next, id: rollupId(next, base.model, otherJob) });
+      await rollups.create({ ...base, day: after, id: rollupId(after, base.model, jobId) });
+      const listed: string[] = [];
+      for await (const r of rollups.listDays(day, next)) listed.push(r.id);
+      expect(listed.sort()).toEqual([rollupId(day, base.model, jobId), rollupId(next, base.model, otherJob)].sort());
+    });
+
+    it('concurrent refreshes, while calls keep being recorded, end equal to the ledger', async () => {
+      const { ledger, rollups } = getStores();
+      const jobId = uniqueJobId();
+      const key = { day: '2026-11-27', model: 'Phi-3-mini-4k-instruct' };
+      const writers = Array.from({ length: 6 }, async (_, i) => {
+        for (let n = 0; n < 5; n += 1) {
+          await ledger.record(ledgerEntry(jobId, { costInNanos: 1_000 * (i + 1) + n, promptTokens: n, completionTokens: i }));
+          await refreshRollups(jobId, [key], { ledger, rollups, clock });
+        }
+      });
+      await Promise.all(writers);
+      const stored = (await rollups.get(jobId, key))!.rollup;
+      const { calls, promptTokens, completionTokens, costInNanos } = stored;
+      expect({ calls, promptTokens, completionTokens, costInNanos }).toEqual(await ledger.totals(jobId, key));
+      expect(calls).toBe(30);
+    });
+  });
+
+  describe(`JobSpendStore contract: ${name}`, () => {
+    it('reserves only within the cap, even when many reserve at once, and settles to the real cost', async () => {
+      const { jobs, jobSpend } = getStores();
+      const job = sampleJob();
+      await jobs.createJob(job);
+      const granted = await Promise.all(Array.from({ length: 12 }, () => jobSpend.reserve(job.id, 300, 1_000)));
+      expect(granted.filter(Boolean)).toHaveLength(3);
+      let spend = (await jobs.getJob(job.id))!.job.spend!;
+      expect(spend).toMatchObject({ committed: 0, reserved: 900, calls: 0 });
+
+      await jobSpend.settle(job.id, { costInNanos: 120, calls: 1, releaseInNanos: 300 });
+      await jobSpend.settle(job.id, { costInNanos: 0, calls: 0, releaseInNanos: 300 });
+      spend = (await jobs.getJob(job.id))!.job.spend!;
+      expect(spend).toMatchObject({ committed: 120, reserved: 300, calls: 1 });
+      expect(await jobSpend.reserve(job.id, 580, 1_000)).toBe(true); // 120 + 300 + 580 = 1000
+      expect(await jobSpend.reserve(job.id, 1, 1_000)).toBe(false);
+      expect(await jobSpend.reserve(job.id, 2_000, 1_000)).toBe(false);
+
+      await jobSpend.markCapReached(job.id, 1234);
+      expect((await jobs.getJob(job.id))!.job.spend!.capReachedAtInMs).toBe(1234);
+    });
+  });
+}
