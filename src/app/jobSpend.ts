@@ -58,8 +58,9 @@ export class JobSpendMeter {
   }
 
   /**
-   * Before a call: reserves its maximum cost (prompt + max_tokens at today's price) if it fits under
-   * the cap; undefined if it does not, and from then on the job is stopped. Free for uncapped jobs.
+   * Before a call: reserves its maximum cost (prompt + max_tokens at the price it may be billed at) if
+   * it fits under the cap; undefined if it does not, and from then on the job is stopped. Free for
+   * uncapped jobs.
    */
   async reserve(deployment: Deployment, body: ChatCompletionBody): Promise<SpendReservation | undefined> {
     const cap = this.#capInNanos;

@@ -7,6 +7,7 @@ import { CliUsageError } from './errors.js';
 import { resultsCommand, type ResultsCommandOptions } from './resultsCommand.js';
 import { statusCommand, type StatusCommandOptions } from './statusCommand.js';
 import { submitCommand, type SubmitCommandOptions } from './submitCommand.js';
+import { registerCostsCommand } from './costsCommand.js';
 
 export type { RunCliOptions } from './cliContext.js';
 
@@ -89,6 +90,7 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
       setExitCode(await resultsCommand(jobId, options, globals(command), context));
     });
 
+  registerCostsCommand(program, context, setExitCode);
   return program;
 }
 

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { parseCostReportQuery } from '../../src/app/costReports.js';
 import { estimateJobCost } from '../../src/core/costEstimate.js';
 import { buildCostReport, costReportCsv, csvField, rollupId, type CostRollup } from '../../src/core/costReport.js';
-import { BadRequestError } from '../../src/core/errors.js';
+import { formatCostTable } from '../../src/cli/costsCommand.js';
+import { loadConfig } from '../../src/config.js';
+import { BadRequestError, ConfigError } from '../../src/core/errors.js';
 import { formatNanos, parseAmountToNanos } from '../../src/core/money.js';
 import { DEFAULT_PRICES } from '../../src/core/pricing.js';
 import { spendingCapFromMetadata } from '../../src/core/spendingCap.js';
@@ -199,5 +201,32 @@ describe('the cost chart layout', () => {
     expect(rebuilt([{ day: '2026-11-27', model: 'a', cost: 1 }], days, { width: 400, height: 200 })).toEqual(
       layoutCostChart([{ day: '2026-11-27', model: 'a', cost: 1 }], days, { width: 400, height: 200 }),
     );
+  });
+});
+
+describe('cost settings', () => {
+  const base = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', COSMOS_ENDPOINT: 'https://127.0.0.1:8081', PHI3_ENDPOINT: 'https://x.example', PHI3_API_KEY: 'k' };
+
+  it('reads the rollups container and the default cap, and names a bad cap', () => {
+    expect(loadConfig(base)).toMatchObject({ cosmos: { rollupsContainer: 'rollups' }, defaultMaxCostPerJobInNanos: undefined });
+    expect(loadConfig({ ...base, COSMOS_ROLLUPS_CONTAINER: 'spend', DEFAULT_MAX_COST_PER_JOB: '12.5' })).toMatchObject({ cosmos: { rollupsContainer: 'spend' }, defaultMaxCostPerJobInNanos: 12_500_000_000 });
+    expect(() => loadConfig({ ...base, DEFAULT_MAX_COST_PER_JOB: '$5' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...base, DEFAULT_MAX_COST_PER_JOB: '$5' })).toThrow(/DEFAULT_MAX_COST_PER_JOB/);
+  });
+});
+
+describe('the costs command\'s table', () => {
+  it('aligns the columns, prints exact amounts and a total line', () => {
+    const report = buildCostReport(
+      [rollup('2026-11-26', 'Phi-3-mini-4k-instruct', 'job_a', 1_234_567, { calls: 1200, promptTokens: 98_765 }), rollup('2026-11-27', 'Phi-3, custom', 'job_a', 5)],
+      { from: '2026-11-26', to: '2026-11-27', groupBy: ['model', 'day'], defaultCurrency: 'USD' },
+    );
+    expect(formatCostTable(report).split('\n')).toEqual([
+      'Costs 2026-11-26 to 2026-11-27 (UTC days), by model and day',
+      'MODEL                   DAY         CALLS  INPUT TOKENS  OUTPUT TOKENS  TOTAL TOKENS          COST',
+      'Phi-3, custom           2026-11-27      1            10              5            15  $0.000000005',
+      'Phi-3-mini-4k-instruct  2026-11-26  1,200        98,765              5        98,770  $0.001234567',
+      'TOTAL                               1,201        98,775             10        98,785  $0.001234572',
+    ]);
   });
 });

@@ -21,6 +21,8 @@ export interface LocalCosmos {
   /** The self-signed certificate the server presents; trust it with `createLocalCosmosAgent`. */
   readonly caCertPem: string;
   readonly caCertPath: string | undefined;
+  /** Requests served so far (each Cosmos operation, or batch of bulk operations, is one): for benchmarks. */
+  readonly requestCount: () => number;
   close(): Promise<void>;
 }
 
@@ -105,6 +107,10 @@ export async function startCosmos(options: StartCosmosOptions = {}): Promise<Loc
     });
   });
   const { port } = server.address() as AddressInfo;
+  let requests = 0;
+  server.on('request', () => {
+    requests += 1;
+  });
   const caCertPath = options.caCertPath;
   if (caCertPath !== undefined) {
     try {
@@ -130,6 +136,7 @@ export async function startCosmos(options: StartCosmosOptions = {}): Promise<Loc
     key: cosmosEmulatorKey,
     caCertPem: cert,
     caCertPath,
+    requestCount: () => requests,
     close: () => {
       closing ??= close();
       return closing;
