@@ -235,7 +235,7 @@ param ingestChunkLines int = 200000
 
 @minValue(0)
 @description('INGEST_EXACT_TOKEN_LINES: lines whose prompt tokens are counted exactly for the estimate')
-param ingestExactTokenLines int = 10000
+param ingestExactTokenLines int = 1000
 
 @description('PHI3_PRICES: JSON array of prices. Empty: the built-in price table.')
 param phi3Prices string = ''

@@ -52,7 +52,8 @@ function fileStream(lines: number): Readable {
 
 async function runChild(env: Record<string, string>, container: string, name: string): Promise<{ result: { kind: string; requests?: number; invalid?: number }; invocations: number; elapsedInMs: number; maxRssInMb: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [repoFile('dist/scripts/bench/ingestChild.js'), container, name], {
+    const nodeArgs = (process.env['BENCH_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+    const child = spawn(process.execPath, [...nodeArgs, repoFile('dist/scripts/bench/ingestChild.js'), container, name], {
       env: { PATH: process.env['PATH'] ?? '', ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -77,7 +78,7 @@ async function main(): Promise<void> {
           COSMOS_DATABASE: `ingest${index}`,
           REQUEST_QUEUE: `ingest-bench-${index}`,
           CONTROL_QUEUE: `ingest-control-${index}`,
-          INGEST_EXACT_TOKEN_LINES: process.env['INGEST_EXACT_TOKEN_LINES'] ?? '10000',
+          ...(process.env['INGEST_EXACT_TOKEN_LINES'] === undefined ? {} : { INGEST_EXACT_TOKEN_LINES: process.env['INGEST_EXACT_TOKEN_LINES'] }),
         }),
       ).filter((e): e is [string, string] => e[1] !== undefined),
     );

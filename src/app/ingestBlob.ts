@@ -53,14 +53,17 @@ export class IngestLeaseLostError extends Error {
 
 /** Metadata key that ties a blob to its job. */
 export const JOB_ID_METADATA = 'jobid';
-const DEFAULT_MESSAGES_PER_CHECKPOINT = 64;
+/** Work messages between two records of the ingest's progress on the job. */
+const DEFAULT_MESSAGES_PER_CHECKPOINT = 256;
+const SEND_BATCH_MESSAGES = 32;
+const MAX_SENDS_IN_FLIGHT = 6;
 /** Renewed at every checkpoint; a reader that died lets another take over after this. */
 const INGEST_LEASE_IN_MS = 5 * 60_000;
 const INVALID_PER_FLUSH = 500;
 /** Lines one invocation reads before handing on: well inside a function's time limit at any line size. */
 const DEFAULT_CHUNK_LINES = 200_000;
 /** Lines whose prompt tokens are counted with the real tokenizer; later ones are estimated from them. */
-const DEFAULT_EXACT_TOKEN_LINES = 10_000;
+const DEFAULT_EXACT_TOKEN_LINES = 1_000;
 
 export type IngestResult =
   | { readonly kind: 'ignored'; readonly reason: string }
@@ -198,6 +201,21 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps):
   let messagesSent = Math.max(alreadySent, chunkStart.seq);
   const errors: JobLineError[] = [...job.errors];
   let outgoing: RequestMessage[] = [];
+  /** Sends under way: reading goes on while a few batches are in flight, which is what keeps the ingest busy. */
+  const inFlight: Promise<void>[] = [];
+  const dispatch = async (): Promise<void> => {
+    const batch = outgoing.filter((m) => m.seq >= alreadySent);
+    if (outgoing.length > 0) messagesSent = Math.max(messagesSent, outgoing[outgoing.length - 1]!.seq + 1);
+    outgoing = [];
+    if (batch.length === 0) return;
+    if (cancelled) {
+      // Cancelled while reading: what is not sent yet is never sent; each line still gets its outcome.
+      for (const message of batch) for (const item of message.items) directOutcomes.push(cancelledOutcome(item.line, item.id));
+      return;
+    }
+    inFlight.push(deps.requestQueue.send(batch));
+    if (inFlight.length > MAX_SENDS_IN_FLIGHT) await inFlight.shift();
+  };
   /** Outcomes the ingest records itself: invalid lines, and lines of a job cancelled while it was read. */
   let directOutcomes: LineOutcome[] = [];
   let cancelled = false;
@@ -225,15 +243,8 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps):
     }
     const latest = await deps.jobs.getJob(job.id);
     cancelled ||= latest?.job.status === JobStatus.cancelling || latest?.job.status === JobStatus.cancelled;
-    const fresh = outgoing.filter((m) => m.seq >= alreadySent);
-    if (cancelled) {
-      // Cancelled while reading: what is not sent yet is never sent; each line still gets its outcome.
-      for (const message of fresh) for (const item of message.items) directOutcomes.push(cancelledOutcome(item.line, item.id));
-    } else if (fresh.length > 0) {
-      await deps.requestQueue.send(fresh);
-    }
-    messagesSent = Math.max(messagesSent, outgoing.length === 0 ? messagesSent : outgoing[outgoing.length - 1]!.seq + 1);
-    outgoing = [];
+    await dispatch();
+    await Promise.all(inFlight.splice(0));
     await recordOutcomesAndMaybeFinalize(job.id, directOutcomes, deps);
     directOutcomes = [];
 
@@ -331,6 +342,8 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps):
   };
 
   const linesAtStart = chunkStart.linesRead;
+  let lastCheckpointSeq = messagesSent;
+  const perCheckpoint = deps.messagesPerCheckpoint ?? DEFAULT_MESSAGES_PER_CHECKPOINT;
   /** Where the next chunk starts, once this one is full: right after the last line handled. */
   let chunkEnd: { byteOffset: number; lineNumber: number } | undefined;
   const stream = await deps.blobs.openRead(container, name, { etag, offset: chunkStart.byteOffset });
@@ -345,7 +358,11 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps):
       }
     }
     if (chunkEnd !== undefined) break;
-    if (outgoing.length >= (deps.messagesPerCheckpoint ?? DEFAULT_MESSAGES_PER_CHECKPOINT) || directOutcomes.length >= INVALID_PER_FLUSH) await checkpoint('reading');
+    if (outgoing.length >= Math.min(SEND_BATCH_MESSAGES, perCheckpoint)) await dispatch();
+    if (messagesSent - lastCheckpointSeq >= perCheckpoint || directOutcomes.length >= INVALID_PER_FLUSH) {
+      await checkpoint('reading');
+      lastCheckpointSeq = messagesSent;
+    }
   }
   if (chunkEnd !== undefined) {
     // Stop at a line boundary; the lines after it are read by the continuation.

@@ -73,7 +73,8 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   } else {
     const deployment = deps.deployments.byName(stored.job.deployment);
     const guard: HaltGuard = { halt: undefined };
-    results = await Promise.all(pending.map((item) => runLine(message, item, deployment, guard, deps, spend)));
+    const bodies = await resolveBodies(message, pending, deps);
+    results = await Promise.all(pending.map((item) => runLine(message, item, bodies.get(item.line)!, deployment, guard, deps, spend)));
     if (guard.halt !== undefined) {
       const newHalt = guard.halt;
       await updateJob(deps.jobs, message.jobId, (job) => (job.halt === undefined ? { ...job, halt: newHalt } : undefined));
@@ -171,20 +172,46 @@ function failedOutcome(
   };
 }
 
-async function resolveBody(message: RequestMessage, item: RequestItem, deps: WorkerDeps): Promise<ChatCompletionBody | LineError> {
-  if ('body' in item) return item.body;
-  const { container, name, etag } = message.input;
-  try {
-    const bytes = await deps.blobs.readRange(container, name, { etag, offset: item.ref.offset, length: item.ref.length });
-    const parsed = parseBatchLine(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
-    if (parsed.kind === 'request') return parsed.body;
-    return { code: LineErrorCode.inputChanged, message: 'The line read back from the input blob is no longer a valid request' };
-  } catch (error) {
-    if ((error as { code?: string }).code === 'input_changed') {
-      return { code: LineErrorCode.inputChanged, message: `The input blob changed while the job ran; line ${item.line} could not be read back` };
-    }
-    throw error;
+/** Ref items of one message are neighbouring lines: one range read covers them all when the span is modest. */
+const MAX_SHARED_READ_BYTES = 8 * 1024 * 1024;
+
+type ResolvedBody = ChatCompletionBody | LineError;
+
+/** Reads the bodies of items sent by reference, from the pinned blob version, in as few reads as possible. */
+async function resolveBodies(message: RequestMessage, items: readonly RequestItem[], deps: WorkerDeps): Promise<Map<number, ResolvedBody>> {
+  const bodies = new Map<number, ResolvedBody>();
+  const refs: Array<{ line: number; offset: number; length: number }> = [];
+  for (const item of items) {
+    if ('body' in item) bodies.set(item.line, item.body);
+    else refs.push({ line: item.line, offset: item.ref.offset, length: item.ref.length });
   }
+  if (refs.length === 0) return bodies;
+  const { container, name, etag } = message.input;
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const readBack = (line: number, bytes: Buffer): ResolvedBody => {
+    const parsed = parseBatchLine(decoder.decode(bytes));
+    return parsed.kind === 'request'
+      ? parsed.body
+      : { code: LineErrorCode.inputChanged, message: `Line ${line} read back from the input blob is no longer a valid request` };
+  };
+  try {
+    const start = Math.min(...refs.map((r) => r.offset));
+    const end = Math.max(...refs.map((r) => r.offset + r.length));
+    if (end - start <= MAX_SHARED_READ_BYTES) {
+      const span = await deps.blobs.readRange(container, name, { etag, offset: start, length: end - start });
+      for (const ref of refs) bodies.set(ref.line, readBack(ref.line, span.subarray(ref.offset - start, ref.offset - start + ref.length)));
+    } else {
+      for (const ref of refs) {
+        bodies.set(ref.line, readBack(ref.line, await deps.blobs.readRange(container, name, { etag, offset: ref.offset, length: ref.length })));
+      }
+    }
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'input_changed') throw error;
+    for (const ref of refs) {
+      bodies.set(ref.line, { code: LineErrorCode.inputChanged, message: `The input blob changed while the job ran; line ${ref.line} could not be read back` });
+    }
+  }
+  return bodies;
 }
 
 function toCallOutcome(result: ChatCallResult, nowInMs: number): CallOutcome {
@@ -230,9 +257,16 @@ function usageOf(body: unknown): TokenUsage | null {
   };
 }
 
-async function runLine(message: RequestMessage, item: RequestItem, deployment: Deployment, guard: HaltGuard, deps: WorkerDeps, spend: JobSpendMeter): Promise<LineResult> {
+async function runLine(
+  message: RequestMessage,
+  item: RequestItem,
+  resolved: ResolvedBody,
+  deployment: Deployment,
+  guard: HaltGuard,
+  deps: WorkerDeps,
+  spend: JobSpendMeter,
+): Promise<LineResult> {
   const { chat, limiter, tokenCounter } = deployment;
-  const resolved = await resolveBody(message, item, deps);
   if (!('messages' in resolved)) return { kind: 'outcome', outcome: failedOutcome(message.jobId, item, resolved, 0, null, deps.clock.nowInMs()) };
   const body: ChatCompletionBody =
     resolved.max_tokens === undefined || resolved.max_tokens === null ? { ...resolved, max_tokens: deps.defaultMaxTokens } : resolved;

@@ -9,6 +9,11 @@ export class CustomIdSet {
   #hi: Uint32Array;
   #lo: Uint32Array;
   #size = 0;
+  /**
+   * Keys where an id's hash lands in the table. The hash is public and easy to invert, so without a
+   * key a file could pile its ids into one probe run and make every add walk all of them.
+   */
+  readonly #slotKey = (Math.random() * 0x1_0000_0000) >>> 0;
 
   constructor(capacity = 1024) {
     let slots = 16;
@@ -30,7 +35,7 @@ export class CustomIdSet {
   has(id: string): boolean {
     const [hi, lo] = hash64(id);
     const mask = this.#hi.length - 1;
-    for (let slot = lo & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = this.#slotOf(hi, lo) & mask; ; slot = (slot + 1) & mask) {
       if (this.#hi[slot] === 0 && this.#lo[slot] === 0) return false;
       if (this.#hi[slot] === hi && this.#lo[slot] === lo) return true;
     }
@@ -58,7 +63,7 @@ export class CustomIdSet {
   #insert(hi: number, lo: number): boolean {
     if ((this.#size + 1) * 2 > this.#hi.length) this.#grow();
     const mask = this.#hi.length - 1;
-    for (let slot = lo & mask; ; slot = (slot + 1) & mask) {
+    for (let slot = this.#slotOf(hi, lo) & mask; ; slot = (slot + 1) & mask) {
       if (this.#hi[slot] === 0 && this.#lo[slot] === 0) {
         this.#hi[slot] = hi;
         this.#lo[slot] = lo;
@@ -67,6 +72,13 @@ export class CustomIdSet {
       }
       if (this.#hi[slot] === hi && this.#lo[slot] === lo) return false;
     }
+  }
+
+  /** Both halves of the hash, mixed with the key (murmur3's finaliser steps). */
+  #slotOf(hi: number, lo: number): number {
+    let x = Math.imul(lo ^ this.#slotKey ^ ((lo ^ this.#slotKey) >>> 16), 0x85ebca6b);
+    x = Math.imul(x ^ hi ^ (x >>> 13), 0xc2b2ae35);
+    return x ^ (x >>> 16);
   }
 
   #grow(): void {

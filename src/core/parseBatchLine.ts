@@ -12,6 +12,11 @@ const MESSAGE_ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant
 const MAX_CUSTOM_ID_LENGTH = 512;
 /** Deeper bodies are refused so that later serialisation can never exhaust the stack. */
 const MAX_JSON_DEPTH = 32;
+/**
+ * The largest context of any Phi-3 model: more could never be served, and a request is admitted
+ * against the shared budget for its max_tokens, so 1e300 would stall the whole deployment for good.
+ */
+export const MAX_MAX_TOKENS = 131_072;
 
 type JsonObject = Record<string, unknown>;
 
@@ -127,8 +132,8 @@ function validateChatBody(body: JsonObject, prefix: string): LineError | undefin
     if (!contentIsValid) return fail(`${at}.content`, 'must be a string or an array of content parts');
   }
   const maxTokens = body['max_tokens'];
-  if (maxTokens !== undefined && maxTokens !== null && !(Number.isInteger(maxTokens) && (maxTokens as number) > 0)) {
-    return fail('max_tokens', 'must be a positive integer or null');
+  if (maxTokens !== undefined && maxTokens !== null && !(Number.isInteger(maxTokens) && (maxTokens as number) > 0 && (maxTokens as number) <= MAX_MAX_TOKENS)) {
+    return fail('max_tokens', `must be a positive integer of at most ${MAX_MAX_TOKENS}, or null`);
   }
   for (const field of ['temperature', 'top_p', 'frequency_penalty', 'presence_penalty'] as const) {
     const value = body[field];

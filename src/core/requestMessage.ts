@@ -31,6 +31,12 @@ export interface PackRequestsOptions {
   /** Largest serialised message, before base64. Azure's 64 KB limit applies after encoding: 48 KB raw fits. */
   readonly maxMessageBytes: number;
   readonly maxItemsPerMessage: number;
+  /**
+   * Carry request bodies in the message. Off by default: items then only point at their bytes in the
+   * pinned input blob (about 60 bytes each), and the worker reads a message's lines back with one
+   * range read, which keeps queue traffic to a fraction of the file's size.
+   */
+  readonly inlineBodies?: boolean;
 }
 
 /**
@@ -43,6 +49,7 @@ export class RequestMessagePacker {
   readonly #input: InputBlobRef;
   readonly #envelopeBytes: number;
   #items: RequestItem[] = [];
+  #itemJson: string[] = [];
   #bytes = 0;
   #nextSeq: number;
 
@@ -65,18 +72,22 @@ export class RequestMessagePacker {
   add(line: number, id: string, body: ChatCompletionBody, source: { offset: number; length: number }, prior = 0): RequestMessage[] {
     const room = this.#options.maxMessageBytes - this.#envelopeBytes;
     const extra = prior > 0 ? { prior } : {};
-    let item: RequestItem = { line, id, body, ...extra };
-    let itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
-    if (itemBytes > room) {
+    const byReference: RequestItem = { line, id, ref: { offset: source.offset, length: source.length }, ...extra };
+    let item: RequestItem = this.#options.inlineBodies === true ? { line, id, body, ...extra } : byReference;
+    let json = JSON.stringify(item);
+    let itemBytes = Buffer.byteLength(json) + 1;
+    if (itemBytes > room && 'body' in item) {
       // Too big to travel inline: the worker reads the line back from the pinned blob version.
-      item = { line, id, ref: { offset: source.offset, length: source.length }, ...extra };
-      itemBytes = Buffer.byteLength(JSON.stringify(item)) + 1;
+      item = byReference;
+      json = JSON.stringify(item);
+      itemBytes = Buffer.byteLength(json) + 1;
     }
     const completed: RequestMessage[] = [];
     if (this.#items.length > 0 && (this.#bytes + itemBytes > room || this.#items.length >= this.#options.maxItemsPerMessage)) {
       completed.push(this.#take());
     }
     this.#items.push(item);
+    this.#itemJson.push(json);
     this.#bytes += itemBytes;
     return completed;
   }
@@ -94,11 +105,24 @@ export class RequestMessagePacker {
       input: this.#input,
       items: this.#items,
     };
+    // Each item was serialised to measure it; the message reuses those strings instead of serialising again.
+    SERIALIZED.set(
+      message,
+      `{"v":1,"kind":"requests","jobId":${JSON.stringify(this.#jobId)},"seq":${message.seq},"input":${JSON.stringify(this.#input)},"items":[${this.#itemJson.join(',')}]}`,
+    );
     this.#nextSeq += 1;
     this.#items = [];
+    this.#itemJson = [];
     this.#bytes = 0;
     return message;
   }
+}
+
+const SERIALIZED = new WeakMap<object, string>();
+
+/** A payload as JSON: the packer's own serialisation when it made the message, else JSON.stringify. */
+export function payloadJson(payload: unknown): string {
+  return (typeof payload === 'object' && payload !== null ? SERIALIZED.get(payload) : undefined) ?? JSON.stringify(payload);
 }
 
 /** Narrows an untrusted queue payload to a RequestMessage, or says what is wrong with it. */

@@ -158,16 +158,34 @@ describe('the pipeline on in-memory ports', () => {
     expect((await world.jobs.getJob(result.kind === 'ingested' ? result.jobId : ''))!.job.ingest.defaultMaxTokensApplied).toBe(1);
   });
 
-  it('reads a request too large for a message back from the pinned blob', async () => {
+  it('carries bodies inline when asked, and still sends a request too large for a message by reference', async () => {
     const chat = new ScriptedChatClient();
     const world = createWorld(chat);
     const big = 'y'.repeat(3000);
     world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('s', 'small'), chatLine('big', big)));
-    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
-    const refs = world.requestQueue.sent.flatMap((m) => (m.payload as RequestMessage).items).filter((i) => 'ref' in i);
-    expect(refs).toHaveLength(1);
+    await ingestBlob('batch-input', 'in.jsonl', { ...world.ingestDeps, packing: { ...world.ingestDeps.packing, inlineBodies: true } });
+    const items = world.requestQueue.sent.flatMap((m) => (m.payload as RequestMessage).items);
+    expect(items.map((i) => ('ref' in i ? 'ref' : 'inline'))).toEqual(['inline', 'ref']);
     await runAll(world);
     expect(chat.calls.map((c) => String(c.body.messages[0]?.content).length)).toContain(3000);
+  });
+
+  it('by default sends references only, and the worker reads a message\'s lines back in one range read', async () => {
+    const chat = new ScriptedChatClient();
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', 'één'), chatLine('b', '😀'), chatLine('c', 'c')));
+    let reads = 0;
+    const readRange = world.blobs.readRange.bind(world.blobs);
+    world.blobs.readRange = async (...args) => {
+      reads += 1;
+      return readRange(...args);
+    };
+    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const items = world.requestQueue.sent.flatMap((m) => (m.payload as RequestMessage).items);
+    expect(items.every((i) => 'ref' in i)).toBe(true);
+    await runAll(world);
+    expect(reads).toBe(1);
+    expect(chat.calls.map((c) => c.body.messages[0]?.content)).toEqual(['één', '😀', 'c']);
   });
 
   it('resumes an ingest that crashed half-way without sending any message twice', async () => {

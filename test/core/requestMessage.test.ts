@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RequestMessagePacker, parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+import { RequestMessagePacker, parseRequestMessage, payloadJson, type RequestMessage } from '../../src/core/requestMessage.js';
 
 const input = { container: 'batch-input', name: 'file.jsonl', etag: '"0x1"' };
 const body = (text: string) => ({ messages: [{ role: 'user', content: text }] });
@@ -34,6 +34,13 @@ describe('RequestMessagePacker', () => {
   it('packs deterministically, so a resumed ingest numbers messages the same way', () => {
     const sizes = [100, 3000, 50, 2000, 900, 900, 900];
     expect(packAll(sizes)).toEqual(packAll(sizes));
+  });
+
+  it('serialises a message once, exactly as JSON.stringify would read back', () => {
+    for (const message of packAll([10, 10_000, 300, 5])) {
+      expect(JSON.parse(payloadJson(message))).toEqual(JSON.parse(JSON.stringify(message)));
+    }
+    expect(payloadJson({ other: 1 })).toBe('{"other":1}');
   });
 
   it('parses a well-formed message and names what is wrong with a bad one', () => {
