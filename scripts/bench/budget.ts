@@ -30,8 +30,13 @@ const admissionCost = (body: ChatCompletionBody) => counter.countChatPrompt(body
 interface Result {
   readonly name: string;
   readonly finishInMs: number;
+  /** Requests that did not succeed: given up after their attempts, or still retrying at the deadline. */
   readonly failed: number;
 }
+
+/** Baselines that retry forever can livelock in a 429 storm: each gets this long, then what is left counts as failed. */
+const DEADLINE_FACTOR = 3;
+let deadlineInMs = Infinity;
 
 function measure(result: Result, simulator: Phi3Simulator): string[] {
   const entries = simulator.log.entries();
@@ -97,7 +102,7 @@ async function runProject(instances: number, run: number): Promise<{ result: Res
 /** Shared work list: each instance takes the next request, like competing queue consumers. */
 function workList() {
   let next = 0;
-  return { take: (): number | undefined => (next < bodies.length ? next++ : undefined) };
+  return { take: (): number | undefined => (next < bodies.length && Date.now() < deadlineInMs ? next++ : undefined) };
 }
 
 /** Naive: p-limit with a fixed concurrency in each instance, and retry after a 429's retry-after. */
@@ -105,7 +110,7 @@ async function runNaive(instances: number, concurrency: number): Promise<{ resul
   const simulator = await freshSimulator();
   const work = workList();
   const started = Date.now();
-  let failed = 0;
+  let succeeded = 0;
   await Promise.all(
     Array.from({ length: instances }, async () => {
       const client = new Phi3ChatClient({ endpoint: simulator.url, apiKey: simulator.apiKey, apiVersion: '2024-05-01-preview', timeoutInMs: 60_000, connections: concurrency });
@@ -115,13 +120,15 @@ async function runNaive(instances: number, concurrency: number): Promise<{ resul
         const body = bodies[index]!;
         tasks.push(
           limit(async () => {
-            for (let attempt = 0; attempt < 50; attempt += 1) {
+            for (let attempt = 0; attempt < 50 && Date.now() < deadlineInMs; attempt += 1) {
               const response = await client.complete(body);
-              if (response.kind === 'response' && response.status === 200) return;
+              if (response.kind === 'response' && response.status === 200) {
+                succeeded += 1;
+                return;
+              }
               const wait = response.kind === 'response' ? parseRetryAfterInMs(response.headers, Date.now()) ?? 1000 : 1000;
-              await sleep(wait);
+              await sleep(Math.min(wait, Math.max(0, deadlineInMs - Date.now())));
             }
-            failed += 1;
           }),
         );
         // Take work only as fast as this instance can start it, so instances compete for the list.
@@ -131,7 +138,7 @@ async function runNaive(instances: number, concurrency: number): Promise<{ resul
       await client.close();
     }),
   );
-  return { result: { name: `naive p-limit(${concurrency}) + retry, ${instances} instances`, finishInMs: Date.now() - started, failed }, simulator };
+  return { result: { name: `naive p-limit(${concurrency}) + retry, ${instances} instances`, finishInMs: Date.now() - started, failed: REQUESTS - succeeded }, simulator };
 }
 
 /**
@@ -142,7 +149,7 @@ async function runCookbook(instances: number): Promise<{ result: Result; simulat
   const simulator = await freshSimulator();
   const work = workList();
   const started = Date.now();
-  let failed = 0;
+  let succeeded = 0;
   await Promise.all(
     Array.from({ length: instances }, async () => {
       const client = new Phi3ChatClient({ endpoint: simulator.url, apiKey: simulator.apiKey, apiVersion: '2024-05-01-preview', timeoutInMs: 60_000, connections: 256 });
@@ -158,7 +165,8 @@ async function runCookbook(instances: number): Promise<{ result: Result; simulat
           const index = work.take();
           if (index !== undefined) next = { index, attemptsLeft: 5 };
         }
-        if (next === undefined) {
+        if (next === undefined || Date.now() > deadlineInMs) {
+          if (next !== undefined) continue;
           if (inFlight.size === 0) break;
           await Promise.race(inFlight);
           continue;
@@ -175,7 +183,7 @@ async function runCookbook(instances: number): Promise<{ result: Result; simulat
             await sleep(pauseLeft);
             continue;
           }
-          if (requestCapacity >= 1 && tokenCapacity >= cost) break;
+          if ((requestCapacity >= 1 && tokenCapacity >= cost) || now > deadlineInMs) break;
           await sleep(1);
         }
         requestCapacity -= 1;
@@ -183,10 +191,12 @@ async function runCookbook(instances: number): Promise<{ result: Result; simulat
         const task = next;
         const call = (async () => {
           const response = await client.complete(body);
-          if (response.kind === 'response' && response.status === 200) return;
+          if (response.kind === 'response' && response.status === 200) {
+            succeeded += 1;
+            return;
+          }
           if (response.kind === 'response' && response.status === 429) lastRateLimitError = Date.now();
-          if (task.attemptsLeft > 1) retries.push({ index: task.index, attemptsLeft: task.attemptsLeft - 1 });
-          else failed += 1;
+          if (task.attemptsLeft > 1 && Date.now() < deadlineInMs) retries.push({ index: task.index, attemptsLeft: task.attemptsLeft - 1 });
         })();
         inFlight.add(call);
         void call.finally(() => inFlight.delete(call));
@@ -194,7 +204,7 @@ async function runCookbook(instances: number): Promise<{ result: Result; simulat
       await client.close();
     }),
   );
-  return { result: { name: `cookbook (per-process buckets, 15 s pause), ${instances} instances`, finishInMs: Date.now() - started, failed }, simulator };
+  return { result: { name: `cookbook (per-process buckets, 15 s pause), ${instances} instances`, finishInMs: Date.now() - started, failed: REQUESTS - succeeded }, simulator };
 }
 
 async function main(): Promise<void> {
@@ -212,6 +222,7 @@ async function main(): Promise<void> {
     () => runCookbook(4),
   ];
   for (const contender of contenders) {
+    deadlineInMs = Date.now() + DEADLINE_FACTOR * minimumInMs + 30_000;
     const { result, simulator } = await contender();
     rows.push(measure(result, simulator));
     await simulator.close();

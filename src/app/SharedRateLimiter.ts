@@ -4,7 +4,6 @@ import {
   costInMs,
   delaySchedule,
   pauseSchedule,
-  returnSliceRemainder,
   SlicePacer,
   type ScheduleRates,
   type ScheduleState,
@@ -94,16 +93,6 @@ export class SharedRateLimiter implements RateLimiter {
 
   /** Unused reservation cannot be handed back to a shared timeline once other slices follow it; it is simply not claimed again. */
   refundTokens(): void {}
-
-  /** Gives back the unspent end of the held slice when this instance goes idle, if nobody claimed after it. */
-  async releaseUnused(): Promise<void> {
-    const held = this.#pacer.heldSlices[this.#pacer.heldSlices.length - 1];
-    if (held === undefined || this.#waiters.length > 0) return;
-    const spent = this.#pacer.spentUntilInMs;
-    const now = this.#options.clock.nowInMs();
-    await this.#options.store.update(this.#options.deploymentId, (state) => ({ state: returnSliceRemainder(state, held, spent, now), result: undefined }));
-    this.#pacer.dropBefore(Number.MAX_SAFE_INTEGER);
-  }
 
   #background(work: Promise<unknown>): void {
     work.catch((error: unknown) => this.#options.logger.warn(`Budget store update failed: ${ensureError(error).message}`));

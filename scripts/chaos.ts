@@ -1,0 +1,153 @@
+/**
+ * npm run chaos: a job of CHAOS_LINES lines (default 5,000) through the real pipeline while the
+ * endpoint misbehaves (about 5% 500s, 2% hangs past the client timeout, bursts of 429, negative
+ * x-ratelimit-remaining-tokens, one daily-quota "retry after 86400 s") and worker processes are
+ * killed with SIGKILL at random moments. Then it counts what every line came to.
+ */
+import { CosmosUsageLedger } from '../src/adapters/cosmos/CosmosUsageLedger.js';
+import { createCosmosClient, ensureCosmosContainers } from '../src/adapters/cosmos/createCosmosClient.js';
+import { loadConfig } from '../src/config.js';
+import { startLocalStack } from '../src/local/stack/index.js';
+import { startPhi3Simulator } from '../src/simulator/index.js';
+import { createPipeline, startWorkerProcess, stopWorkerProcesses, table, type WorkerProcess } from './bench/benchSupport.js';
+
+const LINES = Number(process.env['CHAOS_LINES'] ?? 5000);
+const WORKERS = Number(process.env['CHAOS_WORKERS'] ?? 3);
+const MIN_KILLS = Number(process.env['CHAOS_KILLS'] ?? 12);
+const SEED = Number(process.env['CHAOS_SEED'] ?? 7);
+
+let state = SEED;
+const random = (): number => {
+  state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
+  return state / 2 ** 32;
+};
+
+async function main(): Promise<void> {
+  const simulator = await startPhi3Simulator({
+    latency: { baseInMs: 30, perCompletionTokenInMs: 1, jitterInMs: 30 },
+    limits: { requestsPerMinute: 3_000, tokensPerMinute: 600_000 },
+    faults: {
+      errorRate: 0.05,
+      hangRate: 0.02,
+      hangInMs: 20_000,
+      burst429: { everyN: 400, length: 15, retryAfterInMs: 2_000 },
+      negativeRemainingTokensRate: 0.01,
+      dailyQuotaOnce: false,
+      seed: SEED,
+    },
+  });
+  const stack = await startLocalStack();
+  const pipeline = await createPipeline(stack, {
+    PHI3_ENDPOINT: simulator.url,
+    PHI3_API_KEY: simulator.apiKey,
+    PHI3_RPM_LIMIT: '3000',
+    PHI3_TPM_LIMIT: '600000',
+    PHI3_TIMEOUT_MS: '3000',
+    PHI3_DEPLOYMENT: 'chaos',
+    COSMOS_DATABASE: 'chaos',
+    RETRY_BASE_DELAY_MS: '100',
+    RETRY_MAX_ATTEMPTS: '8',
+    // A daily quota's wait is capped, re-queued and shown on the job; short here so the run ends.
+    RETRY_MAX_REQUEUE_DELAY_MS: '15000',
+    RETRY_MAX_INLINE_WAIT_MS: '5000',
+    QUEUE_MESSAGE_MAX_REQUESTS: '16',
+    SWEEPER_SCHEDULE: '*/10 * * * * *',
+    SWEEPER_STALL_MS: '45000',
+  });
+  // A killed worker's messages come back after this lease, as a crashed host's do after ~10 minutes in Azure.
+  const workerEnv = { ...pipeline.settings, LOCAL_HOST_QUEUE_LEASE_MS: '20000', LOCAL_HOST_BLOB_POLL_MS: '200' };
+  const workers: WorkerProcess[] = [];
+  for (let i = 0; i < WORKERS; i += 1) workers.push(startWorkerProcess(workerEnv));
+  await Promise.all(workers.map((w) => w.ready));
+
+  const text = Array.from({ length: LINES }, (_, i) =>
+    JSON.stringify({ custom_id: `chaos-${i}`, method: 'POST', url: '/v1/chat/completions', body: { messages: [{ role: 'user', content: `Chaos question ${i}: name a colour.` }], max_tokens: 40 } }),
+  ).join('\n');
+  const started = Date.now();
+  const jobId = await pipeline.submit('chaos.jsonl', `${text}\n`);
+
+  // Kill only once the file is read: an ingest killed mid-file waits out its 5-minute lease before resuming.
+  for (;;) {
+    const stored = await pipeline.jobs.getJob(jobId);
+    if (stored?.job.ingest.done) break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  simulator.setFaults({ dailyQuotaOnce: true });
+  let kills = 0;
+  let finished = false;
+  const done = pipeline.waitForJob(jobId, 500).then((job) => {
+    finished = true;
+    return job;
+  });
+  while (!finished && (kills < MIN_KILLS || Date.now() - started < 600_000)) {
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 1_500 + random() * 4_000))]);
+    if (finished) break;
+    const victim = Math.floor(random() * workers.length);
+    workers[victim]!.child.kill('SIGKILL');
+    kills += 1;
+    process.stdout.write(`  kill ${kills}: worker pid ${workers[victim]!.child.pid}\n`);
+    workers[victim] = startWorkerProcess(workerEnv);
+    await workers[victim]!.ready;
+    if (kills >= MIN_KILLS) break;
+  }
+  const job = await done;
+  const elapsedInMs = Date.now() - started;
+  await stopWorkerProcesses(workers);
+
+  // What every line came to.
+  const outcomes = new Map<number, number>();
+  const byCode = new Map<string, number>();
+  let succeeded = 0;
+  for await (const outcome of pipeline.jobs.listOutcomes(jobId)) {
+    outcomes.set(outcome.line, (outcomes.get(outcome.line) ?? 0) + 1);
+    if (outcome.status === 'succeeded') succeeded += 1;
+    else byCode.set(outcome.error?.code ?? 'unknown', (byCode.get(outcome.error?.code ?? 'unknown') ?? 0) + 1);
+  }
+  const lost = Array.from({ length: LINES }, (_, i) => i + 1).filter((line) => !outcomes.has(line)).length;
+  const duplicatedOutcomes = [...outcomes.values()].filter((n) => n > 1).length;
+  const resultsBlob = await createBlobText(stack, `${jobId}/results.jsonl`);
+  const resultIds = resultsBlob.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
+  const duplicatedResults = resultIds.length - new Set(resultIds).size;
+
+  const config = loadConfig(pipeline.settings);
+  const cosmos = createCosmosClient(config.cosmos);
+  const ledger = new CosmosUsageLedger((await ensureCosmosContainers(cosmos, config.cosmos)).ledger);
+  const ledgerTotals = await ledger.totals(jobId);
+  cosmos.dispose();
+  const billed = simulator.log.entries().filter((e) => e.status === 200);
+  const all = simulator.log.entries();
+
+  process.stdout.write(
+    `\n${table(
+      ['measure', 'value'],
+      [
+        ['lines', String(LINES)],
+        ['job status', job.status],
+        ['succeeded', String(succeeded)],
+        ['failed (by code)', [...byCode.entries()].map(([code, n]) => `${code}: ${n}`).join(', ') || '0'],
+        ['lost (no outcome)', String(lost)],
+        ['duplicated outcomes / results', `${duplicatedOutcomes} / ${duplicatedResults}`],
+        ['workers killed (SIGKILL)', String(kills)],
+        ['endpoint calls (all / answered 200)', `${all.length} / ${billed.length}`],
+        ['429s / 500s / hangs', `${all.filter((e) => e.status === 429).length} / ${all.filter((e) => e.status === 500).length} / ${all.filter((e) => e.status === 504).length}`],
+        ['calls in the ledger', String(ledgerTotals.calls)],
+        ['tokens: endpoint / ledger', `${billed.reduce((s, e) => s + (e.promptTokens ?? 0) + e.completionTokens, 0)} / ${ledgerTotals.promptTokens + ledgerTotals.completionTokens}`],
+        ['time', `${(elapsedInMs / 1000).toFixed(1)} s`],
+      ],
+    )}\n`,
+  );
+  await simulator.close();
+  await stack.close();
+  process.exit(lost === 0 && duplicatedResults === 0 && job.status === 'completed' ? 0 : 1);
+}
+
+async function createBlobText(stack: Awaited<ReturnType<typeof startLocalStack>>, name: string): Promise<string> {
+  const { BlobServiceClient } = await import('@azure/storage-blob');
+  const client = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!).getContainerClient('batch-output').getBlobClient(name);
+  return (await client.downloadToBuffer()).toString('utf8');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
