@@ -21,7 +21,11 @@ const WORDS = ['parcel', 'invoice', 'refund', 'delivery', 'password', 'order', '
 /** A realistic line of about 1 KB: an OpenAI Batch request with a shared system prompt and a unique message. */
 function line(index: number): string {
   const words: string[] = [];
-  for (let i = 0; words.join(' ').length < 560; i += 1) words.push(WORDS[(index * 7 + i * 13) % WORDS.length]!);
+  for (let i = 0, length = 0; length < 560; i += 1) {
+    const word = WORDS[(index * 7 + i * 13) % WORDS.length]!;
+    words.push(word);
+    length += word.length + 1;
+  }
   return JSON.stringify({
     custom_id: `request-${index}`,
     method: 'POST',

@@ -132,7 +132,9 @@ async function main(): Promise<void> {
     [
       '',
       'Still serving. Try:',
-      '  npx phi3-batch submit your-file.jsonl --watch      # drop your own file (OpenAI Batch lines or bare chat bodies)',
+      '  export AzureWebJobsStorage=UseDevelopmentStorage=true   # the CLI talks to the local Azurite',
+      '  npx phi3-batch submit your-file.jsonl --watch            # drop your own file (OpenAI Batch lines or bare chat bodies)',
+      '  npx phi3-batch status                                    # recent jobs',
       `  curl ${apiUrl}/jobs                      # list jobs`,
       `  curl ${apiUrl}/jobs/<jobId>              # one job's status`,
       `  curl ${apiUrl}/jobs/<jobId>/results      # its output lines (JSONL)`,

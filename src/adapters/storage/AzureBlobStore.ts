@@ -10,6 +10,8 @@ export class BlobChangedError extends Phi3BatchError {
   }
 }
 
+const READ_BLOCK_BYTES = 4 * 1024 * 1024;
+
 const isStatus = (error: unknown, ...statuses: number[]): boolean =>
   error instanceof RestError && error.statusCode !== undefined && statuses.includes(error.statusCode);
 
@@ -26,22 +28,44 @@ export class AzureBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Reads the pinned version as a sequence of 4 MiB range reads, one ahead of the consumer. A single
+   * streamed download does not apply back-pressure through the SDK: it buffers the whole blob in memory,
+   * which a 1 GB input cannot afford. Ranges keep memory at two blocks whatever the size.
+   */
   async openRead(container: string, name: string, options: { etag: string; offset?: number }): Promise<AsyncIterable<Buffer>> {
     const blob = this.service.getContainerClient(container).getBlobClient(name);
+    let size: number;
     try {
-      // The SDK resumes a broken download by itself (maxRetryRequests), pinned to the same ETag.
-      const response = await blob.download(options.offset ?? 0, undefined, {
-        conditions: { ifMatch: options.etag },
-        maxRetryRequests: 5,
-      });
-      const body = response.readableStreamBody;
-      if (body === undefined) throw new Error('download returned no stream');
-      return body as AsyncIterable<Buffer>;
+      const properties = await blob.getProperties({ conditions: { ifMatch: options.etag } });
+      size = properties.contentLength ?? 0;
     } catch (error) {
       if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
-      if (isStatus(error, 416)) return (async function* () {})();
       throw error;
     }
+    const read = async (offset: number): Promise<Buffer> => {
+      try {
+        return await blob.downloadToBuffer(offset, Math.min(READ_BLOCK_BYTES, size - offset), {
+          conditions: { ifMatch: options.etag },
+          blockSize: READ_BLOCK_BYTES,
+          concurrency: 1,
+        });
+      } catch (error) {
+        if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
+        throw error;
+      }
+    };
+    const start = options.offset ?? 0;
+    return (async function* () {
+      let next = start < size ? read(start) : undefined;
+      for (let offset = start; next !== undefined; offset += READ_BLOCK_BYTES) {
+        const current = next;
+        next = offset + READ_BLOCK_BYTES < size ? read(offset + READ_BLOCK_BYTES) : undefined;
+        // A rejected prefetch must not go unhandled if the consumer stops early.
+        next?.catch(() => undefined);
+        yield await current;
+      }
+    })();
   }
 
   async readRange(container: string, name: string, options: { etag: string; offset: number; length: number }): Promise<Buffer> {

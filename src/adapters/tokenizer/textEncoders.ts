@@ -10,6 +10,37 @@ let llamaCounter: CountSegmentTokens | undefined;
 let cl100kCounter: CountSegmentTokens | undefined;
 
 /**
+ * Runs of letters (or of symbols) that cl100k would merge as one word. js-tiktoken merges a word in
+ * time that grows faster than the square of its length: 8,000 × "é" takes half a minute, a 1 MiB line days.
+ */
+const LONG_WORD = /\p{L}{65,}|[^\s\p{L}\p{N}]{65,}/gu;
+const WORD_PIECE_CHARS = 16;
+
+/**
+ * Counts text whose words are all short exactly; a long word is counted in pieces of 16 characters,
+ * which costs at most a token or so per piece more than the word would (admission errs on the safe side).
+ */
+function countWithLongWordsInPieces(text: string, count: CountSegmentTokens): number {
+  let total = 0;
+  let from = 0;
+  for (const match of text.matchAll(LONG_WORD)) {
+    const start = match.index;
+    if (start > from) total += count(text.slice(from, start));
+    const word = match[0];
+    for (let at = 0; at < word.length; ) {
+      let end = Math.min(word.length, at + WORD_PIECE_CHARS);
+      // Never split a surrogate pair.
+      const last = word.charCodeAt(end - 1);
+      if (end < word.length && last >= 0xd800 && last <= 0xdbff) end += 1;
+      total += count(word.slice(at, end));
+      at = end;
+    }
+    from = start + word.length;
+  }
+  return from === 0 ? count(text) : total + (from < text.length ? count(text.slice(from)) : 0);
+}
+
+/**
  * Llama-2 SentencePiece (Phi-3-mini/medium, Phi-3.5). Loaded on first use with `require` because
  * llama-tokenizer-js decodes its 32k vocabulary while its module is evaluated (~100 ms): a static
  * import would charge that to every process that merely imports this adapter.
@@ -31,7 +62,8 @@ export function getCl100kSegmentCounter(): CountSegmentTokens {
     const ranks = require('js-tiktoken/ranks/cl100k_base') as TiktokenBPE | { default: TiktokenBPE };
     const encoding = new Tiktoken('default' in ranks ? ranks.default : ranks);
     // Special-token look-alikes inside user text are plain text to us (the library would throw by default).
-    cl100kCounter = (text) => (text.length === 0 ? 0 : encoding.encode(text, [], []).length);
+    const count: CountSegmentTokens = (text) => (text.length === 0 ? 0 : encoding.encode(text, [], []).length);
+    cl100kCounter = (text) => countWithLongWordsInPieces(text, count);
   }
   return cl100kCounter;
 }

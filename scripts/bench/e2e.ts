@@ -1,0 +1,98 @@
+/**
+ * npm run bench:e2e: a 20,000-line job through the whole pipeline against the simulator, with limits
+ * scaled so that the theoretical minimum time, max(lines / RPM, admitted tokens / TPM), is about a
+ * minute. Prints the measured time and its ratio to that minimum.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
+import { startLocalStack } from '../../src/local/stack/index.js';
+import { createPipeline, repoFile, startWorkerProcess, stopWorkerProcesses, table } from './benchSupport.js';
+
+const LINES = Number(process.env['BENCH_E2E_LINES'] ?? 20_000);
+const WORKERS = Number(process.env['BENCH_E2E_WORKERS'] ?? 2);
+const MAX_TOKENS = 60;
+const MODEL = 'Phi-3-mini-4k-instruct';
+const KEY = 'bench-e2e-simulator-key-00000000';
+
+/** The simulator in a process of its own, as a real endpoint would be: its CPU is not the pipeline's. */
+async function startSimulatorProcess(rpm: number, tpm: number): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, [repoFile('dist/src/simulator/main.js')], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      SIMULATOR_PORT: '0',
+      SIMULATOR_API_KEY: KEY,
+      SIMULATOR_MODEL: MODEL,
+      SIMULATOR_RPM: String(rpm),
+      SIMULATOR_TPM: String(tpm),
+      SIMULATOR_LATENCY_MS: '80',
+      SIMULATOR_LATENCY_PER_TOKEN_MS: '1',
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const match = /listening on (http:\/\/\S+)/.exec(line);
+      if (match !== null) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
+  });
+  return { url, stop: () => child.kill('SIGTERM') };
+}
+
+async function main(): Promise<void> {
+  const counter = createTokenCounter(MODEL);
+  const lines = Array.from({ length: LINES }, (_, i) => ({ messages: [{ role: 'user', content: `Item ${i}: write one short sentence about the sea.` }], max_tokens: MAX_TOKENS }));
+  const admittedTokens = lines.reduce((sum, body) => sum + counter.countChatPrompt(body.messages) + MAX_TOKENS, 0);
+  // Requests bind: LINES per minute; tokens get 20% more room than the workload needs in a minute.
+  const rpm = LINES;
+  const tpm = Math.ceil(admittedTokens * 1.2);
+  const minimumInMs = Math.max(LINES / rpm, admittedTokens / tpm) * 60_000;
+
+  const simulator = await startSimulatorProcess(rpm, tpm);
+  const stack = await startLocalStack();
+  const pipeline = await createPipeline(stack, {
+    PHI3_ENDPOINT: simulator.url,
+    PHI3_API_KEY: KEY,
+    PHI3_MODEL: MODEL,
+    PHI3_RPM_LIMIT: String(rpm),
+    PHI3_TPM_LIMIT: String(tpm),
+    PHI3_DEPLOYMENT: 'bench-e2e',
+    COSMOS_DATABASE: 'benche2e',
+    SWEEPER_SCHEDULE: '0 0 0 1 1 *',
+  });
+  const workers = Array.from({ length: WORKERS }, () => startWorkerProcess({ ...pipeline.settings, LOCAL_HOST_BLOB_POLL_MS: '100' }));
+  await Promise.all(workers.map((w) => w.ready));
+
+  const text = lines.map((body, i) => JSON.stringify({ custom_id: `e2e-${i}`, method: 'POST', url: '/v1/chat/completions', body })).join('\n');
+  const started = Date.now();
+  const jobId = await pipeline.submit('bench-e2e.jsonl', `${text}\n`);
+  const job = await pipeline.waitForJob(jobId, 200);
+  const elapsedInMs = Date.now() - started;
+  await stopWorkerProcesses(workers);
+  pipeline.close();
+  simulator.stop();
+  await stack.close();
+
+  process.stdout.write(
+    `${table(
+      ['lines', 'limits', 'admitted tokens', 'theoretical minimum', 'measured (upload to completed)', 'ratio', 'status', 'succeeded / failed'],
+      [[
+        LINES.toLocaleString('en-US'),
+        `${rpm} RPM, ${tpm} TPM`,
+        admittedTokens.toLocaleString('en-US'),
+        `${(minimumInMs / 1000).toFixed(1)} s`,
+        `${(elapsedInMs / 1000).toFixed(1)} s`,
+        (elapsedInMs / minimumInMs).toFixed(3),
+        job.status,
+        `${job.counts.succeeded} / ${job.counts.failed}`,
+      ]],
+    )}\n`,
+  );
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});
