@@ -75,9 +75,14 @@ export async function createPipeline(stack: LocalStack, overrides: Record<string
       return jobIdFor(config.inputContainer, name, result.etag!);
     },
     async waitForJob(jobId, pollInMs = 250) {
+      let lastReport = Date.now();
       for (;;) {
         const stored = await jobs.getJob(jobId);
         if (stored !== undefined && ['completed', 'failed', 'cancelled'].includes(stored.job.status)) return stored.job;
+        if (stored !== undefined && Date.now() - lastReport > 10_000 && process.env['BENCH_PROGRESS'] !== undefined) {
+          lastReport = Date.now();
+          process.stderr.write(`  ${stored.job.status}: ${stored.job.counts.succeeded + stored.job.counts.failed} of ${stored.job.ingest.requests} done\n`);
+        }
         await new Promise((resolve) => setTimeout(resolve, pollInMs));
       }
     },
