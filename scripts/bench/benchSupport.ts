@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -26,8 +27,10 @@ export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const logFile = process.env['BENCH_WORKER_LOG'];
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (logFile !== undefined && !line.includes('"event":"invocation"')) appendFileSync(logFile, `${child.pid} ${line}\n`);
       if (line.includes('"event":"ready"')) resolve();
       if (line.includes('"event":"error"')) reject(new Error(`worker failed: ${line}\n${stderr}`));
     });

@@ -82,6 +82,11 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
     deps.logger.warn(`Ignoring ${container}/${name}: only .jsonl files are batch inputs`);
     return { kind: 'ignored', reason: 'not a .jsonl file' };
   }
+  if (name.split('/').some((segment) => segment === '.' || segment === '..')) {
+    // Storage keeps such names literally, but every URL client resolves the dots: reading it would read another blob, maybe in another container.
+    deps.logger.warn(`Ignoring ${container}/${name}: "." and ".." segments in a blob name cannot be addressed exactly`);
+    return { kind: 'ignored', reason: 'dot segments in the name' };
+  }
   const pinned = await pinBlobToJob(container, name, deps);
   if (pinned === undefined) return { kind: 'ignored', reason: 'blob no longer exists' };
 

@@ -281,7 +281,12 @@ async function runLine(
     if (spend.stopped) return capped();
     const admission = await limiter.acquire({ requests: 1, tokens: reservedTokens }, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
     if (!admission.granted) {
-      return { kind: 'requeue', item: { ...item, prior: attempts }, delayInMs: admission.waitInMs, reason: 'the deployment budget is paused by the endpoint' };
+      return {
+        kind: 'requeue',
+        item: { ...item, prior: attempts },
+        delayInMs: Math.min(admission.waitInMs, deps.retry.maxRequeueDelayInMs),
+        reason: 'the deployment budget is paused by the endpoint',
+      };
     }
     // Held against the job's spending cap until the answer is billed or not.
     const reservation = await spend.reserve(deployment, body);
@@ -298,7 +303,8 @@ async function runLine(
     }
     const outcome = toCallOutcome(result, now);
     if (outcome.kind === 'response' && outcome.status === 429) {
-      limiter.pauseUntil(now + (outcome.retryAfterInMs ?? deps.retry.baseDelayInMs));
+      // A daily quota's "retry after 86400 s" pauses the deployment for at most the re-queue cap: then it is probed again.
+      limiter.pauseUntil(now + Math.min(outcome.retryAfterInMs ?? deps.retry.baseDelayInMs, deps.retry.maxRequeueDelayInMs));
     }
     const decision = decideRetry(outcome, failedAttempts, deps.retry, deps.random());
 

@@ -25,7 +25,9 @@ export async function retryFailedLines(deps: IngestDeps, jobId: string | undefin
   for await (const outcome of deps.jobs.listOutcomes(job.id, { status: 'not_succeeded' })) {
     const code = outcome.error?.code ?? '';
     if (isValidationError(code)) continue;
-    if (options.retryableOnly && !isRetryableLineError(code)) continue;
+    // A 5xx (or 429) that outlasted the retries says nothing against the line, whatever code its body named.
+    const status = outcome.response?.status_code ?? 0;
+    if (options.retryableOnly && !isRetryableLineError(code) && status < 500 && status !== 429) continue;
     attemptsByLine.set(outcome.line, outcome.attempts);
   }
   if (attemptsByLine.size === 0) return { job, retried: 0 };

@@ -136,6 +136,10 @@ describe('the pipeline on in-memory ports', () => {
     expect(result.requeued).toBe(1);
     expect(world.requestQueue.sent[0]!.visibilityDelayInMs).toBe(3_600_000);
     expect(world.sleeps).toEqual([]);
+    // The deployment is paused for the cap, not a day: after it, the endpoint is asked again.
+    expect(world.limiter.pauses).toEqual([world.clock.now + 3_600_000]);
+    const job = (await world.jobs.getJob((parseRequestMessage(payload) as RequestMessage).jobId))!.job;
+    expect(job.deferral?.reason).toMatch(/retry after 86400 s/);
   });
 
   it('gives up after maxAttempts on persistent timeouts with retries_exhausted', async () => {

@@ -15,6 +15,8 @@ export interface Phi3ChatClientOptions {
 export const CUSTOM_ID_HEADER = 'x-phi3batch-custom-id';
 
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Half a surrogate pair: legal in a JSON string, but encodeURIComponent throws on it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
  * The Azure AI model inference chat/completions call over one keep-alive pool per process.
@@ -49,7 +51,7 @@ export class Phi3ChatClient implements ChatClient {
       'content-type': 'application/json',
       accept: 'application/json',
     };
-    if (options.customId !== undefined) headers[CUSTOM_ID_HEADER] = encodeURIComponent(options.customId);
+    if (options.customId !== undefined) headers[CUSTOM_ID_HEADER] = encodeURIComponent(options.customId.replace(LONE_SURROGATE, '\ufffd'));
     try {
       const response = await this.#pool.request({
         method: 'POST',

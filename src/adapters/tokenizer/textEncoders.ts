@@ -10,10 +10,11 @@ let llamaCounter: CountSegmentTokens | undefined;
 let cl100kCounter: CountSegmentTokens | undefined;
 
 /**
- * Runs of letters (or of symbols) that cl100k would merge as one word. js-tiktoken merges a word in
- * time that grows faster than the square of its length: 8,000 × "é" takes half a minute, a 1 MiB line days.
+ * Runs of letters, of symbols or of whitespace, which cl100k merges as one word each. js-tiktoken
+ * merges a word in time that grows faster than the square of its length: 8,000 × "é" or 16,000
+ * spaces take half a minute, a 1 MiB line of them days.
  */
-const LONG_WORD = /\p{L}{65,}|[^\s\p{L}\p{N}]{65,}/gu;
+const LONG_WORD = /\p{L}{65,}|[^\s\p{L}\p{N}]{65,}|\s{65,}/gu;
 const WORD_PIECE_CHARS = 16;
 
 /**
