@@ -218,7 +218,10 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps):
       for (const message of batch) for (const item of message.items) directOutcomes.push(cancelledOutcome(item.line, item.id));
       return;
     }
-    inFlight.push(deps.requestQueue.send(batch));
+    const sending = deps.requestQueue.send(batch);
+    // Awaited in turn below or at the checkpoint; until then a failure must not count as unhandled (that ends the process).
+    sending.catch(() => undefined);
+    inFlight.push(sending);
     if (inFlight.length > MAX_SENDS_IN_FLIGHT) await inFlight.shift();
   };
   /** Outcomes the ingest records itself: invalid lines, and lines of a job cancelled while it was read. */
