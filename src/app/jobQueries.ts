@@ -61,10 +61,10 @@ export function parseResultKind(value: string | null): ResultKind {
   throw new BadRequestError(`kind must be one of ${RESULT_KINDS.join(', ')}`, 'kind');
 }
 
-/** The job's output lines so far, in line order, as OpenAI Batch JSONL. */
-export async function* streamResults(jobs: JobStore, jobId: string, kind: ResultKind): AsyncIterable<string> {
+/** The job's output lines so far, in line order, as OpenAI Batch JSONL (UTF-8 bytes, ready for a response body). */
+export async function* streamResults(jobs: JobStore, jobId: string, kind: ResultKind): AsyncIterable<Buffer> {
   const status = kind === 'results' ? 'succeeded' : kind === 'errors' ? 'not_succeeded' : undefined;
   for await (const outcome of jobs.listOutcomes(jobId, status === undefined ? {} : { status })) {
-    yield `${JSON.stringify(toBatchOutputLine(outcome))}\n`;
+    yield Buffer.from(`${JSON.stringify(toBatchOutputLine(outcome))}\n`, 'utf8');
   }
 }

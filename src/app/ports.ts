@@ -1,7 +1,7 @@
 import type { ChatCompletionBody } from '../core/chat.js';
 import type { CostRollup, RollupKey } from '../core/costReport.js';
 import type { Job } from '../core/job.js';
-import type { LineOutcome } from '../core/lineOutcome.js';
+import type { LineOutcome, OutcomeTotals } from '../core/lineOutcome.js';
 
 export interface BlobProperties {
   readonly etag: string;
@@ -31,13 +31,7 @@ export interface StoredJob {
   readonly etag: string;
 }
 
-export interface OutcomeTotals {
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly promptTokens: number;
-  readonly completionTokens: number;
-  readonly costInNanos: number;
-}
+export type { OutcomeTotals } from '../core/lineOutcome.js';
 
 export interface JobStore {
   /** Creates the job; returns false if a job with this id already exists. */

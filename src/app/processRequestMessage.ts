@@ -1,7 +1,7 @@
 import type { ChatCompletionBody, TokenUsage } from '../core/chat.js';
 import { DEPLOYMENT_FAILURE_STATUSES, JobStatus, isComplete } from '../core/job.js';
 import { LineErrorCode, type LineError } from '../core/lineErrors.js';
-import { LineStatus, type LineOutcome } from '../core/lineOutcome.js';
+import { LineStatus, totalsOf, type LineOutcome } from '../core/lineOutcome.js';
 import { parseBatchLine } from '../core/parseBatchLine.js';
 import { costInNanos, priceFor, utcDay, type ModelPrice } from '../core/pricing.js';
 import type { RequestItem, RequestMessage } from '../core/requestMessage.js';
@@ -10,7 +10,7 @@ import type { ControlMessage } from './controlMessages.js';
 import type { Logger } from './Logger.js';
 import type { Deployment, Deployments } from './deployments.js';
 import { updateJob } from './updateJob.js';
-import type { BlobStore, ChatCallResult, Clock, JobSpendStore, JobStore, MessageQueue, OutcomeTotals, RollupStore, UsageLedger } from './ports.js';
+import type { BlobStore, ChatCallResult, Clock, JobSpendStore, JobStore, MessageQueue, RollupStore, UsageLedger } from './ports.js';
 import { refreshRollupsAfterMessage } from './costRollups.js';
 import { JobSpendMeter } from './jobSpend.js';
 
@@ -117,20 +117,6 @@ export async function recordOutcomesAndMaybeFinalize(
     await deps.controlQueue.send([finalize]);
   }
   return created.length;
-}
-
-export function totalsOf(outcomes: readonly LineOutcome[]): OutcomeTotals {
-  let succeeded = 0;
-  let promptTokens = 0;
-  let completionTokens = 0;
-  let costInNanos = 0;
-  for (const o of outcomes) {
-    if (o.status === LineStatus.succeeded) succeeded += 1;
-    promptTokens += o.usage?.prompt_tokens ?? 0;
-    completionTokens += o.usage?.completion_tokens ?? 0;
-    costInNanos += o.costInNanos;
-  }
-  return { succeeded, failed: outcomes.length - succeeded, promptTokens, completionTokens, costInNanos };
 }
 
 /** Shared by the lines of one message: once one learns the deployment refuses us, the rest stop. */

@@ -38,3 +38,25 @@ export function toBatchOutputLine(outcome: LineOutcome): BatchOutputLine {
     error: outcome.error === null ? null : { code: outcome.error.code, message: outcome.error.message },
   };
 }
+
+export interface OutcomeTotals {
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly costInNanos: number;
+}
+
+export function totalsOf(outcomes: readonly LineOutcome[]): OutcomeTotals {
+  let succeeded = 0;
+  let promptTokens = 0;
+  let completionTokens = 0;
+  let costInNanos = 0;
+  for (const o of outcomes) {
+    if (o.status === LineStatus.succeeded) succeeded += 1;
+    promptTokens += o.usage?.prompt_tokens ?? 0;
+    completionTokens += o.usage?.completion_tokens ?? 0;
+    costInNanos += o.costInNanos;
+  }
+  return { succeeded, failed: outcomes.length - succeeded, promptTokens, completionTokens, costInNanos };
+}

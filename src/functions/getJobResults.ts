@@ -11,7 +11,7 @@ export async function getJobResultsHandler(request: HttpRequest): Promise<HttpRe
   return {
     status: 200,
     headers: { 'content-type': 'application/jsonl; charset=utf-8', 'x-job-status': job.status },
-    body: Readable.from(toBuffers(streamResults(services.jobs, job.id, kind))),
+    body: Readable.from(streamResults(services.jobs, job.id, kind)),
   };
 }
 
@@ -22,6 +22,3 @@ app.http('getJobResults', {
   handler: httpHandler(getJobResultsHandler),
 });
 
-async function* toBuffers(lines: AsyncIterable<string>): AsyncIterable<Buffer> {
-  for await (const line of lines) yield Buffer.from(line, 'utf8');
-}

@@ -1,7 +1,7 @@
 import type { JobStore, OutcomeTotals, StoredJob } from '../../app/ports.js';
 import { ACTIVE_STATUSES, type Job } from '../../core/job.js';
 import type { LineOutcome } from '../../core/lineOutcome.js';
-import { totalsOf } from '../../app/processRequestMessage.js';
+import { totalsOf } from '../../core/lineOutcome.js';
 
 /** The JobStore contract in memory: for use-case tests and benchmarks. Passes the same conformance suite as Cosmos. */
 export class InMemoryJobStore implements JobStore {
