@@ -357,13 +357,17 @@ var cosmosContainers = [
     ]
   }
   {
-    // The usage ledger: one document per billed call, written once, grouped by job; read back per
-    // job in call order, summed per day and model.
+    // The usage ledger: one document per call, written before it is sent and settled when the answer
+    // comes, grouped by job; read back per job in call order, summed per day and model, unconfirmed
+    // calls (state 'sent') counted.
     id: cosmosLedgerContainerName
     partitionKeyPath: '/jobId'
     includedPaths: [
       {
         path: '/jobId/?'
+      }
+      {
+        path: '/state/?'
       }
       {
         path: '/atInMs/?'

@@ -114,9 +114,23 @@ async function main(): Promise<void> {
   const cosmos = createCosmosClient(config.cosmos);
   const ledger = new CosmosUsageLedger((await ensureCosmosContainers(cosmos, config.cosmos)).ledger);
   const ledgerTotals = await ledger.totals(jobId);
+  const ledgerStates = new Map<string, string>();
+  for await (const entry of ledger.listEntries(jobId)) ledgerStates.set(entry.id, entry.state);
   cosmos.dispose();
-  const billed = simulator.log.entries().filter((e) => e.status === 200);
   const all = simulator.log.entries();
+  const billed = all.filter((e) => e.status === 200);
+  // The endpoint's billed calls, matched with the ledger by the id each request carried (x-ms-client-request-id).
+  const billedIds = new Set(billed.map((e) => e.clientRequestId ?? ''));
+  const missing = billed.filter((e) => !ledgerStates.has(e.clientRequestId ?? '')).length;
+  const billedButUnconfirmed = billed.filter((e) => ledgerStates.get(e.clientRequestId ?? '') === 'sent').length;
+  const ledgerNotBilled = [...ledgerStates.keys()].filter((id) => !billedIds.has(id));
+  const unbilledStates = new Map<string, number>();
+  for (const id of ledgerNotBilled) {
+    const outcome = all.find((e) => e.clientRequestId === id)?.outcome ?? 'never reached the endpoint';
+    unbilledStates.set(outcome, (unbilledStates.get(outcome) ?? 0) + 1);
+  }
+  const tokensOf = (entries: typeof all): number => entries.reduce((sum, e) => sum + (e.promptTokens ?? 0) + e.completionTokens, 0);
+  const ledgerBilled = [...ledgerStates.values()].filter((state) => state === 'billed').length;
 
   process.stdout.write(
     `\n${table(
@@ -131,15 +145,18 @@ async function main(): Promise<void> {
         ['workers killed (SIGKILL)', String(kills)],
         ['endpoint calls (all / answered 200)', `${all.length} / ${billed.length}`],
         ['429s / 500s / hangs', `${all.filter((e) => e.status === 429).length} / ${all.filter((e) => e.status === 500).length} / ${all.filter((e) => e.status === 504).length}`],
-        ['calls in the ledger', String(ledgerTotals.calls)],
-        ['tokens: endpoint / ledger', `${billed.reduce((s, e) => s + (e.promptTokens ?? 0) + e.completionTokens, 0)} / ${ledgerTotals.promptTokens + ledgerTotals.completionTokens}`],
+        ['calls in the ledger (billed + unconfirmed)', `${ledgerTotals.calls} (${ledgerBilled} + ${ledgerTotals.unconfirmedCalls})`],
+        ['endpoint 200s in the ledger / missing', `${billed.length - missing} / ${missing}`],
+        ['  of which the answer never reached a worker (unconfirmed)', String(billedButUnconfirmed)],
+        ['ledger calls the endpoint did not bill', ledgerNotBilled.length === 0 ? '0' : `${ledgerNotBilled.length} (${[...unbilledStates.entries()].map(([k, n]) => `${k}: ${n}`).join(', ')})`],
+        ['tokens: all endpoint 200s / those answered to a worker / ledger', `${tokensOf(billed)} / ${tokensOf(billed.filter((e) => ledgerStates.get(e.clientRequestId ?? '') === 'billed'))} / ${ledgerTotals.promptTokens + ledgerTotals.completionTokens}`],
         ['time', `${(elapsedInMs / 1000).toFixed(1)} s`],
       ],
     )}\n`,
   );
   await simulator.close();
   await stack.close();
-  process.exit(lost === 0 && duplicatedResults === 0 && job.status === 'completed' ? 0 : 1);
+  process.exit(lost === 0 && duplicatedResults === 0 && missing === 0 && job.status === 'completed' ? 0 : 1);
 }
 
 async function createBlobText(stack: Awaited<ReturnType<typeof startLocalStack>>, name: string): Promise<string> {

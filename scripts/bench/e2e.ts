@@ -16,7 +16,7 @@ const MODEL = 'Phi-3-mini-4k-instruct';
 const KEY = 'bench-e2e-simulator-key-00000000';
 
 /** The simulator in a process of its own, as a real endpoint would be: its CPU is not the pipeline's. */
-async function startSimulatorProcess(rpm: number, tpm: number): Promise<{ url: string; stop: () => void }> {
+async function startSimulatorProcess(rpm: number, tpm: number): Promise<{ url: string; log: () => Promise<Array<{ atInMs: number; status: number }>>; stop: () => void }> {
   const child = spawn(process.execPath, [repoFile('dist/src/simulator/main.js')], {
     env: {
       PATH: process.env['PATH'] ?? '',
@@ -37,7 +37,11 @@ async function startSimulatorProcess(rpm: number, tpm: number): Promise<{ url: s
     });
     child.once('exit', (code) => reject(new Error(`simulator exited with ${code}`)));
   });
-  return { url, stop: () => child.kill('SIGTERM') };
+  const log = async (): Promise<Array<{ atInMs: number; status: number }>> => {
+    const response = await fetch(`${url}/_simulator/log`, { headers: { authorization: `Bearer ${KEY}` } });
+    return (await response.json()) as Array<{ atInMs: number; status: number }>;
+  };
+  return { url, log, stop: () => child.kill('SIGTERM') };
 }
 
 async function main(): Promise<void> {
@@ -69,6 +73,7 @@ async function main(): Promise<void> {
   const jobId = await pipeline.submit('bench-e2e.jsonl', `${text}\n`);
   const job = await pipeline.waitForJob(jobId, 200);
   const elapsedInMs = Date.now() - started;
+  const calls = await simulator.log();
   await stopWorkerProcesses(workers);
   pipeline.close();
   simulator.stop();
@@ -86,6 +91,23 @@ async function main(): Promise<void> {
         (elapsedInMs / minimumInMs).toFixed(3),
         job.status,
         `${job.counts.succeeded} / ${job.counts.failed}`,
+      ]],
+    )}\n`,
+  );
+  // Where the time went: before the first call, the calls, after the last call (outcomes, finalisation).
+  const firstCall = Math.min(...calls.map((c) => c.atInMs));
+  const lastCall = Math.max(...calls.map((c) => c.atInMs));
+  const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+  process.stdout.write(
+    `${table(
+      ['upload to first call', 'first to last call', 'last call to completed', 'calls', '429s', 'finalising'],
+      [[
+        seconds(firstCall - started),
+        seconds(lastCall - firstCall),
+        seconds(started + elapsedInMs - lastCall),
+        String(calls.length),
+        String(calls.filter((c) => c.status === 429).length),
+        seconds((job.timestamps.completedAt ?? 0) - (job.timestamps.finalizingAt ?? 0)),
       ]],
     )}\n`,
   );

@@ -66,7 +66,7 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
       status,
       counts: { succeeded: totals.succeeded, failed: totals.failed },
       usage: { promptTokens: spent.promptTokens, completionTokens: spent.completionTokens, costInNanos: spent.costInNanos },
-      spend: { ...job.spend, committed: spent.costInNanos, reserved: 0, calls: spent.calls },
+      spend: { ...job.spend, committed: spent.costInNanos, reserved: 0, calls: spent.calls, unconfirmedCalls: spent.unconfirmedCalls },
       jobError: noRequests
         ? {
             code: job.ingest.invalid === 0 ? 'empty_batch' : LineErrorCode.invalidRequest,

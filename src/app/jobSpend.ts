@@ -27,9 +27,10 @@ const PRICE_HORIZON_IN_MS = 3_600_000;
 
 /**
  * Keeps one job's spend for the lines of one work message: reserves each call's maximum cost against
- * the cap before it is sent, and once the endpoint answers writes the ledger entry, then moves the
- * reservation to the real cost. A crash in between leaves the reservation in place: the cap can only
- * be undercut, never passed. Also remembers which (day, model) rollups the recorded calls touched.
+ * the cap and writes its ledger entry before it is sent, settles the entry when the endpoint answers,
+ * and moves the reservations to the real cost on the job once per message (`flush`). A crash in
+ * between leaves reservations in place: the cap can only be undercut, never passed. Also remembers
+ * which (day, model) rollups the message's calls touched.
  */
 export class JobSpendMeter {
   readonly #jobId: string;
@@ -37,6 +38,7 @@ export class JobSpendMeter {
   readonly #currency: string;
   readonly #deps: JobSpendDeps;
   readonly #touched = new Map<string, RollupKey>();
+  #pending = { costInNanos: 0, calls: 0, releaseInNanos: 0 };
   #stopped: boolean;
 
   constructor(job: Job, deps: JobSpendDeps) {
@@ -86,20 +88,48 @@ export class JobSpendMeter {
     return undefined;
   }
 
-  /** A billed call: the ledger entry first (the source of truth), then the job's live counters. */
-  async record(reservation: SpendReservation, entry: LedgerEntry): Promise<void> {
-    const created = await this.#deps.ledger.record(entry);
-    this.#touched.set(`${entry.day}|${entry.model}`, { day: entry.day, model: entry.model });
-    await this.#deps.jobSpend.settle(this.#jobId, {
-      costInNanos: created ? entry.costInNanos : 0,
-      calls: created ? 1 : 0,
-      releaseInNanos: reservation.amountInNanos,
-    });
+  /**
+   * Before the request leaves: its ledger entry, state `sent`. From here on a crash, a timeout or a
+   * lost answer leaves the call counted (unconfirmed) instead of unseen.
+   */
+  async open(entry: LedgerEntry): Promise<void> {
+    await this.#deps.ledger.record(entry);
+    this.#touch(entry);
   }
 
-  /** A call that was not billed (or not made): its reservation is given back. */
-  async release(reservation: SpendReservation): Promise<void> {
-    if (reservation.amountInNanos > 0) await this.#deps.jobSpend.settle(this.#jobId, { costInNanos: 0, calls: 0, releaseInNanos: reservation.amountInNanos });
+  /** A billed answer: the ledger entry settled first (the source of truth), then the job's live counters. */
+  async bill(reservation: SpendReservation, entry: LedgerEntry): Promise<void> {
+    await this.#deps.ledger.settle(entry);
+    this.#touch(entry);
+    this.#pending.costInNanos += entry.costInNanos;
+    this.#pending.calls += 1;
+    this.#pending.releaseInNanos += reservation.amountInNanos;
+  }
+
+  /** An answer that shows the call was not billed (429, 4xx, 5xx): its entry goes, its reservation is given back. */
+  async notBilled(reservation: SpendReservation, entry: LedgerEntry): Promise<void> {
+    await this.#deps.ledger.discard(entry.jobId, entry.id);
+    this.#pending.releaseInNanos += reservation.amountInNanos;
+  }
+
+  /**
+   * No answer (timeout, broken connection): the call may have been billed, so its entry stays `sent`
+   * and its reservation stays held: the cap can be undercut, never passed.
+   */
+  unconfirmed(): void {
+    this.#pending.calls += 1;
+  }
+
+  /** The job's live counters, once for the whole message (the ledger already has every call). */
+  async flush(): Promise<void> {
+    const settlement = this.#pending;
+    if (settlement.costInNanos === 0 && settlement.calls === 0 && settlement.releaseInNanos === 0) return;
+    this.#pending = { costInNanos: 0, calls: 0, releaseInNanos: 0 };
+    await this.#deps.jobSpend.settle(this.#jobId, settlement);
+  }
+
+  #touch(entry: LedgerEntry): void {
+    this.#touched.set(`${entry.day}|${entry.model}`, { day: entry.day, model: entry.model });
   }
 
   /** The (day, model) keys of the calls recorded through this meter. */

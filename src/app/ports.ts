@@ -67,10 +67,15 @@ export type ChatCallResult =
       readonly latencyInMs: number;
     }
   | { readonly kind: 'timeout'; readonly latencyInMs: number }
-  | { readonly kind: 'network'; readonly message: string; readonly latencyInMs: number };
+  /** `neverSent`: the connection was never made (refused, unresolvable), so the endpoint cannot have billed it. */
+  | { readonly kind: 'network'; readonly message: string; readonly neverSent: boolean; readonly latencyInMs: number };
 
 export interface ChatClient {
-  complete(body: ChatCompletionBody, options?: { abortSignal?: AbortSignal; customId?: string }): Promise<ChatCallResult>;
+  /**
+   * `callId` travels as `x-ms-client-request-id`, so a call in our ledger can be matched with the
+   * endpoint's own logs; `customId` is the line's custom_id, for tracing.
+   */
+  complete(body: ChatCompletionBody, options?: { abortSignal?: AbortSignal; customId?: string; callId?: string }): Promise<ChatCallResult>;
   close(): Promise<void>;
 }
 
@@ -78,9 +83,22 @@ export interface Clock {
   nowInMs(): number;
 }
 
-/** One billed endpoint call: written as soon as the endpoint answers, before the line's outcome. */
+export const LedgerState = {
+  /** Written just before the request goes out; if it stays so, the answer never reached us (timeout, crash). */
+  sent: 'sent',
+  /** The endpoint answered with usage: tokens and cost are the endpoint's. */
+  billed: 'billed',
+} as const;
+export type LedgerState = (typeof LedgerState)[keyof typeof LedgerState];
+
+/**
+ * One endpoint call that may be billed. Written before the request leaves (state `sent`), then
+ * settled to `billed` with the endpoint's usage, or discarded when the answer shows it was not
+ * billed (429, 4xx, 5xx without usage). An entry left `sent` is a call the endpoint may have billed
+ * without us learning it: counted as a call, with its tokens unknown (0 here, `reservedTokens` at most).
+ */
 export interface LedgerEntry {
-  /** The call's own id (the endpoint's response id, else its request id): a retried write of the same call is one entry. */
+  /** Our id for the call, sent as `x-ms-client-request-id`: unique per request sent, so a retried write is one entry. */
   readonly id: string;
   readonly jobId: string;
   readonly line: number;
@@ -88,9 +106,14 @@ export interface LedgerEntry {
   readonly attempt: number;
   readonly deployment: string;
   readonly model: string;
+  readonly state: LedgerState;
+  /** The endpoint's answer: its HTTP status (0 while `sent`) and its request id (empty while `sent`). */
   readonly httpStatus: number;
+  readonly requestId: string;
   readonly promptTokens: number;
   readonly completionTokens: number;
+  /** Prompt tokens as we counted them plus max_tokens: the most an unconfirmed call can have used. */
+  readonly reservedTokens: number;
   readonly atInMs: number;
   /** UTC day of the call (YYYY-MM-DD): the day its price is taken from. */
   readonly day: string;
@@ -100,9 +123,10 @@ export interface LedgerEntry {
   readonly costInNanos: number;
 }
 
-/** Sums over ledger entries. */
+/** Sums over ledger entries. `calls` counts every entry; `unconfirmedCalls` those still `sent`. */
 export interface LedgerTotals {
   readonly calls: number;
+  readonly unconfirmedCalls: number;
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly costInNanos: number;
@@ -111,6 +135,10 @@ export interface LedgerTotals {
 export interface UsageLedger {
   /** Idempotent by entry id: true if this call created the entry, false if it was already recorded. */
   record(entry: LedgerEntry): Promise<boolean>;
+  /** Writes the entry as it now stands (the `sent` entry settled to `billed`), created if missing. */
+  settle(entry: LedgerEntry): Promise<void>;
+  /** Removes a `sent` entry whose answer shows the call was not billed; nothing if it is gone already. */
+  discard(jobId: string, id: string): Promise<void>;
   /** Sums of the job's entries (one partition), or of those of one UTC day and model. */
   totals(jobId: string, filter?: RollupKey): Promise<LedgerTotals>;
   /** The currency of the job's entries for one day and model (one price applies to them all). */

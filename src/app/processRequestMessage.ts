@@ -10,8 +10,8 @@ import type { ControlMessage } from './controlMessages.js';
 import type { Logger } from './Logger.js';
 import type { Deployment, Deployments } from './deployments.js';
 import { updateJob } from './updateJob.js';
-import type { BlobStore, ChatCallResult, Clock, JobSpendStore, JobStore, MessageQueue, RollupStore, UsageLedger } from './ports.js';
-import { refreshRollupsAfterMessage } from './costRollups.js';
+import { LedgerState, type BlobStore, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type RollupStore, type UsageLedger } from './ports.js';
+import { refreshRollupsAfterMessage, type RollupRefreshThrottle } from './costRollups.js';
 import { JobSpendMeter } from './jobSpend.js';
 
 export interface WorkerDeps {
@@ -28,6 +28,10 @@ export interface WorkerDeps {
   readonly clock: Clock;
   readonly random: () => number;
   readonly sleep: (delayInMs: number) => Promise<void>;
+  /** A fresh id per endpoint call (a UUID): the ledger entry's id and the request's `x-ms-client-request-id`. */
+  readonly newCallId: () => string;
+  /** Per process: how often a job's cost rollups are recomputed while its messages run. */
+  readonly rollupRefresh: RollupRefreshThrottle;
   readonly retry: RetryPolicy;
   readonly prices: readonly ModelPrice[];
   readonly defaultMaxTokens: number;
@@ -84,6 +88,7 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
 
   const outcomes = results.flatMap((r) => (r.kind === 'outcome' ? [r.outcome] : []));
   const requeue = results.flatMap((r) => (r.kind === 'requeue' ? [r] : []));
+  await spend.flush();
   const created = await recordOutcomesAndMaybeFinalize(message.jobId, outcomes, deps);
   await refreshRollupsAfterMessage(message.jobId, spend.touchedKeys, deps);
 
@@ -224,15 +229,6 @@ function describeFailure(result: ChatCallResult): LineError {
   };
 }
 
-/** Cosmos ids may not contain / \\ ? #. */
-const safeId = (id: string): string => id.replace(/[/\\?#]/g, '_');
-
-function callIdOf(result: Extract<ChatCallResult, { kind: 'response' }>, fallback: string): string {
-  const id = (result.body as { id?: unknown } | null)?.id;
-  if (typeof id === 'string' && id.length > 0) return safeId(id);
-  return result.requestId !== '' ? safeId(result.requestId) : fallback;
-}
-
 function usageOf(body: unknown): TokenUsage | null {
   const usage = (body as { usage?: Partial<TokenUsage> } | null)?.usage;
   if (usage === undefined || typeof usage.prompt_tokens !== 'number' || typeof usage.completion_tokens !== 'number') return null;
@@ -277,7 +273,30 @@ async function runLine(
     // Held against the job's spending cap until the answer is billed or not.
     const reservation = await spend.reserve(deployment, body);
     if (reservation === undefined) return capped();
-    const result = await deps.callSlots(() => chat.complete(body, { customId: item.id }));
+    const callId = deps.newCallId();
+    const sentAtInMs = deps.clock.nowInMs();
+    const sent: LedgerEntry = {
+      id: callId,
+      jobId: message.jobId,
+      line: item.line,
+      attempt: attempts + 1,
+      deployment: deployment.name,
+      model: deployment.model,
+      state: LedgerState.sent,
+      httpStatus: 0,
+      requestId: '',
+      promptTokens: 0,
+      completionTokens: 0,
+      reservedTokens,
+      atInMs: sentAtInMs,
+      day: utcDay(sentAtInMs),
+      inputPerMillion: 0,
+      outputPerMillion: 0,
+      currency: 'USD',
+      costInNanos: 0,
+    };
+    await spend.open(sent);
+    const result = await deps.callSlots(() => chat.complete(body, { customId: item.id, callId }));
     const now = deps.clock.nowInMs();
     startedAtInMs ??= now - result.latencyInMs;
     attempts += 1;
@@ -297,18 +316,15 @@ async function runLine(
     const usage = result.kind === 'response' ? usageOf(result.body) : null;
     let callCostInNanos = 0;
     if (usage !== null && result.kind === 'response') {
-      // Billed: into the ledger before anything else, so a crash after this point cannot hide the spend.
+      // Billed: the ledger entry settled before the outcome, so a crash after this point cannot hide the spend.
       const day = utcDay(now);
       const price = priceFor(deps.prices, deployment.model, day);
       callCostInNanos = price === undefined ? 0 : costInNanos(price, usage.prompt_tokens, usage.completion_tokens);
-      await spend.record(reservation, {
-        id: callIdOf(result, `${message.jobId}-${item.line}-${attempts}-${now}`),
-        jobId: message.jobId,
-        line: item.line,
-        attempt: attempts,
-        deployment: deployment.name,
-        model: deployment.model,
+      await spend.bill(reservation, {
+        ...sent,
+        state: LedgerState.billed,
         httpStatus: result.status,
+        requestId: result.requestId,
         promptTokens: usage.prompt_tokens,
         completionTokens: usage.completion_tokens,
         atInMs: now,
@@ -318,8 +334,10 @@ async function runLine(
         currency: price?.currency ?? 'USD',
         costInNanos: callCostInNanos,
       });
+    } else if (result.kind === 'response' || (result.kind === 'network' && result.neverSent)) {
+      await spend.notBilled(reservation, sent);
     } else {
-      await spend.release(reservation);
+      spend.unconfirmed();
     }
 
     if (decision.action === 'done' && result.kind === 'response') {

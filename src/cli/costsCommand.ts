@@ -91,5 +91,8 @@ export function formatCostTable(report: CostReport): string {
   const lines = [`Costs ${report.from} to ${report.to} (UTC days), by ${dimensions.join(' and ')}`, render(header), ...body.map(render)];
   if (report.rows.length === 0) lines.push('(no billed calls in this range)');
   lines.push(render(total));
+  if (report.total.unconfirmed_calls > 0) {
+    lines.push(`${formatCount(report.total.unconfirmed_calls)} of the calls are unconfirmed: sent, but the answer never reached a worker (timeout or crash); the endpoint may have billed them, their tokens are not in these sums.`);
+  }
   return lines.join('\n');
 }

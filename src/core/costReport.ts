@@ -11,6 +11,8 @@ export interface CostRollup {
   readonly model: string;
   readonly jobId: string;
   readonly calls: number;
+  /** Calls whose answer never reached us (timeout, crash): counted, their tokens unknown. Absent on older rollups. */
+  readonly unconfirmedCalls?: number;
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly costInNanos: number;
@@ -33,6 +35,8 @@ export type CostDimension = (typeof COST_DIMENSIONS)[number];
 
 export interface CostTotals {
   readonly calls: number;
+  /** Of `calls`, those whose answer never reached the worker: possibly billed, tokens unknown (not in the sums). */
+  readonly unconfirmed_calls: number;
   readonly input_tokens: number;
   readonly output_tokens: number;
   readonly total_tokens: number;
@@ -65,6 +69,7 @@ export interface CostReport {
 
 interface Sum {
   calls: number;
+  unconfirmedCalls: number;
   promptTokens: number;
   completionTokens: number;
   costInNanos: number;
@@ -78,7 +83,7 @@ export class CostReportBuilder {
   readonly #options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string };
   readonly #groups = new Map<string, { values: string[]; currency: string; sum: Sum }>();
   readonly #currencies = new Set<string>();
-  readonly #total: Sum = { calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
+  readonly #total: Sum = { calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
 
   constructor(options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string }) {
     this.#options = options;
@@ -90,7 +95,7 @@ export class CostReportBuilder {
     // Amounts of different currencies are never added: the currency is part of the group.
     const id = JSON.stringify([...values, rollup.currency]);
     let group = this.#groups.get(id);
-    if (group === undefined) this.#groups.set(id, (group = { values, currency: rollup.currency, sum: { calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 } }));
+    if (group === undefined) this.#groups.set(id, (group = { values, currency: rollup.currency, sum: { calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 } }));
     add(group.sum, rollup);
     add(this.#total, rollup);
     this.#currencies.add(rollup.currency);
@@ -125,13 +130,14 @@ export function buildCostReport(rollups: Iterable<CostRollup>, options: { from: 
 
 function add(sum: Sum, rollup: CostRollup): void {
   sum.calls += rollup.calls;
+  sum.unconfirmedCalls += rollup.unconfirmedCalls ?? 0;
   sum.promptTokens += rollup.promptTokens;
   sum.completionTokens += rollup.completionTokens;
   sum.costInNanos += rollup.costInNanos;
 }
 
 function totalsOf(sum: Sum): Omit<CostTotals, 'cost' | 'cost_nanos'> {
-  return { calls: sum.calls, input_tokens: sum.promptTokens, output_tokens: sum.completionTokens, total_tokens: sum.promptTokens + sum.completionTokens };
+  return { calls: sum.calls, unconfirmed_calls: sum.unconfirmedCalls, input_tokens: sum.promptTokens, output_tokens: sum.completionTokens, total_tokens: sum.promptTokens + sum.completionTokens };
 }
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, a quote, CR or LF; quotes doubled. */
@@ -146,12 +152,13 @@ export function csvField(value: string | number): string {
  */
 export function costReportCsv(report: CostReport): string {
   const dimensions = report.groupBy.split(',') as CostDimension[];
-  const header = [...dimensions, 'calls', 'input_tokens', 'output_tokens', 'total_tokens', 'cost', 'currency'];
+  const header = [...dimensions, 'calls', 'unconfirmed_calls', 'input_tokens', 'output_tokens', 'total_tokens', 'cost', 'currency'];
   const lines = [header.map(csvField).join(',')];
   for (const row of report.rows) {
     const cells: Array<string | number> = [
       ...dimensions.map((d) => row[d] ?? ''),
       row.calls,
+      row.unconfirmed_calls,
       row.input_tokens,
       row.output_tokens,
       row.total_tokens,

@@ -12,6 +12,7 @@ export function costSoFar(job: Job) {
     amount: nanosToAmount(job.spend?.committed ?? job.usage.costInNanos),
     currency: currencyOf(job),
     calls: job.spend?.calls ?? null,
+    unconfirmed_calls: job.spend?.unconfirmedCalls ?? null,
   };
 }
 

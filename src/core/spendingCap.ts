@@ -18,6 +18,8 @@ export interface JobSpend {
   readonly committed: number;
   readonly reserved: number;
   readonly calls: number;
+  /** Of `calls`, those whose answer never reached a worker (timeout, crash): billed or not, nobody can tell. Set at finalisation. */
+  readonly unconfirmedCalls?: number | undefined;
   /** When the first request was refused for the cap; from then on the job sends nothing more. */
   readonly capReachedAtInMs?: number | undefined;
 }

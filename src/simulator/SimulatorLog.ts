@@ -26,6 +26,8 @@ export interface SimulatorLogEntry {
   readonly completionTokens: number;
   /** sha256 (hex) of the canonical JSON of `messages`; null when the body had none. */
   readonly requestHash: string | null;
+  /** The `x-ms-client-request-id` request header, when sent: the caller's own id for the call. */
+  readonly clientRequestId?: string;
   /** The `x-phi3batch-custom-id` request header, when sent. */
   readonly customIdHeader?: string;
   readonly retryAfterInMs?: number;

@@ -156,9 +156,11 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
   async function handleChat(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
     const atInMs = clock();
     const customId = req.headers[CUSTOM_ID_HEADER];
+    const clientRequestId = req.headers['x-ms-client-request-id'];
     const base = {
       atInMs,
       requestId,
+      ...(typeof clientRequestId === 'string' ? { clientRequestId } : {}),
       ...(typeof customId === 'string' ? { customIdHeader: customId } : {}),
     };
     const blank = {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { refreshRollups } from '../../src/app/costRollups.js';
-import type { JobSpendStore, JobStore, LedgerEntry, RollupStore, UsageLedger } from '../../src/app/ports.js';
+import { LedgerState, type JobSpendStore, type JobStore, type LedgerEntry, type RollupStore, type UsageLedger } from '../../src/app/ports.js';
 import { rollupId } from '../../src/core/costReport.js';
 import { sampleJob, uniqueJobId } from './jobStoreConformance.js';
 
@@ -22,9 +22,12 @@ export function ledgerEntry(jobId: string, fields: Partial<LedgerEntry> = {}): L
     attempt: 1,
     deployment: 'd',
     model: 'Phi-3-mini-4k-instruct',
+    state: LedgerState.billed,
     httpStatus: 200,
+    requestId: `req-${counter}`,
     promptTokens: 100,
     completionTokens: 20,
+    reservedTokens: 200,
     atInMs: Date.UTC(2026, 10, 27, 12) + counter,
     day: '2026-11-27',
     inputPerMillion: 0.13,
@@ -52,10 +55,11 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       await ledger.record(ledgerEntry(jobId, { model: 'Phi-3-medium-4k-instruct', costInNanos: 4_000, currency: 'EUR' }));
       await ledger.record(ledgerEntry(uniqueJobId(), { costInNanos: 99_999 }));
 
-      expect(await ledger.totals(jobId)).toEqual({ calls: 3, promptTokens: 207, completionTokens: 43, costInNanos: 7_001 });
-      expect(await ledger.totals(jobId, { day: '2026-11-27', model: 'Phi-3-mini-4k-instruct' })).toEqual({ calls: 1, promptTokens: 7, completionTokens: 3, costInNanos: 1_001 });
-      expect(await ledger.totals(jobId, { day: '2026-11-26', model: 'Phi-3-mini-4k-instruct' })).toEqual({ calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
-      expect(await ledger.totals(uniqueJobId())).toEqual({ calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
+      const none = { calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
+      expect(await ledger.totals(jobId)).toEqual({ calls: 3, unconfirmedCalls: 0, promptTokens: 207, completionTokens: 43, costInNanos: 7_001 });
+      expect(await ledger.totals(jobId, { day: '2026-11-27', model: 'Phi-3-mini-4k-instruct' })).toEqual({ calls: 1, unconfirmedCalls: 0, promptTokens: 7, completionTokens: 3, costInNanos: 1_001 });
+      expect(await ledger.totals(jobId, { day: '2026-11-26', model: 'Phi-3-mini-4k-instruct' })).toEqual(none);
+      expect(await ledger.totals(uniqueJobId())).toEqual(none);
       expect(await ledger.currencyOf(jobId, { day: '2026-11-27', model: 'Phi-3-medium-4k-instruct' })).toBe('EUR');
       expect(await ledger.currencyOf(jobId, { day: '2026-01-01', model: 'x' })).toBeUndefined();
 
@@ -66,6 +70,34 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       expect(entries).toHaveLength(3);
       expect(entries[0]).toEqual(first);
       expect(entries.map((e) => e.atInMs)).toEqual([...entries.map((e) => e.atInMs)].sort((a, b) => a - b));
+    });
+  });
+
+  describe(`UsageLedger write-ahead: ${name}`, () => {
+    it('a sent entry counts as an unconfirmed call until it is settled (billed) or discarded (not billed)', async () => {
+      const { ledger } = getStores();
+      const jobId = uniqueJobId();
+      const sent = (fields: Partial<LedgerEntry> = {}) =>
+        ledgerEntry(jobId, { state: LedgerState.sent, httpStatus: 0, requestId: '', promptTokens: 0, completionTokens: 0, costInNanos: 0, ...fields });
+      const billedLater = sent();
+      const refused = sent();
+      const neverAnswered = sent();
+      for (const entry of [billedLater, refused, neverAnswered]) expect(await ledger.record(entry)).toBe(true);
+      expect(await ledger.totals(jobId)).toEqual({ calls: 3, unconfirmedCalls: 3, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
+
+      const billed = { ...billedLater, state: LedgerState.billed, httpStatus: 200, requestId: 'req-x', promptTokens: 11, completionTokens: 4, costInNanos: 3_000 };
+      await ledger.settle(billed);
+      await ledger.settle(billed);
+      await ledger.discard(jobId, refused.id);
+      await ledger.discard(jobId, refused.id);
+      expect(await ledger.totals(jobId)).toEqual({ calls: 2, unconfirmedCalls: 1, promptTokens: 11, completionTokens: 4, costInNanos: 3_000 });
+      const entries: LedgerEntry[] = [];
+      for await (const entry of ledger.listEntries(jobId)) entries.push(entry);
+      expect(entries.map((e) => [e.id, e.state]).sort()).toEqual([[billed.id, 'billed'], [neverAnswered.id, 'sent']].sort());
+      // A settle of an entry whose write-ahead was lost still records the call.
+      const orphan = ledgerEntry(jobId, { costInNanos: 1 });
+      await ledger.settle(orphan);
+      expect((await ledger.totals(jobId)).calls).toBe(3);
     });
   });
 
@@ -107,8 +139,8 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       });
       await Promise.all(writers);
       const stored = (await rollups.get(jobId, key))!.rollup;
-      const { calls, promptTokens, completionTokens, costInNanos } = stored;
-      expect({ calls, promptTokens, completionTokens, costInNanos }).toEqual(await ledger.totals(jobId, key));
+      const { calls, unconfirmedCalls, promptTokens, completionTokens, costInNanos } = stored;
+      expect({ calls, unconfirmedCalls, promptTokens, completionTokens, costInNanos }).toEqual(await ledger.totals(jobId, key));
       expect(calls).toBe(30);
     });
   });

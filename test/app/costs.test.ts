@@ -4,7 +4,7 @@ import { parseControlMessage } from '../../src/app/controlMessages.js';
 import { getCostReport } from '../../src/app/costReports.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
-import type { ChatCallResult, JobSpendStore, JobStore, LedgerEntry } from '../../src/app/ports.js';
+import { LedgerState, type ChatCallResult, type JobSpendStore, type JobStore, type LedgerEntry } from '../../src/app/ports.js';
 import { processRequestMessage, type WorkerDeps } from '../../src/app/processRequestMessage.js';
 import type { ChatCompletionBody } from '../../src/core/chat.js';
 import type { CostRollup } from '../../src/core/costReport.js';
@@ -21,7 +21,8 @@ const PRICES: readonly ModelPrice[] = [
 ];
 const JUST_BEFORE_MIDNIGHT = Date.UTC(2026, 10, 27, 23, 57);
 
-type Attempt = 'ok' | 'e500' | 't429' | 'e400';
+/** `timeout`: no answer reaches the worker; `crash`: the endpoint bills the call, then the worker dies before hearing back. */
+type Attempt = 'ok' | 'e500' | 't429' | 'e400' | 'timeout' | 'crash';
 
 interface Plan {
   /** Per line, the answers to its calls in order; once used up, every further call succeeds. */
@@ -44,8 +45,10 @@ interface Plan {
 function plannedScript(plan: Plan, clock: { now: number }) {
   const callsPerLine = new Map<string, number>();
   let responses = 0;
-  const billed: Array<{ customId: string; day: string }> = [];
-  const script = (body: ChatCompletionBody, _call: number, customId: string | undefined): ChatCallResult => {
+  /** What the endpoint billed (answered or not), and the calls whose answer never reached the worker. */
+  const billed: Array<{ customId: string; callId: string; day: string }> = [];
+  const unanswered: string[] = [];
+  const script = (body: ChatCompletionBody, _call: number, customId: string | undefined, callId: string | undefined): ChatCallResult => {
     clock.now += plan.minutesPerCall * 60_000;
     const id = customId ?? '';
     const n = (callsPerLine.get(id) ?? 0) + 1;
@@ -56,10 +59,19 @@ function plannedScript(plan: Plan, clock: { now: number }) {
     if (attempt === 'e500') return { kind: 'response', status: 500, headers: {}, body: { error: { code: 'internal', message: 'boom' } }, requestId: `r${responses}`, latencyInMs: 1 };
     if (attempt === 't429') return { kind: 'response', status: 429, headers: { 'retry-after-ms': '10' }, body: { error: { code: '429', message: 'slow down' } }, requestId: `r${responses}`, latencyInMs: 1 };
     if (attempt === 'e400') return { kind: 'response', status: 400, headers: {}, body: { error: { code: 'content_filter', message: 'filtered' } }, requestId: `r${responses}`, latencyInMs: 1 };
+    if (attempt === 'timeout') {
+      unanswered.push(callId!);
+      return { kind: 'timeout', latencyInMs: 1 };
+    }
+    if (attempt === 'crash') {
+      billed.push({ customId: id, callId: callId!, day: utcDay(clock.now) });
+      unanswered.push(callId!);
+      throw new Error('host died while the endpoint answered');
+    }
     const promptTokens = roughTokenCounter.countChatPrompt(body.messages);
     const maxTokens = body.max_tokens ?? 0;
     const completionTokens = plan.fullCompletions ? maxTokens : (n * 7 + promptTokens) % (maxTokens + 1);
-    billed.push({ customId: id, day: utcDay(clock.now) });
+    billed.push({ customId: id, callId: callId!, day: utcDay(clock.now) });
     return {
       kind: 'response',
       status: 200,
@@ -74,7 +86,7 @@ function plannedScript(plan: Plan, clock: { now: number }) {
       latencyInMs: 1,
     };
   };
-  return { script, billed };
+  return { script, billed, unanswered };
 }
 
 /** A JobStore whose recordOutcomes fails while `failing()` says so: the worker crashed after billing. */
@@ -105,14 +117,14 @@ function crashingSettle(jobSpend: JobSpendStore, failing: () => boolean): JobSpe
 }
 
 async function runPlan(plan: Plan) {
-  let answer: (body: ChatCompletionBody, call: number, customId: string | undefined) => ChatCallResult = () => {
+  let answer: (body: ChatCompletionBody, call: number, customId: string | undefined, callId: string | undefined) => ChatCallResult = () => {
     throw new Error('no script yet');
   };
-  const w = createWorld(new ScriptedChatClient((body, call, customId) => answer(body, call, customId)));
+  const w = createWorld(new ScriptedChatClient((body, call, customId, callId) => answer(body, call, customId, callId)));
   w.clock.now = plan.startAtInMs ?? JUST_BEFORE_MIDNIGHT;
   const planned = plannedScript(plan, w.clock);
   answer = planned.script;
-  const billed = planned.billed;
+  const { billed, unanswered } = planned;
   const ingestDeps = { ...w.ingestDeps, prices: PRICES, packing: { maxMessageBytes: 4096, maxItemsPerMessage: plan.itemsPerMessage } };
   const lines = plan.lines.map((l, i) => chatLine(`line-${i}`, `question number ${i} ${'x'.repeat(i % 5)}`, { max_tokens: l.maxTokens }));
   const maxCostOfJob = plan.lines.reduce((sum, l, i) => {
@@ -167,7 +179,7 @@ async function runPlan(plan: Plan) {
   for await (const rollup of w.rollups.listDays('2000-01-01', '2100-12-31')) if (rollup.jobId === job.id) rollups.push(rollup);
   const outcomes: LineOutcome[] = [];
   for await (const outcome of w.jobs.listOutcomes(job.id)) outcomes.push(outcome);
-  return { w, job, entries, rollups, outcomes, billed, capInNanos };
+  return { w, job, entries, rollups, outcomes, billed, unanswered, capInNanos };
 }
 
 const sum = <T>(items: readonly T[], of: (item: T) => number): number => items.reduce((total, item) => total + of(item), 0);
@@ -176,7 +188,7 @@ const planArbitrary = fc.record({
   lines: fc.array(
     fc.record({
       maxTokens: fc.integer({ min: 1, max: 40 }),
-      attempts: fc.array(fc.constantFrom<Attempt>('ok', 'e500', 't429', 'e400'), { maxLength: 4 }),
+      attempts: fc.array(fc.constantFrom<Attempt>('ok', 'e500', 't429', 'e400', 'timeout', 'crash'), { maxLength: 4 }),
     }),
     { minLength: 1, maxLength: 10 },
   ),
@@ -189,21 +201,25 @@ const planArbitrary = fc.record({
 });
 
 describe('costs on the in-memory ports', () => {
-  it('ledger, rollups and job totals agree exactly, whatever the calls do (retries, failures, lost results, crashes, a cap)', async () => {
+  it('ledger, rollups and job totals agree exactly, whatever the calls do (retries, failures, timeouts, lost results, crashes, a cap)', async () => {
     await fc.assert(
       fc.asyncProperty(planArbitrary, async (plan) => {
-        const { job, entries, rollups, outcomes, billed, capInNanos } = await runPlan(plan);
+        const { job, entries, rollups, outcomes, billed, unanswered, capInNanos } = await runPlan(plan);
         expect(job.status).toBe('completed');
         expect(outcomes).toHaveLength(plan.lines.length);
 
-        // Every billed answer is in the ledger, repeated ones included, each priced at its own UTC day.
-        expect(entries).toHaveLength(billed.length);
-        for (const entry of entries) {
+        // Every call the endpoint billed is in the ledger under the id it was sent with, repeated ones
+        // included; so is every call whose answer never came back (unconfirmed); nothing else is.
+        const expectedIds = new Set([...billed.map((b) => b.callId), ...unanswered]);
+        expect(new Set(entries.map((e) => e.id))).toEqual(expectedIds);
+        expect(entries.filter((e) => e.state === LedgerState.sent).map((e) => e.id).sort()).toEqual([...unanswered].sort());
+        for (const entry of entries.filter((e) => e.state === LedgerState.billed)) {
           expect(entry.day).toBe(utcDay(entry.atInMs));
           expect(entry.costInNanos).toBe(costInNanos(priceFor(PRICES, MODEL, entry.day)!, entry.promptTokens, entry.completionTokens));
         }
         const ledger = {
           calls: entries.length,
+          unconfirmedCalls: unanswered.length,
           promptTokens: sum(entries, (e) => e.promptTokens),
           completionTokens: sum(entries, (e) => e.completionTokens),
           costInNanos: sum(entries, (e) => e.costInNanos),
@@ -213,14 +229,15 @@ describe('costs on the in-memory ports', () => {
         expect(rollups.map((r) => r.day).sort()).toEqual([...new Set(entries.map((e) => e.day))].sort());
         for (const rollup of rollups) {
           const ofDay = entries.filter((e) => e.day === rollup.day);
-          expect([rollup.calls, rollup.promptTokens, rollup.completionTokens, rollup.costInNanos]).toEqual([
-            ofDay.length, sum(ofDay, (e) => e.promptTokens), sum(ofDay, (e) => e.completionTokens), sum(ofDay, (e) => e.costInNanos),
+          expect([rollup.calls, rollup.unconfirmedCalls, rollup.promptTokens, rollup.completionTokens, rollup.costInNanos]).toEqual([
+            ofDay.length, ofDay.filter((e) => e.state === LedgerState.sent).length,
+            sum(ofDay, (e) => e.promptTokens), sum(ofDay, (e) => e.completionTokens), sum(ofDay, (e) => e.costInNanos),
           ]);
         }
 
         // The job: spend = ledger; counts from outcomes.
         expect(job.usage).toEqual({ promptTokens: ledger.promptTokens, completionTokens: ledger.completionTokens, costInNanos: ledger.costInNanos });
-        expect(job.spend).toMatchObject({ committed: ledger.costInNanos, calls: ledger.calls, reserved: 0 });
+        expect(job.spend).toMatchObject({ committed: ledger.costInNanos, calls: ledger.calls, unconfirmedCalls: ledger.unconfirmedCalls, reserved: 0 });
         expect(job.counts.succeeded + job.counts.failed).toBe(plan.lines.length);
         expect(job.counts.succeeded).toBe(outcomes.filter((o) => o.status === 'succeeded').length);
 

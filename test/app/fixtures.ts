@@ -1,3 +1,4 @@
+import { RollupRefreshThrottle } from '../../src/app/costRollups.js';
 import { InMemoryBlobStore } from '../../src/adapters/memory/InMemoryBlobStore.js';
 import { InMemoryJobStore } from '../../src/adapters/memory/InMemoryJobStore.js';
 import { InMemoryUsageLedger } from '../../src/adapters/memory/InMemoryUsageLedger.js';
@@ -43,11 +44,13 @@ export function okResponse(body: ChatCompletionBody): ChatCallResult {
 
 /** A chat client scripted per call: `script(body, callNumber)` returns the result; every call is recorded. */
 export class ScriptedChatClient implements ChatClient {
-  readonly calls: Array<{ body: ChatCompletionBody; customId: string | undefined }> = [];
-  constructor(private readonly script: (body: ChatCompletionBody, call: number, customId: string | undefined) => ChatCallResult = okResponse) {}
-  async complete(body: ChatCompletionBody, options: { customId?: string } = {}): Promise<ChatCallResult> {
-    this.calls.push({ body, customId: options.customId });
-    return this.script(body, this.calls.length, options.customId);
+  readonly calls: Array<{ body: ChatCompletionBody; customId: string | undefined; callId: string | undefined }> = [];
+  constructor(
+    private readonly script: (body: ChatCompletionBody, call: number, customId: string | undefined, callId: string | undefined) => ChatCallResult = okResponse,
+  ) {}
+  async complete(body: ChatCompletionBody, options: { customId?: string; callId?: string } = {}): Promise<ChatCallResult> {
+    this.calls.push({ body, customId: options.customId, callId: options.callId });
+    return this.script(body, this.calls.length, options.customId, options.callId);
   }
   async close(): Promise<void> {}
 }
@@ -83,6 +86,7 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
   const limiter = new RecordingLimiter(clock);
   const sleeps: number[] = [];
   const ledger = new InMemoryUsageLedger();
+  let callIds = 0;
   const rollups = new InMemoryRollupStore();
   const jobSpend = new InMemoryJobSpendStore(jobs);
   const deployments = new Deployments([{ name: 'test', model: 'Phi-3-mini-4k-instruct', chat, limiter, tokenCounter: roughTokenCounter }]);
@@ -97,6 +101,7 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
     jobs, blobs, requestQueue, controlQueue, deployments, ledger, rollups, jobSpend,
     callSlots: (task) => task(), clock, random: () => 0.5,
     sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
+    newCallId: () => `call-${(callIds += 1)}`, rollupRefresh: new RollupRefreshThrottle(0),
     retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },
     prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false, logger: silentLogger,
   };

@@ -90,14 +90,15 @@ describe('cost reports', () => {
   const rollups = [
     rollup('2026-11-26', 'Phi-3-mini-4k-instruct', 'job_a', 1_000),
     rollup('2026-11-26', 'Phi-3-medium-4k-instruct', 'job_a', 2_000),
-    rollup('2026-11-27', 'Phi-3-mini-4k-instruct', 'job_b', 4_000, { calls: 3 }),
+    rollup('2026-11-27', 'Phi-3-mini-4k-instruct', 'job_b', 4_000, { calls: 3, unconfirmedCalls: 1 }),
     rollup('2026-11-28', 'Phi-3-mini-4k-instruct', 'job_c', 8_000),
   ];
 
   it('groups by day, model, job or several, in exact integers, within the range', () => {
     const byDay = buildCostReport(rollups, { from: '2026-11-26', to: '2026-11-27', groupBy: ['day'], defaultCurrency: 'USD' });
     expect(byDay.rows.map((r) => [r.key, r.calls, r.cost_nanos])).toEqual([['2026-11-26', 2, 3_000], ['2026-11-27', 3, 4_000]]);
-    expect(byDay.total).toEqual({ calls: 5, input_tokens: 30, output_tokens: 15, total_tokens: 45, cost: 0.000007, cost_nanos: 7_000 });
+    expect(byDay.rows.map((r) => r.unconfirmed_calls)).toEqual([0, 1]);
+    expect(byDay.total).toEqual({ calls: 5, unconfirmed_calls: 1, input_tokens: 30, output_tokens: 15, total_tokens: 45, cost: 0.000007, cost_nanos: 7_000 });
     const byDayModel = buildCostReport(rollups, { from: '2026-11-26', to: '2026-11-28', groupBy: ['day', 'model'], defaultCurrency: 'USD' });
     expect(byDayModel.rows.map((r) => [r.day, r.model, r.cost_nanos])).toEqual([
       ['2026-11-26', 'Phi-3-medium-4k-instruct', 2_000],
@@ -124,9 +125,9 @@ describe('cost reports', () => {
     expect(csv).toContain('"Phi-3, ""custom""\nedition"');
     const records = parseCsv(csv);
     expect(records).toEqual([
-      ['model', 'day', 'calls', 'input_tokens', 'output_tokens', 'total_tokens', 'cost', 'currency'],
-      [awkward, '2026-11-26', '1', '10', '5', '15', '0.123456789', 'USD'],
-      ['plain', '2026-11-26', '1', '10', '5', '15', '0.000000001', 'USD'],
+      ['model', 'day', 'calls', 'unconfirmed_calls', 'input_tokens', 'output_tokens', 'total_tokens', 'cost', 'currency'],
+      [awkward, '2026-11-26', '1', '0', '10', '5', '15', '0.123456789', 'USD'],
+      ['plain', '2026-11-26', '1', '0', '10', '5', '15', '0.000000001', 'USD'],
     ]);
     expect(csvField('a,b')).toBe('"a,b"');
     expect(csvField('plain')).toBe('plain');

@@ -166,7 +166,13 @@ describe('costs end to end on the local stack', () => {
       expect(totals.calls).toBeGreaterThanOrEqual(job['request_counts'].completed);
       expect(job['usage']).toEqual({ input_tokens: totals.promptTokens, output_tokens: totals.completionTokens, total_tokens: totals.promptTokens + totals.completionTokens });
       expect(nanos(job['cost'].amount)).toBe(totals.costInNanos);
-      expect(job['cost_so_far']).toEqual({ amount: job['cost'].amount, currency: 'USD', calls: totals.calls });
+      expect(job['cost_so_far']).toEqual({ amount: job['cost'].amount, currency: 'USD', calls: totals.calls, unconfirmed_calls: 0 });
+      // The ledger holds exactly the calls the endpoint billed, matched by the id each request carried;
+      // the refused ones (500s, the filtered line's 400) left no entry.
+      const ids = new Set(lines.map((l) => l.custom_id));
+      const billedIds = simulator.log.entries().filter((e) => e.status === 200 && ids.has(decodeURIComponent(e.customIdHeader ?? ''))).map((e) => e.clientRequestId);
+      expect(entries.map((e) => e.id).sort()).toEqual(billedIds.sort());
+      expect(entries.every((e) => e.state === 'billed')).toBe(true);
 
       const report = (await (await api(`costs?from=${day(-1)}&to=${day(1)}&groupBy=job`)).json()) as Record<string, any>;
       const row = report['rows'].find((r: { key: string }) => r.key === jobId);
@@ -212,9 +218,9 @@ describe('costs end to end on the local stack', () => {
     expect(csvResponse.headers.get('content-type')).toMatch(/^text\/csv/);
     const csv = await csvResponse.text();
     const records = csv.split('\r\n');
-    expect(records[0]).toBe('model,day,calls,input_tokens,output_tokens,total_tokens,cost,currency');
+    expect(records[0]).toBe('model,day,calls,unconfirmed_calls,input_tokens,output_tokens,total_tokens,cost,currency');
     expect(records.at(-1)).toBe('');
-    expect(records[1]).toMatch(new RegExp(`^${MODEL},\\d{4}-\\d{2}-\\d{2},\\d+,\\d+,\\d+,\\d+,\\d+\\.\\d+,USD$`));
+    expect(records[1]).toMatch(new RegExp(`^${MODEL},\\d{4}-\\d{2}-\\d{2},\\d+,0,\\d+,\\d+,\\d+,\\d+\\.\\d+,USD$`));
 
     for (const [query, param] of [
       [`from=2026-13-01&to=${day(0)}`, 'from'],
@@ -252,6 +258,6 @@ describe('costs end to end on the local stack', () => {
     expect(lines[2]).toMatch(new RegExp(`^${MODEL}\\s+\\d+\\s+[\\d,]+\\s+[\\d,]+\\s+[\\d,]+\\s+\\$\\d+\\.\\d+$`));
     expect(lines.at(-1)).toMatch(/^TOTAL\s+/);
     const csv = await run(['costs', '--from', day(-1), '--to', day(1), '--by', 'job', '--csv']);
-    expect(csv.stdout.split('\r\n')[0]).toBe('job,calls,input_tokens,output_tokens,total_tokens,cost,currency');
+    expect(csv.stdout.split('\r\n')[0]).toBe('job,calls,unconfirmed_calls,input_tokens,output_tokens,total_tokens,cost,currency');
   });
 });

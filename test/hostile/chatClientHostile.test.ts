@@ -52,3 +52,24 @@ describe('the Phi-3 client with hostile ids and bodies', () => {
     expect(({} as Record<string, unknown>)['role']).toBeUndefined();
   });
 });
+
+describe('the Phi-3 client and the usage ledger', () => {
+  it('sends the call id as x-ms-client-request-id, so the endpoint logs the id our ledger keeps', async () => {
+    const before = simulator.log.entries().length;
+    await client.complete(ask('trace me'), { customId: 'line-9', callId: '3f1c2a64-0d55-4a53-9b7e-6a8f0e1d2c3b' });
+    const [entry] = simulator.log.entries().slice(before);
+    expect(entry).toMatchObject({ status: 200, clientRequestId: '3f1c2a64-0d55-4a53-9b7e-6a8f0e1d2c3b' });
+  });
+
+  it('tells a request that never left (connection refused) from one whose answer was lost', async () => {
+    const closed = await startPhi3Simulator();
+    const url = closed.url;
+    await closed.close();
+    const refusedClient = new Phi3ChatClient({ endpoint: url, apiKey: 'k'.repeat(32), apiVersion: '2024-05-01-preview', timeoutInMs: 2_000, connections: 1 });
+    try {
+      expect(await refusedClient.complete(ask('nobody home'))).toMatchObject({ kind: 'network', neverSent: true });
+    } finally {
+      await refusedClient.close();
+    }
+  });
+});

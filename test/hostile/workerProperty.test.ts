@@ -64,7 +64,7 @@ function answer(behaviour: Behaviour, body: ChatCompletionBody, nowInMs: number)
     case 'timeout':
       return { kind: 'timeout', latencyInMs: 5 };
     case 'network':
-      return { kind: 'network', message: 'SocketError: other side closed', latencyInMs: 1 };
+      return { kind: 'network', message: 'SocketError: other side closed', neverSent: false, latencyInMs: 1 };
     case 'throttled':
       return error(429, '429', { 'retry-after': '2' });
     case 'throttled-ms':
@@ -213,9 +213,13 @@ async function runScenario(scenario: Scenario): Promise<{ world: World; jobId: s
   const lines = async (name: string) => ((await world.blobs.download('batch-output', `${jobId}/${name}`))?.toString('utf8') ?? '').split('\n').filter(Boolean);
   expect(await lines('results.jsonl')).toHaveLength(succeeded);
   expect(await lines('errors.jsonl')).toHaveLength(scenario.lines - succeeded);
-  // Every call that was billed is in the ledger and in the job's usage, repeats included.
-  const billed = chat.calls.filter((_, i) => ['ok', 'ok-negative-remaining'].includes(scenario.behaviours[i] ?? 'ok')).length;
-  expect((await world.ledger.totals(jobId)).calls).toBe(billed);
+  // Every call that was billed is in the ledger and in the job's usage, repeats included; so is every
+  // call whose answer never came (unconfirmed: it may have been billed). Refused calls are not.
+  const behaviourOf = (i: number): Behaviour => scenario.behaviours[i] ?? 'ok';
+  const billed = chat.calls.filter((_, i) => ['ok', 'ok-negative-remaining'].includes(behaviourOf(i))).length;
+  const unanswered = chat.calls.filter((_, i) => ['timeout', 'network'].includes(behaviourOf(i))).length;
+  const totals = await world.ledger.totals(jobId);
+  expect([totals.calls, totals.unconfirmedCalls]).toEqual([billed + unanswered, unanswered]);
   expect(job.usage.promptTokens).toBe(10 * billed);
   for (const o of outcomes) if (o.status === 'succeeded') expect(o.attempts).toBeGreaterThanOrEqual(1);
   return { world, jobId, ingestDeps };

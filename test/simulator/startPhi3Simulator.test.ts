@@ -116,10 +116,11 @@ describe('chat completions contract', () => {
     expect(response.body.choices[0].message.content).toBe(simulatedCompletion(body, mini).content);
   });
 
-  it('logs what was sent, with the custom id header', async () => {
+  it('logs what was sent, with the custom id and client request id headers, and echoes the client request id', async () => {
     const simulator = await start();
     const body = chat('Log me', { max_tokens: 50 });
-    await call(simulator, '/chat/completions', { body, headers: { [CUSTOM_ID_HEADER]: 'request-7' } });
+    const response = await call(simulator, '/chat/completions', { body, headers: { [CUSTOM_ID_HEADER]: 'request-7', 'x-ms-client-request-id': 'call-42' } });
+    expect(response.headers['x-ms-client-request-id']).toBe('call-42');
     const promptTokens = mini.countChatPrompt(body.messages);
     expect(simulator.log.entries()).toEqual([
       {
@@ -132,6 +133,7 @@ describe('chat completions contract', () => {
         admittedTokens: promptTokens + 50,
         completionTokens: simulatedCompletion(body, mini).completionTokens,
         requestHash: hashMessages(body.messages),
+        clientRequestId: 'call-42',
         customIdHeader: 'request-7',
       },
     ]);

@@ -1,5 +1,5 @@
 import { ErrorResponse, type Container, type SqlParameter } from '@azure/cosmos';
-import type { LedgerEntry, LedgerTotals, UsageLedger } from '../../app/ports.js';
+import { LedgerState, type LedgerEntry, type LedgerTotals, type UsageLedger } from '../../app/ports.js';
 import type { RollupKey } from '../../core/costReport.js';
 
 const statusOf = (error: unknown): number | undefined =>
@@ -8,7 +8,7 @@ const statusOf = (error: unknown): number | undefined =>
 const PAGE_SIZE = 500;
 
 /**
- * The usage ledger: one document per billed call, partitioned by job, created once. Every query
+ * The usage ledger: one document per call that may be billed (see LedgerEntry), partitioned by job, created once. Every query
  * filters on the job id, so each reads one partition; sums are separate scalar queries because
  * aggregates inside an object (and GROUP BY) are not available everywhere this runs.
  */
@@ -26,14 +26,32 @@ export class CosmosUsageLedger implements UsageLedger {
     }
   }
 
+  async settle(entry: LedgerEntry): Promise<void> {
+    await this.container.items.upsert(entry);
+  }
+
+  async discard(jobId: string, id: string): Promise<void> {
+    try {
+      await this.container.item(id, jobId).delete();
+    } catch (error) {
+      if (statusOf(error) !== 404) throw error;
+    }
+  }
+
   async totals(jobId: string, filter?: RollupKey): Promise<LedgerTotals> {
-    const [calls, promptTokens, completionTokens, costInNanos] = await Promise.all(
-      ['COUNT(1)', 'SUM(c.promptTokens)', 'SUM(c.completionTokens)', 'SUM(c.costInNanos)'].map(async (select) => {
-        const [value] = await this.#values<number>(`SELECT VALUE ${select} FROM c`, jobId, filter);
+    const [calls, unconfirmedCalls, promptTokens, completionTokens, costInNanos] = await Promise.all(
+      [
+        ['COUNT(1)', ''],
+        ['COUNT(1)', ` AND c.state = '${LedgerState.sent}'`],
+        ['SUM(c.promptTokens)', ''],
+        ['SUM(c.completionTokens)', ''],
+        ['SUM(c.costInNanos)', ''],
+      ].map(async ([select, and]) => {
+        const [value] = await this.#values<number>(`SELECT VALUE ${select!} FROM c`, jobId, filter, and);
         return value ?? 0;
       }),
     );
-    return { calls: calls!, promptTokens: promptTokens!, completionTokens: completionTokens!, costInNanos: costInNanos! };
+    return { calls: calls!, unconfirmedCalls: unconfirmedCalls!, promptTokens: promptTokens!, completionTokens: completionTokens!, costInNanos: costInNanos! };
   }
 
   async currencyOf(jobId: string, key: RollupKey): Promise<string | undefined> {
@@ -64,14 +82,15 @@ export class CosmosUsageLedger implements UsageLedger {
     }
   }
 
-  async #values<T>(select: string, jobId: string, filter?: RollupKey): Promise<T[]> {
+  /** `and`: a further condition written by this class, never from input. */
+  async #values<T>(select: string, jobId: string, filter?: RollupKey, and = ''): Promise<T[]> {
     const parameters: SqlParameter[] = [{ name: '@jobId', value: jobId }];
     let where = 'c.jobId = @jobId';
     if (filter !== undefined) {
       where += ' AND c.day = @day AND c.model = @model';
       parameters.push({ name: '@day', value: filter.day }, { name: '@model', value: filter.model });
     }
-    const { resources } = await this.container.items.query<T>({ query: `${select} WHERE ${where}`, parameters }, { maxItemCount: PAGE_SIZE }).fetchAll();
+    const { resources } = await this.container.items.query<T>({ query: `${select} WHERE ${where}${and}`, parameters }, { maxItemCount: PAGE_SIZE }).fetchAll();
     return resources;
   }
 }

@@ -1,4 +1,4 @@
-import type { LedgerEntry, LedgerTotals, UsageLedger } from '../../app/ports.js';
+import { LedgerState, type LedgerEntry, type LedgerTotals, type UsageLedger } from '../../app/ports.js';
 import type { RollupKey } from '../../core/costReport.js';
 
 export class InMemoryUsageLedger implements UsageLedger {
@@ -10,10 +10,19 @@ export class InMemoryUsageLedger implements UsageLedger {
     return true;
   }
 
+  async settle(entry: LedgerEntry): Promise<void> {
+    this.entries.set(entry.id, structuredClone(entry));
+  }
+
+  async discard(_jobId: string, id: string): Promise<void> {
+    this.entries.delete(id);
+  }
+
   async totals(jobId: string, filter?: RollupKey): Promise<LedgerTotals> {
-    const totals = { calls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
+    const totals = { calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
     for (const e of this.#of(jobId, filter)) {
       totals.calls += 1;
+      if (e.state === LedgerState.sent) totals.unconfirmedCalls += 1;
       totals.promptTokens += e.promptTokens;
       totals.completionTokens += e.completionTokens;
       totals.costInNanos += e.costInNanos;

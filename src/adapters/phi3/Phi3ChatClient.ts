@@ -14,7 +14,9 @@ export interface Phi3ChatClientOptions {
 /** Header carrying the line's custom_id, so a request can be traced end to end in the endpoint's logs. */
 export const CUSTOM_ID_HEADER = 'x-phi3batch-custom-id';
 
-const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** Failures before a connection existed: the request never reached the endpoint, so it cannot be billed. */
+const NEVER_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
 /** Half a surrogate pair: legal in a JSON string, but encodeURIComponent throws on it. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
@@ -41,7 +43,7 @@ export class Phi3ChatClient implements ChatClient {
     });
   }
 
-  async complete(body: ChatCompletionBody, options: { abortSignal?: AbortSignal; customId?: string } = {}): Promise<ChatCallResult> {
+  async complete(body: ChatCompletionBody, options: { abortSignal?: AbortSignal; customId?: string; callId?: string } = {}): Promise<ChatCallResult> {
     // A serverless deployment serves one model; a `model` from the user's file would be refused or ignored.
     const { model: _ignored, ...payload } = body;
     const startedAt = performance.now();
@@ -51,6 +53,7 @@ export class Phi3ChatClient implements ChatClient {
       'content-type': 'application/json',
       accept: 'application/json',
     };
+    if (options.callId !== undefined) headers['x-ms-client-request-id'] = options.callId;
     if (options.customId !== undefined) headers[CUSTOM_ID_HEADER] = encodeURIComponent(options.customId.replace(LONE_SURROGATE, '\ufffd'));
     try {
       const response = await this.#pool.request({
@@ -78,7 +81,7 @@ export class Phi3ChatClient implements ChatClient {
       if (code !== undefined && TIMEOUT_CODES.has(code)) return { kind: 'timeout', latencyInMs: latency() };
       if (error instanceof undiciErrors.RequestAbortedError) throw error;
       const message = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown network error';
-      return { kind: 'network', message, latencyInMs: latency() };
+      return { kind: 'network', message, neverSent: code !== undefined && NEVER_SENT_CODES.has(code), latencyInMs: latency() };
     }
   }
 
