@@ -2,7 +2,9 @@
  * npm run chaos: a job of CHAOS_LINES lines (default 5,000) through the real pipeline while the
  * endpoint misbehaves (about 5% 500s, 2% hangs past the client timeout (20 s against 10 s), bursts of 429, negative
  * x-ratelimit-remaining-tokens, one daily-quota "retry after 86400 s") and worker processes are
- * killed with SIGKILL at random moments. Then it counts what every line came to.
+ * killed with SIGKILL at random moments. Then it counts what every line came to, and matches the
+ * endpoint's log with the usage ledger call by call (each request carries its ledger id as
+ * x-ms-client-request-id): every call the endpoint billed must be in the ledger.
  */
 import { CosmosUsageLedger } from '../src/adapters/cosmos/CosmosUsageLedger.js';
 import { createCosmosClient, ensureCosmosContainers } from '../src/adapters/cosmos/createCosmosClient.js';

@@ -20,15 +20,11 @@ import { CosmosUsageLedger } from './adapters/cosmos/CosmosUsageLedger.js';
 import { CosmosRollupStore } from './adapters/cosmos/CosmosRollupStore.js';
 import { CosmosJobSpendStore } from './adapters/cosmos/CosmosJobSpendStore.js';
 import { Deployments } from './app/deployments.js';
-import { RollupRefreshThrottle } from './app/costRollups.js';
 import { SharedRateLimiter, type BudgetStore } from './app/SharedRateLimiter.js';
 import { scheduleRates } from './core/SliceSchedule.js';
 
 /** Largest message before base64: 48 KiB encodes to 64 KiB, Azure's limit. Leave room for the encoding's padding. */
 const MAX_MESSAGE_BYTES = 48 * 1024 - 512;
-
-/** Live cost reports lag running jobs by at most this much per instance; finalisation makes them exact. */
-const ROLLUP_REFRESH_INTERVAL_MS = 10_000;
 
 export interface Services {
   readonly config: AppConfig;
@@ -85,7 +81,6 @@ export async function createServices(env: Env): Promise<Services> {
     })),
   );
   const callSlots = pLimit(config.phi3.maxConcurrency);
-  const rollupRefresh = new RollupRefreshThrottle(ROLLUP_REFRESH_INTERVAL_MS);
 
   return {
     config,
@@ -129,7 +124,6 @@ export async function createServices(env: Env): Promise<Services> {
       random: Math.random,
       sleep: (delayInMs) => sleep(delayInMs),
       newCallId: randomUUID,
-      rollupRefresh,
       retry: config.retry,
       prices: config.prices,
       defaultMaxTokens: config.phi3.defaultMaxTokens,

@@ -20,8 +20,15 @@ export interface WorkerProcess {
 
 /** One local Functions host running the compiled app in its own process: one "function instance". */
 export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
-  const child = spawn(process.execPath, [repoFile('dist/src/local/host/hostProcess.js')], {
-    env: { PATH: process.env['PATH'] ?? '', LOCAL_HOST_HTTP_PORT: 'off', LOCAL_HOST_LOG_LEVEL: 'warning', ...env },
+  // e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the workers.
+  const nodeArgs = (process.env['BENCH_WORKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, repoFile('dist/src/local/host/hostProcess.js')], {
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      LOCAL_HOST_HTTP_PORT: 'off',
+      LOCAL_HOST_LOG_LEVEL: 'warning',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -1,7 +1,8 @@
 import { rollupId, type CostRollup, type RollupKey } from '../core/costReport.js';
 import { ensureError } from '../core/errors.js';
 import type { Logger } from './Logger.js';
-import type { Clock, LedgerTotals, RollupStore, UsageLedger } from './ports.js';
+import { JobStatus } from '../core/job.js';
+import type { Clock, JobStore, LedgerTotals, RollupStore, UsageLedger } from './ports.js';
 
 export interface RollupDeps {
   readonly ledger: UsageLedger;
@@ -60,49 +61,20 @@ function sameTotals(rollup: CostRollup, totals: LedgerTotals): boolean {
 }
 
 /**
- * Per process, per job: collects the (day, model) keys touched by work messages and lets a refresh
- * through at most once per interval. Each refresh sums the job's ledger partition, so refreshing
- * after every message would cost work growing with the job for each message; finalisation refreshes
- * every key anyway, so a throttled key is late, never lost.
+ * Brings the rollups of every running job up to its ledger (the sweeper's timer calls it): reports lag
+ * a running job by at most the timer's period, and are exact once the job is finalised. Workers never
+ * do it: each refresh sums a job's ledger, which would make a job's refresh work grow with its
+ * messages × its entries. A job whose refresh fails is logged and tried again next time.
  */
-export class RollupRefreshThrottle {
-  readonly #intervalInMs: number;
-  readonly #jobs = new Map<string, { lastInMs: number; keys: Map<string, RollupKey> }>();
-
-  constructor(intervalInMs: number) {
-    this.#intervalInMs = intervalInMs;
+export async function refreshRunningJobsRollups(deps: RollupDeps & { readonly jobs: JobStore; readonly logger: Logger }): Promise<number> {
+  let refreshed = 0;
+  for await (const job of deps.jobs.listActiveJobs()) {
+    if (job.status !== JobStatus.inProgress && job.status !== JobStatus.cancelling) continue;
+    try {
+      refreshed += await refreshRollups(job.id, undefined, deps);
+    } catch (thrown) {
+      deps.logger.warn(`Job ${job.id}: cost rollups not refreshed now: ${ensureError(thrown).message}`);
+    }
   }
-
-  /** Adds the keys; returns every key collected for the job if a refresh is due now, else none. */
-  take(jobId: string, keys: readonly RollupKey[], nowInMs: number): RollupKey[] {
-    let job = this.#jobs.get(jobId);
-    if (job === undefined) this.#jobs.set(jobId, (job = { lastInMs: Number.NEGATIVE_INFINITY, keys: new Map() }));
-    for (const key of keys) job.keys.set(`${key.day}|${key.model}`, key);
-    if (job.keys.size === 0 || nowInMs - job.lastInMs < this.#intervalInMs) return [];
-    const due = [...job.keys.values()];
-    job.keys.clear();
-    job.lastInMs = nowInMs;
-    // Jobs this process no longer works on are forgotten once their keys are taken.
-    if (this.#jobs.size > 1_000) for (const [id, other] of this.#jobs) if (other.keys.size === 0 && id !== jobId) this.#jobs.delete(id);
-    return due;
-  }
-}
-
-/**
- * The refresh after a work message: its lines' outcomes are already recorded, so a failure here must
- * not fail the message (a redelivery would find nothing left to do). The next refresh of the same
- * key, or finalisation's refresh of every key, recomputes from the ledger and catches up.
- */
-export async function refreshRollupsAfterMessage(
-  jobId: string,
-  touched: readonly RollupKey[],
-  deps: RollupDeps & { readonly logger: Logger; readonly rollupRefresh: RollupRefreshThrottle },
-): Promise<void> {
-  const keys = deps.rollupRefresh.take(jobId, touched, deps.clock.nowInMs());
-  if (keys.length === 0) return;
-  try {
-    await refreshRollups(jobId, keys, deps);
-  } catch (thrown) {
-    deps.logger.warn(`Job ${jobId}: cost rollups not refreshed now (finalisation recomputes them): ${ensureError(thrown).message}`);
-  }
+  return refreshed;
 }

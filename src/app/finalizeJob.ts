@@ -1,4 +1,4 @@
-import { JobStatus, TERMINAL_STATUSES, totalTasks, type Job } from '../core/job.js';
+import { isComplete, JobStatus, TERMINAL_STATUSES, totalTasks, type Job } from '../core/job.js';
 import { LineErrorCode } from '../core/lineErrors.js';
 import { toBatchOutputLine, type LineOutcome } from '../core/lineOutcome.js';
 import type { Logger } from './Logger.js';
@@ -18,8 +18,11 @@ export interface FinalizeDeps {
 
 export type FinalizeResult = 'finalized' | 'not-ready' | 'already-final';
 
-async function* jsonLines(outcomes: AsyncIterable<LineOutcome>): AsyncIterable<string> {
-  for await (const outcome of outcomes) yield `${JSON.stringify(toBatchOutputLine(outcome))}\n`;
+async function* jsonLines(outcomes: AsyncIterable<LineOutcome>, counted: { lines: number }): AsyncIterable<string> {
+  for await (const outcome of outcomes) {
+    counted.lines += 1;
+    yield `${JSON.stringify(toBatchOutputLine(outcome))}\n`;
+  }
 }
 
 /**
@@ -32,8 +35,12 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   if (stored === undefined) throw new Error(`Job ${jobId} does not exist`);
   if (TERMINAL_STATUSES.has(stored.job.status)) return 'already-final';
   if (!stored.job.ingest.done) return 'not-ready';
-  const totals = await deps.jobs.totalsOfOutcomes(jobId);
-  if (totals.succeeded + totals.failed < totalTasks(stored.job)) return 'not-ready';
+  // The live counters move only after outcomes are written, so they can lag but never lead: when they
+  // say complete, the job is. Only when they do not (a worker died in between) is the exact count taken.
+  if (!isComplete(stored.job)) {
+    const exact = await deps.jobs.totalsOfOutcomes(jobId);
+    if (exact.succeeded + exact.failed < totalTasks(stored.job)) return 'not-ready';
+  }
 
   const finalizingAt = stored.job.timestamps.finalizingAt ?? deps.clock.nowInMs();
   const marked = await replaceWithRetry(jobId, deps, (job) => ({
@@ -45,12 +52,16 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
 
   const resultsBlob = `${jobId}/results.jsonl`;
   const errorsBlob = `${jobId}/errors.jsonl`;
-  await deps.blobs.upload(deps.outputContainer, resultsBlob, jsonLines(deps.jobs.listOutcomes(jobId, { status: 'succeeded' })), {
+  // The files are written from the outcomes themselves, and counted as they are: the final counts are exact.
+  const succeeded = { lines: 0 };
+  const failed = { lines: 0 };
+  await deps.blobs.upload(deps.outputContainer, resultsBlob, jsonLines(deps.jobs.listOutcomes(jobId, { status: 'succeeded' }), succeeded), {
     contentType: 'application/jsonl',
   });
-  await deps.blobs.upload(deps.outputContainer, errorsBlob, jsonLines(deps.jobs.listOutcomes(jobId, { status: 'not_succeeded' })), {
+  await deps.blobs.upload(deps.outputContainer, errorsBlob, jsonLines(deps.jobs.listOutcomes(jobId, { status: 'not_succeeded' }), failed), {
     contentType: 'application/jsonl',
   });
+  const totals = { succeeded: succeeded.lines, failed: failed.lines };
 
   // Spend is the ledger's (every billed call, repeats included); the rollups are brought up to it.
   const spent = await deps.ledger.totals(jobId);

@@ -1,5 +1,4 @@
 import type { ChatCompletionBody } from '../core/chat.js';
-import type { RollupKey } from '../core/costReport.js';
 import type { Job } from '../core/job.js';
 import type { LineError } from '../core/lineErrors.js';
 import { costInNanos, priceFor, utcDay, type ModelPrice } from '../core/pricing.js';
@@ -29,15 +28,13 @@ const PRICE_HORIZON_IN_MS = 3_600_000;
  * Keeps one job's spend for the lines of one work message: reserves each call's maximum cost against
  * the cap and writes its ledger entry before it is sent, settles the entry when the endpoint answers,
  * and moves the reservations to the real cost on the job once per message (`flush`). A crash in
- * between leaves reservations in place: the cap can only be undercut, never passed. Also remembers
- * which (day, model) rollups the message's calls touched.
+ * between leaves reservations in place: the cap can only be undercut, never passed.
  */
 export class JobSpendMeter {
   readonly #jobId: string;
   readonly #capInNanos: number | undefined;
   readonly #currency: string;
   readonly #deps: JobSpendDeps;
-  readonly #touched = new Map<string, RollupKey>();
   #pending = { costInNanos: 0, calls: 0, releaseInNanos: 0 };
   #stopped: boolean;
 
@@ -94,13 +91,11 @@ export class JobSpendMeter {
    */
   async open(entry: LedgerEntry): Promise<void> {
     await this.#deps.ledger.record(entry);
-    this.#touch(entry);
   }
 
   /** A billed answer: the ledger entry settled first (the source of truth), then the job's live counters. */
   async bill(reservation: SpendReservation, entry: LedgerEntry): Promise<void> {
     await this.#deps.ledger.settle(entry);
-    this.#touch(entry);
     this.#pending.costInNanos += entry.costInNanos;
     this.#pending.calls += 1;
     this.#pending.releaseInNanos += reservation.amountInNanos;
@@ -128,12 +123,4 @@ export class JobSpendMeter {
     await this.#deps.jobSpend.settle(this.#jobId, settlement);
   }
 
-  #touch(entry: LedgerEntry): void {
-    this.#touched.set(`${entry.day}|${entry.model}`, { day: entry.day, model: entry.model });
-  }
-
-  /** The (day, model) keys of the calls recorded through this meter. */
-  get touchedKeys(): RollupKey[] {
-    return [...this.#touched.values()];
-  }
 }

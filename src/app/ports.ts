@@ -50,8 +50,8 @@ export interface JobStore {
   listJobs(options: { pageSize: number; continuationToken?: string | undefined }): Promise<{ jobs: Job[]; continuationToken: string | undefined }>;
   /** Writes outcomes that do not exist yet; returns those this call created (a line's first outcome wins). */
   recordOutcomes(outcomes: readonly LineOutcome[]): Promise<LineOutcome[]>;
-  /** Which of the lines in [fromLine, toLine] already have an outcome. */
-  linesWithOutcome(jobId: string, fromLine: number, toLine: number): Promise<Set<number>>;
+  /** Which of these lines already have an outcome (point reads: the cost follows the lines asked about, not the job's size). */
+  linesWithOutcome(jobId: string, lines: readonly number[]): Promise<Set<number>>;
   totalsOfOutcomes(jobId: string): Promise<OutcomeTotals>;
   /** Outcomes in line order, paged through the store. */
   listOutcomes(jobId: string, options?: { afterLine?: number; status?: 'succeeded' | 'not_succeeded' }): AsyncIterable<LineOutcome>;

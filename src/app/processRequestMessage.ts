@@ -10,8 +10,7 @@ import type { ControlMessage } from './controlMessages.js';
 import type { Logger } from './Logger.js';
 import type { Deployment, Deployments } from './deployments.js';
 import { updateJob } from './updateJob.js';
-import { LedgerState, type BlobStore, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type RollupStore, type UsageLedger } from './ports.js';
-import { refreshRollupsAfterMessage, type RollupRefreshThrottle } from './costRollups.js';
+import { LedgerState, type BlobStore, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type UsageLedger } from './ports.js';
 import { JobSpendMeter } from './jobSpend.js';
 
 export interface WorkerDeps {
@@ -21,7 +20,6 @@ export interface WorkerDeps {
   readonly controlQueue: MessageQueue;
   readonly deployments: Deployments;
   readonly ledger: UsageLedger;
-  readonly rollups: RollupStore;
   readonly jobSpend: JobSpendStore;
   /** Bounds in-flight endpoint calls across every message this process handles. */
   readonly callSlots: <T>(task: () => Promise<T>) => Promise<T>;
@@ -30,8 +28,6 @@ export interface WorkerDeps {
   readonly sleep: (delayInMs: number) => Promise<void>;
   /** A fresh id per endpoint call (a UUID): the ledger entry's id and the request's `x-ms-client-request-id`. */
   readonly newCallId: () => string;
-  /** Per process: how often a job's cost rollups are recomputed while its messages run. */
-  readonly rollupRefresh: RollupRefreshThrottle;
   readonly retry: RetryPolicy;
   readonly prices: readonly ModelPrice[];
   readonly defaultMaxTokens: number;
@@ -58,7 +54,7 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   const stored = await deps.jobs.getJob(message.jobId);
   if (stored === undefined) throw new Error(`Job ${message.jobId} does not exist`);
   const lines = message.items.map((item) => item.line);
-  const done = await deps.jobs.linesWithOutcome(message.jobId, Math.min(...lines), Math.max(...lines));
+  const done = await deps.jobs.linesWithOutcome(message.jobId, lines);
   const pending = message.items.filter((item) => !done.has(item.line));
 
   let results: LineResult[];
@@ -90,7 +86,6 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   const requeue = results.flatMap((r) => (r.kind === 'requeue' ? [r] : []));
   await spend.flush();
   const created = await recordOutcomesAndMaybeFinalize(message.jobId, outcomes, deps);
-  await refreshRollupsAfterMessage(message.jobId, spend.touchedKeys, deps);
 
   if (requeue.length > 0) {
     const delayInMs = Math.max(...requeue.map((r) => r.delayInMs));

@@ -20,7 +20,7 @@ export async function recordPoisonMessage(
     return 0;
   }
   const lines = message.items.map((i) => i.line);
-  const done = await deps.jobs.linesWithOutcome(message.jobId, Math.min(...lines), Math.max(...lines));
+  const done = await deps.jobs.linesWithOutcome(message.jobId, lines);
   const now = deps.clock.nowInMs();
   const outcomes: LineOutcome[] = message.items
     .filter((item) => !done.has(item.line))

@@ -1,4 +1,5 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { refreshRunningJobsRollups } from '../app/costRollups.js';
 import { sweep } from '../app/sweep.js';
 import { getServices } from '../compositionRoot.js';
 
@@ -6,7 +7,8 @@ export async function sweeperHandler(_timer: Timer, context: InvocationContext):
   const services = await getServices();
   const report = await sweep(services.ingestDeps(context), services.config.sweeper);
   const acted = Object.entries(report.actions).filter(([, action]) => action !== 'healthy');
-  context.log(`sweeper: ${report.jobs} active job(s); ${acted.length} acted on; ${report.requeuedLines} line(s) re-queued`);
+  const rollups = await refreshRunningJobsRollups({ jobs: services.jobs, ledger: services.ledger, rollups: services.rollups, clock: services.clock, logger: context });
+  context.log(`sweeper: ${report.jobs} active job(s); ${acted.length} acted on; ${report.requeuedLines} line(s) re-queued; ${rollups} cost rollup(s) refreshed`);
 }
 
 app.timer('sweeper', { schedule: '%SWEEPER_SCHEDULE%', handler: sweeperHandler });

@@ -1,5 +1,5 @@
 import type { CosmosClient } from '@azure/cosmos';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CosmosJobSpendStore } from '../../src/adapters/cosmos/CosmosJobSpendStore.js';
 import { CosmosJobStore } from '../../src/adapters/cosmos/CosmosJobStore.js';
 import { CosmosRollupStore } from '../../src/adapters/cosmos/CosmosRollupStore.js';
@@ -7,7 +7,8 @@ import { CosmosUsageLedger } from '../../src/adapters/cosmos/CosmosUsageLedger.j
 import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
 import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
-import { describeCostStoresConformance, type CostStores } from './costStoresConformance.js';
+import { describeCostStoresConformance, ledgerEntry, type CostStores } from './costStoresConformance.js';
+import { uniqueJobId } from './jobStoreConformance.js';
 
 let stack: LocalStack;
 let client: CosmosClient;
@@ -33,3 +34,26 @@ afterAll(async () => {
 });
 
 describeCostStoresConformance('Cosmos DB (local stand-in)', () => stores);
+
+describe('the Cosmos ledger writes in bulk', () => {
+  it('sends writes issued together as one bulk request, and still answers each write for itself', async () => {
+    const jobId = uniqueJobId();
+    const entries = Array.from({ length: 40 }, () => ledgerEntry(jobId));
+    await stores.ledger.record(entries[0]!);
+    const before = stack.cosmos!.requestCount();
+    const created = await Promise.all(entries.map((entry) => stores.ledger.record(entry)));
+    const requests = stack.cosmos!.requestCount() - before;
+    expect(created).toEqual([false, ...entries.slice(1).map(() => true)]);
+    // One bulk request (the SDK may add a metadata read), not forty.
+    expect(requests).toBeLessThanOrEqual(2);
+
+    const beforeSettle = stack.cosmos!.requestCount();
+    await Promise.all([
+      ...entries.slice(0, 20).map((entry) => stores.ledger.settle({ ...entry, costInNanos: 1 })),
+      ...entries.slice(20).map((entry) => stores.ledger.discard(jobId, entry.id)),
+      stores.ledger.discard(jobId, 'never-written'),
+    ]);
+    expect(stack.cosmos!.requestCount() - beforeSettle).toBeLessThanOrEqual(2);
+    expect(await stores.ledger.totals(jobId)).toMatchObject({ calls: 20, costInNanos: 20 });
+  });
+});

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { RollupRefreshThrottle } from '../../src/app/costRollups.js';
 import type { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CosmosJobSpendStore } from '../../src/adapters/cosmos/CosmosJobSpendStore.js';
@@ -99,9 +98,9 @@ describe('costs on Cosmos with the simulator', () => {
     };
     const workerDeps: WorkerDeps = {
       jobs, blobs, requestQueue, controlQueue, deployments,
-      ledger: stores.ledger, rollups: stores.rollups, jobSpend: stores.jobSpend,
+      ledger: stores.ledger, jobSpend: stores.jobSpend,
       callSlots: (task) => task(), clock, random: () => 0.5, sleep: async () => {},
-      newCallId: randomUUID, rollupRefresh: new RollupRefreshThrottle(0),
+      newCallId: randomUUID,
       retry: { maxAttempts: 2, baseDelayInMs: 1, maxDelayInMs: 1, maxInlineWaitInMs: 1000, maxRequeueDelayInMs: 3_600_000 },
       prices: PRICES, defaultMaxTokens: 32, returnUnusedTokens: false, logger: silentLogger,
     };

@@ -77,11 +77,14 @@ export function describeJobStoreConformance(name: string, getStore: () => JobSto
       expect(all[0]).toEqual(outcome(jobId, 1));
     });
 
-    it('finds which lines have outcomes in a range, and totals them exactly', async () => {
+    it('finds which of some lines have outcomes, and totals them exactly', async () => {
       const store = getStore();
       const jobId = uniqueJobId();
       await store.recordOutcomes([outcome(jobId, 1), outcome(jobId, 5, 'failed'), outcome(jobId, 9, 'succeeded', 7)]);
-      expect([...(await store.linesWithOutcome(jobId, 2, 9))].sort()).toEqual([5, 9]);
+      expect([...(await store.linesWithOutcome(jobId, [2, 3, 5, 9, 9, 10]))].sort()).toEqual([5, 9]);
+      expect([...(await store.linesWithOutcome(jobId, []))]).toEqual([]);
+      const many = Array.from({ length: 250 }, (_, i) => i + 1);
+      expect([...(await store.linesWithOutcome(jobId, many))].sort((a, b) => a - b)).toEqual([1, 5, 9]);
       expect(await store.totalsOfOutcomes(jobId)).toEqual({ succeeded: 2, failed: 1, promptTokens: 17, completionTokens: 4, costInNanos: 2000 });
       expect(await store.totalsOfOutcomes(uniqueJobId())).toEqual({ succeeded: 0, failed: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
     });

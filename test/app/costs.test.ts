@@ -2,6 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseControlMessage } from '../../src/app/controlMessages.js';
 import { getCostReport } from '../../src/app/costReports.js';
+import { refreshRunningJobsRollups } from '../../src/app/costRollups.js';
+import { silentLogger } from '../../src/app/Logger.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { LedgerState, type ChatCallResult, type JobSpendStore, type JobStore, type LedgerEntry } from '../../src/app/ports.js';
@@ -317,5 +319,33 @@ describe('costs on the in-memory ports', () => {
     expect(job.jobError).toMatchObject({ code: 'invalid_max_cost' });
     expect(job.counts.failed).toBe(1);
     expect(world.ledger.entries.size).toBe(0);
+  });
+});
+
+describe('rollups of running jobs', () => {
+  it('the sweeper brings a running job’s rollups up to its ledger; finished jobs are left to finalisation', async () => {
+    const world = createWorld();
+    const lines = Array.from({ length: 8 }, (_, i) => chatLine(`r-${i}`, `running question ${i}`));
+    world.blobs.put('batch-input', 'running.jsonl', `${lines.join('\n')}\n`);
+    const ingested = await ingestBlob('batch-input', 'running.jsonl', world.ingestDeps);
+    if (ingested.kind !== 'ingested') throw new Error('not ingested');
+    // Half the work messages run; the job is still in progress.
+    const messages = world.requestQueue.drain();
+    for (const payload of messages.slice(0, messages.length / 2)) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
+    const rollupsOf = async () => {
+      const found: CostRollup[] = [];
+      for await (const rollup of world.rollups.listDays('2000-01-01', '2100-12-31')) if (rollup.jobId === ingested.jobId) found.push(rollup);
+      return found;
+    };
+    expect(await rollupsOf()).toEqual([]);
+
+    const deps = { jobs: world.jobs, ledger: world.ledger, rollups: world.rollups, clock: world.clock, logger: silentLogger };
+    expect(await refreshRunningJobsRollups(deps)).toBe(1);
+    const [rollup] = await rollupsOf();
+    const totals = await world.ledger.totals(ingested.jobId);
+    expect(totals.calls).toBe(4);
+    expect(rollup).toMatchObject({ calls: totals.calls, promptTokens: totals.promptTokens, costInNanos: totals.costInNanos });
+    // Nothing new: nothing written.
+    expect(await refreshRunningJobsRollups(deps)).toBe(0);
   });
 });

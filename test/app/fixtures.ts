@@ -1,4 +1,3 @@
-import { RollupRefreshThrottle } from '../../src/app/costRollups.js';
 import { InMemoryBlobStore } from '../../src/adapters/memory/InMemoryBlobStore.js';
 import { InMemoryJobStore } from '../../src/adapters/memory/InMemoryJobStore.js';
 import { InMemoryUsageLedger } from '../../src/adapters/memory/InMemoryUsageLedger.js';
@@ -98,10 +97,10 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
     prices: DEFAULT_PRICES, defaultMaxCostInNanos: undefined,
   };
   const workerDeps: WorkerDeps = {
-    jobs, blobs, requestQueue, controlQueue, deployments, ledger, rollups, jobSpend,
+    jobs, blobs, requestQueue, controlQueue, deployments, ledger, jobSpend,
     callSlots: (task) => task(), clock, random: () => 0.5,
     sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
-    newCallId: () => `call-${(callIds += 1)}`, rollupRefresh: new RollupRefreshThrottle(0),
+    newCallId: () => `call-${(callIds += 1)}`,
     retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },
     prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false, logger: silentLogger,
   };

@@ -406,9 +406,7 @@ class CountingJobStore extends InMemoryJobStore {
     return created;
   }
 
-  override async linesWithOutcome(_jobId: string, fromLine: number, toLine: number): Promise<Set<number>> {
-    const found = new Set<number>();
-    for (let line = fromLine; line <= toLine; line += 1) if (this.#lines[line] === 1) found.add(line);
-    return found;
+  override async linesWithOutcome(_jobId: string, lines: readonly number[]): Promise<Set<number>> {
+    return new Set(lines.filter((line) => this.#lines[line] === 1));
   }
 }

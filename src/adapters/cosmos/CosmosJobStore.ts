@@ -2,6 +2,7 @@ import { BulkOperationType, ErrorResponse, type Container, type OperationInput, 
 import type { JobStore, OutcomeTotals, StoredJob } from '../../app/ports.js';
 import { ACTIVE_STATUSES, type Job } from '../../core/job.js';
 import type { LineOutcome } from '../../core/lineOutcome.js';
+import { runBulk } from './runBulk.js';
 
 /** A line outcome as stored: flat token fields so SUM() never meets a null. */
 interface OutcomeDocument extends LineOutcome {
@@ -104,10 +105,8 @@ export class CosmosJobStore implements JobStore {
         partitionKey: jobId,
         id: String(line),
       }));
-      const results = await this.lines.items.executeBulkOperations(operations);
-      for (const result of results) {
-        const status = result.response?.statusCode ?? statusOf(result.error);
-        if (status !== 204 && status !== 404) throw new Error(`Deleting an outcome of job ${jobId} failed with status ${String(status)}`, { cause: result.error });
+      for (const status of await runBulk(this.lines, operations)) {
+        if (status !== 204 && status !== 404) throw new Error(`Deleting an outcome of job ${jobId} failed with status ${status}`);
       }
     }
   }
@@ -135,32 +134,31 @@ export class CosmosJobStore implements JobStore {
         partitionKey: outcome.jobId,
         resourceBody: toOutcomeDocument(outcome) as unknown as Record<string, never>,
       }));
-      const results = await this.lines.items.executeBulkOperations(operations);
-      results.forEach((result, index) => {
-        const status = result.response?.statusCode ?? statusOf(result.error);
+      const statuses = await runBulk(this.lines, operations);
+      statuses.forEach((status, index) => {
         if (status === 201) created.push(chunk[index]!);
-        else if (status !== 409) {
-          throw new Error(`Recording the outcome of line ${chunk[index]!.line} failed with status ${String(status)}`, {
-            cause: result.error,
-          });
-        }
+        else if (status !== 409) throw new Error(`Recording the outcome of line ${chunk[index]!.line} failed with status ${status}`);
       });
     }
     return created;
   }
 
-  async linesWithOutcome(jobId: string, fromLine: number, toLine: number): Promise<Set<number>> {
-    const { resources } = await this.lines.items
-      .query<number>({
-        query: 'SELECT VALUE c.line FROM c WHERE c.jobId = @jobId AND c.line >= @from AND c.line <= @to',
-        parameters: [
-          { name: '@jobId', value: jobId },
-          { name: '@from', value: fromLine },
-          { name: '@to', value: toLine },
-        ],
-      })
-      .fetchAll();
-    return new Set(resources);
+  async linesWithOutcome(jobId: string, lines: readonly number[]): Promise<Set<number>> {
+    // Bulk point reads by id: one request per 100 lines, each read costing the same however large the job.
+    const found = new Set<number>();
+    const unique = [...new Set(lines)];
+    for (let start = 0; start < unique.length; start += BULK_CHUNK) {
+      const chunk = unique.slice(start, start + BULK_CHUNK);
+      const statuses = await runBulk(
+        this.lines,
+        chunk.map((line): OperationInput => ({ operationType: BulkOperationType.Read, partitionKey: jobId, id: String(line) })),
+      );
+      statuses.forEach((status, index) => {
+        if (status === 200) found.add(chunk[index]!);
+        else if (status !== 404) throw new Error(`Looking up the outcome of line ${chunk[index]!} failed with status ${status}`);
+      });
+    }
+    return found;
   }
 
   async totalsOfOutcomes(jobId: string): Promise<OutcomeTotals> {
@@ -194,7 +192,8 @@ export class CosmosJobStore implements JobStore {
           { name: '@after', value: options.afterLine ?? 0 },
         ],
       },
-      { maxItemCount: 500 },
+      // Large pages: the results file is written from this listing; Cosmos still caps a page at 4 MB.
+      { maxItemCount: 2000 },
     );
     while (iterator.hasMoreResults()) {
       const page = await iterator.fetchNext();

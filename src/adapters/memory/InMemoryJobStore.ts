@@ -82,9 +82,9 @@ export class InMemoryJobStore implements JobStore {
     return created;
   }
 
-  async linesWithOutcome(jobId: string, fromLine: number, toLine: number): Promise<Set<number>> {
-    const lines = this.#outcomes.get(jobId) ?? new Map<number, LineOutcome>();
-    return new Set([...lines.keys()].filter((line) => line >= fromLine && line <= toLine));
+  async linesWithOutcome(jobId: string, lines: readonly number[]): Promise<Set<number>> {
+    const recorded = this.#outcomes.get(jobId) ?? new Map<number, LineOutcome>();
+    return new Set(lines.filter((line) => recorded.has(line)));
   }
 
   async totalsOfOutcomes(jobId: string): Promise<OutcomeTotals> {

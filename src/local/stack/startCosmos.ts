@@ -2,6 +2,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { Agent, type AgentOptions } from 'node:https';
 import type { Server } from 'node:https';
 import { createRequire } from 'node:module';
+import { useLinearStandInQueries } from './linearQueries.js';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** The Cosmos emulator's well-known key. The stand-in accepts any key; the SDK only needs valid base64. */
@@ -27,6 +28,7 @@ export interface LocalCosmos {
 }
 
 const host = '127.0.0.1';
+const IDLE_CONNECTION_TIMEOUT_IN_MS = 240_000;
 const loopbackHosts = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
 
 export class NonLoopbackHostError extends Error {
@@ -97,7 +99,13 @@ export async function startCosmos(options: StartCosmosOptions = {}): Promise<Loc
   const { cert, key } = await generateCertificate();
   const require = createRequire(import.meta.url);
   const { createHttpsServer } = require('@vercel/cosmosdb-server') as CosmosServerModule;
+  useLinearStandInQueries();
   const server = createHttpsServer({ cert, key, keepAlive: true });
+  // Node closes an idle keep-alive connection after 5 s by default. Under load a client often sends on a
+  // connection at the moment the server closes it: ECONNRESET on a write the client cannot safely repeat.
+  // Idle connections are kept as long as a cloud gateway keeps them.
+  server.keepAliveTimeout = IDLE_CONNECTION_TIMEOUT_IN_MS;
+  server.headersTimeout = IDLE_CONNECTION_TIMEOUT_IN_MS + 1_000;
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => reject(error);
     server.once('error', onError);
