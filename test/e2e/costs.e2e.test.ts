@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import type { CosmosClient } from '@azure/cosmos';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { Command } from 'commander';
@@ -9,17 +8,16 @@ import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
 import type { LedgerEntry } from '../../src/app/ports.js';
 import type { CliContext } from '../../src/cli/cliContext.js';
 import { registerCostsCommand } from '../../src/cli/costsCommand.js';
-import { closeServices } from '../../src/compositionRoot.js';
-import { loadConfig, withSettingDefaults } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
 import type { ChatCompletionBody, ChatMessage } from '../../src/core/chat.js';
 import { costInNanos, type ModelPrice } from '../../src/core/pricing.js';
 import { jobIdFor } from '../../src/core/jobId.js';
-import { createLocalFunctionsHost, type LocalFunctionsHost } from '../../src/local/host/index.js';
+import type { LocalFunctionsHost } from '../../src/local/host/index.js';
+import { startAppHost, type AppHost } from '../support/appHost.js';
 import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
 import { simulatedCompletion, startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
 import { CapturingStream } from '../cli/streams.js';
 
-const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const FUNCTION_KEY = 'costs-function-key';
 const MODEL = 'Phi-3-mini-4k-instruct';
 /** Dear on purpose, so that caps and reports read in cents rather than in nano-dollars. */
@@ -28,6 +26,7 @@ const DAY_IN_MS = 86_400_000;
 
 let stack: LocalStack;
 let simulator: Phi3Simulator;
+let app: AppHost;
 let host: LocalFunctionsHost;
 let blobService: BlobServiceClient;
 let cosmos: CosmosClient;
@@ -38,24 +37,20 @@ const tokenCounter = createTokenCounter(MODEL);
 beforeAll(async () => {
   stack = await startLocalStack();
   simulator = await startPhi3Simulator({ model: MODEL, latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
-  Object.assign(process.env, stack.settings, {
-    PHI3_ENDPOINT: simulator.url,
-    PHI3_API_KEY: simulator.apiKey,
-    PHI3_MODEL: MODEL,
-    PHI3_PRICES: JSON.stringify([PRICE]),
-    COSMOS_DATABASE: 'e2ecosts',
-    RETRY_BASE_DELAY_MS: '1',
-    RETRY_MAX_DELAY_MS: '5',
-  });
-  Object.assign(process.env, withSettingDefaults(process.env));
-  host = createLocalFunctionsHost({
-    entryModules: [root('src/index.ts')],
-    hostJsonPath: root('host.json'),
-    httpPort: 0,
+  app = await startAppHost({
+    stack,
     functionKey: FUNCTION_KEY,
-    pollAutomatically: false,
+    settings: {
+      PHI3_ENDPOINT: simulator.url,
+      PHI3_API_KEY: simulator.apiKey,
+      PHI3_MODEL: MODEL,
+      PHI3_PRICES: JSON.stringify([PRICE]),
+      COSMOS_DATABASE: 'e2ecosts',
+      RETRY_BASE_DELAY_MS: '1',
+      RETRY_MAX_DELAY_MS: '5',
+    },
   });
-  await host.start();
+  host = app.host;
   blobService = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);
   const cosmosConfig = loadConfig(process.env).cosmos;
   cosmos = createCosmosClient(cosmosConfig);
@@ -63,30 +58,16 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await host?.stop();
-  await closeServices();
+  await app?.stop();
   cosmos?.dispose();
   await simulator?.close();
   await stack?.close();
   process.env = savedEnv;
 });
 
-async function api(path: string, key: string | null = FUNCTION_KEY): Promise<Response> {
-  return fetch(`${host.httpUrl}/api/${path}`, { headers: key === null ? {} : { 'x-functions-key': key } });
-}
+const api = (path: string, key: string | null = FUNCTION_KEY): Promise<Response> => app.api(path, { key });
 
-async function runUntilDone(jobId: string): Promise<Record<string, any>> {
-  for (let round = 0; round < 500; round += 1) {
-    await host.pollBlobsNow();
-    await host.pollQueuesNow();
-    const response = await api(`jobs/${jobId}`);
-    if (response.status === 200) {
-      const job = (await response.json()) as Record<string, any>;
-      if (['completed', 'failed', 'cancelled'].includes(job['status'])) return job;
-    }
-  }
-  throw new Error(`job ${jobId} did not finish`);
-}
+const runUntilDone = (jobId: string): Promise<Record<string, any>> => app.runUntilDone(jobId);
 
 /** Ingests the file (one blob poll) and returns the job as it stands before any line is processed. */
 async function ingestOnly(jobId: string): Promise<Record<string, any>> {

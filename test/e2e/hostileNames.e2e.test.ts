@@ -1,11 +1,9 @@
 import { request } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { BlobServiceClient, ContainerSASPermissions } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServices } from '../../src/compositionRoot.js';
-import { withSettingDefaults } from '../../src/config.js';
 import { isValidJobId, jobIdFor } from '../../src/core/jobId.js';
-import { createLocalFunctionsHost, type LocalFunctionsHost, type LocalHostLogEntry } from '../../src/local/host/index.js';
+import type { LocalFunctionsHost, LocalHostLogEntry } from '../../src/local/host/index.js';
+import { startAppHost, type AppHost } from '../support/appHost.js';
 import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
 
@@ -17,12 +15,12 @@ import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/inde
  * read some other blob, possibly in another container, so they are refused, loudly.
  */
 
-const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const FUNCTION_KEY = 'names-function-key';
 const MODEL = 'Phi-3-mini-4k-instruct';
 
 let stack: LocalStack;
 let simulator: Phi3Simulator;
+let app: AppHost;
 let host: LocalFunctionsHost;
 let blobService: BlobServiceClient;
 const savedEnv = { ...process.env };
@@ -31,38 +29,31 @@ const logEntries: LocalHostLogEntry[] = [];
 beforeAll(async () => {
   stack = await startLocalStack();
   simulator = await startPhi3Simulator({ model: MODEL, latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
-  Object.assign(process.env, stack.settings, {
-    PHI3_ENDPOINT: simulator.url,
-    PHI3_API_KEY: simulator.apiKey,
-    PHI3_MODEL: MODEL,
-    COSMOS_DATABASE: 'names',
-    RETRY_BASE_DELAY_MS: '1',
-  });
-  Object.assign(process.env, withSettingDefaults(process.env));
-  host = createLocalFunctionsHost({
-    entryModules: [root('src/index.ts')],
-    hostJsonPath: root('host.json'),
-    httpPort: 0,
+  app = await startAppHost({
+    stack,
     functionKey: FUNCTION_KEY,
-    pollAutomatically: false,
-    logger: { log: (entry) => void logEntries.push(entry) },
+    settings: {
+      PHI3_ENDPOINT: simulator.url,
+      PHI3_API_KEY: simulator.apiKey,
+      PHI3_MODEL: MODEL,
+      COSMOS_DATABASE: 'names',
+      RETRY_BASE_DELAY_MS: '1',
+    },
+    log: (entry) => void logEntries.push(entry),
   });
-  await host.start();
+  host = app.host;
   blobService = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);
   await blobService.getContainerClient('batch-input').createIfNotExists();
 });
 
 afterAll(async () => {
-  await host?.stop();
-  await closeServices();
+  await app?.stop();
   await simulator?.close();
   await stack?.close();
   process.env = savedEnv;
 });
 
-async function api(path: string): Promise<Response> {
-  return fetch(`${host.httpUrl}/api/${path}`, { headers: { 'x-functions-key': FUNCTION_KEY } });
-}
+const api = (path: string): Promise<Response> => app.api(path);
 
 const fileFor = (tag: string, count = 2): string =>
   `${Array.from({ length: count }, (_, i) => JSON.stringify({ custom_id: `${tag}-${i}`, messages: [{ role: 'user', content: `prompt ${i} of ${tag}` }], max_tokens: 8 })).join('\n')}\n`;

@@ -1,76 +1,50 @@
-import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
-import { closeServices } from '../../src/compositionRoot.js';
-import { withSettingDefaults } from '../../src/config.js';
 import type { ChatCompletionBody } from '../../src/core/chat.js';
 import { jobIdFor } from '../../src/core/jobId.js';
-import { createLocalFunctionsHost, type LocalFunctionsHost } from '../../src/local/host/index.js';
+import { startAppHost, type AppHost } from '../support/appHost.js';
 import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
 import { simulatedCompletion, startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
 
-const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const FUNCTION_KEY = 'test-function-key';
 const MODEL = 'Phi-3-mini-4k-instruct';
 const DEFAULT_MAX_TOKENS = 64;
 
 let stack: LocalStack;
 let simulator: Phi3Simulator;
-let host: LocalFunctionsHost;
+let app: AppHost;
 let blobService: BlobServiceClient;
 const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   stack = await startLocalStack();
   simulator = await startPhi3Simulator({ model: MODEL, latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
-  Object.assign(process.env, stack.settings, {
-    PHI3_ENDPOINT: simulator.url,
-    PHI3_API_KEY: simulator.apiKey,
-    PHI3_MODEL: MODEL,
-    DEFAULT_MAX_TOKENS: String(DEFAULT_MAX_TOKENS),
-    COSMOS_DATABASE: 'e2e',
-    RETRY_BASE_DELAY_MS: '1',
-  });
-  Object.assign(process.env, withSettingDefaults(process.env));
-  host = createLocalFunctionsHost({
-    entryModules: [root('src/index.ts')],
-    hostJsonPath: root('host.json'),
-    httpPort: 0,
+  app = await startAppHost({
+    stack,
     functionKey: FUNCTION_KEY,
-    pollAutomatically: false,
+    settings: {
+      PHI3_ENDPOINT: simulator.url,
+      PHI3_API_KEY: simulator.apiKey,
+      PHI3_MODEL: MODEL,
+      DEFAULT_MAX_TOKENS: String(DEFAULT_MAX_TOKENS),
+      COSMOS_DATABASE: 'e2e',
+      RETRY_BASE_DELAY_MS: '1',
+    },
   });
-  await host.start();
   blobService = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);
 });
 
 afterAll(async () => {
-  await host?.stop();
-  await closeServices();
+  await app?.stop();
   await simulator?.close();
   await stack?.close();
   process.env = savedEnv;
 });
 
-async function api(path: string, init: { method?: string; key?: string | null } = {}): Promise<Response> {
-  const headers: Record<string, string> = {};
-  if (init.key !== null) headers['x-functions-key'] = init.key ?? FUNCTION_KEY;
-  return fetch(`${host.httpUrl}/api/${path}`, { method: init.method ?? 'GET', headers });
-}
+const api = (path: string, init?: { method?: string; key?: string | null }): Promise<Response> => app.api(path, init);
 
-/** Drives the host's triggers until the job reaches a terminal status; bounded, no sleeping. */
-async function runUntilDone(jobId: string): Promise<Record<string, any>> {
-  for (let round = 0; round < 500; round += 1) {
-    await host.pollBlobsNow();
-    await host.pollQueuesNow();
-    const response = await api(`jobs/${jobId}`);
-    if (response.status === 200) {
-      const job = (await response.json()) as Record<string, any>;
-      if (['completed', 'failed', 'cancelled'].includes(job['status'])) return job;
-    }
-  }
-  throw new Error(`job ${jobId} did not finish`);
-}
+const runUntilDone = (jobId: string): Promise<Record<string, any>> => app.runUntilDone(jobId);
 
 async function upload(name: string, text: string): Promise<string> {
   const container = blobService.getContainerClient('batch-input');

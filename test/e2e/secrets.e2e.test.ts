@@ -1,15 +1,15 @@
 import { format, inspect } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import type { CosmosClient } from '@azure/cosmos';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createCosmosClient } from '../../src/adapters/cosmos/createCosmosClient.js';
-import { closeServices } from '../../src/compositionRoot.js';
-import { loadConfig, withSettingDefaults } from '../../src/config.js';
+import { loadConfig } from '../../src/config.js';
 import { DASHBOARD_ASSETS } from '../../src/dashboard/dashboardAssets.js';
 import { jobIdFor } from '../../src/core/jobId.js';
-import { createLocalFunctionsHost, type LocalFunctionsHost, type LocalHostLogEntry } from '../../src/local/host/index.js';
+import type { LocalHostLogEntry } from '../../src/local/host/index.js';
+import { closeServices } from '../../src/compositionRoot.js';
+import { startAppHost, type AppHost } from '../support/appHost.js';
 import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
 
@@ -19,7 +19,6 @@ import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/inde
  * whatever the endpoint answers (200, 400, 422, 500, a timeout, a 401 for a wrong key).
  */
 
-const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const FUNCTION_KEY = 'secrets-function-key';
 const MODEL = 'Phi-3-mini-4k-instruct';
 const KEY = `sk-${'Z'.repeat(29)}`;
@@ -47,7 +46,7 @@ function leaks(evidence: readonly Evidence[]): string[] {
 
 let stack: LocalStack;
 let simulator: Phi3Simulator;
-let host: LocalFunctionsHost;
+let app: AppHost;
 let blobService: BlobServiceClient;
 let queueService: QueueServiceClient;
 let cosmos: CosmosClient;
@@ -80,35 +79,29 @@ beforeAll(async () => {
     latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 },
     limits: { requestsPerMinute: 100_000, tokensPerMinute: 100_000_000 },
   });
-  Object.assign(process.env, stack.settings, {
-    PHI3_ENDPOINT: simulator.url,
-    PHI3_API_KEY: KEY,
-    PHI3_MODEL: MODEL,
-    PHI3_RPM_LIMIT: '100000',
-    PHI3_TPM_LIMIT: '100000000',
-    COSMOS_DATABASE: 'secrets',
-    RETRY_MAX_ATTEMPTS: '2',
-    RETRY_BASE_DELAY_MS: '1',
-    RETRY_MAX_DELAY_MS: '5',
-  });
-  Object.assign(process.env, withSettingDefaults(process.env));
-  host = createLocalFunctionsHost({
-    entryModules: [root('src/index.ts')],
-    hostJsonPath: root('host.json'),
-    httpPort: 0,
+  app = await startAppHost({
+    stack,
     functionKey: FUNCTION_KEY,
-    pollAutomatically: false,
-    logger: hostLogger,
+    settings: {
+      PHI3_ENDPOINT: simulator.url,
+      PHI3_API_KEY: KEY,
+      PHI3_MODEL: MODEL,
+      PHI3_RPM_LIMIT: '100000',
+      PHI3_TPM_LIMIT: '100000000',
+      COSMOS_DATABASE: 'secrets',
+      RETRY_MAX_ATTEMPTS: '2',
+      RETRY_BASE_DELAY_MS: '1',
+      RETRY_MAX_DELAY_MS: '5',
+    },
+    log: (entry) => hostLogger.log(entry),
   });
-  await host.start();
   blobService = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);
   queueService = QueueServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);
   cosmos = createCosmosClient(loadConfig(process.env).cosmos);
 });
 
 afterAll(async () => {
-  await host?.stop();
-  await closeServices();
+  await app?.stop();
   cosmos?.dispose();
   await simulator?.close();
   await stack?.close();
@@ -117,24 +110,9 @@ afterAll(async () => {
   process.env = savedEnv;
 });
 
-async function api(path: string, init: { method?: string; key?: string | null } = {}): Promise<Response> {
-  const headers: Record<string, string> = {};
-  if (init.key !== null) headers['x-functions-key'] = init.key ?? FUNCTION_KEY;
-  return fetch(`${host.httpUrl}/api/${path}`, { method: init.method ?? 'GET', headers });
-}
+const api = (path: string, init?: { method?: string; key?: string | null }): Promise<Response> => app.api(path, init);
 
-async function runUntilDone(jobId: string): Promise<Record<string, any>> {
-  for (let round = 0; round < 500; round += 1) {
-    await host.pollBlobsNow();
-    await host.pollQueuesNow();
-    const response = await api(`jobs/${jobId}`);
-    if (response.status === 200) {
-      const job = (await response.json()) as Record<string, any>;
-      if (['completed', 'failed', 'cancelled'].includes(job['status'])) return job;
-    }
-  }
-  throw new Error(`job ${jobId} did not finish`);
-}
+const runUntilDone = (jobId: string): Promise<Record<string, any>> => app.runUntilDone(jobId);
 
 async function upload(name: string, lines: readonly unknown[]): Promise<string> {
   const text = `${lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n')}\n`;
