@@ -153,8 +153,11 @@ async function readJson(response: Dispatcher.ResponseData, url: string): Promise
 
 /** Reads an error response: the API's `{error: {code, message, param}}`, or whatever the host sent. */
 async function toApiError(response: Dispatcher.ResponseData, url: string): Promise<ApiError> {
-  const status = response.statusCode;
-  const text = await response.body.text();
+  return apiErrorOf(response.statusCode, await response.body.text(), url);
+}
+
+/** The API's error for a non-2xx answer: its own `{ error }` body when it sent one, else what the status means. */
+export function apiErrorOf(status: number, text: string, url: string): ApiError {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -1,6 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import type { CostReport } from '../core/costReport.js';
-import { ApiError, ApiErrorCode, DEFAULT_API_URL, type BatchApiClientOptions, type CallOptions } from './apiClient.js';
+import { ApiError, ApiErrorCode, apiErrorOf, DEFAULT_API_URL, type BatchApiClientOptions, type CallOptions } from './apiClient.js';
 
 export type { CostReport } from '../core/costReport.js';
 
@@ -56,22 +56,7 @@ export class CostsApiClient {
     }
     const text = await response.body.text();
     if (response.statusCode === 200) return text;
-    throw toApiError(response.statusCode, text, url);
+    throw apiErrorOf(response.statusCode, text, url);
   }
 }
 
-function toApiError(status: number, text: string, url: string): ApiError {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  const error = (parsed as { error?: { code?: unknown; message?: unknown; param?: unknown } } | undefined)?.error;
-  if (error !== undefined && typeof error.code === 'string' && typeof error.message === 'string') {
-    return new ApiError(status, error.code, error.message, { param: typeof error.param === 'string' ? error.param : null });
-  }
-  if (status === 401 || status === 403) return new ApiError(status, ApiErrorCode.unauthorized, `GET ${url} was refused (${status}): the function key is missing or wrong`);
-  if (status === 404) return new ApiError(status, ApiErrorCode.routeNotFound, `GET ${url} found no such route (404): is the API URL right?`);
-  return new ApiError(status, `http_${status}`, `GET ${url} failed with ${status}`);
-}

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createSeededRandom } from '../../src/simulator/seededRandom.js';
 import { parseControlMessage } from '../../src/app/controlMessages.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import type { IngestDeps } from '../../src/app/ingestBlob.js';
@@ -87,17 +88,6 @@ const behaviourArb: fc.Arbitrary<Behaviour> = fc.oneof(
   { weight: 1, arbitrary: fc.constant<Behaviour>('unauthorized') },
 );
 
-/** mulberry32: the delivery order and the redeliveries, from one seed fast-check chooses. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 type Crash = 'none' | 'before-write' | 'after-write' | 'after-counters';
 
@@ -120,7 +110,8 @@ interface Pending {
 async function runScenario(scenario: Scenario): Promise<{ world: World; jobId: string; ingestDeps: IngestDeps }> {
   const chat = new ScriptedChatClient((body, call) => answer(scenario.behaviours[call - 1] ?? 'ok', body, world.clock.now));
   const world: World = createWorld(chat);
-  const rng = random(scenario.seed);
+  // The delivery order and the redeliveries, from one seed fast-check chooses.
+  const rng = createSeededRandom(scenario.seed);
   const invalid = (i: number): boolean => scenario.invalidEvery > 0 && i % scenario.invalidEvery === scenario.invalidEvery - 1;
   const text = Array.from({ length: scenario.lines }, (_, i) =>
     invalid(i) ? `{"custom_id": "bad-${i}", "messages": "not a list"}` : JSON.stringify({ custom_id: `r-${i}`, messages: [{ role: 'user', content: `prompt ${i}` }], max_tokens: 5 }),
