@@ -7,7 +7,7 @@ export async function sweeperHandler(_timer: Timer, context: InvocationContext):
   const services = await getServices();
   const report = await sweep(services.ingestDeps(context), services.config.sweeper);
   const acted = Object.entries(report.actions).filter(([, action]) => action !== 'healthy');
-  const rollups = await refreshRunningJobsRollups({ jobs: services.jobs, ledger: services.ledger, rollups: services.rollups, clock: services.clock, logger: context });
+  const rollups = await refreshRunningJobsRollups(services.finalizeDeps(context));
   context.log(`sweeper: ${report.jobs} active job(s); ${acted.length} acted on; ${report.requeuedLines} line(s) re-queued; ${rollups} cost rollup(s) refreshed`);
 }
 

@@ -1,4 +1,5 @@
-import { ErrorResponse, type Container } from '@azure/cosmos';
+import type { Container } from '@azure/cosmos';
+import { statusOf } from './statusOf.js';
 import type { BudgetStore } from '../../app/SharedRateLimiter.js';
 import { EMPTY_SCHEDULE, type ScheduleState } from '../../core/SliceSchedule.js';
 
@@ -8,9 +9,6 @@ interface BudgetDocument extends ScheduleState {
 }
 
 const MAX_ATTEMPTS = 100;
-const statusOf = (error: unknown): number | undefined =>
-  error instanceof ErrorResponse ? (error.code as number | undefined) : (error as { code?: number } | null)?.code;
-
 /**
  * A deployment's schedule as one small document (partition key `/id`), changed with ETag-conditional
  * replaces: two instances can never claim the same stretch of the timeline.

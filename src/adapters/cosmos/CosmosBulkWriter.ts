@@ -1,12 +1,8 @@
 import type { Container, OperationInput } from '@azure/cosmos';
 import { BULK_LIMIT, runBulk } from './runBulk.js';
 
-export interface BulkWriterOptions {
-  /** How long the first write of a batch waits for others to join it. */
-  readonly lingerInMs: number;
-  /** A batch is sent as soon as it holds this many writes (Cosmos takes at most 100 per bulk request). */
-  readonly maxOperations: number;
-}
+/** How long the first write of a batch waits for others to join it. */
+const LINGER_IN_MS = 5;
 
 interface PendingWrite {
   readonly operation: OperationInput;
@@ -21,21 +17,20 @@ interface PendingWrite {
  */
 export class CosmosBulkWriter {
   readonly #container: Container;
-  readonly #options: BulkWriterOptions;
   #pending: PendingWrite[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(container: Container, options: BulkWriterOptions = { lingerInMs: 5, maxOperations: BULK_LIMIT }) {
+  constructor(container: Container) {
     this.#container = container;
-    this.#options = options;
   }
 
   /** Resolves with the write's HTTP status (201, 200, 204, 409, 404, ...); rejects only if the bulk request itself failed. */
   write(operation: OperationInput): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ operation, resolve, reject });
-      if (this.#pending.length >= this.#options.maxOperations) this.#flush();
-      else this.#timer ??= setTimeout(() => this.#flush(), this.#options.lingerInMs);
+      // A full bulk request goes at once.
+      if (this.#pending.length >= BULK_LIMIT) this.#flush();
+      else this.#timer ??= setTimeout(() => this.#flush(), LINGER_IN_MS);
     });
   }
 

@@ -1,8 +1,6 @@
-import { ErrorResponse, type Container, type PatchOperation } from '@azure/cosmos';
+import type { Container, PatchOperation } from '@azure/cosmos';
+import { statusOf } from './statusOf.js';
 import type { JobSpendStore } from '../../app/ports.js';
-
-const statusOf = (error: unknown): number | undefined =>
-  error instanceof ErrorResponse ? (error.code as number | undefined) : (error as { code?: number } | null)?.code;
 
 /**
  * The spend counters on the job document (`/spend`), changed with patch only: a reservation is one

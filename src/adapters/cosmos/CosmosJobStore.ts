@@ -1,4 +1,5 @@
-import { BulkOperationType, ErrorResponse, type Container, type OperationInput, type PatchOperation } from '@azure/cosmos';
+import { BulkOperationType, type Container, type OperationInput, type PatchOperation } from '@azure/cosmos';
+import { statusOf } from './statusOf.js';
 import type { JobStore, OutcomeTotals, StoredJob } from '../../app/ports.js';
 import { ACTIVE_STATUSES, type Job } from '../../core/job.js';
 import type { LineOutcome } from '../../core/lineOutcome.js';
@@ -14,11 +15,6 @@ interface OutcomeDocument extends LineOutcome {
 interface JobDocument extends Job {
   readonly _etag?: string;
 }
-
-const BULK_CHUNK = 100;
-
-const statusOf = (error: unknown): number | undefined =>
-  error instanceof ErrorResponse ? error.code as number | undefined : (error as { code?: number } | null)?.code;
 
 function toStoredJob(resource: JobDocument | undefined): StoredJob | undefined {
   if (resource === undefined) return undefined;
@@ -99,15 +95,9 @@ export class CosmosJobStore implements JobStore {
   }
 
   async deleteOutcomes(jobId: string, lines: readonly number[]): Promise<void> {
-    for (let start = 0; start < lines.length; start += BULK_CHUNK) {
-      const operations: OperationInput[] = lines.slice(start, start + BULK_CHUNK).map((line) => ({
-        operationType: BulkOperationType.Delete,
-        partitionKey: jobId,
-        id: String(line),
-      }));
-      for (const status of await runBulk(this.lines, operations)) {
-        if (status !== 204 && status !== 404) throw new Error(`Deleting an outcome of job ${jobId} failed with status ${status}`);
-      }
+    const operations = lines.map((line): OperationInput => ({ operationType: BulkOperationType.Delete, partitionKey: jobId, id: String(line) }));
+    for (const status of await runBulk(this.lines, operations)) {
+      if (status !== 204 && status !== 404) throw new Error(`Deleting an outcome of job ${jobId} failed with status ${status}`);
     }
   }
 
@@ -126,39 +116,33 @@ export class CosmosJobStore implements JobStore {
   }
 
   async recordOutcomes(outcomes: readonly LineOutcome[]): Promise<LineOutcome[]> {
-    const created: LineOutcome[] = [];
-    for (let start = 0; start < outcomes.length; start += BULK_CHUNK) {
-      const chunk = outcomes.slice(start, start + BULK_CHUNK);
-      const operations: OperationInput[] = chunk.map((outcome) => ({
-        operationType: BulkOperationType.Create,
-        partitionKey: outcome.jobId,
-        resourceBody: toOutcomeDocument(outcome) as unknown as Record<string, never>,
-      }));
-      const statuses = await runBulk(this.lines, operations);
-      statuses.forEach((status, index) => {
-        if (status === 201) created.push(chunk[index]!);
-        else if (status !== 409) throw new Error(`Recording the outcome of line ${chunk[index]!.line} failed with status ${status}`);
-      });
-    }
-    return created;
+    const operations = outcomes.map((outcome): OperationInput => ({
+      operationType: BulkOperationType.Create,
+      partitionKey: outcome.jobId,
+      resourceBody: toOutcomeDocument(outcome) as unknown as Record<string, never>,
+    }));
+    const statuses = await runBulk(this.lines, operations);
+    return outcomes.filter((outcome, index) => {
+      const status = statuses[index];
+      if (status !== 201 && status !== 409) throw new Error(`Recording the outcome of line ${outcome.line} failed with status ${String(status)}`);
+      return status === 201;
+    });
   }
 
   async linesWithOutcome(jobId: string, lines: readonly number[]): Promise<Set<number>> {
     // Bulk point reads by id: one request per 100 lines, each read costing the same however large the job.
-    const found = new Set<number>();
     const unique = [...new Set(lines)];
-    for (let start = 0; start < unique.length; start += BULK_CHUNK) {
-      const chunk = unique.slice(start, start + BULK_CHUNK);
-      const statuses = await runBulk(
-        this.lines,
-        chunk.map((line): OperationInput => ({ operationType: BulkOperationType.Read, partitionKey: jobId, id: String(line) })),
-      );
-      statuses.forEach((status, index) => {
-        if (status === 200) found.add(chunk[index]!);
-        else if (status !== 404) throw new Error(`Looking up the outcome of line ${chunk[index]!} failed with status ${status}`);
-      });
-    }
-    return found;
+    const statuses = await runBulk(
+      this.lines,
+      unique.map((line): OperationInput => ({ operationType: BulkOperationType.Read, partitionKey: jobId, id: String(line) })),
+    );
+    return new Set(
+      unique.filter((line, index) => {
+        const status = statuses[index];
+        if (status !== 200 && status !== 404) throw new Error(`Looking up the outcome of line ${line} failed with status ${String(status)}`);
+        return status === 200;
+      }),
+    );
   }
 
   async totalsOfOutcomes(jobId: string): Promise<OutcomeTotals> {

@@ -1,9 +1,7 @@
-import { ErrorResponse, type Container } from '@azure/cosmos';
+import type { Container } from '@azure/cosmos';
+import { statusOf } from './statusOf.js';
 import type { RollupStore } from '../../app/ports.js';
 import { rollupId, type CostRollup, type RollupKey } from '../../core/costReport.js';
-
-const statusOf = (error: unknown): number | undefined =>
-  error instanceof ErrorResponse ? (error.code as number | undefined) : (error as { code?: number } | null)?.code;
 
 type RollupDocument = CostRollup & { _etag?: string; _rid?: string; _self?: string; _attachments?: string; _ts?: number };
 

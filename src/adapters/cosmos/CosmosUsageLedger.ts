@@ -7,18 +7,18 @@ const asBody = (entry: LedgerEntry): JSONObject => ({ ...entry });
 
 const PAGE_SIZE = 500;
 /** Rows of a few short fields: a large job's entries in a few pages, far under Cosmos's 4 MB a page. */
-const KEY_PAGE_SIZE = 10_000;
+const LISTING_PAGE_SIZE = 10_000;
 
 /**
  * The usage ledger: one document per call that may be billed (see LedgerEntry), partitioned by job.
  * Every query filters on the job id, so each reads one partition.
  */
 export class CosmosUsageLedger implements UsageLedger {
+  /** Two writes per call: they go out in bulk with the writes of the calls around them. */
   readonly #writes: CosmosBulkWriter;
 
-  /** Two writes per call: they go out in bulk with the writes of the calls around them. */
-  constructor(private readonly container: Container, writer: CosmosBulkWriter = new CosmosBulkWriter(container)) {
-    this.#writes = writer;
+  constructor(private readonly container: Container) {
+    this.#writes = new CosmosBulkWriter(container);
   }
 
   async record(entry: LedgerEntry): Promise<boolean> {
@@ -48,7 +48,7 @@ export class CosmosUsageLedger implements UsageLedger {
       'SELECT c.state, c.promptTokens, c.completionTokens, c.costInNanos FROM c',
       jobId,
       filter,
-      KEY_PAGE_SIZE,
+      LISTING_PAGE_SIZE,
     );
     for (const row of rows) {
       totals.calls += 1;
@@ -68,7 +68,7 @@ export class CosmosUsageLedger implements UsageLedger {
   async listKeys(jobId: string): Promise<RollupKey[]> {
     // No DISTINCT: read the two small fields of every entry and keep each pair once.
     const keys = new Map<string, RollupKey>();
-    for (const row of await this.#values<RollupKey>('SELECT c.day, c.model FROM c', jobId, undefined, KEY_PAGE_SIZE)) {
+    for (const row of await this.#values<RollupKey>('SELECT c.day, c.model FROM c', jobId, undefined, LISTING_PAGE_SIZE)) {
       keys.set(`${row.day}|${row.model}`, { day: row.day, model: row.model });
     }
     return [...keys.values()];
