@@ -34,6 +34,12 @@ const FILLER_WORDS = [
   'for', 'with', 'on', 'as', 'by', 'this', 'that',
 ] as const;
 
+/** Every answer's first word. */
+const ANCHOR = 'Simulated';
+
+/** Every word of an answer but the prompt's hash. */
+const FIXED_WORDS: ReadonlySet<string> = new Set<string>([ANCHOR, 'answer', ...FILLER_WORDS]);
+
 /** JSON with object keys sorted at every level, so equal values always serialise the same way. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
@@ -74,34 +80,67 @@ export function simulatedCompletion(body: ChatCompletionBody, tokenCounter: Toke
   const random = createSeededRandom(Number.parseInt(hash.slice(12, 20), 16));
   const fillerCount =
     MIN_FILLER_WORDS + (Number.parseInt(hash.slice(20, 24), 16) % (MAX_FILLER_WORDS - MIN_FILLER_WORDS + 1));
-  const words: string[] = ['Simulated', 'answer', hash.slice(0, 12)];
+  const words: string[] = [ANCHOR, 'answer', hash.slice(0, 12)];
   for (let i = 0; i < fillerCount; i += 1) {
     words.push(FILLER_WORDS[Math.floor(random() * FILLER_WORDS.length)] as string);
   }
-  const full = `${words.join(' ')}.`;
-  const fullTokens = tokenCounter.countText(full);
-  const maxTokens = body.max_tokens;
-  if (maxTokens === null || maxTokens === undefined || fullTokens <= maxTokens) {
-    return { content: full, completionTokens: fullTokens, finishReason: FinishReason.stop };
+  return fitToMaxTokens(words, body.max_tokens ?? undefined, tokenCounter);
+}
+
+/** Token counts of the fixed words (and of each with the closing period), per counter: the simulator answers hundreds of requests a second. */
+const wordCountsByCounter = new WeakMap<TokenCounter, Map<string, number>>();
+
+/**
+ * Tokens that `word` adds to the answer at `position`. The first word is counted alone; a later one
+ * as the text after the first word and a space (a space is its own token in some vocabularies and
+ * part of the next word in others).
+ */
+function wordTokens(word: string, position: number, tokenCounter: TokenCounter): number {
+  let counts = wordCountsByCounter.get(tokenCounter);
+  if (counts === undefined) {
+    counts = new Map();
+    wordCountsByCounter.set(tokenCounter, counts);
   }
-  const content = longestPrefixWithin(words, maxTokens, tokenCounter);
-  return { content, completionTokens: tokenCounter.countText(content), finishReason: FinishReason.length };
+  const key = position === 0 ? word : ` ${word}`;
+  let count = counts.get(key);
+  if (count === undefined) {
+    count = position === 0 ? tokenCounter.countText(word) : tokenCounter.countText(`${ANCHOR} ${word}`) - wordTokens(ANCHOR, 0, tokenCounter);
+    // Only the fixed vocabulary is kept; the per-prompt hash word would grow the map without bound.
+    if (FIXED_WORDS.has(word.endsWith('.') ? word.slice(0, -1) : word)) counts.set(key, count);
+  }
+  return count;
 }
 
 /**
- * The longest prefix (whole words first, then characters of the first word) whose token count fits.
- * Binary search assumes counts grow with the prefix, which holds for these words; whatever it returns
- * has been counted and fits, so the result never exceeds `maxTokens`.
+ * The full answer (its words and a closing period) if it fits `maxTokens`, else its longest run of
+ * whole words that fits (finish_reason "length"). Both vocabularies split text at spaces before
+ * tokenizing (SentencePiece's whitespace split, tiktoken's word chunks), so an answer's count is the
+ * sum of what its words add (see wordTokens): one pass over the words, with the fixed words' counts
+ * cached, instead of tokenizing prefixes of the answer. The tests hold this sum to the tokenizer's
+ * count of the whole text.
  */
-function longestPrefixWithin(words: readonly string[], maxTokens: number, tokenCounter: TokenCounter): string {
-  const wordsPrefix = (n: number): string => words.slice(0, n).join(' ');
-  const fittingWords = largestFitting(words.length, (n) => tokenCounter.countText(wordsPrefix(n)) <= maxTokens);
-  if (fittingWords > 0) {
-    return wordsPrefix(fittingWords);
+function fitToMaxTokens(words: readonly string[], maxTokens: number | undefined, tokenCounter: TokenCounter): SimulatedCompletion {
+  const last = words.length - 1;
+  let tokens = 0;
+  for (let i = 0; i < last; i += 1) tokens += wordTokens(words[i] as string, i, tokenCounter);
+  const fullTokens = tokens + wordTokens(`${words[last] as string}.`, last, tokenCounter);
+  if (maxTokens === undefined || fullTokens <= maxTokens) {
+    return { content: `${words.join(' ')}.`, completionTokens: fullTokens, finishReason: FinishReason.stop };
   }
+  let fitting = 0;
+  tokens = 0;
+  while (fitting < words.length) {
+    const next = tokens + wordTokens(words[fitting] as string, fitting, tokenCounter);
+    if (next > maxTokens) break;
+    tokens = next;
+    fitting += 1;
+  }
+  if (fitting > 0) return { content: words.slice(0, fitting).join(' '), completionTokens: tokens, finishReason: FinishReason.length };
+  // Not even the first word fits: as many of its characters as do.
   const first = words[0] ?? '';
   const fittingChars = largestFitting(first.length, (n) => tokenCounter.countText(first.slice(0, n)) <= maxTokens);
-  return first.slice(0, fittingChars);
+  const content = first.slice(0, fittingChars);
+  return { content, completionTokens: tokenCounter.countText(content), finishReason: FinishReason.length };
 }
 
 /** Largest n in [0, upper] with fits(n), given fits(0) and fits monotone decreasing. */

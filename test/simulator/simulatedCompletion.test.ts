@@ -51,16 +51,39 @@ describe('simulatedCompletion', () => {
     expect(simulatedCompletion(body('Tell me a story.', full.completionTokens), counter)).toEqual(full);
   });
 
-  it('respects any max_tokens, even one', () => {
-    fc.assert(
-      fc.property(fc.string({ maxLength: 40 }), fc.integer({ min: 1, max: 120 }), (prompt, maxTokens) => {
-        const result = simulatedCompletion(body(prompt, maxTokens), counter);
-        expect(result.completionTokens).toBe(counter.countText(result.content));
-        expect(result.completionTokens).toBeLessThanOrEqual(maxTokens);
-        expect(result.completionTokens).toBeGreaterThan(0);
-      }),
-      { numRuns: 60 },
-    );
+  it('respects any max_tokens, even one, and reports what the tokenizer counts, with either vocabulary', () => {
+    for (const tokenizer of [counter, createTokenCounter('Phi-3-small-8k-instruct')]) {
+      fc.assert(
+        fc.property(fc.string({ maxLength: 40 }), fc.option(fc.integer({ min: 1, max: 120 }), { nil: undefined }), (prompt, maxTokens) => {
+          const result = simulatedCompletion(body(prompt, maxTokens), tokenizer);
+          expect(result.completionTokens).toBe(tokenizer.countText(result.content));
+          if (maxTokens !== undefined) expect(result.completionTokens).toBeLessThanOrEqual(maxTokens);
+          expect(result.completionTokens).toBeGreaterThan(0);
+        }),
+        { numRuns: 200 },
+      );
+    }
+  });
+
+  it('cuts at the longest run of whole words that fits, with either vocabulary', () => {
+    for (const tokenizer of [counter, createTokenCounter('Phi-3-small-8k-instruct')]) {
+      fc.assert(
+        fc.property(fc.string({ maxLength: 40 }), fc.integer({ min: 4, max: 80 }), (prompt, maxTokens) => {
+          const full = simulatedCompletion(body(prompt), tokenizer);
+          const cut = simulatedCompletion(body(prompt, maxTokens), tokenizer);
+          if (cut.finishReason === FinishReason.stop) {
+            expect(cut).toEqual(full);
+            return;
+          }
+          const words = full.content.slice(0, -1).split(' ');
+          const kept = cut.content.split(' ').length;
+          expect(cut.content).toBe(words.slice(0, kept).join(' '));
+          const oneMore = kept < words.length ? words.slice(0, kept + 1).join(' ') : full.content;
+          expect(tokenizer.countText(oneMore)).toBeGreaterThan(maxTokens);
+        }),
+        { numRuns: 100 },
+      );
+    }
   });
 
   it('counts with the tokenizer it is given', () => {
