@@ -1,5 +1,26 @@
+import { createRequire } from 'node:module';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { linearizeQueryCode, standInQueryModule, useLinearStandInQueries } from '../../src/local/stack/linearQueries.js';
+import {
+  linearizeQueryCode,
+  standInQueryHelpers,
+  standInQueryModule,
+  stripUndefinedLinear,
+  useLinearStandInQueries,
+} from '../../src/local/stack/linearQueries.js';
+
+/** The engine's own `stripUndefined`, from a fresh copy of its module (the loaded one may be patched). */
+function originalStripUndefined(): (value: unknown) => unknown {
+  const engine = createRequire(createRequire(import.meta.url).resolve('@vercel/cosmosdb-server'));
+  const path = engine.resolve('@zeit/cosmosdb-query/lib/helpers');
+  const loaded = engine.cache[path];
+  delete engine.cache[path];
+  try {
+    return (engine(path) as { stripUndefined: (value: unknown) => unknown }).stripUndefined;
+  } finally {
+    if (loaded !== undefined) engine.cache[path] = loaded;
+  }
+}
 
 // What the stand-in's query engine generates for `FROM c` (copied from its output for `SELECT VALUE COUNT(1) FROM c WHERE ...`).
 const QUADRATIC = `$h.sort($c.reduce(($, c) => typeof c !== "undefined" ? [...$, {
@@ -20,9 +41,27 @@ describe('the Cosmos stand-in, queried in linear time', () => {
     expect(linearizeQueryCode('$h.other(code)')).toBe('$h.other(code)');
   });
 
+  it('strips undefined from result pages exactly as the engine did', () => {
+    const original = originalStripUndefined();
+    expect(original).not.toBe(stripUndefinedLinear);
+    const values = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, fc.constant(undefined), fc.constant(null), fc.integer(), fc.string(), fc.boolean(), tie('array'), tie('object')),
+      array: fc.array(tie('value'), { maxLength: 6 }),
+      object: fc.dictionary(fc.string({ maxLength: 4 }), tie('value'), { maxKeys: 5 }),
+    })).value;
+    fc.assert(
+      fc.property(values, (value) => {
+        expect(stripUndefinedLinear(value)).toStrictEqual(original(value));
+      }),
+      { numRuns: 300 },
+    );
+    expect(stripUndefinedLinear([1, undefined, { a: undefined, b: [undefined, 2] }])).toStrictEqual([1, { b: [2] }]);
+  });
+
   it('answers the queries the app sends exactly as before, across jobs and pages', () => {
     useLinearStandInQueries();
     useLinearStandInQueries();
+    expect(standInQueryHelpers().stripUndefined).toBe(stripUndefinedLinear);
     const engine = standInQueryModule();
     const docs = Array.from({ length: 3_000 }, (_, i) => ({
       id: String(i),
