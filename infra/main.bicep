@@ -358,8 +358,8 @@ var cosmosContainers = [
   }
   {
     // The usage ledger: one document per call, written before it is sent and settled when the answer
-    // comes, grouped by job; read back per job in call order, summed per day and model, unconfirmed
-    // calls (state 'sent') counted.
+    // comes, grouped by job; read back per job in call order, or listed whole and summed per day and
+    // model by the app. Two writes per call: only what the queries filter or sort on is indexed.
     id: cosmosLedgerContainerName
     partitionKeyPath: '/jobId'
     includedPaths: [
@@ -367,28 +367,7 @@ var cosmosContainers = [
         path: '/jobId/?'
       }
       {
-        path: '/state/?'
-      }
-      {
         path: '/atInMs/?'
-      }
-      {
-        path: '/day/?'
-      }
-      {
-        path: '/model/?'
-      }
-      {
-        path: '/currency/?'
-      }
-      {
-        path: '/promptTokens/?'
-      }
-      {
-        path: '/completionTokens/?'
-      }
-      {
-        path: '/costInNanos/?'
       }
     ]
     excludedPaths: [
@@ -398,12 +377,15 @@ var cosmosContainers = [
     ]
   }
   {
-    // Cost rollups: one document per day and model, read back by day range.
+    // Cost rollups: one document per day, model and job, read back by day range, and by job when it is refreshed.
     id: cosmosRollupsContainerName
     partitionKeyPath: '/day'
     includedPaths: [
       {
         path: '/day/?'
+      }
+      {
+        path: '/jobId/?'
       }
     ]
     excludedPaths: [

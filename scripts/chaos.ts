@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { startLocalStack } from '../src/local/stack/index.js';
 import { startPhi3Simulator } from '../src/simulator/index.js';
 import { createPipeline, startWorkerProcess, stopWorkerProcesses, table, type WorkerProcess } from './bench/benchSupport.js';
+import { ledgerTotals } from '../src/app/ledgerTotals.js';
 
 const LINES = Number(process.env['CHAOS_LINES'] ?? 5000);
 const WORKERS = Number(process.env['CHAOS_WORKERS'] ?? 3);
@@ -115,7 +116,7 @@ async function main(): Promise<void> {
   const config = loadConfig(pipeline.settings);
   const cosmos = createCosmosClient(config.cosmos);
   const ledger = new CosmosUsageLedger((await ensureCosmosContainers(cosmos, config.cosmos)).ledger);
-  const ledgerTotals = await ledger.totals(jobId);
+  const ledgerSums = await ledgerTotals(ledger, jobId);
   const ledgerStates = new Map<string, string>();
   for await (const entry of ledger.listEntries(jobId)) ledgerStates.set(entry.id, entry.state);
   cosmos.dispose();
@@ -147,11 +148,11 @@ async function main(): Promise<void> {
         ['workers killed (SIGKILL)', String(kills)],
         ['endpoint calls (all / answered 200)', `${all.length} / ${billed.length}`],
         ['429s / 500s / hangs', `${all.filter((e) => e.status === 429).length} / ${all.filter((e) => e.status === 500).length} / ${all.filter((e) => e.status === 504).length}`],
-        ['calls in the ledger (billed + unconfirmed)', `${ledgerTotals.calls} (${ledgerBilled} + ${ledgerTotals.unconfirmedCalls})`],
+        ['calls in the ledger (billed + unconfirmed)', `${ledgerSums.calls} (${ledgerBilled} + ${ledgerSums.unconfirmedCalls})`],
         ['endpoint 200s in the ledger / missing', `${billed.length - missing} / ${missing}`],
         ['  of which the answer never reached a worker (unconfirmed)', String(billedButUnconfirmed)],
         ['ledger calls the endpoint did not bill', ledgerNotBilled.length === 0 ? '0' : `${ledgerNotBilled.length} (${[...unbilledStates.entries()].map(([k, n]) => `${k}: ${n}`).join(', ')})`],
-        ['tokens: all endpoint 200s / those answered to a worker / ledger', `${tokensOf(billed)} / ${tokensOf(billed.filter((e) => ledgerStates.get(e.clientRequestId ?? '') === 'billed'))} / ${ledgerTotals.promptTokens + ledgerTotals.completionTokens}`],
+        ['tokens: all endpoint 200s / those answered to a worker / ledger', `${tokensOf(billed)} / ${tokensOf(billed.filter((e) => ledgerStates.get(e.clientRequestId ?? '') === 'billed'))} / ${ledgerSums.promptTokens + ledgerSums.completionTokens}`],
         ['time', `${(elapsedInMs / 1000).toFixed(1)} s`],
       ],
     )}\n`,

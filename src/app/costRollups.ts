@@ -3,6 +3,7 @@ import { ensureError } from '../core/errors.js';
 import type { Logger } from './Logger.js';
 import { JobStatus } from '../core/job.js';
 import type { Clock, JobStore, LedgerTotals, RollupStore, UsageLedger } from './ports.js';
+import { sumLedgerTotals } from './ledgerTotals.js';
 
 export interface RollupDeps {
   readonly ledger: UsageLedger;
@@ -12,43 +13,51 @@ export interface RollupDeps {
 
 const MAX_ATTEMPTS = 20;
 
-/**
- * Recomputes the job's rollups from the ledger: for each (day, model) key given, or for every key the
- * job's entries fall into. Each rollup is replaced only if it is unchanged since it was read before
- * the ledger was summed, so the last write always carries a sum taken after every earlier write
- * (docs/decisions/0005-cost-rollups.md). Returns how many rollups were written.
- */
-export async function refreshRollups(jobId: string, keys: readonly RollupKey[] | undefined, deps: RollupDeps): Promise<number> {
-  const wanted = new Map<string, RollupKey>();
-  for (const key of keys ?? (await deps.ledger.listKeys(jobId))) wanted.set(`${key.day}|${key.model}`, key);
-  let written = 0;
-  for (const key of wanted.values()) if (await refreshRollup(jobId, key, deps)) written += 1;
-  return written;
+export interface RollupRefresh {
+  /** Rollups created or replaced. */
+  readonly written: number;
+  /** The job's whole ledger, as summed for the rollups written. */
+  readonly totals: LedgerTotals;
 }
 
-async function refreshRollup(jobId: string, key: RollupKey, deps: RollupDeps): Promise<boolean> {
+/**
+ * Recomputes the job's rollups, one per (day, model) its ledger entries fall into, from one listing
+ * of the ledger. The job's rollups are read before the ledger is summed, and each is replaced only if
+ * it is unchanged since (created only if still absent), so the last write always carries a sum taken
+ * after every earlier write (docs/decisions/0005-cost-rollups.md); when another refresh got in
+ * between, the whole refresh is taken again.
+ */
+export async function refreshRollups(jobId: string, deps: RollupDeps): Promise<RollupRefresh> {
+  let written = 0;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
-    // Read first: the sum below is then at least as fresh as the version it replaces.
-    const current = await deps.rollups.get(jobId, key);
-    const [totals, currency] = await Promise.all([deps.ledger.totals(jobId, key), deps.ledger.currencyOf(jobId, key)]);
-    if (totals.calls === 0) return false;
-    // An entry adds a call, a settled one changes the unconfirmed count and tokens, a discarded one removes a call:
-    // equal totals mean the stored rollup already has every entry seen here.
-    if (current !== undefined && sameTotals(current.rollup, totals)) return false;
-    const next: CostRollup = {
-      id: rollupId(key.day, key.model, jobId),
-      day: key.day,
-      model: key.model,
-      jobId,
-      ...totals,
-      currency: currency ?? current?.rollup.currency ?? 'USD',
-      refreshedAtInMs: deps.clock.nowInMs(),
-    };
-    const done = current === undefined ? await deps.rollups.create(next) : await deps.rollups.replace(next, current.etag);
-    if (done) return true;
+    // Read first: the sums below are then at least as fresh as the versions they replace.
+    const current = new Map((await deps.rollups.listJob(jobId)).map((stored) => [rollupKeyId(stored.rollup), stored]));
+    const byKey = await deps.ledger.totalsByKey(jobId);
+    let overtaken = false;
+    for (const { key, currency, totals } of byKey) {
+      const stored = current.get(rollupKeyId(key));
+      // An entry adds a call, a settled one changes the unconfirmed count and tokens, a discarded one removes a call:
+      // equal totals mean the stored rollup already has every entry seen here.
+      if (stored !== undefined && sameTotals(stored.rollup, totals)) continue;
+      const next: CostRollup = {
+        id: rollupId(key.day, key.model, jobId),
+        day: key.day,
+        model: key.model,
+        jobId,
+        ...totals,
+        currency,
+        refreshedAtInMs: deps.clock.nowInMs(),
+      };
+      const done = stored === undefined ? await deps.rollups.create(next) : await deps.rollups.replace(next, stored.etag);
+      if (done) written += 1;
+      else overtaken = true;
+    }
+    if (!overtaken) return { written, totals: sumLedgerTotals(byKey) };
   }
-  throw new Error(`Rollup ${rollupId(key.day, key.model, jobId)}: could not write it (it kept changing)`);
+  throw new Error(`Job ${jobId}: could not write its cost rollups (they kept changing)`);
 }
+
+const rollupKeyId = (key: RollupKey): string => `${key.day}|${key.model}`;
 
 function sameTotals(rollup: CostRollup, totals: LedgerTotals): boolean {
   return (
@@ -71,7 +80,7 @@ export async function refreshRunningJobsRollups(deps: RollupDeps & { readonly jo
   for await (const job of deps.jobs.listActiveJobs()) {
     if (job.status !== JobStatus.inProgress && job.status !== JobStatus.cancelling) continue;
     try {
-      refreshed += await refreshRollups(job.id, undefined, deps);
+      refreshed += (await refreshRollups(job.id, deps)).written;
     } catch (thrown) {
       deps.logger.warn(`Job ${job.id}: cost rollups not refreshed now: ${ensureError(thrown).message}`);
     }

@@ -63,9 +63,8 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   });
   const totals = { succeeded: succeeded.lines, failed: failed.lines };
 
-  // Spend is the ledger's (every billed call, repeats included); the rollups are brought up to it.
-  const spent = await deps.ledger.totals(jobId);
-  await refreshRollups(jobId, undefined, deps);
+  // Spend is the ledger's (every billed call, repeats included), summed as the rollups are brought up to it.
+  const { totals: spent } = await refreshRollups(jobId, deps);
   const now = deps.clock.nowInMs();
   const final = await replaceWithRetry(jobId, deps, (job) => {
     const noRequests = job.ingest.requests === 0;

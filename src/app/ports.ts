@@ -132,6 +132,13 @@ export interface LedgerTotals {
   readonly costInNanos: number;
 }
 
+/** A job's ledger sums for one (UTC day, model), and the currency its entries were priced in. */
+export interface LedgerKeyTotals {
+  readonly key: RollupKey;
+  readonly currency: string;
+  readonly totals: LedgerTotals;
+}
+
 export interface UsageLedger {
   /** Idempotent by entry id: true if this call created the entry, false if it was already recorded. */
   record(entry: LedgerEntry): Promise<boolean>;
@@ -139,12 +146,8 @@ export interface UsageLedger {
   settle(entry: LedgerEntry): Promise<void>;
   /** Removes a `sent` entry whose answer shows the call was not billed; nothing if it is gone already. */
   discard(jobId: string, id: string): Promise<void>;
-  /** Sums of the job's entries (one partition), or of those of one UTC day and model. */
-  totals(jobId: string, filter?: RollupKey): Promise<LedgerTotals>;
-  /** The currency of the job's entries for one day and model (one price applies to them all). */
-  currencyOf(jobId: string, key: RollupKey): Promise<string | undefined>;
-  /** The (day, model) pairs the job's entries fall into, each once. */
-  listKeys(jobId: string): Promise<RollupKey[]>;
+  /** The job's entries summed per UTC day and model, from one listing of its partition; only pairs with entries. */
+  totalsByKey(jobId: string): Promise<LedgerKeyTotals[]>;
   /** The job's entries, oldest first. */
   listEntries(jobId: string): AsyncIterable<LedgerEntry>;
 }
@@ -152,6 +155,8 @@ export interface UsageLedger {
 /** Cost rollups per day × model × job, each a recomputation of the ledger for its key. */
 export interface RollupStore {
   get(jobId: string, key: RollupKey): Promise<{ readonly rollup: CostRollup; readonly etag: string } | undefined>;
+  /** Every rollup of the job (all its days and models), each with its etag. */
+  listJob(jobId: string): Promise<Array<{ readonly rollup: CostRollup; readonly etag: string }>>;
   /** Creates the rollup; false if one with its id exists already. */
   create(rollup: CostRollup): Promise<boolean>;
   /** Replaces the rollup if it still has `etag`; false if another write came first. */

@@ -24,6 +24,7 @@ import { parseRequestMessage, type RequestMessage } from '../../src/core/request
 import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
 import { RecordingLimiter } from '../app/fixtures.js';
+import { ledgerTotals } from '../../src/app/ledgerTotals.js';
 
 const MODEL = 'Phi-3-mini-4k-instruct';
 const PRICES: readonly ModelPrice[] = [
@@ -149,7 +150,7 @@ describe('costs on Cosmos with the simulator', () => {
       expect(entry.day).toBe(utcDay(entry.atInMs));
       expect(entry.costInNanos).toBe(costInNanos(priceFor(PRICES, MODEL, entry.day)!, entry.promptTokens, entry.completionTokens));
     }
-    const ledger = await stores.ledger.totals(job.id);
+    const ledger = await ledgerTotals(stores.ledger, job.id);
     expect(ledger.calls).toBe(entries.length);
 
     // Job totals = ledger; counts from outcomes (some lines failed after their retries).

@@ -14,6 +14,7 @@ import type { LineOutcome } from '../../src/core/lineOutcome.js';
 import { costInNanos, priceFor, utcDay, type ModelPrice } from '../../src/core/pricing.js';
 import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
 import { chatLine, createWorld, roughTokenCounter, ScriptedChatClient } from './fixtures.js';
+import { ledgerTotals } from '../../src/app/ledgerTotals.js';
 
 const MODEL = 'Phi-3-mini-4k-instruct';
 /** The deployment's price changes at midnight UTC between 27 and 28 November. */
@@ -342,7 +343,7 @@ describe('rollups of running jobs', () => {
     const deps = { jobs: world.jobs, ledger: world.ledger, rollups: world.rollups, clock: world.clock, logger: silentLogger };
     expect(await refreshRunningJobsRollups(deps)).toBe(1);
     const [rollup] = await rollupsOf();
-    const totals = await world.ledger.totals(ingested.jobId);
+    const totals = await ledgerTotals(world.ledger, ingested.jobId);
     expect(totals.calls).toBe(4);
     expect(rollup).toMatchObject({ calls: totals.calls, promptTokens: totals.promptTokens, costInNanos: totals.costInNanos });
     // Nothing new: nothing written.

@@ -17,6 +17,7 @@ import { startAppHost, type AppHost } from '../support/appHost.js';
 import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
 import { simulatedCompletion, startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
 import { CapturingStream } from '../cli/streams.js';
+import { ledgerTotals } from '../../src/app/ledgerTotals.js';
 
 const FUNCTION_KEY = 'costs-function-key';
 const MODEL = 'Phi-3-mini-4k-instruct';
@@ -142,7 +143,7 @@ describe('costs end to end on the local stack', () => {
       expect(simulator.log.entries().some((e) => e.status === 500)).toBe(true);
 
       const entries = await ledgerOf(jobId);
-      const totals = await ledger.totals(jobId);
+      const totals = await ledgerTotals(ledger, jobId);
       expect(totals.calls).toBe(entries.length);
       expect(totals.calls).toBeGreaterThanOrEqual(job['request_counts'].completed);
       expect(job['usage']).toEqual({ input_tokens: totals.promptTokens, output_tokens: totals.completionTokens, total_tokens: totals.promptTokens + totals.completionTokens });
@@ -179,7 +180,7 @@ describe('costs end to end on the local stack', () => {
     const jobId = await upload('capped.jsonl', lines, { maxcost: '0.02' });
     const job = await runUntilDone(jobId);
 
-    const spent = (await ledger.totals(jobId)).costInNanos;
+    const spent = (await ledgerTotals(ledger, jobId)).costInNanos;
     expect(spent).toBeLessThanOrEqual(capInNanos);
     expect(capInNanos - spent).toBeLessThan(Math.max(...maxCosts));
     expect(job['spending_cap']).toMatchObject({ max_cost: 0.02, currency: 'USD', reached: true });

@@ -13,6 +13,7 @@ import type { LineOutcome } from '../../src/core/lineOutcome.js';
 import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
 import { createWorld, okResponse, ScriptedChatClient } from '../app/fixtures.js';
 import { ingestAll, jobIdOf, outcomesOf, type World } from './hostileFiles.js';
+import { ledgerTotals } from '../../src/app/ledgerTotals.js';
 
 /*
  * The endpoint misbehaves at random, messages arrive in any order and more than once, and the worker
@@ -209,7 +210,7 @@ async function runScenario(scenario: Scenario): Promise<{ world: World; jobId: s
   const behaviourOf = (i: number): Behaviour => scenario.behaviours[i] ?? 'ok';
   const billed = chat.calls.filter((_, i) => ['ok', 'ok-negative-remaining'].includes(behaviourOf(i))).length;
   const unanswered = chat.calls.filter((_, i) => ['timeout', 'network'].includes(behaviourOf(i))).length;
-  const totals = await world.ledger.totals(jobId);
+  const totals = await ledgerTotals(world.ledger, jobId);
   expect([totals.calls, totals.unconfirmedCalls]).toEqual([billed + unanswered, unanswered]);
   expect(job.usage.promptTokens).toBe(10 * billed);
   for (const o of outcomes) if (o.status === 'succeeded') expect(o.attempts).toBeGreaterThanOrEqual(1);

@@ -23,6 +23,14 @@ export class CosmosRollupStore implements RollupStore {
     return { rollup: strip(resource), etag: resource._etag ?? '' };
   }
 
+  async listJob(jobId: string): Promise<Array<{ rollup: CostRollup; etag: string }>> {
+    // Across the day partitions: a job's rollups are a few (its days × its models).
+    const { resources } = await this.container.items
+      .query<RollupDocument>({ query: 'SELECT * FROM c WHERE c.jobId = @jobId', parameters: [{ name: '@jobId', value: jobId }] })
+      .fetchAll();
+    return resources.map((resource) => ({ rollup: strip(resource), etag: resource._etag ?? '' }));
+  }
+
   async create(rollup: CostRollup): Promise<boolean> {
     try {
       await this.container.items.create(rollup);

@@ -1,7 +1,7 @@
-import { BulkOperationType, type Container, type JSONObject, type SqlParameter } from '@azure/cosmos';
+import { BulkOperationType, type Container, type JSONObject } from '@azure/cosmos';
 import { CosmosBulkWriter } from './CosmosBulkWriter.js';
-import { LedgerState, type LedgerEntry, type LedgerTotals, type UsageLedger } from '../../app/ports.js';
-import type { RollupKey } from '../../core/costReport.js';
+import { LedgerSums, type LedgerRow } from '../../app/ledgerTotals.js';
+import type { LedgerEntry, LedgerKeyTotals, UsageLedger } from '../../app/ports.js';
 
 const asBody = (entry: LedgerEntry): JSONObject => ({ ...entry });
 
@@ -39,39 +39,23 @@ export class CosmosUsageLedger implements UsageLedger {
     if (status !== 204 && status !== 404) throw new Error(`Removing ledger entry ${id} failed with status ${status}`);
   }
 
-  async totals(jobId: string, filter?: RollupKey): Promise<LedgerTotals> {
-    // One listing of four small fields, summed here: one query however the sums are asked for (aggregates
-    // inside an object, or GROUP BY, are not available everywhere this runs, and five scalar queries
-    // would each read the same entries).
-    const totals = { calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
-    const rows = await this.#values<{ state?: string; promptTokens: number; completionTokens: number; costInNanos: number }>(
-      'SELECT c.state, c.promptTokens, c.completionTokens, c.costInNanos FROM c',
-      jobId,
-      filter,
-      LISTING_PAGE_SIZE,
+  async totalsByKey(jobId: string): Promise<LedgerKeyTotals[]> {
+    // One listing of a few small fields, summed here: aggregates inside an object, or GROUP BY, are
+    // not available everywhere this runs, and a query per sum would read the same entries again.
+    // Page by page: a million-line job's ledger is never held whole.
+    const iterator = this.container.items.query<LedgerRow>(
+      {
+        query: 'SELECT c.day, c.model, c.currency, c.state, c.promptTokens, c.completionTokens, c.costInNanos FROM c WHERE c.jobId = @jobId',
+        parameters: [{ name: '@jobId', value: jobId }],
+      },
+      { maxItemCount: LISTING_PAGE_SIZE },
     );
-    for (const row of rows) {
-      totals.calls += 1;
-      if (row.state === LedgerState.sent) totals.unconfirmedCalls += 1;
-      totals.promptTokens += row.promptTokens;
-      totals.completionTokens += row.completionTokens;
-      totals.costInNanos += row.costInNanos;
+    const sums = new LedgerSums();
+    while (iterator.hasMoreResults()) {
+      const page = await iterator.fetchNext();
+      for (const row of page.resources) sums.add(row);
     }
-    return totals;
-  }
-
-  async currencyOf(jobId: string, key: RollupKey): Promise<string | undefined> {
-    const [currency] = await this.#values<string>('SELECT TOP 1 VALUE c.currency FROM c', jobId, key);
-    return currency;
-  }
-
-  async listKeys(jobId: string): Promise<RollupKey[]> {
-    // No DISTINCT: read the two small fields of every entry and keep each pair once.
-    const keys = new Map<string, RollupKey>();
-    for (const row of await this.#values<RollupKey>('SELECT c.day, c.model FROM c', jobId, undefined, LISTING_PAGE_SIZE)) {
-      keys.set(`${row.day}|${row.model}`, { day: row.day, model: row.model });
-    }
-    return [...keys.values()];
+    return sums.byKey();
   }
 
   async *listEntries(jobId: string): AsyncIterable<LedgerEntry> {
@@ -86,16 +70,5 @@ export class CosmosUsageLedger implements UsageLedger {
         yield entry as unknown as LedgerEntry;
       }
     }
-  }
-
-  async #values<T>(select: string, jobId: string, filter?: RollupKey, pageSize = PAGE_SIZE): Promise<T[]> {
-    const parameters: SqlParameter[] = [{ name: '@jobId', value: jobId }];
-    let where = 'c.jobId = @jobId';
-    if (filter !== undefined) {
-      where += ' AND c.day = @day AND c.model = @model';
-      parameters.push({ name: '@day', value: filter.day }, { name: '@model', value: filter.model });
-    }
-    const { resources } = await this.container.items.query<T>({ query: `${select} WHERE ${where}`, parameters }, { maxItemCount: pageSize }).fetchAll();
-    return resources;
   }
 }

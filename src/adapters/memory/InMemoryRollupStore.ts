@@ -10,6 +10,10 @@ export class InMemoryRollupStore implements RollupStore {
     return stored === undefined ? undefined : structuredClone(stored);
   }
 
+  async listJob(jobId: string): Promise<Array<{ rollup: CostRollup; etag: string }>> {
+    return [...this.#rollups.values()].filter((stored) => stored.rollup.jobId === jobId).map((stored) => structuredClone(stored));
+  }
+
   async create(rollup: CostRollup): Promise<boolean> {
     if (this.#rollups.has(rollup.id)) return false;
     this.#put(rollup);
