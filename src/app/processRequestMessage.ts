@@ -251,20 +251,20 @@ async function runLine(
 
   let attempts = priorAttempts(item);
   let failedAttempts = 0;
+  const requeueForBudget = (waitInMs: number): LineResult => ({
+    kind: 'requeue',
+    item: { ...item, prior: attempts },
+    delayInMs: Math.min(waitInMs, deps.retry.maxRequeueDelayInMs),
+    reason: 'the deployment budget is paused by the endpoint',
+  });
   let startedAtInMs: number | null = null;
   for (;;) {
     if (guard.halt !== undefined) return { kind: 'outcome', outcome: haltedOutcome(message.jobId, item, guard.halt, deps.clock.nowInMs()) };
     const capped = (): LineResult => ({ kind: 'outcome', outcome: failedOutcome(message.jobId, item, spend.refusal, attempts, null, deps.clock.nowInMs(), LineStatus.failed, startedAtInMs) });
     if (spend.stopped) return capped();
-    const admission = await limiter.acquire({ requests: 1, tokens: reservedTokens }, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
-    if (!admission.granted) {
-      return {
-        kind: 'requeue',
-        item: { ...item, prior: attempts },
-        delayInMs: Math.min(admission.waitInMs, deps.retry.maxRequeueDelayInMs),
-        reason: 'the deployment budget is paused by the endpoint',
-      };
-    }
+    // A pause longer than a line may wait (a daily quota's 429) is known before anything is written.
+    const pausedForInMs = limiter.pausedUntilInMs - deps.clock.nowInMs();
+    if (pausedForInMs > deps.retry.maxInlineWaitInMs) return requeueForBudget(pausedForInMs);
     // Held against the job's spending cap until the answer is billed or not.
     const reservation = await spend.reserve(deployment, body);
     if (reservation === undefined) return capped();
@@ -291,7 +291,17 @@ async function runLine(
       costInNanos: 0,
     };
     await spend.open(sent);
-    const result = await deps.callSlots(() => chat.complete(body, { customId: item.id, callId }));
+    // The budget is taken last, right before the request leaves (the write-ahead above takes as long as the
+    // store does): the endpoint then sees requests at the pace the budget grants them, not in bunches.
+    const sending = await deps.callSlots(async () => {
+      const admission = await limiter.acquire({ requests: 1, tokens: reservedTokens }, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
+      return admission.granted ? { admitted: true as const, result: await chat.complete(body, { customId: item.id, callId }) } : { admitted: false as const, waitInMs: admission.waitInMs };
+    });
+    if (!sending.admitted) {
+      await spend.notBilled(reservation, sent);
+      return requeueForBudget(sending.waitInMs);
+    }
+    const result = sending.result;
     const now = deps.clock.nowInMs();
     startedAtInMs ??= now - result.latencyInMs;
     attempts += 1;

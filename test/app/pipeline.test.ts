@@ -142,6 +142,38 @@ describe('the pipeline on in-memory ports', () => {
     expect(job.deferral?.reason).toMatch(/retry after 86400 s/);
   });
 
+  it('takes the budget after the write-ahead, right before the request, and leaves no entry for a line the budget turns away', async () => {
+    const world = createWorld();
+    const ledgerSizeAtAdmission: number[] = [];
+    let refuse = false;
+    const acquire = world.limiter.acquire.bind(world.limiter);
+    world.limiter.acquire = async (cost, options) => {
+      ledgerSizeAtAdmission.push(world.ledger.entries.size);
+      return refuse ? { granted: false, waitInMs: 120_000 } : acquire(cost, options);
+    };
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1')));
+    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const [payload] = world.requestQueue.drain();
+    const message = parseRequestMessage(payload) as RequestMessage;
+
+    refuse = true;
+    expect(await processRequestMessage(message, world.workerDeps)).toMatchObject({ recorded: 0, requeued: 1 });
+    // The entry was written before admission was asked for, and removed when it was refused.
+    expect(ledgerSizeAtAdmission).toEqual([1]);
+    expect(world.ledger.entries.size).toBe(0);
+
+    // A pause the endpoint asked for, longer than a line may wait: re-queued before anything is written.
+    refuse = false;
+    world.limiter.pauseUntil(world.clock.now + 120_000);
+    expect(await processRequestMessage(message, world.workerDeps)).toMatchObject({ recorded: 0, requeued: 1 });
+    expect(ledgerSizeAtAdmission).toEqual([1]);
+
+    world.limiter.pausedUntilInMs = 0;
+    expect(await processRequestMessage(message, world.workerDeps)).toMatchObject({ recorded: 1, requeued: 0 });
+    expect(ledgerSizeAtAdmission).toEqual([1, 1]);
+    expect([...world.ledger.entries.values()].map((e) => e.state)).toEqual(['billed']);
+  });
+
   it('gives up after maxAttempts on persistent timeouts with retries_exhausted', async () => {
     const world = createWorld(new ScriptedChatClient(() => ({ kind: 'timeout', latencyInMs: 5 })));
     world.blobs.put('batch-input', 'in.jsonl', chatLine('t', 'slow'));
