@@ -28,7 +28,7 @@ describe('host.json', () => {
       queues: {
         batchSize: 16,
         newBatchThreshold: 8,
-        maxPollingIntervalInMs: 2_000,
+        maxPollingIntervalInMs: 500,
         visibilityTimeoutInMs: 5_000,
         maxDequeueCount: 5,
         messageEncoding: 'base64',
