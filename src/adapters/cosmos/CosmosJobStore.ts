@@ -177,7 +177,7 @@ export class CosmosJobStore implements JobStore {
         ],
       },
       // Large pages: the results file is written from this listing; Cosmos still caps a page at 4 MB.
-      { maxItemCount: 2000 },
+      { maxItemCount: 10_000 },
     );
     while (iterator.hasMoreResults()) {
       const page = await iterator.fetchNext();
