@@ -4,6 +4,7 @@
  * minute. Prints the measured time and its ratio to that minimum.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
 import { startLocalStack } from '../../src/local/stack/index.js';
@@ -17,7 +18,9 @@ const KEY = 'bench-e2e-simulator-key-00000000';
 
 /** The simulator in a process of its own, as a real endpoint would be: its CPU is not the pipeline's. */
 async function startSimulatorProcess(rpm: number, tpm: number): Promise<{ url: string; log: () => Promise<Array<{ atInMs: number; status: number }>>; stop: () => void }> {
-  const child = spawn(process.execPath, [repoFile('dist/src/simulator/main.js')], {
+  // BENCH_SIMULATOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=DIR") profiles the simulator.
+  const nodeArgs = (process.env['BENCH_SIMULATOR_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
+  const child = spawn(process.execPath, [...nodeArgs, repoFile('dist/src/simulator/main.js')], {
     env: {
       PATH: process.env['PATH'] ?? '',
       SIMULATOR_PORT: '0',
@@ -71,9 +74,12 @@ async function main(): Promise<void> {
   const text = lines.map((body, i) => JSON.stringify({ custom_id: `e2e-${i}`, method: 'POST', url: '/v1/chat/completions', body })).join('\n');
   const started = Date.now();
   const jobId = await pipeline.submit('bench-e2e.jsonl', `${text}\n`);
-  const job = await pipeline.waitForJob(jobId, 200);
+  const job = await pipeline.waitForJob(jobId, 50);
   const elapsedInMs = Date.now() - started;
   const calls = await simulator.log();
+  // For analysis: the endpoint's view of every call (arrival time, status), one JSON line each.
+  const callLogFile = process.env['BENCH_E2E_CALL_LOG'];
+  if (callLogFile !== undefined) writeFileSync(callLogFile, calls.map((c) => JSON.stringify(c)).join('\n'));
   await stopWorkerProcesses(workers);
   pipeline.close();
   simulator.stop();
@@ -100,8 +106,9 @@ async function main(): Promise<void> {
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
   process.stdout.write(
     `${table(
-      ['upload to first call', 'first to last call', 'last call to completed', 'calls', '429s', 'finalising'],
+      ['upload to job created', 'upload to first call', 'first to last call', 'last call to completed', 'calls', '429s', 'finalising'],
       [[
+        seconds(job.createdAtInMs - started),
         seconds(firstCall - started),
         seconds(lastCall - firstCall),
         seconds(started + elapsedInMs - lastCall),
