@@ -12,6 +12,7 @@ import { estimateJobCost } from '../core/costEstimate.js';
 import { utcDay, type ModelPrice } from '../core/pricing.js';
 import { spendingCapFromMetadata } from '../core/spendingCap.js';
 import { randomUUID } from 'node:crypto';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from './Logger.js';
 import type { Deployments } from './deployments.js';
 import type { BlobStore, Clock, JobStore, MessageQueue } from './ports.js';
@@ -56,6 +57,8 @@ export const JOB_ID_METADATA = 'jobid';
 /** Work messages between two records of the ingest's progress on the job. */
 const DEFAULT_MESSAGES_PER_CHECKPOINT = 256;
 const SEND_BATCH_MESSAGES = 32;
+/** About 400 lines of a typical file: the ingest lets the process breathe this often. */
+const READ_SLICE_BYTES = 64 * 1024;
 const MAX_SENDS_IN_FLIGHT = 6;
 /** Renewed at every checkpoint; a reader that died lets another take over after this. */
 const INGEST_LEASE_IN_MS = 5 * 60_000;
@@ -356,21 +359,31 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps):
   let chunkEnd: { byteOffset: number; lineNumber: number } | undefined;
   const stream = await deps.blobs.openRead(container, name, { etag, offset: chunkStart.byteOffset });
   for await (const chunk of stream) {
-    const rawLines = splitter.push(chunk);
-    for (const [index, raw] of rawLines.entries()) {
-      handle(raw);
-      if (linesRead - linesAtStart >= chunkLines) {
-        const next = rawLines[index + 1];
-        chunkEnd = { byteOffset: next?.byteOffset ?? splitter.committedByteOffset, lineNumber: raw.lineNumber + 1 };
-        break;
+    // A range read holds thousands of lines: they are taken a slice at a time, with the sends and the
+    // rest of the process given their turn in between, so the first messages go out (and workers start)
+    // while the rest is read.
+    for (let at = 0; at < chunk.length && chunkEnd === undefined; at += READ_SLICE_BYTES) {
+      const rawLines = splitter.push(chunk.subarray(at, at + READ_SLICE_BYTES));
+      for (const [index, raw] of rawLines.entries()) {
+        handle(raw);
+        if (linesRead - linesAtStart >= chunkLines) {
+          const next = rawLines[index + 1];
+          chunkEnd = { byteOffset: next?.byteOffset ?? splitter.committedByteOffset, lineNumber: raw.lineNumber + 1 };
+          break;
+        }
       }
+      if (chunkEnd !== undefined) break;
+      // The job's first messages go out at once, and are checkpointed at once (the job shows in progress);
+      // later ones in batches.
+      const firstOut = messagesSent === 0;
+      if (outgoing.length >= (firstOut ? 1 : Math.min(SEND_BATCH_MESSAGES, perCheckpoint))) await dispatch();
+      if ((firstOut && messagesSent > 0) || messagesSent - lastCheckpointSeq >= perCheckpoint || directOutcomes.length >= INVALID_PER_FLUSH) {
+        await checkpoint('reading');
+        lastCheckpointSeq = messagesSent;
+      }
+      await yieldToEventLoop();
     }
     if (chunkEnd !== undefined) break;
-    if (outgoing.length >= Math.min(SEND_BATCH_MESSAGES, perCheckpoint)) await dispatch();
-    if (messagesSent - lastCheckpointSeq >= perCheckpoint || directOutcomes.length >= INVALID_PER_FLUSH) {
-      await checkpoint('reading');
-      lastCheckpointSeq = messagesSent;
-    }
   }
   if (chunkEnd !== undefined) {
     // Stop at a line boundary; the lines after it are read by the continuation.

@@ -99,4 +99,28 @@ describe('chunked ingest', () => {
     expect(new Set(seqs).size).toBe(seqs.length);
     expect(queued(world).map((q) => q.line).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });
+
+  it('sends the first messages, and checkpoints them, before the rest of a large read is parsed', async () => {
+    const world = createWorld();
+    const lines = Array.from({ length: 900 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `line ${i} ${'x'.repeat(200)}` }] }));
+    world.blobs.put('batch-input', 'big.jsonl', lines.join('\n'));
+    // The whole file (about 200 KB) in one read, as a 4 MiB range read would bring it.
+    world.blobs.readChunkBytes = 1 << 22;
+    const realSend = world.requestQueue.send.bind(world.requestQueue);
+    const sends: { lastLine: number; checkpointed: number }[] = [];
+    world.requestQueue.send = async (payloads, options) => {
+      const jobId = (payloads[0] as RequestMessage).jobId;
+      sends.push({
+        lastLine: Math.max(...payloads.flatMap((p) => (p as RequestMessage).items.map((item) => item.line))),
+        checkpointed: (await world.jobs.getJob(jobId))!.job.ingest.messagesSent,
+      });
+      await realSend(payloads, options);
+    };
+    await ingestBlob('batch-input', 'big.jsonl', world.ingestDeps);
+    // The first batch holds the first slice's lines only, not the whole read; the next goes out once it is checkpointed.
+    expect(sends[0]!.lastLine).toBeLessThan(450);
+    expect(sends[0]!.checkpointed).toBe(0);
+    expect(sends[1]!.checkpointed).toBeGreaterThan(0);
+    expect(queued(world).map((q) => q.line)).toEqual(Array.from({ length: 900 }, (_, i) => i + 1));
+  });
 });

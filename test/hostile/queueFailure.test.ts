@@ -22,9 +22,10 @@ describe('a queue send that fails while others are in flight', () => {
     let calls = 0;
     world.requestQueue.send = async (payloads, options) => {
       calls += 1;
-      // The first send is still pending when the second fails, a turn of the event loop later; then the first completes.
-      if (calls === 1) await new Promise<void>((resolve) => (releaseFirst = resolve));
-      if (calls === 2) {
+      // (The job's first message goes out, and is checkpointed, on its own.) The next send is still pending
+      // when the one after it fails, a turn of the event loop later; then the pending one completes.
+      if (calls === 2) await new Promise<void>((resolve) => (releaseFirst = resolve));
+      if (calls === 3) {
         await new Promise<void>((_, reject) =>
           setImmediate(() => {
             reject(new Error('queue unavailable'));
