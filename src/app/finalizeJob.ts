@@ -25,9 +25,11 @@ async function* jsonLines(outcomes: AsyncIterable<LineOutcome>, counted: { lines
   }
 }
 
+async function* noOutcomes(): AsyncIterable<LineOutcome> {}
+
 /**
  * Writes the output and error files and closes the job, once every line has its outcome.
- * Counts come from the outcomes themselves, not the live counters, so the final numbers are exact.
+ * Counts come from the outcomes themselves as the files are written, so the final numbers are exact.
  * Idempotent: running it twice rewrites the same files and leaves the same state.
  */
 export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<FinalizeResult> {
@@ -55,16 +57,22 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   // The files are written from the outcomes themselves, and counted as they are: the final counts are exact.
   const succeeded = { lines: 0 };
   const failed = { lines: 0 };
-  await deps.blobs.upload(deps.outputContainer, resultsBlob, jsonLines(deps.jobs.listOutcomes(jobId, { status: 'succeeded' }), succeeded), {
-    contentType: 'application/jsonl',
-  });
-  await deps.blobs.upload(deps.outputContainer, errorsBlob, jsonLines(deps.jobs.listOutcomes(jobId, { status: 'not_succeeded' }), failed), {
-    contentType: 'application/jsonl',
-  });
+  // Complete live counters are exact (see above): a file they say is empty needs no listing.
+  const known = isComplete(marked) ? marked.counts : undefined;
+  const outcomes = (status: 'succeeded' | 'not_succeeded', expected: number | undefined): AsyncIterable<LineOutcome> =>
+    expected === 0 ? noOutcomes() : deps.jobs.listOutcomes(jobId, { status });
+  // The two files and the ledger's sums are independent reads: they go on side by side.
+  const [, , { totals: spent }] = await Promise.all([
+    deps.blobs.upload(deps.outputContainer, resultsBlob, jsonLines(outcomes('succeeded', known?.succeeded), succeeded), {
+      contentType: 'application/jsonl',
+    }),
+    deps.blobs.upload(deps.outputContainer, errorsBlob, jsonLines(outcomes('not_succeeded', known?.failed), failed), {
+      contentType: 'application/jsonl',
+    }),
+    // Spend is the ledger's (every billed call, repeats included), summed as the rollups are brought up to it.
+    refreshRollups(jobId, deps),
+  ]);
   const totals = { succeeded: succeeded.lines, failed: failed.lines };
-
-  // Spend is the ledger's (every billed call, repeats included), summed as the rollups are brought up to it.
-  const { totals: spent } = await refreshRollups(jobId, deps);
   const now = deps.clock.nowInMs();
   const final = await replaceWithRetry(jobId, deps, (job) => {
     const noRequests = job.ingest.requests === 0;

@@ -44,6 +44,24 @@ describe('the pipeline on in-memory ports', () => {
     expect(job.errors.map((e) => e.line)).toEqual([2, 5]);
   });
 
+  it('does not list the outcomes of a file the complete live counters say is empty, and still writes it', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', 'one'), chatLine('b', 'two')));
+    const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const listed: Array<string | undefined> = [];
+    const list = world.jobs.listOutcomes.bind(world.jobs);
+    world.jobs.listOutcomes = (jobId, options) => {
+      listed.push(options?.status);
+      return list(jobId, options);
+    };
+    await runAll(world);
+    const jobId = result.kind === 'ingested' ? result.jobId : '';
+    expect((await world.jobs.getJob(jobId))!.job.counts).toEqual({ succeeded: 2, failed: 0 });
+    expect(listed).toEqual(['succeeded']);
+    expect((await world.blobs.download('batch-output', `${jobId}/errors.jsonl`))!.toString()).toBe('');
+    expect((await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString().trim().split('\n')).toHaveLength(2);
+  });
+
   it('labels the blob with its job id and maps a second event for the same content to the same job', async () => {
     const world = createWorld();
     world.blobs.put('batch-input', 'in.jsonl', chatLine('a', 'one'));

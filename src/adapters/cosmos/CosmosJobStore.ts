@@ -179,8 +179,14 @@ export class CosmosJobStore implements JobStore {
       // Large pages: the results file is written from this listing; Cosmos still caps a page at 4 MB.
       { maxItemCount: 10_000 },
     );
-    while (iterator.hasMoreResults()) {
-      const page = await iterator.fetchNext();
+    // The next page is asked for while this one is consumed: the caller writes a file from it, and the
+    // two round trips overlap instead of taking turns.
+    let next = iterator.hasMoreResults() ? iterator.fetchNext() : undefined;
+    while (next !== undefined) {
+      const page = await next;
+      next = iterator.hasMoreResults() ? iterator.fetchNext() : undefined;
+      // A prefetch that fails while this page is consumed is awaited, and thrown, on the next turn.
+      next?.catch(() => undefined);
       for (const resource of page.resources) yield fromOutcomeDocument(resource);
     }
   }
