@@ -11,7 +11,7 @@ import type { Logger } from './Logger.js';
 import type { Deployment, Deployments } from './deployments.js';
 import { updateJob } from './updateJob.js';
 import { LedgerState, type BlobStore, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type UsageLedger } from './ports.js';
-import { JobSpendMeter } from './jobSpend.js';
+import { JobSpendMeter, type SpendReservation } from './jobSpend.js';
 
 export interface WorkerDeps {
   readonly jobs: JobStore;
@@ -120,6 +120,12 @@ export async function recordOutcomesAndMaybeFinalize(
 }
 
 /** Shared by the lines of one message: once one learns the deployment refuses us, the rest stop. */
+/** How a call's turn in a slot ended: never sent (the cap, a pause), or sent and answered (or not). */
+type Sending =
+  | { readonly kind: 'capped' }
+  | { readonly kind: 'paused'; readonly waitInMs: number }
+  | { readonly kind: 'answered'; readonly reservation: SpendReservation; readonly sent: LedgerEntry; readonly result: ChatCallResult };
+
 interface HaltGuard {
   halt: (LineError & { atInMs: number }) | undefined;
 }
@@ -265,43 +271,47 @@ async function runLine(
     // A pause longer than a line may wait (a daily quota's 429) is known before anything is written.
     const pausedForInMs = limiter.pausedUntilInMs - deps.clock.nowInMs();
     if (pausedForInMs > deps.retry.maxInlineWaitInMs) return requeueForBudget(pausedForInMs);
-    // Held against the job's spending cap until the answer is billed or not.
-    const reservation = await spend.reserve(deployment, body);
-    if (reservation === undefined) return capped();
-    const callId = deps.newCallId();
-    const sentAtInMs = deps.clock.nowInMs();
-    const sent: LedgerEntry = {
-      id: callId,
-      jobId: message.jobId,
-      line: item.line,
-      attempt: attempts + 1,
-      deployment: deployment.name,
-      model: deployment.model,
-      state: LedgerState.sent,
-      httpStatus: 0,
-      requestId: '',
-      promptTokens: 0,
-      completionTokens: 0,
-      reservedTokens,
-      atInMs: sentAtInMs,
-      day: utcDay(sentAtInMs),
-      inputPerMillion: 0,
-      outputPerMillion: 0,
-      currency: 'USD',
-      costInNanos: 0,
-    };
-    await spend.open(sent);
-    // The budget is taken last, right before the request leaves (the write-ahead above takes as long as the
-    // store does): the endpoint then sees requests at the pace the budget grants them, not in bunches.
-    const sending = await deps.callSlots(async () => {
+    // A slot covers a call from its reservation and write-ahead to its answer: what a crash can leave
+    // unconfirmed, and what is held against the cap, is bounded by the slots, not by the lines waiting.
+    const sending = await deps.callSlots(async (): Promise<Sending> => {
+      // Held against the job's spending cap until the answer is billed or not.
+      const reservation = await spend.reserve(deployment, body);
+      if (reservation === undefined) return { kind: 'capped' };
+      const callId = deps.newCallId();
+      const openedAtInMs = deps.clock.nowInMs();
+      const sent: LedgerEntry = {
+        id: callId,
+        jobId: message.jobId,
+        line: item.line,
+        attempt: attempts + 1,
+        deployment: deployment.name,
+        model: deployment.model,
+        state: LedgerState.sent,
+        httpStatus: 0,
+        requestId: '',
+        promptTokens: 0,
+        completionTokens: 0,
+        reservedTokens,
+        atInMs: openedAtInMs,
+        day: utcDay(openedAtInMs),
+        inputPerMillion: 0,
+        outputPerMillion: 0,
+        currency: 'USD',
+        costInNanos: 0,
+      };
+      await spend.open(sent);
+      // The budget is taken last, right before the request leaves (the write-ahead above takes as long as the
+      // store does): the endpoint then sees requests at the pace the budget grants them, not in bunches.
       const admission = await limiter.acquire({ requests: 1, tokens: reservedTokens }, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
-      return admission.granted ? { admitted: true as const, result: await chat.complete(body, { customId: item.id, callId }) } : { admitted: false as const, waitInMs: admission.waitInMs };
+      if (!admission.granted) {
+        await spend.notBilled(reservation, sent);
+        return { kind: 'paused', waitInMs: admission.waitInMs };
+      }
+      return { kind: 'answered', reservation, sent, result: await chat.complete(body, { customId: item.id, callId }) };
     });
-    if (!sending.admitted) {
-      await spend.notBilled(reservation, sent);
-      return requeueForBudget(sending.waitInMs);
-    }
-    const result = sending.result;
+    if (sending.kind === 'capped') return capped();
+    if (sending.kind === 'paused') return requeueForBudget(sending.waitInMs);
+    const { reservation, sent, result } = sending;
     const now = deps.clock.nowInMs();
     startedAtInMs ??= now - result.latencyInMs;
     attempts += 1;

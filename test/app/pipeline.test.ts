@@ -192,6 +192,29 @@ describe('the pipeline on in-memory ports', () => {
     expect([...world.ledger.entries.values()].map((e) => e.state)).toEqual(['billed']);
   });
 
+  it('lines waiting for a call slot have reserved and written nothing yet', async () => {
+    let world!: World;
+    const unsettledAtEachCall: number[] = [];
+    const chat = new ScriptedChatClient((body) => {
+      unsettledAtEachCall.push([...world.ledger.entries.values()].filter((e) => e.state === 'sent').length);
+      return okResponse(body);
+    });
+    world = createWorld(chat);
+    // One slot: the message's three lines take turns.
+    let queue = Promise.resolve();
+    const oneSlot = <T>(task: () => Promise<T>): Promise<T> => {
+      const turn = queue.then(task);
+      queue = turn.then(() => undefined, () => undefined);
+      return turn;
+    };
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2'), chatLine('c', '3')));
+    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const [payload] = world.requestQueue.drain();
+    const result = await processRequestMessage(parseRequestMessage(payload) as RequestMessage, { ...world.workerDeps, callSlots: oneSlot });
+    expect(result).toMatchObject({ recorded: 3 });
+    expect(unsettledAtEachCall).toEqual([1, 1, 1]);
+  });
+
   it('gives up after maxAttempts on persistent timeouts with retries_exhausted', async () => {
     const world = createWorld(new ScriptedChatClient(() => ({ kind: 'timeout', latencyInMs: 5 })));
     world.blobs.put('batch-input', 'in.jsonl', chatLine('t', 'slow'));
