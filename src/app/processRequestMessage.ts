@@ -51,10 +51,10 @@ export interface ProcessRequestsResult {
  * Safe to run twice for the same message: lines that already have an outcome are skipped.
  */
 export async function processRequestMessage(message: RequestMessage, deps: WorkerDeps): Promise<ProcessRequestsResult> {
-  const stored = await deps.jobs.getJob(message.jobId);
-  if (stored === undefined) throw new Error(`Job ${message.jobId} does not exist`);
   const lines = message.items.map((item) => item.line);
-  const done = await deps.jobs.linesWithOutcome(message.jobId, lines);
+  // Two independent reads, side by side.
+  const [stored, done] = await Promise.all([deps.jobs.getJob(message.jobId), deps.jobs.linesWithOutcome(message.jobId, lines)]);
+  if (stored === undefined) throw new Error(`Job ${message.jobId} does not exist`);
   const pending = message.items.filter((item) => !done.has(item.line));
 
   let results: LineResult[];
@@ -119,13 +119,13 @@ export async function recordOutcomesAndMaybeFinalize(
   return created.length;
 }
 
-/** Shared by the lines of one message: once one learns the deployment refuses us, the rest stop. */
 /** How a call's turn in a slot ended: never sent (the cap, a pause), or sent and answered (or not). */
 type Sending =
   | { readonly kind: 'capped' }
   | { readonly kind: 'paused'; readonly waitInMs: number }
   | { readonly kind: 'answered'; readonly reservation: SpendReservation; readonly sent: LedgerEntry; readonly result: ChatCallResult };
 
+/** Shared by the lines of one message: once one learns the deployment refuses us, the rest stop. */
 interface HaltGuard {
   halt: (LineError & { atInMs: number }) | undefined;
 }
