@@ -22,6 +22,7 @@ import { CosmosJobSpendStore } from './adapters/cosmos/CosmosJobSpendStore.js';
 import { Deployments } from './app/deployments.js';
 import { SharedRateLimiter, type BudgetStore } from './app/SharedRateLimiter.js';
 import { scheduleRates } from './core/SliceSchedule.js';
+import { admissionSlotsFor } from './core/PacedBudget.js';
 
 /** Largest message before base64: 48 KiB encodes to 64 KiB, Azure's limit. Leave room for the encoding's padding. */
 const MAX_MESSAGE_BYTES = 48 * 1024 - 512;
@@ -81,6 +82,9 @@ export async function createServices(env: Env): Promise<Services> {
     })),
   );
   const callSlots = pLimit(config.phi3.maxConcurrency);
+  const admissionSlots = new Map(
+    config.phi3.deployments.map((d) => [d.name, pLimit(admissionSlotsFor(d.requestsPerMinute, config.phi3.maxConcurrency))] as const),
+  );
 
   return {
     config,
@@ -120,6 +124,11 @@ export async function createServices(env: Env): Promise<Services> {
       rollups,
       jobSpend,
       callSlots: (task) => callSlots(task),
+      admissionSlots: (deployment, task) => {
+        const slots = admissionSlots.get(deployment);
+        if (slots === undefined) throw new Error(`No deployment named ${deployment}`);
+        return slots(task);
+      },
       clock: systemClock,
       random: Math.random,
       sleep: (delayInMs) => sleep(delayInMs),

@@ -21,8 +21,13 @@ export interface WorkerDeps {
   readonly deployments: Deployments;
   readonly ledger: UsageLedger;
   readonly jobSpend: JobSpendStore;
-  /** Bounds in-flight endpoint calls across every message this process handles. */
+  /** Bounds the calls under way (from their write-ahead to their answer) across every message this process handles. */
   readonly callSlots: <T>(task: () => Promise<T>) => Promise<T>;
+  /**
+   * Bounds, within those and per deployment, the calls written ahead and still waiting for its budget:
+   * what a crash can leave in the ledger as unconfirmed without the request ever having left.
+   */
+  readonly admissionSlots: <T>(deployment: string, task: () => Promise<T>) => Promise<T>;
   readonly clock: Clock;
   readonly random: () => number;
   readonly sleep: (delayInMs: number) => Promise<void>;
@@ -119,11 +124,60 @@ export async function recordOutcomesAndMaybeFinalize(
   return created.length;
 }
 
-/** How a call's turn in a slot ended: never sent (the cap, a pause), or sent and answered (or not). */
-type Sending =
+/**
+ * A call's way to the endpoint: held against the spending cap, written ahead to the ledger, then the
+ * budget taken last, right before the request leaves (the write-ahead takes as long as the store does):
+ * the endpoint then sees requests at the pace the budget grants them, not in bunches.
+ */
+async function admit(
+  message: RequestMessage,
+  item: RequestItem,
+  body: ChatCompletionBody,
+  reservedTokens: number,
+  attempt: number,
+  deployment: Deployment,
+  deps: WorkerDeps,
+  spend: JobSpendMeter,
+): Promise<Admission> {
+  // Held against the job's spending cap until the answer is billed or not.
+  const reservation = await spend.reserve(deployment, body);
+  if (reservation === undefined) return { kind: 'capped' };
+  const openedAtInMs = deps.clock.nowInMs();
+  const sent: LedgerEntry = {
+    id: deps.newCallId(),
+    jobId: message.jobId,
+    line: item.line,
+    attempt,
+    deployment: deployment.name,
+    model: deployment.model,
+    state: LedgerState.sent,
+    httpStatus: 0,
+    requestId: '',
+    promptTokens: 0,
+    completionTokens: 0,
+    reservedTokens,
+    atInMs: openedAtInMs,
+    day: utcDay(openedAtInMs),
+    inputPerMillion: 0,
+    outputPerMillion: 0,
+    currency: 'USD',
+    costInNanos: 0,
+  };
+  await spend.open(sent);
+  const admission = await deployment.limiter.acquire({ requests: 1, tokens: reservedTokens }, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
+  if (!admission.granted) {
+    await spend.notBilled(reservation, sent);
+    return { kind: 'paused', waitInMs: admission.waitInMs };
+  }
+  return { kind: 'admitted', reservation, sent };
+}
+
+/** How a call's turn ended: never sent (the cap, a pause), admitted, or sent and answered (or not). */
+type Admission =
   | { readonly kind: 'capped' }
   | { readonly kind: 'paused'; readonly waitInMs: number }
-  | { readonly kind: 'answered'; readonly reservation: SpendReservation; readonly sent: LedgerEntry; readonly result: ChatCallResult };
+  | { readonly kind: 'admitted'; readonly reservation: SpendReservation; readonly sent: LedgerEntry };
+type Sending = Exclude<Admission, { kind: 'admitted' }> | { readonly kind: 'answered'; readonly reservation: SpendReservation; readonly sent: LedgerEntry; readonly result: ChatCallResult };
 
 /** Shared by the lines of one message: once one learns the deployment refuses us, the rest stop. */
 interface HaltGuard {
@@ -271,43 +325,14 @@ async function runLine(
     // A pause longer than a line may wait (a daily quota's 429) is known before anything is written.
     const pausedForInMs = limiter.pausedUntilInMs - deps.clock.nowInMs();
     if (pausedForInMs > deps.retry.maxInlineWaitInMs) return requeueForBudget(pausedForInMs);
-    // A slot covers a call from its reservation and write-ahead to its answer: what a crash can leave
-    // unconfirmed, and what is held against the cap, is bounded by the slots, not by the lines waiting.
+    // A slot covers a call from its reservation and write-ahead to its answer: what is held against the
+    // cap is bounded by the slots, not by the lines waiting. Fewer still may be written ahead and wait for
+    // the budget at once: a crash leaves those unconfirmed though they were never sent.
     const sending = await deps.callSlots(async (): Promise<Sending> => {
-      // Held against the job's spending cap until the answer is billed or not.
-      const reservation = await spend.reserve(deployment, body);
-      if (reservation === undefined) return { kind: 'capped' };
-      const callId = deps.newCallId();
-      const openedAtInMs = deps.clock.nowInMs();
-      const sent: LedgerEntry = {
-        id: callId,
-        jobId: message.jobId,
-        line: item.line,
-        attempt: attempts + 1,
-        deployment: deployment.name,
-        model: deployment.model,
-        state: LedgerState.sent,
-        httpStatus: 0,
-        requestId: '',
-        promptTokens: 0,
-        completionTokens: 0,
-        reservedTokens,
-        atInMs: openedAtInMs,
-        day: utcDay(openedAtInMs),
-        inputPerMillion: 0,
-        outputPerMillion: 0,
-        currency: 'USD',
-        costInNanos: 0,
-      };
-      await spend.open(sent);
-      // The budget is taken last, right before the request leaves (the write-ahead above takes as long as the
-      // store does): the endpoint then sees requests at the pace the budget grants them, not in bunches.
-      const admission = await limiter.acquire({ requests: 1, tokens: reservedTokens }, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
-      if (!admission.granted) {
-        await spend.notBilled(reservation, sent);
-        return { kind: 'paused', waitInMs: admission.waitInMs };
-      }
-      return { kind: 'answered', reservation, sent, result: await chat.complete(body, { customId: item.id, callId }) };
+      const admission = await deps.admissionSlots(deployment.name, () => admit(message, item, body, reservedTokens, attempts + 1, deployment, deps, spend));
+      if (admission.kind !== 'admitted') return admission;
+      const { reservation, sent } = admission;
+      return { kind: 'answered', reservation, sent, result: await chat.complete(body, { customId: item.id, callId: sent.id }) };
     });
     if (sending.kind === 'capped') return capped();
     if (sending.kind === 'paused') return requeueForBudget(sending.waitInMs);

@@ -100,7 +100,7 @@ describe('costs on Cosmos with the simulator', () => {
     const workerDeps: WorkerDeps = {
       jobs, blobs, requestQueue, controlQueue, deployments,
       ledger: stores.ledger, jobSpend: stores.jobSpend,
-      callSlots: (task) => task(), clock, random: () => 0.5, sleep: async () => {},
+      callSlots: (task) => task(), admissionSlots: (_deployment, task) => task(), clock, random: () => 0.5, sleep: async () => {},
       newCallId: randomUUID,
       retry: { maxAttempts: 2, baseDelayInMs: 1, maxDelayInMs: 1, maxInlineWaitInMs: 1000, maxRequeueDelayInMs: 3_600_000 },
       prices: PRICES, defaultMaxTokens: 32, returnUnusedTokens: false, logger: silentLogger,

@@ -98,7 +98,7 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
   };
   const workerDeps: WorkerDeps = {
     jobs, blobs, requestQueue, controlQueue, deployments, ledger, jobSpend,
-    callSlots: (task) => task(), clock, random: () => 0.5,
+    callSlots: (task) => task(), admissionSlots: (_deployment, task) => task(), clock, random: () => 0.5,
     sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
     newCallId: () => `call-${(callIds += 1)}`,
     retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },

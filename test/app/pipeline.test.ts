@@ -215,6 +215,33 @@ describe('the pipeline on in-memory ports', () => {
     expect(unsettledAtEachCall).toEqual([1, 1, 1]);
   });
 
+  it('at most the admission slots are written ahead and waiting for the budget at once', async () => {
+    const started = new Set<string>();
+    const chat = new ScriptedChatClient((body, _call, _customId, callId) => {
+      started.add(callId!);
+      return okResponse(body);
+    });
+    const world = createWorld(chat);
+    const writtenNotSentAtAdmission: number[] = [];
+    const acquire = world.limiter.acquire.bind(world.limiter);
+    world.limiter.acquire = async (cost, options) => {
+      writtenNotSentAtAdmission.push([...world.ledger.entries.values()].filter((e) => e.state === 'sent' && !started.has(e.id)).length);
+      return acquire(cost, options);
+    };
+    let queue = Promise.resolve();
+    const oneSlot = <T>(task: () => Promise<T>): Promise<T> => {
+      const turn = queue.then(task);
+      queue = turn.then(() => undefined, () => undefined);
+      return turn;
+    };
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2'), chatLine('c', '3')));
+    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const [payload] = world.requestQueue.drain();
+    const result = await processRequestMessage(parseRequestMessage(payload) as RequestMessage, { ...world.workerDeps, admissionSlots: (_deployment, task) => oneSlot(task) });
+    expect(result).toMatchObject({ recorded: 3 });
+    expect(writtenNotSentAtAdmission).toEqual([1, 1, 1]);
+  });
+
   it('gives up after maxAttempts on persistent timeouts with retries_exhausted', async () => {
     const world = createWorld(new ScriptedChatClient(() => ({ kind: 'timeout', latencyInMs: 5 })));
     world.blobs.put('batch-input', 'in.jsonl', chatLine('t', 'slow'));

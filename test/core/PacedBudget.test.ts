@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PacedBudget } from '../../src/core/PacedBudget.js';
+import { admissionSlotsFor, PacedBudget } from '../../src/core/PacedBudget.js';
 
 /** Drives the budget with a fake clock: take whenever granted, else jump to when it says. */
 function admissions(budget: PacedBudget, cost: { requests: number; tokens: number }, untilInMs: number, startInMs = 0): number[] {
@@ -65,5 +65,15 @@ describe('PacedBudget', () => {
     expect(budget.tryTake({ requests: 1, tokens: 1000 }, 0).granted).toBe(true);
     budget.refundTokens(900, 0);
     expect(budget.tryTake({ requests: 1, tokens: 1 }, 100)).toEqual({ granted: true });
+  });
+});
+
+describe('admissionSlotsFor', () => {
+  it('is half a second of the deployment\'s requests, at least 4, never more than the call slots', () => {
+    expect(admissionSlotsFor(1_000, 64)).toBe(9);
+    expect(admissionSlotsFor(3_000, 64)).toBe(25);
+    expect(admissionSlotsFor(60, 64)).toBe(4);
+    expect(admissionSlotsFor(20_000, 64)).toBe(64);
+    expect(admissionSlotsFor(1_000, 2)).toBe(2);
   });
 });
