@@ -23,6 +23,24 @@ async function runAll(world: World): Promise<void> {
 
 const fileOf = (...lines: string[]) => `${lines.join('\r\n')}\r\n`;
 
+/** A slot limiter of one: tasks run one after the other. */
+function oneAtATime(): <T>(task: () => Promise<T>) => Promise<T> {
+  let queue = Promise.resolve();
+  return (task) => {
+    const turn = queue.then(task);
+    queue = turn.then(() => undefined, () => undefined);
+    return turn;
+  };
+}
+
+/** Ingests a three-line file and processes its one work message with `overrides` on the worker's deps. */
+async function processThreeLines(world: World, overrides: Partial<World['workerDeps']>) {
+  world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2'), chatLine('c', '3')));
+  await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+  const [payload] = world.requestQueue.drain();
+  return processRequestMessage(parseRequestMessage(payload) as RequestMessage, { ...world.workerDeps, ...overrides });
+}
+
 describe('the pipeline on in-memory ports', () => {
   it('ingests, processes and finalises a file of valid and invalid lines', async () => {
     const world = createWorld();
@@ -201,16 +219,8 @@ describe('the pipeline on in-memory ports', () => {
     });
     world = createWorld(chat);
     // One slot: the message's three lines take turns.
-    let queue = Promise.resolve();
-    const oneSlot = <T>(task: () => Promise<T>): Promise<T> => {
-      const turn = queue.then(task);
-      queue = turn.then(() => undefined, () => undefined);
-      return turn;
-    };
-    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2'), chatLine('c', '3')));
-    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
-    const [payload] = world.requestQueue.drain();
-    const result = await processRequestMessage(parseRequestMessage(payload) as RequestMessage, { ...world.workerDeps, callSlots: oneSlot });
+    const oneSlot = oneAtATime();
+    const result = await processThreeLines(world, { callSlots: oneSlot });
     expect(result).toMatchObject({ recorded: 3 });
     expect(unsettledAtEachCall).toEqual([1, 1, 1]);
   });
@@ -228,16 +238,8 @@ describe('the pipeline on in-memory ports', () => {
       writtenNotSentAtAdmission.push([...world.ledger.entries.values()].filter((e) => e.state === 'sent' && !started.has(e.id)).length);
       return acquire(cost, options);
     };
-    let queue = Promise.resolve();
-    const oneSlot = <T>(task: () => Promise<T>): Promise<T> => {
-      const turn = queue.then(task);
-      queue = turn.then(() => undefined, () => undefined);
-      return turn;
-    };
-    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2'), chatLine('c', '3')));
-    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
-    const [payload] = world.requestQueue.drain();
-    const result = await processRequestMessage(parseRequestMessage(payload) as RequestMessage, { ...world.workerDeps, admissionSlots: (_deployment, task) => oneSlot(task) });
+    const oneSlot = oneAtATime();
+    const result = await processThreeLines(world, { admissionSlots: (_deployment, task) => oneSlot(task) });
     expect(result).toMatchObject({ recorded: 3 });
     expect(writtenNotSentAtAdmission).toEqual([1, 1, 1]);
   });
