@@ -11,13 +11,8 @@ export interface LedgerRow {
   readonly costInNanos: number;
 }
 
-interface Sums {
-  calls: number;
-  unconfirmedCalls: number;
-  promptTokens: number;
-  completionTokens: number;
-  costInNanos: number;
-}
+/** LedgerTotals being added up. */
+type Sums = { -readonly [K in keyof LedgerTotals]: LedgerTotals[K] };
 
 const noCalls = (): Sums => ({ calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
 

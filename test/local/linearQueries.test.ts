@@ -1,17 +1,17 @@
-import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   linearizeQueryCode,
   standInQueryHelpers,
   standInQueryModule,
+  standInRequire,
   stripUndefinedLinear,
   useLinearStandInQueries,
 } from '../../src/local/stack/linearQueries.js';
 
 /** The engine's own `stripUndefined`, from a fresh copy of its module (the loaded one may be patched). */
 function originalStripUndefined(): (value: unknown) => unknown {
-  const engine = createRequire(createRequire(import.meta.url).resolve('@vercel/cosmosdb-server'));
+  const engine = standInRequire();
   const path = engine.resolve('@zeit/cosmosdb-query/lib/helpers');
   const loaded = engine.cache[path];
   delete engine.cache[path];

@@ -41,7 +41,8 @@ export function stripUndefinedLinear(value: unknown): unknown {
   return value;
 }
 
-function standInRequire(): NodeJS.Require {
+/** `require` as the stand-in's own package resolves it (its query engine is its dependency, not ours). */
+export function standInRequire(): NodeJS.Require {
   return createRequire(createRequire(import.meta.url).resolve('@vercel/cosmosdb-server'));
 }
 
