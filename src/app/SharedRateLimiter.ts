@@ -40,6 +40,11 @@ interface Waiter {
 
 /** Server debt reports are folded into the shared schedule at most this often. */
 const CORRECTION_INTERVAL_IN_MS = 1_000;
+/**
+ * The next slice is claimed while this much of the held timeline (or twice a claim's usual round trip,
+ * if more) is still to run: the claim's round trip then passes while requests are still being admitted.
+ */
+const MIN_CLAIM_LEAD_IN_MS = 100;
 
 /**
  * The deployment's budget shared by every instance: slices of one global timeline claimed from a
@@ -51,6 +56,8 @@ export class SharedRateLimiter implements RateLimiter {
   readonly #waiters: Waiter[] = [];
   #timer: unknown;
   #claiming = false;
+  /** A smoothed claim round trip: how early the next slice must be asked for. */
+  #claimRoundTripInMs = 0;
   #pausedUntilInMs = 0;
   #lastCorrectionInMs = -Infinity;
 
@@ -107,7 +114,7 @@ export class SharedRateLimiter implements RateLimiter {
   }
 
   #pump(): void {
-    if (this.#timer !== undefined || this.#claiming) return;
+    if (this.#timer !== undefined) return;
     while (this.#waiters.length > 0) {
       const head = this.#waiters[0]!;
       const now = this.#options.clock.nowInMs();
@@ -132,21 +139,38 @@ export class SharedRateLimiter implements RateLimiter {
           this.#timer = undefined;
           this.#pump();
         }, decision.waitInMs);
+        this.#claimAheadIfShort(now);
         return;
       }
-      this.#claim(this.#sliceFor(decision.durationInMs));
+      if (!this.#claiming) this.#claim(this.#sliceFor(0, decision.durationInMs));
       return;
     }
   }
 
+  /** Asks for the next slice before the held ones run out, for the callers they will not cover. */
+  #claimAheadIfShort(nowInMs: number): void {
+    if (this.#claiming) return;
+    const aheadInMs = this.#pacer.heldAheadInMs(nowInMs);
+    if (aheadInMs >= Math.max(MIN_CLAIM_LEAD_IN_MS, 2 * this.#claimRoundTripInMs)) return;
+    const durationInMs = this.#sliceFor(aheadInMs, 0);
+    if (durationInMs > Number.EPSILON) this.#claim(durationInMs);
+  }
+
   /**
-   * Sizes a claim to the exact cost of the callers waiting now (up to about one slice): they fit it
-   * end to end, so no unusable remainder is left at the slice's end to go to waste.
+   * Sizes a claim to the exact cost of the callers waiting now (up to about one slice), past those the
+   * held timeline already covers: they fit it end to end, so no unusable remainder is left at the
+   * slice's end to go to waste.
    */
-  #sliceFor(headNeedInMs: number): number {
+  #sliceFor(coveredInMs: number, headNeedInMs: number): number {
+    let covered = 0;
     let total = 0;
     for (const waiter of this.#waiters) {
-      const next = total + costInMs(waiter.cost, this.#options.rates);
+      const cost = costInMs(waiter.cost, this.#options.rates);
+      if (covered + cost <= coveredInMs) {
+        covered += cost;
+        continue;
+      }
+      const next = total + cost;
       if (total > 0 && next > this.#options.sliceInMs) break;
       total = next;
     }
@@ -163,6 +187,8 @@ export class SharedRateLimiter implements RateLimiter {
       })
       .then(
         (slice) => {
+          const roundTripInMs = this.#options.clock.nowInMs() - now;
+          this.#claimRoundTripInMs = this.#claimRoundTripInMs === 0 ? roundTripInMs : 0.8 * this.#claimRoundTripInMs + 0.2 * roundTripInMs;
           this.#pacer.addSlice(slice);
           this.#claiming = false;
           this.#pump();

@@ -96,6 +96,16 @@ export class SlicePacer {
     return this.#nextInMs;
   }
 
+  /** Timeline this instance still holds from its next admission on: how long it can go on without a claim. */
+  heldAheadInMs(nowInMs: number): number {
+    let ahead = 0;
+    for (const slice of this.#slices) {
+      const from = Math.max(this.#nextInMs, slice.startInMs, Math.min(nowInMs - MAX_CATCH_UP_IN_MS, slice.endInMs));
+      ahead += Math.max(0, slice.endInMs - from);
+    }
+    return ahead;
+  }
+
   addSlice(slice: Slice): void {
     const last = this.#slices[this.#slices.length - 1];
     // A slice that continues the one we hold (we were the last to claim) merges: no remainder is lost between them.

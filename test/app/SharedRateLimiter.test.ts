@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryBudgetStore } from '../../src/adapters/memory/InMemoryBudgetStore.js';
 import { silentLogger } from '../../src/app/Logger.js';
-import { SharedRateLimiter } from '../../src/app/SharedRateLimiter.js';
+import { SharedRateLimiter, type BudgetStore } from '../../src/app/SharedRateLimiter.js';
 import { scheduleRates } from '../../src/core/SliceSchedule.js';
 
 /** A virtual clock with timers: time jumps to the next timer; promises settle in between. */
@@ -118,6 +118,30 @@ describe('SharedRateLimiter', () => {
     limiter.correct({ tokens: 10 });
     await time.settle();
     expect(store.stateOf('d').cursorInMs).toBe(6_000);
+  });
+
+  it('claims the next slice while the held one still runs, so a slow store costs no capacity', async () => {
+    const time = new VirtualTime();
+    const inner = new InMemoryBudgetStore();
+    // Every claim takes 300 ms to come back, far longer than the limiter may catch up on.
+    const slowStore: BudgetStore = {
+      update: (deploymentId, change) =>
+        new Promise((resolve, reject) => {
+          time.timers.setTimeout(() => inner.update(deploymentId, change).then(resolve, reject), 300);
+        }),
+    };
+    const rates = scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 1e9 }, 1);
+    const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store: slowStore, clock: time.clock, timers: time.timers, logger: silentLogger });
+    const admitted: number[] = [];
+    for (let i = 0; i < 2_000; i += 1) {
+      void limiter.acquire({ requests: 1, tokens: 1 }, { maxWaitInMs: 1e9 }).then((r) => {
+        if (r.granted) admitted.push(time.now);
+      });
+    }
+    await time.runUntil(60_300);
+    // The first claim's round trip is the only pause: 600 RPM for the minute after it.
+    expect(admitted.length).toBeGreaterThanOrEqual(599);
+    expect(maxInWindow(admitted, 10_000)).toBeLessThanOrEqual(101);
   });
 
   it('two deployments keep separate budgets in one store', async () => {

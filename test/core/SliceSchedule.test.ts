@@ -51,6 +51,18 @@ describe('SlicePacer', () => {
     expect(MAX_CATCH_UP_IN_MS).toBe(100);
   });
 
+  it('knows how much held timeline is left from its next admission (what may be spent before it needs a claim)', () => {
+    const pacer = new SlicePacer(rates, 1000);
+    expect(pacer.heldAheadInMs(0)).toBe(0);
+    pacer.addSlice({ startInMs: 0, endInMs: 1000 });
+    pacer.addSlice({ startInMs: 2000, endInMs: 2500 });
+    expect(pacer.heldAheadInMs(0)).toBe(1500);
+    expect(pacer.tryTake({ requests: 1, tokens: 1 }, 0)).toEqual({ kind: 'granted' });
+    expect(pacer.heldAheadInMs(0)).toBe(1400);
+    // Time given up for lateness is not held any more.
+    expect(pacer.heldAheadInMs(900)).toBe(700);
+  });
+
   it('admits a request only if all of its cost fits in the slice, and asks for a big enough slice', () => {
     const pacer = new SlicePacer(rates, 1000);
     pacer.addSlice({ startInMs: 0, endInMs: 1000 });
