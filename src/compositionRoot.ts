@@ -177,5 +177,7 @@ export function getServices(): Promise<Services> {
 export async function closeServices(): Promise<void> {
   const current = shared;
   shared = undefined;
-  if (current !== undefined) await (await current).close();
+  // Services that failed to build have nothing to close (their failure went to whoever awaited them).
+  const services = await current?.catch(() => undefined);
+  await services?.close();
 }
