@@ -1,4 +1,4 @@
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CosmosClient } from '@azure/cosmos';
 import { CosmosJobStore } from '../../src/adapters/cosmos/CosmosJobStore.js';
 import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
@@ -8,10 +8,11 @@ import { describeJobStoreConformance } from './jobStoreConformance.js';
 let stack: LocalStack;
 let client: CosmosClient;
 let store: CosmosJobStore;
+let config: Parameters<typeof ensureCosmosContainers>[1];
 
 beforeAll(async () => {
   stack = await startLocalStack();
-  const config = {
+  config = {
     endpoint: stack.settings['COSMOS_ENDPOINT']!,
     key: stack.settings['COSMOS_KEY'],
     clientId: undefined,
@@ -34,3 +35,13 @@ afterAll(async () => {
 });
 
 describeJobStoreConformance('Cosmos DB (local stand-in)', () => store);
+
+describe('ensureCosmosContainers', () => {
+  it('several instances starting at once all get the database and containers (a lost creation race is no error)', async () => {
+    const fresh = { ...config, database: 'raced-start' };
+    const results = await Promise.all([1, 2, 3, 4].map(() => ensureCosmosContainers(client, fresh)));
+    for (const containers of results) expect(containers.ledger.id).toBe('ledger');
+    const { resources } = await client.database('raced-start').containers.readAll().fetchAll();
+    expect(resources.map((c) => c.id).sort()).toEqual(['budget', 'jobs', 'ledger', 'lines', 'rollups']);
+  });
+});

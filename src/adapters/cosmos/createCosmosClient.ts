@@ -30,27 +30,27 @@ export interface CosmosContainers {
  * these calls are reads). Partition keys: jobs by `/id`, lines by `/jobId` so a job's outcomes share a partition.
  */
 export async function ensureCosmosContainers(client: CosmosClient, config: AppConfig['cosmos']): Promise<CosmosContainers> {
-  const { database } = await client.databases.createIfNotExists({ id: config.database });
-  const { container: jobs } = await database.containers.createIfNotExists({
-    id: config.jobsContainer,
-    partitionKey: { paths: ['/id'] },
-  });
-  const { container: lines } = await database.containers.createIfNotExists({
-    id: config.linesContainer,
-    partitionKey: { paths: ['/jobId'] },
-  });
-  const { container: budget } = await database.containers.createIfNotExists({
-    id: config.budgetContainer,
-    partitionKey: { paths: ['/id'] },
-  });
-  const { container: ledger } = await database.containers.createIfNotExists({
-    id: config.ledgerContainer,
-    partitionKey: { paths: ['/jobId'] },
-  });
+  const { database } = await evenIfRaced(() => client.databases.createIfNotExists({ id: config.database }));
+  const container = async (id: string, partitionKey: string): Promise<Container> =>
+    (await evenIfRaced(() => database.containers.createIfNotExists({ id, partitionKey: { paths: [partitionKey] } }))).container;
+  const jobs = await container(config.jobsContainer, '/id');
+  const lines = await container(config.linesContainer, '/jobId');
+  const budget = await container(config.budgetContainer, '/id');
+  const ledger = await container(config.ledgerContainer, '/jobId');
   // By day: a rollup refresh writes one day's partition; a report reads the partitions of its range.
-  const { container: rollups } = await database.containers.createIfNotExists({
-    id: config.rollupsContainer,
-    partitionKey: { paths: ['/day'] },
-  });
+  const rollups = await container(config.rollupsContainer, '/day');
   return { database, jobs, lines, budget, ledger, rollups };
+}
+
+/**
+ * `createIfNotExists` reads, then creates: two processes starting at once can both read "missing" and
+ * one create fails with a conflict. The other created it, which is all that was asked: read it again.
+ */
+async function evenIfRaced<T>(createIfNotExists: () => Promise<T>): Promise<T> {
+  try {
+    return await createIfNotExists();
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 409) throw error;
+    return createIfNotExists();
+  }
 }
