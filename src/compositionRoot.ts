@@ -23,6 +23,7 @@ import { Deployments } from './app/deployments.js';
 import { SharedRateLimiter, type BudgetStore } from './app/SharedRateLimiter.js';
 import { scheduleRates } from './core/SliceSchedule.js';
 import { admissionSlotsFor } from './core/PacedBudget.js';
+import { ResultParts } from './app/resultParts.js';
 
 /** Largest message before base64: 48 KiB encodes to 64 KiB, Azure's limit. Leave room for the encoding's padding. */
 const MAX_MESSAGE_BYTES = 48 * 1024 - 512;
@@ -37,6 +38,7 @@ export interface Services {
   readonly ledger: UsageLedger;
   readonly rollups: RollupStore;
   readonly clock: Clock;
+  readonly resultParts: ResultParts;
   ingestDeps(logger: Logger): IngestDeps;
   workerDeps(logger: Logger): WorkerDeps;
   finalizeDeps(logger: Logger): FinalizeDeps;
@@ -81,6 +83,7 @@ export async function createServices(env: Env): Promise<Services> {
       tokenCounter: createTokenCounter(d.model),
     })),
   );
+  const resultParts = new ResultParts(blobs, config.outputContainer, () => randomUUID().replaceAll('-', '').slice(0, 16));
   const callSlots = pLimit(config.phi3.maxConcurrency);
   const admissionSlots = new Map(
     config.phi3.deployments.map((d) => [d.name, pLimit(admissionSlotsFor(d.requestsPerMinute, config.phi3.maxConcurrency))] as const),
@@ -96,6 +99,7 @@ export async function createServices(env: Env): Promise<Services> {
     ledger,
     rollups,
     clock: systemClock,
+    resultParts,
     ingestDeps: (logger) => ({
       jobs,
       blobs,
@@ -113,6 +117,7 @@ export async function createServices(env: Env): Promise<Services> {
       exactTokenLines: config.limits.ingestExactTokenLines,
       prices: config.prices,
       defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
+      resultParts,
     }),
     workerDeps: (logger) => ({
       jobs,
@@ -137,9 +142,10 @@ export async function createServices(env: Env): Promise<Services> {
       prices: config.prices,
       defaultMaxTokens: config.phi3.defaultMaxTokens,
       returnUnusedTokens: config.phi3.returnUnusedTokens,
+      resultParts,
       logger,
     }),
-    finalizeDeps: (logger) => ({ jobs, blobs, clock: systemClock, logger, outputContainer: config.outputContainer, ledger, rollups }),
+    finalizeDeps: (logger) => ({ jobs, blobs, clock: systemClock, logger, outputContainer: config.outputContainer, ledger, rollups, resultParts }),
     close: async () => {
       await Promise.all(deployments.all.map((d) => d.chat.close()));
       cosmosClient.dispose();

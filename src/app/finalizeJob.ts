@@ -4,6 +4,7 @@ import { toBatchOutputLine, type LineOutcome } from '../core/lineOutcome.js';
 import type { Logger } from './Logger.js';
 import type { BlobStore, Clock, JobStore, RollupStore, UsageLedger } from './ports.js';
 import { refreshRollups } from './costRollups.js';
+import { errorsBlobName, resultsBlobName, type ResultParts } from './resultParts.js';
 import { updateJob } from './updateJob.js';
 
 export interface FinalizeDeps {
@@ -14,6 +15,7 @@ export interface FinalizeDeps {
   readonly outputContainer: string;
   readonly ledger: UsageLedger;
   readonly rollups: RollupStore;
+  readonly resultParts: ResultParts;
 }
 
 export type FinalizeResult = 'finalized' | 'not-ready' | 'already-final';
@@ -52,27 +54,14 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   }));
   if (TERMINAL_STATUSES.has(marked.status)) return 'already-final';
 
-  const resultsBlob = `${jobId}/results.jsonl`;
-  const errorsBlob = `${jobId}/errors.jsonl`;
-  // The files are written from the outcomes themselves, and counted as they are: the final counts are exact.
-  const succeeded = { lines: 0 };
-  const failed = { lines: 0 };
-  // Complete live counters are exact (see above): a file they say is empty needs no listing.
-  const known = isComplete(marked) ? marked.counts : undefined;
-  const outcomes = (status: 'succeeded' | 'not_succeeded', expected: number | undefined): AsyncIterable<LineOutcome> =>
-    expected === 0 ? noOutcomes() : deps.jobs.listOutcomes(jobId, { status });
-  // The two files and the ledger's sums are independent reads: they go on side by side.
-  const [, , { totals: spent }] = await Promise.all([
-    deps.blobs.upload(deps.outputContainer, resultsBlob, jsonLines(outcomes('succeeded', known?.succeeded), succeeded), {
-      contentType: 'application/jsonl',
-    }),
-    deps.blobs.upload(deps.outputContainer, errorsBlob, jsonLines(outcomes('not_succeeded', known?.failed), failed), {
-      contentType: 'application/jsonl',
-    }),
+  const resultsBlob = resultsBlobName(jobId);
+  const errorsBlob = errorsBlobName(jobId);
+  // The files and the ledger's sums are independent: they go on side by side.
+  const [totals, { totals: spent }] = await Promise.all([
+    writeFiles(jobId, marked, deps),
     // Spend is the ledger's (every billed call, repeats included), summed as the rollups are brought up to it.
     refreshRollups(jobId, deps),
   ]);
-  const totals = { succeeded: succeeded.lines, failed: failed.lines };
   const now = deps.clock.nowInMs();
   const final = await replaceWithRetry(jobId, deps, (job) => {
     const noRequests = job.ingest.requests === 0;
@@ -102,6 +91,29 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   });
   deps.logger.info(`Job ${jobId} ${final.status}: ${totals.succeeded} succeeded, ${totals.failed} failed`);
   return 'finalized';
+}
+
+/**
+ * Writes the output and error files; returns the lines in each. Complete live counters are exact (see
+ * above): when the parts staged as lines finished hold exactly those lines, committing them is the
+ * whole write. Otherwise (a part was never staged; a retried job, whose earlier error lines are stale)
+ * the files are written from the outcomes themselves, counted as they are written.
+ */
+async function writeFiles(jobId: string, job: Job, deps: FinalizeDeps): Promise<{ succeeded: number; failed: number }> {
+  const known = isComplete(job) ? job.counts : undefined;
+  if (known !== undefined && (job.retries ?? 0) === 0 && (await deps.resultParts.commit(jobId, known))) {
+    return { succeeded: known.succeeded, failed: known.failed };
+  }
+  const succeeded = { lines: 0 };
+  const failed = { lines: 0 };
+  // A file the complete counters say is empty needs no listing.
+  const outcomes = (status: 'succeeded' | 'not_succeeded', expected: number | undefined): AsyncIterable<LineOutcome> =>
+    expected === 0 ? noOutcomes() : deps.jobs.listOutcomes(jobId, { status });
+  await Promise.all([
+    deps.resultParts.writeWhole(resultsBlobName(jobId), jsonLines(outcomes('succeeded', known?.succeeded), succeeded)),
+    deps.resultParts.writeWhole(errorsBlobName(jobId), jsonLines(outcomes('not_succeeded', known?.failed), failed)),
+  ]);
+  return { succeeded: succeeded.lines, failed: failed.lines };
 }
 
 async function replaceWithRetry(jobId: string, deps: FinalizeDeps, change: (job: Job) => Job): Promise<Job> {

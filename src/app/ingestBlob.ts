@@ -18,6 +18,7 @@ import type { Deployments } from './deployments.js';
 import type { BlobStore, Clock, JobStore, MessageQueue } from './ports.js';
 import { updateJob } from './updateJob.js';
 import { recordOutcomesAndMaybeFinalize } from './processRequestMessage.js';
+import type { ResultParts } from './resultParts.js';
 
 export interface IngestDeps {
   readonly jobs: JobStore;
@@ -41,6 +42,8 @@ export interface IngestDeps {
   readonly exactTokenLines?: number;
   /** Spending cap of a job whose blob has no `maxcost` metadata; undefined = none. */
   readonly defaultMaxCostInNanos: number | undefined;
+  /** Where the output lines of the outcomes the ingest records (invalid or cancelled lines) are staged. */
+  readonly resultParts: ResultParts;
 }
 
 /** Another reader took over the file (this one was too slow to renew its lease): stop, it carries on. */

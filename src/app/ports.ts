@@ -18,6 +18,17 @@ export interface BlobStore {
   upload(container: string, name: string, content: AsyncIterable<string | Buffer> | string, options: { contentType: string }): Promise<void>;
   download(container: string, name: string): Promise<Buffer | undefined>;
   ensureContainer(container: string): Promise<void>;
+  /** Stages one block of a block blob, visible once committed. A blob's block ids all have one length (at most 64 bytes). */
+  stageBlock(container: string, name: string, blockId: string, content: string): Promise<void>;
+  /** The blob's block ids: the committed ones in order, and those staged since and not yet committed. */
+  listBlocks(container: string, name: string): Promise<BlobBlocks>;
+  /** Makes the blob these blocks in this order (each its latest staged or committed version); other staged blocks are dropped. */
+  commitBlocks(container: string, name: string, blockIds: readonly string[], options: { contentType: string }): Promise<void>;
+}
+
+export interface BlobBlocks {
+  readonly committed: readonly string[];
+  readonly uncommitted: readonly string[];
 }
 
 export interface MessageQueue {

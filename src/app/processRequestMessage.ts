@@ -12,6 +12,7 @@ import type { Deployment, Deployments } from './deployments.js';
 import { updateJob } from './updateJob.js';
 import { LedgerState, type BlobStore, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type UsageLedger } from './ports.js';
 import { JobSpendMeter, type SpendReservation } from './jobSpend.js';
+import type { ResultParts } from './resultParts.js';
 
 export interface WorkerDeps {
   readonly jobs: JobStore;
@@ -37,6 +38,8 @@ export interface WorkerDeps {
   readonly prices: readonly ModelPrice[];
   readonly defaultMaxTokens: number;
   readonly returnUnusedTokens: boolean;
+  /** Where the output lines of recorded outcomes are staged for the job's files. */
+  readonly resultParts: ResultParts;
   readonly logger: Logger;
 }
 
@@ -107,15 +110,20 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   return { recorded: created, alreadyDone: done.size, requeued: requeue.length };
 }
 
-/** Records outcomes, adds the new ones to the job's counters, and asks for finalisation when the job is complete. */
+/**
+ * Records outcomes, stages the output lines of the new ones for the job's files, adds them to the job's
+ * counters, and asks for finalisation when the job is complete. The counters move last: when they say
+ * complete, every counted line's output is staged.
+ */
 export async function recordOutcomesAndMaybeFinalize(
   jobId: string,
   outcomes: readonly LineOutcome[],
-  deps: Pick<WorkerDeps, 'jobs' | 'controlQueue' | 'clock'>,
+  deps: Pick<WorkerDeps, 'jobs' | 'controlQueue' | 'clock' | 'resultParts' | 'logger'>,
 ): Promise<number> {
   if (outcomes.length === 0) return 0;
   const created = await deps.jobs.recordOutcomes(outcomes);
   if (created.length === 0) return 0;
+  await deps.resultParts.stage(jobId, created, deps.logger);
   const updated = await deps.jobs.addToJobCounters(jobId, totalsOf(created), deps.clock.nowInMs());
   if (isComplete(updated.job)) {
     const finalize: ControlMessage = { v: 1, kind: 'finalize', jobId };

@@ -4,6 +4,7 @@ import { parseRequestMessage } from '../core/requestMessage.js';
 import type { Logger } from './Logger.js';
 import type { Clock, JobStore, MessageQueue } from './ports.js';
 import { recordOutcomesAndMaybeFinalize } from './processRequestMessage.js';
+import type { ResultParts } from './resultParts.js';
 
 /**
  * A work message that failed `maxDequeueCount` times: its lines that still have no outcome fail
@@ -11,7 +12,7 @@ import { recordOutcomesAndMaybeFinalize } from './processRequestMessage.js';
  */
 export async function recordPoisonMessage(
   payload: unknown,
-  deps: { jobs: JobStore; controlQueue: MessageQueue; clock: Clock; logger: Logger },
+  deps: { jobs: JobStore; controlQueue: MessageQueue; clock: Clock; logger: Logger; resultParts: ResultParts },
 ): Promise<number> {
   const message = parseRequestMessage(payload);
   if (typeof message === 'string') {

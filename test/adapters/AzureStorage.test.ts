@@ -4,6 +4,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { AzureBlobStore } from '../../src/adapters/storage/AzureBlobStore.js';
 import { AzureMessageQueue } from '../../src/adapters/storage/AzureMessageQueue.js';
 import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
+import { itKeepsBlockBlobsLikeAzure } from './blobBlocksConformance.js';
 
 let stack: LocalStack;
 let blobs: AzureBlobStore;
@@ -30,6 +31,8 @@ async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
 }
 
 describe('AzureBlobStore against Azurite', () => {
+  itKeepsBlockBlobsLikeAzure(() => blobs, 'block-parts');
+
   it('streams a pinned version, reads ranges, and refuses a changed blob', async () => {
     const container = unique('c');
     await blobs.ensureContainer(container);

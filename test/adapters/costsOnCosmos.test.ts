@@ -16,6 +16,7 @@ import { Deployments } from '../../src/app/deployments.js';
 import { finalizeJob, type FinalizeDeps } from '../../src/app/finalizeJob.js';
 import { ingestBlob, type IngestDeps } from '../../src/app/ingestBlob.js';
 import { silentLogger } from '../../src/app/Logger.js';
+import { ResultParts } from '../../src/app/resultParts.js';
 import type { ChatClient, JobStore, LedgerEntry } from '../../src/app/ports.js';
 import { processRequestMessage, type WorkerDeps } from '../../src/app/processRequestMessage.js';
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
@@ -91,8 +92,9 @@ describe('costs on Cosmos with the simulator', () => {
         return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
       },
     });
+    const resultParts = new ResultParts(blobs, 'out', () => randomUUID().replaceAll('-', '').slice(0, 16));
     const ingestDeps: IngestDeps = {
-      jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger,
+      jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger, resultParts,
       defaultMaxTokens: 32, maxLineBytes: 65_536, maxLinesPerFile: 1000,
       packing: { maxMessageBytes: 8192, maxItemsPerMessage: 2 },
       prices: PRICES, defaultMaxCostInNanos: undefined, stateContainer: 'out',
@@ -103,9 +105,9 @@ describe('costs on Cosmos with the simulator', () => {
       callSlots: (task) => task(), admissionSlots: (_deployment, task) => task(), clock, random: () => 0.5, sleep: async () => {},
       newCallId: randomUUID,
       retry: { maxAttempts: 2, baseDelayInMs: 1, maxDelayInMs: 1, maxInlineWaitInMs: 1000, maxRequeueDelayInMs: 3_600_000 },
-      prices: PRICES, defaultMaxTokens: 32, returnUnusedTokens: false, logger: silentLogger,
+      prices: PRICES, defaultMaxTokens: 32, returnUnusedTokens: false, resultParts, logger: silentLogger,
     };
-    const finalizeDeps: FinalizeDeps = { jobs, blobs, clock, logger: silentLogger, outputContainer: 'out', ledger: stores.ledger, rollups: stores.rollups };
+    const finalizeDeps: FinalizeDeps = { jobs, blobs, clock, logger: silentLogger, outputContainer: 'out', ledger: stores.ledger, rollups: stores.rollups, resultParts };
 
     const lines = Array.from({ length: 12 }, (_, i) =>
       JSON.stringify({ custom_id: `q${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Question ${i}: name ${i + 2} colours.` }], max_tokens: 10 + i } }),

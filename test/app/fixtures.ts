@@ -8,6 +8,7 @@ import type { FinalizeDeps } from '../../src/app/finalizeJob.js';
 import type { IngestDeps } from '../../src/app/ingestBlob.js';
 import { Deployments } from '../../src/app/deployments.js';
 import { silentLogger } from '../../src/app/Logger.js';
+import { ResultParts } from '../../src/app/resultParts.js';
 import type { ChatCallResult, ChatClient } from '../../src/app/ports.js';
 import type { WorkerDeps } from '../../src/app/processRequestMessage.js';
 import type { RateLimiter } from '../../src/app/RateLimiter.js';
@@ -88,13 +89,15 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
   let callIds = 0;
   const rollups = new InMemoryRollupStore();
   const jobSpend = new InMemoryJobSpendStore(jobs);
+  let partIds = 0;
+  const resultParts = new ResultParts(blobs, 'batch-output', () => (partIds += 1).toString(16).padStart(16, '0'));
   const deployments = new Deployments([{ name: 'test', model: 'Phi-3-mini-4k-instruct', chat, limiter, tokenCounter: roughTokenCounter }]);
   const ingestDeps: IngestDeps = {
     jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger,
     defaultMaxTokens: 100, maxLineBytes: 4096, maxLinesPerFile: 1000,
     packing: { maxMessageBytes: 2048, maxItemsPerMessage: 4 },
     stateContainer: 'batch-output',
-    prices: DEFAULT_PRICES, defaultMaxCostInNanos: undefined,
+    prices: DEFAULT_PRICES, defaultMaxCostInNanos: undefined, resultParts,
   };
   const workerDeps: WorkerDeps = {
     jobs, blobs, requestQueue, controlQueue, deployments, ledger, jobSpend,
@@ -102,10 +105,10 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
     sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
     newCallId: () => `call-${(callIds += 1)}`,
     retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },
-    prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false, logger: silentLogger,
+    prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false, resultParts, logger: silentLogger,
   };
-  const finalizeDeps: FinalizeDeps = { jobs, blobs, clock, logger: silentLogger, outputContainer: 'batch-output', ledger, rollups };
-  return { ledger, rollups, clock, jobs, blobs, requestQueue, controlQueue, limiter, sleeps, ingestDeps, workerDeps, finalizeDeps };
+  const finalizeDeps: FinalizeDeps = { jobs, blobs, clock, logger: silentLogger, outputContainer: 'batch-output', ledger, rollups, resultParts };
+  return { ledger, rollups, clock, jobs, blobs, requestQueue, controlQueue, limiter, sleeps, resultParts, ingestDeps, workerDeps, finalizeDeps };
 }
 
 export const chatLine = (customId: string | undefined, content: string, extra: Record<string, unknown> = {}) =>

@@ -62,8 +62,59 @@ describe('the pipeline on in-memory ports', () => {
     expect(job.errors.map((e) => e.line)).toEqual([2, 5]);
   });
 
-  it('does not list the outcomes of a file the complete live counters say is empty, and still writes it', async () => {
+  it('commits the files from the parts staged as lines finished: exact, in line order, and not one outcome read back', async () => {
+    const chat = new ScriptedChatClient((body) =>
+      String(body.messages[0]?.content) === 'refused'
+        ? { kind: 'response', status: 400, headers: {}, body: { error: { code: 'content_filter', message: 'no' } }, requestId: 'r', latencyInMs: 1 }
+        : okResponse(body),
+    );
+    const world = createWorld(chat);
+    // Four lines per message: three messages, an invalid line recorded by the ingest, a line the endpoint refuses.
+    const lines = Array.from({ length: 10 }, (_, i) => (i === 3 ? 'not json' : chatLine(`c${i + 1}`, i === 6 ? 'refused' : `p${i + 1}`)));
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(...lines));
+    const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = result.kind === 'ingested' ? result.jobId : '';
+    const listed: Array<string | undefined> = [];
+    const list = world.jobs.listOutcomes.bind(world.jobs);
+    world.jobs.listOutcomes = (id, options) => {
+      listed.push(options?.status);
+      return list(id, options);
+    };
+    await runAll(world);
+    expect(listed).toEqual([]);
+    const job = (await world.jobs.getJob(jobId))!.job;
+    expect(job).toMatchObject({ status: 'completed', counts: { succeeded: 8, failed: 2 } });
+    const read = async (name: string) => (await world.blobs.download('batch-output', `${jobId}/${name}`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
+    expect((await read('results.jsonl')).map((r) => r.custom_id)).toEqual(['c1', 'c2', 'c3', 'c5', 'c6', 'c8', 'c9', 'c10']);
+    expect((await read('errors.jsonl')).map((e) => [e.custom_id, e.error.code])).toEqual([['line-4', 'invalid_json_line'], ['c7', 'content_filter']]);
+    // A finalisation that died after committing commits the same parts again.
+    const before = (await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString();
+    expect(await world.resultParts.commit(jobId, job.counts)).toBe(true);
+    expect((await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString()).toBe(before);
+  });
+
+  it('a part that was never staged sends the files to the outcomes, and they are still exact', async () => {
     const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(...Array.from({ length: 10 }, (_, i) => chatLine(`c${i + 1}`, `p${i + 1}`))));
+    const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = result.kind === 'ingested' ? result.jobId : '';
+    const stage = world.blobs.stageBlock.bind(world.blobs);
+    let stages = 0;
+    world.blobs.stageBlock = async (...args) => {
+      stages += 1;
+      if (stages === 2) throw new Error('storage unavailable');
+      return stage(...args);
+    };
+    await runAll(world);
+    expect((await world.jobs.getJob(jobId))!.job).toMatchObject({ status: 'completed', counts: { succeeded: 10, failed: 0 } });
+    const results = (await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
+    expect(results.map((r) => r.custom_id)).toEqual(Array.from({ length: 10 }, (_, i) => `c${i + 1}`));
+  });
+
+  it('written from the outcomes, a file the complete live counters say is empty is not listed, and still written', async () => {
+    const world = createWorld();
+    // No part is staged: the files are written from the outcomes.
+    world.resultParts.stage = async () => {};
     world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', 'one'), chatLine('b', 'two')));
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const listed: Array<string | undefined> = [];

@@ -102,14 +102,14 @@ describe('reliability on in-memory ports', () => {
     const [payload] = world.requestQueue.drain();
     const message = parseRequestMessage(payload) as RequestMessage;
     await processRequestMessage({ ...message, items: message.items.slice(0, 1) }, world.workerDeps);
-    const recorded = await recordPoisonMessage(payload, { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock, logger: silentLogger });
+    const recorded = await recordPoisonMessage(payload, { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock, logger: silentLogger, resultParts: world.resultParts });
     expect(recorded).toBe(2);
     await drainControl(world);
     const job = (await world.jobs.getJob(jobId))!.job;
     expect(job.status).toBe('completed');
     expect(job.counts).toEqual({ succeeded: 1, failed: 2 });
     expect((await outcomesOf(world, jobId)).map((o) => o.error?.code ?? 'ok')).toEqual(['ok', 'poison_message', 'poison_message']);
-    expect(await recordPoisonMessage('garbage', { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock, logger: silentLogger })).toBe(0);
+    expect(await recordPoisonMessage('garbage', { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock, logger: silentLogger, resultParts: world.resultParts })).toBe(0);
   });
 
   it('a job cancelled while its file is being read sends nothing more and still gives every line an outcome', async () => {
@@ -176,6 +176,11 @@ describe('retry and sweeper on in-memory ports', () => {
       [3, 'failed', 1],
       [4, 'failed', 0],
     ]);
+    // A retried job's files come from its outcomes: the line that now succeeded is in the results, not in the errors.
+    const fileOf = async (name: string) =>
+      (await world.blobs.download('batch-output', `${jobId}/${name}`))!.toString().trim().split('\n').map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
+    expect(await fileOf('results.jsonl')).toEqual(['id-1', 'id-2']);
+    expect(await fileOf('errors.jsonl')).toEqual(['id-3', 'line-4']);
     // Without retryable_only the content-filtered line goes again too; the invalid line never does.
     const again = await retryFailedLines(world.ingestDeps, jobId, { retryableOnly: false });
     expect(again.retried).toBe(1);

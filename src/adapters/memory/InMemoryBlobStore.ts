@@ -1,10 +1,12 @@
-import type { BlobProperties, BlobStore } from '../../app/ports.js';
+import type { BlobBlocks, BlobProperties, BlobStore } from '../../app/ports.js';
 import { Phi3BatchError } from '../../core/errors.js';
 
 interface StoredBlob {
   content: Buffer;
   etag: string;
   metadata: Record<string, string>;
+  /** The blocks it was committed from, in order (none when written whole). */
+  blocks?: ReadonlyArray<{ readonly id: string; readonly content: Buffer }>;
 }
 
 const changed = (container: string, name: string) =>
@@ -12,6 +14,8 @@ const changed = (container: string, name: string) =>
 
 export class InMemoryBlobStore implements BlobStore {
   readonly #blobs = new Map<string, StoredBlob>();
+  /** Staged, not yet committed blocks per blob, in staging order (a re-staged id keeps its place, takes the new content). */
+  readonly #staged = new Map<string, Map<string, Buffer>>();
   #version = 0;
   /** Chunk size of reads, small by default so tests exercise chunk boundaries. */
   readChunkBytes = 7;
@@ -73,4 +77,33 @@ export class InMemoryBlobStore implements BlobStore {
   }
 
   async ensureContainer(): Promise<void> {}
+
+  async stageBlock(container: string, name: string, blockId: string, content: string): Promise<void> {
+    const key = this.#key(container, name);
+    const staged = this.#staged.get(key) ?? new Map<string, Buffer>();
+    const lengths = new Set([...staged.keys(), ...(this.#blobs.get(key)?.blocks ?? []).map((b) => b.id)].map((id) => id.length));
+    if (lengths.size > 0 && !lengths.has(blockId.length)) throw new Error(`Block id ${blockId} has another length than the blob's other block ids`);
+    staged.set(blockId, Buffer.from(content));
+    this.#staged.set(key, staged);
+  }
+
+  async listBlocks(container: string, name: string): Promise<BlobBlocks> {
+    const key = this.#key(container, name);
+    return { committed: (this.#blobs.get(key)?.blocks ?? []).map((b) => b.id), uncommitted: [...(this.#staged.get(key)?.keys() ?? [])] };
+  }
+
+  async commitBlocks(container: string, name: string, blockIds: readonly string[]): Promise<void> {
+    const key = this.#key(container, name);
+    const staged = this.#staged.get(key) ?? new Map<string, Buffer>();
+    const committed = new Map((this.#blobs.get(key)?.blocks ?? []).map((b) => [b.id, b.content] as const));
+    const blocks = blockIds.map((id) => {
+      const content = staged.get(id) ?? committed.get(id);
+      if (content === undefined) throw new Error(`Block ${id} of ${key} is neither staged nor committed`);
+      return { id, content };
+    });
+    this.put(container, name, Buffer.concat(blocks.map((b) => b.content)));
+    this.#blobs.get(key)!.blocks = blocks;
+    // A commit drops every staged block, listed or not.
+    this.#staged.delete(key);
+  }
 }

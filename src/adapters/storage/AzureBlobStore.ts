@@ -1,5 +1,5 @@
 import { RestError, type BlobServiceClient } from '@azure/storage-blob';
-import type { BlobProperties, BlobStore } from '../../app/ports.js';
+import type { BlobBlocks, BlobProperties, BlobStore } from '../../app/ports.js';
 import { Phi3BatchError } from '../../core/errors.js';
 
 /** The blob changed (new ETag) or vanished since the job pinned its version. */
@@ -113,4 +113,33 @@ export class AzureBlobStore implements BlobStore {
   async ensureContainer(container: string): Promise<void> {
     await this.service.getContainerClient(container).createIfNotExists();
   }
+
+  async stageBlock(container: string, name: string, blockId: string, content: string): Promise<void> {
+    const body = Buffer.from(content);
+    await this.service.getContainerClient(container).getBlockBlobClient(name).stageBlock(toWireBlockId(blockId), body, body.length);
+  }
+
+  async listBlocks(container: string, name: string): Promise<BlobBlocks> {
+    try {
+      const list = await this.service.getContainerClient(container).getBlockBlobClient(name).getBlockList('all');
+      return {
+        committed: (list.committedBlocks ?? []).map((b) => fromWireBlockId(b.name)),
+        uncommitted: (list.uncommittedBlocks ?? []).map((b) => fromWireBlockId(b.name)),
+      };
+    } catch (error) {
+      if (isStatus(error, 404)) return { committed: [], uncommitted: [] };
+      throw error;
+    }
+  }
+
+  async commitBlocks(container: string, name: string, blockIds: readonly string[], options: { contentType: string }): Promise<void> {
+    await this.service
+      .getContainerClient(container)
+      .getBlockBlobClient(name)
+      .commitBlockList(blockIds.map(toWireBlockId), { blobHTTPHeaders: { blobContentType: options.contentType } });
+  }
 }
+
+/** Block ids travel base64-encoded. */
+const toWireBlockId = (blockId: string): string => Buffer.from(blockId).toString('base64');
+const fromWireBlockId = (wire: string): string => Buffer.from(wire, 'base64').toString();
