@@ -42,7 +42,8 @@ interface Waiter {
 const CORRECTION_INTERVAL_IN_MS = 1_000;
 /**
  * The next slice is claimed while this much of the held timeline (or twice a claim's usual round trip,
- * if more) is still to run: the claim's round trip then passes while requests are still being admitted.
+ * if more) is still to run, and covers at least as much: the claim's round trip then passes while
+ * requests are still being admitted, however slow the store is.
  */
 const MIN_CLAIM_LEAD_IN_MS = 100;
 
@@ -151,15 +152,19 @@ export class SharedRateLimiter implements RateLimiter {
   #claimAheadIfShort(nowInMs: number): void {
     if (this.#claiming) return;
     const aheadInMs = this.#pacer.heldAheadInMs(nowInMs);
-    if (aheadInMs >= Math.max(MIN_CLAIM_LEAD_IN_MS, 2 * this.#claimRoundTripInMs)) return;
+    if (aheadInMs >= this.#claimLeadInMs()) return;
     const durationInMs = this.#sliceFor(aheadInMs, 0);
-    if (durationInMs > Number.EPSILON) this.#claim(durationInMs);
+    if (durationInMs > 0) this.#claim(durationInMs);
+  }
+
+  #claimLeadInMs(): number {
+    return Math.min(this.#options.sliceInMs, Math.max(MIN_CLAIM_LEAD_IN_MS, 2 * this.#claimRoundTripInMs));
   }
 
   /**
-   * Sizes a claim to the exact cost of the callers waiting now (up to about one slice), past those the
-   * held timeline already covers: they fit it end to end, so no unusable remainder is left at the
-   * slice's end to go to waste.
+   * Sizes a claim to the cost of the callers waiting now (up to about one slice), past those the held
+   * timeline already covers, and to at least the claim lead: callers that come while it is spent use
+   * the rest (as long as some wait, more follow). 0 when none waits.
    */
   #sliceFor(coveredInMs: number, headNeedInMs: number): number {
     let covered = 0;
@@ -174,7 +179,8 @@ export class SharedRateLimiter implements RateLimiter {
       if (total > 0 && next > this.#options.sliceInMs) break;
       total = next;
     }
-    return Math.max(total, headNeedInMs > this.#options.sliceInMs ? headNeedInMs : 0, Number.EPSILON);
+    if (this.#waiters.length === 0) return 0;
+    return Math.max(total, this.#claimLeadInMs(), headNeedInMs > this.#options.sliceInMs ? headNeedInMs : 0);
   }
 
   #claim(durationInMs: number): void {
@@ -182,7 +188,8 @@ export class SharedRateLimiter implements RateLimiter {
     const now = this.#options.clock.nowInMs();
     this.#options.store
       .update<Slice>(this.#options.deploymentId, (state) => {
-        const claimed = claimSlice(state, durationInMs, now);
+        // The time the state was read, not the time the claim began: a slow read does not date the slice back.
+        const claimed = claimSlice(state, durationInMs, this.#options.clock.nowInMs());
         return { state: claimed.state, result: claimed.slice };
       })
       .then(

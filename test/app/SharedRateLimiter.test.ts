@@ -144,6 +144,34 @@ describe('SharedRateLimiter', () => {
     expect(maxInWindow(admitted, 10_000)).toBeLessThanOrEqual(101);
   });
 
+  it('with a slow store, a few callers at a time still get the full rate: claims cover at least two round trips', async () => {
+    const time = new VirtualTime();
+    const inner = new InMemoryBudgetStore();
+    const slowStore: BudgetStore = {
+      update: (deploymentId, change) =>
+        new Promise((resolve, reject) => {
+          time.timers.setTimeout(() => inner.update(deploymentId, change).then(resolve, reject), 300);
+        }),
+    };
+    // 6,000 RPM: one request per 10 ms; ten callers, each asking again as soon as it is granted.
+    const rates = scheduleRates({ requestsPerMinute: 6_000, tokensPerMinute: 1e9 }, 1);
+    const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store: slowStore, clock: time.clock, timers: time.timers, logger: silentLogger });
+    const admitted: number[] = [];
+    const caller = async (): Promise<void> => {
+      while (time.now < 10_300) {
+        const result = await limiter.acquire({ requests: 1, tokens: 1 }, { maxWaitInMs: 1e9 });
+        if (result.granted) admitted.push(time.now);
+      }
+    };
+    for (let i = 0; i < 10; i += 1) void caller();
+    await time.runUntil(10_300);
+    // Ten waiting callers cost 100 ms of timeline, a third of a round trip: claims that covered only
+    // them would admit about a third of the rate. The only pauses are at the start, until the first
+    // claim has shown how slow the store is (about two round trips: 500 ms, 50 requests).
+    expect(admitted.filter((t) => t < 10_300).length).toBeGreaterThanOrEqual(975);
+    expect(maxInWindow(admitted, 1_000)).toBeLessThanOrEqual(101);
+  });
+
   it('two deployments keep separate budgets in one store', async () => {
     const time = new VirtualTime();
     const store = new InMemoryBudgetStore();
