@@ -11,6 +11,8 @@ import { describe, expect, test } from 'vitest';
 import { startAzurite } from '../../src/local/stack/startAzurite.js';
 import { createLocalCosmosAgent, NonLoopbackHostError, startCosmos } from '../../src/local/stack/startCosmos.js';
 import { localStackSettingNames, startLocalStack } from '../../src/local/stack/startLocalStack.js';
+import { startLocalStackProcesses } from '../../src/local/stack/startLocalStackProcesses.js';
+import { fileURLToPath } from 'node:url';
 import { countActiveHandles, expectNoHandlesBeyond } from '../support/activeHandles.js';
 import { uniqueName } from '../support/uniqueName.js';
 
@@ -162,5 +164,34 @@ describe('startLocalStack', () => {
     } finally {
       await stack.close();
     }
+  });
+});
+
+describe('startLocalStackProcesses', () => {
+  test('runs Storage and Cosmos each in a child process; the settings reach both; close ends both', async () => {
+    const loader = fileURLToPath(new URL('../support/tsLoader/register.mjs', import.meta.url));
+    const stack = await startLocalStackProcesses({ nodeArgs: ['--import', loader] });
+    try {
+      const blobs = BlobServiceClient.fromConnectionString(stack.settings[localStackSettingNames.storage]!);
+      const container = blobs.getContainerClient(uniqueName('parts'));
+      await container.create();
+      await container.getBlockBlobClient('a.txt').upload('hello', 5);
+      expect((await container.getBlobClient('a.txt').downloadToBuffer()).toString()).toBe('hello');
+
+      const caCertPem = await readFile(stack.settings[localStackSettingNames.cosmosCaCertFile]!, 'utf8');
+      const cosmos = new CosmosClient({
+        endpoint: stack.settings[localStackSettingNames.cosmosEndpoint]!,
+        key: stack.settings[localStackSettingNames.cosmosKey]!,
+        agent: createLocalCosmosAgent(caCertPem),
+        connectionPolicy: { enableEndpointDiscovery: false },
+      });
+      const { database } = await cosmos.databases.createIfNotExists({ id: uniqueName('db') });
+      expect(database.id).toMatch(/^db/);
+      cosmos.dispose();
+    } finally {
+      await stack.close();
+    }
+    expect(await isListening(portOf(stack.settings[localStackSettingNames.cosmosEndpoint]!))).toBe(false);
+    expect(existsSync(stack.settings[localStackSettingNames.cosmosCaCertFile]!)).toBe(false);
   });
 });

@@ -8,3 +8,4 @@ export {
   type StartCosmosOptions,
 } from './startCosmos.js';
 export { localStackSettingNames, startLocalStack, type LocalStack, type StartLocalStackOptions } from './startLocalStack.js';
+export { startLocalStackProcesses, type LocalStackProcesses } from './startLocalStackProcesses.js';
