@@ -66,7 +66,7 @@ export interface Pipeline {
 }
 
 /** The app's settings for a run against `stack`, plus helpers to submit a file and watch its job. */
-export async function createPipeline(stack: LocalStack, overrides: Record<string, string>): Promise<Pipeline> {
+export async function createPipeline(stack: Pick<LocalStack, 'settings'>, overrides: Record<string, string>): Promise<Pipeline> {
   // The host resolves %SETTING% binding expressions from app settings alone: give it every default.
   const settings = Object.fromEntries(
     Object.entries(withSettingDefaults({ ...stack.settings, ...overrides })).filter((e): e is [string, string] => e[1] !== undefined),
