@@ -10,6 +10,7 @@ import type { ControlMessage } from './controlMessages.js';
 import type { Logger } from './Logger.js';
 import type { Deployment, Deployments } from './deployments.js';
 import { updateJob } from './updateJob.js';
+import { ensureError } from '../core/errors.js';
 import { LedgerState, type BlobStore, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type UsageLedger } from './ports.js';
 import { JobSpendMeter, type SpendReservation } from './jobSpend.js';
 import type { ResultParts } from './resultParts.js';
@@ -40,6 +41,8 @@ export interface WorkerDeps {
   readonly returnUnusedTokens: boolean;
   /** Where the output lines of recorded outcomes are staged for the job's files. */
   readonly resultParts: ResultParts;
+  /** Finalises a job right away, in the invocation that recorded its last outcome. */
+  readonly finalizeInline?: (jobId: string) => Promise<unknown>;
   readonly logger: Logger;
 }
 
@@ -110,15 +113,20 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   return { recorded: created, alreadyDone: done.size, requeued: requeue.length };
 }
 
+/** When the job is finalised inline, the queued finalisation is a backup: it shows only after this long. */
+export const FINALIZE_BACKUP_DELAY_IN_MS = 60_000;
+
 /**
  * Records outcomes, stages the output lines of the new ones for the job's files, adds them to the job's
- * counters, and asks for finalisation when the job is complete. The counters move last: when they say
- * complete, every counted line's output is staged.
+ * counters, and has the job finalised when it is complete. The counters move last: when they say
+ * complete, every counted line's output is staged. Finalisation is queued first, so it happens even if
+ * this process dies; with `finalizeInline` it is also done here and now, and the queued one, shown a
+ * minute later, finds the job final.
  */
 export async function recordOutcomesAndMaybeFinalize(
   jobId: string,
   outcomes: readonly LineOutcome[],
-  deps: Pick<WorkerDeps, 'jobs' | 'controlQueue' | 'clock' | 'resultParts' | 'logger'>,
+  deps: Pick<WorkerDeps, 'jobs' | 'controlQueue' | 'clock' | 'resultParts' | 'finalizeInline' | 'logger'>,
 ): Promise<number> {
   if (outcomes.length === 0) return 0;
   const created = await deps.jobs.recordOutcomes(outcomes);
@@ -127,7 +135,15 @@ export async function recordOutcomesAndMaybeFinalize(
   const updated = await deps.jobs.addToJobCounters(jobId, totalsOf(created), deps.clock.nowInMs());
   if (isComplete(updated.job)) {
     const finalize: ControlMessage = { v: 1, kind: 'finalize', jobId };
-    await deps.controlQueue.send([finalize]);
+    const inline = deps.finalizeInline;
+    await deps.controlQueue.send([finalize], inline === undefined ? {} : { visibilityDelayInMs: FINALIZE_BACKUP_DELAY_IN_MS });
+    if (inline !== undefined) {
+      try {
+        await inline(jobId);
+      } catch (error) {
+        deps.logger.warn(`Job ${jobId}: finalising at once failed (${ensureError(error).message}); the queued finalisation will do it`);
+      }
+    }
   }
   return created.length;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseControlMessage } from '../../src/app/controlMessages.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
-import { processRequestMessage } from '../../src/app/processRequestMessage.js';
+import { FINALIZE_BACKUP_DELAY_IN_MS, processRequestMessage } from '../../src/app/processRequestMessage.js';
 import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
 import { chatLine, createWorld, okResponse, ScriptedChatClient } from './fixtures.js';
 
@@ -91,6 +91,30 @@ describe('the pipeline on in-memory ports', () => {
     const before = (await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString();
     expect(await world.resultParts.commit(jobId, job.counts)).toBe(true);
     expect((await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString()).toBe(before);
+  });
+
+  it('the worker that records the last outcome finalises the job itself; the queued finalisation is a delayed backup', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(...Array.from({ length: 6 }, (_, i) => chatLine(`c${i + 1}`, `p${i + 1}`))));
+    const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = result.kind === 'ingested' ? result.jobId : '';
+    const deps = { ...world.workerDeps, finalizeInline: (id: string) => finalizeJob(id, world.finalizeDeps) };
+    for (const payload of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, deps);
+    expect((await world.jobs.getJob(jobId))!.job).toMatchObject({ status: 'completed', counts: { succeeded: 6, failed: 0 } });
+    expect(world.controlQueue.sent).toEqual([{ payload: { v: 1, kind: 'finalize', jobId }, visibilityDelayInMs: FINALIZE_BACKUP_DELAY_IN_MS }]);
+    expect(await finalizeJob(jobId, world.finalizeDeps)).toBe('already-final');
+  });
+
+  it('when finalising at once fails, the queued finalisation still does it', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', 'one')));
+    const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = result.kind === 'ingested' ? result.jobId : '';
+    const deps = { ...world.workerDeps, finalizeInline: async () => Promise.reject(new Error('Cosmos unavailable')) };
+    for (const payload of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, deps);
+    expect((await world.jobs.getJob(jobId))!.job.status).toBe('in_progress');
+    await runAll(world);
+    expect((await world.jobs.getJob(jobId))!.job.status).toBe('completed');
   });
 
   it('a part that was never staged sends the files to the outcomes, and they are still exact', async () => {
