@@ -112,6 +112,12 @@ async function main(): Promise<void> {
   const resultsBlob = await createBlobText(stack, `${jobId}/results.jsonl`);
   const resultIds = resultsBlob.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
   const duplicatedResults = resultIds.length - new Set(resultIds).size;
+  const errorsBlob = await createBlobText(stack, `${jobId}/errors.jsonl`);
+  const errorIds = errorsBlob.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
+  // Every line in exactly one of the two files: none missing, none in both.
+  const inFiles = new Set([...resultIds, ...errorIds]);
+  const missingFromFiles = LINES - inFiles.size;
+  const inBothFiles = resultIds.length + errorIds.length - inFiles.size - duplicatedResults;
 
   const config = loadConfig(pipeline.settings);
   const cosmos = createCosmosClient(config.cosmos);
@@ -145,6 +151,7 @@ async function main(): Promise<void> {
         ['failed (by code)', [...byCode.entries()].map(([code, n]) => `${code}: ${n}`).join(', ') || '0'],
         ['lost (no outcome)', String(lost)],
         ['duplicated outcomes / results', `${duplicatedOutcomes} / ${duplicatedResults}`],
+        ['lines in the output files (results + errors) / missing / in both', `${resultIds.length} + ${errorIds.length} / ${missingFromFiles} / ${inBothFiles}`],
         ['workers killed (SIGKILL)', String(kills)],
         ['endpoint calls (all / answered 200)', `${all.length} / ${billed.length}`],
         ['429s / 500s / hangs', `${all.filter((e) => e.status === 429).length} / ${all.filter((e) => e.status === 500).length} / ${all.filter((e) => e.status === 504).length}`],
@@ -159,7 +166,7 @@ async function main(): Promise<void> {
   );
   await simulator.close();
   await stack.close();
-  process.exit(lost === 0 && duplicatedResults === 0 && missing === 0 && job.status === 'completed' ? 0 : 1);
+  process.exit(lost === 0 && duplicatedResults === 0 && missingFromFiles === 0 && inBothFiles === 0 && missing === 0 && job.status === 'completed' ? 0 : 1);
 }
 
 async function createBlobText(stack: Awaited<ReturnType<typeof startLocalStack>>, name: string): Promise<string> {
