@@ -63,8 +63,6 @@ const SEND_BATCH_MESSAGES = 32;
 /** About 400 lines of a typical file: the ingest lets the process breathe this often. */
 const READ_SLICE_BYTES = 64 * 1024;
 const MAX_SENDS_IN_FLIGHT = 6;
-/** A job's first messages go out as soon as each slice is read: a few instances' first fetches' worth. */
-const EARLY_MESSAGES = 64;
 /** Renewed at every checkpoint; a reader that died lets another take over after this. */
 const INGEST_LEASE_IN_MS = 5 * 60_000;
 const INVALID_PER_FLUSH = 500;
@@ -379,11 +377,9 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps):
       }
       if (chunkEnd !== undefined) break;
       // The job's first messages go out at once, and are checkpointed at once (the job shows in progress);
-      // the next ones slice by slice, so that every instance polling the queue soon finds work; later
-      // ones in batches.
+      // later ones in batches.
       const firstOut = messagesSent === 0;
-      const early = messagesSent < EARLY_MESSAGES;
-      if (outgoing.length >= (early ? 1 : Math.min(SEND_BATCH_MESSAGES, perCheckpoint))) await dispatch();
+      if (outgoing.length >= (firstOut ? 1 : Math.min(SEND_BATCH_MESSAGES, perCheckpoint))) await dispatch();
       if ((firstOut && messagesSent > 0) || messagesSent - lastCheckpointSeq >= perCheckpoint || directOutcomes.length >= INVALID_PER_FLUSH) {
         await checkpoint('reading');
         lastCheckpointSeq = messagesSent;

@@ -123,22 +123,4 @@ describe('chunked ingest', () => {
     expect(sends[1]!.checkpointed).toBeGreaterThan(0);
     expect(queued(world).map((q) => q.line)).toEqual(Array.from({ length: 900 }, (_, i) => i + 1));
   });
-
-  it('sends a job\'s first messages slice by slice, not in batches, so every instance soon finds work', async () => {
-    const world = createWorld();
-    const lines = Array.from({ length: 900 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `line ${i} ${'x'.repeat(200)}` }] }));
-    world.blobs.put('batch-input', 'big.jsonl', lines.join('\n'));
-    world.blobs.readChunkBytes = 1 << 22;
-    const lastLines: number[] = [];
-    const realSend = world.requestQueue.send.bind(world.requestQueue);
-    world.requestQueue.send = async (payloads, options) => {
-      lastLines.push(Math.max(...payloads.flatMap((p) => (p as RequestMessage).items.map((item) => item.line))));
-      await realSend(payloads, options);
-    };
-    // 64 lines a message: about four and a half messages a 64 KB slice, 15 in all.
-    await ingestBlob('batch-input', 'big.jsonl', { ...world.ingestDeps, packing: { maxMessageBytes: 48 * 1024, maxItemsPerMessage: 64 } });
-    expect(lastLines.length).toBeGreaterThanOrEqual(3);
-    expect(lastLines[1]).toBeLessThan(700);
-    expect(queued(world).map((q) => q.line)).toEqual(Array.from({ length: 900 }, (_, i) => i + 1));
-  });
 });
