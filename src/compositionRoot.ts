@@ -84,7 +84,7 @@ export async function createServices(env: Env): Promise<Services> {
     })),
   );
   const resultParts = new ResultParts(blobs, config.outputContainer, () => randomUUID().replaceAll('-', '').slice(0, 16));
-  const finalizeDeps = (logger: Logger): FinalizeDeps => ({ jobs, blobs, clock: systemClock, logger, outputContainer: config.outputContainer, ledger, rollups, resultParts });
+  const finalizeDeps = (logger: Logger): FinalizeDeps => ({ jobs, clock: systemClock, logger, outputContainer: config.outputContainer, ledger, rollups, resultParts });
   const callSlots = pLimit(config.phi3.maxConcurrency);
   const admissionSlots = new Map(
     config.phi3.deployments.map((d) => [d.name, pLimit(admissionSlotsFor(d.requestsPerMinute, config.phi3.maxConcurrency))] as const),

@@ -167,6 +167,7 @@ export class SharedRateLimiter implements RateLimiter {
    * the rest (as long as some wait, more follow). 0 when none waits.
    */
   #sliceFor(coveredInMs: number, headNeedInMs: number): number {
+    if (this.#waiters.length === 0) return 0;
     let covered = 0;
     let total = 0;
     for (const waiter of this.#waiters) {
@@ -179,7 +180,6 @@ export class SharedRateLimiter implements RateLimiter {
       if (total > 0 && next > this.#options.sliceInMs) break;
       total = next;
     }
-    if (this.#waiters.length === 0) return 0;
     return Math.max(total, this.#claimLeadInMs(), headNeedInMs > this.#options.sliceInMs ? headNeedInMs : 0);
   }
 

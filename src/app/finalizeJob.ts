@@ -2,14 +2,13 @@ import { isComplete, JobStatus, TERMINAL_STATUSES, totalTasks, type Job } from '
 import { LineErrorCode } from '../core/lineErrors.js';
 import { toBatchOutputLine, type LineOutcome } from '../core/lineOutcome.js';
 import type { Logger } from './Logger.js';
-import type { BlobStore, Clock, JobStore, RollupStore, UsageLedger } from './ports.js';
+import type { Clock, JobStore, RollupStore, UsageLedger } from './ports.js';
 import { refreshRollups } from './costRollups.js';
 import { errorsBlobName, resultsBlobName, type ResultParts } from './resultParts.js';
 import { updateJob } from './updateJob.js';
 
 export interface FinalizeDeps {
   readonly jobs: JobStore;
-  readonly blobs: BlobStore;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly outputContainer: string;

@@ -107,7 +107,7 @@ describe('costs on Cosmos with the simulator', () => {
       retry: { maxAttempts: 2, baseDelayInMs: 1, maxDelayInMs: 1, maxInlineWaitInMs: 1000, maxRequeueDelayInMs: 3_600_000 },
       prices: PRICES, defaultMaxTokens: 32, returnUnusedTokens: false, resultParts, logger: silentLogger,
     };
-    const finalizeDeps: FinalizeDeps = { jobs, blobs, clock, logger: silentLogger, outputContainer: 'out', ledger: stores.ledger, rollups: stores.rollups, resultParts };
+    const finalizeDeps: FinalizeDeps = { jobs, clock, logger: silentLogger, outputContainer: 'out', ledger: stores.ledger, rollups: stores.rollups, resultParts };
 
     const lines = Array.from({ length: 12 }, (_, i) =>
       JSON.stringify({ custom_id: `q${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Question ${i}: name ${i + 2} colours.` }], max_tokens: 10 + i } }),

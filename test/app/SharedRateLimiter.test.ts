@@ -41,6 +41,17 @@ class VirtualTime {
   }
 }
 
+/** A budget store whose every update comes back `delayInMs` of virtual time later (applied on arrival). */
+function slowBudgetStore(time: VirtualTime, delayInMs: number): BudgetStore {
+  const inner = new InMemoryBudgetStore();
+  return {
+    update: (deploymentId, change) =>
+      new Promise((resolve, reject) => {
+        time.timers.setTimeout(() => inner.update(deploymentId, change).then(resolve, reject), delayInMs);
+      }),
+  };
+}
+
 function maxInWindow(times: number[], windowInMs: number): number {
   const sorted = [...times].sort((a, b) => a - b);
   let max = 0;
@@ -122,14 +133,8 @@ describe('SharedRateLimiter', () => {
 
   it('claims the next slice while the held one still runs, so a slow store costs no capacity', async () => {
     const time = new VirtualTime();
-    const inner = new InMemoryBudgetStore();
     // Every claim takes 300 ms to come back, far longer than the limiter may catch up on.
-    const slowStore: BudgetStore = {
-      update: (deploymentId, change) =>
-        new Promise((resolve, reject) => {
-          time.timers.setTimeout(() => inner.update(deploymentId, change).then(resolve, reject), 300);
-        }),
-    };
+    const slowStore = slowBudgetStore(time, 300);
     const rates = scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 1e9 }, 1);
     const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store: slowStore, clock: time.clock, timers: time.timers, logger: silentLogger });
     const admitted: number[] = [];
@@ -146,13 +151,7 @@ describe('SharedRateLimiter', () => {
 
   it('with a slow store, a few callers at a time still get the full rate: claims cover at least two round trips', async () => {
     const time = new VirtualTime();
-    const inner = new InMemoryBudgetStore();
-    const slowStore: BudgetStore = {
-      update: (deploymentId, change) =>
-        new Promise((resolve, reject) => {
-          time.timers.setTimeout(() => inner.update(deploymentId, change).then(resolve, reject), 300);
-        }),
-    };
+    const slowStore = slowBudgetStore(time, 300);
     // 6,000 RPM: one request per 10 ms; ten callers, each asking again as soon as it is granted.
     const rates = scheduleRates({ requestsPerMinute: 6_000, tokensPerMinute: 1e9 }, 1);
     const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store: slowStore, clock: time.clock, timers: time.timers, logger: silentLogger });

@@ -107,7 +107,7 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
     retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },
     prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false, resultParts, logger: silentLogger,
   };
-  const finalizeDeps: FinalizeDeps = { jobs, blobs, clock, logger: silentLogger, outputContainer: 'batch-output', ledger, rollups, resultParts };
+  const finalizeDeps: FinalizeDeps = { jobs, clock, logger: silentLogger, outputContainer: 'batch-output', ledger, rollups, resultParts };
   return { ledger, rollups, clock, jobs, blobs, requestQueue, controlQueue, limiter, sleeps, resultParts, ingestDeps, workerDeps, finalizeDeps };
 }
 

@@ -23,6 +23,17 @@ async function runAll(world: World): Promise<void> {
 
 const fileOf = (...lines: string[]) => `${lines.join('\r\n')}\r\n`;
 
+/** Records the status filter of every outcome listing from now on (undefined: all outcomes). */
+function recordListings(world: World): Array<string | undefined> {
+  const listed: Array<string | undefined> = [];
+  const list = world.jobs.listOutcomes.bind(world.jobs);
+  world.jobs.listOutcomes = (jobId, options) => {
+    listed.push(options?.status);
+    return list(jobId, options);
+  };
+  return listed;
+}
+
 /** A slot limiter of one: tasks run one after the other. */
 function oneAtATime(): <T>(task: () => Promise<T>) => Promise<T> {
   let queue = Promise.resolve();
@@ -74,12 +85,7 @@ describe('the pipeline on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', fileOf(...lines));
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = result.kind === 'ingested' ? result.jobId : '';
-    const listed: Array<string | undefined> = [];
-    const list = world.jobs.listOutcomes.bind(world.jobs);
-    world.jobs.listOutcomes = (id, options) => {
-      listed.push(options?.status);
-      return list(id, options);
-    };
+    const listed = recordListings(world);
     await runAll(world);
     expect(listed).toEqual([]);
     const job = (await world.jobs.getJob(jobId))!.job;
@@ -141,12 +147,7 @@ describe('the pipeline on in-memory ports', () => {
     world.resultParts.stage = async () => {};
     world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', 'one'), chatLine('b', 'two')));
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
-    const listed: Array<string | undefined> = [];
-    const list = world.jobs.listOutcomes.bind(world.jobs);
-    world.jobs.listOutcomes = (jobId, options) => {
-      listed.push(options?.status);
-      return list(jobId, options);
-    };
+    const listed = recordListings(world);
     await runAll(world);
     const jobId = result.kind === 'ingested' ? result.jobId : '';
     expect((await world.jobs.getJob(jobId))!.job.counts).toEqual({ succeeded: 2, failed: 0 });
