@@ -41,15 +41,19 @@ class VirtualTime {
   }
 }
 
-/** A budget store whose every update comes back `delayInMs` of virtual time later (applied on arrival). */
-function slowBudgetStore(time: VirtualTime, delayInMs: number): BudgetStore {
+/** A limiter (1 s slices) whose store answers every update `delayInMs` of virtual time late, applied on arrival. */
+function limiterOnSlowStore(requestsPerMinute: number, delayInMs: number): { time: VirtualTime; limiter: SharedRateLimiter } {
+  const time = new VirtualTime();
   const inner = new InMemoryBudgetStore();
-  return {
+  const store: BudgetStore = {
     update: (deploymentId, change) =>
       new Promise((resolve, reject) => {
         time.timers.setTimeout(() => inner.update(deploymentId, change).then(resolve, reject), delayInMs);
       }),
   };
+  const rates = scheduleRates({ requestsPerMinute, tokensPerMinute: 1e9 }, 1);
+  const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store, clock: time.clock, timers: time.timers, logger: silentLogger });
+  return { time, limiter };
 }
 
 function maxInWindow(times: number[], windowInMs: number): number {
@@ -132,11 +136,8 @@ describe('SharedRateLimiter', () => {
   });
 
   it('claims the next slice while the held one still runs, so a slow store costs no capacity', async () => {
-    const time = new VirtualTime();
     // Every claim takes 300 ms to come back, far longer than the limiter may catch up on.
-    const slowStore = slowBudgetStore(time, 300);
-    const rates = scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 1e9 }, 1);
-    const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store: slowStore, clock: time.clock, timers: time.timers, logger: silentLogger });
+    const { time, limiter } = limiterOnSlowStore(600, 300);
     const admitted: number[] = [];
     for (let i = 0; i < 2_000; i += 1) {
       void limiter.acquire({ requests: 1, tokens: 1 }, { maxWaitInMs: 1e9 }).then((r) => {
@@ -150,11 +151,8 @@ describe('SharedRateLimiter', () => {
   });
 
   it('with a slow store, a few callers at a time still get the full rate: claims cover at least two round trips', async () => {
-    const time = new VirtualTime();
-    const slowStore = slowBudgetStore(time, 300);
     // 6,000 RPM: one request per 10 ms; ten callers, each asking again as soon as it is granted.
-    const rates = scheduleRates({ requestsPerMinute: 6_000, tokensPerMinute: 1e9 }, 1);
-    const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store: slowStore, clock: time.clock, timers: time.timers, logger: silentLogger });
+    const { time, limiter } = limiterOnSlowStore(6_000, 300);
     const admitted: number[] = [];
     const caller = async (): Promise<void> => {
       while (time.now < 10_300) {
