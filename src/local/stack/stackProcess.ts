@@ -6,7 +6,7 @@
  * stdout: `{"event":"ready","settings":{...}}` (the app settings that point at it) once it listens.
  * SIGTERM/SIGINT close it and exit.
  */
-import { startLocalStack, type LocalStack } from './startLocalStack.js';
+import { localStackSettingNames, startLocalStack, type LocalStack } from './startLocalStack.js';
 
 export type LocalStackPart = 'storage' | 'cosmos';
 
@@ -18,7 +18,9 @@ function partFrom(value: string | undefined): LocalStackPart {
 async function main(): Promise<void> {
   const part = partFrom(process.env['LOCAL_STACK_PART']);
   const stack: LocalStack = await startLocalStack(part === 'storage' ? { cosmos: false } : {});
-  const settings = part === 'storage' ? { AzureWebJobsStorage: stack.settings['AzureWebJobsStorage'] } : Object.fromEntries(Object.entries(stack.settings).filter(([name]) => name !== 'AzureWebJobsStorage'));
+  // Storage's process serves the storage setting; Cosmos's every other one.
+  const isStorage = (name: string): boolean => name === localStackSettingNames.storage;
+  const settings = Object.fromEntries(Object.entries(stack.settings).filter(([name]) => isStorage(name) === (part === 'storage')));
   process.stdout.write(`${JSON.stringify({ event: 'ready', settings })}\n`);
   let stopping = false;
   const stop = (): void => {

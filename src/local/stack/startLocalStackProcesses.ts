@@ -26,7 +26,13 @@ function startPart(part: LocalStackPart, nodeArgs: readonly string[]): { child: 
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const settings = new Promise<Record<string, string>>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const event = JSON.parse(line) as { event?: string; settings?: Record<string, string> };
+      // Anything else a stand-in prints on stdout is not ours to read.
+      let event: { event?: string; settings?: Record<string, string> };
+      try {
+        event = JSON.parse(line) as typeof event;
+      } catch {
+        return;
+      }
       if (event.event === 'ready' && event.settings !== undefined) resolve(event.settings);
     });
     void exited.then(() => reject(new Error(`The local ${part} process exited before it was ready: ${stderr.trim()}`)));
