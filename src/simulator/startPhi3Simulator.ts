@@ -427,6 +427,10 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
     });
   });
 
+  // A deployment answers its first request as fast as its thousandth: the tokenizer's vocabulary and the
+  // completion path are loaded before the port opens, not while the first callers wait on them.
+  simulatedCompletion({ messages: [{ role: 'user', content: 'Warm up before the first request.' }], max_tokens: 16 }, tokenCounter);
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
