@@ -1,8 +1,12 @@
 import type { Container, OperationInput } from '@azure/cosmos';
 import { BULK_LIMIT, runBulk } from './runBulk.js';
 
-/** How long the first write of a batch waits for others to join it. */
-const LINGER_IN_MS = 5;
+/**
+ * How long the first write of a batch waits for others to join it. A write-ahead waits for the budget
+ * after it anyway, and a settlement only for its message to end: 20 ms costs a call nothing, and at a
+ * few hundred calls a second gathers ~16 writes a request instead of ~7 at 5 ms.
+ */
+const LINGER_IN_MS = 20;
 
 interface PendingWrite {
   readonly operation: OperationInput;
