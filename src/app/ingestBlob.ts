@@ -116,15 +116,18 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
 
   // One reader per file: a second delivery of the event (or a sweeper's resume) backs off while the lease is live.
   const owner = randomUUID();
+  let firstReader = false;
   const leased = await updateJob(deps.jobs, pinned.jobId, (current) => {
     if (current.ingest.done) return undefined;
     const lease = current.ingestLease;
     if (lease !== undefined && lease.owner !== owner && lease.untilInMs > deps.clock.nowInMs()) return undefined;
+    // Nobody held this chunk before (no lease left behind, nothing sent past its start): what this run sends is sent for the first time.
+    firstReader = lease === undefined && current.ingest.messagesSent === (current.ingest.chunk ?? FILE_START).seq;
     return { ...current, ingestLease: { owner, untilInMs: deps.clock.nowInMs() + INGEST_LEASE_IN_MS } };
   });
   if (leased.job.ingest.done) return { kind: 'already-ingested', jobId: pinned.jobId };
   if (leased.job.ingestLease?.owner !== owner) return { kind: 'busy', jobId: pinned.jobId };
-  return streamIntoJob(leased.job, owner, deps);
+  return streamIntoJob(leased.job, owner, deps, firstReader);
 }
 
 /**
@@ -190,7 +193,7 @@ const FILE_START: IngestChunkStart = {
  * reads a whole large file, and a crash loses at most the work since the chunk's start, which a resumed
  * run repeats without re-sending what was sent: messages are numbered deterministically from there.
  */
-async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps): Promise<IngestResult> {
+async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps, firstReader: boolean): Promise<IngestResult> {
   let job = startingJob;
   const { container, name, etag } = job.input;
   const chunkStart = job.ingest.chunk ?? FILE_START;
@@ -205,7 +208,7 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps):
     { maxLineBytes: deps.maxLineBytes, maxLinesPerFile: deps.maxLinesPerFile },
     { seenCustomIds, requestedModel: chunkStart.requestedModel, tasks: chunkStart.requests },
   );
-  const packer = new RequestMessagePacker(job.id, { container, name, etag }, deps.packing, chunkStart.seq);
+  const packer = new RequestMessagePacker(job.id, { container, name, etag }, deps.packing, chunkStart.seq, { firstSend: firstReader });
 
   let deployment = job.deployment === '' ? undefined : deps.deployments.byName(job.deployment);
   let { linesRead, requests, invalid, defaultMaxTokensApplied, estimatedPromptTokens, maxCompletionTokens, sampledChars, sampledTokens, sampledLines } = chunkStart;

@@ -56,15 +56,26 @@ export interface ProcessRequestsResult {
   readonly requeued: number;
 }
 
+/** How the queue delivered a message; `dequeueCount` is 1 on its first delivery. */
+export interface Delivery {
+  readonly dequeueCount?: number | undefined;
+}
+
 /**
  * Runs one work message: every line in it gets exactly one recorded outcome, or travels on in a
  * delayed message when the endpoint asks for a longer wait than a function should sleep.
  * Safe to run twice for the same message: lines that already have an outcome are skipped.
  */
-export async function processRequestMessage(message: RequestMessage, deps: WorkerDeps): Promise<ProcessRequestsResult> {
+export async function processRequestMessage(message: RequestMessage, deps: WorkerDeps, delivery: Delivery = {}): Promise<ProcessRequestsResult> {
   const lines = message.items.map((item) => item.line);
+  // Only a redelivery, or a message that may repeat an earlier send, can carry lines that already have
+  // an outcome; the first delivery of a first send cannot, and skips the lookup (one read per line).
+  const mayRepeat = message.firstSend !== true || delivery.dequeueCount !== 1;
   // Two independent reads, side by side.
-  const [stored, done] = await Promise.all([deps.jobs.getJob(message.jobId), deps.jobs.linesWithOutcome(message.jobId, lines)]);
+  const [stored, done] = await Promise.all([
+    deps.jobs.getJob(message.jobId),
+    mayRepeat ? deps.jobs.linesWithOutcome(message.jobId, lines) : new Set<number>(),
+  ]);
   if (stored === undefined) throw new Error(`Job ${message.jobId} does not exist`);
   const pending = message.items.filter((item) => !done.has(item.line));
 
@@ -100,7 +111,9 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
 
   if (requeue.length > 0) {
     const delayInMs = Math.max(...requeue.map((r) => r.delayInMs));
-    const next: RequestMessage = { ...message, items: requeue.map((r) => r.item) };
+    // Not a first send: a crash after sending it and before this delivery ends would deliver its lines twice.
+    const { firstSend: _firstSend, ...rest } = message;
+    const next: RequestMessage = { ...rest, items: requeue.map((r) => r.item) };
     await deps.requestQueue.send([next], { visibilityDelayInMs: delayInMs });
     const untilInMs = deps.clock.nowInMs() + delayInMs;
     const reason = requeue[0]!.reason;

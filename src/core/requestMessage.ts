@@ -25,6 +25,12 @@ export interface RequestMessage {
   readonly seq: number;
   readonly input: InputBlobRef;
   readonly items: readonly RequestItem[];
+  /**
+   * Set by an ingest that is the first to read its part of the file: no earlier send of these lines
+   * exists, so on its first delivery none of them can have an outcome and the worker need not look.
+   * Absent on everything else (a resumed ingest's sends, re-queued and resubmitted lines).
+   */
+  readonly firstSend?: true;
 }
 
 export interface PackRequestsOptions {
@@ -53,14 +59,17 @@ export class RequestMessagePacker {
   #bytes = 0;
   #nextSeq: number;
 
-  constructor(jobId: string, input: InputBlobRef, options: PackRequestsOptions, firstSeq = 0) {
+  readonly #firstSend: boolean;
+
+  constructor(jobId: string, input: InputBlobRef, options: PackRequestsOptions, firstSeq = 0, stamp: { firstSend?: boolean } = {}) {
     this.#jobId = jobId;
     this.#input = input;
     this.#options = options;
     this.#nextSeq = firstSeq;
-    // Envelope size with a generous seq so the estimate never undercounts.
+    this.#firstSend = stamp.firstSend === true;
+    // Envelope size with a generous seq and the flag, so the estimate never undercounts and packing does not depend on the flag.
     this.#envelopeBytes = Buffer.byteLength(
-      JSON.stringify({ v: 1, kind: 'requests', jobId, seq: Number.MAX_SAFE_INTEGER, input, items: [] }),
+      JSON.stringify({ v: 1, kind: 'requests', jobId, seq: Number.MAX_SAFE_INTEGER, input, items: [], firstSend: true }),
     );
   }
 
@@ -104,11 +113,12 @@ export class RequestMessagePacker {
       seq: this.#nextSeq,
       input: this.#input,
       items: this.#items,
+      ...(this.#firstSend ? { firstSend: true } : {}),
     };
     // Each item was serialised to measure it; the message reuses those strings instead of serialising again.
     SERIALIZED.set(
       message,
-      `{"v":1,"kind":"requests","jobId":${JSON.stringify(this.#jobId)},"seq":${message.seq},"input":${JSON.stringify(this.#input)},"items":[${this.#itemJson.join(',')}]}`,
+      `{"v":1,"kind":"requests","jobId":${JSON.stringify(this.#jobId)},"seq":${message.seq},"input":${JSON.stringify(this.#input)},"items":[${this.#itemJson.join(',')}]${this.#firstSend ? ',"firstSend":true' : ''}}`,
     );
     this.#nextSeq += 1;
     this.#items = [];
@@ -139,6 +149,7 @@ export function parseRequestMessage(payload: unknown): RequestMessage | string {
     return 'input blob reference missing';
   }
   if (!Array.isArray(m['items'])) return 'items missing';
+  if (m['firstSend'] !== undefined && m['firstSend'] !== true) return 'firstSend, when present, must be true';
   for (const item of m['items'] as unknown[]) {
     const i = item as Record<string, unknown> | null;
     if (typeof i !== 'object' || i === null || typeof i['line'] !== 'number' || typeof i['id'] !== 'string') {

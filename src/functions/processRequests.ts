@@ -8,7 +8,8 @@ export async function processRequestsHandler(payload: unknown, context: Invocati
   // A malformed message is thrown back: after maxDequeueCount it lands in the poison queue, visible.
   if (typeof message === 'string') throw new Error(`Malformed request message: ${message}`);
   const services = await getServices();
-  const result = await processRequestMessage(message, services.workerDeps(context));
+  const dequeueCount = context.triggerMetadata?.['dequeueCount'];
+  const result = await processRequestMessage(message, services.workerDeps(context), { dequeueCount: typeof dequeueCount === 'number' ? dequeueCount : undefined });
   context.log(`job ${message.jobId} message ${message.seq}: ${result.recorded} recorded, ${result.alreadyDone} already done, ${result.requeued} re-queued`);
 }
 

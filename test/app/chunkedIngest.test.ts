@@ -93,10 +93,20 @@ describe('chunked ingest', () => {
     const continuation = world.controlQueue.drain();
     expect(continuation).toHaveLength(1);
     await expect(ingestBlob('batch-input', 'f.jsonl', deps)).rejects.toThrow('host died');
+    const beforeRedo = world.requestQueue.sent.length;
     world.clock.now += 6 * 60_000; // the dead reader's lease runs out
-    for (let i = 0; i < 5; i += 1) await ingestBlob('batch-input', 'f.jsonl', deps);
+    await ingestBlob('batch-input', 'f.jsonl', deps);
+    const redone = world.requestQueue.sent.length;
+    for (let i = 0; i < 4; i += 1) await ingestBlob('batch-input', 'f.jsonl', deps);
     const seqs = world.requestQueue.sent.map((m) => (m.payload as RequestMessage).seq);
     expect(new Set(seqs).size).toBe(seqs.length);
+    // First readers of the first two chunks mark their sends; the redone chunk's sends may repeat a lost send, and are not marked; the chunk after it is read afresh.
+    const marks = world.requestQueue.sent.map((m) => (m.payload as RequestMessage).firstSend);
+    expect(marks.slice(0, beforeRedo).every((mark) => mark === true)).toBe(true);
+    expect(redone).toBeGreaterThan(beforeRedo);
+    expect(marks.slice(beforeRedo, redone).every((mark) => mark === undefined)).toBe(true);
+    expect(marks.slice(redone).every((mark) => mark === true)).toBe(true);
+    expect(marks.length).toBeGreaterThan(redone);
     expect(queued(world).map((q) => q.line).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });
 

@@ -205,6 +205,31 @@ describe('the pipeline on in-memory ports', () => {
     expect(world.controlQueue.sent).toHaveLength(1);
   });
 
+  it('the first delivery of a first send looks up no outcome; any later delivery does, and still calls nothing twice', async () => {
+    const chat = new ScriptedChatClient();
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2')));
+    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const [payload] = world.requestQueue.drain();
+    const message = parseRequestMessage(payload) as RequestMessage;
+    expect(message.firstSend).toBe(true);
+    const lookups: number[][] = [];
+    const realLookup = world.jobs.linesWithOutcome.bind(world.jobs);
+    world.jobs.linesWithOutcome = async (jobId, lines) => {
+      lookups.push([...lines]);
+      return realLookup(jobId, lines);
+    };
+    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })).toEqual({ recorded: 2, alreadyDone: 0, requeued: 0 });
+    expect(lookups).toEqual([]);
+    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 2 })).toEqual({ recorded: 0, alreadyDone: 2, requeued: 0 });
+    // Without a first-send mark, or without a dequeue count, even a first delivery looks.
+    const { firstSend: _mark, ...unmarked } = message;
+    expect(await processRequestMessage(unmarked, world.workerDeps, { dequeueCount: 1 })).toEqual({ recorded: 0, alreadyDone: 2, requeued: 0 });
+    expect(await processRequestMessage(message, world.workerDeps)).toEqual({ recorded: 0, alreadyDone: 2, requeued: 0 });
+    expect(lookups).toEqual([[1, 2], [1, 2], [1, 2]]);
+    expect(chat.calls).toHaveLength(2);
+  });
+
   it('retries 5xx with backoff, honours 429 through the budget, and records non-retryable errors', async () => {
     const chat = new ScriptedChatClient((body, call) => {
       const text = String(body.messages[0]?.content);
@@ -244,9 +269,11 @@ describe('the pipeline on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', chatLine('q', 'quota'));
     await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const [payload] = world.requestQueue.drain();
-    const result = await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
+    const result = await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps, { dequeueCount: 1 });
     expect(result.requeued).toBe(1);
     expect(world.requestQueue.sent[0]!.visibilityDelayInMs).toBe(3_600_000);
+    // A crash before the original is deleted would deliver both: the re-queued copy must look before it calls.
+    expect((world.requestQueue.sent[0]!.payload as RequestMessage).firstSend).toBeUndefined();
     expect(world.sleeps).toEqual([]);
     // The deployment is paused for the cap, not a day: after it, the endpoint is asked again.
     expect(world.limiter.pauses).toEqual([world.clock.now + 3_600_000]);
@@ -387,10 +414,16 @@ describe('the pipeline on in-memory ports', () => {
     // The dead reader's lease holds off a redelivery until it expires.
     expect((await ingestBlob('batch-input', 'big.jsonl', deps)).kind).toBe('busy');
     world.clock.now += 5 * 60_000 + 1;
+    const firstRun = world.requestQueue.sent.length;
     await ingestBlob('batch-input', 'big.jsonl', deps);
     const seqs = world.requestQueue.sent.map((m) => (m.payload as RequestMessage).seq);
     const lineNumbers = world.requestQueue.sent.flatMap((m) => (m.payload as RequestMessage).items.map((i) => i.line));
     expect(new Set(seqs).size).toBe(seqs.length);
+    // The dead reader may have sent more than its checkpoint says: what the resumed one sends is not marked a first send.
+    const marks = world.requestQueue.sent.map((m) => (m.payload as RequestMessage).firstSend);
+    expect(marks.slice(0, firstRun).every((mark) => mark === true)).toBe(true);
+    expect(marks.slice(firstRun).every((mark) => mark === undefined)).toBe(true);
+    expect(marks.length).toBeGreaterThan(firstRun);
     expect(lineNumbers.sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
   });
 });

@@ -43,6 +43,20 @@ describe('RequestMessagePacker', () => {
     expect(payloadJson({ other: 1 })).toBe('{"other":1}');
   });
 
+  it('marks the messages of a first send, packed exactly as unmarked ones, and serialised with the mark', () => {
+    const sizes = [100, 3000, 50, 2000, 900, 900, 900];
+    const packer = new RequestMessagePacker('job_1', input, { maxMessageBytes: 4096, maxItemsPerMessage: 5 }, 0, { firstSend: true });
+    const marked = [...sizes.flatMap((size, index) => packer.add(index + 1, `id-${index + 1}`, body('x'.repeat(size)), { offset: index * 10_000, length: size + 40 })), ...packer.flush()];
+    expect(marked.map(({ firstSend: _mark, ...rest }) => rest)).toEqual(packAll(sizes));
+    for (const message of marked) {
+      expect(message.firstSend).toBe(true);
+      expect(JSON.parse(payloadJson(message))).toEqual(JSON.parse(JSON.stringify(message)));
+      expect(parseRequestMessage(JSON.parse(payloadJson(message)))).toEqual(message);
+    }
+    expect(packAll([10])[0]).not.toHaveProperty('firstSend');
+    expect(parseRequestMessage({ ...marked[0], firstSend: false })).toMatch(/firstSend/);
+  });
+
   it('parses a well-formed message and names what is wrong with a bad one', () => {
     const [message] = packAll([10]);
     expect(parseRequestMessage(JSON.parse(JSON.stringify(message)))).toEqual(message);
