@@ -344,7 +344,9 @@ async function runLine(
   if (!('messages' in resolved)) return { kind: 'outcome', outcome: failedOutcome(message.jobId, item, resolved, 0, null, deps.clock.nowInMs()) };
   const body: ChatCompletionBody =
     resolved.max_tokens === undefined || resolved.max_tokens === null ? { ...resolved, max_tokens: deps.defaultMaxTokens } : resolved;
-  const reservedTokens = tokenCounter.countChatPrompt(body.messages) + (body.max_tokens as number);
+  // Counted once the line has a call slot, not when its message arrives: a batch of messages brings
+  // hundreds of lines at once, and counting them all in one go held up the budget's timers.
+  let reservedTokens: number | undefined;
 
   let attempts = priorAttempts(item);
   let failedAttempts = 0;
@@ -366,7 +368,8 @@ async function runLine(
     // cap is bounded by the slots, not by the lines waiting. Fewer still may be written ahead and wait for
     // the budget at once: a crash leaves those unconfirmed though they were never sent.
     const sending = await deps.callSlots(async (): Promise<Sending> => {
-      const admission = await deps.admissionSlots(deployment.name, () => admit(message, item, body, reservedTokens, attempts + 1, deployment, deps, spend));
+      const tokens = (reservedTokens ??= tokenCounter.countChatPrompt(body.messages) + (body.max_tokens as number));
+      const admission = await deps.admissionSlots(deployment.name, () => admit(message, item, body, tokens, attempts + 1, deployment, deps, spend));
       if (admission.kind !== 'admitted') return admission;
       const { reservation, sent } = admission;
       return { kind: 'answered', reservation, sent, result: await chat.complete(body, { customId: item.id, callId: sent.id }) };
@@ -419,7 +422,7 @@ async function runLine(
 
     if (decision.action === 'done' && result.kind === 'response') {
       if (usage !== null && deps.returnUnusedTokens) {
-        limiter.refundTokens(Math.max(0, reservedTokens - usage.total_tokens));
+        limiter.refundTokens(Math.max(0, (reservedTokens ?? 0) - usage.total_tokens));
       }
       return {
         kind: 'outcome',

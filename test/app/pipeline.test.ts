@@ -1,10 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parseControlMessage } from '../../src/app/controlMessages.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { FINALIZE_BACKUP_DELAY_IN_MS, processRequestMessage } from '../../src/app/processRequestMessage.js';
 import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
-import { chatLine, createWorld, okResponse, ScriptedChatClient } from './fixtures.js';
+import { chatLine, createWorld, okResponse, roughTokenCounter, ScriptedChatClient } from './fixtures.js';
 
 type World = ReturnType<typeof createWorld>;
 
@@ -313,19 +313,28 @@ describe('the pipeline on in-memory ports', () => {
     expect([...world.ledger.entries.values()].map((e) => e.state)).toEqual(['billed']);
   });
 
-  it('lines waiting for a call slot have reserved and written nothing yet', async () => {
+  it('lines waiting for a call slot have counted, reserved and written nothing yet', async () => {
     let world!: World;
     const unsettledAtEachCall: number[] = [];
+    const countedAtEachCall: number[] = [];
+    const counting = vi.spyOn(roughTokenCounter, 'countChatPrompt');
     const chat = new ScriptedChatClient((body) => {
       unsettledAtEachCall.push([...world.ledger.entries.values()].filter((e) => e.state === 'sent').length);
+      countedAtEachCall.push(counting.mock.calls.length);
       return okResponse(body);
     });
     world = createWorld(chat);
     // One slot: the message's three lines take turns.
     const oneSlot = oneAtATime();
-    const result = await processThreeLines(world, { callSlots: oneSlot });
-    expect(result).toMatchObject({ recorded: 3 });
+    try {
+      const result = await processThreeLines(world, { callSlots: oneSlot });
+      expect(result).toMatchObject({ recorded: 3 });
+    } finally {
+      counting.mockRestore();
+    }
     expect(unsettledAtEachCall).toEqual([1, 1, 1]);
+    // The ingest counts the lines first; after that, a line is counted only once it has the slot: one more per call.
+    expect(countedAtEachCall.map((n) => n - countedAtEachCall[0]!)).toEqual([0, 1, 2]);
   });
 
   it('at most the admission slots are written ahead and waiting for the budget at once', async () => {
