@@ -71,6 +71,21 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       expect(entries[0]).toEqual(first);
       expect(entries.map((e) => e.atInMs)).toEqual([...entries.map((e) => e.atInMs)].sort((a, b) => a - b));
     });
+
+    it('sums a job of one day and model exactly, unconfirmed calls counted, and a later day apart', async () => {
+      const { ledger } = getStores();
+      const jobId = uniqueJobId();
+      for (let n = 0; n < 12; n += 1) {
+        await ledger.record(ledgerEntry(jobId, { promptTokens: n, completionTokens: 2 * n, costInNanos: 1_000 + n, ...(n % 4 === 0 ? { state: LedgerState.sent } : {}) }));
+      }
+      await ledger.record(ledgerEntry(uniqueJobId(), { costInNanos: 99_999 }));
+      const one = { key: { day: '2026-11-27', model: 'Phi-3-mini-4k-instruct' }, currency: 'USD', totals: { calls: 12, unconfirmedCalls: 3, promptTokens: 66, completionTokens: 132, costInNanos: 12_066 } };
+      expect(await ledger.totalsByKey(jobId)).toEqual([one]);
+      // One entry of another day: both keys, each exact.
+      await ledger.record(ledgerEntry(jobId, { day: '2026-11-28', promptTokens: 1, completionTokens: 1, costInNanos: 5 }));
+      const byKey = (await ledger.totalsByKey(jobId)).sort((a, b) => (a.key.day < b.key.day ? -1 : 1));
+      expect(byKey).toEqual([one, { ...one, key: { ...one.key, day: '2026-11-28' }, totals: { calls: 1, unconfirmedCalls: 0, promptTokens: 1, completionTokens: 1, costInNanos: 5 } }]);
+    });
   });
 
   describe(`UsageLedger write-ahead: ${name}`, () => {
