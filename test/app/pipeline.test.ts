@@ -52,6 +52,16 @@ async function processThreeLines(world: World, overrides: Partial<World['workerD
   return processRequestMessage(parseRequestMessage(payload) as RequestMessage, { ...world.workerDeps, ...overrides });
 }
 
+/** Ingests a two-line file and returns its one work message, unprocessed. */
+async function twoLineMessage() {
+  const chat = new ScriptedChatClient();
+  const world = createWorld(chat);
+  world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2')));
+  await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+  const [payload] = world.requestQueue.drain();
+  return { chat, world, message: parseRequestMessage(payload) as RequestMessage };
+}
+
 describe('the pipeline on in-memory ports', () => {
   it('ingests, processes and finalises a file of valid and invalid lines', async () => {
     const world = createWorld();
@@ -192,12 +202,7 @@ describe('the pipeline on in-memory ports', () => {
   });
 
   it('a redelivered work message calls nothing and records nothing twice', async () => {
-    const chat = new ScriptedChatClient();
-    const world = createWorld(chat);
-    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2')));
-    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
-    const [payload] = world.requestQueue.drain();
-    const message = parseRequestMessage(payload) as RequestMessage;
+    const { chat, world, message } = await twoLineMessage();
     await processRequestMessage(message, world.workerDeps);
     const again = await processRequestMessage(message, world.workerDeps);
     expect(again).toEqual({ recorded: 0, alreadyDone: 2, requeued: 0 });
@@ -206,12 +211,7 @@ describe('the pipeline on in-memory ports', () => {
   });
 
   it('the first delivery of a first send looks up no outcome; any later delivery does, and still calls nothing twice', async () => {
-    const chat = new ScriptedChatClient();
-    const world = createWorld(chat);
-    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2')));
-    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
-    const [payload] = world.requestQueue.drain();
-    const message = parseRequestMessage(payload) as RequestMessage;
+    const { chat, world, message } = await twoLineMessage();
     expect(message.firstSend).toBe(true);
     const lookups: number[][] = [];
     const realLookup = world.jobs.linesWithOutcome.bind(world.jobs);
