@@ -62,6 +62,11 @@ const DEFAULT_MESSAGES_PER_CHECKPOINT = 256;
 const SEND_BATCH_MESSAGES = 32;
 /** About 400 lines of a typical file: the ingest lets the process breathe this often. */
 const READ_SLICE_BYTES = 64 * 1024;
+/**
+ * Until the job's first message is out, slices are smaller: the first lines' tokens are counted exactly
+ * (slowly), and a whole first slice of them held the first message back by ~150 ms.
+ */
+const FIRST_SLICE_BYTES = 8 * 1024;
 const MAX_SENDS_IN_FLIGHT = 6;
 /** Renewed at every checkpoint; a reader that died lets another take over after this. */
 const INGEST_LEASE_IN_MS = 5 * 60_000;
@@ -368,8 +373,9 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps, 
     // A range read holds thousands of lines: they are taken a slice at a time, with the sends and the
     // rest of the process given their turn in between, so the first messages go out (and workers start)
     // while the rest is read.
-    for (let at = 0; at < chunk.length && chunkEnd === undefined; at += READ_SLICE_BYTES) {
-      const rawLines = splitter.push(chunk.subarray(at, at + READ_SLICE_BYTES));
+    for (let at = 0, step = READ_SLICE_BYTES; at < chunk.length && chunkEnd === undefined; at += step) {
+      step = messagesSent === 0 ? FIRST_SLICE_BYTES : READ_SLICE_BYTES;
+      const rawLines = splitter.push(chunk.subarray(at, at + step));
       for (const [index, raw] of rawLines.entries()) {
         handle(raw);
         if (linesRead - linesAtStart >= chunkLines) {
