@@ -54,12 +54,11 @@ export class RequestMessagePacker {
   readonly #jobId: string;
   readonly #input: InputBlobRef;
   readonly #envelopeBytes: number;
+  readonly #firstSend: boolean;
   #items: RequestItem[] = [];
   #itemJson: string[] = [];
   #bytes = 0;
   #nextSeq: number;
-
-  readonly #firstSend: boolean;
 
   constructor(jobId: string, input: InputBlobRef, options: PackRequestsOptions, firstSeq = 0, stamp: { firstSend?: boolean } = {}) {
     this.#jobId = jobId;

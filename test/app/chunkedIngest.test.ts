@@ -100,7 +100,8 @@ describe('chunked ingest', () => {
     for (let i = 0; i < 4; i += 1) await ingestBlob('batch-input', 'f.jsonl', deps);
     const seqs = world.requestQueue.sent.map((m) => (m.payload as RequestMessage).seq);
     expect(new Set(seqs).size).toBe(seqs.length);
-    // First readers of the first two chunks mark their sends; the redone chunk's sends may repeat a lost send, and are not marked; the chunk after it is read afresh.
+    // The first readers of the first two chunks mark their sends. The redone chunk's sends may repeat a
+    // lost send and are not marked; the chunk after it is read afresh, and marked again.
     const marks = world.requestQueue.sent.map((m) => (m.payload as RequestMessage).firstSend);
     expect(marks.slice(0, beforeRedo).every((mark) => mark === true)).toBe(true);
     expect(redone).toBeGreaterThan(beforeRedo);
