@@ -71,7 +71,11 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   // Only a redelivery, or a message that may repeat an earlier send, can carry lines that already have
   // an outcome; the first delivery of a first send cannot, and skips the lookup (one read per line).
   const mayRepeat = message.firstSend !== true || delivery.dequeueCount !== 1;
-  // Two independent reads, side by side.
+  // The lines' bodies are read back side by side with the job and outcome reads: every line of the
+  // message, since which ones are done is not known yet (one range read all the same). Only a job that
+  // sends lines waits for them, so a failed read cannot fail a cancelled or halted job's lines.
+  const bodiesRead = resolveBodies(message, message.items, deps);
+  bodiesRead.catch(() => undefined);
   const [stored, done] = await Promise.all([
     deps.jobs.getJob(message.jobId),
     mayRepeat ? deps.jobs.linesWithOutcome(message.jobId, lines) : new Set<number>(),
@@ -95,7 +99,7 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   } else {
     const deployment = deps.deployments.byName(stored.job.deployment);
     const guard: HaltGuard = { halt: undefined };
-    const bodies = await resolveBodies(message, pending, deps);
+    const bodies = await bodiesRead;
     results = await Promise.all(pending.map((item) => runLine(message, item, bodies.get(item.line)!, deployment, guard, deps, spend)));
     if (guard.halt !== undefined) {
       const newHalt = guard.halt;

@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { cancelJob } from '../../src/app/cancelJob.js';
 import { parseControlMessage } from '../../src/app/controlMessages.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
@@ -228,6 +229,38 @@ describe('the pipeline on in-memory ports', () => {
     expect(await processRequestMessage(message, world.workerDeps)).toEqual({ recorded: 0, alreadyDone: 2, requeued: 0 });
     expect(lookups).toEqual([[1, 2], [1, 2], [1, 2]]);
     expect(chat.calls).toHaveLength(2);
+  });
+
+  it('reads the lines back side by side with the job, not after it', async () => {
+    const { chat, world, message } = await twoLineMessage();
+    let rangeReads = 0;
+    const readRange = world.blobs.readRange.bind(world.blobs);
+    world.blobs.readRange = async (...args) => {
+      rangeReads += 1;
+      return readRange(...args);
+    };
+    const rangeReadsWhenJobRead: number[] = [];
+    const getJob = world.jobs.getJob.bind(world.jobs);
+    world.jobs.getJob = async (jobId) => {
+      rangeReadsWhenJobRead.push(rangeReads);
+      return getJob(jobId);
+    };
+    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })).toEqual({ recorded: 2, alreadyDone: 0, requeued: 0 });
+    expect(rangeReadsWhenJobRead[0]).toBe(1);
+    expect(chat.calls).toHaveLength(2);
+  });
+
+  it('a cancelled job\'s lines are recorded as cancelled even when their bodies cannot be read', async () => {
+    const { chat, world, message } = await twoLineMessage();
+    await cancelJob({ jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock }, message.jobId);
+    world.blobs.readRange = async () => {
+      throw new Error('storage unavailable');
+    };
+    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })).toEqual({ recorded: 2, alreadyDone: 0, requeued: 0 });
+    const statuses: string[] = [];
+    for await (const outcome of world.jobs.listOutcomes(message.jobId)) statuses.push(outcome.status);
+    expect(statuses).toEqual(['cancelled', 'cancelled']);
+    expect(chat.calls).toHaveLength(0);
   });
 
   it('retries 5xx with backoff, honours 429 through the budget, and records non-retryable errors', async () => {
