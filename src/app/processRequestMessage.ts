@@ -180,6 +180,8 @@ async function admit(
   deps: WorkerDeps,
   spend: JobSpendMeter,
 ): Promise<Admission> {
+  // An idle instance's budget claim goes out now, side by side with the reservation and write-ahead.
+  deployment.limiter.prepare();
   // Held against the job's spending cap until the answer is billed or not.
   const reservation = await spend.reserve(deployment, body);
   if (reservation === undefined) return { kind: 'capped' };
