@@ -13,6 +13,7 @@ import type { IngestDeps } from './app/ingestBlob.js';
 import type { Logger } from './app/Logger.js';
 import type { BlobStore, Clock, JobStore, MessageQueue, RollupStore, UsageLedger } from './app/ports.js';
 import type { WorkerDeps } from './app/processRequestMessage.js';
+import { sharedReads } from './app/sharedReads.js';
 import { LocalRateLimiter, type RateLimiter } from './app/RateLimiter.js';
 import { loadConfig, type AppConfig, type DeploymentConfig, type Env } from './config.js';
 import { CosmosBudgetStore } from './adapters/cosmos/CosmosBudgetStore.js';
@@ -55,6 +56,8 @@ export async function createServices(env: Env): Promise<Services> {
   const cosmosClient = createCosmosClient(config.cosmos);
   const containers = await ensureCosmosContainers(cosmosClient, config.cosmos);
   const jobs = new CosmosJobStore(containers.jobs, containers.lines);
+  // One per process, shared by every work message it runs.
+  const readJob = sharedReads((jobId: string) => jobs.getJob(jobId));
   const blobs = new AzureBlobStore(blobService);
   const requestQueue = new AzureMessageQueue(queueService.getQueueClient(config.requestQueue));
   const controlQueue = new AzureMessageQueue(queueService.getQueueClient(config.controlQueue));
@@ -122,6 +125,7 @@ export async function createServices(env: Env): Promise<Services> {
     }),
     workerDeps: (logger) => ({
       jobs,
+      readJob,
       blobs,
       requestQueue,
       controlQueue,

@@ -11,12 +11,14 @@ import type { Logger } from './Logger.js';
 import type { Deployment, Deployments } from './deployments.js';
 import { updateJob } from './updateJob.js';
 import { ensureError } from '../core/errors.js';
-import { LedgerState, type BlobStore, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type UsageLedger } from './ports.js';
+import { LedgerState, type BlobStore, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type StoredJob, type UsageLedger } from './ports.js';
 import { JobSpendMeter, type SpendReservation } from './jobSpend.js';
 import type { ResultParts } from './resultParts.js';
 
 export interface WorkerDeps {
   readonly jobs: JobStore;
+  /** The job as a message sees it when it starts; messages that start together may share one read (`sharedReads`). */
+  readonly readJob: (jobId: string) => Promise<StoredJob | undefined>;
   readonly blobs: BlobStore;
   readonly requestQueue: MessageQueue;
   readonly controlQueue: MessageQueue;
@@ -77,7 +79,7 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   const bodiesRead = resolveBodies(message, message.items, deps);
   bodiesRead.catch(() => undefined);
   const [stored, done] = await Promise.all([
-    deps.jobs.getJob(message.jobId),
+    deps.readJob(message.jobId),
     mayRepeat ? deps.jobs.linesWithOutcome(message.jobId, lines) : new Set<number>(),
   ]);
   if (stored === undefined) throw new Error(`Job ${message.jobId} does not exist`);

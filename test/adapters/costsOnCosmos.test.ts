@@ -26,6 +26,7 @@ import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js
 import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
 import { RecordingLimiter } from '../app/fixtures.js';
 import { ledgerTotals } from '../../src/app/ledgerTotals.js';
+import { sharedReads } from '../../src/app/sharedReads.js';
 
 const MODEL = 'Phi-3-mini-4k-instruct';
 const PRICES: readonly ModelPrice[] = [
@@ -101,6 +102,7 @@ describe('costs on Cosmos with the simulator', () => {
     };
     const workerDeps: WorkerDeps = {
       jobs, blobs, requestQueue, controlQueue, deployments,
+      readJob: sharedReads((jobId: string) => jobs.getJob(jobId)),
       ledger: stores.ledger, jobSpend: stores.jobSpend,
       callSlots: (task) => task(), admissionSlots: (_deployment, task) => task(), clock, random: () => 0.5, sleep: async () => {},
       newCallId: randomUUID,

@@ -14,6 +14,7 @@ import type { WorkerDeps } from '../../src/app/processRequestMessage.js';
 import type { RateLimiter } from '../../src/app/RateLimiter.js';
 import type { ChatCompletionBody, TokenCounter } from '../../src/core/chat.js';
 import { DEFAULT_PRICES } from '../../src/core/pricing.js';
+import { sharedReads } from '../../src/app/sharedReads.js';
 
 /** Counts characters / 4: deterministic and good enough where exact tokenisation is not what is tested. */
 export const roughTokenCounter: TokenCounter = {
@@ -105,6 +106,7 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
   };
   const workerDeps: WorkerDeps = {
     jobs, blobs, requestQueue, controlQueue, deployments, ledger, jobSpend,
+    readJob: sharedReads((jobId: string) => jobs.getJob(jobId)),
     callSlots: (task) => task(), admissionSlots: (_deployment, task) => task(), clock, random: () => 0.5,
     sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
     newCallId: () => `call-${(callIds += 1)}`,

@@ -250,6 +250,33 @@ describe('the pipeline on in-memory ports', () => {
     expect(chat.calls).toHaveLength(2);
   });
 
+  it('work messages of one job that start together read the job once between them', async () => {
+    let jobReads = 0;
+    const jobReadsAtCall: number[] = [];
+    const world = createWorld(
+      new ScriptedChatClient((body) => {
+        jobReadsAtCall.push(jobReads);
+        return okResponse(body);
+      }),
+    );
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(...Array.from({ length: 12 }, (_, i) => chatLine(`l${i}`, String(i)))));
+    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const messages = world.requestQueue.drain().map((payload) => parseRequestMessage(payload) as RequestMessage);
+    expect(messages).toHaveLength(3);
+    const getJob = world.jobs.getJob.bind(world.jobs);
+    world.jobs.getJob = async (jobId) => {
+      jobReads += 1;
+      return getJob(jobId);
+    };
+    const results = await Promise.all(messages.map((message) => processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })));
+    expect(results.map((r) => r.recorded)).toEqual([4, 4, 4]);
+    expect(jobReadsAtCall).toEqual(Array(12).fill(1));
+    // A message that starts after that read has settled reads the job afresh.
+    const before = jobReads;
+    await processRequestMessage(messages[0]!, world.workerDeps, { dequeueCount: 2 });
+    expect(jobReads).toBe(before + 1);
+  });
+
   it('a cancelled job\'s lines are recorded as cancelled even when their bodies cannot be read', async () => {
     const { chat, world, message } = await twoLineMessage();
     await cancelJob({ jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock }, message.jobId);
