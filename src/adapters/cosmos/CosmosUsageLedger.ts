@@ -6,8 +6,12 @@ import type { LedgerEntry, LedgerKeyTotals, UsageLedger } from '../../app/ports.
 const asBody = (entry: LedgerEntry): JSONObject => ({ ...entry });
 
 const PAGE_SIZE = 500;
-/** Rows of a few short fields: a large job's entries in a few pages, far under Cosmos's 4 MB a page. */
-const LISTING_PAGE_SIZE = 10_000;
+/**
+ * Rows of seven short fields (~150 bytes): 25,000 of them are about the 4 MB Cosmos returns in a page
+ * at most, so a smaller page would only cost more round trips. A 20,000-line job is summed from one
+ * page (the local stand-in recomputes a query for every page: two pages took 0.67 s, one 0.4 s).
+ */
+const LISTING_PAGE_SIZE = 25_000;
 
 /**
  * The usage ledger: one document per call that may be billed (see LedgerEntry), partitioned by job.
