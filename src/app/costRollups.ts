@@ -52,12 +52,23 @@ export async function refreshRollups(jobId: string, deps: RollupDeps): Promise<R
       if (done) written += 1;
       else overtaken = true;
     }
+    // A key the ledger no longer has (its every entry was discarded: written ahead, then refused) sums
+    // to nothing; its rollup is brought to zero under the same condition, not left at what it once saw.
+    const listed = new Set(byKey.map(({ key }) => rollupKeyId(key)));
+    for (const [id, stored] of current) {
+      if (listed.has(id) || sameTotals(stored.rollup, NO_TOTALS)) continue;
+      const done = await deps.rollups.replace({ ...stored.rollup, ...NO_TOTALS, refreshedAtInMs: deps.clock.nowInMs() }, stored.etag);
+      if (done) written += 1;
+      else overtaken = true;
+    }
     if (!overtaken) return { written, totals: sumLedgerTotals(byKey) };
   }
   throw new Error(`Job ${jobId}: could not write its cost rollups (they kept changing)`);
 }
 
 const rollupKeyId = (key: RollupKey): string => `${key.day}|${key.model}`;
+
+const NO_TOTALS: LedgerTotals = { calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
 
 function sameTotals(rollup: CostRollup, totals: LedgerTotals): boolean {
   return (

@@ -91,6 +91,8 @@ export class CostReportBuilder {
 
   add(rollup: CostRollup): void {
     if (rollup.day < this.#options.from || rollup.day > this.#options.to) return;
+    // A rollup with no calls (its entries were all discarded) has nothing to report.
+    if (rollup.calls === 0) return;
     const values = this.#options.groupBy.map((d) => valueOf(rollup, d));
     // Amounts of different currencies are never added: the currency is part of the group.
     const id = JSON.stringify([...values, rollup.currency]);

@@ -148,6 +148,27 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       expect(await rollups.listJob(uniqueJobId())).toEqual([]);
     });
 
+    it('a day and model whose every entry was discarded is brought to zero, not left at what an earlier refresh saw', async () => {
+      const { ledger, rollups } = getStores();
+      const jobId = uniqueJobId();
+      const kept = ledgerEntry(jobId);
+      // Written ahead on the next day, seen by a refresh as an unconfirmed call, then refused and discarded.
+      const refused = ledgerEntry(jobId, { day: '2026-11-28', state: LedgerState.sent, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
+      await ledger.record(kept);
+      await ledger.record(refused);
+      await refreshRollups(jobId, { ledger, rollups, clock });
+      const key = { day: '2026-11-28', model: refused.model };
+      expect((await rollups.get(jobId, key))!.rollup).toMatchObject({ calls: 1, unconfirmedCalls: 1 });
+
+      await ledger.discard(jobId, refused.id);
+      const refresh = await refreshRollups(jobId, { ledger, rollups, clock });
+      expect(refresh.written).toBe(1);
+      expect(refresh.totals).toEqual(await ledgerTotals(ledger, jobId));
+      expect((await rollups.get(jobId, key))!.rollup).toMatchObject({ calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
+      expect((await rollups.get(jobId, { day: kept.day, model: kept.model }))!.rollup).toMatchObject({ calls: 1, costInNanos: kept.costInNanos });
+      expect(await refreshRollups(jobId, { ledger, rollups, clock })).toMatchObject({ written: 0 });
+    });
+
     it('concurrent refreshes, while calls keep being recorded, end equal to the ledger for every day and model', async () => {
       const { ledger, rollups } = getStores();
       const jobId = uniqueJobId();

@@ -109,6 +109,12 @@ describe('cost reports', () => {
     expect(byDayModel.groupBy).toBe('day,model');
   });
 
+  it('leaves out a rollup with no calls (its entries were all discarded)', () => {
+    const emptied = rollup('2026-11-27', 'Phi-3-medium-4k-instruct', 'job_b', 0, { calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0 });
+    const report = buildCostReport([...rollups, emptied], { from: '2026-11-27', to: '2026-11-27', groupBy: ['model'], defaultCurrency: 'USD' });
+    expect(report.rows.map((r) => [r.key, r.calls])).toEqual([['Phi-3-mini-4k-instruct', 3]]);
+  });
+
   it('never adds amounts of different currencies', () => {
     const report = buildCostReport([rollup('2026-11-26', 'm', 'j', 5), rollup('2026-11-26', 'm', 'k', 7, { currency: 'EUR' })], { from: '2026-11-26', to: '2026-11-26', groupBy: ['model'], defaultCurrency: 'USD' });
     expect(report.currency).toBe('mixed');
