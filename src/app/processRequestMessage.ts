@@ -102,7 +102,8 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
     const deployment = deps.deployments.byName(stored.job.deployment);
     const guard: HaltGuard = { halt: undefined };
     const bodies = await bodiesRead;
-    results = await Promise.all(pending.map((item) => runLine(message, item, bodies.get(item.line)!, deployment, guard, deps, spend)));
+    const run: MessageRun = { message, deployment, guard, deps, spend };
+    results = await Promise.all(pending.map((item) => runLine(run, item, bodies.get(item.line)!)));
     if (guard.halt !== undefined) {
       const newHalt = guard.halt;
       await updateJob(deps.jobs, message.jobId, (job) => (job.halt === undefined ? { ...job, halt: newHalt } : undefined));
@@ -172,16 +173,9 @@ export async function recordOutcomesAndMaybeFinalize(
  * budget taken last, right before the request leaves (the write-ahead takes as long as the store does):
  * the endpoint then sees requests at the pace the budget grants them, not in bunches.
  */
-async function admit(
-  message: RequestMessage,
-  item: RequestItem,
-  body: ChatCompletionBody,
-  reservedTokens: number,
-  attempt: number,
-  deployment: Deployment,
-  deps: WorkerDeps,
-  spend: JobSpendMeter,
-): Promise<Admission> {
+async function admit(run: MessageRun, item: RequestItem, call: { body: ChatCompletionBody; reservedTokens: number; attempt: number }): Promise<Admission> {
+  const { message, deployment, deps, spend } = run;
+  const { body, reservedTokens, attempt } = call;
   // An idle instance's budget claim goes out now, side by side with the reservation and write-ahead.
   deployment.limiter.prepare();
   // Held against the job's spending cap until the answer is billed or not.
@@ -227,6 +221,15 @@ type Sending = Exclude<Admission, { kind: 'admitted' }> | { readonly kind: 'answ
 /** Shared by the lines of one message: once one learns the deployment refuses us, the rest stop. */
 interface HaltGuard {
   halt: (LineError & { atInMs: number }) | undefined;
+}
+
+/** What the lines of one message share while they run. */
+interface MessageRun {
+  readonly message: RequestMessage;
+  readonly deployment: Deployment;
+  readonly guard: HaltGuard;
+  readonly deps: WorkerDeps;
+  readonly spend: JobSpendMeter;
 }
 
 function priorAttempts(item: RequestItem): number {
@@ -339,15 +342,8 @@ function usageOf(body: unknown): TokenUsage | null {
   };
 }
 
-async function runLine(
-  message: RequestMessage,
-  item: RequestItem,
-  resolved: ResolvedBody,
-  deployment: Deployment,
-  guard: HaltGuard,
-  deps: WorkerDeps,
-  spend: JobSpendMeter,
-): Promise<LineResult> {
+async function runLine(run: MessageRun, item: RequestItem, resolved: ResolvedBody): Promise<LineResult> {
+  const { message, deployment, guard, deps, spend } = run;
   const { chat, limiter, tokenCounter } = deployment;
   if (!('messages' in resolved)) return { kind: 'outcome', outcome: failedOutcome(message.jobId, item, resolved, 0, null, deps.clock.nowInMs()) };
   const body: ChatCompletionBody =
@@ -377,7 +373,8 @@ async function runLine(
     // the budget at once: a crash leaves those unconfirmed though they were never sent.
     const sending = await deps.callSlots(async (): Promise<Sending> => {
       const tokens = (reservedTokens ??= tokenCounter.countChatPrompt(body.messages) + (body.max_tokens as number));
-      const admission = await deps.admissionSlots(deployment.name, () => admit(message, item, body, tokens, attempts + 1, deployment, deps, spend));
+      const call = { body, reservedTokens: tokens, attempt: attempts + 1 };
+      const admission = await deps.admissionSlots(deployment.name, () => admit(run, item, call));
       if (admission.kind !== 'admitted') return admission;
       const { reservation, sent } = admission;
       return { kind: 'answered', reservation, sent, result: await chat.complete(body, { customId: item.id, callId: sent.id }) };
