@@ -8,10 +8,10 @@ export interface RateLimiter {
   /** Resolves when the cost may be spent, or at once with `granted: false` if that would take longer than `maxWaitInMs`. */
   acquire(cost: BudgetCost, options: { maxWaitInMs: number }): Promise<AcquireResult>;
   /**
-   * Says that a request of this cost will ask soon (its ledger entry is being written ahead), so a
-   * budget kept elsewhere can be fetched side by side with that write rather than after it.
+   * Says that a request will ask soon (its ledger entry is being written ahead), so a budget kept
+   * elsewhere can be fetched side by side with that write rather than after it.
    */
-  prepare(cost: BudgetCost): void;
+  prepare(): void;
   pauseUntil(untilInMs: number): void;
   correct(remaining: { requests?: number | undefined; tokens?: number | undefined }): void;
   refundTokens(tokens: number): void;

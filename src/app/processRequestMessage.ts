@@ -177,7 +177,7 @@ async function admit(run: MessageRun, item: RequestItem, call: { body: ChatCompl
   const { message, deployment, deps, spend } = run;
   const { body, reservedTokens, attempt } = call;
   // An idle instance's budget claim goes out now, side by side with the reservation and write-ahead.
-  deployment.limiter.prepare({ requests: 1, tokens: reservedTokens });
+  deployment.limiter.prepare();
   // Held against the job's spending cap until the answer is billed or not.
   const reservation = await spend.reserve(deployment, body);
   if (reservation === undefined) return { kind: 'capped' };
