@@ -7,11 +7,6 @@ export type AcquireResult = { readonly granted: true } | { readonly granted: fal
 export interface RateLimiter {
   /** Resolves when the cost may be spent, or at once with `granted: false` if that would take longer than `maxWaitInMs`. */
   acquire(cost: BudgetCost, options: { maxWaitInMs: number }): Promise<AcquireResult>;
-  /**
-   * Says that a request will ask soon (its ledger entry is being written ahead), so a budget kept
-   * elsewhere can be fetched side by side with that write rather than after it.
-   */
-  prepare(): void;
   pauseUntil(untilInMs: number): void;
   correct(remaining: { requests?: number | undefined; tokens?: number | undefined }): void;
   refundTokens(tokens: number): void;
@@ -55,9 +50,6 @@ export class LocalRateLimiter implements RateLimiter {
   get pausedUntilInMs(): number {
     return this.#budget.pausedUntilInMs;
   }
-
-  /** The budget is in this process: nothing to fetch ahead. */
-  prepare(): void {}
 
   acquire(cost: BudgetCost, options: { maxWaitInMs: number }): Promise<AcquireResult> {
     return new Promise((resolve) => {

@@ -78,17 +78,6 @@ export class SharedRateLimiter implements RateLimiter {
     });
   }
 
-  /**
-   * An idle instance that gets work claims its first slice while the work is written ahead, not after:
-   * the two round trips overlap. What it claims is the claim lead; the waiters that follow size the rest.
-   * If the write-ahead outlasts the slice (and the catch-up), that stretch is lost: a shortfall, never a burst.
-   */
-  prepare(): void {
-    const now = this.#options.clock.nowInMs();
-    if (this.#claiming || this.#waiters.length > 0 || now < this.#pausedUntilInMs || this.#pacer.heldAheadInMs(now) > 0) return;
-    this.#claim(this.#claimLeadInMs());
-  }
-
   pauseUntil(untilInMs: number): void {
     if (untilInMs <= this.#pausedUntilInMs) return;
     this.#pausedUntilInMs = untilInMs;

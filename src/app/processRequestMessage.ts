@@ -176,8 +176,6 @@ export async function recordOutcomesAndMaybeFinalize(
 async function admit(run: MessageRun, item: RequestItem, call: { body: ChatCompletionBody; reservedTokens: number; attempt: number }): Promise<Admission> {
   const { message, deployment, deps, spend } = run;
   const { body, reservedTokens, attempt } = call;
-  // An idle instance's budget claim goes out now, side by side with the reservation and write-ahead.
-  deployment.limiter.prepare();
   // Held against the job's spending cap until the answer is billed or not.
   const reservation = await spend.reserve(deployment, body);
   if (reservation === undefined) return { kind: 'capped' };

@@ -61,11 +61,7 @@ export class RecordingLimiter implements RateLimiter {
   readonly pauses: number[] = [];
   readonly corrections: Array<{ requests?: number | undefined; tokens?: number | undefined }> = [];
   acquired = 0;
-  prepared = 0;
   constructor(private readonly clock: { nowInMs(): number }) {}
-  prepare(): void {
-    this.prepared += 1;
-  }
   async acquire(_cost: { requests: number; tokens: number }, options: { maxWaitInMs: number }) {
     const wait = this.pausedUntilInMs - this.clock.nowInMs();
     if (wait > options.maxWaitInMs) return { granted: false as const, waitInMs: wait };

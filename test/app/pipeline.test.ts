@@ -373,17 +373,6 @@ describe('the pipeline on in-memory ports', () => {
     expect([...world.ledger.entries.values()].map((e) => e.state)).toEqual(['billed']);
   });
 
-  it('tells the budget a request is coming before writing its entry ahead, so a remote budget can be fetched meanwhile', async () => {
-    const world = createWorld();
-    const ledgerSizeWhenPrepared: number[] = [];
-    world.limiter.prepare = () => {
-      ledgerSizeWhenPrepared.push(world.ledger.entries.size);
-    };
-    await processThreeLines(world, {});
-    expect(ledgerSizeWhenPrepared).toEqual([0, 0, 0]);
-    expect(world.limiter.acquired).toBe(3);
-  });
-
   it('lines waiting for a call slot have counted, reserved and written nothing yet', async () => {
     let world!: World;
     const unsettledAtEachCall: number[] = [];
