@@ -189,7 +189,9 @@ export class SharedRateLimiter implements RateLimiter {
     this.#options.store
       .update<Slice>(this.#options.deploymentId, (state) => {
         // The time the state was read, not the time the claim began: a slow read does not date the slice back.
-        const claimed = claimSlice(state, durationInMs, this.#options.clock.nowInMs());
+        // Writing the claim back takes about as long again, and the slice is of use only from then on.
+        const readAtInMs = this.#options.clock.nowInMs();
+        const claimed = claimSlice(state, durationInMs, readAtInMs, readAtInMs - now);
         return { state: claimed.state, result: claimed.slice };
       })
       .then(

@@ -37,10 +37,15 @@ export function costInMs(cost: BudgetCost, rates: ScheduleRates): number {
   return Math.max(cost.requests / rates.requestsPerMs, cost.tokens / rates.tokensPerMs);
 }
 
-/** Hands out the next slice. Time that nobody claimed is gone: capacity is not saved up. */
-export function claimSlice(state: ScheduleState, durationInMs: number, nowInMs: number): { state: ScheduleState; slice: Slice } {
+/**
+ * Hands out the next slice. Time that nobody claimed is gone: capacity is not saved up. The claimer
+ * learns of its slice `answerDelayInMs` after the state was read (`nowInMs`); a slice that would start
+ * before then (the deployment was idle) is lengthened so that `durationInMs` of it is still ahead when
+ * the answer arrives. The lengthened part passes unused, and nobody else would have used it either.
+ */
+export function claimSlice(state: ScheduleState, durationInMs: number, nowInMs: number, answerDelayInMs = 0): { state: ScheduleState; slice: Slice } {
   const startInMs = Math.max(state.cursorInMs, nowInMs, state.pausedUntilInMs);
-  const slice = { startInMs, endInMs: startInMs + durationInMs };
+  const slice = { startInMs, endInMs: Math.max(startInMs, nowInMs + answerDelayInMs) + durationInMs };
   return { state: { ...state, cursorInMs: slice.endInMs }, slice };
 }
 

@@ -169,6 +169,35 @@ describe('SharedRateLimiter', () => {
     expect(maxInWindow(admitted, 1_000)).toBeLessThanOrEqual(101);
   });
 
+  it('a slow first claim still covers the callers waiting for it when its answer arrives', async () => {
+    // 6,000 RPM: 10 ms a request. The store reads the state 150 ms after the claim and answers 150 ms later.
+    const time = new VirtualTime();
+    const inner = new InMemoryBudgetStore();
+    const store: BudgetStore = {
+      update: (deploymentId, change) =>
+        new Promise((resolve, reject) => {
+          time.timers.setTimeout(() => {
+            const answer = inner.update(deploymentId, change);
+            time.timers.setTimeout(() => answer.then(resolve, reject), 150);
+          }, 150);
+        }),
+    };
+    const rates = scheduleRates({ requestsPerMinute: 6_000, tokensPerMinute: 1e9 }, 1);
+    const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store, clock: time.clock, timers: time.timers, logger: silentLogger });
+    const admitted: number[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      void limiter.acquire({ requests: 1, tokens: 1 }, { maxWaitInMs: 1e9 }).then((r) => {
+        if (r.granted) admitted.push(time.now);
+      });
+    }
+    await time.runUntil(1_000);
+    // The ten cost 100 ms of timeline. A slice of just that, starting when the state was read (150),
+    // is half gone by the answer (300): five would wait for a second claim, another 300 ms.
+    expect(admitted).toHaveLength(10);
+    expect(Math.max(...admitted)).toBe(300);
+    expect(inner.stateOf('d').cursorInMs).toBe(400);
+  });
+
   it('two deployments keep separate budgets in one store', async () => {
     const time = new VirtualTime();
     const store = new InMemoryBudgetStore();

@@ -13,6 +13,17 @@ describe('the shared schedule', () => {
     expect(afterIdle.slice.startInMs).toBe(60_000);
   });
 
+  it('lengthens a slice that would start before its claimer hears of it, and only such a slice', () => {
+    // Idle deployment: read at 5,000, answered 300 ms later; 100 ms must still be ahead then.
+    const afterIdle = claimSlice({ cursorInMs: 1_000, pausedUntilInMs: 0 }, 100, 5_000, 300);
+    expect(afterIdle.slice).toEqual({ startInMs: 5_000, endInMs: 5_400 });
+    expect(afterIdle.state.cursorInMs).toBe(5_400);
+    // The timeline is taken up to 100 ms after the read: only the part before the answer is added.
+    expect(claimSlice({ cursorInMs: 5_100, pausedUntilInMs: 0 }, 100, 5_000, 300).slice).toEqual({ startInMs: 5_100, endInMs: 5_400 });
+    // Taken beyond the answer: the slice starts later anyway and keeps its length.
+    expect(claimSlice({ cursorInMs: 6_000, pausedUntilInMs: 0 }, 100, 5_000, 300).slice).toEqual({ startInMs: 6_000, endInMs: 6_100 });
+  });
+
   it('starts no slice inside a pause', () => {
     const paused = pauseSchedule(EMPTY_SCHEDULE, 30_000);
     expect(claimSlice(paused, 500, 1_000).slice.startInMs).toBe(30_000);
