@@ -1,10 +1,23 @@
+interface Entry<K, V> {
+  readonly key: K;
+  value: V;
+  /** Towards the least recently used end. */
+  older: Entry<K, V> | undefined;
+  /** Towards the most recently used end. */
+  newer: Entry<K, V> | undefined;
+}
+
 /**
- * A bounded least-recently-used map. A `Map` keeps insertion order, so re-inserting on every hit
- * makes the first key the least recently used one.
+ * A bounded least-recently-used map: a `Map` for lookups and a linked list for the order. (Re-inserting
+ * into the `Map` on every hit and evicting its first key is simpler, but V8 leaves a hole for every
+ * deleted entry, and finding the first key walks past them: with a steady stream of new keys, as a
+ * word cache sees, lookups slowed down threefold.)
  */
 export class LruCache<K, V> {
-  readonly #entries = new Map<K, V>();
+  readonly #entries = new Map<K, Entry<K, V>>();
   readonly #maxEntries: number;
+  #oldest: Entry<K, V> | undefined;
+  #newest: Entry<K, V> | undefined;
 
   constructor(maxEntries: number) {
     if (!Number.isInteger(maxEntries) || maxEntries < 1) {
@@ -18,27 +31,68 @@ export class LruCache<K, V> {
   }
 
   get(key: K): V | undefined {
-    if (!this.#entries.has(key)) {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) {
       return undefined;
     }
-    const value = this.#entries.get(key) as V;
-    this.#entries.delete(key);
-    this.#entries.set(key, value);
-    return value;
+    this.#touch(entry);
+    return entry.value;
   }
 
   set(key: K, value: V): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, value);
-    if (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (oldest.done !== true) {
-        this.#entries.delete(oldest.value);
-      }
+    const existing = this.#entries.get(key);
+    if (existing !== undefined) {
+      existing.value = value;
+      this.#touch(existing);
+      return;
+    }
+    const entry: Entry<K, V> = { key, value, older: this.#newest, newer: undefined };
+    if (this.#newest !== undefined) {
+      this.#newest.newer = entry;
+    }
+    this.#newest = entry;
+    this.#oldest ??= entry;
+    this.#entries.set(key, entry);
+    const oldest = this.#oldest;
+    if (this.#entries.size > this.#maxEntries && oldest !== undefined) {
+      this.#unlink(oldest);
+      this.#entries.delete(oldest.key);
     }
   }
 
   clear(): void {
     this.#entries.clear();
+    this.#oldest = undefined;
+    this.#newest = undefined;
+  }
+
+  /** Moves an entry to the most recently used end. */
+  #touch(entry: Entry<K, V>): void {
+    if (entry === this.#newest) {
+      return;
+    }
+    this.#unlink(entry);
+    entry.older = this.#newest;
+    entry.newer = undefined;
+    if (this.#newest !== undefined) {
+      this.#newest.newer = entry;
+    }
+    this.#newest = entry;
+    this.#oldest ??= entry;
+  }
+
+  #unlink(entry: Entry<K, V>): void {
+    if (entry.older !== undefined) {
+      entry.older.newer = entry.newer;
+    } else {
+      this.#oldest = entry.newer;
+    }
+    if (entry.newer !== undefined) {
+      entry.newer.older = entry.older;
+    } else {
+      this.#newest = entry.older;
+    }
+    entry.older = undefined;
+    entry.newer = undefined;
   }
 }
