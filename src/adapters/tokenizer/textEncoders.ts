@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { Tiktoken, type TiktokenBPE } from 'js-tiktoken/lite';
+import { LruCache } from './LruCache.js';
 
 /** Counts the tokens of a plain text segment (no BOS, no chat template). */
 export type CountSegmentTokens = (text: string) => number;
@@ -41,6 +42,48 @@ function countWithLongWordsInPieces(text: string, count: CountSegmentTokens): nu
   return from === 0 ? count(text) : total + (from < text.length ? count(text.slice(from)) : 0);
 }
 
+/** Words (chunks) up to this long are remembered; longer ones are rare and counted each time. */
+const WORD_CACHE_MAX_CHARS = 32;
+export const WORD_CACHE_MAX_ENTRIES = 50_000;
+const SPACE = 0x20;
+/** "▁", the character SentencePiece writes a space as: text may hold it literally. */
+const SPACE_MARK = 0x2581;
+
+/**
+ * Counts Llama-2 SentencePiece tokens word by word, which gives the same count as the whole text and
+ * lets recurring words be counted once. The vocabulary has no piece in which "▁" (a space) follows any
+ * other character, so no merge spans the start of a space that follows a non-space: the text splits
+ * there into chunks that BPE handles independently, each beginning with its space. (The test checks
+ * the vocabulary for such pieces and compares both counts over generated text.)
+ */
+export function countLlamaByWords(text: string, countWithLeadingSpace: CountSegmentTokens, cache: LruCache<string, number>): number {
+  if (text.length === 0) return 0;
+  // The dummy prefix: SentencePiece encodes a segment as if it began with a space.
+  const spaced = ` ${text}`;
+  let total = 0;
+  let from = 0;
+  for (let at = 1; at <= spaced.length; at += 1) {
+    if (at < spaced.length) {
+      if (spaced.charCodeAt(at) !== SPACE) continue;
+      const before = spaced.charCodeAt(at - 1);
+      if (before === SPACE || before === SPACE_MARK) continue;
+    }
+    const word = spaced.slice(from, at);
+    from = at;
+    if (word.length > WORD_CACHE_MAX_CHARS) {
+      total += countWithLeadingSpace(word);
+      continue;
+    }
+    let count = cache.get(word);
+    if (count === undefined) {
+      count = countWithLeadingSpace(word);
+      cache.set(word, count);
+    }
+    total += count;
+  }
+  return total;
+}
+
 /**
  * Llama-2 SentencePiece (Phi-3-mini/medium, Phi-3.5). Loaded on first use with `require` because
  * llama-tokenizer-js decodes its 32k vocabulary while its module is evaluated (~100 ms): a static
@@ -50,8 +93,11 @@ export function getLlamaSegmentCounter(): CountSegmentTokens {
   if (llamaCounter === undefined) {
     const tokenizer = (require('llama-tokenizer-js') as typeof import('llama-tokenizer-js')).default;
     // SentencePiece adds its dummy prefix ("▁") to every segment it encodes, as Phi-3's tokenizer does
-    // to the text between two special tokens; BOS is accounted for by the chat template, not here.
-    llamaCounter = (text) => (text.length === 0 ? 0 : tokenizer.encode(text, false, true).length);
+    // to the text between two special tokens (countLlamaByWords adds it); BOS is accounted for by the
+    // chat template, not here.
+    const countWithLeadingSpace: CountSegmentTokens = (word) => tokenizer.encode(word, false, false).length;
+    const cache = new LruCache<string, number>(WORD_CACHE_MAX_ENTRIES);
+    llamaCounter = (text) => countLlamaByWords(text, countWithLeadingSpace, cache);
   }
   return llamaCounter;
 }
