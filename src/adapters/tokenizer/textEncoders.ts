@@ -42,9 +42,14 @@ function countWithLongWordsInPieces(text: string, count: CountSegmentTokens): nu
   return from === 0 ? count(text) : total + (from < text.length ? count(text.slice(from)) : 0);
 }
 
-/** Words (chunks) up to this long are remembered; longer ones are rare and counted each time. */
-const WORD_CACHE_MAX_CHARS = 32;
-export const WORD_CACHE_MAX_ENTRIES = 50_000;
+/**
+ * Words (chunks, with their leading space) up to this long are remembered; longer ones are rarer and
+ * counted each time. V8 copies a substring shorter than 13 characters, while a longer one is a view that
+ * would keep its whole text (a prompt, maybe megabytes) alive in the cache.
+ */
+const WORD_CACHE_MAX_CHARS = 12;
+/** About the common words of a language: ~2 MB. */
+const WORD_CACHE_MAX_ENTRIES = 20_000;
 const SPACE = 0x20;
 /** "▁", the character SentencePiece writes a space as: text may hold it literally. */
 const SPACE_MARK = 0x2581;
