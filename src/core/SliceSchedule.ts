@@ -41,7 +41,8 @@ export function costInMs(cost: BudgetCost, rates: ScheduleRates): number {
  * Hands out the next slice. Time that nobody claimed is gone: capacity is not saved up. The claimer
  * learns of its slice `answerDelayInMs` after the state was read (`nowInMs`); a slice that would start
  * before then (the deployment was idle) is lengthened so that `durationInMs` of it is still ahead when
- * the answer arrives. The lengthened part passes unused, and nobody else would have used it either.
+ * the answer arrives. The added part is timeline nobody held; its holder spends of it only what the
+ * pacer's catch-up allows (see MAX_CATCH_UP_IN_MS).
  */
 export function claimSlice(state: ScheduleState, durationInMs: number, nowInMs: number, answerDelayInMs = 0): { state: ScheduleState; slice: Slice } {
   const startInMs = Math.max(state.cursorInMs, nowInMs, state.pausedUntilInMs);

@@ -73,12 +73,10 @@ export class LruCache<K, V> {
     }
     this.#unlink(entry);
     entry.older = this.#newest;
-    entry.newer = undefined;
     if (this.#newest !== undefined) {
       this.#newest.newer = entry;
     }
     this.#newest = entry;
-    this.#oldest ??= entry;
   }
 
   #unlink(entry: Entry<K, V>): void {
