@@ -33,8 +33,14 @@ export async function refreshRollups(jobId: string, deps: RollupDeps): Promise<R
     // Read first: the sums below are then at least as fresh as the versions they replace.
     const current = new Map((await deps.rollups.listJob(jobId)).map((stored) => [rollupKeyId(stored.rollup), stored]));
     const byKey = await deps.ledger.totalsByKey(jobId);
+    // A key the ledger no longer has (its every entry was discarded: written ahead, then refused) sums
+    // to nothing; its rollup is brought to zero under the same condition, not left at what it once saw.
+    const listed = new Set(byKey.map(({ key }) => rollupKeyId(key)));
+    const emptied = [...current]
+      .filter(([id]) => !listed.has(id))
+      .map(([, { rollup }]) => ({ key: { day: rollup.day, model: rollup.model }, currency: rollup.currency, totals: NO_TOTALS }));
     let overtaken = false;
-    for (const { key, currency, totals } of byKey) {
+    for (const { key, currency, totals } of [...byKey, ...emptied]) {
       const stored = current.get(rollupKeyId(key));
       // An entry adds a call, a settled one changes the unconfirmed count and tokens, a discarded one removes a call:
       // equal totals mean the stored rollup already has every entry seen here.
@@ -49,15 +55,6 @@ export async function refreshRollups(jobId: string, deps: RollupDeps): Promise<R
         refreshedAtInMs: deps.clock.nowInMs(),
       };
       const done = stored === undefined ? await deps.rollups.create(next) : await deps.rollups.replace(next, stored.etag);
-      if (done) written += 1;
-      else overtaken = true;
-    }
-    // A key the ledger no longer has (its every entry was discarded: written ahead, then refused) sums
-    // to nothing; its rollup is brought to zero under the same condition, not left at what it once saw.
-    const listed = new Set(byKey.map(({ key }) => rollupKeyId(key)));
-    for (const [id, stored] of current) {
-      if (listed.has(id) || sameTotals(stored.rollup, NO_TOTALS)) continue;
-      const done = await deps.rollups.replace({ ...stored.rollup, ...NO_TOTALS, refreshedAtInMs: deps.clock.nowInMs() }, stored.etag);
       if (done) written += 1;
       else overtaken = true;
     }
