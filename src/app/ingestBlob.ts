@@ -109,9 +109,10 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
         id: pinned.jobId,
         createdAtInMs: deps.clock.nowInMs(),
         input: { container, name, etag: pinned.etag, size: pinned.size },
-        // Chosen when the first request line shows which model the file asks for.
+        // Chosen when the first request line shows which model the file asks for; with one deployment
+        // there is no choice, and pinning it now spares the first message a write before it goes out.
         model: deps.deployments.primary.model,
-        deployment: '',
+        deployment: deps.deployments.all.length === 1 ? deps.deployments.primary.name : '',
       }),
     );
     stored = await deps.jobs.getJob(pinned.jobId);
@@ -222,7 +223,15 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps, 
   let outgoing: RequestMessage[] = [];
   /** Sends under way: reading goes on while a few batches are in flight, which is what keeps the ingest busy. */
   const inFlight: Promise<void>[] = [];
+  /** Workers read the deployment from the job: it is recorded before any message can reach one. */
+  const pinDeployment = async (): Promise<void> => {
+    if (job.deployment !== '' || deployment === undefined) return;
+    const chosen = deployment;
+    await updateJob(deps.jobs, job.id, (current) => ({ ...current, deployment: chosen.name, model: chosen.model }));
+    job = { ...job, deployment: chosen.name };
+  };
   const dispatch = async (): Promise<void> => {
+    if (outgoing.length > 0) await pinDeployment();
     const batch = outgoing.filter((m) => m.seq >= alreadySent);
     if (outgoing.length > 0) messagesSent = Math.max(messagesSent, outgoing[outgoing.length - 1]!.seq + 1);
     outgoing = [];
@@ -257,12 +266,7 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps, 
   });
 
   const checkpoint = async (state: 'reading' | 'chunk-end' | 'done', end?: { byteOffset: number; lineNumber: number }): Promise<void> => {
-    if (job.deployment === '' && deployment !== undefined) {
-      // Workers read the deployment from the job, so it is recorded before the first message goes out.
-      const chosen = deployment;
-      await updateJob(deps.jobs, job.id, (current) => ({ ...current, deployment: chosen.name, model: chosen.model }));
-      job = { ...job, deployment: chosen.name };
-    }
+    await pinDeployment();
     const latest = await deps.jobs.getJob(job.id);
     cancelled ||= latest?.job.status === JobStatus.cancelling || latest?.job.status === JobStatus.cancelled;
     await dispatch();
