@@ -12,7 +12,8 @@ import { finalizeJob, type FinalizeDeps } from './app/finalizeJob.js';
 import type { IngestDeps } from './app/ingestBlob.js';
 import type { Logger } from './app/Logger.js';
 import type { BlobStore, Clock, JobStore, MessageQueue, RollupStore, UsageLedger } from './app/ports.js';
-import type { WorkerDeps } from './app/processRequestMessage.js';
+import { INPUT_RANGE_COALESCING, type WorkerDeps } from './app/processRequestMessage.js';
+import { coalescedRangeReads } from './app/coalescedRangeReads.js';
 import { sharedReads } from './app/sharedReads.js';
 import { LocalRateLimiter, type RateLimiter } from './app/RateLimiter.js';
 import { loadConfig, type AppConfig, type DeploymentConfig, type Env } from './config.js';
@@ -58,6 +59,7 @@ export async function createServices(env: Env): Promise<Services> {
   const jobs = new CosmosJobStore(containers.jobs, containers.lines);
   // One per process, shared by every work message it runs.
   const readJob = sharedReads((jobId: string) => jobs.getJob(jobId));
+  const readInputRange = coalescedRangeReads((container, name, range) => blobs.readRange(container, name, range), INPUT_RANGE_COALESCING);
   const blobs = new AzureBlobStore(blobService);
   const requestQueue = new AzureMessageQueue(queueService.getQueueClient(config.requestQueue));
   const controlQueue = new AzureMessageQueue(queueService.getQueueClient(config.controlQueue));
@@ -126,7 +128,7 @@ export async function createServices(env: Env): Promise<Services> {
     workerDeps: (logger) => ({
       jobs,
       readJob,
-      blobs,
+      readInputRange,
       requestQueue,
       controlQueue,
       deployments,

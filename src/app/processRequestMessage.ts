@@ -11,15 +11,20 @@ import type { Logger } from './Logger.js';
 import type { Deployment, Deployments } from './deployments.js';
 import { updateJob } from './updateJob.js';
 import { ensureError } from '../core/errors.js';
-import { LedgerState, type BlobStore, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type StoredJob, type UsageLedger } from './ports.js';
+import { LedgerState, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type StoredJob, type UsageLedger } from './ports.js';
 import { JobSpendMeter, type SpendReservation } from './jobSpend.js';
 import type { ResultParts } from './resultParts.js';
+import type { CoalescingOptions, RangeRead } from './coalescedRangeReads.js';
 
 export interface WorkerDeps {
   readonly jobs: JobStore;
   /** The job as a message sees it when it starts; messages that start together may share one read (`sharedReads`). */
   readonly readJob: (jobId: string) => Promise<StoredJob | undefined>;
-  readonly blobs: BlobStore;
+  /**
+   * Reads a message's lines back from the input blob. Reads asked for together may go out as one
+   * (`coalescedRangeReads`, with `INPUT_RANGE_COALESCING`): a batch of messages holds neighbouring lines.
+   */
+  readonly readInputRange: RangeRead;
   readonly requestQueue: MessageQueue;
   readonly controlQueue: MessageQueue;
   readonly deployments: Deployments;
@@ -267,6 +272,9 @@ function failedOutcome(
 /** Ref items of one message are neighbouring lines: one range read covers them all when the span is modest. */
 const MAX_SHARED_READ_BYTES = 8 * 1024 * 1024;
 
+/** Messages started together read their lines as one when the bytes between them are few (a 64 KB read costs what a 3 KB one does). */
+export const INPUT_RANGE_COALESCING: CoalescingOptions = { maxSpanBytes: MAX_SHARED_READ_BYTES, maxGapBytes: 64 * 1024 };
+
 type ResolvedBody = ChatCompletionBody | LineError;
 
 /** Reads the bodies of items sent by reference, from the pinned blob version, in as few reads as possible. */
@@ -290,11 +298,11 @@ async function resolveBodies(message: RequestMessage, items: readonly RequestIte
     const start = Math.min(...refs.map((r) => r.offset));
     const end = Math.max(...refs.map((r) => r.offset + r.length));
     if (end - start <= MAX_SHARED_READ_BYTES) {
-      const span = await deps.blobs.readRange(container, name, { etag, offset: start, length: end - start });
+      const span = await deps.readInputRange(container, name, { etag, offset: start, length: end - start });
       for (const ref of refs) bodies.set(ref.line, readBack(ref.line, span.subarray(ref.offset - start, ref.offset - start + ref.length)));
     } else {
       for (const ref of refs) {
-        bodies.set(ref.line, readBack(ref.line, await deps.blobs.readRange(container, name, { etag, offset: ref.offset, length: ref.length })));
+        bodies.set(ref.line, readBack(ref.line, await deps.readInputRange(container, name, { etag, offset: ref.offset, length: ref.length })));
       }
     }
   } catch (error) {

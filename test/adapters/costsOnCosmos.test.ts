@@ -18,7 +18,8 @@ import { ingestBlob, type IngestDeps } from '../../src/app/ingestBlob.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { ResultParts } from '../../src/app/resultParts.js';
 import type { ChatClient, JobStore, LedgerEntry } from '../../src/app/ports.js';
-import { processRequestMessage, type WorkerDeps } from '../../src/app/processRequestMessage.js';
+import { INPUT_RANGE_COALESCING, processRequestMessage, type WorkerDeps } from '../../src/app/processRequestMessage.js';
+import { coalescedRangeReads } from '../../src/app/coalescedRangeReads.js';
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
 import { costInNanos, priceFor, utcDay, type ModelPrice } from '../../src/core/pricing.js';
 import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
@@ -101,8 +102,9 @@ describe('costs on Cosmos with the simulator', () => {
       prices: PRICES, defaultMaxCostInNanos: undefined, stateContainer: 'out',
     };
     const workerDeps: WorkerDeps = {
-      jobs, blobs, requestQueue, controlQueue, deployments,
+      jobs, requestQueue, controlQueue, deployments,
       readJob: sharedReads((jobId: string) => jobs.getJob(jobId)),
+      readInputRange: coalescedRangeReads((container, name, range) => blobs.readRange(container, name, range), INPUT_RANGE_COALESCING),
       ledger: stores.ledger, jobSpend: stores.jobSpend,
       callSlots: (task) => task(), admissionSlots: (_deployment, task) => task(), clock, random: () => 0.5, sleep: async () => {},
       newCallId: randomUUID,

@@ -10,7 +10,8 @@ import { Deployments } from '../../src/app/deployments.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { ResultParts } from '../../src/app/resultParts.js';
 import type { ChatCallResult, ChatClient } from '../../src/app/ports.js';
-import type { WorkerDeps } from '../../src/app/processRequestMessage.js';
+import { INPUT_RANGE_COALESCING, type WorkerDeps } from '../../src/app/processRequestMessage.js';
+import { coalescedRangeReads } from '../../src/app/coalescedRangeReads.js';
 import type { RateLimiter } from '../../src/app/RateLimiter.js';
 import type { ChatCompletionBody, TokenCounter } from '../../src/core/chat.js';
 import { DEFAULT_PRICES } from '../../src/core/pricing.js';
@@ -101,8 +102,9 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
     prices: DEFAULT_PRICES, defaultMaxCostInNanos: undefined, resultParts,
   };
   const workerDeps: WorkerDeps = {
-    jobs, blobs, requestQueue, controlQueue, deployments, ledger, jobSpend,
+    jobs, requestQueue, controlQueue, deployments, ledger, jobSpend,
     readJob: sharedReads((jobId: string) => jobs.getJob(jobId)),
+    readInputRange: coalescedRangeReads((container, name, range) => blobs.readRange(container, name, range), INPUT_RANGE_COALESCING),
     callSlots: (task) => task(), admissionSlots: (_deployment, task) => task(), clock, random: () => 0.5,
     sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
     newCallId: () => `call-${(callIds += 1)}`,

@@ -239,14 +239,17 @@ describe('the pipeline on in-memory ports', () => {
       rangeReads += 1;
       return readRange(...args);
     };
-    const rangeReadsWhenJobRead: number[] = [];
+    // The job read answers a turn of the event loop later, as a real store would: by then the lines' read is under way.
+    const rangeReadsWhenJobAnswered: number[] = [];
     const getJob = world.jobs.getJob.bind(world.jobs);
     world.jobs.getJob = async (jobId) => {
-      rangeReadsWhenJobRead.push(rangeReads);
-      return getJob(jobId);
+      const stored = await getJob(jobId);
+      await new Promise((resolve) => setImmediate(resolve));
+      rangeReadsWhenJobAnswered.push(rangeReads);
+      return stored;
     };
     expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })).toEqual({ recorded: 2, alreadyDone: 0, requeued: 0 });
-    expect(rangeReadsWhenJobRead[0]).toBe(1);
+    expect(rangeReadsWhenJobAnswered[0]).toBe(1);
     expect(chat.calls).toHaveLength(2);
   });
 
@@ -464,6 +467,31 @@ describe('the pipeline on in-memory ports', () => {
     await runAll(world);
     expect(reads).toBe(1);
     expect(chat.calls.map((c) => c.body.messages[0]?.content)).toEqual(['één', '😀', 'c']);
+  });
+
+  it('messages a worker starts together read their lines back in one range read; one at a time, one each', async () => {
+    const chat = new ScriptedChatClient();
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'in.jsonl', fileOf(...Array.from({ length: 12 }, (_, i) => chatLine(`id-${i}`, `prompt ${i}`))));
+    const reads: Array<{ offset: number; length: number }> = [];
+    const readRange = world.blobs.readRange.bind(world.blobs);
+    world.blobs.readRange = async (container, name, range) => {
+      reads.push({ offset: range.offset, length: range.length });
+      return readRange(container, name, range);
+    };
+    await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const messages = world.requestQueue.drain().map((payload) => parseRequestMessage(payload) as RequestMessage);
+    expect(messages).toHaveLength(3);
+
+    await Promise.all(messages.map((message) => processRequestMessage(message, world.workerDeps, { dequeueCount: 2 })));
+    expect(reads).toHaveLength(1);
+    expect(chat.calls.map((c) => c.body.messages[0]?.content).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `prompt ${i}`).sort());
+
+    // Delivered again one by one (all their lines done now): each reads its own lines.
+    for (const message of messages) await processRequestMessage(message, world.workerDeps, { dequeueCount: 3 });
+    expect(reads).toHaveLength(4);
+    const [together, first, , last] = reads;
+    expect(together).toEqual({ offset: first!.offset, length: last!.offset + last!.length - first!.offset });
   });
 
   it('resumes an ingest that crashed half-way without sending any message twice', async () => {
