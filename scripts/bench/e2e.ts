@@ -78,7 +78,8 @@ async function main(): Promise<void> {
   const text = lines.map((body, i) => JSON.stringify({ custom_id: `e2e-${i}`, method: 'POST', url: '/v1/chat/completions', body })).join('\n');
   const started = Date.now();
   const jobId = await pipeline.submit('bench-e2e.jsonl', `${text}\n`);
-  const job = await pipeline.waitForJob(jobId, 50);
+  // Polled as a user would (every second) until the last two seconds' lines, then closely, to see the end.
+  const job = await pipeline.waitForJob(jobId, 1_000, { lines: Math.ceil(rpm / 30), pollInMs: 50 });
   const elapsedInMs = Date.now() - started;
   const calls = await simulator.log();
   // For analysis: the endpoint's view of every call (arrival time, status), one JSON line each.
