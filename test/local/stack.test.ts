@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,6 +124,49 @@ describe('startCosmos', () => {
     expect(existsSync(caCertPath)).toBe(false);
     expect(await isListening(portOf(cosmos.endpoint))).toBe(false);
     await expectNoHandlesBeyond(baseline);
+  });
+
+  test('answers the SDK\'s query-plan requests at once, without running the query', async () => {
+    const cosmos = await startCosmos();
+    const agent = createLocalCosmosAgent(cosmos.caCertPem);
+    const client = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, agent });
+    try {
+      const databaseId = uniqueName('db');
+      const { database } = await client.databases.createIfNotExists({ id: databaseId });
+      const { container } = await database.containers.createIfNotExists({ id: 'items', partitionKey: { paths: ['/pk'] } });
+      await container.items.create({ id: 'a', pk: 'p1', n: 1 });
+      const query = { query: 'SELECT c.id FROM c WHERE c.pk = @pk', parameters: [{ name: '@pk', value: 'p1' }] };
+      const ask = (headers: Record<string, string>) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          const request = httpsRequest(
+            new URL(`dbs/${databaseId}/colls/items/docs`, cosmos.endpoint),
+            { method: 'POST', agent, headers: { 'content-type': 'application/query+json', 'x-ms-documentdb-isquery': 'True', 'x-ms-documentdb-partitionkey': '["p1"]', ...headers } },
+            (response) => {
+              let body = '';
+              response.on('data', (chunk: Buffer) => (body += chunk.toString()));
+              response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+            },
+          );
+          request.on('error', reject);
+          request.end(JSON.stringify(query));
+        });
+      const plan = await ask({ 'x-ms-cosmos-is-query-plan-request': 'True' });
+      expect(plan.status).toBe(400);
+      expect(plan.body).toContain('computes no query plans');
+      const results = await ask({});
+      expect(results.status).toBe(200);
+      expect(JSON.parse(results.body)).toMatchObject({ Documents: [{ id: 'a' }] });
+
+      const before = cosmos.requestCount();
+      const { resources } = await container.items.query<{ id: string }>(query).fetchAll();
+      expect(resources.map((r) => r.id)).toEqual(['a']);
+      // The query, and the plan request answered beside it.
+      expect(cosmos.requestCount() - before).toBe(2);
+    } finally {
+      client.dispose();
+      agent.destroy();
+      await cosmos.close();
+    }
   });
 
   test('the agent refuses hosts other than loopback', async () => {
