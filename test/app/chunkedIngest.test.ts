@@ -135,4 +135,38 @@ describe('chunked ingest', () => {
     expect(sends[1]!.checkpointed).toBeGreaterThan(0);
     expect(queued(world).map((q) => q.line)).toEqual(Array.from({ length: 900 }, (_, i) => i + 1));
   });
+
+  it('reads on while two batches of sends are under way, and no further until one is done', async () => {
+    const world = createWorld();
+    const lines = Array.from({ length: 900 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `line ${i} ${'x'.repeat(200)}` }] }));
+    world.blobs.put('batch-input', 'big.jsonl', lines.join('\n'));
+    // One read of the whole file (~200 KB): the ingest takes it a slice at a time, a batch of sends per slice.
+    world.blobs.readChunkBytes = 1 << 22;
+    const realSend = world.requestQueue.send.bind(world.requestQueue);
+    // The first send (the job's first message, awaited by its checkpoint) goes through; later ones wait to be released.
+    const held: Array<() => void> = [];
+    let sends = 0;
+    world.requestQueue.send = async (payloads, options) => {
+      sends += 1;
+      if (sends > 1) await new Promise<void>((resolve) => held.push(resolve));
+      await realSend(payloads, options);
+    };
+    const settled = async (): Promise<void> => {
+      for (let turn = 0; turn < 50; turn += 1) await new Promise((resolve) => setImmediate(resolve));
+    };
+    let done = false;
+    const ingest = ingestBlob('batch-input', 'big.jsonl', world.ingestDeps).then(() => (done = true));
+    await settled();
+    expect(held).toHaveLength(2);
+    expect(done).toBe(false);
+    held.shift()!();
+    await settled();
+    expect(held).toHaveLength(2);
+    while (!done) {
+      held.splice(0).forEach((release) => release());
+      await settled();
+    }
+    await ingest;
+    expect(queued(world).map((q) => q.line)).toEqual(Array.from({ length: 900 }, (_, i) => i + 1));
+  });
 });
