@@ -59,8 +59,8 @@ export async function createServices(env: Env): Promise<Services> {
   const jobs = new CosmosJobStore(containers.jobs, containers.lines);
   // One per process, shared by every work message it runs.
   const readJob = sharedReads((jobId: string) => jobs.getJob(jobId));
-  const readInputRange = coalescedRangeReads((container, name, range) => blobs.readRange(container, name, range), INPUT_RANGE_COALESCING);
   const blobs = new AzureBlobStore(blobService);
+  const readInputRange = coalescedRangeReads((container, name, range) => blobs.readRange(container, name, range), INPUT_RANGE_COALESCING);
   const requestQueue = new AzureMessageQueue(queueService.getQueueClient(config.requestQueue));
   const controlQueue = new AzureMessageQueue(queueService.getQueueClient(config.controlQueue));
   await Promise.all([
