@@ -38,7 +38,8 @@ export function coalescedRangeReads(read: RangeRead, options: CoalescingOptions)
       for (const span of spansOf(requests, options)) {
         const start = span[0]!.range.offset;
         const end = Math.max(...span.map((w) => w.range.offset + w.range.length));
-        read(container, name, { etag: span[0]!.range.etag, offset: start, length: end - start }).then(
+        // Through a promise, so that even a read that throws before it returns one fails its requests, not the process.
+        new Promise<Buffer>((resolve) => resolve(read(container, name, { etag: span[0]!.range.etag, offset: start, length: end - start }))).then(
           (bytes) => {
             for (const w of span) w.resolve(bytes.subarray(w.range.offset - start, w.range.offset - start + w.range.length));
           },

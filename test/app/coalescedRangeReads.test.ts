@@ -77,4 +77,16 @@ describe('coalescedRangeReads', () => {
     expect(calls).toBe(2);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
   });
+
+  it('fails the requests of a read that throws before it returns a promise', async () => {
+    const read = coalescedRangeReads(
+      (_container, _name, range) => {
+        if (range.offset === 0) throw new Error('bad range');
+        return Promise.resolve(Buffer.alloc(range.length));
+      },
+      { maxGapBytes: 0, maxSpanBytes: 1024 },
+    );
+    const results = await Promise.allSettled([read('c', 'n', { etag: 'v1', offset: 0, length: 5 }), read('c', 'n', { etag: 'v1', offset: 20, length: 5 })]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
+  });
 });
