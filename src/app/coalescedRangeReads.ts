@@ -35,16 +35,14 @@ export function coalescedRangeReads(read: RangeRead, options: CoalescingOptions)
     const groups = [...waiting.values()];
     waiting.clear();
     for (const { container, name, requests } of groups) {
-      for (const span of spansOf(requests, options)) {
-        const start = span[0]!.range.offset;
-        const end = Math.max(...span.map((w) => w.range.offset + w.range.length));
+      for (const { start, end, covered } of spansOf(requests, options)) {
         // Through a promise, so that even a read that throws before it returns one fails its requests, not the process.
-        new Promise<Buffer>((resolve) => resolve(read(container, name, { etag: span[0]!.range.etag, offset: start, length: end - start }))).then(
+        new Promise<Buffer>((resolve) => resolve(read(container, name, { etag: covered[0]!.range.etag, offset: start, length: end - start }))).then(
           (bytes) => {
-            for (const w of span) w.resolve(bytes.subarray(w.range.offset - start, w.range.offset - start + w.range.length));
+            for (const w of covered) w.resolve(bytes.subarray(w.range.offset - start, w.range.offset - start + w.range.length));
           },
           (error: unknown) => {
-            for (const w of span) w.reject(error);
+            for (const w of covered) w.reject(error);
           },
         );
       }
@@ -65,27 +63,26 @@ export function coalescedRangeReads(read: RangeRead, options: CoalescingOptions)
     });
 }
 
+interface Span {
+  readonly start: number;
+  end: number;
+  readonly covered: Waiting[];
+}
+
 /** Requests sorted by offset, cut into runs whose reads stay within the span and gap limits. */
-function spansOf(requests: readonly Waiting[], options: CoalescingOptions): Waiting[][] {
+function spansOf(requests: readonly Waiting[], options: CoalescingOptions): Span[] {
   const sorted = [...requests].sort((a, b) => a.range.offset - b.range.offset);
-  const spans: Waiting[][] = [];
-  let current: Waiting[] = [];
-  let start = 0;
-  let end = 0;
+  const spans: Span[] = [];
+  let current: Span | undefined;
   for (const request of sorted) {
     const { offset, length } = request.range;
-    const joins =
-      current.length > 0 && offset - end <= options.maxGapBytes && Math.max(end, offset + length) - start <= options.maxSpanBytes;
-    if (joins) {
-      current.push(request);
-      end = Math.max(end, offset + length);
+    if (current !== undefined && offset - current.end <= options.maxGapBytes && Math.max(current.end, offset + length) - current.start <= options.maxSpanBytes) {
+      current.covered.push(request);
+      current.end = Math.max(current.end, offset + length);
       continue;
     }
-    if (current.length > 0) spans.push(current);
-    current = [request];
-    start = offset;
-    end = offset + length;
+    current = { start: offset, end: offset + length, covered: [request] };
+    spans.push(current);
   }
-  if (current.length > 0) spans.push(current);
   return spans;
 }

@@ -22,6 +22,15 @@ async function ingestAll(world: World, name: string, chunkLines: number): Promis
   return { results, invocations: results.length };
 }
 
+/** 900 lines (~200 KB) in big.jsonl, read whole at once, as a 4 MiB range read would bring it. */
+function worldWithLargeFile(): World {
+  const world = createWorld();
+  const lines = Array.from({ length: 900 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `line ${i} ${'x'.repeat(200)}` }] }));
+  world.blobs.put('batch-input', 'big.jsonl', lines.join('\n'));
+  world.blobs.readChunkBytes = 1 << 22;
+  return world;
+}
+
 function queued(world: World): Array<{ line: number; id: string; seq: number }> {
   return world.requestQueue.sent.flatMap((m) => {
     const message = m.payload as RequestMessage;
@@ -112,11 +121,7 @@ describe('chunked ingest', () => {
   });
 
   it('sends the first messages, and checkpoints them, before the rest of a large read is parsed', async () => {
-    const world = createWorld();
-    const lines = Array.from({ length: 900 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `line ${i} ${'x'.repeat(200)}` }] }));
-    world.blobs.put('batch-input', 'big.jsonl', lines.join('\n'));
-    // The whole file (about 200 KB) in one read, as a 4 MiB range read would bring it.
-    world.blobs.readChunkBytes = 1 << 22;
+    const world = worldWithLargeFile();
     const realSend = world.requestQueue.send.bind(world.requestQueue);
     const sends: { lastLine: number; checkpointed: number }[] = [];
     world.requestQueue.send = async (payloads, options) => {
@@ -137,11 +142,8 @@ describe('chunked ingest', () => {
   });
 
   it('reads on while two batches of sends are under way, and no further until one is done', async () => {
-    const world = createWorld();
-    const lines = Array.from({ length: 900 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `line ${i} ${'x'.repeat(200)}` }] }));
-    world.blobs.put('batch-input', 'big.jsonl', lines.join('\n'));
-    // One read of the whole file (~200 KB): the ingest takes it a slice at a time, a batch of sends per slice.
-    world.blobs.readChunkBytes = 1 << 22;
+    // The ingest takes the one read a slice at a time, a batch of sends per slice.
+    const world = worldWithLargeFile();
     const realSend = world.requestQueue.send.bind(world.requestQueue);
     // The first send (the job's first message, awaited by its checkpoint) goes through; later ones wait to be released.
     const held: Array<() => void> = [];
