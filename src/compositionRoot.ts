@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CosmosJobStore } from './adapters/cosmos/CosmosJobStore.js';
-import { createCosmosClient, ensureCosmosContainers } from './adapters/cosmos/createCosmosClient.js';
+import { createCosmosClient, ensureCosmosContainers, warmBulkRouting } from './adapters/cosmos/createCosmosClient.js';
 import { Phi3ChatClient } from './adapters/phi3/Phi3ChatClient.js';
 import { AzureBlobStore } from './adapters/storage/AzureBlobStore.js';
 import { AzureMessageQueue } from './adapters/storage/AzureMessageQueue.js';
@@ -68,6 +68,8 @@ export async function createServices(env: Env): Promise<Services> {
     controlQueue.ensureExists(),
     blobs.ensureContainer(config.inputContainer),
     blobs.ensureContainer(config.outputContainer),
+    // The containers written in bulk; a failed warm-up only leaves its round trip to the first write.
+    warmBulkRouting([containers.ledger, containers.lines]).catch(() => undefined),
   ]);
   const budgetStore = new CosmosBudgetStore(containers.budget);
   const ledger = new CosmosUsageLedger(containers.ledger);

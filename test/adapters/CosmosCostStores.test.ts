@@ -4,7 +4,7 @@ import { CosmosJobSpendStore } from '../../src/adapters/cosmos/CosmosJobSpendSto
 import { CosmosJobStore } from '../../src/adapters/cosmos/CosmosJobStore.js';
 import { CosmosRollupStore } from '../../src/adapters/cosmos/CosmosRollupStore.js';
 import { CosmosUsageLedger } from '../../src/adapters/cosmos/CosmosUsageLedger.js';
-import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
+import { createCosmosClient, ensureCosmosContainers, warmBulkRouting } from '../../src/adapters/cosmos/createCosmosClient.js';
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
 import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
 import { describeCostStoresConformance, ledgerEntry, type CostStores } from './costStoresConformance.js';
@@ -56,5 +56,26 @@ describe('the Cosmos ledger writes in bulk', () => {
     ]);
     expect(stack.cosmos!.requestCount() - beforeSettle).toBeLessThanOrEqual(2);
     expect(await ledgerTotals(stores.ledger, jobId)).toMatchObject({ calls: 20, costInNanos: 20 });
+  });
+});
+
+describe('warming the bulk path', () => {
+  const firstBulkRequests = async (warm: boolean): Promise<number> => {
+    const config = loadConfig(withSettingDefaults({ ...stack.settings, PHI3_ENDPOINT: 'http://127.0.0.1:9', PHI3_API_KEY: 'unused', COSMOS_DATABASE: 'coststores' })).cosmos;
+    const fresh = createCosmosClient(config);
+    try {
+      const { ledger } = await ensureCosmosContainers(fresh, config);
+      if (warm) await warmBulkRouting([ledger]);
+      const before = stack.cosmos!.requestCount();
+      await new CosmosUsageLedger(ledger).record(ledgerEntry(uniqueJobId()));
+      return stack.cosmos!.requestCount() - before;
+    } finally {
+      fresh.dispose();
+    }
+  };
+
+  it('leaves a new client\'s first bulk write one request instead of several', async () => {
+    expect(await firstBulkRequests(false)).toBeGreaterThan(1);
+    expect(await firstBulkRequests(true)).toBe(1);
   });
 });

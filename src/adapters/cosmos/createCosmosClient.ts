@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Agent } from 'node:https';
-import { CosmosClient, type Container, type Database } from '@azure/cosmos';
+import { BulkOperationType, CosmosClient, type Container, type Database } from '@azure/cosmos';
 import type { AppConfig } from '../../config.js';
 import { createAzureCredential } from '../azureCredential.js';
 
@@ -40,6 +40,23 @@ export async function ensureCosmosContainers(client: CosmosClient, config: AppCo
   // By day: a rollup refresh writes one day's partition; a report reads the partitions of its range.
   const rollups = await container(config.rollupsContainer, '/day');
   return { database, jobs, lines, budget, ledger, rollups };
+}
+
+/** An id no document has: reading it is the cheapest request the bulk path can make. */
+const WARM_UP_ID = '__phi3-batch-warm-up__';
+
+/**
+ * Before its first bulk request to a container, the SDK looks up the container and its partition key
+ * ranges: round trips that would otherwise fall on the first write-aheads of the first job after a
+ * start, when the store is busiest. A bulk read of a document that does not exist (a 404, 1 RU) pays
+ * them when the app starts.
+ */
+export async function warmBulkRouting(containers: readonly Container[]): Promise<void> {
+  await Promise.all(
+    containers.map((container) =>
+      container.items.bulk([{ operationType: BulkOperationType.Read, id: WARM_UP_ID, partitionKey: WARM_UP_ID }], { continueOnError: true }),
+    ),
+  );
 }
 
 /**
