@@ -378,7 +378,8 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps, 
   const perCheckpoint = deps.messagesPerCheckpoint ?? DEFAULT_MESSAGES_PER_CHECKPOINT;
   /** Where the next chunk starts, once this one is full: right after the last line handled. */
   let chunkEnd: { byteOffset: number; lineNumber: number } | undefined;
-  const stream = await deps.blobs.openRead(container, name, { etag, offset: chunkStart.byteOffset });
+  // The job pinned this version's size with its ETag: no need to ask for it again.
+  const stream = await deps.blobs.openRead(container, name, { etag, offset: chunkStart.byteOffset, size: job.input.size });
   for await (const chunk of stream) {
     // A range read holds thousands of lines: they are taken a slice at a time, with the sends and the
     // rest of the process given their turn in between, so the first messages go out (and workers start)

@@ -11,8 +11,11 @@ export interface BlobProperties {
 
 export interface BlobStore {
   getProperties(container: string, name: string): Promise<BlobProperties | undefined>;
-  /** Streams a blob version from `offset`; fails with a BlobChangedError if the ETag no longer matches. */
-  openRead(container: string, name: string, options: { etag: string; offset?: number }): Promise<AsyncIterable<Buffer>>;
+  /**
+   * Streams a blob version from `offset`; fails with a BlobChangedError if the ETag no longer matches.
+   * `size`, the version's size when the caller knows it, spares a read of its properties.
+   */
+  openRead(container: string, name: string, options: { etag: string; offset?: number; size?: number }): Promise<AsyncIterable<Buffer>>;
   readRange(container: string, name: string, options: { etag: string; offset: number; length: number }): Promise<Buffer>;
   setMetadata(container: string, name: string, metadata: Record<string, string>, options: { etag: string }): Promise<void>;
   upload(container: string, name: string, content: AsyncIterable<string | Buffer> | string, options: { contentType: string }): Promise<void>;

@@ -52,6 +52,25 @@ describe('AzureBlobStore against Azurite', () => {
     await expect(blobs.setMetadata(container, 'a.jsonl', {}, { etag: properties.etag })).rejects.toMatchObject({ code: 'input_changed' });
   });
 
+  it('streams a large version in order, its first range small, and takes a known size without asking for it', async () => {
+    const container = unique('c');
+    await blobs.ensureContainer(container);
+    const content = Buffer.from(Array.from({ length: 600_000 }, (_, i) => 97 + (i % 26)));
+    await blobs.upload(container, 'big.jsonl', content.toString(), { contentType: 'application/jsonl' });
+    const { etag, size } = (await blobs.getProperties(container, 'big.jsonl'))!;
+
+    const chunks: Buffer[] = [];
+    for await (const chunk of await blobs.openRead(container, 'big.jsonl', { etag })) chunks.push(chunk);
+    expect(chunks.map((c) => c.length)).toEqual([256 * 1024, 600_000 - 256 * 1024]);
+    expect(Buffer.concat(chunks).equals(content)).toBe(true);
+    expect((await collect(await blobs.openRead(container, 'big.jsonl', { etag, size, offset: 100 }))).equals(content.subarray(100))).toBe(true);
+
+    // Given the size, opening asks nothing of storage: a missing version shows when its first range is read.
+    const opened = await blobs.openRead(container, 'missing.jsonl', { etag, size: 10 });
+    await expect(collect(opened)).rejects.toMatchObject({ code: 'input_changed' });
+    await expect(blobs.openRead(container, 'missing.jsonl', { etag })).rejects.toMatchObject({ code: 'input_changed' });
+  });
+
   it('uploads from an async iterable and reports missing blobs as undefined', async () => {
     const container = unique('c');
     await blobs.ensureContainer(container);

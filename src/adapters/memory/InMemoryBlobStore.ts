@@ -42,7 +42,7 @@ export class InMemoryBlobStore implements BlobStore {
     return blob;
   }
 
-  async openRead(container: string, name: string, options: { etag: string; offset?: number }): Promise<AsyncIterable<Buffer>> {
+  async openRead(container: string, name: string, options: { etag: string; offset?: number; size?: number }): Promise<AsyncIterable<Buffer>> {
     const content = this.#pinned(container, name, options.etag).content.subarray(options.offset ?? 0);
     const size = this.readChunkBytes;
     return (async function* () {

@@ -11,6 +11,7 @@ export class BlobChangedError extends Phi3BatchError {
 }
 
 const READ_BLOCK_BYTES = 4 * 1024 * 1024;
+const FIRST_READ_BYTES = 256 * 1024;
 
 const isStatus = (error: unknown, ...statuses: number[]): boolean =>
   error instanceof RestError && error.statusCode !== undefined && statuses.includes(error.statusCode);
@@ -31,36 +32,39 @@ export class AzureBlobStore implements BlobStore {
   /**
    * Reads the pinned version as a sequence of 4 MiB range reads, one ahead of the consumer. A single
    * streamed download does not apply back-pressure through the SDK: it buffers the whole blob in memory,
-   * which a 1 GB input cannot afford. Ranges keep memory at two blocks whatever the size.
+   * which a 1 GB input cannot afford. Ranges keep memory at two blocks whatever the size. The first range
+   * is small, so the first lines (and a job's first messages) do not wait for a whole block to arrive.
    */
-  async openRead(container: string, name: string, options: { etag: string; offset?: number }): Promise<AsyncIterable<Buffer>> {
+  async openRead(container: string, name: string, options: { etag: string; offset?: number; size?: number }): Promise<AsyncIterable<Buffer>> {
     const blob = this.service.getContainerClient(container).getBlobClient(name);
-    let size: number;
-    try {
-      const properties = await blob.getProperties({ conditions: { ifMatch: options.etag } });
-      size = properties.contentLength ?? 0;
-    } catch (error) {
-      if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
-      throw error;
-    }
-    const read = async (offset: number): Promise<Buffer> => {
+    let size = options.size;
+    if (size === undefined) {
       try {
-        return await blob.downloadToBuffer(offset, Math.min(READ_BLOCK_BYTES, size - offset), {
-          conditions: { ifMatch: options.etag },
-          blockSize: READ_BLOCK_BYTES,
-          concurrency: 1,
-        });
+        const properties = await blob.getProperties({ conditions: { ifMatch: options.etag } });
+        size = properties.contentLength ?? 0;
+      } catch (error) {
+        if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
+        throw error;
+      }
+    }
+    const read = async (offset: number, length: number): Promise<Buffer> => {
+      try {
+        return await blob.downloadToBuffer(offset, length, { conditions: { ifMatch: options.etag }, blockSize: READ_BLOCK_BYTES, concurrency: 1 });
       } catch (error) {
         if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
         throw error;
       }
     };
-    const start = options.offset ?? 0;
+    const end = size;
     return (async function* () {
-      let next = start < size ? read(start) : undefined;
-      for (let offset = start; next !== undefined; offset += READ_BLOCK_BYTES) {
+      let offset = options.offset ?? 0;
+      let length = Math.min(FIRST_READ_BYTES, end - offset);
+      let next = length > 0 ? read(offset, length) : undefined;
+      while (next !== undefined) {
         const current = next;
-        next = offset + READ_BLOCK_BYTES < size ? read(offset + READ_BLOCK_BYTES) : undefined;
+        offset += length;
+        length = Math.min(READ_BLOCK_BYTES, end - offset);
+        next = length > 0 ? read(offset, length) : undefined;
         // A rejected prefetch must not go unhandled if the consumer stops early.
         next?.catch(() => undefined);
         yield await current;
