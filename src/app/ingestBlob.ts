@@ -107,27 +107,29 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
   const pinned = await pinBlobToJob(container, name, deps);
   if (pinned === undefined) return { kind: 'ignored', reason: 'blob no longer exists' };
 
+  // One reader per file: a second delivery of the event (or a sweeper's resume) backs off while the lease is live.
+  const owner = randomUUID();
   let stored = await deps.jobs.getJob(pinned.jobId);
   if (stored === undefined) {
-    await deps.jobs.createJob(
-      newJob({
-        ...spendingCapFromMetadata(pinned.metadata, deps.defaultMaxCostInNanos),
-        id: pinned.jobId,
-        createdAtInMs: deps.clock.nowInMs(),
-        input: { container, name, etag: pinned.etag, size: pinned.size },
-        // Chosen when the first request line shows which model the file asks for; with one deployment
-        // there is no choice, and pinning it now spares the first message a write before it goes out.
-        model: deps.deployments.primary.model,
-        deployment: deps.deployments.all.length === 1 ? deps.deployments.primary.name : '',
-      }),
-    );
+    const created = newJob({
+      ...spendingCapFromMetadata(pinned.metadata, deps.defaultMaxCostInNanos),
+      id: pinned.jobId,
+      createdAtInMs: deps.clock.nowInMs(),
+      input: { container, name, etag: pinned.etag, size: pinned.size },
+      // Chosen when the first request line shows which model the file asks for; with one deployment
+      // there is no choice, and pinning it now spares the first message a write before it goes out.
+      model: deps.deployments.primary.model,
+      deployment: deps.deployments.all.length === 1 ? deps.deployments.primary.name : '',
+    });
+    // Created with the lease already ours: a new job's reading starts without reading it back and writing it again.
+    const leasedAtCreation: Job = { ...created, ingestLease: { owner, untilInMs: deps.clock.nowInMs() + INGEST_LEASE_IN_MS } };
+    if (await deps.jobs.createJob(leasedAtCreation)) return streamIntoJob(leasedAtCreation, owner, deps, true);
+    // Another delivery created it first: take turns through the lease like any later run.
     stored = await deps.jobs.getJob(pinned.jobId);
   }
   if (stored === undefined) throw new Error(`Job ${pinned.jobId} could not be read back after creation`);
   if (stored.job.ingest.done) return { kind: 'already-ingested', jobId: pinned.jobId };
 
-  // One reader per file: a second delivery of the event (or a sweeper's resume) backs off while the lease is live.
-  const owner = randomUUID();
   let firstReader = false;
   const leased = await updateJob(deps.jobs, pinned.jobId, (current) => {
     if (current.ingest.done) return undefined;

@@ -181,6 +181,56 @@ describe('the pipeline on in-memory ports', () => {
     expect(replaced.kind === 'ingested' && first.kind === 'ingested' && replaced.jobId !== first.jobId).toBe(true);
   });
 
+  it('a new file\'s first message goes out after one job read and one create: the job is created with its ingest lease', async () => {
+    const world = createWorld();
+    // More lines than a message holds (4 here), so the first message leaves while the file is read.
+    world.blobs.put('batch-input', 'in.jsonl', `${Array.from({ length: 6 }, (_, i) => chatLine(`r${i}`, `prompt ${i}`)).join('\n')}\n`);
+    const operations: string[] = [];
+    const jobs = new Proxy(world.jobs, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          operations.push(String(property));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const requestQueue = {
+      async ensureExists(): Promise<void> {},
+      async send(payloads: readonly unknown[]): Promise<void> {
+        operations.push('send');
+        await world.requestQueue.send(payloads);
+      },
+    };
+
+    const result = await ingestBlob('batch-input', 'in.jsonl', { ...world.ingestDeps, jobs, requestQueue });
+
+    expect(result.kind).toBe('ingested');
+    expect(operations.slice(0, operations.indexOf('send'))).toEqual(['getJob', 'createJob']);
+    const job = (await world.jobs.getJob((result as { jobId: string }).jobId))!.job;
+    expect({ done: job.ingest.done, requests: job.ingest.requests, lease: job.ingestLease }).toEqual({ done: true, requests: 6, lease: undefined });
+  });
+
+  it('a delivery that loses the race to create the job takes turns through the lease, and the file is read once', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', `${chatLine('a', 'one')}\n`);
+    // Both deliveries find no job; the second creates it only after the first did.
+    let reads = 0;
+    const racing = new Proxy(world.jobs, {
+      get(target, property, receiver) {
+        const value = Reflect.get(target, property, receiver) as (...a: unknown[]) => unknown;
+        if (property === 'getJob') return async (...args: unknown[]) => ((reads += 1) <= 2 ? undefined : value.apply(target, args));
+        return typeof value === 'function' ? (...args: unknown[]) => value.apply(target, args) : value;
+      },
+    });
+    const deps = { ...world.ingestDeps, jobs: racing };
+    const [first, second] = await Promise.all([ingestBlob('batch-input', 'in.jsonl', deps), ingestBlob('batch-input', 'in.jsonl', deps)]);
+
+    expect([first.kind, second.kind].sort()).toEqual(['busy', 'ingested']);
+    expect(world.requestQueue.sent).toHaveLength(1);
+  });
+
   it('fails a job whose file has no valid line, saying why', async () => {
     const world = createWorld();
     world.blobs.put('batch-input', 'bad.jsonl', fileOf('{', '[]'));
