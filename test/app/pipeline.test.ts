@@ -9,6 +9,17 @@ import { chatLine, createWorld, okResponse, roughTokenCounter, ScriptedChatClien
 
 type World = ReturnType<typeof createWorld>;
 
+/** The job store with each method call passed through `around`, which calls on or answers for it. */
+function interceptJobs(jobs: World['jobs'], around: (method: string, call: () => unknown) => unknown): World['jobs'] {
+  return new Proxy(jobs, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => around(String(property), () => (value as (...a: unknown[]) => unknown).apply(target, args));
+    },
+  });
+}
+
 async function runAll(world: World): Promise<void> {
   for (let round = 0; round < 20; round += 1) {
     const work = world.requestQueue.drain();
@@ -186,15 +197,9 @@ describe('the pipeline on in-memory ports', () => {
     // More lines than a message holds (4 here), so the first message leaves while the file is read.
     world.blobs.put('batch-input', 'in.jsonl', `${Array.from({ length: 6 }, (_, i) => chatLine(`r${i}`, `prompt ${i}`)).join('\n')}\n`);
     const operations: string[] = [];
-    const jobs = new Proxy(world.jobs, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver) as unknown;
-        if (typeof value !== 'function') return value;
-        return (...args: unknown[]) => {
-          operations.push(String(property));
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
+    const jobs = interceptJobs(world.jobs, (method, call) => {
+      operations.push(method);
+      return call();
     });
     const requestQueue = {
       async ensureExists(): Promise<void> {},
@@ -215,15 +220,9 @@ describe('the pipeline on in-memory ports', () => {
   it('a delivery that loses the race to create the job takes turns through the lease, and the file is read once', async () => {
     const world = createWorld();
     world.blobs.put('batch-input', 'in.jsonl', `${chatLine('a', 'one')}\n`);
-    // Both deliveries find no job; the second creates it only after the first did.
+    // Both deliveries find no job, so both try to create it: one create wins.
     let reads = 0;
-    const racing = new Proxy(world.jobs, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver) as (...a: unknown[]) => unknown;
-        if (property === 'getJob') return async (...args: unknown[]) => ((reads += 1) <= 2 ? undefined : value.apply(target, args));
-        return typeof value === 'function' ? (...args: unknown[]) => value.apply(target, args) : value;
-      },
-    });
+    const racing = interceptJobs(world.jobs, (method, call) => (method === 'getJob' && (reads += 1) <= 2 ? Promise.resolve(undefined) : call()));
     const deps = { ...world.ingestDeps, jobs: racing };
     const [first, second] = await Promise.all([ingestBlob('batch-input', 'in.jsonl', deps), ingestBlob('batch-input', 'in.jsonl', deps)]);
 
