@@ -32,7 +32,7 @@ export async function requeueLines(
     outgoing.push(...packer.add(line.lineNumber, line.customId, line.body, { offset: line.byteOffset, length: line.byteLength }, chosen.prior));
   };
 
-  for await (const chunk of await deps.blobs.openRead(container, name, { etag })) {
+  for await (const chunk of await deps.blobs.openRead(container, name, { etag, size: job.input.size })) {
     for (const raw of splitter.push(chunk)) consider(raw);
     if (outgoing.length >= MESSAGES_PER_SEND) {
       await deps.requestQueue.send(outgoing);
