@@ -9,8 +9,8 @@
 import { CosmosUsageLedger } from '../src/adapters/cosmos/CosmosUsageLedger.js';
 import { createCosmosClient, ensureCosmosContainers } from '../src/adapters/cosmos/createCosmosClient.js';
 import { loadConfig } from '../src/config.js';
-import { startLocalStack } from '../src/local/stack/index.js';
-import { startPhi3Simulator } from '../src/simulator/index.js';
+import { startLocalStack } from '../dev/local/stack/index.js';
+import { startPhi3Simulator } from '../dev/simulator/index.js';
 import { createPipeline, startWorkerProcess, stopWorkerProcesses, table, type WorkerProcess } from './bench/benchSupport.js';
 import { ledgerTotals } from '../src/app/ledgerTotals.js';
 

@@ -8,7 +8,7 @@ import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/c
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
 import type { Job } from '../../src/core/job.js';
 import { jobIdFor } from '../../src/core/jobId.js';
-import type { LocalStack } from '../../src/local/stack/index.js';
+import type { LocalStack } from '../../dev/local/stack/index.js';
 
 export const repoFile = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
 
@@ -22,7 +22,7 @@ export interface WorkerProcess {
 export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
   // e.g. BENCH_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the workers.
   const nodeArgs = (process.env['BENCH_WORKER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, repoFile('dist/src/local/host/hostProcess.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, repoFile('dist/dev/local/host/hostProcess.js')], {
     env: {
       PATH: process.env['PATH'] ?? '',
       LOCAL_HOST_HTTP_PORT: 'off',

@@ -8,8 +8,8 @@ import { Phi3ChatClient } from '../../src/adapters/phi3/Phi3ChatClient.js';
 import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
 import type { ChatCompletionBody } from '../../src/core/chat.js';
 import { parseRetryAfterInMs } from '../../src/core/retryPolicy.js';
-import { startLocalStack } from '../../src/local/stack/index.js';
-import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
+import { startLocalStack } from '../../dev/local/stack/index.js';
+import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 import { createPipeline, startWorkerProcess, stopWorkerProcesses, table } from './benchSupport.js';
 
 const RPM = Number(process.env['BENCH_RPM'] ?? 600);

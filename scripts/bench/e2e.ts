@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
-import { startLocalStackProcesses } from '../../src/local/stack/index.js';
+import { startLocalStackProcesses } from '../../dev/local/stack/index.js';
 import { createPipeline, repoFile, startWorkerProcess, stopWorkerProcesses, table } from './benchSupport.js';
 
 const LINES = Number(process.env['BENCH_E2E_LINES'] ?? 20_000);
@@ -20,7 +20,7 @@ const KEY = 'bench-e2e-simulator-key-00000000';
 async function startSimulatorProcess(rpm: number, tpm: number): Promise<{ url: string; log: () => Promise<Array<{ atInMs: number; status: number }>>; stop: () => void }> {
   // BENCH_SIMULATOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=DIR") profiles the simulator.
   const nodeArgs = (process.env['BENCH_SIMULATOR_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
-  const child = spawn(process.execPath, [...nodeArgs, repoFile('dist/src/simulator/main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, repoFile('dist/dev/simulator/main.js')], {
     env: {
       PATH: process.env['PATH'] ?? '',
       SIMULATOR_PORT: '0',

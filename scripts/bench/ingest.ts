@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { withSettingDefaults } from '../../src/config.js';
-import { startLocalStack } from '../../src/local/stack/index.js';
+import { startLocalStack } from '../../dev/local/stack/index.js';
 import { repoFile, table } from './benchSupport.js';
 
 const SIZES = (process.env['BENCH_INGEST_SIZES'] ?? '100000,1000000').split(',').map(Number);

@@ -3,7 +3,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { AzureBlobStore } from '../../src/adapters/storage/AzureBlobStore.js';
 import { AzureMessageQueue } from '../../src/adapters/storage/AzureMessageQueue.js';
-import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
+import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
 import { itKeepsBlockBlobsLikeAzure } from './blobBlocksConformance.js';
 
 let stack: LocalStack;

@@ -6,7 +6,7 @@ import { CosmosRollupStore } from '../../src/adapters/cosmos/CosmosRollupStore.j
 import { CosmosUsageLedger } from '../../src/adapters/cosmos/CosmosUsageLedger.js';
 import { createCosmosClient, ensureCosmosContainers, warmBulkRouting } from '../../src/adapters/cosmos/createCosmosClient.js';
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
-import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
+import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
 import { describeCostStoresConformance, ledgerEntry, type CostStores } from './costStoresConformance.js';
 import { uniqueJobId } from './jobStoreConformance.js';
 import { ledgerTotals } from '../../src/app/ledgerTotals.js';

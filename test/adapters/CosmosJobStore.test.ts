@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CosmosClient } from '@azure/cosmos';
 import { CosmosJobStore } from '../../src/adapters/cosmos/CosmosJobStore.js';
 import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
-import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
+import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
 import { describeJobStoreConformance } from './jobStoreConformance.js';
 
 let stack: LocalStack;

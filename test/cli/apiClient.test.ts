@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ApiError, ApiErrorCode, BatchApiClient, splitLines } from '../../src/cli/apiClient.js';
+import { ApiError, ApiErrorCode, BatchApiClient, splitLines } from '../../cli/apiClient.js';
 import { FakeJobsApi, outputLine } from './fakeJobsApi.js';
 import { batchObject, JOB_ID, stages } from './fixtures.js';
 

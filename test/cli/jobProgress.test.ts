@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { describeProgress, formatProgressLine, ProgressPhase, ThroughputEstimator } from '../../src/cli/progress.js';
+import { describeProgress, formatProgressLine, ProgressPhase, ThroughputEstimator } from '../../cli/progress.js';
 import { batchObject, stages } from './fixtures.js';
 
 describe('describeProgress', () => {

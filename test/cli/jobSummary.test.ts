@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { formatJobSummary, formatJobTable } from '../../src/cli/progress.js';
+import { formatJobSummary, formatJobTable } from '../../cli/progress.js';
 import { batchObject, JOB_ID, stages, T0_IN_MS } from './fixtures.js';
 
 describe('formatJobSummary', () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { runCli, type RunCliOptions } from '../../src/cli/runCli.js';
+import { runCli, type RunCliOptions } from '../../cli/runCli.js';
 import { FakeJobsApi, outputLine } from './fakeJobsApi.js';
 import { batchObject, JOB_ID, stages, T0_IN_MS } from './fixtures.js';
 import { CapturingStream } from './streams.js';

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import type { BatchObject } from '../../src/core/batchObject.js';
-import { watchJob, type WatchJobOptions } from '../../src/cli/progress.js';
+import { watchJob, type WatchJobOptions } from '../../cli/progress.js';
 import { stages } from './fixtures.js';
 import { CapturingStream } from './streams.js';
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseCostReportQuery } from '../../src/app/costReports.js';
 import { estimateJobCost } from '../../src/core/costEstimate.js';
 import { buildCostReport, costReportCsv, csvField, rollupId, type CostRollup } from '../../src/core/costReport.js';
-import { formatCostTable } from '../../src/cli/costsCommand.js';
+import { formatCostTable } from '../../cli/costsCommand.js';
 import { loadConfig } from '../../src/config.js';
 import { BadRequestError, ConfigError } from '../../src/core/errors.js';
 import { formatNanos, parseAmountToNanos } from '../../src/core/money.js';

@@ -6,16 +6,16 @@ import { CosmosUsageLedger } from '../../src/adapters/cosmos/CosmosUsageLedger.j
 import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
 import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
 import type { LedgerEntry } from '../../src/app/ports.js';
-import type { CliContext } from '../../src/cli/cliContext.js';
-import { registerCostsCommand } from '../../src/cli/costsCommand.js';
+import type { CliContext } from '../../cli/cliContext.js';
+import { registerCostsCommand } from '../../cli/costsCommand.js';
 import { loadConfig } from '../../src/config.js';
 import type { ChatCompletionBody, ChatMessage } from '../../src/core/chat.js';
 import { costInNanos, type ModelPrice } from '../../src/core/pricing.js';
 import { jobIdFor } from '../../src/core/jobId.js';
-import type { LocalFunctionsHost } from '../../src/local/host/index.js';
+import type { LocalFunctionsHost } from '../../dev/local/host/index.js';
 import { startAppHost, type AppHost } from '../support/appHost.js';
-import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
-import { simulatedCompletion, startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
+import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
+import { simulatedCompletion, startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 import { CapturingStream } from '../cli/streams.js';
 import { ledgerTotals } from '../../src/app/ledgerTotals.js';
 

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeServices } from '../../src/compositionRoot.js';
 import { withSettingDefaults } from '../../src/config.js';
 import { jobIdFor } from '../../src/core/jobId.js';
-import { createLocalFunctionsHost, type LocalFunctionsHost } from '../../src/local/host/index.js';
-import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
-import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
+import { createLocalFunctionsHost, type LocalFunctionsHost } from '../../dev/local/host/index.js';
+import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
+import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 import { dumpDom, findChromium, screenshot } from '../support/chromium.js';
 
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));

@@ -2,10 +2,10 @@ import { request } from 'node:http';
 import { BlobServiceClient, ContainerSASPermissions } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isValidJobId, jobIdFor } from '../../src/core/jobId.js';
-import type { LocalFunctionsHost, LocalHostLogEntry } from '../../src/local/host/index.js';
+import type { LocalFunctionsHost, LocalHostLogEntry } from '../../dev/local/host/index.js';
 import { startAppHost, type AppHost } from '../support/appHost.js';
-import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
-import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
+import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
+import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 
 /*
  * Blob names are chosen by whoever uploads. Odd ones (spaces, any Unicode, characters that mean

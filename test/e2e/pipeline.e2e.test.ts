@@ -4,8 +4,8 @@ import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
 import type { ChatCompletionBody } from '../../src/core/chat.js';
 import { jobIdFor } from '../../src/core/jobId.js';
 import { startAppHost, type AppHost } from '../support/appHost.js';
-import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
-import { simulatedCompletion, startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
+import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
+import { simulatedCompletion, startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 
 const FUNCTION_KEY = 'test-function-key';
 const MODEL = 'Phi-3-mini-4k-instruct';

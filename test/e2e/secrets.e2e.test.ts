@@ -7,11 +7,11 @@ import { createCosmosClient } from '../../src/adapters/cosmos/createCosmosClient
 import { loadConfig } from '../../src/config.js';
 import { DASHBOARD_ASSETS } from '../../src/dashboard/dashboardAssets.js';
 import { jobIdFor } from '../../src/core/jobId.js';
-import type { LocalHostLogEntry } from '../../src/local/host/index.js';
+import type { LocalHostLogEntry } from '../../dev/local/host/index.js';
 import { closeServices } from '../../src/compositionRoot.js';
 import { startAppHost, type AppHost } from '../support/appHost.js';
-import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
-import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
+import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
+import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 
 /*
  * PHI3_API_KEY goes into one header of one kind of request and nowhere else: not into a log line

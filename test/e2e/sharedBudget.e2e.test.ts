@@ -5,8 +5,8 @@ import { CosmosJobStore } from '../../src/adapters/cosmos/CosmosJobStore.js';
 import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
 import { jobIdFor } from '../../src/core/jobId.js';
-import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
-import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
+import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
+import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 import { spawnHostProcess, type RunningHostProcess } from '../support/hostProcess.js';
 import { waitFor } from '../support/waitFor.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phi3ChatClient } from '../../src/adapters/phi3/Phi3ChatClient.js';
 import type { ChatCompletionBody } from '../../src/core/chat.js';
-import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
+import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 
 /*
  * What a line may carry reaches the real client: custom_ids and prompts with any code unit (a lone

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { createSeededRandom } from '../../src/simulator/seededRandom.js';
+import { createSeededRandom } from '../../dev/simulator/seededRandom.js';
 import { parseControlMessage } from '../../src/app/controlMessages.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import type { IngestDeps } from '../../src/app/ingestBlob.js';

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadFunctionApp, type CapturedFunction, type RpcBindingInfo } from '../../src/local/host/captureRegistrations.js';
-import { parseHostJson } from '../../src/local/host/hostJson.js';
+import { loadFunctionApp, type CapturedFunction, type RpcBindingInfo } from '../../dev/local/host/captureRegistrations.js';
+import { parseHostJson } from '../../dev/local/host/hostJson.js';
 import { Unresolved } from './bicep.js';
 import { blobContainerNames, eventSubscriptions, functionApp, queueNames, repoRoot } from './infraModel.js';
 

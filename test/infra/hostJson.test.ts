@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseHostJson } from '../../src/local/host/hostJson.js';
+import { parseHostJson } from '../../dev/local/host/hostJson.js';
 import { repoRoot } from './infraModel.js';
 
 interface RawHostJson {
@@ -24,7 +24,7 @@ function timeSpanInMs(value: unknown): number {
   return ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1000 + Number(ms.padEnd(3, '0'));
 }
 
-/** The queue settings the local host enforces (src/local/host/hostJson.ts), as host.json names them. */
+/** The queue settings the local host enforces (dev/local/host/hostJson.ts), as host.json names them. */
 const ENFORCED_QUEUE_SETTINGS = ['batchSize', 'newBatchThreshold', 'maxDequeueCount', 'visibilityTimeout', 'maxPollingInterval', 'messageEncoding'];
 
 describe('host.json: what Azure runs is what the local host enforces', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import { resolveAppSettingReferences, resolveStorageConnection } from '../../src/local/host/appSettings.js';
-import { parseStorageConnectionString } from '../../src/local/host/storageClients.js';
+import { resolveAppSettingReferences, resolveStorageConnection } from '../../dev/local/host/appSettings.js';
+import { parseStorageConnectionString } from '../../dev/local/host/storageClients.js';
 
 describe('binding expressions', () => {
   test('%SETTING% references resolve from the app settings', () => {

@@ -1,6 +1,6 @@
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { loadFunctionApp } from '../../src/local/host/captureRegistrations.js';
+import { loadFunctionApp } from '../../dev/local/host/captureRegistrations.js';
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 

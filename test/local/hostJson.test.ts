@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { parseHostJson, parseTimeSpan, readHostJson } from '../../src/local/host/hostJson.js';
+import { parseHostJson, parseTimeSpan, readHostJson } from '../../dev/local/host/hostJson.js';
 
 describe('parseTimeSpan', () => {
   test.each([

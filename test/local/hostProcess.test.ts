@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { StorageClients } from '../../src/local/host/storageClients.js';
+import { StorageClients } from '../../dev/local/host/storageClients.js';
 import { spawnHostProcess, type HostProcessLine, type RunningHostProcess } from '../support/hostProcess.js';
 import { withLocalStack } from '../support/localStack.js';
 import { uniqueName } from '../support/uniqueName.js';

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { createLocalFunctionsHost, type LocalFunctionsHost } from '../../src/local/host/LocalFunctionsHost.js';
-import type { LocalHostLogEntry } from '../../src/local/host/logger.js';
+import { createLocalFunctionsHost, type LocalFunctionsHost } from '../../dev/local/host/LocalFunctionsHost.js';
+import type { LocalHostLogEntry } from '../../dev/local/host/logger.js';
 import { recordInvocations, type InvocationRecorder } from '../support/invocations.js';
 import { hookCalls } from './fixtures/recorder.js';
 

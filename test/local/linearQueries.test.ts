@@ -7,7 +7,7 @@ import {
   standInRequire,
   stripUndefinedLinear,
   useLinearStandInQueries,
-} from '../../src/local/stack/linearQueries.js';
+} from '../../dev/local/stack/linearQueries.js';
 
 /** The engine's own `stripUndefined`, from a fresh copy of its module (the loaded one may be patched). */
 function originalStripUndefined(): (value: unknown) => unknown {

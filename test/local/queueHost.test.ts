@@ -9,8 +9,8 @@ import {
   type QueueClient,
 } from '@azure/storage-queue';
 import { describe, expect, test } from 'vitest';
-import { createLocalFunctionsHost, type CreateLocalFunctionsHostOptions } from '../../src/local/host/LocalFunctionsHost.js';
-import { azuriteAccount } from '../../src/local/stack/startAzurite.js';
+import { createLocalFunctionsHost, type CreateLocalFunctionsHostOptions } from '../../dev/local/host/LocalFunctionsHost.js';
+import { azuriteAccount } from '../../dev/local/stack/startAzurite.js';
 import { recordInvocations } from '../support/invocations.js';
 import { withLocalStack } from '../support/localStack.js';
 import { uniqueName } from '../support/uniqueName.js';

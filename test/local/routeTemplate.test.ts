@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { compareRoutePrecedence, compileRouteTemplate } from '../../src/local/host/routeTemplate.js';
+import { compareRoutePrecedence, compileRouteTemplate } from '../../dev/local/host/routeTemplate.js';
 
 describe('route templates', () => {
   test('literal and parameter segments, case-insensitive literals, decoded values', () => {

@@ -1,9 +1,9 @@
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { describe, expect, test } from 'vitest';
-import { blobReceiptsContainerName } from '../../src/local/host/BlobListener.js';
-import { createLocalFunctionsHost, type CreateLocalFunctionsHostOptions } from '../../src/local/host/LocalFunctionsHost.js';
-import { parseTimerSchedule } from '../../src/local/host/timerSchedule.js';
+import { blobReceiptsContainerName } from '../../dev/local/host/BlobListener.js';
+import { createLocalFunctionsHost, type CreateLocalFunctionsHostOptions } from '../../dev/local/host/LocalFunctionsHost.js';
+import { parseTimerSchedule } from '../../dev/local/host/timerSchedule.js';
 import { recordInvocations } from '../support/invocations.js';
 import { withLocalStack } from '../support/localStack.js';
 import { uniqueName } from '../support/uniqueName.js';

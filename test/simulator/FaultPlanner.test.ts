@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FaultKind, FaultPlanner } from '../../src/simulator/FaultPlanner.js';
-import { DEFAULT_FAULT_SETTINGS, type FaultSettings } from '../../src/simulator/settings.js';
+import { FaultKind, FaultPlanner } from '../../dev/simulator/FaultPlanner.js';
+import { DEFAULT_FAULT_SETTINGS, type FaultSettings } from '../../dev/simulator/settings.js';
 
 function plannerWith(changes: Partial<FaultSettings>): FaultPlanner {
   return new FaultPlanner({ ...DEFAULT_FAULT_SETTINGS, ...changes });

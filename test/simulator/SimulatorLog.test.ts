@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SimulatorLog, SimulatorOutcome, type SimulatorLogEntry } from '../../src/simulator/SimulatorLog.js';
+import { SimulatorLog, SimulatorOutcome, type SimulatorLogEntry } from '../../dev/simulator/SimulatorLog.js';
 
 function entry(atInMs: number, status: number, admittedTokens: number): SimulatorLogEntry {
   return {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIMIT_SETTINGS, type LimitSettings } from '../../src/simulator/settings.js';
-import { SimulatorLog, SimulatorOutcome } from '../../src/simulator/SimulatorLog.js';
-import { RejectionReason, SlidingWindowRateLimiter } from '../../src/simulator/SlidingWindowRateLimiter.js';
+import { DEFAULT_LIMIT_SETTINGS, type LimitSettings } from '../../dev/simulator/settings.js';
+import { SimulatorLog, SimulatorOutcome } from '../../dev/simulator/SimulatorLog.js';
+import { RejectionReason, SlidingWindowRateLimiter } from '../../dev/simulator/SlidingWindowRateLimiter.js';
 
 function limiterWith(changes: Partial<LimitSettings>): SlidingWindowRateLimiter {
   return new SlidingWindowRateLimiter({ ...DEFAULT_LIMIT_SETTINGS, ...changes });

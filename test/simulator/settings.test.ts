@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { readSimulatorEnv } from '../../src/simulator/readSimulatorEnv.js';
+import { readSimulatorEnv } from '../../dev/simulator/readSimulatorEnv.js';
 import {
   parseFaultSettings,
   parseLatencySettings,
   parseLimitSettings,
   SimulatorSettingsError,
-} from '../../src/simulator/settings.js';
+} from '../../dev/simulator/settings.js';
 
 function settingOf(action: () => unknown): string {
   try {

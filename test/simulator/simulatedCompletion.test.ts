@@ -8,7 +8,7 @@ import {
   FinishReason,
   hashMessages,
   simulatedCompletion,
-} from '../../src/simulator/simulatedCompletion.js';
+} from '../../dev/simulator/simulatedCompletion.js';
 
 const counter = createTokenCounter('Phi-3-mini-4k-instruct');
 const body = (content: string, max_tokens?: number | null): ChatCompletionBody => ({

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import type { Phi3Simulator } from '../../src/simulator/startPhi3Simulator.js';
+import type { Phi3Simulator } from '../../dev/simulator/startPhi3Simulator.js';
 
 export interface SimulatorResponse {
   readonly status: number;

@@ -11,7 +11,7 @@ import {
   type Phi3Simulator,
   type SimulatorLogEntry,
   type StartPhi3SimulatorOptions,
-} from '../../src/simulator/index.js';
+} from '../../dev/simulator/index.js';
 import { createSimulatorClient } from './simulatorHttp.js';
 
 const agent = new Agent();

@@ -4,7 +4,7 @@ import {
   contextLengthForModel,
   validateChatRequest,
   ValidationCode,
-} from '../../src/simulator/validateChatRequest.js';
+} from '../../dev/simulator/validateChatRequest.js';
 
 const messages = [{ role: 'user', content: 'Hi' }];
 

@@ -5,7 +5,7 @@ import { withDeadline } from './waitFor.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const loader = fileURLToPath(new URL('./tsLoader/register.mjs', import.meta.url));
-const hostProcessEntry = fileURLToPath(new URL('../../src/local/host/hostProcess.ts', import.meta.url));
+const hostProcessEntry = fileURLToPath(new URL('../../dev/local/host/hostProcess.ts', import.meta.url));
 
 export interface HostProcessLine {
   readonly event: string;
@@ -29,7 +29,7 @@ export interface RunningHostProcess {
 }
 
 /**
- * Starts `src/local/host/hostProcess.ts` in a child `node` (TypeScript through the test loader) and waits
+ * Starts `dev/local/host/hostProcess.ts` in a child `node` (TypeScript through the test loader) and waits
  * for its ready line. Rejects with its stderr if it exits or reports an error first.
  */
 export async function spawnHostProcess(options: SpawnHostProcessOptions): Promise<RunningHostProcess> {

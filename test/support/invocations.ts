@@ -1,5 +1,5 @@
-import type { InvocationEvent } from '../../src/local/host/events.js';
-import type { LocalFunctionsHost } from '../../src/local/host/LocalFunctionsHost.js';
+import type { InvocationEvent } from '../../dev/local/host/events.js';
+import type { LocalFunctionsHost } from '../../dev/local/host/LocalFunctionsHost.js';
 import { waitFor, type WaitForOptions } from './waitFor.js';
 
 export interface InvocationRecorder {

@@ -1,8 +1,8 @@
 import { request, type Dispatcher } from 'undici';
-import type { CostReport } from '../core/costReport.js';
+import type { CostReport } from '../src/core/costReport.js';
 import { ApiError, ApiErrorCode, apiErrorOf, DEFAULT_API_URL, type BatchApiClientOptions, type CallOptions } from './apiClient.js';
 
-export type { CostReport } from '../core/costReport.js';
+export type { CostReport } from '../src/core/costReport.js';
 
 export interface GetCostsQuery {
   readonly from: string;

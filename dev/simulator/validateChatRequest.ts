@@ -1,4 +1,4 @@
-import type { ChatCompletionBody } from '../core/chat.js';
+import type { ChatCompletionBody } from '../../src/core/chat.js';
 
 export const ValidationCode = {
   missing: 'missing',

@@ -1,8 +1,8 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TokenCounter } from '../core/chat.js';
-import { createTokenCounter } from '../adapters/tokenizer/index.js';
+import type { TokenCounter } from '../../src/core/chat.js';
+import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
 import * as errors from './errorBodies.js';
 import type { ErrorResponse } from './errorBodies.js';
 import { FaultKind, FaultPlanner, type FaultDecision } from './FaultPlanner.js';

@@ -1,4 +1,4 @@
-import type { BatchObject } from '../core/batchObject.js';
+import type { BatchObject } from '../src/core/batchObject.js';
 import { formatCost, formatCount, formatDurationInSeconds, formatTimestamp, formatTokens } from './format.js';
 import { describeProgress, formatPercent } from './jobProgress.js';
 

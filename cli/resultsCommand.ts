@@ -7,7 +7,7 @@ import { isTerminalStatus } from './jobProgress.js';
 import type { ResultKind } from './apiClient.js';
 import { createApiClient, requireJobId, writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
 import { CliErrorCode, CliUsageError } from './errors.js';
-import type { JobStatus } from '../core/job.js';
+import type { JobStatus } from '../src/core/job.js';
 
 export interface ResultsCommandOptions {
   readonly errors?: boolean;

@@ -1,5 +1,5 @@
 /**
- * Runs one local Functions host as its own process: `node dist/src/local/host/hostProcess.js`.
+ * Runs one local Functions host as its own process: `node dist/dev/local/host/hostProcess.js`.
  * App settings come from the environment. Host options:
  *   LOCAL_HOST_ENTRY            module(s) to import, comma-separated (default: the compiled app, dist/src/index.js)
  *   LOCAL_HOST_HOST_JSON        host.json path (default: the nearest host.json above this file)
@@ -86,7 +86,7 @@ function toEventLine(event: InvocationEvent): Record<string, unknown> {
 async function main(): Promise<void> {
   const env = process.env;
   const here = dirname(fileURLToPath(import.meta.url));
-  const entries = (env.LOCAL_HOST_ENTRY ?? fileURLToPath(new URL('../../index.js', import.meta.url)))
+  const entries = (env.LOCAL_HOST_ENTRY ?? fileURLToPath(new URL('../../../src/index.js', import.meta.url)))
     .split(',')
     .map((entry) => entry.trim())
     .filter((entry) => entry !== '')

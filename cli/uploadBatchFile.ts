@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ContainerClient } from '@azure/storage-blob';
-import { jobIdFor } from '../core/jobId.js';
+import { jobIdFor } from '../src/core/jobId.js';
 import { CliErrorCode, CliOperationError, CliUsageError } from './errors.js';
 
 /** Where an upload goes: one container. A port, so the upload logic is testable without storage. */

@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../src/core/errors.js';
 import { ApiError } from './apiClient.js';
 import { createApiClient, writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
 import { maskConnectionString, readStorageSettings, type StorageSettings } from './cliSettings.js';

@@ -1,9 +1,9 @@
 import { StringDecoder } from 'node:string_decoder';
 import { request, type Dispatcher } from 'undici';
-import type { JobPage, ResultKind } from '../app/jobQueries.js';
-import type { BatchObject } from '../core/batchObject.js';
+import type { JobPage, ResultKind } from '../src/app/jobQueries.js';
+import type { BatchObject } from '../src/core/batchObject.js';
 
-export type { JobPage, ResultKind } from '../app/jobQueries.js';
+export type { JobPage, ResultKind } from '../src/app/jobQueries.js';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:7071/api';
 

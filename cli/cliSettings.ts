@@ -1,4 +1,4 @@
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../src/core/errors.js';
 import { DEFAULT_API_URL } from './apiClient.js';
 
 export type CliEnv = Readonly<Record<string, string | undefined>>;

@@ -1,6 +1,6 @@
 import { Option, type Command } from 'commander';
-import { COST_DIMENSIONS, type CostDimension, type CostReport, type CostTotals } from '../core/costReport.js';
-import { formatNanos } from '../core/money.js';
+import { COST_DIMENSIONS, type CostDimension, type CostReport, type CostTotals } from '../src/core/costReport.js';
+import { formatNanos } from '../src/core/money.js';
 import { readApiSettings } from './cliSettings.js';
 import { writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
 import { CostsApiClient } from './costsApi.js';

@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici';
-import { isValidJobId } from '../core/jobId.js';
+import { isValidJobId } from '../src/core/jobId.js';
 import { BatchApiClient } from './apiClient.js';
 import { readApiSettings, type CliEnv } from './cliSettings.js';
 import { CliErrorCode, CliUsageError } from './errors.js';

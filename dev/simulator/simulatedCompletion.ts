@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { ChatCompletionBody, ChatMessage, TokenCounter } from '../core/chat.js';
-import { chatMessageText } from '../adapters/tokenizer/index.js';
+import type { ChatCompletionBody, ChatMessage, TokenCounter } from '../../src/core/chat.js';
+import { chatMessageText } from '../../src/adapters/tokenizer/index.js';
 import { createSeededRandom } from './seededRandom.js';
 
 export const FinishReason = {

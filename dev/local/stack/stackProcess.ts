@@ -1,5 +1,5 @@
 /**
- * One part of the local stack in a process of its own: `node dist/src/local/stack/stackProcess.js`,
+ * One part of the local stack in a process of its own: `node dist/dev/local/stack/stackProcess.js`,
  * with LOCAL_STACK_PART=storage (Azurite: Blob and Queue) or LOCAL_STACK_PART=cosmos (the Cosmos
  * stand-in). As in Azure, where Storage and Cosmos DB are separate services, neither then waits behind
  * the other's work: each has an event loop (and, when the machine has one free, a core) of its own.

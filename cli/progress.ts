@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import cliProgress from 'cli-progress';
-import type { BatchObject } from '../core/batchObject.js';
+import type { BatchObject } from '../src/core/batchObject.js';
 import { describeProgress, formatProgressLine, isTerminalStatus, ThroughputEstimator } from './jobProgress.js';
 
 export { describeProgress, formatProgressLine, isTerminalStatus, ProgressPhase, ThroughputEstimator } from './jobProgress.js';

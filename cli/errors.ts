@@ -1,4 +1,4 @@
-import { Phi3BatchError } from '../core/errors.js';
+import { Phi3BatchError } from '../src/core/errors.js';
 
 /** Stable codes of the CLI's own errors. */
 export const CliErrorCode = {

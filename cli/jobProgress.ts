@@ -1,5 +1,5 @@
-import type { BatchObject } from '../core/batchObject.js';
-import { TERMINAL_STATUSES, type JobStatus } from '../core/job.js';
+import type { BatchObject } from '../src/core/batchObject.js';
+import { TERMINAL_STATUSES, type JobStatus } from '../src/core/job.js';
 import { formatCost, formatCount, formatDurationInSeconds, formatTokens } from './format.js';
 
 /** Where a job is, as far as a person watching it cares. */

@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, ensureError, Phi3BatchError } from '../core/errors.js';
+import { ConfigError, ensureError, Phi3BatchError } from '../src/core/errors.js';
 import { ApiError, ApiErrorCode } from './apiClient.js';
 import { writeLine, type CliContext, type GlobalOptions, type RunCliOptions } from './cliContext.js';
 import { CliSetting } from './cliSettings.js';
