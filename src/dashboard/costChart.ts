@@ -27,9 +27,8 @@ export interface CostChartLayout {
 }
 
 /**
- * Lays out a cost-per-day chart with one stacked bar per day, a segment per model. Pure and
- * self-contained (it references nothing outside its body) because the dashboard script embeds its
- * source text: the browser runs exactly the code the tests check.
+ * Lays out a cost-per-day chart with one stacked bar per day, a segment per model. Pure, so the
+ * tests check the very code that the dashboard's browser script bundles.
  */
 export function layoutCostChart(rows: readonly CostChartRow[], days: readonly string[], size: { width: number; height: number }): CostChartLayout {
   const palette = ['#2f6fdf', '#e8833a', '#3aa55d', '#c0392b', '#8e44ad', '#16a2b8', '#d4ac0d', '#7f8c8d'];
