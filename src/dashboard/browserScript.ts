@@ -37,7 +37,9 @@ function readBuiltScript(): string {
   try {
     return readFileSync(file, 'utf8');
   } catch (error) {
-    throw new Error(`The dashboard's script ${fileURLToPath(file)} is missing: npm run build writes it`, { cause: error });
+    throw new Error(`The dashboard's script ${fileURLToPath(file)} is missing: npm run build writes it`, {
+      cause: error,
+    });
   }
 }
 

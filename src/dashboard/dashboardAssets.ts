@@ -23,4 +23,5 @@ export const DASHBOARD_ASSETS: Readonly<Record<string, DashboardAsset>> = {
 };
 
 /** Only same-origin scripts, styles and API calls: the page loads nothing from elsewhere. */
-export const DASHBOARD_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+export const DASHBOARD_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";

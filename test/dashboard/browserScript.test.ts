@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { Script } from 'node:vm';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { JobPage } from '../../src/app/jobQueries.js';
 import type { CostReport } from '../../src/core/costReport.js';
@@ -18,7 +19,7 @@ describe("the dashboard's browser script", () => {
     const script = bundleBrowserScript(entry);
     expect(script.startsWith('"use strict";\n(() => {')).toBe(true);
     // Parses as a plain script: no import or export is left for the browser to resolve.
-    expect(() => new Function(script)).not.toThrow();
+    expect(() => new Script(script)).not.toThrow();
     expect(script).toContain('function layoutCostChart(');
   });
 

@@ -15,9 +15,7 @@ export function createApiClient(key: string | null): <T>(path: string) => Promis
     if (key) headers['x-functions-key'] = key;
     const response = await fetch(path, { headers, cache: 'no-store' });
     if (response.status === 401 || response.status === 403) {
-      throw new Error(
-        `The API refused the request (${response.status}): open this page with ?code=<function key>`,
-      );
+      throw new Error(`The API refused the request (${response.status}): open this page with ?code=<function key>`);
     }
     if (!response.ok) {
       let message = `HTTP ${response.status}`;

@@ -11,7 +11,10 @@ export interface CostChartElements {
   readonly range: HTMLElement;
 }
 
-function chartSvg(report: WireCostReport, days: readonly string[]): { root: SVGSVGElement; models: readonly { model: string; color: string }[] } {
+function chartSvg(
+  report: WireCostReport,
+  days: readonly string[],
+): { root: SVGSVGElement; models: readonly { model: string; color: string }[] } {
   const rows: CostChartRow[] = report.rows.flatMap((r) =>
     r.day === undefined || r.model === undefined ? [] : [{ day: r.day, model: r.model, cost: r.cost }],
   );
