@@ -27,14 +27,19 @@ export interface CostChartLayout {
 }
 
 /**
- * Lays out a cost-per-day chart with one stacked bar per day, a segment per model. Pure and
- * self-contained (it references nothing outside its body) because the dashboard script embeds its
- * source text: the browser runs exactly the code the tests check.
+ * Lays out a cost-per-day chart with one stacked bar per day, a segment per model. Pure, so the
+ * tests check the very code that the dashboard's browser script bundles.
  */
-export function layoutCostChart(rows: readonly CostChartRow[], days: readonly string[], size: { width: number; height: number }): CostChartLayout {
+export function layoutCostChart(
+  rows: readonly CostChartRow[],
+  days: readonly string[],
+  size: { width: number; height: number },
+): CostChartLayout {
   const palette = ['#2f6fdf', '#e8833a', '#3aa55d', '#c0392b', '#8e44ad', '#16a2b8', '#d4ac0d', '#7f8c8d'];
   const plot = { left: 64, top: 12, width: size.width - 64 - 12, height: size.height - 12 - 28 };
-  const models = [...new Set(rows.map((r) => r.model))].sort().map((model, i) => ({ model, color: palette[i % palette.length] as string }));
+  const models = [...new Set(rows.map((r) => r.model))]
+    .sort()
+    .map((model, i) => ({ model, color: palette[i % palette.length] as string }));
   const colorOf = new Map(models.map((m) => [m.model, m.color]));
   const totals = new Map<string, number>();
   for (const row of rows) totals.set(row.day, (totals.get(row.day) ?? 0) + row.cost);
@@ -58,7 +63,16 @@ export function layoutCostChart(rows: readonly CostChartRow[], days: readonly st
       // A bar that costs something is at least one pixel tall, however small next to the largest day.
       const height = Math.max(1, (cost / scaleMax) * plot.height);
       base -= height;
-      bars.push({ day, model: m.model, cost, x, y: round(base), width: round(barWidth), height: round(height), color: colorOf.get(m.model) ?? '#888' });
+      bars.push({
+        day,
+        model: m.model,
+        cost,
+        x,
+        y: round(base),
+        width: round(barWidth),
+        height: round(height),
+        color: colorOf.get(m.model) ?? '#888',
+      });
     }
   });
   return {

@@ -202,13 +202,6 @@ describe('the cost chart layout', () => {
     expect(layout.bars.find((b) => b.day === '2026-11-27')!.height).toBe(1);
     expect(layoutCostChart([], days, { width: 400, height: 200 }).bars).toEqual([]);
   });
-
-  it('its source runs on its own, as the dashboard embeds it', () => {
-    const rebuilt = new Function(`return (${layoutCostChart.toString()});`)() as typeof layoutCostChart;
-    expect(rebuilt([{ day: '2026-11-27', model: 'a', cost: 1 }], days, { width: 400, height: 200 })).toEqual(
-      layoutCostChart([{ day: '2026-11-27', model: 'a', cost: 1 }], days, { width: 400, height: 200 }),
-    );
-  });
 });
 
 describe('cost settings', () => {
