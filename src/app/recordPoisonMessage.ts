@@ -1,7 +1,10 @@
 import { LineErrorCode, type LineError } from '../core/lineErrors.js';
 import { failedLineOutcome, type LineOutcome } from '../core/lineOutcome.js';
 import { parseRequestMessage } from '../core/requestMessage.js';
-import { recordOutcomesAndMaybeFinalize, type RecordOutcomesDeps } from './recordOutcomesAndMaybeFinalize.js';
+import type { Logger } from './Logger.js';
+import type { Clock, JobStore, MessageQueue } from './ports.js';
+import { recordOutcomesAndMaybeFinalize } from './recordOutcomesAndMaybeFinalize.js';
+import type { ResultParts } from './resultParts.js';
 
 const POISONED: LineError = {
   code: LineErrorCode.poisonMessage,
@@ -14,7 +17,7 @@ const POISONED: LineError = {
  */
 export async function recordPoisonMessage(
   payload: unknown,
-  deps: RecordOutcomesDeps,
+  deps: { jobs: JobStore; controlQueue: MessageQueue; clock: Clock; logger: Logger; resultParts: ResultParts },
 ): Promise<number> {
   const message = parseRequestMessage(payload);
   if (typeof message === 'string') {

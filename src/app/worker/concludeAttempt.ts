@@ -11,7 +11,8 @@ import {
   type ChatCompletionResult,
 } from '../ports.js';
 import { outcomeResult, requeueResult } from './lineResults.js';
-import type { LineResult, LineState, MessageRun } from './MessageRun.js';
+import type { LineResult, LineState } from './LineState.js';
+import type { MessageRun } from './MessageRun.js';
 
 /** After an answer: the line's result, or another attempt here after `sleepInMs` (none for a throttled one). */
 export type NextStep = LineResult | { readonly kind: 'retry'; readonly sleepInMs: number | undefined };

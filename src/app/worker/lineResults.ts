@@ -1,9 +1,10 @@
 import { LineErrorCode, type LineError } from '../../core/lineErrors.js';
 import { failedLineOutcome, LineStatus, type LineOutcome } from '../../core/lineOutcome.js';
 import type { RequestItem } from '../../core/requestMessage.js';
-import type { Halt, LineResult, LineState, MessageRun } from './MessageRun.js';
+import type { LineResult, LineState } from './LineState.js';
+import type { Halt, MessageRun } from './MessageRun.js';
 
-/** The lines a message no longer sends end with outcomes of their own: these build them. */
+// A line's results other than a call's own conclusion: never sent (cancelled, halted, capped) or re-queued.
 
 export function outcomeResult(outcome: LineOutcome): LineResult {
   return { kind: 'outcome', outcome };

@@ -1,7 +1,8 @@
 import { utcDay } from '../../core/pricing.js';
 import { ChatCallError, LedgerState, type ChatCompletionResult, type LedgerEntry } from '../ports.js';
 import type { SpendReservation } from '../jobSpend.js';
-import type { LineState, MessageRun } from './MessageRun.js';
+import type { LineState } from './LineState.js';
+import type { MessageRun } from './MessageRun.js';
 
 /** The endpoint's answer to one call: a billed completion, or the typed error for what went wrong. */
 export type ChatAnswer = ChatCompletionResult | ChatCallError;

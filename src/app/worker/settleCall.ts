@@ -1,7 +1,7 @@
 import { costInNanos, priceFor, utcDay } from '../../core/pricing.js';
 import type { RetryPolicy } from '../../core/retryPolicy.js';
 import { ChatCallError, EndpointHttpError, LedgerState, RateLimitedError, type ChatUsage } from '../ports.js';
-import type { RateLimiter } from '../RateLimiter.js';
+import type { Deployment } from '../deployments.js';
 import type { MessageRun } from './MessageRun.js';
 import type { AdmittedCall, ChatAnswer } from './sendAttempt.js';
 
@@ -59,7 +59,7 @@ export async function settleCall(run: MessageRun, call: AdmittedCall, answer: Ch
  * What the answer tells the deployment's budget: the endpoint's remaining counts, and a 429's pause.
  * A daily quota's "retry after 86400 s" pauses the deployment for at most the re-queue cap: then it is probed again.
  */
-export function feedBudget(limiter: RateLimiter, answer: ChatAnswer, nowInMs: number, retry: RetryPolicy): void {
+export function feedBudget(limiter: Deployment['limiter'], answer: ChatAnswer, nowInMs: number, retry: RetryPolicy): void {
   const rateLimit = answer.rateLimit;
   if (rateLimit !== undefined) limiter.correct({ requests: rateLimit.remainingRequests, tokens: rateLimit.remainingTokens });
   if (answer instanceof RateLimitedError) {

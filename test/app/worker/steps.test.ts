@@ -3,7 +3,8 @@ import { endpointHttpError, toChatCompletionResult } from '../../../src/adapters
 import { JobSpendMeter } from '../../../src/app/jobSpend.js';
 import { ConnectionError, LedgerState, MalformedResponseError, TimeoutError, type ChatCompletionResult, type LedgerEntry } from '../../../src/app/ports.js';
 import { concludeFailure, decideAfterFailure } from '../../../src/app/worker/concludeAttempt.js';
-import { startLine, type MessageRun } from '../../../src/app/worker/MessageRun.js';
+import { startLine } from '../../../src/app/worker/LineState.js';
+import type { MessageRun } from '../../../src/app/worker/MessageRun.js';
 import { stopBeforeSending } from '../../../src/app/worker/runLine.js';
 import { feedBudget, settleCall } from '../../../src/app/worker/settleCall.js';
 import type { Job } from '../../../src/core/job.js';
