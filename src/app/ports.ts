@@ -2,6 +2,8 @@ import type { ChatCompletion, ChatCompletionBody, FinishReason } from '../core/c
 import type { CostRollup, RollupKey } from '../core/costReport.js';
 import type { Job } from '../core/job.js';
 import type { LineOutcome, OutcomeTotals } from '../core/lineOutcome.js';
+import { Phi3BatchError } from '../core/errors.js';
+import { endpointErrorCode, LineErrorCode } from '../core/lineErrors.js';
 
 export interface BlobProperties {
   readonly etag: string;
@@ -102,17 +104,21 @@ export interface ChatCompletionResult {
   readonly rateLimit: RateLimitInfo;
 }
 
-/** What a chat client promises to reject with: one class per way a call can fail, matched with `instanceof`. */
-export abstract class ChatCallError extends Error {
-  abstract override readonly name: string;
+/**
+ * What a chat client promises to reject with: one class per way a call can fail, matched with
+ * `instanceof`. `code` is the line error code the failure stands for (`LineErrorCode`, or for an HTTP
+ * error the endpoint's own code).
+ */
+export abstract class ChatCallError extends Phi3BatchError {
+  override readonly name: string = 'ChatCallError';
   readonly latencyInMs: number;
   /** The answer's rate-limit headers, when there was an answer. */
   readonly rateLimit: RateLimitInfo | undefined;
   /** Whether the endpoint may have billed the call: false only when its answer shows it did not. */
   abstract readonly mayHaveBilled: boolean;
 
-  constructor(message: string, latencyInMs: number, options: { cause?: unknown; rateLimit?: RateLimitInfo } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+  constructor(code: string, message: string, latencyInMs: number, options: { cause?: unknown; rateLimit?: RateLimitInfo } = {}) {
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.latencyInMs = latencyInMs;
     this.rateLimit = options.rateLimit;
   }
@@ -153,8 +159,9 @@ export class EndpointHttpError extends ChatCallError {
   readonly usage: ChatUsage | undefined;
 
   constructor(details: EndpointErrorDetails) {
-    const message = details.endpointMessage ?? `The endpoint answered HTTP ${details.response.status}`;
-    super(message, details.latencyInMs, { rateLimit: details.rateLimit });
+    const { status } = details.response;
+    const message = details.endpointMessage ?? `The endpoint answered HTTP ${status}`;
+    super(endpointErrorCode(status, details.errorCode), message, details.latencyInMs, { rateLimit: details.rateLimit });
     this.status = details.response.status;
     this.response = details.response;
     this.errorCode = details.errorCode;
@@ -205,7 +212,7 @@ export class TimeoutError extends ChatCallError {
   override readonly mayHaveBilled = true;
 
   constructor(latencyInMs: number, options: { cause?: unknown } = {}) {
-    super('The endpoint did not answer in time', latencyInMs, options);
+    super(LineErrorCode.endpointTimeout, 'The endpoint did not answer in time', latencyInMs, options);
   }
 }
 
@@ -218,7 +225,7 @@ export class ConnectionError extends ChatCallError {
   }
 
   constructor(message: string, neverSent: boolean, latencyInMs: number, options: { cause?: unknown } = {}) {
-    super(message, latencyInMs, options);
+    super(LineErrorCode.endpointUnreachable, message, latencyInMs, options);
     this.neverSent = neverSent;
   }
 }
@@ -233,7 +240,8 @@ export class MalformedResponseError extends ChatCallError {
   readonly response: EndpointResponse;
 
   constructor(response: EndpointResponse, reason: string, latencyInMs: number, rateLimit: RateLimitInfo) {
-    super(`The endpoint answered HTTP ${response.status} with ${reason}`, latencyInMs, { rateLimit });
+    const message = `The endpoint answered HTTP ${response.status} with ${reason}`;
+    super(LineErrorCode.malformedResponse, message, latencyInMs, { rateLimit });
     this.response = response;
   }
 }

@@ -1,4 +1,4 @@
-import { endpointErrorCode, LineErrorCode, type LineError } from '../../core/lineErrors.js';
+import { LineErrorCode, type LineError } from '../../core/lineErrors.js';
 import { failedLineOutcome, succeededLineOutcome } from '../../core/lineOutcome.js';
 import { decideRetry, type CallOutcome, type RetryDecision } from '../../core/retryPolicy.js';
 import {
@@ -61,7 +61,7 @@ export function concludeFailure(run: MessageRun, line: LineState, error: ChatCal
  */
 function failedResult(run: MessageRun, line: LineState, error: ChatCallError, nowInMs: number): LineResult {
   const { message, guard } = run;
-  const attemptError = lineErrorOf(error);
+  const attemptError: LineError = { code: error.code, message: error.message };
   if ((error instanceof AuthenticationError || error instanceof NotFoundError) && guard.halt === undefined) {
     guard.halt = {
       code: LineErrorCode.deploymentRejected,
@@ -87,13 +87,6 @@ function failedResult(run: MessageRun, line: LineState, error: ChatCallError, no
   );
 }
 
-/** The line error an attempt's failure stands for. */
-export function lineErrorOf(error: ChatCallError): LineError {
-  if (error instanceof EndpointHttpError) return { code: endpointErrorCode(error.status, error.errorCode), message: error.message };
-  if (error instanceof TimeoutError) return { code: LineErrorCode.endpointTimeout, message: error.message };
-  if (error instanceof ConnectionError) return { code: LineErrorCode.endpointUnreachable, message: error.message };
-  return { code: LineErrorCode.malformedResponse, message: error.message };
-}
 
 /** The failure as the retry policy reads it. */
 export function callOutcomeOf(error: ChatCallError): CallOutcome {
