@@ -53,7 +53,10 @@ export interface WorkerSettings {
 export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettings): (logger: Logger) => WorkerDeps {
   const { jobs, blobs, finalizeInline, ...rest } = adapters;
   const readJob = sharedReads((jobId: string) => jobs.getJob(jobId));
-  const readInputRange = coalescedRangeReads((container, name, range) => blobs.readRange(container, name, range), INPUT_RANGE_COALESCING);
+  const readInputRange = coalescedRangeReads(
+    (container, name, range) => blobs.readRange(container, name, range),
+    INPUT_RANGE_COALESCING,
+  );
   const { callSlots, admissionSlots } = slotsFor(settings.concurrency);
   const { retry, prices, defaultMaxTokens, returnUnusedTokens } = settings;
   return (logger) => ({
@@ -76,7 +79,9 @@ function slotsFor(concurrency: WorkerSettings['concurrency']): Pick<WorkerDeps, 
   if (concurrency === undefined) return { callSlots: (task) => task(), admissionSlots: (_deployment, task) => task() };
   const { maxConcurrency, deployments } = concurrency;
   const callSlots = pLimit(maxConcurrency);
-  const admissionSlots = new Map(deployments.map((d) => [d.name, pLimit(admissionSlotsFor(d.requestsPerMinute, maxConcurrency))] as const));
+  const admissionSlots = new Map(
+    deployments.map((d) => [d.name, pLimit(admissionSlotsFor(d.requestsPerMinute, maxConcurrency))] as const),
+  );
   return {
     callSlots: (task) => callSlots(task),
     admissionSlots: (deployment, task) => {

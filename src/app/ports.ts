@@ -117,7 +117,12 @@ export abstract class ChatCallError extends Phi3BatchError {
   /** Whether the endpoint may have billed the call: false only when its answer shows it did not. */
   abstract readonly mayHaveBilled: boolean;
 
-  constructor(code: string, message: string, latencyInMs: number, options: { cause?: unknown; rateLimit?: RateLimitInfo } = {}) {
+  constructor(
+    code: string,
+    message: string,
+    latencyInMs: number,
+    options: { cause?: unknown; rateLimit?: RateLimitInfo } = {},
+  ) {
     super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
     this.latencyInMs = latencyInMs;
     this.rateLimit = options.rateLimit;

@@ -28,7 +28,11 @@ export interface Delivery {
  * delayed message when the endpoint asks for a longer wait than a function should sleep.
  * Safe to run twice for the same message: lines that already have an outcome are skipped.
  */
-export async function processRequestMessage(message: RequestMessage, deps: WorkerDeps, delivery: Delivery = {}): Promise<ProcessRequestsResult> {
+export async function processRequestMessage(
+  message: RequestMessage,
+  deps: WorkerDeps,
+  delivery: Delivery = {},
+): Promise<ProcessRequestsResult> {
   // The lines' bodies are read back side by side with the job and outcome reads: every line of the
   // message, since which ones are done is not known yet (one range read all the same). Only a job that
   // sends lines waits for them, so a failed read cannot fail a cancelled or halted job's lines.
@@ -46,7 +50,11 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
 }
 
 /** The job, and which of the message's lines already have an outcome. */
-async function readMessageState(message: RequestMessage, deps: WorkerDeps, delivery: Delivery): Promise<{ stored: StoredJob; done: Set<number> }> {
+async function readMessageState(
+  message: RequestMessage,
+  deps: WorkerDeps,
+  delivery: Delivery,
+): Promise<{ stored: StoredJob; done: Set<number> }> {
   // Only a redelivery, or a message that may repeat an earlier send, can carry lines that already have
   // an outcome; the first delivery of a first send cannot, and skips the lookup (one read per line).
   const mayRepeat = message.firstSend !== true || delivery.dequeueCount !== 1;
@@ -78,7 +86,13 @@ async function runPendingLines(
     return pending.map((item) => outcomeResult(haltedOutcome(message.jobId, item, halt, now)));
   }
   const bodies = await context.bodiesRead;
-  const run: MessageRun = { message, deployment: deps.deployments.byName(job.deployment), guard: { halt: undefined }, deps, spend };
+  const run: MessageRun = {
+    message,
+    deployment: deps.deployments.byName(job.deployment),
+    guard: { halt: undefined },
+    deps,
+    spend,
+  };
   const results = await Promise.all(pending.map((item) => runLine(run, item, bodies.get(item.line)!)));
   if (run.guard.halt !== undefined) await haltJob(message.jobId, run.guard.halt, deps);
   return results;

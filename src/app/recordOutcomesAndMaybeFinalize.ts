@@ -26,7 +26,11 @@ export const FINALIZE_BACKUP_DELAY_IN_MS = 60_000;
  * this process dies; with `finalizeInline` it is also done here and now, and the queued one, shown a
  * minute later, finds the job final. Returns how many outcomes this call created.
  */
-export async function recordOutcomesAndMaybeFinalize(jobId: string, outcomes: readonly LineOutcome[], deps: RecordOutcomesDeps): Promise<number> {
+export async function recordOutcomesAndMaybeFinalize(
+  jobId: string,
+  outcomes: readonly LineOutcome[],
+  deps: RecordOutcomesDeps,
+): Promise<number> {
   if (outcomes.length === 0) return 0;
   const created = await deps.jobs.recordOutcomes(outcomes);
   if (created.length === 0) return 0;
@@ -38,11 +42,16 @@ export async function recordOutcomesAndMaybeFinalize(jobId: string, outcomes: re
 
 async function finalize(jobId: string, deps: RecordOutcomesDeps): Promise<void> {
   const inline = deps.finalizeInline;
-  await deps.controlQueue.send([finalizeMessage(jobId)], inline === undefined ? {} : { visibilityDelayInMs: FINALIZE_BACKUP_DELAY_IN_MS });
+  await deps.controlQueue.send(
+    [finalizeMessage(jobId)],
+    inline === undefined ? {} : { visibilityDelayInMs: FINALIZE_BACKUP_DELAY_IN_MS },
+  );
   if (inline === undefined) return;
   try {
     await inline(jobId);
   } catch (error) {
-    deps.logger.warn(`Job ${jobId}: finalising at once failed (${ensureError(error).message}); the queued finalisation will do it`);
+    deps.logger.warn(
+      `Job ${jobId}: finalising at once failed (${ensureError(error).message}); the queued finalisation will do it`,
+    );
   }
 }

@@ -4,7 +4,7 @@ export type ControlMessage =
   /** Resume (or start) the ingest of a blob: the sweeper's way back into a stalled ingest. */
   | { readonly v: 1; readonly kind: 'ingest'; readonly container: string; readonly name: string };
 
-/** Has the job finalised (its files written, its status final); sent when its last line is recorded or it is cancelled. */
+/** Has the job finalised (files written, status final); sent when its last line is recorded or it is cancelled. */
 export function finalizeMessage(jobId: string): ControlMessage {
   return { v: 1, kind: 'finalize', jobId };
 }

@@ -44,19 +44,31 @@ const COMPLETION = {
 const SCRIPTS: Record<string, Scripted> = {
   ok: {
     status: 200,
-    headers: { 'x-request-id': 'req-1', 'x-ratelimit-remaining-requests': '-2', 'x-ratelimit-remaining-tokens': '1200', 'x-ratelimit-limit-tokens': '200000' },
+    headers: {
+      'x-request-id': 'req-1',
+      'x-ratelimit-remaining-requests': '-2',
+      'x-ratelimit-remaining-tokens': '1200',
+      'x-ratelimit-limit-tokens': '200000',
+    },
     body: JSON.stringify(COMPLETION),
   },
   throttled: {
     status: 429,
     headers: { 'retry-after-ms': '1500', 'retry-after': '2', 'x-ms-error-code': '429', 'x-request-id': 'req-429' },
-    body: JSON.stringify({ error: { code: '429', message: 'Rate limit is exceeded.' }, message: 'Rate limit is exceeded.', status: 429 }),
+    body: JSON.stringify({
+      error: { code: '429', message: 'Rate limit is exceeded.' },
+      message: 'Rate limit is exceeded.',
+      status: 429,
+    }),
   },
   unauthorized: { status: 401, body: JSON.stringify({ error: { code: 'Unauthorized', message: 'Access denied' } }) },
   forbidden: { status: 403, body: '' },
   missing: { status: 404, body: JSON.stringify({ error: { code: 'NotFound', message: 'No route' } }) },
   filtered: { status: 400, body: JSON.stringify({ error: { code: 'content_filter', message: 'filtered' } }) },
-  tooLong: { status: 422, body: JSON.stringify({ status: 422, code: 'context_length_exceeded', message: 'too long', detail: {} }) },
+  tooLong: {
+    status: 422,
+    body: JSON.stringify({ status: 422, code: 'context_length_exceeded', message: 'too long', detail: {} }),
+  },
   unsupported: { status: 422, headers: { 'x-ms-error-code': 'parameter_not_supported' }, body: '{}' },
   gatewayHtml: { status: 502, body: '<html>Bad gateway</html>' },
   okHtml: { status: 200, body: '<html>maintenance</html>' },
@@ -88,7 +100,13 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  client = new Phi3ChatClient({ endpoint: `http://127.0.0.1:${port}`, apiKey: 'k'.repeat(32), apiVersion: '2024-05-01-preview', timeoutInMs: 300, connections: 2 });
+  client = new Phi3ChatClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    apiKey: 'k'.repeat(32),
+    apiVersion: '2024-05-01-preview',
+    timeoutInMs: 300,
+    connections: 2,
+  });
 });
 
 afterAll(async () => {
@@ -97,7 +115,10 @@ afterAll(async () => {
   await new Promise<void>((resolve) => server?.close(() => resolve()));
 });
 
-const ask = (prompt: keyof typeof SCRIPTS): ChatCompletionBody => ({ messages: [{ role: 'user', content: prompt }], max_tokens: 5 });
+const ask = (prompt: keyof typeof SCRIPTS): ChatCompletionBody => ({
+  messages: [{ role: 'user', content: prompt }],
+  max_tokens: 5,
+});
 
 async function failure(prompt: keyof typeof SCRIPTS): Promise<ChatCallError> {
   const error = await client.complete(ask(prompt)).then(
@@ -124,8 +145,18 @@ describe('Phi3ChatClient answers', () => {
   it('a 429: RateLimitedError with retry-after-ms preferred, the answer kept for the record', async () => {
     const error = await failure('throttled');
     expect(error).toBeInstanceOf(RateLimitedError);
-    expect(error).toMatchObject({ status: 429, retryAfterInMs: 1500, errorCode: '429', message: 'Rate limit is exceeded.', mayHaveBilled: false });
-    expect((error as RateLimitedError).response).toEqual({ status: 429, requestId: 'req-429', body: JSON.parse(SCRIPTS['throttled']!.body!) });
+    expect(error).toMatchObject({
+      status: 429,
+      retryAfterInMs: 1500,
+      errorCode: '429',
+      message: 'Rate limit is exceeded.',
+      mayHaveBilled: false,
+    });
+    expect((error as RateLimitedError).response).toEqual({
+      status: 429,
+      requestId: 'req-429',
+      body: JSON.parse(SCRIPTS['throttled']!.body!),
+    });
   });
 
   it('401 and 403 are AuthenticationError, 404 NotFoundError', async () => {
@@ -161,7 +192,10 @@ describe('Phi3ChatClient answers', () => {
     ] as const) {
       const error = await failure(prompt);
       expect(error, prompt).toBeInstanceOf(MalformedResponseError);
-      expect(error, prompt).toMatchObject({ mayHaveBilled: true, message: `The endpoint answered HTTP 200 with ${reason}` });
+      expect(error, prompt).toMatchObject({
+        mayHaveBilled: true,
+        message: `The endpoint answered HTTP 200 with ${reason}`,
+      });
     }
   });
 
@@ -174,7 +208,14 @@ describe('Phi3ChatClient answers', () => {
 
 describe('toChatCompletionResult', () => {
   it('dates a retry-after given as an HTTP date from the clock it is given', () => {
-    const answer = { kind: 'response', status: 429, headers: { 'retry-after': new Date(10_000).toUTCString() }, body: {}, requestId: '', latencyInMs: 1 } as const;
+    const answer = {
+      kind: 'response',
+      status: 429,
+      headers: { 'retry-after': new Date(10_000).toUTCString() },
+      body: {},
+      requestId: '',
+      latencyInMs: 1,
+    } as const;
     expect(() => toChatCompletionResult(answer, 4_000)).toThrow(RateLimitedError);
     try {
       toChatCompletionResult(answer, 4_000);
@@ -184,11 +225,20 @@ describe('toChatCompletionResult', () => {
   });
 
   it('keeps usage an error answer reported (such a call was billed), and a connection never made is not billed', () => {
-    const answer = { kind: 'response', status: 400, headers: {}, body: { error: { code: 'x' }, usage: { prompt_tokens: 4, completion_tokens: 0 } }, requestId: 'r', latencyInMs: 1 } as const;
-    expect(() => toChatCompletionResult(answer, 0)).toThrow(expect.objectContaining({ usage: { promptTokens: 4, completionTokens: 0, totalTokens: 4 } }));
-    expect(() => toChatCompletionResult({ kind: 'network', message: 'refused', neverSent: true, latencyInMs: 1 }, 0)).toThrow(
-      expect.objectContaining({ name: 'ConnectionError', mayHaveBilled: false }),
+    const answer = {
+      kind: 'response',
+      status: 400,
+      headers: {},
+      body: { error: { code: 'x' }, usage: { prompt_tokens: 4, completion_tokens: 0 } },
+      requestId: 'r',
+      latencyInMs: 1,
+    } as const;
+    expect(() => toChatCompletionResult(answer, 0)).toThrow(
+      expect.objectContaining({ usage: { promptTokens: 4, completionTokens: 0, totalTokens: 4 } }),
     );
+    expect(() =>
+      toChatCompletionResult({ kind: 'network', message: 'refused', neverSent: true, latencyInMs: 1 }, 0),
+    ).toThrow(expect.objectContaining({ name: 'ConnectionError', mayHaveBilled: false }));
     expect(new ConnectionError('reset', false, 1).mayHaveBilled).toBe(true);
   });
 });

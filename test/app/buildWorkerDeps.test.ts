@@ -12,13 +12,25 @@ function build(concurrency?: { maxConcurrency: number; deployments: { name: stri
   const finalized: Array<{ jobId: string; logger: Logger }> = [];
   const workerDeps = buildWorkerDeps(
     {
-      jobs: world.jobs, blobs: world.blobs, requestQueue: world.requestQueue, controlQueue: world.controlQueue,
-      deployments: world.workerDeps.deployments, ledger: world.ledger, jobSpend: world.workerDeps.jobSpend, resultParts: world.resultParts,
-      clock: world.clock, random: () => 0.5, sleep: async () => {}, newCallId: () => 'id',
+      jobs: world.jobs,
+      blobs: world.blobs,
+      requestQueue: world.requestQueue,
+      controlQueue: world.controlQueue,
+      deployments: world.workerDeps.deployments,
+      ledger: world.ledger,
+      jobSpend: world.workerDeps.jobSpend,
+      resultParts: world.resultParts,
+      clock: world.clock,
+      random: () => 0.5,
+      sleep: async () => {},
+      newCallId: () => 'id',
       finalizeInline: async (jobId, logger) => finalized.push({ jobId, logger }),
     },
     {
-      retry: world.workerDeps.retry, prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false,
+      retry: world.workerDeps.retry,
+      prices: DEFAULT_PRICES,
+      defaultMaxTokens: 100,
+      returnUnusedTokens: false,
       ...(concurrency === undefined ? {} : { concurrency }),
     },
   );
@@ -50,7 +62,10 @@ async function mostAtOnce(slots: <T>(task: () => Promise<T>) => Promise<T>, coun
 
 describe('buildWorkerDeps', () => {
   it('shares the job reads and the call slots between invocations, each with its own logger for inline finalisation', async () => {
-    const { workerDeps, finalized } = build({ maxConcurrency: 3, deployments: [{ name: 'test', requestsPerMinute: 1_000 }] });
+    const { workerDeps, finalized } = build({
+      maxConcurrency: 3,
+      deployments: [{ name: 'test', requestsPerMinute: 1_000 }],
+    });
     const logger: Logger = { ...silentLogger };
     const first = workerDeps(silentLogger);
     const second = workerDeps(logger);

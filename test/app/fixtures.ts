@@ -44,7 +44,12 @@ export function okResponse(body: ChatCompletionBody): Phi3HttpAnswer {
   };
 }
 
-export type ChatScript = (body: ChatCompletionBody, call: number, customId: string | undefined, callId: string | undefined) => Phi3HttpAnswer;
+export type ChatScript = (
+  body: ChatCompletionBody,
+  call: number,
+  customId: string | undefined,
+  callId: string | undefined,
+) => Phi3HttpAnswer;
 
 /**
  * A chat client scripted per call: `script(body, callNumber)` returns what the endpoint answered on the
@@ -57,7 +62,8 @@ export class ScriptedChatClient implements ChatClient {
   constructor(private readonly script: ChatScript = okResponse) {}
   async complete(body: ChatCompletionBody, options: ChatCompleteOptions = {}): Promise<ChatCompletionResult> {
     this.calls.push({ body, customId: options.customId, callId: options.callId });
-    return toChatCompletionResult(this.script(body, this.calls.length, options.customId, options.callId), this.clock.nowInMs());
+    const answer = this.script(body, this.calls.length, options.customId, options.callId);
+    return toChatCompletionResult(answer, this.clock.nowInMs());
   }
   async close(): Promise<void> {}
 }

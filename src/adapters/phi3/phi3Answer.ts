@@ -46,7 +46,8 @@ export function toChatCompletionResult(answer: Phi3HttpAnswer, nowInMs: number):
   if (answer.kind === 'network') throw new ConnectionError(answer.message, answer.neverSent, answer.latencyInMs);
   const { status, headers, body, requestId, latencyInMs } = answer;
   const rateLimit = rateLimitOf(headers);
-  if (status < 200 || status >= 300) throw endpointHttpError(status, body, headers, { requestId, latencyInMs, nowInMs });
+  if (status < 200 || status >= 300)
+    throw endpointHttpError(status, body, headers, { requestId, latencyInMs, nowInMs });
   const response: EndpointResponse = { status, requestId, body };
   const completion = body as ChatCompletion;
   const problem = completionProblem(body);
@@ -107,11 +108,17 @@ function completionProblem(body: unknown): string | undefined {
 }
 
 function usageOf(body: unknown): ChatUsage | undefined {
-  const usage = (body as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown; total_tokens?: unknown } } | null)?.usage;
+  const usage = (
+    body as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown; total_tokens?: unknown } } | null
+  )?.usage;
   if (typeof usage !== 'object' || usage === null) return undefined;
   const { prompt_tokens: prompt, completion_tokens: completion, total_tokens: total } = usage;
   if (typeof prompt !== 'number' || typeof completion !== 'number') return undefined;
-  return { promptTokens: prompt, completionTokens: completion, totalTokens: typeof total === 'number' ? total : prompt + completion };
+  return {
+    promptTokens: prompt,
+    completionTokens: completion,
+    totalTokens: typeof total === 'number' ? total : prompt + completion,
+  };
 }
 
 function numberHeader(headers: Phi3Headers, name: string): number | undefined {

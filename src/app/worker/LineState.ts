@@ -27,6 +27,14 @@ export type LineResult =
   | { readonly kind: 'requeue'; readonly item: RequestItem; readonly delayInMs: number; readonly reason: string };
 
 export function startLine(item: RequestItem, body: ChatCompletionBody, defaultMaxTokens: number): LineState {
-  const withMaxTokens = body.max_tokens === undefined || body.max_tokens === null ? { ...body, max_tokens: defaultMaxTokens } : body;
-  return { item, body: withMaxTokens, attempts: item.prior ?? 0, failedAttempts: 0, startedAtInMs: null, reservedTokens: undefined };
+  const withMaxTokens =
+    body.max_tokens === undefined || body.max_tokens === null ? { ...body, max_tokens: defaultMaxTokens } : body;
+  return {
+    item,
+    body: withMaxTokens,
+    attempts: item.prior ?? 0,
+    failedAttempts: 0,
+    startedAtInMs: null,
+    reservedTokens: undefined,
+  };
 }

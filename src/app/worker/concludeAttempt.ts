@@ -18,16 +18,27 @@ import type { MessageRun } from './MessageRun.js';
 export type NextStep = LineResult | { readonly kind: 'retry'; readonly sleepInMs: number | undefined };
 
 /** A completion: the line succeeded. Unused reserved tokens go back to the budget if so configured. */
-export function concludeSuccess(run: MessageRun, line: LineState, result: ChatCompletionResult, costInNanos: number, nowInMs: number): LineResult {
+export function concludeSuccess(
+  run: MessageRun,
+  line: LineState,
+  result: ChatCompletionResult,
+  costInNanos: number,
+  nowInMs: number,
+): LineResult {
   const { message, deployment, deps } = run;
   const { usage } = result;
-  if (deps.returnUnusedTokens) deployment.limiter.refundTokens(Math.max(0, (line.reservedTokens ?? 0) - usage.totalTokens));
+  if (deps.returnUnusedTokens)
+    deployment.limiter.refundTokens(Math.max(0, (line.reservedTokens ?? 0) - usage.totalTokens));
   return outcomeResult(
     succeededLineOutcome({
       jobId: message.jobId,
       item: line.item,
       response: { status_code: result.status, request_id: result.requestId, body: result.completion },
-      usage: { prompt_tokens: usage.promptTokens, completion_tokens: usage.completionTokens, total_tokens: usage.totalTokens },
+      usage: {
+        prompt_tokens: usage.promptTokens,
+        completion_tokens: usage.completionTokens,
+        total_tokens: usage.totalTokens,
+      },
       costInNanos,
       attempts: line.attempts,
       startedAtInMs: line.startedAtInMs,
@@ -43,7 +54,13 @@ export function decideAfterFailure(run: MessageRun, line: LineState, error: Chat
 }
 
 /** A failed call and the decision about it: the line fails, travels on in a delayed message, or tries again here. */
-export function concludeFailure(run: MessageRun, line: LineState, error: ChatCallError, decision: RetryDecision, nowInMs: number): NextStep {
+export function concludeFailure(
+  run: MessageRun,
+  line: LineState,
+  error: ChatCallError,
+  decision: RetryDecision,
+  nowInMs: number,
+): NextStep {
   if (decision.action === 'fail' || decision.action === 'done') return failedResult(run, line, error, nowInMs);
   if (!decision.throttled) line.failedAttempts += 1;
   if (decision.action === 'requeue') {
@@ -65,7 +82,9 @@ function failedResult(run: MessageRun, line: LineState, error: ChatCallError, no
   if ((error instanceof AuthenticationError || error instanceof NotFoundError) && guard.halt === undefined) {
     guard.halt = {
       code: LineErrorCode.deploymentRejected,
-      message: `The endpoint answered HTTP ${error.status} (${attemptError.code}: ${attemptError.message}); check PHI3_ENDPOINT and PHI3_API_KEY, then retry the failed lines`,
+      message:
+        `The endpoint answered HTTP ${error.status} (${attemptError.code}: ${attemptError.message}); ` +
+        'check PHI3_ENDPOINT and PHI3_API_KEY, then retry the failed lines',
       atInMs: nowInMs,
     };
   }
@@ -73,7 +92,9 @@ function failedResult(run: MessageRun, line: LineState, error: ChatCallError, no
   const finalError: LineError = http
     ? attemptError
     : { code: LineErrorCode.retriesExhausted, message: `${attemptError.message} (after ${line.attempts} attempts)` };
-  const response = http ? { status_code: error.status, request_id: error.response.requestId, body: error.response.body } : null;
+  const response = http
+    ? { status_code: error.status, request_id: error.response.requestId, body: error.response.body }
+    : null;
   return outcomeResult(
     failedLineOutcome({
       jobId: message.jobId,
@@ -87,10 +108,10 @@ function failedResult(run: MessageRun, line: LineState, error: ChatCallError, no
   );
 }
 
-
 /** The failure as the retry policy reads it. */
 export function callOutcomeOf(error: ChatCallError): CallOutcome {
-  if (error instanceof EndpointHttpError) return { kind: 'response', status: error.status, retryAfterInMs: error.retryAfterInMs };
+  if (error instanceof EndpointHttpError)
+    return { kind: 'response', status: error.status, retryAfterInMs: error.retryAfterInMs };
   if (error instanceof TimeoutError) return { kind: 'timeout' };
   if (error instanceof ConnectionError) return { kind: 'network', message: error.message };
   return { kind: 'malformed' };

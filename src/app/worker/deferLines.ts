@@ -26,7 +26,11 @@ export async function deferLines(
   const untilInMs = deps.clock.nowInMs() + delayInMs;
   const reason = requeue[0]!.reason;
   await updateJob(deps.jobs, message.jobId, (job) =>
-    job.deferral !== undefined && job.deferral.untilInMs >= untilInMs ? undefined : { ...job, deferral: { untilInMs, reason } },
+    job.deferral !== undefined && job.deferral.untilInMs >= untilInMs
+      ? undefined
+      : { ...job, deferral: { untilInMs, reason } },
   );
-  deps.logger.warn(`Job ${message.jobId}: ${requeue.length} line(s) re-queued for ${Math.round(delayInMs / 1000)} s: ${reason}`);
+  deps.logger.warn(
+    `Job ${message.jobId}: ${requeue.length} line(s) re-queued for ${Math.round(delayInMs / 1000)} s: ${reason}`,
+  );
 }

@@ -10,11 +10,21 @@ export function outcomeResult(outcome: LineOutcome): LineResult {
   return { kind: 'outcome', outcome };
 }
 
-const CANCELLED: LineError = { code: LineErrorCode.batchCancelled, message: 'The batch was cancelled before this line was sent' };
+const CANCELLED: LineError = {
+  code: LineErrorCode.batchCancelled,
+  message: 'The batch was cancelled before this line was sent',
+};
 
 /** A line of a cancelled job, never sent in this round. */
 export function cancelledOutcome(jobId: string, item: RequestItem, nowInMs: number): LineOutcome {
-  return failedLineOutcome({ jobId, item, error: CANCELLED, attempts: item.prior ?? 0, finishedAtInMs: nowInMs, status: LineStatus.cancelled });
+  return failedLineOutcome({
+    jobId,
+    item,
+    error: CANCELLED,
+    attempts: item.prior ?? 0,
+    finishedAtInMs: nowInMs,
+    status: LineStatus.cancelled,
+  });
 }
 
 /** A line not sent because its job halted. */
@@ -45,5 +55,9 @@ export function requeueResult(line: LineState, delayInMs: number, reason: string
 
 /** The deployment's budget is paused for longer than a line may wait here. */
 export function requeueForBudget(run: MessageRun, line: LineState, waitInMs: number): LineResult {
-  return requeueResult(line, Math.min(waitInMs, run.deps.retry.maxRequeueDelayInMs), 'the deployment budget is paused by the endpoint');
+  return requeueResult(
+    line,
+    Math.min(waitInMs, run.deps.retry.maxRequeueDelayInMs),
+    'the deployment budget is paused by the endpoint',
+  );
 }

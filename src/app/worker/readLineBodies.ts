@@ -11,8 +11,14 @@ export type LineBody = ChatCompletionBody | LineError;
 /** Ref items of one message are neighbouring lines: one range read covers them all when the span is modest. */
 const MAX_SHARED_READ_BYTES = 8 * 1024 * 1024;
 
-/** Messages started together read their lines as one when the bytes between them are few (a 64 KB read costs what a 3 KB one does). */
-export const INPUT_RANGE_COALESCING: CoalescingOptions = { maxSpanBytes: MAX_SHARED_READ_BYTES, maxGapBytes: 64 * 1024 };
+/**
+ * Messages started together read their lines as one when the bytes between them are few (a 64 KB read
+ * costs what a 3 KB one does).
+ */
+export const INPUT_RANGE_COALESCING: CoalescingOptions = {
+  maxSpanBytes: MAX_SHARED_READ_BYTES,
+  maxGapBytes: 64 * 1024,
+};
 
 interface LineRef {
   readonly line: number;
@@ -58,7 +64,10 @@ async function readRefs(
     const parsed = parseBatchLine(decoder.decode(bytes));
     return parsed.kind === 'request'
       ? parsed.body
-      : { code: LineErrorCode.inputChanged, message: `Line ${line} read back from the input blob is no longer a valid request` };
+      : {
+          code: LineErrorCode.inputChanged,
+          message: `Line ${line} read back from the input blob is no longer a valid request`,
+        };
   };
   const start = Math.min(...refs.map((r) => r.offset));
   const end = Math.max(...refs.map((r) => r.offset + r.length));

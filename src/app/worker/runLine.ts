@@ -16,7 +16,9 @@ import { feedBudget, settleCall } from './settleCall.js';
 export async function runLine(run: MessageRun, item: RequestItem, body: LineBody): Promise<LineResult> {
   const { message, deps } = run;
   if (!('messages' in body)) {
-    return outcomeResult(failedLineOutcome({ jobId: message.jobId, item, error: body, attempts: 0, finishedAtInMs: deps.clock.nowInMs() }));
+    return outcomeResult(
+      failedLineOutcome({ jobId: message.jobId, item, error: body, attempts: 0, finishedAtInMs: deps.clock.nowInMs() }),
+    );
   }
   const line = startLine(item, body, deps.defaultMaxTokens);
   for (;;) {
@@ -31,7 +33,10 @@ export async function runLine(run: MessageRun, item: RequestItem, body: LineBody
   }
 }
 
-/** Before each attempt: a halted job, a reached cap, or a pause longer than a line may wait (known before anything is written). */
+/**
+ * Before each attempt: a halted job, a reached cap, or a pause longer than a line may wait (known
+ * before anything is written).
+ */
 export function stopBeforeSending(run: MessageRun, line: LineState): LineResult | undefined {
   const { message, deployment, guard, deps, spend } = run;
   const now = deps.clock.nowInMs();
@@ -43,7 +48,11 @@ export function stopBeforeSending(run: MessageRun, line: LineState): LineResult 
 }
 
 /** An answered attempt: counted, fed back to the budget, settled in the ledger, then concluded. */
-export async function settleAttempt(run: MessageRun, line: LineState, sending: Extract<Sending, { kind: 'answered' }>): Promise<NextStep> {
+export async function settleAttempt(
+  run: MessageRun,
+  line: LineState,
+  sending: Extract<Sending, { kind: 'answered' }>,
+): Promise<NextStep> {
   const { deployment, deps } = run;
   const { answer } = sending;
   const now = deps.clock.nowInMs();

@@ -30,7 +30,8 @@ type Admission = Exclude<Sending, { kind: 'answered' }> | ({ readonly kind: 'adm
 export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> {
   const { deployment, deps } = run;
   return deps.callSlots(async (): Promise<Sending> => {
-    line.reservedTokens ??= deployment.tokenCounter.countChatPrompt(line.body.messages) + (line.body.max_tokens as number);
+    line.reservedTokens ??=
+      deployment.tokenCounter.countChatPrompt(line.body.messages) + (line.body.max_tokens as number);
     const admission = await deps.admissionSlots(deployment.name, () => admit(run, line, line.reservedTokens!));
     if (admission.kind !== 'admitted') return admission;
     const { reservation, sent } = admission;

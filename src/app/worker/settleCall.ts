@@ -14,7 +14,9 @@ interface BilledAnswer {
 
 export function billedAnswer(answer: ChatAnswer): BilledAnswer | undefined {
   if (answer instanceof EndpointHttpError) {
-    return answer.usage === undefined ? undefined : { usage: answer.usage, status: answer.status, requestId: answer.response.requestId };
+    return answer.usage === undefined
+      ? undefined
+      : { usage: answer.usage, status: answer.status, requestId: answer.response.requestId };
   }
   if (answer instanceof ChatCallError) return undefined;
   return answer;
@@ -26,7 +28,12 @@ export function billedAnswer(answer: ChatAnswer): BilledAnswer | undefined {
  * that shows no billing (an HTTP error, a connection never made): the entry goes. Otherwise (no answer,
  * a malformed one) the call may have been billed: the entry stays `sent` (unconfirmed).
  */
-export async function settleCall(run: MessageRun, call: AdmittedCall, answer: ChatAnswer, nowInMs: number): Promise<number> {
+export async function settleCall(
+  run: MessageRun,
+  call: AdmittedCall,
+  answer: ChatAnswer,
+  nowInMs: number,
+): Promise<number> {
   const { deployment, deps, spend } = run;
   const billed = billedAnswer(answer);
   if (billed !== undefined) {
@@ -59,9 +66,15 @@ export async function settleCall(run: MessageRun, call: AdmittedCall, answer: Ch
  * What the answer tells the deployment's budget: the endpoint's remaining counts, and a 429's pause.
  * A daily quota's "retry after 86400 s" pauses the deployment for at most the re-queue cap: then it is probed again.
  */
-export function feedBudget(limiter: Deployment['limiter'], answer: ChatAnswer, nowInMs: number, retry: RetryPolicy): void {
+export function feedBudget(
+  limiter: Deployment['limiter'],
+  answer: ChatAnswer,
+  nowInMs: number,
+  retry: RetryPolicy,
+): void {
   const rateLimit = answer.rateLimit;
-  if (rateLimit !== undefined) limiter.correct({ requests: rateLimit.remainingRequests, tokens: rateLimit.remainingTokens });
+  if (rateLimit !== undefined)
+    limiter.correct({ requests: rateLimit.remainingRequests, tokens: rateLimit.remainingTokens });
   if (answer instanceof RateLimitedError) {
     limiter.pauseUntil(nowInMs + Math.min(answer.retryAfterInMs ?? retry.baseDelayInMs, retry.maxRequeueDelayInMs));
   }

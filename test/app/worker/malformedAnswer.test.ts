@@ -22,10 +22,12 @@ async function runJob(world: World, text: string): Promise<string> {
     const work = world.requestQueue.drain();
     const control = world.controlQueue.drain();
     if (work.length === 0 && control.length === 0) break;
-    for (const payload of work) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
+    for (const payload of work)
+      await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
     for (const payload of control) {
       const message = parseControlMessage(payload);
-      if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
+      if (typeof message !== 'string' && message.kind === 'finalize')
+        await finalizeJob(message.jobId, world.finalizeDeps);
     }
   }
   return ingested.jobId;
@@ -37,7 +39,14 @@ async function outcomesOf(world: World, jobId: string) {
   return all;
 }
 
-const ok200 = (body: unknown): Phi3HttpAnswer => ({ kind: 'response', status: 200, headers: {}, body, requestId: 'req-bad', latencyInMs: 2 });
+const ok200 = (body: unknown): Phi3HttpAnswer => ({
+  kind: 'response',
+  status: 200,
+  headers: {},
+  body,
+  requestId: 'req-bad',
+  latencyInMs: 2,
+});
 
 describe('a 2xx that is not a chat.completion with usage', () => {
   it('is retried, not recorded as a success, and its call stays unconfirmed in the ledger', async () => {
@@ -46,7 +55,11 @@ describe('a 2xx that is not a chat.completion with usage', () => {
     const jobId = await runJob(world, chatLine('only', 'hello'));
 
     const [outcome] = await outcomesOf(world, jobId);
-    expect(outcome).toMatchObject({ status: 'succeeded', attempts: 2, usage: { prompt_tokens: 10, completion_tokens: 5 } });
+    expect(outcome).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+      usage: { prompt_tokens: 10, completion_tokens: 5 },
+    });
     expect(chat.calls).toHaveLength(2);
     const entries = [...world.ledger.entries.values()].sort((a, b) => a.attempt - b.attempt);
     expect(entries.map((e) => [e.attempt, e.state])).toEqual([
@@ -58,13 +71,23 @@ describe('a 2xx that is not a chat.completion with usage', () => {
   });
 
   it('fails the line with retries_exhausted once the attempts are spent (HTML, truncated JSON, no usage)', async () => {
-    const bodies: unknown[] = ['<html>Service Unavailable</html>', '{"id":"chatcmpl-1","choices":[{"ind', { choices: [{ message: { content: 'x' } }] }];
+    const bodies: unknown[] = [
+      '<html>Service Unavailable</html>',
+      '{"id":"chatcmpl-1","choices":[{"ind',
+      { choices: [{ message: { content: 'x' } }] },
+    ];
     const chat = new ScriptedChatClient((_body, call) => ok200(bodies[(call - 1) % bodies.length]));
     const world = createWorld(chat);
     const jobId = await runJob(world, chatLine('only', 'hello'));
 
     const [outcome] = await outcomesOf(world, jobId);
-    expect(outcome).toMatchObject({ status: 'failed', attempts: 3, response: null, usage: null, error: { code: 'retries_exhausted' } });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      attempts: 3,
+      response: null,
+      usage: null,
+      error: { code: 'retries_exhausted' },
+    });
     expect(outcome!.error!.message).toBe('The endpoint answered HTTP 200 with a body without usage (after 3 attempts)');
     expect([...world.ledger.entries.values()].map((e) => e.state)).toEqual(['sent', 'sent', 'sent']);
     expect(world.sleeps).toHaveLength(2);

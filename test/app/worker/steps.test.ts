@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { endpointHttpError, toChatCompletionResult } from '../../../src/adapters/phi3/phi3Answer.js';
 import { JobSpendMeter } from '../../../src/app/jobSpend.js';
-import { ConnectionError, LedgerState, MalformedResponseError, TimeoutError, type ChatCompletionResult, type LedgerEntry } from '../../../src/app/ports.js';
+import {
+  ConnectionError,
+  LedgerState,
+  MalformedResponseError,
+  TimeoutError,
+  type ChatCompletionResult,
+  type LedgerEntry,
+} from '../../../src/app/ports.js';
 import { concludeFailure, decideAfterFailure } from '../../../src/app/worker/concludeAttempt.js';
 import { startLine } from '../../../src/app/worker/LineState.js';
 import type { MessageRun } from '../../../src/app/worker/MessageRun.js';
@@ -13,7 +20,14 @@ import { createWorld, okResponse } from '../fixtures.js';
 
 /* The worker's steps one at a time, over a world of in-memory ports. */
 
-const message: RequestMessage = { v: 1, kind: 'requests', jobId: 'job-1', seq: 0, input: { container: 'c', name: 'n', etag: 'e' }, items: [] };
+const message: RequestMessage = {
+  v: 1,
+  kind: 'requests',
+  jobId: 'job-1',
+  seq: 0,
+  input: { container: 'c', name: 'n', etag: 'e' },
+  items: [],
+};
 const item = { line: 4, id: 'line-4', body: { messages: [{ role: 'user', content: 'hi' }], max_tokens: 8 } } as const;
 
 function setUp() {
@@ -27,11 +41,29 @@ function setUp() {
 
 let calls = 0;
 
-async function openCall(_world: ReturnType<typeof createWorld>, spend: JobSpendMeter): Promise<{ reservation: { amountInNanos: number }; sent: LedgerEntry }> {
+async function openCall(
+  _world: ReturnType<typeof createWorld>,
+  spend: JobSpendMeter,
+): Promise<{ reservation: { amountInNanos: number }; sent: LedgerEntry }> {
   const sent: LedgerEntry = {
-    id: `call-${(calls += 1)}`, jobId: 'job-1', line: 4, attempt: 1, deployment: 'test', model: 'Phi-3-mini-4k-instruct',
-    state: LedgerState.sent, httpStatus: 0, requestId: '', promptTokens: 0, completionTokens: 0, reservedTokens: 20,
-    atInMs: 0, day: '2026-11-27', inputPerMillion: 0, outputPerMillion: 0, currency: 'USD', costInNanos: 0,
+    id: `call-${(calls += 1)}`,
+    jobId: 'job-1',
+    line: 4,
+    attempt: 1,
+    deployment: 'test',
+    model: 'Phi-3-mini-4k-instruct',
+    state: LedgerState.sent,
+    httpStatus: 0,
+    requestId: '',
+    promptTokens: 0,
+    completionTokens: 0,
+    reservedTokens: 20,
+    atInMs: 0,
+    day: '2026-11-27',
+    inputPerMillion: 0,
+    outputPerMillion: 0,
+    currency: 'USD',
+    costInNanos: 0,
   };
   await spend.open(sent);
   return { reservation: { amountInNanos: 0 }, sent };
@@ -47,7 +79,13 @@ describe('settleCall', () => {
     const call = await openCall(world, spend);
     const cost = await settleCall(run, call, completion(), world.clock.nowInMs());
     const [entry] = world.ledger.entries.values();
-    expect(entry).toMatchObject({ state: 'billed', httpStatus: 200, promptTokens: 10, completionTokens: 5, costInNanos: cost });
+    expect(entry).toMatchObject({
+      state: 'billed',
+      httpStatus: 200,
+      promptTokens: 10,
+      completionTokens: 5,
+      costInNanos: cost,
+    });
     expect(cost).toBeGreaterThan(0);
   });
 
@@ -55,17 +93,27 @@ describe('settleCall', () => {
     const { world, run, spend } = setUp();
     const now = world.clock.nowInMs();
     const notBilled = [httpError(500), httpError(429), new ConnectionError('refused', true, 1)];
-    const unconfirmed = [new TimeoutError(1), new ConnectionError('reset', false, 1), new MalformedResponseError({ status: 200, requestId: '', body: '<html>' }, 'html', 1, {})];
-    for (const answer of [...notBilled, ...unconfirmed]) await settleCall(run, await openCall(world, spend), answer, now);
+    const unconfirmed = [
+      new TimeoutError(1),
+      new ConnectionError('reset', false, 1),
+      new MalformedResponseError({ status: 200, requestId: '', body: '<html>' }, 'html', 1, {}),
+    ];
+    for (const answer of [...notBilled, ...unconfirmed])
+      await settleCall(run, await openCall(world, spend), answer, now);
     expect([...world.ledger.entries.values()].map((e) => e.state)).toEqual(['sent', 'sent', 'sent']);
     expect(world.ledger.entries.size).toBe(unconfirmed.length);
   });
 
   it('bills an error answer that reported usage', async () => {
     const { world, run, spend } = setUp();
-    const answer = httpError(400, { error: { code: 'content_filter' }, usage: { prompt_tokens: 6, completion_tokens: 0 } });
+    const answer = httpError(400, {
+      error: { code: 'content_filter' },
+      usage: { prompt_tokens: 6, completion_tokens: 0 },
+    });
     await settleCall(run, await openCall(world, spend), answer, world.clock.nowInMs());
-    expect([...world.ledger.entries.values()]).toMatchObject([{ state: 'billed', httpStatus: 400, requestId: 'req-400', promptTokens: 6 }]);
+    expect([...world.ledger.entries.values()]).toMatchObject([
+      { state: 'billed', httpStatus: 400, requestId: 'req-400', promptTokens: 6 },
+    ]);
   });
 });
 
@@ -73,10 +121,18 @@ describe('feedBudget', () => {
   it('corrects the budget from every answer with rate-limit figures, and pauses it on a 429 for at most the re-queue cap', () => {
     const { world } = setUp();
     const retry = world.workerDeps.retry;
-    feedBudget(world.limiter, httpError(429, {}, { 'retry-after': '86400', 'x-ratelimit-remaining-tokens': '-40' }), 1_000, retry);
+    feedBudget(
+      world.limiter,
+      httpError(429, {}, { 'retry-after': '86400', 'x-ratelimit-remaining-tokens': '-40' }),
+      1_000,
+      retry,
+    );
     feedBudget(world.limiter, httpError(429), 2_000, retry);
     feedBudget(world.limiter, new TimeoutError(1), 3_000, retry);
-    expect(world.limiter.corrections).toEqual([{ requests: undefined, tokens: -40 }, { requests: undefined, tokens: undefined }]);
+    expect(world.limiter.corrections).toEqual([
+      { requests: undefined, tokens: -40 },
+      { requests: undefined, tokens: undefined },
+    ]);
     expect(world.limiter.pauses).toEqual([1_000 + retry.maxRequeueDelayInMs, 2_000 + retry.baseDelayInMs]);
   });
 });
@@ -85,10 +141,16 @@ describe('concludeFailure', () => {
   it('retries a 5xx here after a jittered back-off and counts it; a 429 retries without sleeping and does not count', () => {
     const { run, line } = setUp();
     const server = httpError(503);
-    expect(concludeFailure(run, line, server, decideAfterFailure(run, line, server), 0)).toEqual({ kind: 'retry', sleepInMs: 75 });
+    expect(concludeFailure(run, line, server, decideAfterFailure(run, line, server), 0)).toEqual({
+      kind: 'retry',
+      sleepInMs: 75,
+    });
     expect(line.failedAttempts).toBe(1);
     const throttled = httpError(429, {}, { 'retry-after-ms': '50' });
-    expect(concludeFailure(run, line, throttled, decideAfterFailure(run, line, throttled), 0)).toEqual({ kind: 'retry', sleepInMs: undefined });
+    expect(concludeFailure(run, line, throttled, decideAfterFailure(run, line, throttled), 0)).toEqual({
+      kind: 'retry',
+      sleepInMs: undefined,
+    });
     expect(line.failedAttempts).toBe(1);
   });
 
@@ -110,7 +172,12 @@ describe('concludeFailure', () => {
     const result = concludeFailure(run, line, refused, decideAfterFailure(run, line, refused), 7);
     expect(result).toMatchObject({
       kind: 'outcome',
-      outcome: { status: 'failed', attempts: 1, error: { code: 'Unauthorized', message: 'Access denied' }, response: { status_code: 401, request_id: 'req-401' } },
+      outcome: {
+        status: 'failed',
+        attempts: 1,
+        error: { code: 'Unauthorized', message: 'Access denied' },
+        response: { status_code: 401, request_id: 'req-401' },
+      },
     });
     expect(run.guard.halt).toMatchObject({ code: 'deployment_rejected', atInMs: 7 });
   });
@@ -121,8 +188,15 @@ describe('stopBeforeSending', () => {
     const { world, run, line } = setUp();
     expect(stopBeforeSending(run, line)).toBeUndefined();
     world.limiter.pauseUntil(world.clock.nowInMs() + 60_000);
-    expect(stopBeforeSending(run, line)).toMatchObject({ kind: 'requeue', delayInMs: 60_000, reason: 'the deployment budget is paused by the endpoint' });
+    expect(stopBeforeSending(run, line)).toMatchObject({
+      kind: 'requeue',
+      delayInMs: 60_000,
+      reason: 'the deployment budget is paused by the endpoint',
+    });
     run.guard.halt = { code: 'deployment_rejected', message: 'bad key', atInMs: 0 };
-    expect(stopBeforeSending(run, line)).toMatchObject({ kind: 'outcome', outcome: { error: { code: 'batch_halted', message: 'Not sent: bad key' } } });
+    expect(stopBeforeSending(run, line)).toMatchObject({
+      kind: 'outcome',
+      outcome: { error: { code: 'batch_halted', message: 'Not sent: bad key' } },
+    });
   });
 });
