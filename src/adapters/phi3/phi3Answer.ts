@@ -45,13 +45,16 @@ export function toChatCompletionResult(answer: Phi3HttpAnswer, nowInMs: number):
   if (answer.kind === 'timeout') throw new TimeoutError(answer.latencyInMs);
   if (answer.kind === 'network') throw new ConnectionError(answer.message, answer.neverSent, answer.latencyInMs);
   const { status, headers, body, requestId, latencyInMs } = answer;
-  const rateLimit = rateLimitOf(headers);
-  if (status < 200 || status >= 300)
+  if (status < 200 || status >= 300) {
     throw endpointHttpError(status, body, headers, { requestId, latencyInMs, nowInMs });
-  const response: EndpointResponse = { status, requestId, body };
-  const completion = body as ChatCompletion;
+  }
+  const rateLimit = rateLimitOf(headers);
   const problem = completionProblem(body);
-  if (problem !== undefined) throw new MalformedResponseError(response, problem, latencyInMs, rateLimit);
+  if (problem !== undefined) {
+    const response: EndpointResponse = { status, requestId, body };
+    throw new MalformedResponseError(response, problem, latencyInMs, rateLimit);
+  }
+  const completion = body as ChatCompletion;
   const finishReason = completion.choices[0]?.finish_reason;
   return {
     completion,

@@ -27,8 +27,9 @@ export function concludeSuccess(
 ): LineResult {
   const { message, deployment, deps } = run;
   const { usage } = result;
-  if (deps.returnUnusedTokens)
+  if (deps.returnUnusedTokens) {
     deployment.limiter.refundTokens(Math.max(0, (line.reservedTokens ?? 0) - usage.totalTokens));
+  }
   return outcomeResult(
     succeededLineOutcome({
       jobId: message.jobId,
@@ -110,8 +111,9 @@ function failedResult(run: MessageRun, line: LineState, error: ChatCallError, no
 
 /** The failure as the retry policy reads it. */
 export function callOutcomeOf(error: ChatCallError): CallOutcome {
-  if (error instanceof EndpointHttpError)
+  if (error instanceof EndpointHttpError) {
     return { kind: 'response', status: error.status, retryAfterInMs: error.retryAfterInMs };
+  }
   if (error instanceof TimeoutError) return { kind: 'timeout' };
   if (error instanceof ConnectionError) return { kind: 'network', message: error.message };
   return { kind: 'malformed' };

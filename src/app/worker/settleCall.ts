@@ -5,13 +5,13 @@ import type { Deployment } from '../deployments.js';
 import type { MessageRun } from './MessageRun.js';
 import type { AdmittedCall, ChatAnswer } from './sendAttempt.js';
 
-/** An answer that reported usage (a completion, or an error answer that did): the call was billed. */
 interface BilledAnswer {
   readonly usage: ChatUsage;
   readonly status: number;
   readonly requestId: string;
 }
 
+/** The answer if it reported usage (a completion, or an error answer that did): the call was billed. */
 export function billedAnswer(answer: ChatAnswer): BilledAnswer | undefined {
   if (answer instanceof EndpointHttpError) {
     return answer.usage === undefined
@@ -64,7 +64,8 @@ export async function settleCall(
 
 /**
  * What the answer tells the deployment's budget: the endpoint's remaining counts, and a 429's pause.
- * A daily quota's "retry after 86400 s" pauses the deployment for at most the re-queue cap: then it is probed again.
+ * A daily quota's "retry after 86400 s" pauses the deployment for at most the re-queue cap: then it is
+ * probed again.
  */
 export function feedBudget(
   limiter: Deployment['limiter'],
@@ -73,8 +74,9 @@ export function feedBudget(
   retry: RetryPolicy,
 ): void {
   const rateLimit = answer.rateLimit;
-  if (rateLimit !== undefined)
+  if (rateLimit !== undefined) {
     limiter.correct({ requests: rateLimit.remainingRequests, tokens: rateLimit.remainingTokens });
+  }
   if (answer instanceof RateLimitedError) {
     limiter.pauseUntil(nowInMs + Math.min(answer.retryAfterInMs ?? retry.baseDelayInMs, retry.maxRequeueDelayInMs));
   }
