@@ -1,4 +1,3 @@
-import pLimit from 'p-limit';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CosmosJobStore } from './adapters/cosmos/CosmosJobStore.js';
@@ -12,9 +11,8 @@ import { finalizeJob, type FinalizeDeps } from './app/finalizeJob.js';
 import type { IngestDeps } from './app/ingestBlob.js';
 import type { Logger } from './app/Logger.js';
 import type { BlobStore, Clock, JobStore, MessageQueue, RollupStore, UsageLedger } from './app/ports.js';
-import { INPUT_RANGE_COALESCING, type WorkerDeps } from './app/processRequestMessage.js';
-import { coalescedRangeReads } from './app/coalescedRangeReads.js';
-import { sharedReads } from './app/sharedReads.js';
+import type { WorkerDeps } from './app/worker/WorkerDeps.js';
+import { buildWorkerDeps } from './buildWorkerDeps.js';
 import { LocalRateLimiter, type RateLimiter } from './app/RateLimiter.js';
 import { loadConfig, type AppConfig, type DeploymentConfig, type Env } from './config.js';
 import { CosmosBudgetStore } from './adapters/cosmos/CosmosBudgetStore.js';
@@ -24,7 +22,6 @@ import { CosmosJobSpendStore } from './adapters/cosmos/CosmosJobSpendStore.js';
 import { Deployments } from './app/deployments.js';
 import { SharedRateLimiter, type BudgetStore } from './app/SharedRateLimiter.js';
 import { scheduleRates } from './core/SliceSchedule.js';
-import { admissionSlotsFor } from './core/PacedBudget.js';
 import { ResultParts } from './app/resultParts.js';
 
 /** Largest message before base64: 48 KiB encodes to 64 KiB, Azure's limit. Leave room for the encoding's padding. */
@@ -57,10 +54,7 @@ export async function createServices(env: Env): Promise<Services> {
   const cosmosClient = createCosmosClient(config.cosmos);
   const containers = await ensureCosmosContainers(cosmosClient, config.cosmos);
   const jobs = new CosmosJobStore(containers.jobs, containers.lines);
-  // One per process, shared by every work message it runs.
-  const readJob = sharedReads((jobId: string) => jobs.getJob(jobId));
   const blobs = new AzureBlobStore(blobService);
-  const readInputRange = coalescedRangeReads((container, name, range) => blobs.readRange(container, name, range), INPUT_RANGE_COALESCING);
   const requestQueue = new AzureMessageQueue(queueService.getQueueClient(config.requestQueue));
   const controlQueue = new AzureMessageQueue(queueService.getQueueClient(config.controlQueue));
   await Promise.all([
@@ -92,9 +86,24 @@ export async function createServices(env: Env): Promise<Services> {
   );
   const resultParts = new ResultParts(blobs, config.outputContainer, () => randomUUID().replaceAll('-', '').slice(0, 16));
   const finalizeDeps = (logger: Logger): FinalizeDeps => ({ jobs, clock: systemClock, logger, outputContainer: config.outputContainer, ledger, rollups, resultParts });
-  const callSlots = pLimit(config.phi3.maxConcurrency);
-  const admissionSlots = new Map(
-    config.phi3.deployments.map((d) => [d.name, pLimit(admissionSlotsFor(d.requestsPerMinute, config.phi3.maxConcurrency))] as const),
+  // Built once per process: its shared reads and call slots serve every work message it runs.
+  const workerDeps = buildWorkerDeps(
+    {
+      jobs, blobs, requestQueue, controlQueue, deployments, ledger, jobSpend, resultParts,
+      clock: systemClock,
+      random: Math.random,
+      sleep: (delayInMs) => sleep(delayInMs),
+      newCallId: randomUUID,
+      // The job's last lines are done here: finalising here spares it a trip through the control queue.
+      finalizeInline: (jobId, logger) => finalizeJob(jobId, finalizeDeps(logger)),
+    },
+    {
+      retry: config.retry,
+      prices: config.prices,
+      defaultMaxTokens: config.phi3.defaultMaxTokens,
+      returnUnusedTokens: config.phi3.returnUnusedTokens,
+      concurrency: { maxConcurrency: config.phi3.maxConcurrency, deployments: config.phi3.deployments },
+    },
   );
 
   return {
@@ -127,35 +136,7 @@ export async function createServices(env: Env): Promise<Services> {
       defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
       resultParts,
     }),
-    workerDeps: (logger) => ({
-      jobs,
-      readJob,
-      readInputRange,
-      requestQueue,
-      controlQueue,
-      deployments,
-      ledger,
-      rollups,
-      jobSpend,
-      callSlots: (task) => callSlots(task),
-      admissionSlots: (deployment, task) => {
-        const slots = admissionSlots.get(deployment);
-        if (slots === undefined) throw new Error(`No deployment named ${deployment}`);
-        return slots(task);
-      },
-      clock: systemClock,
-      random: Math.random,
-      sleep: (delayInMs) => sleep(delayInMs),
-      newCallId: randomUUID,
-      retry: config.retry,
-      prices: config.prices,
-      defaultMaxTokens: config.phi3.defaultMaxTokens,
-      returnUnusedTokens: config.phi3.returnUnusedTokens,
-      resultParts,
-      // The job's last lines are done here: finalising here spares it a trip through the control queue.
-      finalizeInline: (jobId) => finalizeJob(jobId, finalizeDeps(logger)),
-      logger,
-    }),
+    workerDeps,
     finalizeDeps,
     close: async () => {
       await Promise.all(deployments.all.map((d) => d.chat.close()));

@@ -121,7 +121,7 @@ async function runNaive(instances: number, concurrency: number): Promise<{ resul
         tasks.push(
           limit(async () => {
             for (let attempt = 0; attempt < 50 && Date.now() < deadlineInMs; attempt += 1) {
-              const response = await client.complete(body);
+              const response = await client.exchange(body);
               if (response.kind === 'response' && response.status === 200) {
                 succeeded += 1;
                 return;
@@ -190,7 +190,7 @@ async function runCookbook(instances: number): Promise<{ result: Result; simulat
         tokenCapacity -= cost;
         const task = next;
         const call = (async () => {
-          const response = await client.complete(body);
+          const response = await client.exchange(body);
           if (response.kind === 'response' && response.status === 200) {
             succeeded += 1;
             return;

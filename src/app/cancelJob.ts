@@ -1,6 +1,6 @@
 import { ConflictError } from '../core/errors.js';
 import { JobStatus, type Job } from '../core/job.js';
-import type { ControlMessage } from './controlMessages.js';
+import { finalizeMessage } from '../core/controlMessage.js';
 import { requireJob } from './jobQueries.js';
 import type { Clock, JobStore, MessageQueue } from './ports.js';
 import { updateJob } from './updateJob.js';
@@ -24,7 +24,6 @@ export async function cancelJob(deps: { jobs: JobStore; controlQueue: MessageQue
     throw new ConflictError(`Job ${job.id} is already ${stored.job.status}`);
   }
   // Every line may already have its outcome: finalisation turns `cancelling` into `cancelled`.
-  const finalize: ControlMessage = { v: 1, kind: 'finalize', jobId: job.id };
-  await deps.controlQueue.send([finalize]);
+  await deps.controlQueue.send([finalizeMessage(job.id)]);
   return stored.job;
 }

@@ -2,7 +2,7 @@ import { BatchFileValidator } from '../core/BatchFileValidator.js';
 import { JobStatus, MAX_ERRORS_ON_JOB, newJob, type IngestChunkStart, type Job, type JobLineError } from '../core/job.js';
 import type { ChatCompletionBody } from '../core/chat.js';
 import { CustomIdSet } from '../core/CustomIdSet.js';
-import type { ControlMessage } from './controlMessages.js';
+import type { ControlMessage } from '../core/controlMessage.js';
 import { isValidJobId, jobIdFor } from '../core/jobId.js';
 import { LineSplitter } from '../core/LineSplitter.js';
 import { LineErrorCode } from '../core/lineErrors.js';
@@ -17,7 +17,7 @@ import type { Logger } from './Logger.js';
 import type { Deployments } from './deployments.js';
 import type { BlobStore, Clock, JobStore, MessageQueue } from './ports.js';
 import { updateJob } from './updateJob.js';
-import { recordOutcomesAndMaybeFinalize } from './processRequestMessage.js';
+import { recordOutcomesAndMaybeFinalize } from './recordOutcomesAndMaybeFinalize.js';
 import type { ResultParts } from './resultParts.js';
 
 export interface IngestDeps {

@@ -1,7 +1,9 @@
-import type { ChatCompletionBody } from '../core/chat.js';
+import type { ChatCompletion, ChatCompletionBody, FinishReason } from '../core/chat.js';
 import type { CostRollup, RollupKey } from '../core/costReport.js';
 import type { Job } from '../core/job.js';
 import type { LineOutcome, OutcomeTotals } from '../core/lineOutcome.js';
+import { Phi3BatchError } from '../core/errors.js';
+import { endpointErrorCode, LineErrorCode } from '../core/lineErrors.js';
 
 export interface BlobProperties {
   readonly etag: string;
@@ -71,25 +73,199 @@ export interface JobStore {
   listOutcomes(jobId: string, options?: { afterLine?: number; status?: 'succeeded' | 'not_succeeded' }): AsyncIterable<LineOutcome>;
 }
 
-export type ChatCallResult =
-  | {
-      readonly kind: 'response';
-      readonly status: number;
-      readonly headers: Readonly<Record<string, string | undefined>>;
-      readonly body: unknown;
-      readonly requestId: string;
-      readonly latencyInMs: number;
-    }
-  | { readonly kind: 'timeout'; readonly latencyInMs: number }
-  /** `neverSent`: the connection was never made (refused, unresolvable), so the endpoint cannot have billed it. */
-  | { readonly kind: 'network'; readonly message: string; readonly neverSent: boolean; readonly latencyInMs: number };
+/** The endpoint's rate-limit headers on an answer, read as numbers (remaining counts can be negative). */
+export interface RateLimitInfo {
+  readonly remainingRequests?: number | undefined;
+  readonly remainingTokens?: number | undefined;
+  readonly limitRequests?: number | undefined;
+  readonly limitTokens?: number | undefined;
+}
+
+/** Tokens the endpoint billed for a call, as its `usage` reports them. */
+export interface ChatUsage {
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  /** `total_tokens` as sent, else prompt + completion. */
+  readonly totalTokens: number;
+}
+
+/** A 2xx answer that is a well-formed chat.completion with usage: the call succeeded and was billed. */
+export interface ChatCompletionResult {
+  /** The completion exactly as the endpoint sent it (the line's output body). */
+  readonly completion: ChatCompletion;
+  readonly usage: ChatUsage;
+  /** The first choice's finish reason, if it named one. */
+  readonly finishReason: FinishReason | null;
+  /** The HTTP status of the answer (a 2xx). */
+  readonly status: number;
+  /** The endpoint's id for the request (`x-request-id` or its kin), empty if it sent none. */
+  readonly requestId: string;
+  readonly latencyInMs: number;
+  readonly rateLimit: RateLimitInfo;
+}
+
+/**
+ * What a chat client promises to reject with: one class per way a call can fail, matched with
+ * `instanceof`. `code` is the line error code the failure stands for (`LineErrorCode`, or for an HTTP
+ * error the endpoint's own code).
+ */
+export abstract class ChatCallError extends Phi3BatchError {
+  override readonly name: string = 'ChatCallError';
+  readonly latencyInMs: number;
+  /** The answer's rate-limit headers, when there was an answer. */
+  readonly rateLimit: RateLimitInfo | undefined;
+  /** Whether the endpoint may have billed the call: false only when its answer shows it did not. */
+  abstract readonly mayHaveBilled: boolean;
+
+  constructor(
+    code: string,
+    message: string,
+    latencyInMs: number,
+    options: { cause?: unknown; rateLimit?: RateLimitInfo } = {},
+  ) {
+    super(code, message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.latencyInMs = latencyInMs;
+    this.rateLimit = options.rateLimit;
+  }
+}
+
+/** An answer as the endpoint sent it, kept for the line's output record (the worker never looks inside `body`). */
+export interface EndpointResponse {
+  readonly status: number;
+  readonly requestId: string;
+  /** The parsed JSON body, or the text when it was not JSON. */
+  readonly body: unknown;
+}
+
+/** Details of an HTTP error answer, as the adapter read them from its body and headers. */
+export interface EndpointErrorDetails {
+  readonly response: EndpointResponse;
+  /** The error code the body (or `x-ms-error-code`) named, if any. */
+  readonly errorCode: string | undefined;
+  /** The endpoint's own error message, if its body had one. */
+  readonly endpointMessage: string | undefined;
+  readonly rateLimit: RateLimitInfo;
+  /** `retry-after-ms` / `retry-after` as a delay from when the answer arrived. */
+  readonly retryAfterInMs: number | undefined;
+  /** Usage the error body reported, if any: such a call was billed. */
+  readonly usage: ChatUsage | undefined;
+  readonly latencyInMs: number;
+}
+
+/** A non-2xx answer. Subclasses name the kinds the worker treats apart; the status decides retries. */
+export class EndpointHttpError extends ChatCallError {
+  override readonly name: string = 'EndpointHttpError';
+  override readonly mayHaveBilled = false;
+  readonly status: number;
+  readonly response: EndpointResponse;
+  readonly errorCode: string | undefined;
+  readonly endpointMessage: string | undefined;
+  readonly retryAfterInMs: number | undefined;
+  readonly usage: ChatUsage | undefined;
+
+  constructor(details: EndpointErrorDetails) {
+    const { status } = details.response;
+    const message = details.endpointMessage ?? `The endpoint answered HTTP ${status}`;
+    super(endpointErrorCode(status, details.errorCode), message, details.latencyInMs, { rateLimit: details.rateLimit });
+    this.status = details.response.status;
+    this.response = details.response;
+    this.errorCode = details.errorCode;
+    this.endpointMessage = details.endpointMessage;
+    this.retryAfterInMs = details.retryAfterInMs;
+    this.usage = details.usage;
+  }
+}
+
+/** 429: the deployment's budget is spent for now; `retryAfterInMs` says for how long, when the endpoint said. */
+export class RateLimitedError extends EndpointHttpError {
+  override readonly name: string = 'RateLimitedError';
+}
+
+/** 401 or 403: the key is wrong or not allowed. No line of the job can do better. */
+export class AuthenticationError extends EndpointHttpError {
+  override readonly name: string = 'AuthenticationError';
+}
+
+/** 404: the endpoint (its URL or path) does not exist. No line of the job can do better. */
+export class NotFoundError extends EndpointHttpError {
+  override readonly name: string = 'NotFoundError';
+}
+
+/** Another 4xx (400, 422...): the endpoint refused this request. */
+export class BadRequestError extends EndpointHttpError {
+  override readonly name: string = 'BadRequestError';
+}
+
+/** The request (or its answer) tripped the content filter (`content_filter`). */
+export class ContentFilterError extends BadRequestError {
+  override readonly name: string = 'ContentFilterError';
+}
+
+/** The prompt and `max_tokens` do not fit the model's context (`context_length_exceeded`). */
+export class ContextLengthError extends BadRequestError {
+  override readonly name: string = 'ContextLengthError';
+}
+
+/** 5xx: the endpoint failed; a later attempt may succeed. */
+export class ServerError extends EndpointHttpError {
+  override readonly name: string = 'ServerError';
+}
+
+/** No answer in time: the request may have been processed and billed. */
+export class TimeoutError extends ChatCallError {
+  override readonly name = 'TimeoutError';
+  override readonly mayHaveBilled = true;
+
+  constructor(latencyInMs: number, options: { cause?: unknown } = {}) {
+    super(LineErrorCode.endpointTimeout, 'The endpoint did not answer in time', latencyInMs, options);
+  }
+}
+
+/** The connection failed. `neverSent`: it was never made (refused, unresolvable), so nothing can have been billed. */
+export class ConnectionError extends ChatCallError {
+  override readonly name = 'ConnectionError';
+  readonly neverSent: boolean;
+  override get mayHaveBilled(): boolean {
+    return !this.neverSent;
+  }
+
+  constructor(message: string, neverSent: boolean, latencyInMs: number, options: { cause?: unknown } = {}) {
+    super(LineErrorCode.endpointUnreachable, message, latencyInMs, options);
+    this.neverSent = neverSent;
+  }
+}
+
+/**
+ * A 2xx whose body is not a well-formed chat.completion with usage (an HTML page, truncated JSON,
+ * `{"choices":[]}`): not a success, and the call may have been billed.
+ */
+export class MalformedResponseError extends ChatCallError {
+  override readonly name = 'MalformedResponseError';
+  override readonly mayHaveBilled = true;
+  readonly response: EndpointResponse;
+
+  constructor(response: EndpointResponse, reason: string, latencyInMs: number, rateLimit: RateLimitInfo) {
+    const message = `The endpoint answered HTTP ${response.status} with ${reason}`;
+    super(LineErrorCode.malformedResponse, message, latencyInMs, { rateLimit });
+    this.response = response;
+  }
+}
+
+/** The options of one call. */
+export interface ChatCompleteOptions {
+  readonly abortSignal?: AbortSignal;
+  /** The line's custom_id, for tracing. */
+  readonly customId?: string;
+  /** Sent as `x-ms-client-request-id`, so a call in our ledger can be matched with the endpoint's own logs. */
+  readonly callId?: string;
+}
 
 export interface ChatClient {
   /**
-   * `callId` travels as `x-ms-client-request-id`, so a call in our ledger can be matched with the
-   * endpoint's own logs; `customId` is the line's custom_id, for tracing.
+   * One chat/completions call: resolves with a billed, well-formed completion, or rejects with a
+   * `ChatCallError` subclass (any other rejection is a bug or an abort, not an endpoint failure).
    */
-  complete(body: ChatCompletionBody, options?: { abortSignal?: AbortSignal; customId?: string; callId?: string }): Promise<ChatCallResult>;
+  complete(body: ChatCompletionBody, options?: ChatCompleteOptions): Promise<ChatCompletionResult>;
   close(): Promise<void>;
 }
 

@@ -1,10 +1,15 @@
-import { LineErrorCode } from '../core/lineErrors.js';
-import { LineStatus, type LineOutcome } from '../core/lineOutcome.js';
+import { LineErrorCode, type LineError } from '../core/lineErrors.js';
+import { failedLineOutcome, type LineOutcome } from '../core/lineOutcome.js';
 import { parseRequestMessage } from '../core/requestMessage.js';
 import type { Logger } from './Logger.js';
 import type { Clock, JobStore, MessageQueue } from './ports.js';
-import { recordOutcomesAndMaybeFinalize } from './processRequestMessage.js';
+import { recordOutcomesAndMaybeFinalize } from './recordOutcomesAndMaybeFinalize.js';
 import type { ResultParts } from './resultParts.js';
+
+const POISONED: LineError = {
+  code: LineErrorCode.poisonMessage,
+  message: 'Processing this line failed repeatedly (the work message went to the poison queue); it can be retried',
+};
 
 /**
  * A work message that failed `maxDequeueCount` times: its lines that still have no outcome fail
@@ -25,20 +30,7 @@ export async function recordPoisonMessage(
   const now = deps.clock.nowInMs();
   const outcomes: LineOutcome[] = message.items
     .filter((item) => !done.has(item.line))
-    .map((item) => ({
-      jobId: message.jobId,
-      line: item.line,
-      customId: item.id,
-      status: LineStatus.failed,
-      response: null,
-      error: { code: LineErrorCode.poisonMessage, message: 'Processing this line failed repeatedly (the work message went to the poison queue); it can be retried' },
-      usage: null,
-      costInNanos: 0,
-      attempts: item.prior ?? 0,
-      startedAtInMs: null,
-      finishedAtInMs: now,
-      latencyInMs: null,
-    }));
+    .map((item) => failedLineOutcome({ jobId: message.jobId, item, error: POISONED, attempts: item.prior ?? 0, finishedAtInMs: now }));
   const recorded = await recordOutcomesAndMaybeFinalize(message.jobId, outcomes, deps);
   deps.logger.warn(`Job ${message.jobId}: poison message ${message.seq}: ${recorded} line(s) failed with poison_message`);
   return recorded;

@@ -1,5 +1,5 @@
 import { JobStatus, totalTasks, type Job } from '../core/job.js';
-import type { ControlMessage } from './controlMessages.js';
+import { finalizeMessage, ingestMessage } from '../core/controlMessage.js';
 import type { IngestDeps } from './ingestBlob.js';
 import { requeueLines } from './requeueLines.js';
 import { updateJob } from './updateJob.js';
@@ -44,7 +44,7 @@ async function sweepJob(job: Job, now: number, deps: IngestDeps, options: SweepO
 
   const touch = () => updateJob(deps.jobs, job.id, (current) => ({ ...current, progressAtInMs: now }));
   if (!job.ingest.done) {
-    const resume: ControlMessage = { v: 1, kind: 'ingest', container: job.input.container, name: job.input.name };
+    const resume = ingestMessage(job.input.container, job.input.name);
     await deps.controlQueue.send([resume]);
     await touch();
     deps.logger.warn(`Sweeper: job ${job.id} stalled while reading its file; ingest resumed`);
@@ -52,8 +52,7 @@ async function sweepJob(job: Job, now: number, deps: IngestDeps, options: SweepO
   }
   const totals = await deps.jobs.totalsOfOutcomes(job.id);
   if (totals.succeeded + totals.failed >= totalTasks(job) || job.status === JobStatus.finalizing) {
-    const finalize: ControlMessage = { v: 1, kind: 'finalize', jobId: job.id };
-    await deps.controlQueue.send([finalize]);
+    await deps.controlQueue.send([finalizeMessage(job.id)]);
     await touch();
     return { kind: 'finalize', requeued: 0 };
   }

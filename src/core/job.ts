@@ -140,9 +140,6 @@ export function totalTasks(job: Job): number {
   return job.ingest.requests + job.ingest.invalid;
 }
 
-/** Endpoint answers that mean the deployment, not the line, is wrong: no later line can do better. */
-export const DEPLOYMENT_FAILURE_STATUSES: ReadonlySet<number> = new Set([401, 403, 404]);
-
 export function isComplete(job: Job): boolean {
   return job.ingest.done && job.counts.succeeded + job.counts.failed >= totalTasks(job);
 }

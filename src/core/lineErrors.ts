@@ -1,4 +1,8 @@
-/** Error codes of a failed line. The validation codes are Azure OpenAI Batch's own, so users' tooling recognises them. */
+/**
+ * Our error codes of a failed line. The validation codes are Azure OpenAI Batch's own, so users'
+ * tooling recognises them. A line the endpoint refused keeps the endpoint's own code instead
+ * (`content_filter`, `429`...), or `http_<status>` when its answer named none (`endpointErrorCode`).
+ */
 export const LineErrorCode = {
   invalidJsonLine: 'invalid_json_line',
   invalidUtf8: 'invalid_utf8',
@@ -9,22 +13,39 @@ export const LineErrorCode = {
   methodMismatch: 'method_mismatch',
   modelMismatch: 'model_mismatch',
   tooManyTasks: 'too_many_tasks',
-  endpointError: 'endpoint_error',
+  /** A call that got no answer in time (the attempt's error; a line's last one ends as `retries_exhausted`). */
+  endpointTimeout: 'endpoint_timeout',
+  /** A call whose connection failed (as above). */
+  endpointUnreachable: 'endpoint_unreachable',
+  /** A 2xx that was not a chat.completion with usage (as above). */
+  malformedResponse: 'malformed_response',
   retriesExhausted: 'retries_exhausted',
   batchCancelled: 'batch_cancelled',
   poisonMessage: 'poison_message',
   inputChanged: 'input_changed',
   batchHalted: 'batch_halted',
   deploymentRejected: 'deployment_rejected',
+  spendingCapReached: 'spending_cap_reached',
 } as const;
 export type LineErrorCode = (typeof LineErrorCode)[keyof typeof LineErrorCode];
 
+/** `LineErrorCode`, or the endpoint's own code (see `endpointErrorCode`). */
+export type LineErrorCodeOrEndpoint = LineErrorCode | (string & {});
+
 export interface LineError {
-  readonly code: string;
+  readonly code: LineErrorCodeOrEndpoint;
   readonly message: string;
   /** The field that was wrong, when there is one (OpenAI's `param`). */
   readonly param?: string;
 }
+
+/** The code of a line the endpoint refused with HTTP `status`: the one its answer named, else `http_<status>`. */
+export function endpointErrorCode(status: number, named: string | undefined): string {
+  return named ?? `http_${status}`;
+}
+
+/** The code Azure's 429 answers name. */
+const ENDPOINT_RATE_LIMITED_CODE = '429';
 
 /** Codes of failures that a later attempt could turn into a success (the input itself was fine). */
 const RETRYABLE_CODES: ReadonlySet<string> = new Set([
@@ -33,9 +54,10 @@ const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   LineErrorCode.poisonMessage,
   LineErrorCode.batchHalted,
   LineErrorCode.deploymentRejected,
-  'endpoint_timeout',
-  'endpoint_unreachable',
-  '429',
+  LineErrorCode.endpointTimeout,
+  LineErrorCode.endpointUnreachable,
+  LineErrorCode.malformedResponse,
+  ENDPOINT_RATE_LIMITED_CODE,
 ]);
 
 export function isRetryableLineError(code: string): boolean {

@@ -22,6 +22,69 @@ export interface LineOutcome {
   readonly latencyInMs: number | null;
 }
 
+/** The line an outcome is for: its number in the file and its custom_id. */
+export interface OutcomeLine {
+  readonly line: number;
+  readonly id: string;
+}
+
+/** A line that ended without success: never sent (cancelled, halted, capped, invalid) or refused. */
+export function failedLineOutcome(failure: {
+  readonly jobId: string;
+  readonly item: OutcomeLine;
+  readonly error: LineError;
+  readonly attempts: number;
+  readonly finishedAtInMs: number;
+  /** The endpoint's last answer, when one came. */
+  readonly response?: LineOutcome['response'];
+  readonly status?: typeof LineStatus.failed | typeof LineStatus.cancelled;
+  readonly startedAtInMs?: number | null;
+}): LineOutcome {
+  return {
+    jobId: failure.jobId,
+    line: failure.item.line,
+    customId: failure.item.id,
+    status: failure.status ?? LineStatus.failed,
+    response: failure.response ?? null,
+    error: failure.error,
+    usage: null,
+    costInNanos: 0,
+    attempts: failure.attempts,
+    startedAtInMs: failure.startedAtInMs ?? null,
+    finishedAtInMs: failure.finishedAtInMs,
+    latencyInMs: null,
+  };
+}
+
+/** A line the endpoint answered with a billed completion. */
+export function succeededLineOutcome(success: {
+  readonly jobId: string;
+  readonly item: OutcomeLine;
+  readonly response: NonNullable<LineOutcome['response']>;
+  readonly usage: TokenUsage;
+  readonly costInNanos: number;
+  readonly attempts: number;
+  readonly startedAtInMs: number | null;
+  readonly finishedAtInMs: number;
+  readonly latencyInMs: number;
+}): LineOutcome {
+  const { jobId, item, response, usage, costInNanos, attempts, startedAtInMs, finishedAtInMs, latencyInMs } = success;
+  return {
+    jobId,
+    line: item.line,
+    customId: item.id,
+    status: LineStatus.succeeded,
+    response,
+    error: null,
+    usage,
+    costInNanos,
+    attempts,
+    startedAtInMs,
+    finishedAtInMs,
+    latencyInMs,
+  };
+}
+
 /** A line of an OpenAI-Batch-style output or error file. */
 export interface BatchOutputLine {
   readonly id: string;

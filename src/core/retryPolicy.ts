@@ -13,7 +13,9 @@ export interface RetryPolicy {
 export type CallOutcome =
   | { readonly kind: 'response'; readonly status: number; readonly retryAfterInMs: number | undefined }
   | { readonly kind: 'timeout' }
-  | { readonly kind: 'network'; readonly message: string };
+  | { readonly kind: 'network'; readonly message: string }
+  /** A 2xx that was not a usable completion: a failure like a lost answer. */
+  | { readonly kind: 'malformed' };
 
 export type RetryDecision =
   | { readonly action: 'done' }

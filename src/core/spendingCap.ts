@@ -1,11 +1,11 @@
-import type { LineError } from './lineErrors.js';
+import { LineErrorCode, type LineError } from './lineErrors.js';
 import { formatNanos, parseAmountToNanos } from './money.js';
 
 /** Blob metadata key of a job's spending cap: a decimal amount in the price currency, e.g. "2.50". */
 export const MAX_COST_METADATA = 'maxcost';
 
 export const SpendingCapErrorCode = {
-  reached: 'spending_cap_reached',
+  reached: LineErrorCode.spendingCapReached,
   invalid: 'invalid_max_cost',
 } as const;
 

@@ -1,5 +1,5 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { parseControlMessage } from '../app/controlMessages.js';
+import { parseControlMessage } from '../core/controlMessage.js';
 import { finalizeJob } from '../app/finalizeJob.js';
 import { ingestBlob } from '../app/ingestBlob.js';
 import { getServices } from '../compositionRoot.js';

@@ -10,7 +10,7 @@ import { InMemoryBlobStore } from '../../src/adapters/memory/InMemoryBlobStore.j
 import { InMemoryMessageQueue } from '../../src/adapters/memory/InMemoryMessageQueue.js';
 import { Phi3ChatClient } from '../../src/adapters/phi3/Phi3ChatClient.js';
 import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
-import { parseControlMessage } from '../../src/app/controlMessages.js';
+import { parseControlMessage } from '../../src/core/controlMessage.js';
 import { getCostReport } from '../../src/app/costReports.js';
 import { Deployments } from '../../src/app/deployments.js';
 import { finalizeJob, type FinalizeDeps } from '../../src/app/finalizeJob.js';
@@ -18,8 +18,8 @@ import { ingestBlob, type IngestDeps } from '../../src/app/ingestBlob.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { ResultParts } from '../../src/app/resultParts.js';
 import type { ChatClient, JobStore, LedgerEntry } from '../../src/app/ports.js';
-import { INPUT_RANGE_COALESCING, processRequestMessage, type WorkerDeps } from '../../src/app/processRequestMessage.js';
-import { coalescedRangeReads } from '../../src/app/coalescedRangeReads.js';
+import { processRequestMessage } from '../../src/app/processRequestMessage.js';
+import { buildWorkerDeps } from '../../src/buildWorkerDeps.js';
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
 import { costInNanos, priceFor, utcDay, type ModelPrice } from '../../src/core/pricing.js';
 import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
@@ -27,7 +27,6 @@ import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js
 import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 import { RecordingLimiter } from '../app/fixtures.js';
 import { ledgerTotals } from '../../src/app/ledgerTotals.js';
-import { sharedReads } from '../../src/app/sharedReads.js';
 
 const MODEL = 'Phi-3-mini-4k-instruct';
 const PRICES: readonly ModelPrice[] = [
@@ -101,16 +100,16 @@ describe('costs on Cosmos with the simulator', () => {
       packing: { maxMessageBytes: 8192, maxItemsPerMessage: 2 },
       prices: PRICES, defaultMaxCostInNanos: undefined, stateContainer: 'out',
     };
-    const workerDeps: WorkerDeps = {
-      jobs, requestQueue, controlQueue, deployments,
-      readJob: sharedReads((jobId: string) => jobs.getJob(jobId)),
-      readInputRange: coalescedRangeReads((container, name, range) => blobs.readRange(container, name, range), INPUT_RANGE_COALESCING),
-      ledger: stores.ledger, jobSpend: stores.jobSpend,
-      callSlots: (task) => task(), admissionSlots: (_deployment, task) => task(), clock, random: () => 0.5, sleep: async () => {},
-      newCallId: randomUUID,
-      retry: { maxAttempts: 2, baseDelayInMs: 1, maxDelayInMs: 1, maxInlineWaitInMs: 1000, maxRequeueDelayInMs: 3_600_000 },
-      prices: PRICES, defaultMaxTokens: 32, returnUnusedTokens: false, resultParts, logger: silentLogger,
-    };
+    const workerDeps = buildWorkerDeps(
+      {
+        jobs, blobs, requestQueue, controlQueue, deployments, ledger: stores.ledger, jobSpend: stores.jobSpend, resultParts,
+        clock, random: () => 0.5, sleep: async () => {}, newCallId: randomUUID,
+      },
+      {
+        retry: { maxAttempts: 2, baseDelayInMs: 1, maxDelayInMs: 1, maxInlineWaitInMs: 1000, maxRequeueDelayInMs: 3_600_000 },
+        prices: PRICES, defaultMaxTokens: 32, returnUnusedTokens: false,
+      },
+    )(silentLogger);
     const finalizeDeps: FinalizeDeps = { jobs, clock, logger: silentLogger, outputContainer: 'out', ledger: stores.ledger, rollups: stores.rollups, resultParts };
 
     const lines = Array.from({ length: 12 }, (_, i) =>

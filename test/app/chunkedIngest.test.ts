@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseControlMessage } from '../../src/app/controlMessages.js';
+import { parseControlMessage } from '../../src/core/controlMessage.js';
 import { ingestBlob, type IngestResult } from '../../src/app/ingestBlob.js';
 import type { RequestMessage } from '../../src/core/requestMessage.js';
 import { createWorld } from './fixtures.js';

@@ -1,13 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseControlMessage } from '../../src/app/controlMessages.js';
+import { parseControlMessage } from '../../src/core/controlMessage.js';
 import { getCostReport } from '../../src/app/costReports.js';
 import { refreshRunningJobsRollups } from '../../src/app/costRollups.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
-import { LedgerState, type ChatCallResult, type JobSpendStore, type JobStore, type LedgerEntry } from '../../src/app/ports.js';
-import { processRequestMessage, type WorkerDeps } from '../../src/app/processRequestMessage.js';
+import { LedgerState, type JobSpendStore, type JobStore, type LedgerEntry } from '../../src/app/ports.js';
+import { processRequestMessage } from '../../src/app/processRequestMessage.js';
+import type { WorkerDeps } from '../../src/app/worker/WorkerDeps.js';
+import type { Phi3HttpAnswer } from '../../src/adapters/phi3/phi3Answer.js';
 import type { ChatCompletionBody } from '../../src/core/chat.js';
 import type { CostRollup } from '../../src/core/costReport.js';
 import type { LineOutcome } from '../../src/core/lineOutcome.js';
@@ -51,7 +53,7 @@ function plannedScript(plan: Plan, clock: { now: number }) {
   /** What the endpoint billed (answered or not), and the calls whose answer never reached the worker. */
   const billed: Array<{ customId: string; callId: string; day: string }> = [];
   const unanswered: string[] = [];
-  const script = (body: ChatCompletionBody, _call: number, customId: string | undefined, callId: string | undefined): ChatCallResult => {
+  const script = (body: ChatCompletionBody, _call: number, customId: string | undefined, callId: string | undefined): Phi3HttpAnswer => {
     clock.now += plan.minutesPerCall * 60_000;
     const id = customId ?? '';
     const n = (callsPerLine.get(id) ?? 0) + 1;
@@ -120,7 +122,7 @@ function crashingSettle(jobSpend: JobSpendStore, failing: () => boolean): JobSpe
 }
 
 async function runPlan(plan: Plan) {
-  let answer: (body: ChatCompletionBody, call: number, customId: string | undefined, callId: string | undefined) => ChatCallResult = () => {
+  let answer: (body: ChatCompletionBody, call: number, customId: string | undefined, callId: string | undefined) => Phi3HttpAnswer = () => {
     throw new Error('no script yet');
   };
   const w = createWorld(new ScriptedChatClient((body, call, customId, callId) => answer(body, call, customId, callId)));

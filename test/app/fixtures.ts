@@ -9,13 +9,13 @@ import type { IngestDeps } from '../../src/app/ingestBlob.js';
 import { Deployments } from '../../src/app/deployments.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { ResultParts } from '../../src/app/resultParts.js';
-import type { ChatCallResult, ChatClient } from '../../src/app/ports.js';
-import { INPUT_RANGE_COALESCING, type WorkerDeps } from '../../src/app/processRequestMessage.js';
-import { coalescedRangeReads } from '../../src/app/coalescedRangeReads.js';
+import type { ChatClient, ChatCompleteOptions, ChatCompletionResult } from '../../src/app/ports.js';
+import type { WorkerDeps } from '../../src/app/worker/WorkerDeps.js';
+import { toChatCompletionResult, type Phi3HttpAnswer } from '../../src/adapters/phi3/phi3Answer.js';
+import { buildWorkerDeps } from '../../src/buildWorkerDeps.js';
 import type { RateLimiter } from '../../src/app/RateLimiter.js';
 import type { ChatCompletionBody, TokenCounter } from '../../src/core/chat.js';
 import { DEFAULT_PRICES } from '../../src/core/pricing.js';
-import { sharedReads } from '../../src/app/sharedReads.js';
 
 /** Counts characters / 4: deterministic and good enough where exact tokenisation is not what is tested. */
 export const roughTokenCounter: TokenCounter = {
@@ -26,7 +26,7 @@ export const roughTokenCounter: TokenCounter = {
 let responseCount = 0;
 
 /** A 200 with usage 10 + 5; every answer has its own id, as the endpoint's do (the ledger is keyed by it). */
-export function okResponse(body: ChatCompletionBody): ChatCallResult {
+export function okResponse(body: ChatCompletionBody): Phi3HttpAnswer {
   responseCount += 1;
   const prompt = String(body.messages[body.messages.length - 1]?.content ?? '');
   return {
@@ -44,15 +44,26 @@ export function okResponse(body: ChatCompletionBody): ChatCallResult {
   };
 }
 
-/** A chat client scripted per call: `script(body, callNumber)` returns the result; every call is recorded. */
+export type ChatScript = (
+  body: ChatCompletionBody,
+  call: number,
+  customId: string | undefined,
+  callId: string | undefined,
+) => Phi3HttpAnswer;
+
+/**
+ * A chat client scripted per call: `script(body, callNumber)` returns what the endpoint answered on the
+ * wire, which the Phi-3 adapter's own parsing turns into the port's typed result or error; every call is recorded.
+ */
 export class ScriptedChatClient implements ChatClient {
   readonly calls: Array<{ body: ChatCompletionBody; customId: string | undefined; callId: string | undefined }> = [];
-  constructor(
-    private readonly script: (body: ChatCompletionBody, call: number, customId: string | undefined, callId: string | undefined) => ChatCallResult = okResponse,
-  ) {}
-  async complete(body: ChatCompletionBody, options: { customId?: string; callId?: string } = {}): Promise<ChatCallResult> {
+  /** Dates a `retry-after` given as an HTTP date; `createWorld` sets it to the world's clock. */
+  clock: { nowInMs(): number } = { nowInMs: () => Date.now() };
+  constructor(private readonly script: ChatScript = okResponse) {}
+  async complete(body: ChatCompletionBody, options: ChatCompleteOptions = {}): Promise<ChatCompletionResult> {
     this.calls.push({ body, customId: options.customId, callId: options.callId });
-    return this.script(body, this.calls.length, options.customId, options.callId);
+    const answer = this.script(body, this.calls.length, options.customId, options.callId);
+    return toChatCompletionResult(answer, this.clock.nowInMs());
   }
   async close(): Promise<void> {}
 }
@@ -93,6 +104,7 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
   const jobSpend = new InMemoryJobSpendStore(jobs);
   let partIds = 0;
   const resultParts = new ResultParts(blobs, 'batch-output', () => (partIds += 1).toString(16).padStart(16, '0'));
+  if (chat instanceof ScriptedChatClient) chat.clock = clock;
   const deployments = new Deployments([{ name: 'test', model: 'Phi-3-mini-4k-instruct', chat, limiter, tokenCounter: roughTokenCounter }]);
   const ingestDeps: IngestDeps = {
     jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger,
@@ -101,16 +113,17 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
     stateContainer: 'batch-output',
     prices: DEFAULT_PRICES, defaultMaxCostInNanos: undefined, resultParts,
   };
-  const workerDeps: WorkerDeps = {
-    jobs, requestQueue, controlQueue, deployments, ledger, jobSpend,
-    readJob: sharedReads((jobId: string) => jobs.getJob(jobId)),
-    readInputRange: coalescedRangeReads((container, name, range) => blobs.readRange(container, name, range), INPUT_RANGE_COALESCING),
-    callSlots: (task) => task(), admissionSlots: (_deployment, task) => task(), clock, random: () => 0.5,
-    sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
-    newCallId: () => `call-${(callIds += 1)}`,
-    retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },
-    prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false, resultParts, logger: silentLogger,
-  };
+  const workerDeps: WorkerDeps = buildWorkerDeps(
+    {
+      jobs, blobs, requestQueue, controlQueue, deployments, ledger, jobSpend, resultParts, clock, random: () => 0.5,
+      sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
+      newCallId: () => `call-${(callIds += 1)}`,
+    },
+    {
+      retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },
+      prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false,
+    },
+  )(silentLogger);
   const finalizeDeps: FinalizeDeps = { jobs, clock, logger: silentLogger, outputContainer: 'batch-output', ledger, rollups, resultParts };
   return { ledger, rollups, clock, jobs, blobs, requestQueue, controlQueue, limiter, sleeps, resultParts, ingestDeps, workerDeps, finalizeDeps };
 }

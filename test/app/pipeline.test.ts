@@ -1,9 +1,10 @@
 import { describe, expect, it, vi } from 'vitest';
 import { cancelJob } from '../../src/app/cancelJob.js';
-import { parseControlMessage } from '../../src/app/controlMessages.js';
+import { parseControlMessage } from '../../src/core/controlMessage.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
-import { FINALIZE_BACKUP_DELAY_IN_MS, processRequestMessage } from '../../src/app/processRequestMessage.js';
+import { processRequestMessage } from '../../src/app/processRequestMessage.js';
+import { FINALIZE_BACKUP_DELAY_IN_MS } from '../../src/app/recordOutcomesAndMaybeFinalize.js';
 import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
 import { chatLine, createWorld, okResponse, roughTokenCounter, ScriptedChatClient } from './fixtures.js';
 

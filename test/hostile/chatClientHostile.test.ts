@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Phi3ChatClient } from '../../src/adapters/phi3/Phi3ChatClient.js';
+import { ChatCallError, ConnectionError } from '../../src/app/ports.js';
 import type { ChatCompletionBody } from '../../src/core/chat.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 
 /*
  * What a line may carry reaches the real client: custom_ids and prompts with any code unit (a lone
- * surrogate is legal in JSON), keys named like prototype members. The client reports an answer for
- * every one of them; it never throws, and never sends anything but the body to the configured path.
+ * surrogate is legal in JSON), keys named like prototype members. The client answers every one of them
+ * with a completion or one of the port's typed errors, and never sends anything but the body to the
+ * configured path.
  */
 
 let simulator: Phi3Simulator;
@@ -29,13 +31,13 @@ describe('the Phi-3 client with hostile ids and bodies', () => {
     const ids = ['lone \ud83d high', 'lone \udc00 low', 'reversed \udc00\ud83d', 'nul \u0000 and\r\nX-Injected: yes', '😀'.repeat(256), 'x'.repeat(512), '%E0%A4%A', '../../etc/passwd', ''];
     for (const customId of ids) {
       const result = await client.complete(ask('hello'), { customId });
-      expect(result, JSON.stringify(customId)).toMatchObject({ kind: 'response', status: 200 });
+      expect(result, JSON.stringify(customId)).toMatchObject({ status: 200, finishReason: expect.any(String) });
     }
     const seen = simulator.log.entries().map((e) => decodeURIComponent(e.customIdHeader ?? ''));
     expect(seen).toEqual(ids.map((id) => id.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd')));
   });
 
-  it('answers bodies with odd text and prototype-named keys without throwing', async () => {
+  it('answers bodies with odd text and prototype-named keys with a completion or a typed error', async () => {
     const bodies = [
       ask('lone \ud800 surrogate and \u0000 nul'),
       ask('\u202Eevil\u202C שלום 😀'),
@@ -44,8 +46,8 @@ describe('the Phi-3 client with hostile ids and bodies', () => {
       { ...ask('y'), model: 'https://evil.example/v1', url: 'https://evil.example', headers: { authorization: 'Bearer stolen' } } as unknown as ChatCompletionBody,
     ];
     for (const body of bodies) {
-      const result = await client.complete(body, { customId: 'b' });
-      expect(result.kind).toBe('response');
+      const result = await client.complete(body, { customId: 'b' }).catch((error: unknown) => error);
+      expect(result instanceof ChatCallError || (typeof result === 'object' && result !== null && 'completion' in result)).toBe(true);
     }
     // Every request went to the configured endpoint's path, and only there.
     expect(simulator.log.entries().length).toBeGreaterThanOrEqual(bodies.length);
@@ -67,7 +69,9 @@ describe('the Phi-3 client and the usage ledger', () => {
     await closed.close();
     const refusedClient = new Phi3ChatClient({ endpoint: url, apiKey: 'k'.repeat(32), apiVersion: '2024-05-01-preview', timeoutInMs: 2_000, connections: 1 });
     try {
-      expect(await refusedClient.complete(ask('nobody home'))).toMatchObject({ kind: 'network', neverSent: true });
+      const error = await refusedClient.complete(ask('nobody home')).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConnectionError);
+      expect(error).toMatchObject({ neverSent: true, mayHaveBilled: false });
     } finally {
       await refusedClient.close();
     }

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { parseControlMessage } from '../../src/app/controlMessages.js';
+import { parseControlMessage } from '../../src/core/controlMessage.js';
 import { Deployments } from '../../src/app/deployments.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob, type IngestDeps, type IngestResult } from '../../src/app/ingestBlob.js';

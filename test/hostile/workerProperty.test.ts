@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { createSeededRandom } from '../../dev/simulator/seededRandom.js';
-import { parseControlMessage } from '../../src/app/controlMessages.js';
+import { parseControlMessage } from '../../src/core/controlMessage.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import type { IngestDeps } from '../../src/app/ingestBlob.js';
-import type { ChatCallResult } from '../../src/app/ports.js';
+import type { Phi3HttpAnswer } from '../../src/adapters/phi3/phi3Answer.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
 import { retryFailedLines } from '../../src/app/retryFailedLines.js';
 import { sweep } from '../../src/app/sweep.js';
@@ -39,8 +39,8 @@ const Behaviour = {
 } as const;
 type Behaviour = (typeof Behaviour)[keyof typeof Behaviour];
 
-function answer(behaviour: Behaviour, body: ChatCompletionBody, nowInMs: number): ChatCallResult {
-  const error = (status: number, code: string, headers: Record<string, string> = {}): ChatCallResult => ({
+function answer(behaviour: Behaviour, body: ChatCompletionBody, nowInMs: number): Phi3HttpAnswer {
+  const error = (status: number, code: string, headers: Record<string, string> = {}): Phi3HttpAnswer => ({
     kind: 'response',
     status,
     headers,
@@ -53,7 +53,7 @@ function answer(behaviour: Behaviour, body: ChatCompletionBody, nowInMs: number)
       return okResponse(body);
     case 'ok-negative-remaining': {
       const ok = okResponse(body);
-      return { ...ok, headers: { 'x-ratelimit-remaining-tokens': '-4000', 'x-ratelimit-remaining-requests': '-3' } } as ChatCallResult;
+      return { ...ok, headers: { 'x-ratelimit-remaining-tokens': '-4000', 'x-ratelimit-remaining-requests': '-3' } } as Phi3HttpAnswer;
     }
     case 'bad-request':
       return error(400, 'content_filter');

@@ -1,6 +1,7 @@
 import { Pool, errors as undiciErrors } from 'undici';
-import type { ChatCallResult, ChatClient } from '../../app/ports.js';
+import type { ChatClient, ChatCompleteOptions, ChatCompletionResult } from '../../app/ports.js';
 import type { ChatCompletionBody } from '../../core/chat.js';
+import { toChatCompletionResult, type Phi3HttpAnswer } from './phi3Answer.js';
 
 export interface Phi3ChatClientOptions {
   /** The deployment's target URI, e.g. https://<name>.<region>.models.ai.azure.com */
@@ -9,6 +10,8 @@ export interface Phi3ChatClientOptions {
   readonly apiVersion: string;
   readonly timeoutInMs: number;
   readonly connections: number;
+  /** Dates a `retry-after` sent as an HTTP date; the system clock by default. */
+  readonly nowInMs?: () => number;
 }
 
 /** Header carrying the line's custom_id, so a request can be traced end to end in the endpoint's logs. */
@@ -21,19 +24,22 @@ const NEVER_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUN
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /**
- * The Azure AI model inference chat/completions call over one keep-alive pool per process.
- * Never throws for an HTTP or network failure: it reports what happened and lets the retry policy decide.
+ * The Azure AI model inference chat/completions call over one keep-alive pool per process. Resolves
+ * with a typed completion or rejects with the port's typed error for what happened (see `phi3Answer`);
+ * the retry policy decides what to do about it.
  */
 export class Phi3ChatClient implements ChatClient {
   readonly #pool: Pool;
   readonly #path: string;
   readonly #authorization: string;
+  readonly #nowInMs: () => number;
 
   constructor(options: Phi3ChatClientOptions) {
     const url = new URL(options.endpoint);
     const basePath = url.pathname.replace(/\/+$/, '');
     this.#path = `${basePath}/chat/completions?api-version=${encodeURIComponent(options.apiVersion)}`;
     this.#authorization = `Bearer ${options.apiKey}`;
+    this.#nowInMs = options.nowInMs ?? Date.now;
     this.#pool = new Pool(url.origin, {
       connections: options.connections,
       keepAliveTimeout: 30_000,
@@ -43,7 +49,12 @@ export class Phi3ChatClient implements ChatClient {
     });
   }
 
-  async complete(body: ChatCompletionBody, options: { abortSignal?: AbortSignal; customId?: string; callId?: string } = {}): Promise<ChatCallResult> {
+  async complete(body: ChatCompletionBody, options: ChatCompleteOptions = {}): Promise<ChatCompletionResult> {
+    return toChatCompletionResult(await this.exchange(body, options), this.#nowInMs());
+  }
+
+  /** The HTTP exchange itself: what came back, or how it failed. Rejects only when aborted. */
+  async exchange(body: ChatCompletionBody, options: ChatCompleteOptions = {}): Promise<Phi3HttpAnswer> {
     // A serverless deployment serves one model; a `model` from the user's file would be refused or ignored.
     const { model: _ignored, ...payload } = body;
     const startedAt = performance.now();

@@ -4,13 +4,23 @@ export type ControlMessage =
   /** Resume (or start) the ingest of a blob: the sweeper's way back into a stalled ingest. */
   | { readonly v: 1; readonly kind: 'ingest'; readonly container: string; readonly name: string };
 
+/** Has the job finalised (files written, status final); sent when its last line is recorded or it is cancelled. */
+export function finalizeMessage(jobId: string): ControlMessage {
+  return { v: 1, kind: 'finalize', jobId };
+}
+
+/** Resumes (or starts) the ingest of a blob. */
+export function ingestMessage(container: string, name: string): ControlMessage {
+  return { v: 1, kind: 'ingest', container, name };
+}
+
 export function parseControlMessage(payload: unknown): ControlMessage | string {
   if (typeof payload !== 'object' || payload === null) return 'control message is not a JSON object';
   const m = payload as Record<string, unknown>;
   if (m['v'] !== 1) return 'control message lacks v';
-  if (m['kind'] === 'finalize' && typeof m['jobId'] === 'string') return { v: 1, kind: 'finalize', jobId: m['jobId'] };
+  if (m['kind'] === 'finalize' && typeof m['jobId'] === 'string') return finalizeMessage(m['jobId']);
   if (m['kind'] === 'ingest' && typeof m['container'] === 'string' && typeof m['name'] === 'string') {
-    return { v: 1, kind: 'ingest', container: m['container'], name: m['name'] };
+    return ingestMessage(m['container'], m['name']);
   }
   return `unknown control message kind ${JSON.stringify(m['kind'])}`;
 }

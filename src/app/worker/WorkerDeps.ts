@@ -1,0 +1,38 @@
+import type { ModelPrice } from '../../core/pricing.js';
+import type { RetryPolicy } from '../../core/retryPolicy.js';
+import type { RangeRead } from '../coalescedRangeReads.js';
+import type { Deployments } from '../deployments.js';
+import type { JobSpendDeps } from '../jobSpend.js';
+import type { JobSpendStore, JobStore, MessageQueue, StoredJob, UsageLedger } from '../ports.js';
+import type { RecordOutcomesDeps } from '../recordOutcomesAndMaybeFinalize.js';
+
+/** What the worker (`processRequestMessage`) needs; built by `buildWorkerDeps`. */
+export interface WorkerDeps extends RecordOutcomesDeps, JobSpendDeps {
+  readonly jobs: JobStore;
+  /** The job as a message sees it when it starts; messages that start together may share one read (`sharedReads`). */
+  readonly readJob: (jobId: string) => Promise<StoredJob | undefined>;
+  /**
+   * Reads a message's lines back from the input blob. Reads asked for together may go out as one
+   * (`coalescedRangeReads`, with `INPUT_RANGE_COALESCING`): a batch of messages holds neighbouring lines.
+   */
+  readonly readInputRange: RangeRead;
+  readonly requestQueue: MessageQueue;
+  readonly deployments: Deployments;
+  readonly ledger: UsageLedger;
+  readonly jobSpend: JobSpendStore;
+  /** Bounds the calls under way (from their write-ahead to their answer) across every message this process handles. */
+  readonly callSlots: <T>(task: () => Promise<T>) => Promise<T>;
+  /**
+   * Bounds, within those and per deployment, the calls written ahead and still waiting for its budget:
+   * what a crash can leave in the ledger as unconfirmed without the request ever having left.
+   */
+  readonly admissionSlots: <T>(deployment: string, task: () => Promise<T>) => Promise<T>;
+  readonly random: () => number;
+  readonly sleep: (delayInMs: number) => Promise<void>;
+  /** A fresh id per endpoint call (a UUID): the ledger entry's id and the request's `x-ms-client-request-id`. */
+  readonly newCallId: () => string;
+  readonly retry: RetryPolicy;
+  readonly prices: readonly ModelPrice[];
+  readonly defaultMaxTokens: number;
+  readonly returnUnusedTokens: boolean;
+}

@@ -1,0 +1,63 @@
+import { LineErrorCode, type LineError } from '../../core/lineErrors.js';
+import { failedLineOutcome, LineStatus, type LineOutcome } from '../../core/lineOutcome.js';
+import type { RequestItem } from '../../core/requestMessage.js';
+import type { LineResult, LineState } from './LineState.js';
+import type { Halt, MessageRun } from './MessageRun.js';
+
+// A line's results other than a call's own conclusion: never sent (cancelled, halted, capped) or re-queued.
+
+export function outcomeResult(outcome: LineOutcome): LineResult {
+  return { kind: 'outcome', outcome };
+}
+
+const CANCELLED: LineError = {
+  code: LineErrorCode.batchCancelled,
+  message: 'The batch was cancelled before this line was sent',
+};
+
+/** A line of a cancelled job, never sent in this round. */
+export function cancelledOutcome(jobId: string, item: RequestItem, nowInMs: number): LineOutcome {
+  return failedLineOutcome({
+    jobId,
+    item,
+    error: CANCELLED,
+    attempts: item.prior ?? 0,
+    finishedAtInMs: nowInMs,
+    status: LineStatus.cancelled,
+  });
+}
+
+/** A line not sent because its job halted. */
+export function haltedOutcome(jobId: string, item: RequestItem, halt: Halt, nowInMs: number): LineOutcome {
+  const error: LineError = { code: LineErrorCode.batchHalted, message: `Not sent: ${halt.message}` };
+  return failedLineOutcome({ jobId, item, error, attempts: item.prior ?? 0, finishedAtInMs: nowInMs });
+}
+
+/** A line not sent (again) because the job reached its spending cap. */
+export function cappedResult(run: MessageRun, line: LineState): LineResult {
+  const { message, deps, spend } = run;
+  return outcomeResult(
+    failedLineOutcome({
+      jobId: message.jobId,
+      item: line.item,
+      error: spend.refusal,
+      attempts: line.attempts,
+      finishedAtInMs: deps.clock.nowInMs(),
+      startedAtInMs: line.startedAtInMs,
+    }),
+  );
+}
+
+/** The line travels on in a delayed message, its attempts so far carried with it. */
+export function requeueResult(line: LineState, delayInMs: number, reason: string): LineResult {
+  return { kind: 'requeue', item: { ...line.item, prior: line.attempts }, delayInMs, reason };
+}
+
+/** The deployment's budget is paused for longer than a line may wait here. */
+export function requeueForBudget(run: MessageRun, line: LineState, waitInMs: number): LineResult {
+  return requeueResult(
+    line,
+    Math.min(waitInMs, run.deps.retry.maxRequeueDelayInMs),
+    'the deployment budget is paused by the endpoint',
+  );
+}

@@ -1,0 +1,69 @@
+import { failedLineOutcome } from '../../core/lineOutcome.js';
+import type { RequestItem } from '../../core/requestMessage.js';
+import { ChatCallError } from '../ports.js';
+import { concludeFailure, concludeSuccess, decideAfterFailure, type NextStep } from './concludeAttempt.js';
+import { cappedResult, haltedOutcome, outcomeResult, requeueForBudget } from './lineResults.js';
+import { startLine, type LineResult, type LineState } from './LineState.js';
+import type { MessageRun } from './MessageRun.js';
+import type { LineBody } from './readLineBodies.js';
+import { sendAttempt, type Sending } from './sendAttempt.js';
+import { feedBudget, settleCall } from './settleCall.js';
+
+/**
+ * Runs one line to its result: attempt → settle → conclude, again while the retry policy says so here.
+ * Every way out is a recorded outcome or a re-queue; the ledger is settled before either.
+ */
+export async function runLine(run: MessageRun, item: RequestItem, body: LineBody): Promise<LineResult> {
+  const { message, deps } = run;
+  if (!('messages' in body)) {
+    return outcomeResult(
+      failedLineOutcome({ jobId: message.jobId, item, error: body, attempts: 0, finishedAtInMs: deps.clock.nowInMs() }),
+    );
+  }
+  const line = startLine(item, body, deps.defaultMaxTokens);
+  for (;;) {
+    const stop = stopBeforeSending(run, line);
+    if (stop !== undefined) return stop;
+    const sending = await sendAttempt(run, line);
+    if (sending.kind === 'capped') return cappedResult(run, line);
+    if (sending.kind === 'paused') return requeueForBudget(run, line, sending.waitInMs);
+    const next = await settleAttempt(run, line, sending);
+    if (next.kind !== 'retry') return next;
+    if (next.sleepInMs !== undefined) await deps.sleep(next.sleepInMs);
+  }
+}
+
+/**
+ * Before each attempt: a halted job, a reached cap, or a pause longer than a line may wait (known
+ * before anything is written).
+ */
+export function stopBeforeSending(run: MessageRun, line: LineState): LineResult | undefined {
+  const { message, deployment, guard, deps, spend } = run;
+  const now = deps.clock.nowInMs();
+  if (guard.halt !== undefined) return outcomeResult(haltedOutcome(message.jobId, line.item, guard.halt, now));
+  if (spend.stopped) return cappedResult(run, line);
+  const pausedForInMs = deployment.limiter.pausedUntilInMs - now;
+  if (pausedForInMs > deps.retry.maxInlineWaitInMs) return requeueForBudget(run, line, pausedForInMs);
+  return undefined;
+}
+
+/** An answered attempt: counted, fed back to the budget, settled in the ledger, then concluded. */
+export async function settleAttempt(
+  run: MessageRun,
+  line: LineState,
+  sending: Extract<Sending, { kind: 'answered' }>,
+): Promise<NextStep> {
+  const { deployment, deps } = run;
+  const { answer } = sending;
+  const now = deps.clock.nowInMs();
+  line.startedAtInMs ??= now - answer.latencyInMs;
+  line.attempts += 1;
+  feedBudget(deployment.limiter, answer, now, deps.retry);
+  if (!(answer instanceof ChatCallError)) {
+    const costInNanos = await settleCall(run, sending, answer, now);
+    return concludeSuccess(run, line, answer, costInNanos, now);
+  }
+  const decision = decideAfterFailure(run, line, answer);
+  await settleCall(run, sending, answer, now);
+  return concludeFailure(run, line, answer, decision, now);
+}

@@ -1,0 +1,94 @@
+import { utcDay } from '../../core/pricing.js';
+import { ChatCallError, LedgerState, type ChatCompletionResult, type LedgerEntry } from '../ports.js';
+import type { SpendReservation } from '../jobSpend.js';
+import type { LineState } from './LineState.js';
+import type { MessageRun } from './MessageRun.js';
+
+/** The endpoint's answer to one call: a billed completion, or the typed error for what went wrong. */
+export type ChatAnswer = ChatCompletionResult | ChatCallError;
+
+/** A call admitted to the endpoint: held against the cap and written ahead to the ledger. */
+export interface AdmittedCall {
+  readonly reservation: SpendReservation;
+  /** The ledger entry written ahead, state `sent`. */
+  readonly sent: LedgerEntry;
+}
+
+/** How a call's turn ended: never sent (the cap, a pause), or sent and answered. */
+export type Sending =
+  | { readonly kind: 'capped' }
+  | { readonly kind: 'paused'; readonly waitInMs: number }
+  | ({ readonly kind: 'answered'; readonly answer: ChatAnswer } & AdmittedCall);
+
+type Admission = Exclude<Sending, { kind: 'answered' }> | ({ readonly kind: 'admitted' } & AdmittedCall);
+
+/**
+ * One call for the line. A slot covers it from its reservation and write-ahead to its answer: what is
+ * held against the cap is bounded by the slots, not by the lines waiting. Fewer still may be written
+ * ahead and wait for the budget at once: a crash leaves those unconfirmed though they were never sent.
+ */
+export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> {
+  const { deployment, deps } = run;
+  return deps.callSlots(async (): Promise<Sending> => {
+    line.reservedTokens ??=
+      deployment.tokenCounter.countChatPrompt(line.body.messages) + (line.body.max_tokens as number);
+    const admission = await deps.admissionSlots(deployment.name, () => admit(run, line, line.reservedTokens!));
+    if (admission.kind !== 'admitted') return admission;
+    const { reservation, sent } = admission;
+    let answer: ChatAnswer;
+    try {
+      answer = await deployment.chat.complete(line.body, { customId: line.item.id, callId: sent.id });
+    } catch (error) {
+      // The endpoint's failures are answers; anything else (an abort, a bug) propagates.
+      if (!(error instanceof ChatCallError)) throw error;
+      answer = error;
+    }
+    return { kind: 'answered', reservation, sent, answer };
+  });
+}
+
+/**
+ * A call's way to the endpoint: held against the spending cap, written ahead to the ledger, then the
+ * budget taken last, right before the request leaves (the write-ahead takes as long as the store does):
+ * the endpoint then sees requests at the pace the budget grants them, not in bunches.
+ */
+export async function admit(run: MessageRun, line: LineState, reservedTokens: number): Promise<Admission> {
+  const { deployment, deps, spend } = run;
+  // Held against the job's spending cap until the answer is billed or not.
+  const reservation = await spend.reserve(deployment, line.body);
+  if (reservation === undefined) return { kind: 'capped' };
+  const sent = sentEntry(run, line, reservedTokens, deps.clock.nowInMs());
+  await spend.open(sent);
+  const budget = { requests: 1, tokens: reservedTokens };
+  const admission = await deployment.limiter.acquire(budget, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
+  if (!admission.granted) {
+    await spend.notBilled(reservation, sent);
+    return { kind: 'paused', waitInMs: admission.waitInMs };
+  }
+  return { kind: 'admitted', reservation, sent };
+}
+
+/** The ledger entry written before the request leaves: state `sent`, nothing known of the answer yet. */
+function sentEntry(run: MessageRun, line: LineState, reservedTokens: number, openedAtInMs: number): LedgerEntry {
+  const { message, deployment, deps } = run;
+  return {
+    id: deps.newCallId(),
+    jobId: message.jobId,
+    line: line.item.line,
+    attempt: line.attempts + 1,
+    deployment: deployment.name,
+    model: deployment.model,
+    state: LedgerState.sent,
+    httpStatus: 0,
+    requestId: '',
+    promptTokens: 0,
+    completionTokens: 0,
+    reservedTokens,
+    atInMs: openedAtInMs,
+    day: utcDay(openedAtInMs),
+    inputPerMillion: 0,
+    outputPerMillion: 0,
+    currency: 'USD',
+    costInNanos: 0,
+  };
+}

@@ -1,0 +1,244 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toChatCompletionResult } from '../../src/adapters/phi3/phi3Answer.js';
+import { Phi3ChatClient } from '../../src/adapters/phi3/Phi3ChatClient.js';
+import {
+  AuthenticationError,
+  BadRequestError,
+  ChatCallError,
+  ConnectionError,
+  ContentFilterError,
+  ContextLengthError,
+  MalformedResponseError,
+  NotFoundError,
+  RateLimitedError,
+  ServerError,
+  TimeoutError,
+} from '../../src/app/ports.js';
+import type { ChatCompletionBody } from '../../src/core/chat.js';
+
+/*
+ * The Phi-3 client turns what the endpoint answers into the port's types: a completion with usage,
+ * finish reason, request id and rate-limit figures, or the error class for what happened, with the
+ * answer kept for the line's record. A real HTTP server on port 0 answers as scripted per prompt.
+ */
+
+interface Scripted {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  /** Never answer (the client's timeout fires). */
+  readonly hang?: true;
+}
+
+const COMPLETION = {
+  id: 'chatcmpl-1',
+  object: 'chat.completion',
+  created: 1,
+  model: 'Phi-3-mini-4k-instruct',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'length' }],
+  usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 },
+};
+
+const SCRIPTS: Record<string, Scripted> = {
+  ok: {
+    status: 200,
+    headers: {
+      'x-request-id': 'req-1',
+      'x-ratelimit-remaining-requests': '-2',
+      'x-ratelimit-remaining-tokens': '1200',
+      'x-ratelimit-limit-tokens': '200000',
+    },
+    body: JSON.stringify(COMPLETION),
+  },
+  throttled: {
+    status: 429,
+    headers: { 'retry-after-ms': '1500', 'retry-after': '2', 'x-ms-error-code': '429', 'x-request-id': 'req-429' },
+    body: JSON.stringify({
+      error: { code: '429', message: 'Rate limit is exceeded.' },
+      message: 'Rate limit is exceeded.',
+      status: 429,
+    }),
+  },
+  unauthorized: { status: 401, body: JSON.stringify({ error: { code: 'Unauthorized', message: 'Access denied' } }) },
+  forbidden: { status: 403, body: '' },
+  missing: { status: 404, body: JSON.stringify({ error: { code: 'NotFound', message: 'No route' } }) },
+  filtered: { status: 400, body: JSON.stringify({ error: { code: 'content_filter', message: 'filtered' } }) },
+  tooLong: {
+    status: 422,
+    body: JSON.stringify({ status: 422, code: 'context_length_exceeded', message: 'too long', detail: {} }),
+  },
+  unsupported: { status: 422, headers: { 'x-ms-error-code': 'parameter_not_supported' }, body: '{}' },
+  gatewayHtml: { status: 502, body: '<html>Bad gateway</html>' },
+  okHtml: { status: 200, body: '<html>maintenance</html>' },
+  okTruncated: { status: 200, body: JSON.stringify(COMPLETION).slice(0, 40) },
+  okNoUsage: { status: 200, body: JSON.stringify({ choices: [] }) },
+  hang: { status: 200, hang: true },
+};
+
+let server: Server;
+let client: Phi3ChatClient;
+const sockets = new Set<Socket>();
+
+beforeAll(async () => {
+  server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    let text = '';
+    request.setEncoding('utf8');
+    request.on('data', (chunk: string) => (text += chunk));
+    request.on('end', () => {
+      const body = JSON.parse(text) as ChatCompletionBody;
+      const script = SCRIPTS[String(body.messages[0]?.content)]!;
+      if (script.hang) return;
+      response.writeHead(script.status, { 'content-type': 'application/json', ...script.headers });
+      response.end(script.body ?? '');
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  client = new Phi3ChatClient({
+    endpoint: `http://127.0.0.1:${port}`,
+    apiKey: 'k'.repeat(32),
+    apiVersion: '2024-05-01-preview',
+    timeoutInMs: 300,
+    connections: 2,
+  });
+});
+
+afterAll(async () => {
+  await client?.close();
+  for (const socket of sockets) socket.destroy();
+  await new Promise<void>((resolve) => server?.close(() => resolve()));
+});
+
+const ask = (prompt: keyof typeof SCRIPTS): ChatCompletionBody => ({
+  messages: [{ role: 'user', content: prompt }],
+  max_tokens: 5,
+});
+
+async function failure(prompt: keyof typeof SCRIPTS): Promise<ChatCallError> {
+  const error = await client.complete(ask(prompt)).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof ChatCallError)) throw new Error(`expected a ChatCallError, got ${String(error)}`);
+  return error;
+}
+
+describe('Phi3ChatClient answers', () => {
+  it('a completion: the body as sent, usage, finish reason, request id and rate-limit figures (negative ones too)', async () => {
+    const result = await client.complete(ask('ok'));
+    expect(result).toMatchObject({
+      completion: COMPLETION,
+      usage: { promptTokens: 7, completionTokens: 3, totalTokens: 10 },
+      finishReason: 'length',
+      status: 200,
+      requestId: 'req-1',
+      rateLimit: { remainingRequests: -2, remainingTokens: 1200, limitTokens: 200000, limitRequests: undefined },
+    });
+  });
+
+  it('a 429: RateLimitedError with retry-after-ms preferred, the answer kept for the record', async () => {
+    const error = await failure('throttled');
+    expect(error).toBeInstanceOf(RateLimitedError);
+    expect(error).toMatchObject({
+      status: 429,
+      retryAfterInMs: 1500,
+      errorCode: '429',
+      message: 'Rate limit is exceeded.',
+      mayHaveBilled: false,
+    });
+    expect((error as RateLimitedError).response).toEqual({
+      status: 429,
+      requestId: 'req-429',
+      body: JSON.parse(SCRIPTS['throttled']!.body!),
+    });
+  });
+
+  it('401 and 403 are AuthenticationError, 404 NotFoundError', async () => {
+    expect(await failure('unauthorized')).toBeInstanceOf(AuthenticationError);
+    const forbidden = await failure('forbidden');
+    expect(forbidden).toBeInstanceOf(AuthenticationError);
+    expect(forbidden).toMatchObject({ status: 403, errorCode: undefined, message: 'The endpoint answered HTTP 403' });
+    expect(await failure('missing')).toBeInstanceOf(NotFoundError);
+  });
+
+  it('4xx refusals: content filter, context length, and others named by body or x-ms-error-code', async () => {
+    expect(await failure('filtered')).toBeInstanceOf(ContentFilterError);
+    const tooLong = await failure('tooLong');
+    expect(tooLong).toBeInstanceOf(ContextLengthError);
+    expect(tooLong).toMatchObject({ errorCode: 'context_length_exceeded', message: 'too long' });
+    const unsupported = await failure('unsupported');
+    expect(unsupported).toBeInstanceOf(BadRequestError);
+    expect(unsupported).not.toBeInstanceOf(ContentFilterError);
+    expect(unsupported).toMatchObject({ status: 422, errorCode: 'parameter_not_supported' });
+  });
+
+  it('a 5xx with an HTML page: ServerError keeping the text', async () => {
+    const error = await failure('gatewayHtml');
+    expect(error).toBeInstanceOf(ServerError);
+    expect(error).toMatchObject({ status: 502, errorCode: undefined, response: { body: '<html>Bad gateway</html>' } });
+  });
+
+  it('a 2xx that is not a chat.completion with usage: MalformedResponseError, which may have been billed', async () => {
+    for (const [prompt, reason] of [
+      ['okHtml', 'a body that is not JSON'],
+      ['okTruncated', 'a body that is not JSON'],
+      ['okNoUsage', 'a body without usage'],
+    ] as const) {
+      const error = await failure(prompt);
+      expect(error, prompt).toBeInstanceOf(MalformedResponseError);
+      expect(error, prompt).toMatchObject({
+        mayHaveBilled: true,
+        message: `The endpoint answered HTTP 200 with ${reason}`,
+      });
+    }
+  });
+
+  it('no answer in time: TimeoutError, which may have been billed', async () => {
+    const error = await failure('hang');
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.mayHaveBilled).toBe(true);
+  });
+});
+
+describe('toChatCompletionResult', () => {
+  it('dates a retry-after given as an HTTP date from the clock it is given', () => {
+    const answer = {
+      kind: 'response',
+      status: 429,
+      headers: { 'retry-after': new Date(10_000).toUTCString() },
+      body: {},
+      requestId: '',
+      latencyInMs: 1,
+    } as const;
+    expect(() => toChatCompletionResult(answer, 4_000)).toThrow(RateLimitedError);
+    try {
+      toChatCompletionResult(answer, 4_000);
+    } catch (error) {
+      expect((error as RateLimitedError).retryAfterInMs).toBe(6_000);
+    }
+  });
+
+  it('keeps usage an error answer reported (such a call was billed), and a connection never made is not billed', () => {
+    const answer = {
+      kind: 'response',
+      status: 400,
+      headers: {},
+      body: { error: { code: 'x' }, usage: { prompt_tokens: 4, completion_tokens: 0 } },
+      requestId: 'r',
+      latencyInMs: 1,
+    } as const;
+    expect(() => toChatCompletionResult(answer, 0)).toThrow(
+      expect.objectContaining({ usage: { promptTokens: 4, completionTokens: 0, totalTokens: 4 } }),
+    );
+    expect(() =>
+      toChatCompletionResult({ kind: 'network', message: 'refused', neverSent: true, latencyInMs: 1 }, 0),
+    ).toThrow(expect.objectContaining({ name: 'ConnectionError', mayHaveBilled: false }));
+    expect(new ConnectionError('reset', false, 1).mayHaveBilled).toBe(true);
+  });
+});
