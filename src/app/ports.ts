@@ -2,11 +2,23 @@ import type { ChatCompletionBody } from '../core/chat.js';
 import type { CostRollup, RollupKey } from '../core/costReport.js';
 import type { Job } from '../core/job.js';
 import type { LineOutcome, OutcomeTotals } from '../core/lineOutcome.js';
+import { Phi3BatchError } from '../core/errors.js';
 
 export interface BlobProperties {
   readonly etag: string;
   readonly size: number;
   readonly metadata: Readonly<Record<string, string>>;
+}
+
+/**
+ * The blob changed (new ETag) or vanished since the caller pinned its version: what `BlobStore` reads
+ * and conditional writes fail with, whatever the store. Callers match it with `instanceof`.
+ */
+export class BlobChangedError extends Phi3BatchError {
+  override readonly name = 'BlobChangedError';
+  constructor(container: string, name: string, options?: { cause?: unknown }) {
+    super('input_changed', `Blob ${container}/${name} changed or was deleted after the job started`, options);
+  }
 }
 
 export interface BlobStore {
@@ -16,7 +28,9 @@ export interface BlobStore {
    * `size`, the version's size when the caller knows it, spares a read of its properties.
    */
   openRead(container: string, name: string, options: { etag: string; offset?: number; size?: number }): Promise<AsyncIterable<Buffer>>;
+  /** Reads `length` bytes of a blob version from `offset`; fails with a BlobChangedError if the ETag no longer matches. */
   readRange(container: string, name: string, options: { etag: string; offset: number; length: number }): Promise<Buffer>;
+  /** Replaces the metadata of a blob version; fails with a BlobChangedError if the ETag no longer matches. */
   setMetadata(container: string, name: string, metadata: Record<string, string>, options: { etag: string }): Promise<void>;
   upload(container: string, name: string, content: AsyncIterable<string | Buffer> | string, options: { contentType: string }): Promise<void>;
   download(container: string, name: string): Promise<Buffer | undefined>;

@@ -11,7 +11,7 @@ import type { Logger } from './Logger.js';
 import type { Deployment, Deployments } from './deployments.js';
 import { updateJob } from './updateJob.js';
 import { ensureError } from '../core/errors.js';
-import { LedgerState, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type StoredJob, type UsageLedger } from './ports.js';
+import { BlobChangedError, LedgerState, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type StoredJob, type UsageLedger } from './ports.js';
 import { JobSpendMeter, type SpendReservation } from './jobSpend.js';
 import type { ResultParts } from './resultParts.js';
 import type { CoalescingOptions, RangeRead } from './coalescedRangeReads.js';
@@ -306,7 +306,7 @@ async function resolveBodies(message: RequestMessage, items: readonly RequestIte
       }
     }
   } catch (error) {
-    if ((error as { code?: string }).code !== 'input_changed') throw error;
+    if (!(error instanceof BlobChangedError)) throw error;
     for (const ref of refs) {
       bodies.set(ref.line, { code: LineErrorCode.inputChanged, message: `The input blob changed while the job ran; line ${ref.line} could not be read back` });
     }

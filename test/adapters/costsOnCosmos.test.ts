@@ -99,7 +99,7 @@ describe('costs on Cosmos with the simulator', () => {
       jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger, resultParts,
       defaultMaxTokens: 32, maxLineBytes: 65_536, maxLinesPerFile: 1000,
       packing: { maxMessageBytes: 8192, maxItemsPerMessage: 2 },
-      prices: PRICES, defaultMaxCostInNanos: undefined, stateContainer: 'out',
+      prices: PRICES, defaultMaxCostInNanos: undefined, stateContainer: 'out', chunkLines: 200_000, exactTokenLines: 1_000,
     };
     const workerDeps: WorkerDeps = {
       jobs, requestQueue, controlQueue, deployments,

@@ -98,7 +98,7 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
     jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger,
     defaultMaxTokens: 100, maxLineBytes: 4096, maxLinesPerFile: 1000,
     packing: { maxMessageBytes: 2048, maxItemsPerMessage: 4 },
-    stateContainer: 'batch-output',
+    stateContainer: 'batch-output', chunkLines: 200_000, exactTokenLines: 1_000,
     prices: DEFAULT_PRICES, defaultMaxCostInNanos: undefined, resultParts,
   };
   const workerDeps: WorkerDeps = {

@@ -1,0 +1,31 @@
+import type { LineError } from '../../core/lineErrors.js';
+import { LineErrorCode } from '../../core/lineErrors.js';
+import { LineStatus, type LineOutcome } from '../../core/lineOutcome.js';
+
+/** The outcome of a line that never reached the endpoint: it failed validation, or its job was cancelled first. */
+function unsentOutcome(jobId: string, line: number, customId: string, status: LineOutcome['status'], error: LineError, nowInMs: number): LineOutcome {
+  return {
+    jobId,
+    line,
+    customId,
+    status,
+    response: null,
+    error,
+    usage: null,
+    costInNanos: 0,
+    attempts: 0,
+    startedAtInMs: null,
+    finishedAtInMs: nowInMs,
+    latencyInMs: null,
+  };
+}
+
+export function invalidLineOutcome(jobId: string, line: { lineNumber: number; customId: string; error: LineError }, nowInMs: number): LineOutcome {
+  return unsentOutcome(jobId, line.lineNumber, line.customId, LineStatus.failed, line.error, nowInMs);
+}
+
+const CANCELLED_BEFORE_SENT: LineError = { code: LineErrorCode.batchCancelled, message: 'The batch was cancelled before this line was sent' };
+
+export function cancelledLineOutcome(jobId: string, line: number, customId: string, nowInMs: number): LineOutcome {
+  return unsentOutcome(jobId, line, customId, LineStatus.cancelled, { ...CANCELLED_BEFORE_SENT }, nowInMs);
+}
