@@ -6,19 +6,11 @@ import {
   pauseSchedule,
   SlicePacer,
   type ScheduleRates,
-  type ScheduleState,
   type Slice,
 } from '../core/SliceSchedule.js';
 import { ensureError } from '../core/errors.js';
 import type { Logger } from './Logger.js';
-import type { Clock } from './ports.js';
-import type { AcquireResult, RateLimiter, Timers } from './RateLimiter.js';
-
-/** Where every instance finds a deployment's schedule. Updates are read-modify-write with optimistic concurrency. */
-export interface BudgetStore {
-  /** Applies `change` atomically to the deployment's state (retrying on conflicts) and returns what `change` returned. */
-  update<T>(deploymentId: string, change: (state: ScheduleState) => { state: ScheduleState; result: T }): Promise<T>;
-}
+import type { AcquireResult, BudgetStore, Clock, RateLimiter, Timers } from './ports.js';
 
 export interface SharedRateLimiterOptions {
   readonly deploymentId: string;

@@ -3,6 +3,8 @@ import type { CostRollup, RollupKey } from '../core/costReport.js';
 import type { Job } from '../core/job.js';
 import type { LineOutcome, OutcomeTotals } from '../core/lineOutcome.js';
 import { Phi3BatchError } from '../core/errors.js';
+import type { BudgetCost } from '../core/PacedBudget.js';
+import type { ScheduleState } from '../core/SliceSchedule.js';
 
 export interface BlobProperties {
   readonly etag: string;
@@ -109,6 +111,31 @@ export interface ChatClient {
 
 export interface Clock {
   nowInMs(): number;
+}
+
+/** Timers the rate limiters schedule with: injected, so that tests drive time. */
+export interface Timers {
+  setTimeout(callback: () => void, delayInMs: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export type AcquireResult = { readonly granted: true } | { readonly granted: false; readonly waitInMs: number };
+
+/** A deployment's budget as the worker sees it: wait for capacity, and pass on what the server said. */
+export interface RateLimiter {
+  /** Resolves when the cost may be spent, or at once with `granted: false` if that would take longer than `maxWaitInMs`. */
+  acquire(cost: BudgetCost, options: { maxWaitInMs: number }): Promise<AcquireResult>;
+  pauseUntil(untilInMs: number): void;
+  correct(remaining: { requests?: number | undefined; tokens?: number | undefined }): void;
+  refundTokens(tokens: number): void;
+  /** When a pause the server asked for ends (0 if none). */
+  readonly pausedUntilInMs: number;
+}
+
+/** Where every instance finds a deployment's schedule. Updates are read-modify-write with optimistic concurrency. */
+export interface BudgetStore {
+  /** Applies `change` atomically to the deployment's state (retrying on conflicts) and returns what `change` returned. */
+  update<T>(deploymentId: string, change: (state: ScheduleState) => { state: ScheduleState; result: T }): Promise<T>;
 }
 
 export const LedgerState = {

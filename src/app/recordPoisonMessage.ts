@@ -6,13 +6,22 @@ import type { Clock, JobStore, MessageQueue } from './ports.js';
 import { recordOutcomesAndMaybeFinalize } from './processRequestMessage.js';
 import type { ResultParts } from './resultParts.js';
 
+/** What recording a poison message needs: the job store, and what recording outcomes (and finalising) needs. */
+export interface RecordPoisonMessageDeps {
+  readonly jobs: JobStore;
+  readonly controlQueue: MessageQueue;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly resultParts: ResultParts;
+}
+
 /**
  * A work message that failed `maxDequeueCount` times: its lines that still have no outcome fail
  * with `poison_message`, so the job can still finish and the lines can be retried later.
  */
 export async function recordPoisonMessage(
   payload: unknown,
-  deps: { jobs: JobStore; controlQueue: MessageQueue; clock: Clock; logger: Logger; resultParts: ResultParts },
+  deps: RecordPoisonMessageDeps,
 ): Promise<number> {
   const message = parseRequestMessage(payload);
   if (typeof message === 'string') {
