@@ -1,11 +1,11 @@
 /**
- * Prints the longest functions under the given folders (default: src/app and src/core), longest first.
+ * Prints the longest functions in the given folders or files (default: src/app and src/core), longest first.
  * A function's length is its line count from its first line to its last, signature and body included;
  * a nested function counts on its own and inside the function that holds it.
  *
- *   npm run build && node dist/scripts/functionLengths.js [--top 10] [folder ...]
+ *   npm run build && node dist/scripts/functionLengths.js [--top 10] [folder or file ...]
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
 
@@ -21,7 +21,9 @@ function nameOf(node: ts.Node, source: ts.SourceFile): string {
     return node.name.getText(source);
   }
   if (ts.isConstructorDeclaration(node)) return 'constructor';
-  if (ts.isGetAccessorDeclaration(node) || ts.isSetAccessorDeclaration(node)) return `${node.name.getText(source)} (accessor)`;
+  if (ts.isGetAccessorDeclaration(node) || ts.isSetAccessorDeclaration(node)) {
+    return `${node.name.getText(source)} (accessor)`;
+  }
   const parent = node.parent;
   if (ts.isVariableDeclaration(parent) || ts.isPropertyAssignment(parent) || ts.isPropertyDeclaration(parent)) {
     return parent.name.getText(source);
@@ -47,6 +49,7 @@ export function functionLengthsOf(file: string, text: string): FunctionLength[] 
 }
 
 function typeScriptFiles(folder: string): string[] {
+  if (statSync(folder).isFile()) return [folder];
   return readdirSync(folder, { withFileTypes: true }).flatMap((entry) => {
     const path = join(folder, entry.name);
     if (entry.isDirectory()) return typeScriptFiles(path);
@@ -62,7 +65,8 @@ function main(args: readonly string[]): void {
     else folders.push(args[i]!);
   }
   const roots = folders.length > 0 ? folders : ['src/app', 'src/core'];
-  const all = roots.flatMap(typeScriptFiles).flatMap((file) => functionLengthsOf(relative('.', file), readFileSync(file, 'utf8')));
+  const files = roots.flatMap(typeScriptFiles);
+  const all = files.flatMap((file) => functionLengthsOf(relative('.', file), readFileSync(file, 'utf8')));
   all.sort((a, b) => b.lines - a.lines || a.file.localeCompare(b.file) || a.line - b.line);
   for (const f of all.slice(0, top)) console.log(`${String(f.lines).padStart(5)}  ${f.file}:${f.line}  ${f.name}`);
 }

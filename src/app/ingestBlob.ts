@@ -49,10 +49,14 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
 
 /** Names the ingest never reads, with why. */
 function unreadableName(name: string): { reason: string; warning: string } | undefined {
-  if (!name.toLowerCase().endsWith('.jsonl')) return { reason: 'not a .jsonl file', warning: 'only .jsonl files are batch inputs' };
+  if (!name.toLowerCase().endsWith('.jsonl')) {
+    return { reason: 'not a .jsonl file', warning: 'only .jsonl files are batch inputs' };
+  }
   if (name.split('/').some((segment) => segment === '.' || segment === '..')) {
-    // Storage keeps such names literally, but every URL client resolves the dots: reading it would read another blob, maybe in another container.
-    return { reason: 'dot segments in the name', warning: '"." and ".." segments in a blob name cannot be addressed exactly' };
+    // Storage keeps such names literally, but every URL client resolves the dots: reading it would read
+    // another blob, maybe in another container.
+    const warning = '"." and ".." segments in a blob name cannot be addressed exactly';
+    return { reason: 'dot segments in the name', warning };
   }
   return undefined;
 }

@@ -10,6 +10,18 @@ import type { IngestDeps } from './IngestDeps.js';
 import { FILE_START, tallyFrom, type IngestTally, type LinePosition } from './IngestTally.js';
 import type { IngestReader } from './ingestLease.js';
 
+/** The settings a run reads a chunk by. */
+export type IngestRunSettings = Pick<
+  IngestDeps,
+  | 'deployments'
+  | 'maxLineBytes'
+  | 'maxLinesPerFile'
+  | 'packing'
+  | 'chunkLines'
+  | 'exactTokenLines'
+  | 'messagesPerCheckpoint'
+>;
+
 /**
  * The state of one run of the ingest over one chunk of a file, shared by its steps (each step is a
  * function of the run and its dependencies). It starts where the job's ingest stands and ends at the
@@ -47,7 +59,7 @@ export class IngestRun {
   /** Where the next chunk starts, once this one is full: right after the last line handled. */
   chunkEnd: LinePosition | undefined;
 
-  constructor(reader: IngestReader, seenCustomIds: CustomIdSet, deps: Pick<IngestDeps, 'deployments' | 'maxLineBytes' | 'maxLinesPerFile' | 'packing' | 'chunkLines' | 'exactTokenLines' | 'messagesPerCheckpoint'>) {
+  constructor(reader: IngestReader, seenCustomIds: CustomIdSet, deps: IngestRunSettings) {
     const { job } = reader;
     const start = job.ingest.chunk ?? FILE_START;
     this.job = job;
@@ -57,13 +69,18 @@ export class IngestRun {
     this.chunkLines = deps.chunkLines;
     this.exactTokenLines = deps.exactTokenLines;
     this.messagesPerCheckpoint = deps.messagesPerCheckpoint ?? INGEST_MESSAGES_PER_CHECKPOINT;
-    this.splitter = new LineSplitter({ maxLineBytes: deps.maxLineBytes, startByteOffset: start.byteOffset, startLineNumber: start.lineNumber });
+    this.splitter = new LineSplitter({
+      maxLineBytes: deps.maxLineBytes,
+      startByteOffset: start.byteOffset,
+      startLineNumber: start.lineNumber,
+    });
     this.validator = new BatchFileValidator(
       { maxLineBytes: deps.maxLineBytes, maxLinesPerFile: deps.maxLinesPerFile },
       { seenCustomIds, requestedModel: start.requestedModel, tasks: start.requests },
     );
     const { container, name, etag } = job.input;
-    this.packer = new RequestMessagePacker(job.id, { container, name, etag }, deps.packing, start.seq, { firstSend: reader.firstReader });
+    const firstSend = reader.firstReader;
+    this.packer = new RequestMessagePacker(job.id, { container, name, etag }, deps.packing, start.seq, { firstSend });
     this.tally = tallyFrom(start);
     this.deployment = job.deployment === '' ? undefined : deps.deployments.byName(job.deployment);
     this.messagesSent = Math.max(this.alreadySent, start.seq);
@@ -80,7 +97,7 @@ export class IngestRun {
 /** Opens a run for the reader: the custom_ids seen before the chunk come from the blob the previous chunk left. */
 export async function openIngestRun(reader: IngestReader, deps: IngestDeps): Promise<IngestRun> {
   const idsBlob = (reader.job.ingest.chunk ?? FILE_START).idsBlob;
-  const seenCustomIds =
-    idsBlob === undefined ? new CustomIdSet() : CustomIdSet.fromBuffer((await deps.blobs.download(deps.stateContainer, idsBlob)) ?? Buffer.alloc(0));
+  const saved = idsBlob === undefined ? undefined : await deps.blobs.download(deps.stateContainer, idsBlob);
+  const seenCustomIds = idsBlob === undefined ? new CustomIdSet() : CustomIdSet.fromBuffer(saved ?? Buffer.alloc(0));
   return new IngestRun(reader, seenCustomIds, deps);
 }

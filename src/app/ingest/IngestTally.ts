@@ -46,7 +46,15 @@ export interface IngestTally {
 }
 
 export function tallyFrom(start: IngestChunkStart): IngestTally {
-  const { linesRead, requests, invalid, defaultMaxTokensApplied, estimatedPromptTokens, maxCompletionTokens } = start;
-  const { sampledChars, sampledTokens, sampledLines } = start;
-  return { linesRead, requests, invalid, defaultMaxTokensApplied, estimatedPromptTokens, maxCompletionTokens, sampledChars, sampledTokens, sampledLines };
+  return {
+    linesRead: start.linesRead,
+    requests: start.requests,
+    invalid: start.invalid,
+    defaultMaxTokensApplied: start.defaultMaxTokensApplied,
+    estimatedPromptTokens: start.estimatedPromptTokens,
+    maxCompletionTokens: start.maxCompletionTokens,
+    sampledChars: start.sampledChars,
+    sampledTokens: start.sampledTokens,
+    sampledLines: start.sampledLines,
+  };
 }

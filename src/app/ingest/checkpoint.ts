@@ -9,7 +9,7 @@ import type { IngestRun } from './IngestRun.js';
 import type { LinePosition } from './IngestTally.js';
 import { dispatch, pinDeployment, settleSends } from './sendMessages.js';
 
-/** Where a checkpoint stands: part-way through a chunk, at its end (a continuation takes over), or at the file's end. */
+/** Part-way through a chunk, at its end (a continuation takes over), or at the file's end. */
 export type CheckpointKind = 'reading' | 'chunk-end' | 'done';
 
 /**
@@ -17,7 +17,12 @@ export type CheckpointKind = 'reading' | 'chunk-end' | 'done';
  * holds is recorded, then the job gets the counts, the place to resume from and (while reading) a renewed
  * lease. Fails with IngestLeaseLostError if another reader took the job over.
  */
-export async function checkpoint(run: IngestRun, deps: IngestDeps, kind: CheckpointKind, end?: LinePosition): Promise<void> {
+export async function checkpoint(
+  run: IngestRun,
+  deps: IngestDeps,
+  kind: CheckpointKind,
+  end?: LinePosition,
+): Promise<void> {
   await pinDeployment(run, deps);
   await checkCancelled(run, deps);
   await dispatch(run, deps);
@@ -39,11 +44,18 @@ export async function checkCancelled(run: IngestRun, deps: Pick<IngestDeps, 'job
  * What the next chunk needs to carry on from `end` (by default, after the last complete line): the
  * counts, the next message number, and the custom_ids seen so far, saved as a blob named by where it starts.
  */
-export async function saveChunkStart(run: IngestRun, deps: Pick<IngestDeps, 'blobs' | 'stateContainer'>, end?: LinePosition): Promise<IngestChunkStart> {
+export async function saveChunkStart(
+  run: IngestRun,
+  deps: Pick<IngestDeps, 'blobs' | 'stateContainer'>,
+  end?: LinePosition,
+): Promise<IngestChunkStart> {
   const at = end ?? { byteOffset: run.splitter.committedByteOffset, lineNumber: run.splitter.nextLineNumber };
   const idsBlob = `${run.job.id}/.ingest/custom-ids-${at.lineNumber}.bin`;
   const ids = run.validator.state.seenCustomIds.toBuffer();
-  await deps.blobs.upload(deps.stateContainer, idsBlob, (async function* () { yield ids; })(), { contentType: 'application/octet-stream' });
+  const content = (async function* () {
+    yield ids;
+  })();
+  await deps.blobs.upload(deps.stateContainer, idsBlob, content, { contentType: 'application/octet-stream' });
   return {
     byteOffset: at.byteOffset,
     lineNumber: at.lineNumber,
@@ -73,8 +85,24 @@ export function progressedJob(
     progressAtInMs: deps.clock.nowInMs(),
     status: done && requests === 0 ? current.status : started ? JobStatus.inProgress : current.status,
     requestedModel: run.validator.requestedModel,
-    ingest: { done, linesRead, requests, invalid, messagesSent, defaultMaxTokensApplied, estimatedPromptTokens, maxCompletionTokens, chunk: nextChunk },
-    costEstimate: estimateJobCost(deps.prices, current.model, utcDay(current.createdAtInMs), estimatedPromptTokens, maxCompletionTokens),
+    ingest: {
+      done,
+      linesRead,
+      requests,
+      invalid,
+      messagesSent,
+      defaultMaxTokensApplied,
+      estimatedPromptTokens,
+      maxCompletionTokens,
+      chunk: nextChunk,
+    },
+    costEstimate: estimateJobCost(
+      deps.prices,
+      current.model,
+      utcDay(current.createdAtInMs),
+      estimatedPromptTokens,
+      maxCompletionTokens,
+    ),
     errors: run.errors,
     timestamps:
       current.timestamps.inProgressAt === undefined && messagesSent > 0

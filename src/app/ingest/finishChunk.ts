@@ -15,7 +15,9 @@ export async function handOffChunk(run: IngestRun, end: LinePosition, deps: Inge
   const { container, name } = run.job.input;
   const next: ControlMessage = { v: 1, kind: 'ingest', container, name };
   await deps.controlQueue.send([next]);
-  deps.logger.info(`Job ${run.job.id}: read ${run.tally.linesRead} lines of ${container}/${name} so far; continuing in a new invocation`);
+  const { linesRead } = run.tally;
+  const where = `${container}/${name}`;
+  deps.logger.info(`Job ${run.job.id}: read ${linesRead} lines of ${where} so far; continuing in a new invocation`);
 }
 
 /** The file's end: its last line (one without a line break) is handled, and the job's ingest is done. */
@@ -25,13 +27,16 @@ export async function finishIngest(run: IngestRun, deps: IngestDeps): Promise<vo
   await checkpoint(run, deps, 'done');
   await finalizeIfComplete(run, deps);
   const { container, name } = run.job.input;
-  deps.logger.info(`Job ${run.job.id}: ingested ${container}/${name}: ${run.tally.requests} requests, ${run.tally.invalid} invalid lines`);
+  const { requests, invalid } = run.tally;
+  deps.logger.info(`Job ${run.job.id}: ingested ${container}/${name}: ${requests} requests, ${invalid} invalid lines`);
 }
 
 /** Every line may already have its outcome (all invalid, or workers were quick): finalisation needs asking for here. */
 async function finalizeIfComplete(run: IngestRun, deps: Pick<IngestDeps, 'jobs' | 'controlQueue'>): Promise<void> {
   const final = await deps.jobs.getJob(run.job.id);
-  if (final !== undefined && final.job.counts.succeeded + final.job.counts.failed >= run.tally.requests + run.tally.invalid) {
+  if (final === undefined) return;
+  const { succeeded, failed } = final.job.counts;
+  if (succeeded + failed >= run.tally.requests + run.tally.invalid) {
     const finalize: ControlMessage = { v: 1, kind: 'finalize', jobId: run.job.id };
     await deps.controlQueue.send([finalize]);
   }

@@ -30,13 +30,16 @@ export function handleLine(run: IngestRun, raw: RawLine, deps: LineDeps): void {
     run.directOutcomes.push(cancelledLineOutcome(run.job.id, line.lineNumber, line.customId, deps.clock.nowInMs()));
     return;
   }
-  run.outgoing.push(...run.packer.add(line.lineNumber, line.customId, line.body, { offset: line.byteOffset, length: line.byteLength }));
+  const ref = { offset: line.byteOffset, length: line.byteLength };
+  run.outgoing.push(...run.packer.add(line.lineNumber, line.customId, line.body, ref));
 }
 
 function recordInvalidLine(run: IngestRun, line: Extract<ValidatedLine, { kind: 'invalid' }>, deps: LineDeps): void {
   run.tally.invalid += 1;
   const { errors } = run;
-  if (errors.length < MAX_ERRORS_ON_JOB && !errors.some((e) => e.line === line.lineNumber)) errors.push({ ...line.error, line: line.lineNumber });
+  if (errors.length < MAX_ERRORS_ON_JOB && !errors.some((e) => e.line === line.lineNumber)) {
+    errors.push({ ...line.error, line: line.lineNumber });
+  }
   run.directOutcomes.push(invalidLineOutcome(run.job.id, line, deps.clock.nowInMs()));
 }
 
@@ -50,7 +53,8 @@ export function handleSlice(run: IngestRun, rawLines: readonly RawLine[], deps: 
     handleLine(run, raw, deps);
     if (run.linesReadInChunk >= run.chunkLines) {
       const next = rawLines[index + 1];
-      run.chunkEnd = { byteOffset: next?.byteOffset ?? run.splitter.committedByteOffset, lineNumber: raw.lineNumber + 1 };
+      const byteOffset = next?.byteOffset ?? run.splitter.committedByteOffset;
+      run.chunkEnd = { byteOffset, lineNumber: raw.lineNumber + 1 };
       return;
     }
   }

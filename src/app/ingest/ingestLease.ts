@@ -16,7 +16,7 @@ export class IngestLeaseLostError extends Error {
   }
 }
 
-/** The job's reader: `firstReader` when nobody read its current chunk before (what it sends goes out for the first time). */
+/** The job's reader; `firstReader`: nobody read its current chunk before (what it sends goes out the first time). */
 export interface IngestReader {
   readonly job: Job;
   readonly owner: string;
@@ -60,7 +60,11 @@ export async function createLeasedJob(
 }
 
 /** Takes the lease of an existing job for `owner`, unless its file is read already or another live reader holds it. */
-export async function takeIngestLease(jobId: string, owner: string, deps: LeaseDeps): Promise<IngestReader | NotReading> {
+export async function takeIngestLease(
+  jobId: string,
+  owner: string,
+  deps: LeaseDeps,
+): Promise<IngestReader | NotReading> {
   let firstReader = false;
   const leased = await updateJob(deps.jobs, jobId, (current) => {
     if (current.ingest.done) return undefined;

@@ -19,7 +19,11 @@ export interface PinnedBlob {
  * results from it; a later event for the same content finds the label and maps to the same job.
  * A new upload replaces the metadata, and so becomes a new job. Undefined: the blob is gone.
  */
-export async function pinBlobToJob(container: string, name: string, deps: { readonly blobs: BlobStore }): Promise<PinnedBlob | undefined> {
+export async function pinBlobToJob(
+  container: string,
+  name: string,
+  deps: { readonly blobs: BlobStore },
+): Promise<PinnedBlob | undefined> {
   for (let attempt = 0; attempt < MAX_PIN_ATTEMPTS; attempt += 1) {
     const properties = await deps.blobs.getProperties(container, name);
     if (properties === undefined) return undefined;
@@ -29,7 +33,8 @@ export async function pinBlobToJob(container: string, name: string, deps: { read
     }
     const jobId = jobIdFor(container, name, properties.etag);
     try {
-      await deps.blobs.setMetadata(container, name, { ...properties.metadata, [JOB_ID_METADATA]: jobId }, { etag: properties.etag });
+      const labelledMetadata = { ...properties.metadata, [JOB_ID_METADATA]: jobId };
+      await deps.blobs.setMetadata(container, name, labelledMetadata, { etag: properties.etag });
     } catch (error) {
       // Replaced between our read and write: look again at whatever is there now.
       if (error instanceof BlobChangedError) continue;

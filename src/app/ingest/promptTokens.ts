@@ -8,7 +8,9 @@ export function promptChars(body: ChatCompletionBody): number {
   for (const message of body.messages) {
     const content = message.content;
     if (typeof content === 'string') chars += content.length;
-    else if (Array.isArray(content)) for (const part of content) chars += typeof part.text === 'string' ? part.text.length : 0;
+    else if (Array.isArray(content)) {
+      for (const part of content) chars += typeof part.text === 'string' ? part.text.length : 0;
+    }
   }
   return chars;
 }
@@ -18,7 +20,12 @@ export function promptChars(body: ChatCompletionBody): number {
  * `exactTokenLines` requests are counted exactly, the rest estimated from their length at the rate
  * the sample showed (plus the sample's per-line overhead).
  */
-export function addPromptTokens(tally: IngestTally, body: ChatCompletionBody, counter: TokenCounter, exactTokenLines: number): void {
+export function addPromptTokens(
+  tally: IngestTally,
+  body: ChatCompletionBody,
+  counter: TokenCounter,
+  exactTokenLines: number,
+): void {
   if (tally.sampledLines < exactTokenLines) {
     const tokens = counter.countChatPrompt(body.messages);
     tally.estimatedPromptTokens += tokens;

@@ -1,5 +1,10 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import { INGEST_FIRST_SLICE_BYTES, INGEST_OUTCOMES_PER_FLUSH, INGEST_READ_SLICE_BYTES, INGEST_SEND_BATCH_MESSAGES } from '../tuning.js';
+import {
+  INGEST_FIRST_SLICE_BYTES,
+  INGEST_OUTCOMES_PER_FLUSH,
+  INGEST_READ_SLICE_BYTES,
+  INGEST_SEND_BATCH_MESSAGES,
+} from '../tuning.js';
 import { checkpoint } from './checkpoint.js';
 import { handleSlice } from './handleLine.js';
 import type { IngestDeps } from './IngestDeps.js';
@@ -40,7 +45,8 @@ export function sliceBytes(run: Pick<IngestRun, 'messagesSent'>): number {
  */
 export async function sendAndCheckpoint(run: IngestRun, deps: IngestDeps): Promise<void> {
   const firstOut = run.messagesSent === 0;
-  if (run.outgoing.length >= (firstOut ? 1 : Math.min(INGEST_SEND_BATCH_MESSAGES, run.messagesPerCheckpoint))) await dispatch(run, deps);
+  const batchMessages = firstOut ? 1 : Math.min(INGEST_SEND_BATCH_MESSAGES, run.messagesPerCheckpoint);
+  if (run.outgoing.length >= batchMessages) await dispatch(run, deps);
   if (isCheckpointDue(run, firstOut)) {
     await checkpoint(run, deps, 'reading');
     run.lastCheckpointSeq = run.messagesSent;

@@ -29,12 +29,15 @@ export async function dispatch(run: IngestRun, deps: SendDeps): Promise<void> {
   if (batch.length === 0) return;
   if (run.cancelled) {
     for (const message of batch) {
-      for (const item of message.items) run.directOutcomes.push(cancelledLineOutcome(run.job.id, item.line, item.id, deps.clock.nowInMs()));
+      for (const item of message.items) {
+        run.directOutcomes.push(cancelledLineOutcome(run.job.id, item.line, item.id, deps.clock.nowInMs()));
+      }
     }
     return;
   }
   const sending = deps.requestQueue.send(batch);
-  // Awaited in turn below or at the checkpoint; until then a failure must not count as unhandled (that ends the process).
+  // Awaited in turn below or at the checkpoint; until then a failure must not count as unhandled
+  // (that ends the process).
   sending.catch(() => undefined);
   run.inFlight.push(sending);
   if (run.inFlight.length >= INGEST_MAX_SEND_BATCHES_IN_FLIGHT) await run.inFlight.shift();
