@@ -4,21 +4,43 @@ import { parseControlMessage } from '../../src/app/controlMessages.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { FINALIZE_BACKUP_DELAY_IN_MS, processRequestMessage } from '../../src/app/processRequestMessage.js';
+import type { Job } from '../../src/core/job.js';
 import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
 import { chatLine, createWorld, okResponse, roughTokenCounter, ScriptedChatClient } from './fixtures.js';
 
 type World = ReturnType<typeof createWorld>;
 
-/** The job store with each method call passed through `around`, which calls on or answers for it. */
-function interceptJobs(jobs: World['jobs'], around: (method: string, call: () => unknown) => unknown): World['jobs'] {
-  return new Proxy(jobs, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => around(String(property), () => (value as (...a: unknown[]) => unknown).apply(target, args));
-    },
-  });
+/** Counts the job store's calls from now on (each is one round trip to the store). */
+function countJobStoreCalls(world: World): { readonly count: number } {
+  const counter = { count: 0 };
+  const store = world.jobs as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(world.jobs)).filter((name) => name !== 'constructor');
+  for (const method of methods) {
+    const original = store[method]!.bind(world.jobs);
+    store[method] = (...args: unknown[]) => {
+      counter.count += 1;
+      return original(...args);
+    };
+  }
+  return counter;
 }
+
+/** Holds the first two job reads until both were asked for, so that two deliveries both find no job yet. */
+function bothLookFirst(world: World): () => boolean {
+  const read = world.jobs.getJob.bind(world.jobs);
+  let reads = 0;
+  let release: () => void = () => undefined;
+  const bothAsked = new Promise<void>((resolve) => (release = resolve));
+  world.jobs.getJob = async (jobId) => {
+    reads += 1;
+    if (reads === 2) release();
+    if (reads <= 2) await bothAsked;
+    return read(jobId);
+  };
+  return () => reads >= 2;
+}
+
+const jobIdOf = (payload: unknown): string => (payload as { jobId: string }).jobId;
 
 async function runAll(world: World): Promise<void> {
   for (let round = 0; round < 20; round += 1) {
@@ -192,27 +214,28 @@ describe('the pipeline on in-memory ports', () => {
     expect(replaced.kind === 'ingested' && first.kind === 'ingested' && replaced.jobId !== first.jobId).toBe(true);
   });
 
-  it('a new file\'s first message goes out after one job read and one create: the job is created with its ingest lease', async () => {
+  it('a new file\'s first message goes out with its job created and leased, after two job-store round trips', async () => {
     const world = createWorld();
     // More lines than a message holds (4 here), so the first message leaves while the file is read.
     world.blobs.put('batch-input', 'in.jsonl', `${Array.from({ length: 6 }, (_, i) => chatLine(`r${i}`, `prompt ${i}`)).join('\n')}\n`);
-    const operations: string[] = [];
-    const jobs = interceptJobs(world.jobs, (method, call) => {
-      operations.push(method);
-      return call();
-    });
+    const roundTrips = countJobStoreCalls(world);
+    let atFirstSend: { job: Job | undefined; roundTrips: number } | undefined;
     const requestQueue = {
       async ensureExists(): Promise<void> {},
       async send(payloads: readonly unknown[]): Promise<void> {
-        operations.push('send');
+        atFirstSend ??= { roundTrips: roundTrips.count, job: (await world.jobs.getJob(jobIdOf(payloads[0])))?.job };
         await world.requestQueue.send(payloads);
       },
     };
 
-    const result = await ingestBlob('batch-input', 'in.jsonl', { ...world.ingestDeps, jobs, requestQueue });
+    const result = await ingestBlob('batch-input', 'in.jsonl', { ...world.ingestDeps, requestQueue });
 
     expect(result.kind).toBe('ingested');
-    expect(operations.slice(0, operations.indexOf('send'))).toEqual(['getJob', 'createJob']);
+    // A worker that takes the first message finds its job, and a second delivery of the blob finds the lease taken.
+    expect(atFirstSend?.job?.ingestLease?.untilInMs).toBeGreaterThan(world.clock.nowInMs());
+    // The first message waits for no more than finding that there is no job and creating it (with its lease):
+    // how soon workers start on a new file depends on it.
+    expect(atFirstSend?.roundTrips).toBe(2);
     const job = (await world.jobs.getJob((result as { jobId: string }).jobId))!.job;
     expect({ done: job.ingest.done, requests: job.ingest.requests, lease: job.ingestLease }).toEqual({ done: true, requests: 6, lease: undefined });
   });
@@ -220,12 +243,11 @@ describe('the pipeline on in-memory ports', () => {
   it('a delivery that loses the race to create the job takes turns through the lease, and the file is read once', async () => {
     const world = createWorld();
     world.blobs.put('batch-input', 'in.jsonl', `${chatLine('a', 'one')}\n`);
-    // Both deliveries find no job, so both try to create it: one create wins.
-    let reads = 0;
-    const racing = interceptJobs(world.jobs, (method, call) => (method === 'getJob' && (reads += 1) <= 2 ? Promise.resolve(undefined) : call()));
-    const deps = { ...world.ingestDeps, jobs: racing };
-    const [first, second] = await Promise.all([ingestBlob('batch-input', 'in.jsonl', deps), ingestBlob('batch-input', 'in.jsonl', deps)]);
+    // Both deliveries look for the job before either creates it: both try to create it, one wins.
+    const bothLooked = bothLookFirst(world);
+    const [first, second] = await Promise.all([ingestBlob('batch-input', 'in.jsonl', world.ingestDeps), ingestBlob('batch-input', 'in.jsonl', world.ingestDeps)]);
 
+    expect(bothLooked()).toBe(true);
     expect([first.kind, second.kind].sort()).toEqual(['busy', 'ingested']);
     expect(world.requestQueue.sent).toHaveLength(1);
   });
