@@ -23,12 +23,14 @@ export async function recordPoisonMessage(
   payload: unknown,
   deps: RecordPoisonMessageDeps,
 ): Promise<number> {
-  const message = parseRequestMessage(payload);
-  if (typeof message === 'string') {
+  const parsed = parseRequestMessage(payload);
+  if (!parsed.ok) {
     // Not attributable to any job: the poison queue keeps nothing further, so say it loudly.
-    deps.logger.error(`A poison message that is not a work message was dropped: ${message}: ${JSON.stringify(payload).slice(0, 500)}`);
+    const shown = JSON.stringify(payload).slice(0, 500);
+    deps.logger.error(`A poison message that is not a work message was dropped: ${parsed.error}: ${shown}`);
     return 0;
   }
+  const message = parsed.value;
   const lines = message.items.map((i) => i.line);
   const done = await deps.jobs.linesWithOutcome(message.jobId, lines);
   const now = deps.clock.nowInMs();

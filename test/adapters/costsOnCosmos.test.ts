@@ -22,7 +22,7 @@ import { INPUT_RANGE_COALESCING, processRequestMessage, type WorkerDeps } from '
 import { coalescedRangeReads } from '../../src/app/coalescedRangeReads.js';
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
 import { costInNanos, priceFor, utcDay, type ModelPrice } from '../../src/core/pricing.js';
-import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+import { requestMessageOf } from '../support/requestMessageOf.js';
 import { startLocalStack, type LocalStack } from '../../src/local/stack/index.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../../src/simulator/index.js';
 import { RecordingLimiter } from '../app/fixtures.js';
@@ -130,7 +130,7 @@ describe('costs on Cosmos with the simulator', () => {
         run += 1;
         if (run === 2) loseOutcomes = 1;
         try {
-          await processRequestMessage(parseRequestMessage(payload) as RequestMessage, workerDeps);
+          await processRequestMessage(requestMessageOf(payload), workerDeps);
         } catch {
           await requestQueue.send([payload]);
         }

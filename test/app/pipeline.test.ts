@@ -5,7 +5,8 @@ import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { FINALIZE_BACKUP_DELAY_IN_MS, processRequestMessage } from '../../src/app/processRequestMessage.js';
 import type { Job } from '../../src/core/job.js';
-import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+import { type RequestMessage } from '../../src/core/requestMessage.js';
+import { requestMessageOf } from '../support/requestMessageOf.js';
 import { chatLine, createWorld, okResponse, roughTokenCounter, ScriptedChatClient } from './fixtures.js';
 
 type World = ReturnType<typeof createWorld>;
@@ -47,7 +48,7 @@ async function runAll(world: World): Promise<void> {
     const work = world.requestQueue.drain();
     const control = world.controlQueue.drain();
     if (work.length === 0 && control.length === 0) return;
-    for (const payload of work) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
+    for (const payload of work) await processRequestMessage(requestMessageOf(payload), world.workerDeps);
     for (const payload of control) {
       const message = parseControlMessage(payload);
       if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
@@ -83,7 +84,7 @@ async function processThreeLines(world: World, overrides: Partial<World['workerD
   world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2'), chatLine('c', '3')));
   await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
   const [payload] = world.requestQueue.drain();
-  return processRequestMessage(parseRequestMessage(payload) as RequestMessage, { ...world.workerDeps, ...overrides });
+  return processRequestMessage(requestMessageOf(payload), { ...world.workerDeps, ...overrides });
 }
 
 /** Ingests a two-line file and returns its one work message, unprocessed. */
@@ -93,7 +94,7 @@ async function twoLineMessage() {
   world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2')));
   await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
   const [payload] = world.requestQueue.drain();
-  return { chat, world, message: parseRequestMessage(payload) as RequestMessage };
+  return { chat, world, message: requestMessageOf(payload) };
 }
 
 describe('the pipeline on in-memory ports', () => {
@@ -149,7 +150,7 @@ describe('the pipeline on in-memory ports', () => {
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = result.kind === 'ingested' ? result.jobId : '';
     const deps = { ...world.workerDeps, finalizeInline: (id: string) => finalizeJob(id, world.finalizeDeps) };
-    for (const payload of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, deps);
+    for (const payload of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(payload), deps);
     expect((await world.jobs.getJob(jobId))!.job).toMatchObject({ status: 'completed', counts: { succeeded: 6, failed: 0 } });
     expect(world.controlQueue.sent).toEqual([{ payload: { v: 1, kind: 'finalize', jobId }, visibilityDelayInMs: FINALIZE_BACKUP_DELAY_IN_MS }]);
     expect(await finalizeJob(jobId, world.finalizeDeps)).toBe('already-final');
@@ -161,7 +162,7 @@ describe('the pipeline on in-memory ports', () => {
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = result.kind === 'ingested' ? result.jobId : '';
     const deps = { ...world.workerDeps, finalizeInline: async () => Promise.reject(new Error('Cosmos unavailable')) };
-    for (const payload of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, deps);
+    for (const payload of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(payload), deps);
     expect((await world.jobs.getJob(jobId))!.job.status).toBe('in_progress');
     await runAll(world);
     expect((await world.jobs.getJob(jobId))!.job.status).toBe('completed');
@@ -214,7 +215,7 @@ describe('the pipeline on in-memory ports', () => {
     expect(replaced.kind === 'ingested' && first.kind === 'ingested' && replaced.jobId !== first.jobId).toBe(true);
   });
 
-  it('a new file\'s first message goes out with its job created and leased, after two job-store round trips', async () => {
+  it('a new file\'s first message goes out with its job created and leased, after at most two job-store round trips', async () => {
     const world = createWorld();
     // More lines than a message holds (4 here), so the first message leaves while the file is read.
     world.blobs.put('batch-input', 'in.jsonl', `${Array.from({ length: 6 }, (_, i) => chatLine(`r${i}`, `prompt ${i}`)).join('\n')}\n`);
@@ -235,7 +236,7 @@ describe('the pipeline on in-memory ports', () => {
     expect(atFirstSend?.job?.ingestLease?.untilInMs).toBeGreaterThan(world.clock.nowInMs());
     // The first message waits for no more than finding that there is no job and creating it (with its lease):
     // how soon workers start on a new file depends on it.
-    expect(atFirstSend?.roundTrips).toBe(2);
+    expect(atFirstSend?.roundTrips).toBeLessThanOrEqual(2);
     const job = (await world.jobs.getJob((result as { jobId: string }).jobId))!.job;
     expect({ done: job.ingest.done, requests: job.ingest.requests, lease: job.ingestLease }).toEqual({ done: true, requests: 6, lease: undefined });
   });
@@ -335,7 +336,7 @@ describe('the pipeline on in-memory ports', () => {
     );
     world.blobs.put('batch-input', 'in.jsonl', fileOf(...Array.from({ length: 12 }, (_, i) => chatLine(`l${i}`, String(i)))));
     await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
-    const messages = world.requestQueue.drain().map((payload) => parseRequestMessage(payload) as RequestMessage);
+    const messages = world.requestQueue.drain().map((payload) => requestMessageOf(payload));
     expect(messages).toHaveLength(3);
     const getJob = world.jobs.getJob.bind(world.jobs);
     world.jobs.getJob = async (jobId) => {
@@ -376,7 +377,7 @@ describe('the pipeline on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('f', 'flaky'), chatLine('t', 'throttled'), chatLine('x', 'filtered')));
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const [payload] = world.requestQueue.drain();
-    const message = parseRequestMessage(payload) as RequestMessage;
+    const message = requestMessageOf(payload);
     // One line at a time, so the script's call numbers are predictable.
     for (const item of message.items) await processRequestMessage({ ...message, items: [item] }, world.workerDeps);
     await runAll(world);
@@ -403,7 +404,7 @@ describe('the pipeline on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', chatLine('q', 'quota'));
     await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const [payload] = world.requestQueue.drain();
-    const result = await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps, { dequeueCount: 1 });
+    const result = await processRequestMessage(requestMessageOf(payload), world.workerDeps, { dequeueCount: 1 });
     expect(result.requeued).toBe(1);
     expect(world.requestQueue.sent[0]!.visibilityDelayInMs).toBe(3_600_000);
     // A crash before the original is deleted would deliver both: the re-queued copy must look before it calls.
@@ -411,7 +412,7 @@ describe('the pipeline on in-memory ports', () => {
     expect(world.sleeps).toEqual([]);
     // The deployment is paused for the cap, not a day: after it, the endpoint is asked again.
     expect(world.limiter.pauses).toEqual([world.clock.now + 3_600_000]);
-    const job = (await world.jobs.getJob((parseRequestMessage(payload) as RequestMessage).jobId))!.job;
+    const job = (await world.jobs.getJob((requestMessageOf(payload)).jobId))!.job;
     expect(job.deferral?.reason).toMatch(/retry after 86400 s/);
   });
 
@@ -427,7 +428,7 @@ describe('the pipeline on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1')));
     await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const [payload] = world.requestQueue.drain();
-    const message = parseRequestMessage(payload) as RequestMessage;
+    const message = requestMessageOf(payload);
 
     refuse = true;
     expect(await processRequestMessage(message, world.workerDeps)).toMatchObject({ recorded: 0, requeued: 1 });
@@ -551,7 +552,7 @@ describe('the pipeline on in-memory ports', () => {
       return readRange(container, name, range);
     };
     await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
-    const messages = world.requestQueue.drain().map((payload) => parseRequestMessage(payload) as RequestMessage);
+    const messages = world.requestQueue.drain().map((payload) => requestMessageOf(payload));
     expect(messages).toHaveLength(3);
 
     await Promise.all(messages.map((message) => processRequestMessage(message, world.workerDeps, { dequeueCount: 2 })));
