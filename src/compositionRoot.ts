@@ -11,7 +11,16 @@ import { createTokenCounter } from './adapters/tokenizer/createTokenCounter.js';
 import { finalizeJob, type FinalizeDeps } from './app/finalizeJob.js';
 import type { IngestDeps } from './app/ingestBlob.js';
 import type { Logger } from './app/Logger.js';
-import type { BlobStore, BudgetStore, Clock, JobStore, MessageQueue, RateLimiter, RollupStore, UsageLedger } from './app/ports.js';
+import type {
+  BlobStore,
+  BudgetStore,
+  Clock,
+  JobStore,
+  MessageQueue,
+  RateLimiter,
+  RollupStore,
+  UsageLedger,
+} from './app/ports.js';
 import { INPUT_RANGE_COALESCING, type WorkerDeps } from './app/processRequestMessage.js';
 import { coalescedRangeReads } from './app/coalescedRangeReads.js';
 import { sharedReads } from './app/sharedReads.js';

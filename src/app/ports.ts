@@ -30,7 +30,7 @@ export interface BlobStore {
    * `size`, the version's size when the caller knows it, spares a read of its properties.
    */
   openRead(container: string, name: string, options: { etag: string; offset?: number; size?: number }): Promise<AsyncIterable<Buffer>>;
-  /** Reads `length` bytes of a blob version from `offset`; fails with a BlobChangedError if the ETag no longer matches. */
+  /** Reads bytes of a blob version; fails with a BlobChangedError if the ETag no longer matches. */
   readRange(container: string, name: string, options: { etag: string; offset: number; length: number }): Promise<Buffer>;
   /** Replaces the metadata of a blob version; fails with a BlobChangedError if the ETag no longer matches. */
   setMetadata(container: string, name: string, metadata: Record<string, string>, options: { etag: string }): Promise<void>;

@@ -24,7 +24,11 @@ export interface RetryResult {
  * fix), keeping the lines that succeeded. Lines that failed validation are never resent: their input
  * is what is wrong. Attempts keep adding up per line.
  */
-export async function retryFailedLines(deps: RetryFailedLinesDeps, jobId: string | undefined, options: { retryableOnly: boolean }): Promise<RetryResult> {
+export async function retryFailedLines(
+  deps: RetryFailedLinesDeps,
+  jobId: string | undefined,
+  options: { retryableOnly: boolean },
+): Promise<RetryResult> {
   const { job } = await requireJob(deps.jobs, jobId);
   if (!TERMINAL_STATUSES.has(job.status)) {
     throw new ConflictError(`Job ${job.id} is ${job.status}; failed lines can be retried once it has finished`);

@@ -46,7 +46,12 @@ export async function sweep(deps: SweepDeps, options: SweepOptions): Promise<Swe
   return { jobs, actions, requeuedLines };
 }
 
-async function sweepJob(job: Job, now: number, deps: SweepDeps, options: SweepOptions): Promise<{ kind: SweepAction; requeued: number }> {
+async function sweepJob(
+  job: Job,
+  now: number,
+  deps: SweepDeps,
+  options: SweepOptions,
+): Promise<{ kind: SweepAction; requeued: number }> {
   const lastProgress = Math.max(job.progressAtInMs ?? 0, job.createdAtInMs, job.timestamps.cancellingAt ?? 0);
   if (now - lastProgress < options.stallInMs) return { kind: 'healthy', requeued: 0 };
   if (job.deferral !== undefined && job.deferral.untilInMs > now) return { kind: 'deferred', requeued: 0 };

@@ -34,7 +34,8 @@ describe('pinning a blob to its job', () => {
   it('looks again when the blob changed between its read and the label, and gives up on other failures', async () => {
     const world = createWorld();
     world.blobs.put('batch-input', 'in.jsonl', '{}\n');
-    const changedOnce = failingMetadataWrites(world, (call) => (call === 1 ? new BlobChangedError('batch-input', 'in.jsonl') : undefined));
+    const changed = new BlobChangedError('batch-input', 'in.jsonl');
+    const changedOnce = failingMetadataWrites(world, (call) => (call === 1 ? changed : undefined));
     expect((await pinBlobToJob('batch-input', 'in.jsonl', { blobs: changedOnce }))?.jobId).toMatch(/^job_/);
 
     const other = createWorld();
@@ -71,7 +72,8 @@ describe('the ingest lease', () => {
 
   it('backs off while another reader\'s lease is live, and takes it over once it has lapsed', async () => {
     const world = createWorld();
-    await world.jobs.createJob(storedJob(world, { ingestLease: { owner: 'other', untilInMs: world.clock.nowInMs() + 1000 } }));
+    const ingestLease = { owner: 'other', untilInMs: world.clock.nowInMs() + 1000 };
+    await world.jobs.createJob(storedJob(world, { ingestLease }));
     expect(await takeIngestLease(JOB_ID, 'me', world)).toEqual({ kind: 'busy' });
     world.clock.now += 1001;
     const taken = await takeIngestLease(JOB_ID, 'me', world);

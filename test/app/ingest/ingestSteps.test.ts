@@ -29,8 +29,13 @@ function jobFor(world: World, overrides: Partial<Job> = {}): Job {
 }
 
 function runFor(world: World, job: Job, settings: { chunkLines?: number; exactTokenLines?: number } = {}): IngestRun {
-  const deps = { ...world.ingestDeps, chunkLines: settings.chunkLines ?? 1000, exactTokenLines: settings.exactTokenLines ?? 1000 };
+  const { chunkLines = 1000, exactTokenLines = 1000 } = settings;
+  const deps = { ...world.ingestDeps, chunkLines, exactTokenLines };
   return new IngestRun({ job, owner: 'me', firstReader: true }, new CustomIdSet(), deps);
+}
+
+function handleAll(run: IngestRun, world: World, texts: readonly string[]): void {
+  for (const raw of rawLines(...texts)) handleLine(run, raw, world.ingestDeps);
 }
 
 /** Raw lines as the splitter gives them, each line's offset right after the previous one and its newline. */
@@ -44,8 +49,10 @@ function rawLines(...texts: string[]): RawLine[] {
   });
 }
 
-const body = (content: string, maxTokens?: number | null): ChatCompletionBody =>
-  ({ messages: [{ role: 'user', content }], ...(maxTokens === undefined ? {} : { max_tokens: maxTokens }) }) as ChatCompletionBody;
+function body(content: string, maxTokens?: number | null): ChatCompletionBody {
+  const messages = [{ role: 'user' as const, content }];
+  return (maxTokens === undefined ? { messages } : { messages, max_tokens: maxTokens }) as ChatCompletionBody;
+}
 
 describe('token sampling', () => {
   const tenPerLine: TokenCounter = { countText: () => 10, countChatPrompt: () => 10 };
@@ -76,10 +83,10 @@ describe('token sampling', () => {
 });
 
 describe('line handling', () => {
-  it('packs requests, gives invalid lines their outcome and a place among the job errors, and only counts blank lines', () => {
+  it('packs requests, gives invalid lines an outcome and a place among the job errors, only counts blank ones', () => {
     const world = createWorld();
     const run = runFor(world, jobFor(world));
-    for (const raw of rawLines(chatLine('a', 'one'), '', '{broken', chatLine('a', 'duplicate'))) handleLine(run, raw, world.ingestDeps);
+    handleAll(run, world, [chatLine('a', 'one'), '', '{broken', chatLine('a', 'duplicate')]);
     run.outgoing.push(...run.packer.flush());
 
     expect(run.tally).toMatchObject({ linesRead: 4, requests: 1, invalid: 2 });
@@ -94,7 +101,7 @@ describe('line handling', () => {
   it('keeps at most MAX_ERRORS_ON_JOB errors on the job, each line once', () => {
     const world = createWorld();
     const run = runFor(world, jobFor(world));
-    for (const raw of rawLines(...Array.from({ length: MAX_ERRORS_ON_JOB + 5 }, () => '{'))) handleLine(run, raw, world.ingestDeps);
+    handleAll(run, world, Array.from({ length: MAX_ERRORS_ON_JOB + 5 }, () => '{'));
     expect(run.errors).toHaveLength(MAX_ERRORS_ON_JOB);
     expect(run.directOutcomes).toHaveLength(MAX_ERRORS_ON_JOB + 5);
   });
@@ -103,7 +110,7 @@ describe('line handling', () => {
     const world = createWorld();
     const run = runFor(world, jobFor(world));
     run.cancelled = true;
-    for (const raw of rawLines(chatLine('a', 'one'), chatLine('b', 'two'))) handleLine(run, raw, world.ingestDeps);
+    handleAll(run, world, [chatLine('a', 'one'), chatLine('b', 'two')]);
     run.outgoing.push(...run.packer.flush());
     expect(run.outgoing).toEqual([]);
     expect(run.directOutcomes.map((o) => [o.line, o.status, o.error?.code])).toEqual([
@@ -141,7 +148,7 @@ describe('sending', () => {
   /** A run whose outgoing list holds `count` packed messages of four lines each. */
   async function runWithMessages(world: World, count: number, job = jobFor(world)): Promise<IngestRun> {
     const run = runFor(world, job);
-    for (const raw of rawLines(...Array.from({ length: count * 4 }, (_, i) => chatLine(`r${i}`, `p${i}`)))) handleLine(run, raw, world.ingestDeps);
+    handleAll(run, world, Array.from({ length: count * 4 }, (_, i) => chatLine(`r${i}`, `p${i}`)));
     run.outgoing.push(...run.packer.flush());
     return run;
   }
@@ -207,7 +214,7 @@ describe('sending', () => {
 });
 
 describe('checkpoint record', () => {
-  it('renews the lease while reading, lets it go at a chunk end or the file end, and marks the job in progress once a message is out', () => {
+  it('renews the lease while reading, lets it go at a chunk or file end, starts the job once a message is out', () => {
     const world = createWorld();
     const job = jobFor(world);
     const run = runFor(world, job);
