@@ -33,3 +33,15 @@ export const INGEST_DEFAULT_TOKENS_PER_CHAR = 0.25;
 
 /** Work messages sent in one call when failed or lost lines are queued again. */
 export const REQUEUE_MESSAGES_PER_SEND = 64;
+
+/** A result file written whole goes up in blocks of about 4 MiB: bounded memory whatever its size. */
+export const RESULT_FILE_BLOCK_CHARS = 4 * 1024 * 1024;
+
+/** Server debt reports are folded into the shared rate budget at most this often. */
+export const BUDGET_CORRECTION_INTERVAL_IN_MS = 1_000;
+/**
+ * The next slice of the shared budget is claimed while this much of the held timeline (or twice a claim's
+ * usual round trip, if more) is still to run, and covers at least as much: the claim's round trip then
+ * passes while requests are still being admitted, however slow the store is.
+ */
+export const BUDGET_MIN_CLAIM_LEAD_IN_MS = 100;
