@@ -10,22 +10,29 @@ import { createTokenCounter } from './adapters/tokenizer/createTokenCounter.js';
 import { finalizeJob, type FinalizeDeps } from './app/finalizeJob.js';
 import type { IngestDeps } from './app/ingestBlob.js';
 import type { Logger } from './app/Logger.js';
-import type { BlobStore, Clock, JobStore, MessageQueue, RollupStore, UsageLedger } from './app/ports.js';
+import type {
+  BlobStore,
+  BudgetStore,
+  Clock,
+  JobStore,
+  MessageQueue,
+  RateLimiter,
+  RollupStore,
+  UsageLedger,
+} from './app/ports.js';
 import type { WorkerDeps } from './app/worker/WorkerDeps.js';
 import { buildWorkerDeps } from './buildWorkerDeps.js';
-import { LocalRateLimiter, type RateLimiter } from './app/RateLimiter.js';
+import { LocalRateLimiter } from './app/LocalRateLimiter.js';
 import { loadConfig, type AppConfig, type DeploymentConfig, type Env } from './config.js';
 import { CosmosBudgetStore } from './adapters/cosmos/CosmosBudgetStore.js';
 import { CosmosUsageLedger } from './adapters/cosmos/CosmosUsageLedger.js';
 import { CosmosRollupStore } from './adapters/cosmos/CosmosRollupStore.js';
 import { CosmosJobSpendStore } from './adapters/cosmos/CosmosJobSpendStore.js';
 import { Deployments } from './app/deployments.js';
-import { SharedRateLimiter, type BudgetStore } from './app/SharedRateLimiter.js';
+import { SharedRateLimiter } from './app/SharedRateLimiter.js';
 import { scheduleRates } from './core/SliceSchedule.js';
 import { ResultParts } from './app/resultParts.js';
-
-/** Largest message before base64: 48 KiB encodes to 64 KiB, Azure's limit. Leave room for the encoding's padding. */
-const MAX_MESSAGE_BYTES = 48 * 1024 - 512;
+import { MAX_MESSAGE_BYTES } from './app/tuning.js';
 
 export interface Services {
   readonly config: AppConfig;

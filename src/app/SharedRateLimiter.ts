@@ -6,19 +6,12 @@ import {
   pauseSchedule,
   SlicePacer,
   type ScheduleRates,
-  type ScheduleState,
   type Slice,
 } from '../core/SliceSchedule.js';
 import { ensureError } from '../core/errors.js';
 import type { Logger } from './Logger.js';
-import type { Clock } from './ports.js';
-import type { AcquireResult, RateLimiter, Timers } from './RateLimiter.js';
-
-/** Where every instance finds a deployment's schedule. Updates are read-modify-write with optimistic concurrency. */
-export interface BudgetStore {
-  /** Applies `change` atomically to the deployment's state (retrying on conflicts) and returns what `change` returned. */
-  update<T>(deploymentId: string, change: (state: ScheduleState) => { state: ScheduleState; result: T }): Promise<T>;
-}
+import type { AcquireResult, BudgetStore, Clock, RateLimiter, Timers } from './ports.js';
+import { BUDGET_CORRECTION_INTERVAL_IN_MS, BUDGET_MIN_CLAIM_LEAD_IN_MS } from './tuning.js';
 
 export interface SharedRateLimiterOptions {
   readonly deploymentId: string;
@@ -38,14 +31,6 @@ interface Waiter {
   readonly reject: (error: Error) => void;
 }
 
-/** Server debt reports are folded into the shared schedule at most this often. */
-const CORRECTION_INTERVAL_IN_MS = 1_000;
-/**
- * The next slice is claimed while this much of the held timeline (or twice a claim's usual round trip,
- * if more) is still to run, and covers at least as much: the claim's round trip then passes while
- * requests are still being admitted, however slow the store is.
- */
-const MIN_CLAIM_LEAD_IN_MS = 100;
 
 /**
  * The deployment's budget shared by every instance: slices of one global timeline claimed from a
@@ -93,7 +78,7 @@ export class SharedRateLimiter implements RateLimiter {
       remaining.requests !== undefined && remaining.requests < 0 ? -remaining.requests / rates.requestsPerMs : 0,
       remaining.tokens !== undefined && remaining.tokens < 0 ? -remaining.tokens / rates.tokensPerMs : 0,
     );
-    if (debtInMs <= 0 || now - this.#lastCorrectionInMs < CORRECTION_INTERVAL_IN_MS) return;
+    if (debtInMs <= 0 || now - this.#lastCorrectionInMs < BUDGET_CORRECTION_INTERVAL_IN_MS) return;
     this.#lastCorrectionInMs = now;
     this.#pacer.dropBefore(now + debtInMs);
     this.#background(this.#options.store.update(this.#options.deploymentId, (state) => ({ state: delaySchedule(state, debtInMs, now), result: undefined })));
@@ -158,7 +143,7 @@ export class SharedRateLimiter implements RateLimiter {
   }
 
   #claimLeadInMs(): number {
-    return Math.min(this.#options.sliceInMs, Math.max(MIN_CLAIM_LEAD_IN_MS, 2 * this.#claimRoundTripInMs));
+    return Math.min(this.#options.sliceInMs, Math.max(BUDGET_MIN_CLAIM_LEAD_IN_MS, 2 * this.#claimRoundTripInMs));
   }
 
   /**

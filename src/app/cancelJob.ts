@@ -5,12 +5,19 @@ import { requireJob } from './jobQueries.js';
 import type { Clock, JobStore, MessageQueue } from './ports.js';
 import { updateJob } from './updateJob.js';
 
+/** What cancelling a job needs. */
+export interface CancelJobDeps {
+  readonly jobs: JobStore;
+  readonly controlQueue: MessageQueue;
+  readonly clock: Clock;
+}
+
 /**
  * Cancels a job: it becomes `cancelling`; lines not yet sent get a `batch_cancelled` outcome when
  * their message comes up, lines in flight finish and are kept, and finalisation writes the partial
  * output and makes it `cancelled`. Cancelling twice is harmless.
  */
-export async function cancelJob(deps: { jobs: JobStore; controlQueue: MessageQueue; clock: Clock }, jobId: string | undefined): Promise<Job> {
+export async function cancelJob(deps: CancelJobDeps, jobId: string | undefined): Promise<Job> {
   const { job } = await requireJob(deps.jobs, jobId);
   if (job.status === JobStatus.completed || job.status === JobStatus.failed) {
     throw new ConflictError(`Job ${job.id} is already ${job.status}`);

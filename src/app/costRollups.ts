@@ -77,13 +77,19 @@ function sameTotals(rollup: CostRollup, totals: LedgerTotals): boolean {
   );
 }
 
+/** What refreshing the running jobs' rollups needs: the rollups' own dependencies, the job store and a logger. */
+export interface RunningRollupsDeps extends RollupDeps {
+  readonly jobs: JobStore;
+  readonly logger: Logger;
+}
+
 /**
  * Brings the rollups of every running job up to its ledger (the sweeper's timer calls it): reports lag
  * a running job by at most the timer's period, and are exact once the job is finalised. Workers never
  * do it: each refresh sums a job's ledger, which would make a job's refresh work grow with its
  * messages × its entries. A job whose refresh fails is logged and tried again next time.
  */
-export async function refreshRunningJobsRollups(deps: RollupDeps & { readonly jobs: JobStore; readonly logger: Logger }): Promise<number> {
+export async function refreshRunningJobsRollups(deps: RunningRollupsDeps): Promise<number> {
   let refreshed = 0;
   for await (const job of deps.jobs.listActiveJobs()) {
     if (job.status !== JobStatus.inProgress && job.status !== JobStatus.cancelling) continue;

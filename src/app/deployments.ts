@@ -1,6 +1,5 @@
 import type { TokenCounter } from '../core/chat.js';
-import type { ChatClient } from './ports.js';
-import type { RateLimiter } from './RateLimiter.js';
+import type { ChatClient, RateLimiter } from './ports.js';
 
 /** One Phi-3 serverless deployment as the worker uses it: its client, its own budget, its tokenizer. */
 export interface Deployment {

@@ -4,11 +4,24 @@ import type { Job } from '../core/job.js';
 import type { LineOutcome, OutcomeTotals } from '../core/lineOutcome.js';
 import { Phi3BatchError } from '../core/errors.js';
 import { endpointErrorCode, LineErrorCode } from '../core/lineErrors.js';
+import type { BudgetCost } from '../core/PacedBudget.js';
+import type { ScheduleState } from '../core/SliceSchedule.js';
 
 export interface BlobProperties {
   readonly etag: string;
   readonly size: number;
   readonly metadata: Readonly<Record<string, string>>;
+}
+
+/**
+ * The blob changed (new ETag) or vanished since the caller pinned its version: what `BlobStore` reads
+ * and conditional writes fail with, whatever the store. Callers match it with `instanceof`.
+ */
+export class BlobChangedError extends Phi3BatchError {
+  override readonly name = 'BlobChangedError';
+  constructor(container: string, name: string, options?: { cause?: unknown }) {
+    super(LineErrorCode.inputChanged, `Blob ${container}/${name} changed or was deleted after the job started`, options);
+  }
 }
 
 export interface BlobStore {
@@ -18,7 +31,9 @@ export interface BlobStore {
    * `size`, the version's size when the caller knows it, spares a read of its properties.
    */
   openRead(container: string, name: string, options: { etag: string; offset?: number; size?: number }): Promise<AsyncIterable<Buffer>>;
+  /** Reads bytes of a blob version; fails with a BlobChangedError if the ETag no longer matches. */
   readRange(container: string, name: string, options: { etag: string; offset: number; length: number }): Promise<Buffer>;
+  /** Replaces the metadata of a blob version; fails with a BlobChangedError if the ETag no longer matches. */
   setMetadata(container: string, name: string, metadata: Record<string, string>, options: { etag: string }): Promise<void>;
   upload(container: string, name: string, content: AsyncIterable<string | Buffer> | string, options: { contentType: string }): Promise<void>;
   download(container: string, name: string): Promise<Buffer | undefined>;
@@ -271,6 +286,31 @@ export interface ChatClient {
 
 export interface Clock {
   nowInMs(): number;
+}
+
+/** Timers the rate limiters schedule with: injected, so that tests drive time. */
+export interface Timers {
+  setTimeout(callback: () => void, delayInMs: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export type AcquireResult = { readonly granted: true } | { readonly granted: false; readonly waitInMs: number };
+
+/** A deployment's budget as the worker sees it: wait for capacity, and pass on what the server said. */
+export interface RateLimiter {
+  /** Resolves when the cost may be spent, or at once with `granted: false` if that would take longer than `maxWaitInMs`. */
+  acquire(cost: BudgetCost, options: { maxWaitInMs: number }): Promise<AcquireResult>;
+  pauseUntil(untilInMs: number): void;
+  correct(remaining: { requests?: number | undefined; tokens?: number | undefined }): void;
+  refundTokens(tokens: number): void;
+  /** When a pause the server asked for ends (0 if none). */
+  readonly pausedUntilInMs: number;
+}
+
+/** Where every instance finds a deployment's schedule. Updates are read-modify-write with optimistic concurrency. */
+export interface BudgetStore {
+  /** Applies `change` atomically to the deployment's state (retrying on conflicts) and returns what `change` returned. */
+  update<T>(deploymentId: string, change: (state: ScheduleState) => { state: ScheduleState; result: T }): Promise<T>;
 }
 
 export const LedgerState = {

@@ -11,20 +11,31 @@ const POISONED: LineError = {
   message: 'Processing this line failed repeatedly (the work message went to the poison queue); it can be retried',
 };
 
+/** What recording a poison message needs: the job store, and what recording outcomes (and finalising) needs. */
+export interface RecordPoisonMessageDeps {
+  readonly jobs: JobStore;
+  readonly controlQueue: MessageQueue;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly resultParts: ResultParts;
+}
+
 /**
  * A work message that failed `maxDequeueCount` times: its lines that still have no outcome fail
  * with `poison_message`, so the job can still finish and the lines can be retried later.
  */
 export async function recordPoisonMessage(
   payload: unknown,
-  deps: { jobs: JobStore; controlQueue: MessageQueue; clock: Clock; logger: Logger; resultParts: ResultParts },
+  deps: RecordPoisonMessageDeps,
 ): Promise<number> {
-  const message = parseRequestMessage(payload);
-  if (typeof message === 'string') {
+  const parsed = parseRequestMessage(payload);
+  if (!parsed.ok) {
     // Not attributable to any job: the poison queue keeps nothing further, so say it loudly.
-    deps.logger.error(`A poison message that is not a work message was dropped: ${message}: ${JSON.stringify(payload).slice(0, 500)}`);
+    const shown = JSON.stringify(payload).slice(0, 500);
+    deps.logger.error(`A poison message that is not a work message was dropped: ${parsed.error}: ${shown}`);
     return 0;
   }
+  const message = parsed.value;
   const lines = message.items.map((i) => i.line);
   const done = await deps.jobs.linesWithOutcome(message.jobId, lines);
   const now = deps.clock.nowInMs();

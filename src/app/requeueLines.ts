@@ -1,10 +1,18 @@
 import { BatchFileValidator } from '../core/BatchFileValidator.js';
 import type { Job } from '../core/job.js';
 import { LineSplitter } from '../core/LineSplitter.js';
-import { RequestMessagePacker, type RequestMessage } from '../core/requestMessage.js';
-import type { IngestDeps } from './ingestBlob.js';
+import { RequestMessagePacker, type PackRequestsOptions, type RequestMessage } from '../core/requestMessage.js';
+import type { BlobStore, MessageQueue } from './ports.js';
+import { REQUEUE_MESSAGES_PER_SEND } from './tuning.js';
 
-const MESSAGES_PER_SEND = 64;
+/** What re-queueing lines needs: the input blob, the work queue, and the ingest's reading and packing settings. */
+export interface RequeueLinesDeps {
+  readonly blobs: BlobStore;
+  readonly requestQueue: MessageQueue;
+  readonly maxLineBytes: number;
+  readonly maxLinesPerFile: number;
+  readonly packing: PackRequestsOptions;
+}
 
 /**
  * Sends chosen request lines of a job again, read back from the job's pinned blob version with the
@@ -14,7 +22,7 @@ const MESSAGES_PER_SEND = 64;
 export async function requeueLines(
   job: Job,
   select: (line: number) => { prior: number } | undefined,
-  deps: Pick<IngestDeps, 'blobs' | 'requestQueue' | 'maxLineBytes' | 'maxLinesPerFile' | 'packing'>,
+  deps: RequeueLinesDeps,
 ): Promise<number> {
   const { container, name, etag } = job.input;
   const splitter = new LineSplitter({ maxLineBytes: deps.maxLineBytes });
@@ -34,7 +42,7 @@ export async function requeueLines(
 
   for await (const chunk of await deps.blobs.openRead(container, name, { etag, size: job.input.size })) {
     for (const raw of splitter.push(chunk)) consider(raw);
-    if (outgoing.length >= MESSAGES_PER_SEND) {
+    if (outgoing.length >= REQUEUE_MESSAGES_PER_SEND) {
       await deps.requestQueue.send(outgoing);
       outgoing = [];
     }

@@ -3,13 +3,12 @@ import { planPartsCommit, resultPartId, wholeFileBlockId } from '../core/resultP
 import { ensureError } from '../core/errors.js';
 import type { Logger } from './Logger.js';
 import type { BlobStore } from './ports.js';
+import { RESULT_FILE_BLOCK_CHARS } from './tuning.js';
 
 export const resultsBlobName = (jobId: string): string => `${jobId}/results.jsonl`;
 export const errorsBlobName = (jobId: string): string => `${jobId}/errors.jsonl`;
 
 const CONTENT_TYPE = 'application/jsonl';
-/** A file written whole goes up in blocks of about 4 MiB: bounded memory whatever its size. */
-const WHOLE_FILE_BLOCK_CHARS = 4 * 1024 * 1024;
 
 /**
  * Writes a job's output files as its lines finish, so that finalisation commits them instead of
@@ -67,7 +66,7 @@ export class ResultParts {
     for await (const line of lines) {
       pending.push(line);
       chars += line.length;
-      if (chars >= WHOLE_FILE_BLOCK_CHARS) await stagePending();
+      if (chars >= RESULT_FILE_BLOCK_CHARS) await stagePending();
     }
     await stagePending();
     await this.blobs.commitBlocks(this.container, blobName, ids, { contentType: CONTENT_TYPE });

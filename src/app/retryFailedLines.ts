@@ -1,10 +1,18 @@
 import { ConflictError } from '../core/errors.js';
 import { JobStatus, TERMINAL_STATUSES, type Job } from '../core/job.js';
 import { isRetryableLineError, isValidationError } from '../core/lineErrors.js';
-import type { IngestDeps } from './ingestBlob.js';
 import { requireJob } from './jobQueries.js';
-import { requeueLines } from './requeueLines.js';
+import type { Logger } from './Logger.js';
+import type { Clock, JobStore } from './ports.js';
+import { requeueLines, type RequeueLinesDeps } from './requeueLines.js';
 import { updateJob } from './updateJob.js';
+
+/** What a retry of failed lines needs: the job store, and what re-queueing lines needs. */
+export interface RetryFailedLinesDeps extends RequeueLinesDeps {
+  readonly jobs: JobStore;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
 
 export interface RetryResult {
   readonly job: Job;
@@ -16,7 +24,11 @@ export interface RetryResult {
  * fix), keeping the lines that succeeded. Lines that failed validation are never resent: their input
  * is what is wrong. Attempts keep adding up per line.
  */
-export async function retryFailedLines(deps: IngestDeps, jobId: string | undefined, options: { retryableOnly: boolean }): Promise<RetryResult> {
+export async function retryFailedLines(
+  deps: RetryFailedLinesDeps,
+  jobId: string | undefined,
+  options: { retryableOnly: boolean },
+): Promise<RetryResult> {
   const { job } = await requireJob(deps.jobs, jobId);
   if (!TERMINAL_STATUSES.has(job.status)) {
     throw new ConflictError(`Job ${job.id} is ${job.status}; failed lines can be retried once it has finished`);

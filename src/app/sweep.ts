@@ -1,8 +1,17 @@
 import { JobStatus, totalTasks, type Job } from '../core/job.js';
 import { finalizeMessage, ingestMessage } from '../core/controlMessage.js';
-import type { IngestDeps } from './ingestBlob.js';
-import { requeueLines } from './requeueLines.js';
+import type { Logger } from './Logger.js';
+import type { Clock, JobStore, MessageQueue } from './ports.js';
+import { requeueLines, type RequeueLinesDeps } from './requeueLines.js';
 import { updateJob } from './updateJob.js';
+
+/** What the sweeper needs: the job store, the control queue, and what re-queueing lines needs. */
+export interface SweepDeps extends RequeueLinesDeps {
+  readonly jobs: JobStore;
+  readonly controlQueue: MessageQueue;
+  readonly clock: Clock;
+  readonly logger: Logger;
+}
 
 export interface SweepOptions {
   /** A job with no progress for this long is looked at: longer than a crashed host's message takes to reappear. */
@@ -23,7 +32,7 @@ export interface SweepReport {
  * made no progress for `stallInMs`, and everything it does is idempotent: a line that meanwhile got
  * its outcome is skipped by the worker.
  */
-export async function sweep(deps: IngestDeps, options: SweepOptions): Promise<SweepReport> {
+export async function sweep(deps: SweepDeps, options: SweepOptions): Promise<SweepReport> {
   const now = deps.clock.nowInMs();
   const actions: Record<string, SweepAction> = {};
   let requeuedLines = 0;
@@ -37,7 +46,12 @@ export async function sweep(deps: IngestDeps, options: SweepOptions): Promise<Sw
   return { jobs, actions, requeuedLines };
 }
 
-async function sweepJob(job: Job, now: number, deps: IngestDeps, options: SweepOptions): Promise<{ kind: SweepAction; requeued: number }> {
+async function sweepJob(
+  job: Job,
+  now: number,
+  deps: SweepDeps,
+  options: SweepOptions,
+): Promise<{ kind: SweepAction; requeued: number }> {
   const lastProgress = Math.max(job.progressAtInMs ?? 0, job.createdAtInMs, job.timestamps.cancellingAt ?? 0);
   if (now - lastProgress < options.stallInMs) return { kind: 'healthy', requeued: 0 };
   if (job.deferral !== undefined && job.deferral.untilInMs > now) return { kind: 'deferred', requeued: 0 };

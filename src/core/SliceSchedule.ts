@@ -59,15 +59,6 @@ export function delaySchedule(state: ScheduleState, delayInMs: number, nowInMs: 
   return { ...state, cursorInMs: Math.max(state.cursorInMs, nowInMs + delayInMs) };
 }
 
-/**
- * Gives back the unspent end of a slice, when it is still the last one handed out (nobody has
- * claimed after it) and has not started passing yet beyond `spentUntilInMs`.
- */
-export function returnSliceRemainder(state: ScheduleState, slice: Slice, spentUntilInMs: number, nowInMs: number): ScheduleState {
-  if (state.cursorInMs !== slice.endInMs) return state;
-  return { ...state, cursorInMs: Math.max(spentUntilInMs, nowInMs, slice.startInMs) };
-}
-
 /** How far behind the timeline an instance may still admit: bounds the overshoot per instance to this much capacity. */
 export const MAX_CATCH_UP_IN_MS = 100;
 

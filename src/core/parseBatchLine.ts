@@ -76,29 +76,9 @@ export function parseBatchLine(text: string): ParsedLine {
   const isBatchLine = 'body' in parsed || 'url' in parsed || 'method' in parsed;
   let body: JsonObject;
   if (isBatchLine) {
-    const method = parsed['method'];
-    if (method !== undefined && method !== 'POST') {
-      return invalid(
-        { code: LineErrorCode.methodMismatch, message: 'method must be "POST"', param: 'method' },
-        customId,
-      );
-    }
-    const url = parsed['url'];
-    if (url !== undefined && (typeof url !== 'string' || !CHAT_COMPLETIONS_URLS.has(url))) {
-      return invalid(
-        {
-          code: LineErrorCode.urlMismatch,
-          message: `url must be one of ${[...CHAT_COMPLETIONS_URLS].join(', ')}`,
-          param: 'url',
-        },
-        customId,
-      );
-    }
-    const candidate = parsed['body'];
-    if (!isObject(candidate)) {
-      return invalid({ code: LineErrorCode.invalidRequest, message: 'body must be a JSON object', param: 'body' }, customId);
-    }
-    body = candidate;
+    const envelope = batchLineBody(parsed);
+    if ('code' in envelope) return invalid(envelope, customId);
+    body = envelope.body;
   } else {
     const { custom_id: _ignored, ...rest } = parsed;
     body = rest;
@@ -107,6 +87,22 @@ export function parseBatchLine(text: string): ParsedLine {
   const bodyError = validateChatBody(body, isBatchLine ? 'body.' : '');
   if (bodyError !== undefined) return invalid(bodyError, customId);
   return { kind: 'request', customId, body: body as unknown as ChatCompletionBody };
+}
+
+/** The request body of an OpenAI Batch line, once its method and url are what a chat completion needs. */
+function batchLineBody(line: JsonObject): { readonly body: JsonObject } | LineError {
+  const method = line['method'];
+  if (method !== undefined && method !== 'POST') {
+    return { code: LineErrorCode.methodMismatch, message: 'method must be "POST"', param: 'method' };
+  }
+  const url = line['url'];
+  if (url !== undefined && (typeof url !== 'string' || !CHAT_COMPLETIONS_URLS.has(url))) {
+    const message = `url must be one of ${[...CHAT_COMPLETIONS_URLS].join(', ')}`;
+    return { code: LineErrorCode.urlMismatch, message, param: 'url' };
+  }
+  const body = line['body'];
+  if (!isObject(body)) return { code: LineErrorCode.invalidRequest, message: 'body must be a JSON object', param: 'body' };
+  return { body };
 }
 
 function validateChatBody(body: JsonObject, prefix: string): LineError | undefined {

@@ -1,4 +1,5 @@
 import type { ChatCompletionBody } from './chat.js';
+import { parsed, rejected, type ParseResult } from './parseResult.js';
 
 /** Where a job's input lives; the ETag pins the version the line offsets refer to. */
 export interface InputBlobRef {
@@ -135,7 +136,13 @@ export function payloadJson(payload: unknown): string {
 }
 
 /** Narrows an untrusted queue payload to a RequestMessage, or says what is wrong with it. */
-export function parseRequestMessage(payload: unknown): RequestMessage | string {
+export function parseRequestMessage(payload: unknown): ParseResult<RequestMessage> {
+  const problem = problemOfRequestMessage(payload);
+  return problem === undefined ? parsed(payload as RequestMessage) : rejected(problem);
+}
+
+/** What makes the payload no work message, if anything. */
+function problemOfRequestMessage(payload: unknown): string | undefined {
   if (typeof payload !== 'object' || payload === null) return 'message is not a JSON object';
   const m = payload as Record<string, unknown>;
   if (m['v'] !== 1 || m['kind'] !== 'requests') return 'unknown message version or kind';
@@ -156,5 +163,5 @@ export function parseRequestMessage(payload: unknown): RequestMessage | string {
     }
     if (!('body' in i) && !('ref' in i)) return 'an item has neither body nor ref';
   }
-  return payload as RequestMessage;
+  return undefined;
 }

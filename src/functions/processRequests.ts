@@ -4,9 +4,10 @@ import { getServices } from '../compositionRoot.js';
 import { parseRequestMessage } from '../core/requestMessage.js';
 
 export async function processRequestsHandler(payload: unknown, context: InvocationContext): Promise<void> {
-  const message = parseRequestMessage(payload);
+  const parsedMessage = parseRequestMessage(payload);
   // A malformed message is thrown back: after maxDequeueCount it lands in the poison queue, visible.
-  if (typeof message === 'string') throw new Error(`Malformed request message: ${message}`);
+  if (!parsedMessage.ok) throw new Error(`Malformed request message: ${parsedMessage.error}`);
+  const message = parsedMessage.value;
   const services = await getServices();
   const dequeueCount = context.triggerMetadata?.['dequeueCount'];
   const result = await processRequestMessage(message, services.workerDeps(context), { dequeueCount: typeof dequeueCount === 'number' ? dequeueCount : undefined });

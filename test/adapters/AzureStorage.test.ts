@@ -4,7 +4,9 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { AzureBlobStore } from '../../src/adapters/storage/AzureBlobStore.js';
 import { AzureMessageQueue } from '../../src/adapters/storage/AzureMessageQueue.js';
 import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
+import { BlobChangedError } from '../../src/app/ports.js';
 import { itKeepsBlockBlobsLikeAzure } from './blobBlocksConformance.js';
+import { itRefusesAChangedVersion } from './blobVersionConformance.js';
 
 let stack: LocalStack;
 let blobs: AzureBlobStore;
@@ -32,6 +34,7 @@ async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
 
 describe('AzureBlobStore against Azurite', () => {
   itKeepsBlockBlobsLikeAzure(() => blobs, 'block-parts');
+  itRefusesAChangedVersion(() => blobs, 'versions');
 
   it('streams a pinned version, reads ranges, and refuses a changed blob', async () => {
     const container = unique('c');
@@ -47,9 +50,9 @@ describe('AzureBlobStore against Azurite', () => {
     const relabelled = (await blobs.getProperties(container, 'a.jsonl'))!;
     expect(relabelled.metadata).toEqual({ jobid: 'x' });
     expect(relabelled.etag).not.toBe(properties.etag);
-    await expect(blobs.readRange(container, 'a.jsonl', { etag: properties.etag, offset: 0, length: 1 })).rejects.toMatchObject({ code: 'input_changed' });
-    await expect(blobs.openRead(container, 'a.jsonl', { etag: properties.etag })).rejects.toMatchObject({ code: 'input_changed' });
-    await expect(blobs.setMetadata(container, 'a.jsonl', {}, { etag: properties.etag })).rejects.toMatchObject({ code: 'input_changed' });
+    await expect(blobs.readRange(container, 'a.jsonl', { etag: properties.etag, offset: 0, length: 1 })).rejects.toBeInstanceOf(BlobChangedError);
+    await expect(blobs.openRead(container, 'a.jsonl', { etag: properties.etag })).rejects.toBeInstanceOf(BlobChangedError);
+    await expect(blobs.setMetadata(container, 'a.jsonl', {}, { etag: properties.etag })).rejects.toBeInstanceOf(BlobChangedError);
   });
 
   it('streams a large version in order, its first range small, and takes a known size without asking for it', async () => {
@@ -67,8 +70,8 @@ describe('AzureBlobStore against Azurite', () => {
 
     // Given the size, opening asks nothing of storage: a missing version shows when its first range is read.
     const opened = await blobs.openRead(container, 'missing.jsonl', { etag, size: 10 });
-    await expect(collect(opened)).rejects.toMatchObject({ code: 'input_changed' });
-    await expect(blobs.openRead(container, 'missing.jsonl', { etag })).rejects.toMatchObject({ code: 'input_changed' });
+    await expect(collect(opened)).rejects.toBeInstanceOf(BlobChangedError);
+    await expect(blobs.openRead(container, 'missing.jsonl', { etag })).rejects.toBeInstanceOf(BlobChangedError);
   });
 
   it('uploads from an async iterable and reports missing blobs as undefined', async () => {

@@ -22,7 +22,7 @@ import { processRequestMessage } from '../../src/app/processRequestMessage.js';
 import { buildWorkerDeps } from '../../src/buildWorkerDeps.js';
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
 import { costInNanos, priceFor, utcDay, type ModelPrice } from '../../src/core/pricing.js';
-import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+import { requestMessageOf } from '../support/requestMessageOf.js';
 import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 import { RecordingLimiter } from '../app/fixtures.js';
@@ -98,7 +98,7 @@ describe('costs on Cosmos with the simulator', () => {
       jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger, resultParts,
       defaultMaxTokens: 32, maxLineBytes: 65_536, maxLinesPerFile: 1000,
       packing: { maxMessageBytes: 8192, maxItemsPerMessage: 2 },
-      prices: PRICES, defaultMaxCostInNanos: undefined, stateContainer: 'out',
+      prices: PRICES, defaultMaxCostInNanos: undefined, stateContainer: 'out', chunkLines: 200_000, exactTokenLines: 1_000,
     };
     const workerDeps = buildWorkerDeps(
       {
@@ -129,7 +129,7 @@ describe('costs on Cosmos with the simulator', () => {
         run += 1;
         if (run === 2) loseOutcomes = 1;
         try {
-          await processRequestMessage(parseRequestMessage(payload) as RequestMessage, workerDeps);
+          await processRequestMessage(requestMessageOf(payload), workerDeps);
         } catch {
           await requestQueue.send([payload]);
         }

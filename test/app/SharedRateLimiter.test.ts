@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryBudgetStore } from '../../src/adapters/memory/InMemoryBudgetStore.js';
 import { silentLogger } from '../../src/app/Logger.js';
-import { SharedRateLimiter, type BudgetStore } from '../../src/app/SharedRateLimiter.js';
+import type { BudgetStore } from '../../src/app/ports.js';
+import { SharedRateLimiter } from '../../src/app/SharedRateLimiter.js';
 import { scheduleRates } from '../../src/core/SliceSchedule.js';
 
 /** A virtual clock with timers: time jumps to the next timer; promises settle in between. */

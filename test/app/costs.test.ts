@@ -14,7 +14,7 @@ import type { ChatCompletionBody } from '../../src/core/chat.js';
 import type { CostRollup } from '../../src/core/costReport.js';
 import type { LineOutcome } from '../../src/core/lineOutcome.js';
 import { costInNanos, priceFor, utcDay, type ModelPrice } from '../../src/core/pricing.js';
-import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+import { requestMessageOf } from '../support/requestMessageOf.js';
 import { chatLine, createWorld, roughTokenCounter, ScriptedChatClient } from './fixtures.js';
 import { ledgerTotals } from '../../src/app/ledgerTotals.js';
 
@@ -164,7 +164,7 @@ async function runPlan(plan: Plan) {
       losing = plan.lostRuns.has(run);
       crashAfterLedger = plan.crashAfterLedgerRuns.has(run);
       try {
-        await processRequestMessage(parseRequestMessage(payload) as RequestMessage, workerDeps);
+        await processRequestMessage(requestMessageOf(payload), workerDeps);
       } catch (error) {
         if (!/host died/.test(String(error))) throw error;
         // The queue delivers the message again.
@@ -317,7 +317,7 @@ describe('costs on the in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', `${chatLine('a', 'hello')}\n`, { maxcost: 'lots' });
     const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const [payload] = world.requestQueue.drain();
-    await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
+    await processRequestMessage(requestMessageOf(payload), world.workerDeps);
     const job = (await world.jobs.getJob(ingested.kind === 'ingested' ? ingested.jobId : ''))!.job;
     expect(job.jobError).toMatchObject({ code: 'invalid_max_cost' });
     expect(job.counts.failed).toBe(1);
@@ -334,7 +334,7 @@ describe('rollups of running jobs', () => {
     if (ingested.kind !== 'ingested') throw new Error('not ingested');
     // Half the work messages run; the job is still in progress.
     const messages = world.requestQueue.drain();
-    for (const payload of messages.slice(0, messages.length / 2)) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
+    for (const payload of messages.slice(0, messages.length / 2)) await processRequestMessage(requestMessageOf(payload), world.workerDeps);
     const rollupsOf = async () => {
       const found: CostRollup[] = [];
       for await (const rollup of world.rollups.listDays('2000-01-01', '2100-12-31')) if (rollup.jobId === ingested.jobId) found.push(rollup);

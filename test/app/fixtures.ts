@@ -9,11 +9,10 @@ import type { IngestDeps } from '../../src/app/ingestBlob.js';
 import { Deployments } from '../../src/app/deployments.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { ResultParts } from '../../src/app/resultParts.js';
-import type { ChatClient, ChatCompleteOptions, ChatCompletionResult } from '../../src/app/ports.js';
+import type { ChatClient, ChatCompleteOptions, ChatCompletionResult, RateLimiter } from '../../src/app/ports.js';
 import type { WorkerDeps } from '../../src/app/worker/WorkerDeps.js';
 import { toChatCompletionResult, type Phi3HttpAnswer } from '../../src/adapters/phi3/phi3Answer.js';
 import { buildWorkerDeps } from '../../src/buildWorkerDeps.js';
-import type { RateLimiter } from '../../src/app/RateLimiter.js';
 import type { ChatCompletionBody, TokenCounter } from '../../src/core/chat.js';
 import { DEFAULT_PRICES } from '../../src/core/pricing.js';
 
@@ -110,7 +109,7 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
     jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger,
     defaultMaxTokens: 100, maxLineBytes: 4096, maxLinesPerFile: 1000,
     packing: { maxMessageBytes: 2048, maxItemsPerMessage: 4 },
-    stateContainer: 'batch-output',
+    stateContainer: 'batch-output', chunkLines: 200_000, exactTokenLines: 1_000,
     prices: DEFAULT_PRICES, defaultMaxCostInNanos: undefined, resultParts,
   };
   const workerDeps: WorkerDeps = buildWorkerDeps(

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Deployments } from '../../src/app/deployments.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
-import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+import { requestMessageOf } from '../support/requestMessageOf.js';
 import { chatLine, createWorld, RecordingLimiter, roughTokenCounter, ScriptedChatClient } from './fixtures.js';
 
 const SMALL = 'Phi-3-small-8k-instruct';
@@ -23,7 +23,7 @@ describe('the deployment a job is pinned to', () => {
       async ensureExists(): Promise<void> {},
       async send(payloads: readonly unknown[]): Promise<void> {
         for (const payload of payloads) {
-          const message = parseRequestMessage(JSON.parse(JSON.stringify(payload))) as RequestMessage;
+          const message = requestMessageOf(JSON.parse(JSON.stringify(payload)));
           seenAtSend.push((await world.jobs.getJob(message.jobId))!.job.deployment);
           await processRequestMessage(message, workerDeps, { dequeueCount: 1 });
         }

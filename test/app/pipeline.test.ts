@@ -5,28 +5,51 @@ import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
 import { FINALIZE_BACKUP_DELAY_IN_MS } from '../../src/app/recordOutcomesAndMaybeFinalize.js';
-import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+import type { Job } from '../../src/core/job.js';
+import { type RequestMessage } from '../../src/core/requestMessage.js';
+import { requestMessageOf } from '../support/requestMessageOf.js';
 import { chatLine, createWorld, okResponse, roughTokenCounter, ScriptedChatClient } from './fixtures.js';
 
 type World = ReturnType<typeof createWorld>;
 
-/** The job store with each method call passed through `around`, which calls on or answers for it. */
-function interceptJobs(jobs: World['jobs'], around: (method: string, call: () => unknown) => unknown): World['jobs'] {
-  return new Proxy(jobs, {
-    get(target, property, receiver) {
-      const value = Reflect.get(target, property, receiver) as unknown;
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => around(String(property), () => (value as (...a: unknown[]) => unknown).apply(target, args));
-    },
-  });
+/** Counts the job store's calls from now on (each is one round trip to the store). */
+function countJobStoreCalls(world: World): { readonly count: number } {
+  const counter = { count: 0 };
+  const store = world.jobs as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(world.jobs)).filter((name) => name !== 'constructor');
+  for (const method of methods) {
+    const original = store[method]!.bind(world.jobs);
+    store[method] = (...args: unknown[]) => {
+      counter.count += 1;
+      return original(...args);
+    };
+  }
+  return counter;
 }
+
+/** Holds the first two job reads until both were asked for, so that two deliveries both find no job yet. */
+function bothLookFirst(world: World): () => boolean {
+  const read = world.jobs.getJob.bind(world.jobs);
+  let reads = 0;
+  let release: () => void = () => undefined;
+  const bothAsked = new Promise<void>((resolve) => (release = resolve));
+  world.jobs.getJob = async (jobId) => {
+    reads += 1;
+    if (reads === 2) release();
+    if (reads <= 2) await bothAsked;
+    return read(jobId);
+  };
+  return () => reads >= 2;
+}
+
+const jobIdOf = (payload: unknown): string => (payload as { jobId: string }).jobId;
 
 async function runAll(world: World): Promise<void> {
   for (let round = 0; round < 20; round += 1) {
     const work = world.requestQueue.drain();
     const control = world.controlQueue.drain();
     if (work.length === 0 && control.length === 0) return;
-    for (const payload of work) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
+    for (const payload of work) await processRequestMessage(requestMessageOf(payload), world.workerDeps);
     for (const payload of control) {
       const message = parseControlMessage(payload);
       if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
@@ -62,7 +85,7 @@ async function processThreeLines(world: World, overrides: Partial<World['workerD
   world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2'), chatLine('c', '3')));
   await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
   const [payload] = world.requestQueue.drain();
-  return processRequestMessage(parseRequestMessage(payload) as RequestMessage, { ...world.workerDeps, ...overrides });
+  return processRequestMessage(requestMessageOf(payload), { ...world.workerDeps, ...overrides });
 }
 
 /** Ingests a two-line file and returns its one work message, unprocessed. */
@@ -72,7 +95,7 @@ async function twoLineMessage() {
   world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1'), chatLine('b', '2')));
   await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
   const [payload] = world.requestQueue.drain();
-  return { chat, world, message: parseRequestMessage(payload) as RequestMessage };
+  return { chat, world, message: requestMessageOf(payload) };
 }
 
 describe('the pipeline on in-memory ports', () => {
@@ -128,7 +151,7 @@ describe('the pipeline on in-memory ports', () => {
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = result.kind === 'ingested' ? result.jobId : '';
     const deps = { ...world.workerDeps, finalizeInline: (id: string) => finalizeJob(id, world.finalizeDeps) };
-    for (const payload of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, deps);
+    for (const payload of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(payload), deps);
     expect((await world.jobs.getJob(jobId))!.job).toMatchObject({ status: 'completed', counts: { succeeded: 6, failed: 0 } });
     expect(world.controlQueue.sent).toEqual([{ payload: { v: 1, kind: 'finalize', jobId }, visibilityDelayInMs: FINALIZE_BACKUP_DELAY_IN_MS }]);
     expect(await finalizeJob(jobId, world.finalizeDeps)).toBe('already-final');
@@ -140,7 +163,7 @@ describe('the pipeline on in-memory ports', () => {
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = result.kind === 'ingested' ? result.jobId : '';
     const deps = { ...world.workerDeps, finalizeInline: async () => Promise.reject(new Error('Cosmos unavailable')) };
-    for (const payload of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, deps);
+    for (const payload of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(payload), deps);
     expect((await world.jobs.getJob(jobId))!.job.status).toBe('in_progress');
     await runAll(world);
     expect((await world.jobs.getJob(jobId))!.job.status).toBe('completed');
@@ -193,27 +216,28 @@ describe('the pipeline on in-memory ports', () => {
     expect(replaced.kind === 'ingested' && first.kind === 'ingested' && replaced.jobId !== first.jobId).toBe(true);
   });
 
-  it('a new file\'s first message goes out after one job read and one create: the job is created with its ingest lease', async () => {
+  it('a new file\'s first message goes out with its job created and leased, after at most two job-store round trips', async () => {
     const world = createWorld();
     // More lines than a message holds (4 here), so the first message leaves while the file is read.
     world.blobs.put('batch-input', 'in.jsonl', `${Array.from({ length: 6 }, (_, i) => chatLine(`r${i}`, `prompt ${i}`)).join('\n')}\n`);
-    const operations: string[] = [];
-    const jobs = interceptJobs(world.jobs, (method, call) => {
-      operations.push(method);
-      return call();
-    });
+    const roundTrips = countJobStoreCalls(world);
+    let atFirstSend: { job: Job | undefined; roundTrips: number } | undefined;
     const requestQueue = {
       async ensureExists(): Promise<void> {},
       async send(payloads: readonly unknown[]): Promise<void> {
-        operations.push('send');
+        atFirstSend ??= { roundTrips: roundTrips.count, job: (await world.jobs.getJob(jobIdOf(payloads[0])))?.job };
         await world.requestQueue.send(payloads);
       },
     };
 
-    const result = await ingestBlob('batch-input', 'in.jsonl', { ...world.ingestDeps, jobs, requestQueue });
+    const result = await ingestBlob('batch-input', 'in.jsonl', { ...world.ingestDeps, requestQueue });
 
     expect(result.kind).toBe('ingested');
-    expect(operations.slice(0, operations.indexOf('send'))).toEqual(['getJob', 'createJob']);
+    // A worker that takes the first message finds its job, and a second delivery of the blob finds the lease taken.
+    expect(atFirstSend?.job?.ingestLease?.untilInMs).toBeGreaterThan(world.clock.nowInMs());
+    // The first message waits for no more than finding that there is no job and creating it (with its lease):
+    // how soon workers start on a new file depends on it.
+    expect(atFirstSend?.roundTrips).toBeLessThanOrEqual(2);
     const job = (await world.jobs.getJob((result as { jobId: string }).jobId))!.job;
     expect({ done: job.ingest.done, requests: job.ingest.requests, lease: job.ingestLease }).toEqual({ done: true, requests: 6, lease: undefined });
   });
@@ -221,12 +245,11 @@ describe('the pipeline on in-memory ports', () => {
   it('a delivery that loses the race to create the job takes turns through the lease, and the file is read once', async () => {
     const world = createWorld();
     world.blobs.put('batch-input', 'in.jsonl', `${chatLine('a', 'one')}\n`);
-    // Both deliveries find no job, so both try to create it: one create wins.
-    let reads = 0;
-    const racing = interceptJobs(world.jobs, (method, call) => (method === 'getJob' && (reads += 1) <= 2 ? Promise.resolve(undefined) : call()));
-    const deps = { ...world.ingestDeps, jobs: racing };
-    const [first, second] = await Promise.all([ingestBlob('batch-input', 'in.jsonl', deps), ingestBlob('batch-input', 'in.jsonl', deps)]);
+    // Both deliveries look for the job before either creates it: both try to create it, one wins.
+    const bothLooked = bothLookFirst(world);
+    const [first, second] = await Promise.all([ingestBlob('batch-input', 'in.jsonl', world.ingestDeps), ingestBlob('batch-input', 'in.jsonl', world.ingestDeps)]);
 
+    expect(bothLooked()).toBe(true);
     expect([first.kind, second.kind].sort()).toEqual(['busy', 'ingested']);
     expect(world.requestQueue.sent).toHaveLength(1);
   });
@@ -314,7 +337,7 @@ describe('the pipeline on in-memory ports', () => {
     );
     world.blobs.put('batch-input', 'in.jsonl', fileOf(...Array.from({ length: 12 }, (_, i) => chatLine(`l${i}`, String(i)))));
     await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
-    const messages = world.requestQueue.drain().map((payload) => parseRequestMessage(payload) as RequestMessage);
+    const messages = world.requestQueue.drain().map((payload) => requestMessageOf(payload));
     expect(messages).toHaveLength(3);
     const getJob = world.jobs.getJob.bind(world.jobs);
     world.jobs.getJob = async (jobId) => {
@@ -355,7 +378,7 @@ describe('the pipeline on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('f', 'flaky'), chatLine('t', 'throttled'), chatLine('x', 'filtered')));
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const [payload] = world.requestQueue.drain();
-    const message = parseRequestMessage(payload) as RequestMessage;
+    const message = requestMessageOf(payload);
     // One line at a time, so the script's call numbers are predictable.
     for (const item of message.items) await processRequestMessage({ ...message, items: [item] }, world.workerDeps);
     await runAll(world);
@@ -382,7 +405,7 @@ describe('the pipeline on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', chatLine('q', 'quota'));
     await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const [payload] = world.requestQueue.drain();
-    const result = await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps, { dequeueCount: 1 });
+    const result = await processRequestMessage(requestMessageOf(payload), world.workerDeps, { dequeueCount: 1 });
     expect(result.requeued).toBe(1);
     expect(world.requestQueue.sent[0]!.visibilityDelayInMs).toBe(3_600_000);
     // A crash before the original is deleted would deliver both: the re-queued copy must look before it calls.
@@ -390,7 +413,7 @@ describe('the pipeline on in-memory ports', () => {
     expect(world.sleeps).toEqual([]);
     // The deployment is paused for the cap, not a day: after it, the endpoint is asked again.
     expect(world.limiter.pauses).toEqual([world.clock.now + 3_600_000]);
-    const job = (await world.jobs.getJob((parseRequestMessage(payload) as RequestMessage).jobId))!.job;
+    const job = (await world.jobs.getJob((requestMessageOf(payload)).jobId))!.job;
     expect(job.deferral?.reason).toMatch(/retry after 86400 s/);
   });
 
@@ -406,7 +429,7 @@ describe('the pipeline on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', '1')));
     await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const [payload] = world.requestQueue.drain();
-    const message = parseRequestMessage(payload) as RequestMessage;
+    const message = requestMessageOf(payload);
 
     refuse = true;
     expect(await processRequestMessage(message, world.workerDeps)).toMatchObject({ recorded: 0, requeued: 1 });
@@ -530,7 +553,7 @@ describe('the pipeline on in-memory ports', () => {
       return readRange(container, name, range);
     };
     await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
-    const messages = world.requestQueue.drain().map((payload) => parseRequestMessage(payload) as RequestMessage);
+    const messages = world.requestQueue.drain().map((payload) => requestMessageOf(payload));
     expect(messages).toHaveLength(3);
 
     await Promise.all(messages.map((message) => processRequestMessage(message, world.workerDeps, { dequeueCount: 2 })));

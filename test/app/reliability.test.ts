@@ -8,7 +8,8 @@ import { recordPoisonMessage } from '../../src/app/recordPoisonMessage.js';
 import { retryFailedLines } from '../../src/app/retryFailedLines.js';
 import { sweep } from '../../src/app/sweep.js';
 import { silentLogger } from '../../src/app/Logger.js';
-import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+import { type RequestMessage } from '../../src/core/requestMessage.js';
+import { requestMessageOf } from '../support/requestMessageOf.js';
 import { chatLine, createWorld, okResponse, ScriptedChatClient } from './fixtures.js';
 
 type World = ReturnType<typeof createWorld>;
@@ -35,7 +36,7 @@ describe('reliability on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', file(8));
     const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
-    const [first, second] = world.requestQueue.drain().map((p) => parseRequestMessage(p) as RequestMessage);
+    const [first, second] = world.requestQueue.drain().map((p) => requestMessageOf(p));
     await processRequestMessage(first!, world.workerDeps);
     const cancelling = await cancelJob({ jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock }, jobId);
     expect(cancelling.status).toBe('cancelling');
@@ -60,14 +61,14 @@ describe('reliability on in-memory ports', () => {
     const deps = { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock };
     await cancelJob(deps, jobId);
     await expect(cancelJob(deps, jobId)).resolves.toMatchObject({ status: 'cancelling' });
-    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    for (const p of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(p), world.workerDeps);
     await drainControl(world);
     await expect(cancelJob(deps, jobId)).resolves.toMatchObject({ status: 'cancelled' });
 
     const other = createWorld();
     other.blobs.put('batch-input', 'x.jsonl', file(1));
     const done = await ingestBlob('batch-input', 'x.jsonl', other.ingestDeps);
-    for (const p of other.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, other.workerDeps);
+    for (const p of other.requestQueue.drain()) await processRequestMessage(requestMessageOf(p), other.workerDeps);
     await drainControl(other);
     await expect(cancelJob({ jobs: other.jobs, controlQueue: other.controlQueue, clock: other.clock }, done.kind === 'ingested' ? done.jobId : '')).rejects.toMatchObject({ code: 'conflict' });
   });
@@ -78,7 +79,7 @@ describe('reliability on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', file(6));
     const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
-    const messages = world.requestQueue.drain().map((p) => parseRequestMessage(p) as RequestMessage);
+    const messages = world.requestQueue.drain().map((p) => requestMessageOf(p));
     // One line at a time for the first message, so exactly one call reaches the endpoint.
     for (const item of messages[0]!.items) await processRequestMessage({ ...messages[0]!, items: [item] }, world.workerDeps);
     await processRequestMessage(messages[1]!, world.workerDeps);
@@ -100,7 +101,7 @@ describe('reliability on in-memory ports', () => {
     const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
     const [payload] = world.requestQueue.drain();
-    const message = parseRequestMessage(payload) as RequestMessage;
+    const message = requestMessageOf(payload);
     await processRequestMessage({ ...message, items: message.items.slice(0, 1) }, world.workerDeps);
     const recorded = await recordPoisonMessage(payload, { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock, logger: silentLogger, resultParts: world.resultParts });
     expect(recorded).toBe(2);
@@ -128,7 +129,7 @@ describe('reliability on in-memory ports', () => {
     };
     const ingested = await ingestBlob('batch-input', 'in.jsonl', { ...world.ingestDeps, messagesPerCheckpoint: 1 });
     const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
-    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    for (const p of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(p), world.workerDeps);
     await drainControl(world);
     const job = (await world.jobs.getJob(jobId))!.job;
     expect(job.status).toBe('cancelled');
@@ -152,7 +153,7 @@ describe('retry and sweeper on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', `${file(3)}\nnot json\n`);
     const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
-    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    for (const p of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(p), world.workerDeps);
     await drainControl(world);
     expect((await world.jobs.getJob(jobId))!.job.counts).toEqual({ succeeded: 1, failed: 3 });
 
@@ -161,7 +162,7 @@ describe('retry and sweeper on in-memory ports', () => {
     const retried = await retryFailedLines(world.ingestDeps, jobId, { retryableOnly: true });
     expect(retried.retried).toBe(1);
     expect(retried.job.status).toBe('in_progress');
-    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    for (const p of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(p), world.workerDeps);
     await drainControl(world);
 
     expect(chat.calls.length - callsBefore).toBe(1);
@@ -201,7 +202,7 @@ describe('retry and sweeper on in-memory ports', () => {
     const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
     const [first] = world.requestQueue.drain();
     // The second message is lost for good.
-    await processRequestMessage(parseRequestMessage(first) as RequestMessage, world.workerDeps);
+    await processRequestMessage(requestMessageOf(first), world.workerDeps);
 
     expect((await sweep(world.ingestDeps, { stallInMs: 60_000 })).actions[jobId]).toBe('healthy');
     expect(world.requestQueue.sent).toHaveLength(0);
@@ -209,7 +210,7 @@ describe('retry and sweeper on in-memory ports', () => {
     const report = await sweep(world.ingestDeps, { stallInMs: 60_000 });
     expect(report.actions[jobId]).toBe('requeued');
     expect(report.requeuedLines).toBe(2);
-    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    for (const p of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(p), world.workerDeps);
     await drainControl(world);
     const job = (await world.jobs.getJob(jobId))!.job;
     expect(job.status).toBe('completed');
@@ -222,7 +223,7 @@ describe('retry and sweeper on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', file(2));
     const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
-    for (const p of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(p) as RequestMessage, world.workerDeps);
+    for (const p of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(p), world.workerDeps);
     world.controlQueue.drain(); // the finalize message is lost
     world.clock.now += 3_600_000;
     expect((await sweep(world.ingestDeps, { stallInMs: 60_000 })).actions[jobId]).toBe('finalize');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_CATCH_UP_IN_MS, claimSlice, costInMs, pauseSchedule, returnSliceRemainder, SlicePacer, EMPTY_SCHEDULE, scheduleRates } from '../../src/core/SliceSchedule.js';
+import { MAX_CATCH_UP_IN_MS, claimSlice, costInMs, pauseSchedule, SlicePacer, EMPTY_SCHEDULE, scheduleRates } from '../../src/core/SliceSchedule.js';
 
 const rates = scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 60_000 }, 1); // 0.01 req/ms, 1 token/ms
 
@@ -27,13 +27,6 @@ describe('the shared schedule', () => {
   it('starts no slice inside a pause', () => {
     const paused = pauseSchedule(EMPTY_SCHEDULE, 30_000);
     expect(claimSlice(paused, 500, 1_000).slice.startInMs).toBe(30_000);
-  });
-
-  it('takes back an unspent remainder only while nobody has claimed after it', () => {
-    const a = claimSlice(EMPTY_SCHEDULE, 1000, 0);
-    expect(returnSliceRemainder(a.state, a.slice, 300, 100).cursorInMs).toBe(300);
-    const b = claimSlice(a.state, 1000, 0);
-    expect(returnSliceRemainder(b.state, a.slice, 300, 100)).toEqual(b.state);
   });
 
   it('costs a request by whichever of requests or tokens binds', () => {

@@ -51,16 +51,16 @@ describe('RequestMessagePacker', () => {
     for (const message of marked) {
       expect(message.firstSend).toBe(true);
       expect(JSON.parse(payloadJson(message))).toEqual(JSON.parse(JSON.stringify(message)));
-      expect(parseRequestMessage(JSON.parse(payloadJson(message)))).toEqual(message);
+      expect(parseRequestMessage(JSON.parse(payloadJson(message)))).toEqual({ ok: true, value: message });
     }
     expect(packAll([10])[0]).not.toHaveProperty('firstSend');
-    expect(parseRequestMessage({ ...marked[0], firstSend: false })).toMatch(/firstSend/);
+    expect(parseRequestMessage({ ...marked[0], firstSend: false })).toEqual({ ok: false, error: expect.stringMatching(/firstSend/) });
   });
 
   it('parses a well-formed message and names what is wrong with a bad one', () => {
     const [message] = packAll([10]);
-    expect(parseRequestMessage(JSON.parse(JSON.stringify(message)))).toEqual(message);
-    expect(parseRequestMessage('x')).toMatch(/not a JSON object/);
-    expect(parseRequestMessage({ v: 1, kind: 'requests', jobId: 'j', seq: 0, input, items: [{ line: 1 }] })).toMatch(/lacks line or id/);
+    expect(parseRequestMessage(JSON.parse(JSON.stringify(message)))).toEqual({ ok: true, value: message });
+    expect(parseRequestMessage('x')).toEqual({ ok: false, error: expect.stringMatching(/not a JSON object/) });
+    expect(parseRequestMessage({ v: 1, kind: 'requests', jobId: 'j', seq: 0, input, items: [{ line: 1 }] })).toEqual({ ok: false, error: expect.stringMatching(/lacks line or id/) });
   });
 });

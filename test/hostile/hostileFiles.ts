@@ -9,7 +9,8 @@ import { processRequestMessage } from '../../src/app/processRequestMessage.js';
 import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
 import type { LineOutcome } from '../../src/core/lineOutcome.js';
 import { MAX_MAX_TOKENS, parseBatchLine } from '../../src/core/parseBatchLine.js';
-import { parseRequestMessage, type RequestItem, type RequestMessage } from '../../src/core/requestMessage.js';
+import { type RequestItem, type RequestMessage } from '../../src/core/requestMessage.js';
+import { requestMessageOf } from '../support/requestMessageOf.js';
 import { createWorld } from '../app/fixtures.js';
 
 export type World = ReturnType<typeof createWorld>;
@@ -470,7 +471,7 @@ export async function runPipeline(world: World, workerDeps = world.workerDeps): 
     const work = world.requestQueue.drain();
     const control = world.controlQueue.drain();
     if (work.length === 0 && control.length === 0) return;
-    for (const payload of work) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, workerDeps);
+    for (const payload of work) await processRequestMessage(requestMessageOf(payload), workerDeps);
     for (const payload of control) {
       const message = parseControlMessage(payload);
       if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);

@@ -10,7 +10,7 @@ import { retryFailedLines } from '../../src/app/retryFailedLines.js';
 import { sweep } from '../../src/app/sweep.js';
 import type { ChatCompletionBody } from '../../src/core/chat.js';
 import type { LineOutcome } from '../../src/core/lineOutcome.js';
-import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
+import { requestMessageOf } from '../support/requestMessageOf.js';
 import { createWorld, okResponse, ScriptedChatClient } from '../app/fixtures.js';
 import { ingestAll, jobIdOf, outcomesOf, type World } from './hostileFiles.js';
 import { ledgerTotals } from '../../src/app/ledgerTotals.js';
@@ -179,7 +179,7 @@ async function runScenario(scenario: Scenario): Promise<{ world: World; jobId: s
         const message = parseControlMessage(pending.payload);
         if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
       } else {
-        await processRequestMessage(parseRequestMessage(pending.payload) as RequestMessage, world.workerDeps);
+        await processRequestMessage(requestMessageOf(pending.payload), world.workerDeps);
       }
     } catch (error) {
       if (!/worker died/.test((error as Error).message)) throw error;
@@ -248,7 +248,7 @@ describe('the worker under a misbehaving endpoint, redelivery and crashes (in-me
       ['http_502', 502, 3],
     ]);
     expect((await retryFailedLines(ingestDeps, jobId, { retryableOnly: true })).retried).toBe(2);
-    for (const payload of world.requestQueue.drain()) await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
+    for (const payload of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(payload), world.workerDeps);
     for (const payload of world.controlQueue.drain()) {
       const message = parseControlMessage(payload);
       if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);

@@ -1,6 +1,6 @@
 import type { Container } from '@azure/cosmos';
 import { statusOf } from './statusOf.js';
-import type { BudgetStore } from '../../app/SharedRateLimiter.js';
+import type { BudgetStore } from '../../app/ports.js';
 import { EMPTY_SCHEDULE, type ScheduleState } from '../../core/SliceSchedule.js';
 
 interface BudgetDocument extends ScheduleState {

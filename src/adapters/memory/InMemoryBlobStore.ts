@@ -1,5 +1,4 @@
-import type { BlobBlocks, BlobProperties, BlobStore } from '../../app/ports.js';
-import { Phi3BatchError } from '../../core/errors.js';
+import { BlobChangedError, type BlobBlocks, type BlobProperties, type BlobStore } from '../../app/ports.js';
 
 interface StoredBlob {
   content: Buffer;
@@ -8,9 +7,6 @@ interface StoredBlob {
   /** The blocks it was committed from, in order (none when written whole). */
   blocks?: ReadonlyArray<{ readonly id: string; readonly content: Buffer }>;
 }
-
-const changed = (container: string, name: string) =>
-  new Phi3BatchError('input_changed', `Blob ${container}/${name} changed or was deleted after the job started`);
 
 export class InMemoryBlobStore implements BlobStore {
   readonly #blobs = new Map<string, StoredBlob>();
@@ -38,7 +34,7 @@ export class InMemoryBlobStore implements BlobStore {
 
   #pinned(container: string, name: string, etag: string): StoredBlob {
     const blob = this.#blobs.get(this.#key(container, name));
-    if (blob === undefined || blob.etag !== etag) throw changed(container, name);
+    if (blob === undefined || blob.etag !== etag) throw new BlobChangedError(container, name);
     return blob;
   }
 

@@ -1,4 +1,4 @@
-import type { BudgetStore } from '../../app/SharedRateLimiter.js';
+import type { BudgetStore } from '../../app/ports.js';
 import { EMPTY_SCHEDULE, type ScheduleState } from '../../core/SliceSchedule.js';
 
 /** One process's stand-in for the shared store: for tests of several limiters in one process. */

@@ -1,14 +1,5 @@
 import { RestError, type BlobServiceClient } from '@azure/storage-blob';
-import type { BlobBlocks, BlobProperties, BlobStore } from '../../app/ports.js';
-import { Phi3BatchError } from '../../core/errors.js';
-
-/** The blob changed (new ETag) or vanished since the job pinned its version. */
-export class BlobChangedError extends Phi3BatchError {
-  override readonly name = 'BlobChangedError';
-  constructor(container: string, name: string, cause: unknown) {
-    super('input_changed', `Blob ${container}/${name} changed or was deleted after the job started`, { cause });
-  }
-}
+import { BlobChangedError, type BlobBlocks, type BlobProperties, type BlobStore } from '../../app/ports.js';
 
 const READ_BLOCK_BYTES = 4 * 1024 * 1024;
 const FIRST_READ_BYTES = 256 * 1024;
@@ -43,7 +34,7 @@ export class AzureBlobStore implements BlobStore {
         const properties = await blob.getProperties({ conditions: { ifMatch: options.etag } });
         size = properties.contentLength ?? 0;
       } catch (error) {
-        if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
+        if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, { cause: error });
         throw error;
       }
     }
@@ -51,7 +42,7 @@ export class AzureBlobStore implements BlobStore {
       try {
         return await blob.downloadToBuffer(offset, length, { conditions: { ifMatch: options.etag }, blockSize: READ_BLOCK_BYTES, concurrency: 1 });
       } catch (error) {
-        if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
+        if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, { cause: error });
         throw error;
       }
     };
@@ -77,7 +68,7 @@ export class AzureBlobStore implements BlobStore {
     try {
       return await blob.downloadToBuffer(options.offset, options.length, { conditions: { ifMatch: options.etag } });
     } catch (error) {
-      if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
+      if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, { cause: error });
       throw error;
     }
   }
@@ -87,7 +78,7 @@ export class AzureBlobStore implements BlobStore {
     try {
       await blob.setMetadata(metadata, { conditions: { ifMatch: options.etag } });
     } catch (error) {
-      if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, error);
+      if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, { cause: error });
       throw error;
     }
   }

@@ -3,6 +3,7 @@ import { LineErrorCode, type LineError } from '../../core/lineErrors.js';
 import { parseBatchLine } from '../../core/parseBatchLine.js';
 import type { RequestMessage } from '../../core/requestMessage.js';
 import type { CoalescingOptions } from '../coalescedRangeReads.js';
+import { BlobChangedError } from '../ports.js';
 import type { WorkerDeps } from './WorkerDeps.js';
 
 /** A line's request body, or why it could not be read back. */
@@ -41,7 +42,7 @@ export async function readLineBodies(
   try {
     await readRefs(message, refs, bodies, deps);
   } catch (error) {
-    if ((error as { code?: string }).code !== 'input_changed') throw error;
+    if (!(error instanceof BlobChangedError)) throw error;
     for (const ref of refs) {
       bodies.set(ref.line, {
         code: LineErrorCode.inputChanged,

@@ -3,7 +3,7 @@ import { finalizeJob } from '../../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../../src/app/ingestBlob.js';
 import { processRequestMessage } from '../../../src/app/processRequestMessage.js';
 import { parseControlMessage } from '../../../src/core/controlMessage.js';
-import { parseRequestMessage, type RequestMessage } from '../../../src/core/requestMessage.js';
+import { requestMessageOf } from '../../support/requestMessageOf.js';
 import type { Phi3HttpAnswer } from '../../../src/adapters/phi3/phi3Answer.js';
 import { chatLine, createWorld, okResponse, ScriptedChatClient } from '../fixtures.js';
 
@@ -23,7 +23,7 @@ async function runJob(world: World, text: string): Promise<string> {
     const control = world.controlQueue.drain();
     if (work.length === 0 && control.length === 0) break;
     for (const payload of work)
-      await processRequestMessage(parseRequestMessage(payload) as RequestMessage, world.workerDeps);
+      await processRequestMessage(requestMessageOf(payload), world.workerDeps);
     for (const payload of control) {
       const message = parseControlMessage(payload);
       if (typeof message !== 'string' && message.kind === 'finalize')

@@ -1,28 +1,10 @@
 import { PacedBudget, type BudgetCost, type PacedBudgetOptions } from '../core/PacedBudget.js';
-import type { Clock } from './ports.js';
-
-export type AcquireResult = { readonly granted: true } | { readonly granted: false; readonly waitInMs: number };
-
-/** A deployment's budget as the worker sees it: wait for capacity, and pass on what the server said. */
-export interface RateLimiter {
-  /** Resolves when the cost may be spent, or at once with `granted: false` if that would take longer than `maxWaitInMs`. */
-  acquire(cost: BudgetCost, options: { maxWaitInMs: number }): Promise<AcquireResult>;
-  pauseUntil(untilInMs: number): void;
-  correct(remaining: { requests?: number | undefined; tokens?: number | undefined }): void;
-  refundTokens(tokens: number): void;
-  /** When a pause the server asked for ends (0 if none). */
-  readonly pausedUntilInMs: number;
-}
+import type { AcquireResult, Clock, RateLimiter, Timers } from './ports.js';
 
 interface Waiter {
   readonly cost: BudgetCost;
   readonly maxWaitInMs: number;
   readonly resolve: (result: AcquireResult) => void;
-}
-
-export interface Timers {
-  setTimeout(callback: () => void, delayInMs: number): unknown;
-  clearTimeout(handle: unknown): void;
 }
 
 const realTimers: Timers = {

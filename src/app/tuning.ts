@@ -1,0 +1,47 @@
+/**
+ * Internal tuning values: measured choices that are not settings (settings and their defaults are in
+ * `src/config.ts`, the only place those live). Kept together so that each has one home.
+ */
+
+/** Largest queue message before base64: 48 KiB encodes to 64 KiB, Azure's limit; room is left for the padding. */
+export const MAX_MESSAGE_BYTES = 48 * 1024 - 512;
+
+/** Work messages between two records of the ingest's progress on the job. */
+export const INGEST_MESSAGES_PER_CHECKPOINT = 256;
+/** Work messages the ingest sends in one call to the queue. */
+export const INGEST_SEND_BATCH_MESSAGES = 32;
+/** About 400 lines of a typical file: the ingest lets the process breathe this often. */
+export const INGEST_READ_SLICE_BYTES = 64 * 1024;
+/**
+ * Until the job's first message is out, slices are smaller: the first lines' tokens are counted exactly
+ * (slowly), and a whole first slice of them held the first message back by ~150 ms.
+ */
+export const INGEST_FIRST_SLICE_BYTES = 8 * 1024;
+/**
+ * Batches of sends under way while reading goes on: two (up to 64 sends) keep the queue service busy
+ * without flooding it. With six (~190 sends) queued at Azurite at a job's start, the workers' receives and
+ * range reads waited behind them. Azure's target for one queue is 2,000 messages a second, which 64 sends
+ * in flight reach (bench:ingest: 100,000 lines as fast as with six, 1,000,000 lines ~11% slower).
+ */
+export const INGEST_MAX_SEND_BATCHES_IN_FLIGHT = 2;
+/** Renewed at every checkpoint; a reader that died lets another take over after this. */
+export const INGEST_LEASE_IN_MS = 5 * 60_000;
+/** Outcomes of invalid (or cancelled) lines the ingest holds before it records them. */
+export const INGEST_OUTCOMES_PER_FLUSH = 500;
+/** Tokens per prompt character assumed before any line was counted exactly. */
+export const INGEST_DEFAULT_TOKENS_PER_CHAR = 0.25;
+
+/** Work messages sent in one call when failed or lost lines are queued again. */
+export const REQUEUE_MESSAGES_PER_SEND = 64;
+
+/** A result file written whole goes up in blocks of about 4 MiB: bounded memory whatever its size. */
+export const RESULT_FILE_BLOCK_CHARS = 4 * 1024 * 1024;
+
+/** Server debt reports are folded into the shared rate budget at most this often. */
+export const BUDGET_CORRECTION_INTERVAL_IN_MS = 1_000;
+/**
+ * The next slice of the shared budget is claimed while this much of the held timeline (or twice a claim's
+ * usual round trip, if more) is still to run, and covers at least as much: the claim's round trip then
+ * passes while requests are still being admitted, however slow the store is.
+ */
+export const BUDGET_MIN_CLAIM_LEAD_IN_MS = 100;
