@@ -1,4 +1,5 @@
-import { BatchFileValidator } from '../core/BatchFileValidator.js';
+import { BatchFileValidator, type ValidatedLine } from '../core/BatchFileValidator.js';
+import { requestSizeError } from '../core/requestLimits.js';
 import { JobStatus, MAX_ERRORS_ON_JOB, newJob, type IngestChunkStart, type Job, type JobLineError } from '../core/job.js';
 import type { ChatCompletionBody } from '../core/chat.js';
 import { CustomIdSet } from '../core/CustomIdSet.js';
@@ -14,7 +15,7 @@ import { spendingCapFromMetadata } from '../core/spendingCap.js';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from './Logger.js';
-import type { Deployments } from './deployments.js';
+import { requestLimitsOf, type Deployments } from './deployments.js';
 import type { BlobStore, Clock, JobStore, MessageQueue } from './ports.js';
 import { updateJob } from './updateJob.js';
 import { recordOutcomesAndMaybeFinalize } from './processRequestMessage.js';
@@ -329,10 +330,23 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps, 
     job = { ...job, ingest: { ...job.ingest, chunk: nextChunk } };
   };
 
+  /** Prompt tokens of the current line, when it is one of those counted exactly. */
+  let countedPromptTokens: number | undefined;
+  /** A request its deployment could never serve fails here, without a call (the worker checks the lines not counted here). */
+  const refuseOversized = (line: Extract<ValidatedLine, { kind: 'request' }>): Exclude<ValidatedLine, { kind: 'blank' }> => {
+    deployment ??= deps.deployments.forJob(line.body.model, job.id);
+    countedPromptTokens = sampledLines < exactTokenLines ? deployment.tokenCounter.countChatPrompt(line.body.messages) : undefined;
+    const own = line.body.max_tokens ?? undefined;
+    const size = { promptTokens: countedPromptTokens ?? 0, maxTokens: own ?? deps.defaultMaxTokens, maxTokensDefaulted: own === undefined };
+    const error = requestSizeError(size, requestLimitsOf(deployment));
+    return error === undefined ? line : { kind: 'invalid', lineNumber: line.lineNumber, customId: line.customId, error };
+  };
+
   const handle = (raw: Parameters<BatchFileValidator['validate']>[0]): void => {
     linesRead += 1;
-    const line = validator.validate(raw);
-    if (line.kind === 'blank') return;
+    const validated = validator.validate(raw);
+    if (validated.kind === 'blank') return;
+    const line = validated.kind === 'request' ? refuseOversized(validated) : validated;
     if (line.kind === 'invalid') {
       invalid += 1;
       if (errors.length < MAX_ERRORS_ON_JOB && !errors.some((e) => e.line === line.lineNumber)) errors.push({ ...line.error, line: line.lineNumber });
@@ -358,8 +372,8 @@ async function streamIntoJob(startingJob: Job, owner: string, deps: IngestDeps, 
     if (maxTokens === undefined || maxTokens === null) defaultMaxTokensApplied += 1;
     maxCompletionTokens += maxTokens ?? deps.defaultMaxTokens;
     // The tokenizer is exact but slow: the first lines are counted exactly, the rest estimated from their length.
-    if (sampledLines < exactTokenLines) {
-      const tokens = deployment.tokenCounter.countChatPrompt(line.body.messages);
+    if (countedPromptTokens !== undefined) {
+      const tokens = countedPromptTokens;
       estimatedPromptTokens += tokens;
       sampledTokens += tokens;
       sampledChars += promptChars(line.body);

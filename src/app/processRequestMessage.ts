@@ -8,7 +8,8 @@ import type { RequestItem, RequestMessage } from '../core/requestMessage.js';
 import { decideRetry, parseRetryAfterInMs, type CallOutcome, type RetryPolicy } from '../core/retryPolicy.js';
 import type { ControlMessage } from './controlMessages.js';
 import type { Logger } from './Logger.js';
-import type { Deployment, Deployments } from './deployments.js';
+import { requestLimitsOf, type Deployment, type Deployments } from './deployments.js';
+import { requestSizeError } from '../core/requestLimits.js';
 import { updateJob } from './updateJob.js';
 import { ensureError } from '../core/errors.js';
 import { LedgerState, type ChatCallResult, type Clock, type JobSpendStore, type JobStore, type LedgerEntry, type MessageQueue, type StoredJob, type UsageLedger } from './ports.js';
@@ -219,7 +220,11 @@ type Admission =
   | { readonly kind: 'capped' }
   | { readonly kind: 'paused'; readonly waitInMs: number }
   | { readonly kind: 'admitted'; readonly reservation: SpendReservation; readonly sent: LedgerEntry };
-type Sending = Exclude<Admission, { kind: 'admitted' }> | { readonly kind: 'answered'; readonly reservation: SpendReservation; readonly sent: LedgerEntry; readonly result: ChatCallResult };
+type Sending =
+  | Exclude<Admission, { kind: 'admitted' }>
+  | { readonly kind: 'answered'; readonly reservation: SpendReservation; readonly sent: LedgerEntry; readonly result: ChatCallResult }
+  /** The request could never be served (over the context or the tokens per minute): refused before the budget. */
+  | { readonly kind: 'oversized'; readonly error: LineError };
 
 /** Shared by the lines of one message: once one learns the deployment refuses us, the rest stop. */
 interface HaltGuard {
@@ -379,6 +384,10 @@ async function runLine(run: MessageRun, item: RequestItem, resolved: ResolvedBod
     // the budget at once: a crash leaves those unconfirmed though they were never sent.
     const sending = await deps.callSlots(async (): Promise<Sending> => {
       const tokens = (reservedTokens ??= tokenCounter.countChatPrompt(body.messages) + (body.max_tokens as number));
+      const maxTokensDefaulted = resolved.max_tokens === undefined || resolved.max_tokens === null;
+      const size = { promptTokens: tokens - (body.max_tokens as number), maxTokens: body.max_tokens as number, maxTokensDefaulted };
+      const oversized = requestSizeError(size, requestLimitsOf(deployment));
+      if (oversized !== undefined) return { kind: 'oversized', error: oversized };
       const call = { body, reservedTokens: tokens, attempt: attempts + 1 };
       const admission = await deps.admissionSlots(deployment.name, () => admit(run, item, call));
       if (admission.kind !== 'admitted') return admission;
@@ -386,6 +395,7 @@ async function runLine(run: MessageRun, item: RequestItem, resolved: ResolvedBod
       return { kind: 'answered', reservation, sent, result: await chat.complete(body, { customId: item.id, callId: sent.id }) };
     });
     if (sending.kind === 'capped') return capped();
+    if (sending.kind === 'oversized') return { kind: 'outcome', outcome: failedOutcome(message.jobId, item, sending.error, attempts, null, deps.clock.nowInMs()) };
     if (sending.kind === 'paused') return requeueForBudget(sending.waitInMs);
     const { reservation, sent, result } = sending;
     const now = deps.clock.nowInMs();
