@@ -2,7 +2,7 @@ import type { ChatCompletionBody } from './chat.js';
 import { CustomIdSet } from './CustomIdSet.js';
 import type { RawLine } from './LineSplitter.js';
 import { LineErrorCode, type LineError } from './lineErrors.js';
-import { parseBatchLine } from './parseBatchLine.js';
+import { parseBatchLine, RESERVED_CUSTOM_ID_PREFIX } from './parseBatchLine.js';
 
 export type ValidatedLine =
   | { readonly kind: 'blank'; readonly lineNumber: number }
@@ -28,9 +28,14 @@ export interface BatchFileValidatorOptions {
   readonly maxLinesPerFile: number;
 }
 
-/** The id a line gets when it has no `custom_id` of its own. */
+/**
+ * The id a line gets when it has no `custom_id` of its own: `~line-<n>`, a form no line may give itself
+ * (parseBatchLine refuses it), so it can never collide with an explicit id, before or after it in the
+ * file: the set of ids seen stays as it was. (`line-<n>` could: an explicit `line-2` made line 2, which
+ * had none, fail as a duplicate, and put `line-2` twice in the output.)
+ */
 export function defaultCustomId(lineNumber: number): string {
-  return `line-${lineNumber}`;
+  return `${RESERVED_CUSTOM_ID_PREFIX}${lineNumber}`;
 }
 
 /**

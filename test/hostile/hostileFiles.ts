@@ -64,7 +64,7 @@ export function referenceOutcomes(lines: readonly ReferenceLine[], limits: Refer
     return { kind: 'invalid', customId, code };
   };
   return lines.map((line): Expected => {
-    const fallback = `line-${line.lineNumber}`;
+    const fallback = `~line-${line.lineNumber}`;
     if (line.content.length > limits.maxLineBytes) return invalid(fallback, 'line_too_large');
     if (line.content.length === 0) return { kind: 'blank' };
     let text: string;
