@@ -88,7 +88,7 @@ export class BatchFileValidator {
     const parsed = parseBatchLine(text);
     if (parsed.kind === 'blank') return { kind: 'blank', lineNumber };
     const customId = parsed.customId ?? fallbackId;
-    if (parsed.kind === 'invalid') return this.#invalid(lineNumber, customId, parsed.error);
+    if (parsed.kind === 'invalid') return this.#invalid(lineNumber, customId, crOnlyHint(text, parsed.error));
 
     if (this.#tasks >= this.#options.maxLinesPerFile) {
       return this.#invalid(lineNumber, customId, {
@@ -131,4 +131,18 @@ export class BatchFileValidator {
     this.#seenCustomIds.add(customId);
     return { kind: 'invalid', lineNumber, customId, error };
   }
+}
+
+/**
+ * Lines end at LF (a CR before it is dropped). A file saved with CR-only line endings (classic Mac) is
+ * therefore one long line; its JSON error would say nothing useful, so the error says what happened.
+ */
+function crOnlyHint(text: string, error: LineError): LineError {
+  if (error.code !== LineErrorCode.invalidJsonLine || !text.includes('\r')) return error;
+  return {
+    ...error,
+    message:
+      'Line is not valid JSON and holds carriage returns (CR) without line feeds: the file seems to use CR-only line ' +
+      'endings, which make it one line. Save it with LF or CRLF line endings.',
+  };
 }

@@ -38,6 +38,15 @@ describe('BatchFileValidator', () => {
     ]);
   });
 
+  it('says so when a file with CR-only line endings reads as one invalid line', () => {
+    const [only, ...rest] = validateFile([line({ custom_id: 'a' }), line({ custom_id: 'b' }), ''].join('\r'));
+    expect(rest).toEqual([]);
+    expect(only).toMatchObject({ kind: 'invalid', error: { code: 'invalid_json_line', message: expect.stringContaining('CR-only line endings') } });
+    // CRLF files and a CR as JSON whitespace inside a line are fine.
+    expect(validateFile([line({ custom_id: 'a' }), line({ custom_id: 'b' })].join('\r\n')).map((r) => r.kind)).toEqual(['request', 'request']);
+    expect(validateFile('{"custom_id":"c",\r"messages":[{"role":"user","content":"q"}]}')[0]).toMatchObject({ kind: 'request', customId: 'c' });
+  });
+
   it('reports a duplicate custom_id on the second occurrence', () => {
     const result = validateFile(`${line({ custom_id: 'a' })}\n${line({ custom_id: 'a' })}`);
     expect(result[1]).toMatchObject({ kind: 'invalid', lineNumber: 2, error: { code: 'duplicate_custom_id' } });
