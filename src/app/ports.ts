@@ -197,6 +197,9 @@ export interface JobSpendStore {
    */
   reserve(jobId: string, amountInNanos: number, capInNanos: number): Promise<boolean>;
   /** After a call: adds its billed cost (0 if not billed) and call count, and releases its reservation. */
-  settle(jobId: string, settlement: { readonly costInNanos: number; readonly calls: number; readonly releaseInNanos: number }): Promise<void>;
+  settle(
+    jobId: string,
+    settlement: { readonly costInNanos: number; readonly calls: number; readonly releaseInNanos: number; readonly unconfirmedCalls?: number },
+  ): Promise<void>;
   markCapReached(jobId: string, atInMs: number): Promise<void>;
 }
