@@ -149,6 +149,9 @@ param phi3RpmLimit int = 1000
 @description('PHI3_TPM_LIMIT: tokens per minute of the deployment.')
 param phi3TpmLimit int = 200000
 
+@description('PHI3_CONTEXT_LENGTH: prompt + max_tokens the model accepts. Empty: what the model name says (4k, 8k, 128k).')
+param phi3ContextLength string = ''
+
 @description('PHI3_BUDGET_UTILIZATION: share of the limits to use, greater than 0 and at most 1.')
 param phi3BudgetUtilization string = '0.98'
 
@@ -512,6 +515,7 @@ var appSettings = {
   PHI3_API_VERSION: phi3ApiVersion
   PHI3_RPM_LIMIT: string(phi3RpmLimit)
   PHI3_TPM_LIMIT: string(phi3TpmLimit)
+  PHI3_CONTEXT_LENGTH: phi3ContextLength
   PHI3_BUDGET_UTILIZATION: phi3BudgetUtilization
   PHI3_BUDGET_SCOPE: phi3BudgetScope
   PHI3_BUDGET_SLICE_MS: string(phi3BudgetSliceMs)

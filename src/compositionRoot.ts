@@ -89,6 +89,7 @@ export async function createServices(env: Env): Promise<Services> {
       }),
       limiter: createLimiter(config, d, budgetStore),
       tokenCounter: createTokenCounter(d.model),
+      requestLimits: { contextLength: d.contextLength, tokensPerMinute: d.tokensPerMinute },
     })),
   );
   const resultParts = new ResultParts(blobs, config.outputContainer, () => randomUUID().replaceAll('-', '').slice(0, 16));

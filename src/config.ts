@@ -1,6 +1,7 @@
 import { ConfigError } from './core/errors.js';
 import { parseAmountToNanos } from './core/money.js';
 import { DEFAULT_PRICES, type ModelPrice } from './core/pricing.js';
+import { defaultContextLength } from './core/requestLimits.js';
 import type { RetryPolicy } from './core/retryPolicy.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -12,6 +13,8 @@ export interface DeploymentConfig {
   readonly model: string;
   readonly requestsPerMinute: number;
   readonly tokensPerMinute: number;
+  /** Prompt + max_tokens the model accepts; lines asking for more fail without a call. */
+  readonly contextLength: number;
 }
 
 /** How a client reaches a storage service: a connection string locally, an identity in Azure. */
@@ -92,6 +95,7 @@ export const SETTINGS = {
   PHI3_API_KEY: undefined,
   PHI3_MODEL: 'Phi-3-mini-4k-instruct',
   PHI3_DEPLOYMENT: undefined,
+  PHI3_CONTEXT_LENGTH: undefined,
   PHI3_API_VERSION: '2024-05-01-preview',
   PHI3_RPM_LIMIT: '1000',
   PHI3_TPM_LIMIT: '200000',
@@ -217,7 +221,8 @@ function readExtraDeployments(env: Env, reader: SettingsReader): DeploymentConfi
   const text = reader.raw('PHI3_EXTRA_DEPLOYMENTS');
   if (text === undefined) return [];
   const expected =
-    'a JSON array of {name, endpoint, apiKeySetting (the name of the setting holding its key), model, requestsPerMinute, tokensPerMinute}';
+    'a JSON array of {name, endpoint, apiKeySetting (the name of the setting holding its key), model, requestsPerMinute, tokensPerMinute, ' +
+    'and optionally contextLength}';
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -230,7 +235,8 @@ function readExtraDeployments(env: Env, reader: SettingsReader): DeploymentConfi
     const positive = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
     if (
       typeof d['name'] !== 'string' || typeof d['endpoint'] !== 'string' || typeof d['apiKeySetting'] !== 'string' ||
-      typeof d['model'] !== 'string' || !positive(d['requestsPerMinute']) || !positive(d['tokensPerMinute'])
+      typeof d['model'] !== 'string' || !positive(d['requestsPerMinute']) || !positive(d['tokensPerMinute']) ||
+      (d['contextLength'] !== undefined && !positive(d['contextLength']))
     ) {
       throw new ConfigError('PHI3_EXTRA_DEPLOYMENTS', expected, JSON.stringify({ ...d, apiKey: undefined }));
     }
@@ -250,6 +256,7 @@ function readExtraDeployments(env: Env, reader: SettingsReader): DeploymentConfi
       model: d['model'],
       requestsPerMinute: d['requestsPerMinute'] as number,
       tokensPerMinute: d['tokensPerMinute'] as number,
+      contextLength: (d['contextLength'] as number | undefined) ?? defaultContextLength(d['model']),
     };
   });
 }
@@ -319,6 +326,8 @@ export function loadConfig(env: Env): AppConfig {
           model,
           requestsPerMinute: reader.integer('PHI3_RPM_LIMIT', 1),
           tokensPerMinute: reader.integer('PHI3_TPM_LIMIT', 1),
+          // Empty: what the model's name says (4k, 8k or 128k variants).
+          contextLength: reader.raw('PHI3_CONTEXT_LENGTH') === undefined ? defaultContextLength(model) : reader.integer('PHI3_CONTEXT_LENGTH', 1),
         },
         ...readExtraDeployments(env, reader),
       ],

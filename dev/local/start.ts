@@ -11,6 +11,7 @@ import { ConfigError, ensureError } from '../../src/core/errors.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../simulator/index.js';
 import { createJsonLinesLogger, createLocalFunctionsHost, LogLevel, type LocalFunctionsHost } from './host/index.js';
 import { startLocalStack, type LocalStack } from './stack/index.js';
+import { cliHints } from './cliHints.js';
 
 /** Ports of the embedded stack; each can be moved with its environment variable. */
 const PORT_SETTINGS = {
@@ -132,9 +133,12 @@ async function main(): Promise<void> {
     [
       '',
       'Still serving. Try:',
-      '  export AzureWebJobsStorage=UseDevelopmentStorage=true   # the CLI talks to the local Azurite',
-      '  npx phi3-batch submit your-file.jsonl --watch            # drop your own file (OpenAI Batch lines or bare chat bodies)',
-      '  npx phi3-batch status                                    # recent jobs',
+      ...cliHints({
+        storageConnectionString: running.stack.settings['AzureWebJobsStorage']!,
+        defaultStoragePorts: ports['LOCAL_BLOB_PORT'] === 10000 && ports['LOCAL_QUEUE_PORT'] === 10001,
+        apiUrl,
+        functionKeyRequired: Boolean(process.env['LOCAL_FUNCTION_KEY']),
+      }),
       `  curl ${apiUrl}/jobs                      # list jobs`,
       `  curl ${apiUrl}/jobs/<jobId>              # one job's status`,
       `  curl ${apiUrl}/jobs/<jobId>/results      # its output lines (JSONL)`,

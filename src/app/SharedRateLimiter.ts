@@ -2,6 +2,7 @@ import type { BudgetCost } from '../core/PacedBudget.js';
 import {
   claimSlice,
   costInMs,
+  debtInMs,
   delaySchedule,
   pauseSchedule,
   SlicePacer,
@@ -73,15 +74,12 @@ export class SharedRateLimiter implements RateLimiter {
 
   correct(remaining: { requests?: number | undefined; tokens?: number | undefined }): void {
     const now = this.#options.clock.nowInMs();
-    const { rates } = this.#options;
-    const debtInMs = Math.max(
-      remaining.requests !== undefined && remaining.requests < 0 ? -remaining.requests / rates.requestsPerMs : 0,
-      remaining.tokens !== undefined && remaining.tokens < 0 ? -remaining.tokens / rates.tokensPerMs : 0,
-    );
-    if (debtInMs <= 0 || now - this.#lastCorrectionInMs < BUDGET_CORRECTION_INTERVAL_IN_MS) return;
+    // Bounded in the core: a header cannot put the deployment in more than one window of debt.
+    const debt = debtInMs(remaining, this.#options.rates);
+    if (debt <= 0 || now - this.#lastCorrectionInMs < BUDGET_CORRECTION_INTERVAL_IN_MS) return;
     this.#lastCorrectionInMs = now;
-    this.#pacer.dropBefore(now + debtInMs);
-    this.#background(this.#options.store.update(this.#options.deploymentId, (state) => ({ state: delaySchedule(state, debtInMs, now), result: undefined })));
+    this.#pacer.dropBefore(now + debt);
+    this.#background(this.#options.store.update(this.#options.deploymentId, (state) => ({ state: delaySchedule(state, debt, now), result: undefined })));
   }
 
   /** Unused reservation cannot be handed back to a shared timeline once other slices follow it; it is simply not claimed again. */

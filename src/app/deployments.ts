@@ -1,4 +1,5 @@
 import type { TokenCounter } from '../core/chat.js';
+import { defaultContextLength, type RequestLimits } from '../core/requestLimits.js';
 import type { ChatClient, RateLimiter } from './ports.js';
 
 /** One Phi-3 serverless deployment as the worker uses it: its client, its own budget, its tokenizer. */
@@ -8,6 +9,13 @@ export interface Deployment {
   readonly chat: ChatClient;
   readonly limiter: RateLimiter;
   readonly tokenCounter: TokenCounter;
+  /** What one call may ask for; absent: the context the model's name implies, and no tokens-per-minute bound. */
+  readonly requestLimits?: RequestLimits;
+}
+
+/** The deployment's per-call limits, with the defaults its model implies. */
+export function requestLimitsOf(deployment: Deployment): RequestLimits {
+  return deployment.requestLimits ?? { contextLength: defaultContextLength(deployment.model), tokensPerMinute: Number.POSITIVE_INFINITY };
 }
 
 /**

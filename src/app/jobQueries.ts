@@ -2,7 +2,7 @@ import { toBatchObject, type BatchObject } from '../core/batchObject.js';
 import { BadRequestError, NotFoundError } from '../core/errors.js';
 import { isValidJobId } from '../core/jobId.js';
 import { toBatchOutputLine } from '../core/lineOutcome.js';
-import type { JobStore, StoredJob } from './ports.js';
+import { InvalidPageTokenError, type JobStore, type StoredJob } from './ports.js';
 
 export async function requireJob(jobs: JobStore, jobId: string | undefined): Promise<StoredJob> {
   if (jobId === undefined || !isValidJobId(jobId)) {
@@ -34,16 +34,24 @@ export async function listJobs(jobs: JobStore, options: { limit: string | null; 
     }
     pageSize = parsed;
   }
+  const badAfter = () => new BadRequestError('after must be a next_page value from an earlier response', 'after');
   let continuationToken: string | undefined;
   if (options.after !== null) {
     try {
       continuationToken = Buffer.from(options.after, 'base64url').toString('utf8');
       JSON.parse(continuationToken);
     } catch {
-      throw new BadRequestError('after must be a next_page value from an earlier response', 'after');
+      throw badAfter();
     }
   }
-  const page = await jobs.listJobs({ pageSize, continuationToken });
+  let page: Awaited<ReturnType<JobStore['listJobs']>>;
+  try {
+    page = await jobs.listJobs({ pageSize, continuationToken });
+  } catch (error) {
+    // Valid JSON is not yet a token the store handed out: still the client's `after`, not a server error.
+    if (error instanceof InvalidPageTokenError) throw badAfter();
+    throw error;
+  }
   return {
     object: 'list',
     data: page.jobs.map(toBatchObject),

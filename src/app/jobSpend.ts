@@ -35,7 +35,7 @@ export class JobSpendMeter {
   readonly #capInNanos: number | undefined;
   readonly #currency: string;
   readonly #deps: JobSpendDeps;
-  #pending = { costInNanos: 0, calls: 0, releaseInNanos: 0 };
+  #pending = { costInNanos: 0, calls: 0, releaseInNanos: 0, unconfirmedCalls: 0 };
   #stopped: boolean;
 
   constructor(job: Job, deps: JobSpendDeps) {
@@ -113,13 +113,14 @@ export class JobSpendMeter {
    */
   unconfirmed(): void {
     this.#pending.calls += 1;
+    this.#pending.unconfirmedCalls += 1;
   }
 
   /** The job's live counters, once for the whole message (the ledger already has every call). */
   async flush(): Promise<void> {
     const settlement = this.#pending;
     if (settlement.costInNanos === 0 && settlement.calls === 0 && settlement.releaseInNanos === 0) return;
-    this.#pending = { costInNanos: 0, calls: 0, releaseInNanos: 0 };
+    this.#pending = { costInNanos: 0, calls: 0, releaseInNanos: 0, unconfirmedCalls: 0 };
     await this.#deps.jobSpend.settle(this.#jobId, settlement);
   }
 

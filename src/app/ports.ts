@@ -64,6 +64,15 @@ export interface StoredJob {
 
 export type { OutcomeTotals } from '../core/lineOutcome.js';
 
+/** `JobStore.listJobs` was given a continuation token it did not hand out (a client's bad `after`). */
+export class InvalidPageTokenError extends Error {
+  override readonly name = 'InvalidPageTokenError';
+  readonly code = 'invalid_page_token';
+  constructor(options?: { cause?: unknown }) {
+    super('The page token is not one this listing handed out', options);
+  }
+}
+
 export interface JobStore {
   /** Creates the job; returns false if a job with this id already exists. */
   createJob(job: Job): Promise<boolean>;
@@ -78,6 +87,7 @@ export interface JobStore {
   deleteOutcomes(jobId: string, lines: readonly number[]): Promise<void>;
   /** Line numbers that have an outcome, in order. */
   listOutcomeLines(jobId: string): AsyncIterable<number>;
+  /** Newest first. Throws InvalidPageTokenError for a continuation token it did not hand out. */
   listJobs(options: { pageSize: number; continuationToken?: string | undefined }): Promise<{ jobs: Job[]; continuationToken: string | undefined }>;
   /** Writes outcomes that do not exist yet; returns those this call created (a line's first outcome wins). */
   recordOutcomes(outcomes: readonly LineOutcome[]): Promise<LineOutcome[]>;
@@ -403,6 +413,9 @@ export interface JobSpendStore {
    */
   reserve(jobId: string, amountInNanos: number, capInNanos: number): Promise<boolean>;
   /** After a call: adds its billed cost (0 if not billed) and call count, and releases its reservation. */
-  settle(jobId: string, settlement: { readonly costInNanos: number; readonly calls: number; readonly releaseInNanos: number }): Promise<void>;
+  settle(
+    jobId: string,
+    settlement: { readonly costInNanos: number; readonly calls: number; readonly releaseInNanos: number; readonly unconfirmedCalls?: number },
+  ): Promise<void>;
   markCapReached(jobId: string, atInMs: number): Promise<void>;
 }

@@ -3,13 +3,13 @@ import { JobStatus, TERMINAL_STATUSES, type Job } from '../core/job.js';
 import { isRetryableLineError, isValidationError } from '../core/lineErrors.js';
 import { requireJob } from './jobQueries.js';
 import type { Logger } from './Logger.js';
-import type { Clock, JobStore } from './ports.js';
+import type { BlobStore, Clock, JobStore, StoredJob } from './ports.js';
 import { requeueLines, type RequeueLinesDeps } from './requeueLines.js';
-import { updateJob } from './updateJob.js';
 
 /** What a retry of failed lines needs: the job store, and what re-queueing lines needs. */
 export interface RetryFailedLinesDeps extends RequeueLinesDeps {
   readonly jobs: JobStore;
+  readonly blobs: BlobStore;
   readonly clock: Clock;
   readonly logger: Logger;
 }
@@ -19,20 +19,72 @@ export interface RetryResult {
   readonly retried: number;
 }
 
+/** Reads of the job before giving up when other writers keep changing it between our read and our write. */
+const MAX_ATTEMPTS = 5;
+
 /**
  * Sends a finished job's failed lines again (all of them, or only those whose failure a retry can
  * fix), keeping the lines that succeeded. Lines that failed validation are never resent: their input
  * is what is wrong. Attempts keep adding up per line.
+ *
+ * Nothing changes unless the retry can run: the job must be finished and its input blob still the
+ * version the job read (else 409, and the job and its outcomes stay as they were). Reopening the job
+ * is one conditional write on the ETag it was read with, so of several retries at once exactly one
+ * wins; the others find the job running again and get a 409.
  */
-export async function retryFailedLines(
-  deps: RetryFailedLinesDeps,
-  jobId: string | undefined,
-  options: { retryableOnly: boolean },
-): Promise<RetryResult> {
-  const { job } = await requireJob(deps.jobs, jobId);
-  if (!TERMINAL_STATUSES.has(job.status)) {
-    throw new ConflictError(`Job ${job.id} is ${job.status}; failed lines can be retried once it has finished`);
+export async function retryFailedLines(deps: RetryFailedLinesDeps, jobId: string | undefined, options: { retryableOnly: boolean }): Promise<RetryResult> {
+  let stored: StoredJob | undefined = await requireJob(deps.jobs, jobId);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS && stored !== undefined; attempt += 1) {
+    const { job, etag }: StoredJob = stored;
+    if (!TERMINAL_STATUSES.has(job.status)) {
+      throw new ConflictError(`Job ${job.id} is ${job.status}; failed lines can be retried once it has finished`);
+    }
+    await requireInputUnchanged(job, deps);
+    const attemptsByLine = await linesToRetry(job, deps, options);
+    if (attemptsByLine.size === 0) {
+      // Nothing to send, if the job is still as read: a concurrent retry may have taken the lines meanwhile.
+      const latest: StoredJob | undefined = await deps.jobs.getJob(job.id);
+      if (latest?.etag === etag) return { job, retried: 0 };
+      stored = latest;
+      continue;
+    }
+
+    const reopened = await deps.jobs.replaceJob(reopen(job, attemptsByLine.size, deps.clock.nowInMs()), etag);
+    if (reopened === undefined) {
+      // Someone wrote the job since we read it (another retry, most likely): look again.
+      stored = await deps.jobs.getJob(job.id);
+      continue;
+    }
+    // Outcomes go first, then the lines: a line is never both recorded and queued. A crash in between
+    // leaves lines with neither, which the sweeper finds and queues.
+    await deps.jobs.deleteOutcomes(job.id, [...attemptsByLine.keys()]);
+    const retried = await requeueLines(reopened.job, (line) => {
+      const prior = attemptsByLine.get(line);
+      return prior === undefined ? undefined : { prior };
+    }, deps);
+    deps.logger.info(`Job ${job.id}: ${retried} failed line(s) sent again`);
+    return { job: reopened.job, retried };
   }
+  throw new ConflictError(`Job ${jobId ?? ''} kept changing while its retry was prepared; try again`);
+}
+
+/** The failed lines are read back from the version of the input the job read: it must still be there. */
+async function requireInputUnchanged(job: Job, deps: Pick<RetryFailedLinesDeps, 'blobs'>): Promise<void> {
+  const { container, name, etag } = job.input;
+  const properties = await deps.blobs.getProperties(container, name);
+  if (properties === undefined) {
+    throw new ConflictError(`Job ${job.id}: its input ${container}/${name} has been deleted, so its failed lines cannot be read again`);
+  }
+  if (properties.etag !== etag) {
+    throw new ConflictError(
+      `Job ${job.id}: its input ${container}/${name} has been replaced since the job read it, so its failed lines cannot be read again; ` +
+        'the new file is a job of its own',
+    );
+  }
+}
+
+/** The failed lines a retry sends again, with how many calls each already had. */
+async function linesToRetry(job: Job, deps: Pick<RetryFailedLinesDeps, 'jobs'>, options: { retryableOnly: boolean }): Promise<Map<number, number>> {
   const attemptsByLine = new Map<number, number>();
   for await (const outcome of deps.jobs.listOutcomes(job.id, { status: 'not_succeeded' })) {
     const code = outcome.error?.code ?? '';
@@ -42,30 +94,20 @@ export async function retryFailedLines(
     if (options.retryableOnly && !isRetryableLineError(code) && status < 500 && status !== 429) continue;
     attemptsByLine.set(outcome.line, outcome.attempts);
   }
-  if (attemptsByLine.size === 0) return { job, retried: 0 };
+  return attemptsByLine;
+}
 
-  const now = deps.clock.nowInMs();
-  const reopened = await updateJob(deps.jobs, job.id, (current) => {
-    const { completedAt: _c, failedAt: _f, cancelledAt: _x, finalizingAt: _z, cancellingAt: _y, ...timestamps } = current.timestamps;
-    return {
-      ...current,
-      status: JobStatus.inProgress,
-      halt: undefined,
-      jobError: undefined,
-      deferral: undefined,
-      retries: (current.retries ?? 0) + 1,
-      progressAtInMs: now,
-      counts: { succeeded: current.counts.succeeded, failed: current.counts.failed - attemptsByLine.size },
-      timestamps: { ...timestamps, inProgressAt: current.timestamps.inProgressAt ?? now },
-    };
-  });
-  // Outcomes go first, then the lines: a line is never both recorded and queued. A crash in between
-  // leaves lines with neither, which the sweeper finds and queues.
-  await deps.jobs.deleteOutcomes(job.id, [...attemptsByLine.keys()]);
-  const retried = await requeueLines(reopened.job, (line) => {
-    const prior = attemptsByLine.get(line);
-    return prior === undefined ? undefined : { prior };
-  }, deps);
-  deps.logger.info(`Job ${job.id}: ${retried} failed line(s) sent again`);
-  return { job: reopened.job, retried };
+function reopen(job: Job, lines: number, nowInMs: number): Job {
+  const { completedAt: _c, failedAt: _f, cancelledAt: _x, finalizingAt: _z, cancellingAt: _y, ...timestamps } = job.timestamps;
+  return {
+    ...job,
+    status: JobStatus.inProgress,
+    halt: undefined,
+    jobError: undefined,
+    deferral: undefined,
+    retries: (job.retries ?? 0) + 1,
+    progressAtInMs: nowInMs,
+    counts: { succeeded: job.counts.succeeded, failed: job.counts.failed - lines },
+    timestamps: { ...timestamps, inProgressAt: job.timestamps.inProgressAt ?? nowInMs },
+  };
 }

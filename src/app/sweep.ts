@@ -1,3 +1,4 @@
+import { ensureError } from '../core/errors.js';
 import { JobStatus, totalTasks, type Job } from '../core/job.js';
 import { finalizeMessage, ingestMessage } from '../core/controlMessage.js';
 import type { Logger } from './Logger.js';
@@ -18,7 +19,8 @@ export interface SweepOptions {
   readonly stallInMs: number;
 }
 
-export type SweepAction = 'healthy' | 'deferred' | 'resume-ingest' | 'finalize' | 'requeued';
+/** `error`: looking after the job failed (logged); the sweep went on with the others and tries it again next time. */
+export type SweepAction = 'healthy' | 'deferred' | 'resume-ingest' | 'finalize' | 'requeued' | 'error';
 
 export interface SweepReport {
   readonly jobs: number;
@@ -39,9 +41,16 @@ export async function sweep(deps: SweepDeps, options: SweepOptions): Promise<Swe
   let jobs = 0;
   for await (const job of deps.jobs.listActiveJobs()) {
     jobs += 1;
-    const action = await sweepJob(job, now, deps, options);
-    actions[job.id] = action.kind;
-    requeuedLines += action.requeued;
+    try {
+      const action = await sweepJob(job, now, deps, options);
+      actions[job.id] = action.kind;
+      requeuedLines += action.requeued;
+    } catch (thrown) {
+      // One job that cannot be helped (its input gone, a store error) must not keep the others from being swept.
+      const error = ensureError(thrown);
+      actions[job.id] = 'error';
+      deps.logger.error(`Sweeper: job ${job.id} could not be looked after (${error.name}: ${error.message}); the other jobs are swept on`);
+    }
   }
   return { jobs, actions, requeuedLines };
 }

@@ -2,7 +2,7 @@ import type { ChatCompletionBody } from './chat.js';
 import { CustomIdSet } from './CustomIdSet.js';
 import type { RawLine } from './LineSplitter.js';
 import { LineErrorCode, type LineError } from './lineErrors.js';
-import { parseBatchLine } from './parseBatchLine.js';
+import { parseBatchLine, RESERVED_CUSTOM_ID_PREFIX } from './parseBatchLine.js';
 
 export type ValidatedLine =
   | { readonly kind: 'blank'; readonly lineNumber: number }
@@ -28,9 +28,14 @@ export interface BatchFileValidatorOptions {
   readonly maxLinesPerFile: number;
 }
 
-/** The id a line gets when it has no `custom_id` of its own. */
+/**
+ * The id a line gets when it has no `custom_id` of its own: `~line-<n>`, a form no line may give itself
+ * (parseBatchLine refuses it), so it can never collide with an explicit id, before or after it in the
+ * file: the set of ids seen stays as it was. (`line-<n>` could: an explicit `line-2` made line 2, which
+ * had none, fail as a duplicate, and put `line-2` twice in the output.)
+ */
 export function defaultCustomId(lineNumber: number): string {
-  return `line-${lineNumber}`;
+  return `${RESERVED_CUSTOM_ID_PREFIX}${lineNumber}`;
 }
 
 /**
@@ -83,7 +88,7 @@ export class BatchFileValidator {
     const parsed = parseBatchLine(text);
     if (parsed.kind === 'blank') return { kind: 'blank', lineNumber };
     const customId = parsed.customId ?? fallbackId;
-    if (parsed.kind === 'invalid') return this.#invalid(lineNumber, customId, parsed.error);
+    if (parsed.kind === 'invalid') return this.#invalid(lineNumber, customId, crOnlyHint(text, parsed.error));
 
     if (this.#tasks >= this.#options.maxLinesPerFile) {
       return this.#invalid(lineNumber, customId, {
@@ -126,4 +131,18 @@ export class BatchFileValidator {
     this.#seenCustomIds.add(customId);
     return { kind: 'invalid', lineNumber, customId, error };
   }
+}
+
+/**
+ * Lines end at LF (a CR before it is dropped). A file saved with CR-only line endings (classic Mac) is
+ * therefore one long line; its JSON error would say nothing useful, so the error says what happened.
+ */
+function crOnlyHint(text: string, error: LineError): LineError {
+  if (error.code !== LineErrorCode.invalidJsonLine || !text.includes('\r')) return error;
+  return {
+    ...error,
+    message:
+      'Line is not valid JSON and holds carriage returns (CR) without line feeds: the file seems to use CR-only line ' +
+      'endings, which make it one line. Save it with LF or CRLF line endings.',
+  };
 }

@@ -17,6 +17,12 @@ export interface PacedBudgetOptions {
 }
 
 const MS_PER_MINUTE = 60_000;
+/**
+ * The limits are per minute: no single request, and no correction the server's headers ask for, may
+ * take more than one window of the budget. A request that needs more could never be served within the
+ * limit; a header claiming more debt than the limit itself is wrong (seen: -999999999 remaining tokens).
+ */
+export const BUDGET_WINDOW_IN_MS = MS_PER_MINUTE;
 
 /**
  * Paces requests and tokens evenly at a rate just under the limits.
@@ -51,8 +57,9 @@ export class PacedBudget {
     const tokenWait = this.#tokenLevel < 0 ? -this.#tokenLevel / this.#tokenRatePerMs : 0;
     const waitInMs = Math.ceil(Math.max(requestWait, tokenWait));
     if (waitInMs > 0) return { granted: false, waitInMs };
-    this.#requestLevel -= cost.requests;
-    this.#tokenLevel -= cost.tokens;
+    // At most one window's capacity: a larger cost would hold everybody else back for longer than a minute.
+    this.#requestLevel -= Math.min(cost.requests, this.#requestRatePerMs * BUDGET_WINDOW_IN_MS);
+    this.#tokenLevel -= Math.min(cost.tokens, this.#tokenRatePerMs * BUDGET_WINDOW_IN_MS);
     return { granted: true };
   }
 
@@ -69,15 +76,18 @@ export class PacedBudget {
 
   /**
    * Lets the server's `x-ratelimit-remaining-*` headers slow us down. Only a shortfall is taken:
-   * remaining capacity never speeds us past our own pace. Negative values (seen in the wild) mean debt.
+   * remaining capacity never speeds us past our own pace. Negative values (seen in the wild) mean debt,
+   * taken as at most one window of the budget: the server cannot be owed more than its limit.
    */
   correct(remaining: { requests?: number | undefined; tokens?: number | undefined }, nowInMs: number): void {
     this.#refill(nowInMs);
     if (remaining.requests !== undefined && remaining.requests < 0) {
-      this.#requestLevel = Math.min(this.#requestLevel, remaining.requests);
+      const floor = -this.#requestRatePerMs * BUDGET_WINDOW_IN_MS;
+      this.#requestLevel = Math.min(this.#requestLevel, Math.max(remaining.requests, floor));
     }
     if (remaining.tokens !== undefined && remaining.tokens < 0) {
-      this.#tokenLevel = Math.min(this.#tokenLevel, remaining.tokens);
+      const floor = -this.#tokenRatePerMs * BUDGET_WINDOW_IN_MS;
+      this.#tokenLevel = Math.min(this.#tokenLevel, Math.max(remaining.tokens, floor));
     }
   }
 

@@ -1,4 +1,4 @@
-import type { BudgetCost, BudgetLimits } from './PacedBudget.js';
+import { BUDGET_WINDOW_IN_MS, type BudgetCost, type BudgetLimits } from './PacedBudget.js';
 
 /**
  * The shared state of one deployment's budget: a cursor on a global timeline of capacity.
@@ -32,9 +32,37 @@ export function scheduleRates(limits: BudgetLimits, utilization: number): Schedu
   };
 }
 
-/** How much of the timeline a request occupies: whichever of its requests or tokens binds. */
+/**
+ * How much of the timeline a request occupies: whichever of its requests or tokens binds, and never
+ * more than one window (a request that needs more could never be served within the limit; the worker
+ * refuses such lines before they get here).
+ */
 export function costInMs(cost: BudgetCost, rates: ScheduleRates): number {
-  return Math.max(cost.requests / rates.requestsPerMs, cost.tokens / rates.tokensPerMs);
+  return Math.min(BUDGET_WINDOW_IN_MS, Math.max(cost.requests / rates.requestsPerMs, cost.tokens / rates.tokensPerMs));
+}
+
+/**
+ * The timeline the server's negative `x-ratelimit-remaining-*` values say we owe: whichever binds, and at
+ * most one window. Debt beyond the limit itself is not believed (a -999999999 header meant 85 hours).
+ */
+export function debtInMs(remaining: { requests?: number | undefined; tokens?: number | undefined }, rates: ScheduleRates): number {
+  const requests = remaining.requests !== undefined && remaining.requests < 0 ? -remaining.requests / rates.requestsPerMs : 0;
+  const tokens = remaining.tokens !== undefined && remaining.tokens < 0 ? -remaining.tokens / rates.tokensPerMs : 0;
+  const debt = Math.max(requests, tokens);
+  return Number.isFinite(debt) ? Math.min(BUDGET_WINDOW_IN_MS, debt) : 0;
+}
+
+/**
+ * How far the cursor may lie ahead of now (or of a pause's end): slices are claimed at most a slice
+ * ahead, requests cost at most a window, debts at most a window. A stored cursor further ahead (left
+ * by a bug, or by an unbounded correction of an earlier version) is brought back when it is next read.
+ */
+export const MAX_CURSOR_LEAD_IN_MS = BUDGET_WINDOW_IN_MS;
+
+/** The state with a cursor no further than MAX_CURSOR_LEAD_IN_MS ahead of now or of the pause's end. */
+export function healSchedule(state: ScheduleState, nowInMs: number): ScheduleState {
+  const limit = Math.max(nowInMs, state.pausedUntilInMs) + MAX_CURSOR_LEAD_IN_MS;
+  return state.cursorInMs > limit ? { ...state, cursorInMs: limit } : state;
 }
 
 /**
@@ -44,7 +72,8 @@ export function costInMs(cost: BudgetCost, rates: ScheduleRates): number {
  * the answer arrives. The added part is timeline nobody held; its holder spends of it only what the
  * pacer's catch-up allows (see MAX_CATCH_UP_IN_MS).
  */
-export function claimSlice(state: ScheduleState, durationInMs: number, nowInMs: number, answerDelayInMs = 0): { state: ScheduleState; slice: Slice } {
+export function claimSlice(stored: ScheduleState, durationInMs: number, nowInMs: number, answerDelayInMs = 0): { state: ScheduleState; slice: Slice } {
+  const state = healSchedule(stored, nowInMs);
   const startInMs = Math.max(state.cursorInMs, nowInMs, state.pausedUntilInMs);
   const slice = { startInMs, endInMs: Math.max(startInMs, nowInMs + answerDelayInMs) + durationInMs };
   return { state: { ...state, cursorInMs: slice.endInMs }, slice };
@@ -54,9 +83,10 @@ export function pauseSchedule(state: ScheduleState, untilInMs: number): Schedule
   return { cursorInMs: Math.max(state.cursorInMs, untilInMs), pausedUntilInMs: Math.max(state.pausedUntilInMs, untilInMs) };
 }
 
-/** The server reports debt (negative remaining capacity): nothing new is handed out until it is paid. */
-export function delaySchedule(state: ScheduleState, delayInMs: number, nowInMs: number): ScheduleState {
-  return { ...state, cursorInMs: Math.max(state.cursorInMs, nowInMs + delayInMs) };
+/** The server reports debt (negative remaining capacity): nothing new is handed out until it is paid (at most a window). */
+export function delaySchedule(stored: ScheduleState, delayInMs: number, nowInMs: number): ScheduleState {
+  const state = healSchedule(stored, nowInMs);
+  return { ...state, cursorInMs: Math.max(state.cursorInMs, nowInMs + Math.min(delayInMs, BUDGET_WINDOW_IN_MS)) };
 }
 
 /** How far behind the timeline an instance may still admit: bounds the overshoot per instance to this much capacity. */

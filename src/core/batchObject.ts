@@ -1,4 +1,4 @@
-import { totalTasks, type Job } from './job.js';
+import { TERMINAL_STATUSES, totalTasks, type Job } from './job.js';
 import { costSoFar, currencyOf, estimatedCosts, spendingCapStatus } from './jobCosts.js';
 import { nanosToAmount } from './pricing.js';
 
@@ -54,7 +54,11 @@ export function toBatchObject(job: Job) {
       total: job.ingest.invalid + (job.jobError === undefined ? 0 : 1),
     },
     /** Lines held back until this time because the endpoint asked for a long pause (e.g. a daily quota). */
-    waiting: job.deferral === undefined ? null : { until: toSeconds(job.deferral.untilInMs), reason: job.deferral.reason },
+    // A finished job waits for nothing, whatever deferral its last re-queued lines left on it.
+    waiting:
+      job.deferral === undefined || TERMINAL_STATUSES.has(job.status)
+        ? null
+        : { until: toSeconds(job.deferral.untilInMs), reason: job.deferral.reason },
     halted: job.halt === undefined ? null : { code: job.halt.code, message: job.halt.message },
     retries: job.retries ?? 0,
     output_blob: job.output === undefined ? null : `${job.output.container}/${job.output.resultsBlob}`,

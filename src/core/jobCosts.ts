@@ -12,7 +12,8 @@ export function costSoFar(job: Job) {
     amount: nanosToAmount(job.spend?.committed ?? job.usage.costInNanos),
     currency: currencyOf(job),
     calls: job.spend?.calls ?? null,
-    unconfirmed_calls: job.spend?.unconfirmedCalls ?? null,
+    // Counted live since jobs started to track it; null only for a job stored before it had spend at all.
+    unconfirmed_calls: job.spend === undefined ? null : (job.spend.unconfirmedCalls ?? 0),
   };
 }
 

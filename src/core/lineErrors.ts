@@ -26,6 +26,10 @@ export const LineErrorCode = {
   batchHalted: 'batch_halted',
   deploymentRejected: 'deployment_rejected',
   spendingCapReached: 'spending_cap_reached',
+  /** Prompt + max_tokens over the model's context window: refused without a call. */
+  contextLengthExceeded: 'context_length_exceeded',
+  /** Prompt + max_tokens over the deployment's tokens per minute: no window could ever admit it. */
+  tokensExceedRateLimit: 'tokens_exceed_rate_limit',
 } as const;
 export type LineErrorCode = (typeof LineErrorCode)[keyof typeof LineErrorCode];
 
@@ -75,6 +79,8 @@ const VALIDATION_CODES: ReadonlySet<string> = new Set([
   LineErrorCode.methodMismatch,
   LineErrorCode.modelMismatch,
   LineErrorCode.tooManyTasks,
+  LineErrorCode.contextLengthExceeded,
+  LineErrorCode.tokensExceedRateLimit,
 ]);
 
 export function isValidationError(code: string): boolean {

@@ -10,6 +10,9 @@ export type ParsedLine =
 export const CHAT_COMPLETIONS_URLS: ReadonlySet<string> = new Set(['/v1/chat/completions', '/chat/completions']);
 const MESSAGE_ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
 const MAX_CUSTOM_ID_LENGTH = 512;
+/** Ids of this form (`~line-<n>`) are given to lines without a custom_id; no line may take one itself. */
+export const RESERVED_CUSTOM_ID_PREFIX = '~line-';
+const RESERVED_CUSTOM_ID = /^~line-\d+$/;
 /** Deeper bodies are refused so that later serialisation can never exhaust the stack. */
 const MAX_JSON_DEPTH = 32;
 /**
@@ -67,6 +70,13 @@ export function parseBatchLine(text: string): ParsedLine {
       return invalid({
         code: LineErrorCode.invalidRequest,
         message: `custom_id must be a non-empty string of at most ${MAX_CUSTOM_ID_LENGTH} characters`,
+        param: 'custom_id',
+      });
+    }
+    if (RESERVED_CUSTOM_ID.test(rawCustomId)) {
+      return invalid({
+        code: LineErrorCode.invalidRequest,
+        message: `custom_id "${rawCustomId}" has the form ${RESERVED_CUSTOM_ID_PREFIX}<n>, which is kept for lines without a custom_id`,
         param: 'custom_id',
       });
     }

@@ -18,13 +18,16 @@ export interface JobSpend {
   readonly committed: number;
   readonly reserved: number;
   readonly calls: number;
-  /** Of `calls`, those whose answer never reached a worker (timeout, crash): billed or not, nobody can tell. Set at finalisation. */
+  /**
+   * Of `calls`, those whose answer never reached a worker (timeout, broken connection): billed or not,
+   * nobody can tell. Counted live; at finalisation the ledger's exact count (crashed calls included).
+   */
   readonly unconfirmedCalls?: number | undefined;
   /** When the first request was refused for the cap; from then on the job sends nothing more. */
   readonly capReachedAtInMs?: number | undefined;
 }
 
-export const NO_SPEND: JobSpend = { committed: 0, reserved: 0, calls: 0 };
+export const NO_SPEND: JobSpend = { committed: 0, reserved: 0, calls: 0, unconfirmedCalls: 0 };
 
 export type SpendingCapFields = { readonly maxCostInNanos?: number; readonly jobError?: LineError };
 

@@ -22,6 +22,7 @@ th, td { text-align: left; padding: 7px 8px; border-bottom: 1px solid var(--line
 th { font-weight: 600; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: 0.03em; }
 td.num { font-variant-numeric: tabular-nums; white-space: nowrap; }
 td code { font-size: 12px; }
+.blob-name { max-width: 40ch; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .progress { position: relative; width: 220px; height: 12px; background: #eef1f5; border-radius: 6px; overflow: hidden; display: inline-block; vertical-align: middle; }
 .progress .fill { position: absolute; inset: 0 auto 0 0; background: var(--accent); }
 .progress .fill.failed { background: var(--bad); }

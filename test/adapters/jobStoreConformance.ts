@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { JobStore } from '../../src/app/ports.js';
+import { InvalidPageTokenError, type JobStore } from '../../src/app/ports.js';
 import { newJob, type Job } from '../../src/core/job.js';
 import type { LineOutcome } from '../../src/core/lineOutcome.js';
 
@@ -135,6 +135,14 @@ export function describeJobStoreConformance(name: string, getStore: () => JobSto
       expect(first.continuationToken).toBeDefined();
       const second = await store.listJobs({ pageSize: 2, continuationToken: first.continuationToken });
       expect(second.jobs[0]!.id).toBe(ids[0]);
+    });
+
+    it('refuses a continuation token it did not hand out with InvalidPageTokenError', async () => {
+      const store = getStore();
+      await store.createJob(sampleJob());
+      for (const token of ['{"x":1}', '1', '"abc"', '[]']) {
+        await expect(store.listJobs({ pageSize: 2, continuationToken: token }), token).rejects.toBeInstanceOf(InvalidPageTokenError);
+      }
     });
   });
 }

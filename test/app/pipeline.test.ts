@@ -112,10 +112,10 @@ describe('the pipeline on in-memory ports', () => {
     expect(job.counts).toEqual({ succeeded: 3, failed: 2 });
     expect(job.usage.promptTokens).toBe(30);
     const results = (await world.blobs.download('batch-output', `${result.jobId}/results.jsonl`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
-    expect(results.map((r) => r.custom_id)).toEqual(['a', 'b', 'line-6']);
+    expect(results.map((r) => r.custom_id)).toEqual(['a', 'b', '~line-6']);
     expect(results[2].response.body.choices[0].message.content).toBe('echo: bare');
     const errors = (await world.blobs.download('batch-output', `${result.jobId}/errors.jsonl`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
-    expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([['line-2', 'invalid_json_line'], ['a', 'duplicate_custom_id']]);
+    expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([['~line-2', 'invalid_json_line'], ['a', 'duplicate_custom_id']]);
     expect(job.errors.map((e) => e.line)).toEqual([2, 5]);
   });
 
@@ -138,7 +138,7 @@ describe('the pipeline on in-memory ports', () => {
     expect(job).toMatchObject({ status: 'completed', counts: { succeeded: 8, failed: 2 } });
     const read = async (name: string) => (await world.blobs.download('batch-output', `${jobId}/${name}`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
     expect((await read('results.jsonl')).map((r) => r.custom_id)).toEqual(['c1', 'c2', 'c3', 'c5', 'c6', 'c8', 'c9', 'c10']);
-    expect((await read('errors.jsonl')).map((e) => [e.custom_id, e.error.code])).toEqual([['line-4', 'invalid_json_line'], ['c7', 'content_filter']]);
+    expect((await read('errors.jsonl')).map((e) => [e.custom_id, e.error.code])).toEqual([['~line-4', 'invalid_json_line'], ['c7', 'content_filter']]);
     // A finalisation that died after committing commits the same parts again.
     const before = (await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString();
     expect(await world.resultParts.commit(jobId, job.counts)).toBe(true);

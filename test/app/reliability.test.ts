@@ -181,7 +181,7 @@ describe('retry and sweeper on in-memory ports', () => {
     const fileOf = async (name: string) =>
       (await world.blobs.download('batch-output', `${jobId}/${name}`))!.toString().trim().split('\n').map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
     expect(await fileOf('results.jsonl')).toEqual(['id-1', 'id-2']);
-    expect(await fileOf('errors.jsonl')).toEqual(['id-3', 'line-4']);
+    expect(await fileOf('errors.jsonl')).toEqual(['id-3', '~line-4']);
     // Without retryable_only the content-filtered line goes again too; the invalid line never does.
     const again = await retryFailedLines(world.ingestDeps, jobId, { retryableOnly: false });
     expect(again.retried).toBe(1);

@@ -16,7 +16,7 @@ describe('loadConfig', () => {
     expect(config.inputContainer).toBe('batch-input');
     expect(config.requestQueue).toBe('batch-requests');
     expect(config.phi3.deployments).toEqual([
-      { name: '127.0.0.1:8000', endpoint: 'http://127.0.0.1:8000', apiKey: 'placeholder-key', model: 'Phi-3-mini-4k-instruct', requestsPerMinute: 1000, tokensPerMinute: 200000 },
+      { name: '127.0.0.1:8000', endpoint: 'http://127.0.0.1:8000', apiKey: 'placeholder-key', model: 'Phi-3-mini-4k-instruct', requestsPerMinute: 1000, tokensPerMinute: 200000, contextLength: 4096 },
     ]);
     expect(config.phi3.budgetScope).toBe('deployment');
   });

@@ -96,7 +96,7 @@ describe('end to end on the local stack', () => {
     // Every successful result is the simulator's deterministic answer to exactly what was sent.
     const tokenCounter = createTokenCounter(MODEL);
     const results = await downloadLines(`${jobId}/results.jsonl`);
-    expect(results.map((r) => r.custom_id)).toEqual(['q-1', 'q-2', 'line-5', 'bare-1', 'q-5']);
+    expect(results.map((r) => r.custom_id)).toEqual(['q-1', 'q-2', '~line-5', 'bare-1', 'q-5']);
     valid.forEach((line, index) => {
       const body = ('body' in line ? line.body : line) as ChatCompletionBody & Record<string, unknown>;
       const { model: _model, custom_id: _id, ...sent } = body as Record<string, unknown>;
@@ -110,7 +110,7 @@ describe('end to end on the local stack', () => {
 
     const errors = await downloadLines(`${jobId}/errors.jsonl`);
     expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([
-      ['line-2', 'invalid_json_line'],
+      ['~line-2', 'invalid_json_line'],
       ['q-1', 'duplicate_custom_id'],
       ['wrong-url', 'url_mismatch'],
       ['filtered', 'content_filter'],
@@ -123,12 +123,12 @@ describe('end to end on the local stack', () => {
     const loggedPrompt = admitted.reduce((sum, e) => sum + (e.promptTokens ?? 0), 0);
     const loggedCompletion = admitted.reduce((sum, e) => sum + e.completionTokens, 0);
     expect(job['usage']).toEqual({ input_tokens: loggedPrompt, output_tokens: loggedCompletion, total_tokens: loggedPrompt + loggedCompletion });
-    expect(new Set(admitted.map((e) => decodeURIComponent(e.customIdHeader ?? '')))).toEqual(new Set(['q-1', 'q-2', 'line-5', 'bare-1', 'q-5']));
+    expect(new Set(admitted.map((e) => decodeURIComponent(e.customIdHeader ?? '')))).toEqual(new Set(['q-1', 'q-2', '~line-5', 'bare-1', 'q-5']));
     expect(job['cost'].amount).toBeGreaterThan(0);
 
     // The results endpoint serves the same lines.
     const served = await (await api(`jobs/${jobId}/results`)).text();
-    expect(served.trim().split('\n').map((l) => JSON.parse(l).custom_id)).toEqual(['q-1', 'q-2', 'line-5', 'bare-1', 'q-5']);
+    expect(served.trim().split('\n').map((l) => JSON.parse(l).custom_id)).toEqual(['q-1', 'q-2', '~line-5', 'bare-1', 'q-5']);
     const servedErrors = await (await api(`jobs/${jobId}/results?kind=errors`)).text();
     expect(servedErrors.trim().split('\n')).toHaveLength(4);
 

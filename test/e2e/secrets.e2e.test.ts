@@ -209,7 +209,8 @@ describe('the endpoint key never leaves the request header', () => {
       ask('ok-1', 'Say hello.'),
       { custom_id: 'ok-2', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: 'Count to three.' }], max_tokens: 12 } },
       ask('filtered', 'please [[content_filter]] this'),
-      ask('too-long', 'more than the context holds', 131_072),
+      // A 422 from the endpoint (a line over the model's context is now refused before any call).
+      { ...ask('json-mode', 'Answer in JSON.'), response_format: { type: 'json_object' } },
       '{"custom_id": "broken", "messages": [',
       { custom_id: 'bare', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Why?' }] },
     ]);
@@ -217,7 +218,7 @@ describe('the endpoint key never leaves the request header', () => {
     expect(first['status']).toBe('completed');
     expect(first['request_counts']).toEqual({ total: 6, completed: 3, failed: 3 });
     const errors = (await (await api(`jobs/${mixed}/results?kind=errors`)).text()).trim().split('\n').map((l) => JSON.parse(l));
-    expect(errors.map((e) => [e.custom_id, e.response?.status_code ?? null])).toEqual([['filtered', 400], ['too-long', 422], ['line-5', null]]);
+    expect(errors.map((e) => [e.custom_id, e.response?.status_code ?? null])).toEqual([['filtered', 400], ['json-mode', 422], ['~line-5', null]]);
 
     simulator.setFaults({ errorRate: 1 });
     const failing = await upload('server-errors.jsonl', [ask('e-1', 'one'), ask('e-2', 'two')]);

@@ -65,7 +65,7 @@ export function referenceOutcomes(lines: readonly ReferenceLine[], limits: Refer
     return { kind: 'invalid', customId, code };
   };
   return lines.map((line): Expected => {
-    const fallback = `line-${line.lineNumber}`;
+    const fallback = `~line-${line.lineNumber}`;
     if (line.content.length > limits.maxLineBytes) return invalid(fallback, 'line_too_large');
     if (line.content.length === 0) return { kind: 'blank' };
     let text: string;
@@ -431,8 +431,13 @@ export function assemble(segments: readonly Segment[], separators: readonly stri
 // Driving the ingest (with its continuations) and the rest of the pipeline on in-memory ports.
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * The model's real tokenizer, and no per-call limits: these properties are about reading hostile files
+ * exactly (the context-length and tokens-per-minute checks have tests of their own).
+ */
 export function realDeployments(world: World, chat: ChatClient, model = MODEL): Deployments {
-  return new Deployments([{ name: 'test', model, chat, limiter: world.limiter, tokenCounter: createTokenCounter(model) }]);
+  const requestLimits = { contextLength: Number.MAX_SAFE_INTEGER, tokensPerMinute: Number.POSITIVE_INFINITY };
+  return new Deployments([{ name: 'test', model, chat, limiter: world.limiter, tokenCounter: createTokenCounter(model), requestLimits }]);
 }
 
 /** Runs the ingest and every continuation it asks for, as the control-queue function would. */

@@ -174,7 +174,7 @@ function checkIntents(file: HostileFile, lines: ReturnType<typeof referenceLines
       case 'valid':
         if (want.kind === 'request') {
           expect(want.bodyJson, label).toBe(intent.bodyJson);
-          expect(want.customId, label).toBe(intent.customId ?? `line-${n}`);
+          expect(want.customId, label).toBe(intent.customId ?? `~line-${n}`);
         } else {
           // Only a rule across lines may refuse a valid line.
           expect(want.kind === 'invalid' && ['model_mismatch', 'too_many_tasks'].includes(want.code), `${label} became ${JSON.stringify(want)}`).toBe(true);
@@ -269,7 +269,7 @@ describe('ingest of hostile files (in-memory ports)', () => {
       JSON.stringify({ custom_id: 'after', messages: [{ role: 'user', content: 'last' }] }),
     ].join('\r\n');
     const { outcomes, queued, chat } = await ingestAndCheck(Buffer.from(text), DEFAULT_SETUP);
-    expect(outcomes.get(2)).toMatchObject({ customId: 'line-2', error: { code: 'line_too_large' } });
+    expect(outcomes.get(2)).toMatchObject({ customId: '~line-2', error: { code: 'line_too_large' } });
     expect([...queued.values()].map((i) => i.id)).toEqual(['before', 'after']);
     expect(chat.calls.map((c) => c.customId)).toEqual(['before', 'after']);
   });
@@ -284,10 +284,10 @@ describe('ingest of hostile files (in-memory ports)', () => {
     ].join('\n');
     const { outcomes, queued } = await ingestAndCheck(Buffer.from(text), DEFAULT_SETUP);
     expect([...outcomes.values()].map((o) => [o.line, o.customId, o.error?.code])).toEqual([
-      [1, 'line-1', 'invalid_request'],
-      [3, 'line-3', 'invalid_request'],
-      [4, 'line-4', 'invalid_json_line'],
-      [5, 'line-5', 'invalid_request'],
+      [1, '~line-1', 'invalid_request'],
+      [3, '~line-3', 'invalid_request'],
+      [4, '~line-4', 'invalid_json_line'],
+      [5, '~line-5', 'invalid_request'],
     ]);
     expect([...queued.values()].map((i) => i.id)).toEqual(['fine']);
   });
@@ -325,7 +325,7 @@ describe('ingest of hostile files (in-memory ports)', () => {
     ];
     const { outcomes, queued, chat } = await ingestAndCheck(Buffer.from(lines.join('\n')), DEFAULT_SETUP);
     expect([...outcomes.values()].map((o) => [o.customId, o.error?.code])).toEqual([['p4', 'invalid_request']]);
-    expect([...queued.values()].map((i) => i.id)).toEqual(['p1', 'p2', 'p3', 'line-5', 'p6']);
+    expect([...queued.values()].map((i) => i.id)).toEqual(['p1', 'p2', 'p3', '~line-5', 'p6']);
     const sent = chat.calls.find((c) => c.customId === 'p1')!.body as unknown as Record<string, unknown>;
     expect(Object.getPrototypeOf(sent)).toBe(Object.prototype);
     expect(Object.keys(sent)).toContain('__proto__');

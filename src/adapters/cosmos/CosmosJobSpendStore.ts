@@ -25,8 +25,13 @@ export class CosmosJobSpendStore implements JobSpendStore {
     }
   }
 
-  async settle(jobId: string, settlement: { costInNanos: number; calls: number; releaseInNanos: number }): Promise<void> {
+  async settle(
+    jobId: string,
+    settlement: { costInNanos: number; calls: number; releaseInNanos: number; unconfirmedCalls?: number },
+  ): Promise<void> {
     const operations: PatchOperation[] = [];
+    const unconfirmed = settlement.unconfirmedCalls ?? 0;
+    if (unconfirmed !== 0) operations.push({ op: 'incr', path: '/spend/unconfirmedCalls', value: unconfirmed });
     if (settlement.costInNanos !== 0) operations.push({ op: 'incr', path: '/spend/committed', value: settlement.costInNanos });
     if (settlement.calls !== 0) operations.push({ op: 'incr', path: '/spend/calls', value: settlement.calls });
     if (settlement.releaseInNanos !== 0) operations.push({ op: 'incr', path: '/spend/reserved', value: -settlement.releaseInNanos });

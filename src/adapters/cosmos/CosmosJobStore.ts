@@ -1,6 +1,6 @@
 import { BulkOperationType, type Container, type OperationInput, type PatchOperation } from '@azure/cosmos';
 import { statusOf } from './statusOf.js';
-import type { JobStore, OutcomeTotals, StoredJob } from '../../app/ports.js';
+import { InvalidPageTokenError, type JobStore, type OutcomeTotals, type StoredJob } from '../../app/ports.js';
 import { ACTIVE_STATUSES, type Job } from '../../core/job.js';
 import type { LineOutcome } from '../../core/lineOutcome.js';
 import { runBulk } from './runBulk.js';
@@ -76,7 +76,14 @@ export class CosmosJobStore implements JobStore {
       maxItemCount: options.pageSize,
       continuationToken: options.continuationToken,
     });
-    const page = await iterator.fetchNext();
+    let page: Awaited<ReturnType<typeof iterator.fetchNext>>;
+    try {
+      page = await iterator.fetchNext();
+    } catch (error) {
+      // The query is fixed: a 400 on a continued listing is the token's fault.
+      if (options.continuationToken !== undefined && statusOf(error) === 400) throw new InvalidPageTokenError({ cause: error });
+      throw error;
+    }
     return {
       jobs: page.resources.map((r) => toStoredJob(r)!.job),
       continuationToken: page.hasMoreResults ? page.continuationToken : undefined,

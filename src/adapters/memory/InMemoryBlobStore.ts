@@ -27,6 +27,11 @@ export class InMemoryBlobStore implements BlobStore {
     return etag;
   }
 
+  /** Removes a blob, as a user deleting an input would; true if there was one. */
+  delete(container: string, name: string): boolean {
+    return this.#blobs.delete(this.#key(container, name));
+  }
+
   async getProperties(container: string, name: string): Promise<BlobProperties | undefined> {
     const blob = this.#blobs.get(this.#key(container, name));
     return blob === undefined ? undefined : { etag: blob.etag, size: blob.content.length, metadata: { ...blob.metadata } };

@@ -19,7 +19,7 @@ export class InMemoryJobSpendStore implements JobSpendStore {
     return fits;
   }
 
-  async settle(jobId: string, settlement: { costInNanos: number; calls: number; releaseInNanos: number }): Promise<void> {
+  async settle(jobId: string, settlement: { costInNanos: number; calls: number; releaseInNanos: number; unconfirmedCalls?: number }): Promise<void> {
     await this.#update(jobId, (job) => {
       const spend = job.spend ?? NO_SPEND;
       return {
@@ -29,6 +29,7 @@ export class InMemoryJobSpendStore implements JobSpendStore {
           committed: spend.committed + settlement.costInNanos,
           reserved: spend.reserved - settlement.releaseInNanos,
           calls: spend.calls + settlement.calls,
+          unconfirmedCalls: (spend.unconfirmedCalls ?? 0) + (settlement.unconfirmedCalls ?? 0),
         },
       };
     });

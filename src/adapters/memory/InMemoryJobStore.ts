@@ -1,4 +1,4 @@
-import type { JobStore, OutcomeTotals, StoredJob } from '../../app/ports.js';
+import { InvalidPageTokenError, type JobStore, type OutcomeTotals, type StoredJob } from '../../app/ports.js';
 import { ACTIVE_STATUSES, type Job } from '../../core/job.js';
 import type { LineOutcome } from '../../core/lineOutcome.js';
 import { totalsOf } from '../../core/lineOutcome.js';
@@ -51,7 +51,7 @@ export class InMemoryJobStore implements JobStore {
 
   async listJobs(options: { pageSize: number; continuationToken?: string | undefined }) {
     const all = [...this.#jobs.values()].map((s) => s.job).sort((a, b) => b.createdAtInMs - a.createdAtInMs || a.id.localeCompare(b.id));
-    const start = options.continuationToken === undefined ? 0 : (JSON.parse(options.continuationToken) as { offset: number }).offset;
+    const start = options.continuationToken === undefined ? 0 : offsetOf(options.continuationToken);
     const page = all.slice(start, start + options.pageSize);
     const next = start + options.pageSize;
     return { jobs: structuredClone(page), continuationToken: next < all.length ? JSON.stringify({ offset: next }) : undefined };
@@ -100,4 +100,16 @@ export class InMemoryJobStore implements JobStore {
       yield structuredClone(outcome);
     }
   }
+}
+
+function offsetOf(token: string): number {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(token);
+  } catch (error) {
+    throw new InvalidPageTokenError({ cause: error });
+  }
+  const offset = (parsed as { offset?: unknown } | null)?.offset;
+  if (typeof offset !== 'number' || !Number.isInteger(offset) || offset < 0) throw new InvalidPageTokenError();
+  return offset;
 }

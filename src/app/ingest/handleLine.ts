@@ -4,7 +4,11 @@ import type { ValidatedLine } from '../../core/BatchFileValidator.js';
 import type { IngestDeps } from './IngestDeps.js';
 import type { IngestRun } from './IngestRun.js';
 import { cancelledLineOutcome, invalidLineOutcome } from './ingestOutcomes.js';
-import { addMaxCompletionTokens, addPromptTokens } from './promptTokens.js';
+import { addMaxCompletionTokens, addPromptTokens, exactPromptTokens } from './promptTokens.js';
+import type { ChatCompletionBody } from '../../core/chat.js';
+import type { LineError } from '../../core/lineErrors.js';
+import { requestSizeError } from '../../core/requestLimits.js';
+import { requestLimitsOf, type Deployment } from '../deployments.js';
 
 export type LineDeps = Pick<IngestDeps, 'deployments' | 'clock' | 'defaultMaxTokens'>;
 
@@ -22,10 +26,16 @@ export function handleLine(run: IngestRun, raw: RawLine, deps: LineDeps): void {
     return;
   }
   const { tally } = run;
-  tally.requests += 1;
   const deployment = (run.deployment ??= deps.deployments.forJob(line.body.model, run.job.id));
+  const counted = exactPromptTokens(tally, line.body, deployment.tokenCounter, run.exactTokenLines);
+  const oversized = oversizedRequestError(line.body, counted, deployment, deps.defaultMaxTokens);
+  if (oversized !== undefined) {
+    recordInvalidLine(run, { kind: 'invalid', lineNumber: line.lineNumber, customId: line.customId, error: oversized }, deps);
+    return;
+  }
+  tally.requests += 1;
   addMaxCompletionTokens(tally, line.body, deps.defaultMaxTokens);
-  addPromptTokens(tally, line.body, deployment.tokenCounter, run.exactTokenLines);
+  addPromptTokens(tally, line.body, deployment.tokenCounter, run.exactTokenLines, counted);
   if (run.cancelled) {
     run.directOutcomes.push(cancelledLineOutcome(run.job.id, line.lineNumber, line.customId, deps.clock.nowInMs()));
     return;
@@ -58,4 +68,23 @@ export function handleSlice(run: IngestRun, rawLines: readonly RawLine[], deps: 
       return;
     }
   }
+}
+
+/**
+ * A request its deployment could never serve fails here, without a call: over the model's context or
+ * the deployment's tokens per minute. Lines whose prompt is not counted here are checked by the worker.
+ */
+function oversizedRequestError(
+  body: ChatCompletionBody,
+  countedPromptTokens: number | undefined,
+  deployment: Deployment,
+  defaultMaxTokens: number,
+): LineError | undefined {
+  const own = body.max_tokens ?? undefined;
+  const size = {
+    promptTokens: countedPromptTokens ?? 0,
+    maxTokens: own ?? defaultMaxTokens,
+    maxTokensDefaulted: own === undefined,
+  };
+  return requestSizeError(size, requestLimitsOf(deployment));
 }

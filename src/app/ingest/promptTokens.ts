@@ -15,21 +15,31 @@ export function promptChars(body: ChatCompletionBody): number {
   return chars;
 }
 
+/** The request's prompt tokens counted exactly, when it is among the first `exactTokenLines` requests. */
+export function exactPromptTokens(
+  tally: IngestTally,
+  body: ChatCompletionBody,
+  counter: TokenCounter,
+  exactTokenLines: number,
+): number | undefined {
+  return tally.sampledLines < exactTokenLines ? counter.countChatPrompt(body.messages) : undefined;
+}
+
 /**
  * Adds a request's prompt tokens to the tally. The tokenizer is exact but slow: the first
- * `exactTokenLines` requests are counted exactly, the rest estimated from their length at the rate
- * the sample showed (plus the sample's per-line overhead).
+ * `exactTokenLines` requests are counted exactly (`counted`, when the caller has counted them already),
+ * the rest estimated from their length at the rate the sample showed (plus the sample's per-line overhead).
  */
 export function addPromptTokens(
   tally: IngestTally,
   body: ChatCompletionBody,
   counter: TokenCounter,
   exactTokenLines: number,
+  counted: number | undefined = exactPromptTokens(tally, body, counter, exactTokenLines),
 ): void {
-  if (tally.sampledLines < exactTokenLines) {
-    const tokens = counter.countChatPrompt(body.messages);
-    tally.estimatedPromptTokens += tokens;
-    tally.sampledTokens += tokens;
+  if (counted !== undefined) {
+    tally.estimatedPromptTokens += counted;
+    tally.sampledTokens += counted;
     tally.sampledChars += promptChars(body);
     tally.sampledLines += 1;
     return;

@@ -7,6 +7,8 @@ export interface LineState {
   readonly item: RequestItem;
   /** The request as sent: `max_tokens` filled in with the default when the line left it out. */
   readonly body: ChatCompletionBody;
+  /** The line set no max_tokens of its own (the default was filled in). */
+  readonly maxTokensDefaulted: boolean;
   /** Calls made for the line, earlier rounds and throttled calls included. */
   attempts: number;
   /** Failed calls in this round that count against the retry limit (throttled ones do not). */
@@ -27,11 +29,12 @@ export type LineResult =
   | { readonly kind: 'requeue'; readonly item: RequestItem; readonly delayInMs: number; readonly reason: string };
 
 export function startLine(item: RequestItem, body: ChatCompletionBody, defaultMaxTokens: number): LineState {
-  const withMaxTokens =
-    body.max_tokens === undefined || body.max_tokens === null ? { ...body, max_tokens: defaultMaxTokens } : body;
+  const maxTokensDefaulted = body.max_tokens === undefined || body.max_tokens === null;
+  const withMaxTokens = maxTokensDefaulted ? { ...body, max_tokens: defaultMaxTokens } : body;
   return {
     item,
     body: withMaxTokens,
+    maxTokensDefaulted,
     attempts: item.prior ?? 0,
     failedAttempts: 0,
     startedAtInMs: null,

@@ -2,7 +2,7 @@ import { failedLineOutcome } from '../../core/lineOutcome.js';
 import type { RequestItem } from '../../core/requestMessage.js';
 import { ChatCallError } from '../ports.js';
 import { concludeFailure, concludeSuccess, decideAfterFailure, type NextStep } from './concludeAttempt.js';
-import { cappedResult, haltedOutcome, outcomeResult, requeueForBudget } from './lineResults.js';
+import { cappedResult, haltedOutcome, outcomeResult, oversizedResult, requeueForBudget } from './lineResults.js';
 import { startLine, type LineResult, type LineState } from './LineState.js';
 import type { MessageRun } from './MessageRun.js';
 import type { LineBody } from './readLineBodies.js';
@@ -26,6 +26,7 @@ export async function runLine(run: MessageRun, item: RequestItem, body: LineBody
     if (stop !== undefined) return stop;
     const sending = await sendAttempt(run, line);
     if (sending.kind === 'capped') return cappedResult(run, line);
+    if (sending.kind === 'oversized') return oversizedResult(run, line, sending.error);
     if (sending.kind === 'paused') return requeueForBudget(run, line, sending.waitInMs);
     const next = await settleAttempt(run, line, sending);
     if (next.kind !== 'retry') return next;

@@ -1,4 +1,7 @@
+import type { LineError } from '../../core/lineErrors.js';
 import { utcDay } from '../../core/pricing.js';
+import { requestSizeError } from '../../core/requestLimits.js';
+import { requestLimitsOf } from '../deployments.js';
 import { ChatCallError, LedgerState, type ChatCompletionResult, type LedgerEntry } from '../ports.js';
 import type { SpendReservation } from '../jobSpend.js';
 import type { LineState } from './LineState.js';
@@ -18,9 +21,13 @@ export interface AdmittedCall {
 export type Sending =
   | { readonly kind: 'capped' }
   | { readonly kind: 'paused'; readonly waitInMs: number }
+  /** The request could never be served (over the context or the tokens per minute): refused before the budget. */
+  | { readonly kind: 'oversized'; readonly error: LineError }
   | ({ readonly kind: 'answered'; readonly answer: ChatAnswer } & AdmittedCall);
 
-type Admission = Exclude<Sending, { kind: 'answered' }> | ({ readonly kind: 'admitted' } & AdmittedCall);
+type Admission =
+  | Exclude<Sending, { kind: 'answered' | 'oversized' }>
+  | ({ readonly kind: 'admitted' } & AdmittedCall);
 
 /**
  * One call for the line. A slot covers it from its reservation and write-ahead to its answer: what is
@@ -30,8 +37,11 @@ type Admission = Exclude<Sending, { kind: 'answered' }> | ({ readonly kind: 'adm
 export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> {
   const { deployment, deps } = run;
   return deps.callSlots(async (): Promise<Sending> => {
-    line.reservedTokens ??=
-      deployment.tokenCounter.countChatPrompt(line.body.messages) + (line.body.max_tokens as number);
+    const maxTokens = line.body.max_tokens as number;
+    line.reservedTokens ??= deployment.tokenCounter.countChatPrompt(line.body.messages) + maxTokens;
+    const size = { promptTokens: line.reservedTokens - maxTokens, maxTokens, maxTokensDefaulted: line.maxTokensDefaulted };
+    const oversized = requestSizeError(size, requestLimitsOf(deployment));
+    if (oversized !== undefined) return { kind: 'oversized', error: oversized };
     const admission = await deps.admissionSlots(deployment.name, () => admit(run, line, line.reservedTokens!));
     if (admission.kind !== 'admitted') return admission;
     const { reservation, sent } = admission;

@@ -47,7 +47,8 @@ function jobRow(job: WireJob): HTMLTableRowElement {
       ? `${money(job.estimate.min_cost, job.estimate.currency)} – ${money(job.estimate.max_cost, job.estimate.currency)}`
       : '–';
   const idCell = el('td', {}, [el('code', {}, [`${job.id.slice(0, 16)}…`])]);
-  idCell.append(el('div', { class: 'muted' }, [job.input_blob]));
+  // A blob name may be hundreds of characters without a space: cut short, in full on hover.
+  idCell.append(el('div', { class: 'muted blob-name', title: job.input_blob }, [job.input_blob]));
   const statusBadge = el('span', { class: `status ${job.status}` }, [job.status.replace('_', ' ')]);
   const soFar = job.cost_so_far;
   return el('tr', { 'data-job': job.id }, [
