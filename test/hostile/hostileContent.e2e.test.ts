@@ -36,6 +36,8 @@ beforeAll(async () => {
     PHI3_MODEL: MODEL,
     PHI3_RPM_LIMIT: '100000',
     PHI3_TPM_LIMIT: '100000000',
+    // This test is about reading files exactly; the context-length checks have tests of their own.
+    PHI3_CONTEXT_LENGTH: '100000000',
     MAX_LINE_BYTES: String(MAX_LINE_BYTES),
     COSMOS_DATABASE: 'hostile',
     RETRY_BASE_DELAY_MS: '1',
