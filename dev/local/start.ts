@@ -1,5 +1,6 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { createWriteStream, existsSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { BatchApiClient } from '../../cli/apiClient.js';
@@ -10,7 +11,8 @@ import { loadConfig, withSettingDefaults } from '../../src/config.js';
 import { ConfigError, ensureError } from '../../src/core/errors.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../simulator/index.js';
 import { createJsonLinesLogger, createLocalFunctionsHost, LogLevel, type LocalFunctionsHost } from './host/index.js';
-import { startLocalStack, type LocalStack } from './stack/index.js';
+import { localStackDataPaths, startLocalStack, type LocalStack } from './stack/index.js';
+import { createShutdownController } from './shutdownController.js';
 
 /** Ports of the embedded stack; each can be moved with its environment variable. */
 const PORT_SETTINGS = {
@@ -21,14 +23,42 @@ const PORT_SETTINGS = {
   LOCAL_FUNCTIONS_PORT: 7071,
 } as const;
 
-const repoFile = (path: string): string => fileURLToPath(new URL(`../../../${path}`, import.meta.url));
+const here = fileURLToPath(import.meta.url);
+
+/** The repository: the nearest folder above this file with a package.json (this file runs compiled or from source). */
+function findRepoRoot(): string {
+  for (let directory = dirname(here); ; directory = dirname(directory)) {
+    if (existsSync(join(directory, 'package.json'))) return directory;
+    if (dirname(directory) === directory) throw new Error(`No package.json above ${here}.`);
+  }
+}
+
+const repoRoot = findRepoRoot();
+const repoFile = (path: string): string => join(repoRoot, path);
+/** The app's entry: compiled when this runs compiled, the TypeScript source when it runs from source. */
+const appEntry = extname(here) === '.ts' ? repoFile('src/index.ts') : repoFile('dist/src/index.js');
 
 function readPort(name: keyof typeof PORT_SETTINGS): number {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return PORT_SETTINGS[name];
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new ConfigError(name, 'a TCP port from 1 to 65535', raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(name, 'a TCP port from 0 (any free port) to 65535', raw);
   return port;
+}
+
+function readMilliseconds(name: string, fallback: number | undefined): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) throw new ConfigError(name, 'a whole number of milliseconds, 0 or more', raw);
+  return value;
+}
+
+/** `npm start -- --fresh`: start with no data. Anything else is refused, naming what is accepted. */
+function readArguments(args: readonly string[]): { readonly fresh: boolean } {
+  const unknown = args.filter((arg) => arg !== '--fresh');
+  if (unknown.length > 0) throw new ConfigError('arguments', '--fresh or nothing', unknown.join(' '));
+  return { fresh: args.includes('--fresh') };
 }
 
 interface Running {
@@ -45,34 +75,39 @@ async function stopAll(running: Running): Promise<void> {
 }
 
 /**
- * `npm start`: the whole pipeline on this machine. Azurite, the Cosmos stand-in, the Phi-3 simulator
- * (unless PHI3_ENDPOINT points elsewhere) and the local Functions host running the app's own
- * registrations; then the example file goes through it with a progress bar, and everything keeps serving.
+ * `npm start`: the whole pipeline on this machine. Azurite, the Cosmos stand-in (unless COSMOS_ENDPOINT points
+ * elsewhere, e.g. at the Cosmos DB emulator), the Phi-3 simulator (unless PHI3_ENDPOINT points elsewhere) and the
+ * local Functions host running the app's own registrations; then the example file goes through it with a
+ * progress bar, and everything keeps serving. Blob, Queue and Cosmos data are kept in LOCAL_DATA_DIR (default
+ * `.local/`), so stopping and starting again loses nothing; `--fresh` deletes it first.
+ * Ctrl-C (or SIGTERM) drains: no new queue message or blob is taken, calls under way get up to
+ * LOCAL_STOP_TIMEOUT_MS (default 30 s) to finish, then it exits; a second Ctrl-C exits at once.
  */
 async function main(): Promise<void> {
+  const { fresh } = readArguments(process.argv.slice(2));
   const ports = Object.fromEntries(Object.keys(PORT_SETTINGS).map((name) => [name, readPort(name as keyof typeof PORT_SETTINGS)]));
   const exampleFile = process.env['LOCAL_EXAMPLE_FILE'] ?? repoFile('examples/prompts.jsonl');
+  const dataDirectory = resolve(repoRoot, process.env['LOCAL_DATA_DIR'] || '.local');
+  const stopTimeoutInMs = readMilliseconds('LOCAL_STOP_TIMEOUT_MS', 30_000) ?? 30_000;
+  const queueLeaseInMs = readMilliseconds('LOCAL_HOST_QUEUE_LEASE_MS', undefined);
   const running: Running = {};
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`\n${signal}: stopping the local stack...\n`);
-    stopAll(running).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        process.stderr.write(`Stopping failed: ${ensureError(error).message}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  const out = process.stdout;
+  const shutdown = createShutdownController({
+    stop: () => stopAll(running),
+    exit: (code) => process.exit(code),
+    report: (message) => out.write(`\n${message}\n`),
+    stopTimeoutInMs,
+  });
+  process.on('SIGINT', () => shutdown.signal('SIGINT'));
+  process.on('SIGTERM', () => shutdown.signal('SIGTERM'));
 
-  await mkdir(repoFile('.local'), { recursive: true });
+  if (fresh) await rm(dataDirectory, { recursive: true, force: true });
+  await mkdir(dataDirectory, { recursive: true });
+  const useStandIn = process.env['COSMOS_ENDPOINT'] === undefined || process.env['COSMOS_ENDPOINT'].trim() === '';
   running.stack = await startLocalStack({
     azurite: { blobPort: ports['LOCAL_BLOB_PORT']!, queuePort: ports['LOCAL_QUEUE_PORT']! },
-    cosmos: { port: ports['LOCAL_COSMOS_PORT']!, caCertPath: repoFile('.local/cosmos-ca.pem') },
+    cosmos: useStandIn ? { port: ports['LOCAL_COSMOS_PORT']!, caCertPath: join(dataDirectory, 'cosmos-ca.pem') } : false,
+    dataDirectory,
   });
   Object.assign(process.env, running.stack.settings);
   if (process.env['PHI3_ENDPOINT'] === undefined || process.env['PHI3_ENDPOINT'].trim() === '') {
@@ -84,29 +119,33 @@ async function main(): Promise<void> {
   Object.assign(process.env, withSettingDefaults(process.env));
   const config = loadConfig(process.env);
 
-  const logFile = repoFile('.local/functions.log');
+  const logFile = join(dataDirectory, 'functions.log');
   running.host = createLocalFunctionsHost({
-    entryModules: [repoFile('dist/src/index.js')],
+    entryModules: [appEntry],
     hostJsonPath: repoFile('host.json'),
     httpPort: ports['LOCAL_FUNCTIONS_PORT']!,
     functionKey: process.env['LOCAL_FUNCTION_KEY'] || undefined,
+    stopTimeoutInMs,
+    ...(queueLeaseInMs !== undefined && { queueLeaseInMs }),
     logger: createJsonLinesLogger(createWriteStream(logFile, { flags: 'a' }), { minLevel: LogLevel.information }),
   });
   await running.host.start();
 
   const apiUrl = `${running.host.httpUrl}/api`;
-  const out = process.stdout;
+  const paths = localStackDataPaths(dataDirectory);
   out.write(
     [
       'phi3-batch local stack is up:',
       `  Blob storage   ${running.stack.azurite.blobEndpoint}  (container "${config.inputContainer}" takes .jsonl files)`,
       `  Queue storage  ${running.stack.azurite.queueEndpoint}`,
-      `  Cosmos DB      ${running.stack.cosmos?.endpoint ?? '-'}`,
+      `  Cosmos DB      ${running.stack.cosmos?.endpoint ?? `${config.cosmos.endpoint} (COSMOS_ENDPOINT)`}`,
       ...config.phi3.deployments.map(
         (d) => `  Phi-3 endpoint ${d.endpoint}${running.simulator === undefined ? '' : ' (simulator)'}  ${d.model}, ${d.requestsPerMinute} RPM / ${d.tokensPerMinute} TPM`,
       ),
       `  Functions      ${apiUrl}  (${running.host.functions.map((f) => f.name).join(', ')})`,
       `  Logs           ${logFile}`,
+      `  Data kept in   ${dataDirectory}  (Blob/Queue: ${paths.storage}${useStandIn ? `, Cosmos: ${paths.cosmosJournal}` : ''})`,
+      `                 ${fresh ? 'started empty (--fresh)' : 'jobs and files from earlier runs are still here; `npm start -- --fresh` starts empty'}`,
       '',
     ].join('\n'),
   );
@@ -138,7 +177,7 @@ async function main(): Promise<void> {
       `  curl ${apiUrl}/jobs                      # list jobs`,
       `  curl ${apiUrl}/jobs/<jobId>              # one job's status`,
       `  curl ${apiUrl}/jobs/<jobId>/results      # its output lines (JSONL)`,
-      'Ctrl-C stops everything.',
+      `Ctrl-C stops taking new work, lets calls under way finish (up to ${stopTimeoutInMs / 1000} s), then exits; twice exits at once.`,
       '',
     ].join('\n'),
   );
