@@ -67,9 +67,22 @@ interface Running {
   host?: LocalFunctionsHost;
 }
 
-async function stopAll(running: Running): Promise<void> {
-  await running.host?.stop();
-  await closeServices();
+/** How long stopping waits for the app's clients to close once the host has stopped. */
+const CLOSE_CLIENTS_GRACE_IN_MS = 2_000;
+
+/** Resolves when `work` settles or after `ms`, whichever is first; never rejects (the process is about to exit). */
+async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+async function stopAll(running: Running, stopTimeoutInMs: number): Promise<void> {
+  // The host's drain is bounded by LOCAL_STOP_TIMEOUT_MS: invocations still running then are abandoned (their
+  // messages come back after their lease). Its appTerminate hook and the app's clients then close, and closing
+  // them waits for an abandoned invocation's call: that gets a short grace, not the call's own timeout.
+  if (running.host !== undefined) await settleWithin(running.host.stop(), stopTimeoutInMs + CLOSE_CLIENTS_GRACE_IN_MS);
+  await settleWithin(closeServices(), CLOSE_CLIENTS_GRACE_IN_MS);
   await running.simulator?.close();
   await running.stack?.close();
 }
@@ -93,7 +106,7 @@ async function main(): Promise<void> {
   const running: Running = {};
   const out = process.stdout;
   const shutdown = createShutdownController({
-    stop: () => stopAll(running),
+    stop: () => stopAll(running, stopTimeoutInMs),
     exit: (code) => process.exit(code),
     report: (message) => out.write(`\n${message}\n`),
     stopTimeoutInMs,
