@@ -1,5 +1,5 @@
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -52,6 +52,24 @@ function readMilliseconds(name: string, fallback: number | undefined): number | 
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new ConfigError(name, 'a whole number of milliseconds, 0 or more', raw);
   return value;
+}
+
+/** What local mode writes into its data directory: `--fresh` deletes a directory holding nothing else. */
+const DATA_ENTRIES = new Set(['storage', 'cosmos', 'functions.log', 'cosmos-ca.pem']);
+
+async function deleteDataDirectory(dataDirectory: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dataDirectory);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const foreign = entries.filter((entry) => !DATA_ENTRIES.has(entry));
+  if (foreign.length > 0) {
+    throw new ConfigError('LOCAL_DATA_DIR', `a directory holding only local-mode data for --fresh to delete (it also holds ${foreign.slice(0, 3).join(', ')})`, dataDirectory);
+  }
+  await rm(dataDirectory, { recursive: true, force: true });
 }
 
 /** `npm start -- --fresh`: start with no data. Anything else is refused, naming what is accepted. */
@@ -114,7 +132,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => shutdown.signal('SIGINT'));
   process.on('SIGTERM', () => shutdown.signal('SIGTERM'));
 
-  if (fresh) await rm(dataDirectory, { recursive: true, force: true });
+  if (fresh) await deleteDataDirectory(dataDirectory);
   await mkdir(dataDirectory, { recursive: true });
   const useStandIn = process.env['COSMOS_ENDPOINT'] === undefined || process.env['COSMOS_ENDPOINT'].trim() === '';
   running.stack = await startLocalStack({

@@ -1,7 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { spawnLocalMode, type RunningLocalMode } from '../../dev/local/localModeProcess.js';
@@ -150,5 +151,49 @@ describe('npm start on Ctrl-C', () => {
     expect(await local.exited).toEqual({ code: 0, signal: null });
     expect(local.output()).toContain('up to 0.5 s');
     expect(gate.held()).toBe(1);
+  });
+});
+
+describe('npm start -- --fresh', () => {
+  const directories: string[] = [];
+  afterEach(async () => {
+    await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
+  });
+  const env = (dataDirectory: string): Record<string, string> => ({
+    LOCAL_DATA_DIR: dataDirectory,
+    LOCAL_RUN_EXAMPLE: 'false',
+    LOCAL_BLOB_PORT: '0',
+    LOCAL_QUEUE_PORT: '0',
+    LOCAL_COSMOS_PORT: '0',
+    LOCAL_FUNCTIONS_PORT: '0',
+    LOCAL_SIMULATOR_PORT: '0',
+  });
+
+  test('starts with none of the data kept before, and says so', { timeout: 180_000 }, async () => {
+    const dataDirectory = await mkdtemp(join(tmpdir(), 'local-mode-'));
+    directories.push(dataDirectory);
+    const before = await startLocalStack({ dataDirectory });
+    await BlobServiceClient.fromConnectionString(before.settings['AzureWebJobsStorage']!).getContainerClient('kept-before').create();
+    await before.close();
+
+    const local = await spawnLocalMode({ nodeArgs: ['--import', loader], env: env(dataDirectory), args: ['--fresh'] });
+    try {
+      expect(local.output()).toContain('started empty (--fresh)');
+      const blobs = BlobServiceClient.fromConnectionString(local.settings['AzureWebJobsStorage']!);
+      expect(await blobs.getContainerClient('kept-before').exists()).toBe(false);
+    } finally {
+      local.signal('SIGTERM');
+      await local.exited;
+    }
+  });
+
+  test('refuses to delete a directory that holds anything else, naming the setting', { timeout: 180_000 }, async () => {
+    const dataDirectory = await mkdtemp(join(tmpdir(), 'local-mode-'));
+    directories.push(dataDirectory);
+    await writeFile(join(dataDirectory, 'notes.txt'), 'mine');
+    await expect(spawnLocalMode({ nodeArgs: ['--import', loader], env: env(dataDirectory), args: ['--fresh'] })).rejects.toThrow(
+      /Setting LOCAL_DATA_DIR: expected a directory holding only local-mode data for --fresh to delete \(it also holds notes.txt\)/,
+    );
+    expect(await readdir(dataDirectory)).toEqual(['notes.txt']);
   });
 });
