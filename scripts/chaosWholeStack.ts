@@ -23,10 +23,17 @@ const SEED = Number(process.env['CHAOS_SEED'] ?? 7);
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function batchFile(prefix: string, lines: number): string {
-  return `${Array.from({ length: lines }, (_, i) =>
-    JSON.stringify({ custom_id: `${prefix}-${i}`, method: 'POST', url: '/v1/chat/completions', body: { messages: [{ role: 'user', content: `${prefix} ${i}: name a colour.` }], max_tokens: 40 } }),
-  ).join('\n')}\n`;
+  const line = (i: number): string =>
+    JSON.stringify({
+      custom_id: `${prefix}-${i}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { messages: [{ role: 'user', content: `${prefix} ${i}: name a colour.` }], max_tokens: 40 },
+    });
+  return `${Array.from({ length: lines }, (_, i) => line(i)).join('\n')}\n`;
 }
+
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 export async function wholeStackChaos(): Promise<void> {
   let state = SEED;
@@ -37,7 +44,12 @@ export async function wholeStackChaos(): Promise<void> {
   const simulator = await startPhi3Simulator({
     latency: { baseInMs: 30, perCompletionTokenInMs: 1, jitterInMs: 30 },
     limits: { requestsPerMinute: 3_000, tokensPerMinute: 600_000 },
-    faults: { errorRate: 0.03, burst429: { everyN: 400, length: 15, retryAfterInMs: 2_000 }, negativeRemainingTokensRate: 0.01, seed: SEED },
+    faults: {
+      errorRate: 0.03,
+      burst429: { everyN: 400, length: 15, retryAfterInMs: 2_000 },
+      negativeRemainingTokensRate: 0.01,
+      seed: SEED,
+    },
   });
   const dataDirectory = await mkdtemp(join(tmpdir(), 'chaos-whole-stack-'));
   const phi3 = { PHI3_ENDPOINT: simulator.url, PHI3_API_KEY: simulator.apiKey, PHI3_MODEL: simulator.model };
@@ -67,7 +79,8 @@ export async function wholeStackChaos(): Promise<void> {
     return { local, pipeline };
   };
   const outputFile = async (name: string): Promise<string> => {
-    const blob = BlobServiceClient.fromConnectionString(local!.settings['AzureWebJobsStorage']!).getContainerClient('batch-output').getBlobClient(name);
+    const blobs = BlobServiceClient.fromConnectionString(local!.settings['AzureWebJobsStorage']!);
+    const blob = blobs.getContainerClient('batch-output').getBlobClient(name);
     return (await blob.exists()) ? (await blob.downloadToBuffer()).toString('utf8') : '';
   };
   try {
@@ -120,6 +133,8 @@ export async function wholeStackChaos(): Promise<void> {
     const duplicatedInFiles = resultIds.length + errorIds.length - inFiles.size;
     const missingFromFiles = LINES - inFiles.size;
     const calls = simulator.log.entries();
+    const restarts = startTimes.slice(1);
+    const meanRestart = restarts.reduce((a, b) => a + b, 0) / Math.max(1, restarts.length);
 
     process.stdout.write(
       `\n${table(
@@ -132,9 +147,9 @@ export async function wholeStackChaos(): Promise<void> {
           ['duplicated outcomes', String(duplicatedOutcomes)],
           ['lines in the output files (results + errors) / missing / more than once', `${resultIds.length} + ${errorIds.length} / ${missingFromFiles} / ${duplicatedInFiles}`],
           ['whole-stack kills (SIGKILL of the process group)', String(kills)],
-          ['start-up after a kill (replay included), mean / max', `${(startTimes.slice(1).reduce((a, b) => a + b, 0) / Math.max(1, startTimes.length - 1) / 1000).toFixed(1)} s / ${(Math.max(0, ...startTimes.slice(1)) / 1000).toFixed(1)} s`],
+          ['start-up after a kill (replay included), mean / max', `${seconds(meanRestart)} / ${seconds(Math.max(0, ...restarts))}`],
           ['endpoint calls (all / answered 200)', `${calls.length} / ${calls.filter((e) => e.status === 200).length}`],
-          ['time (killed job)', `${(elapsedInMs / 1000).toFixed(1)} s`],
+          ['time (killed job)', seconds(elapsedInMs)],
         ],
       )}\n`,
     );

@@ -74,7 +74,9 @@ export async function spawnLocalMode(options: SpawnLocalModeOptions): Promise<Ru
       }
       if (line.startsWith('Still serving.')) resolve();
     });
-    void exited.then((exit) => reject(new LocalModeStartError(`npm start exited (${exit.code ?? exit.signal}) before serving:\n${output}`)));
+    void exited.then((exit) => {
+      reject(new LocalModeStartError(`npm start exited (${exit.code ?? exit.signal}) before serving:\n${output}`));
+    });
   });
   const killGroup = async (): Promise<LocalModeExit> => {
     try {

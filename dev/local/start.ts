@@ -67,7 +67,8 @@ async function deleteDataDirectory(dataDirectory: string): Promise<void> {
   }
   const foreign = entries.filter((entry) => !DATA_ENTRIES.has(entry));
   if (foreign.length > 0) {
-    throw new ConfigError('LOCAL_DATA_DIR', `a directory holding only local-mode data for --fresh to delete (it also holds ${foreign.slice(0, 3).join(', ')})`, dataDirectory);
+    const expected = `a directory holding only local-mode data for --fresh to delete (it also holds ${foreign.slice(0, 3).join(', ')})`;
+    throw new ConfigError('LOCAL_DATA_DIR', expected, dataDirectory);
   }
   await rm(dataDirectory, { recursive: true, force: true });
 }
@@ -176,7 +177,9 @@ async function main(): Promise<void> {
       `  Functions      ${apiUrl}  (${running.host.functions.map((f) => f.name).join(', ')})`,
       `  Logs           ${logFile}`,
       `  Data kept in   ${dataDirectory}  (Blob/Queue: ${paths.storage}${useStandIn ? `, Cosmos: ${paths.cosmosJournal}` : ''})`,
-      `                 ${fresh ? 'started empty (--fresh)' : 'jobs and files from earlier runs are still here; `npm start -- --fresh` starts empty'}`,
+      fresh
+        ? '                 started empty (--fresh)'
+        : '                 jobs and files from earlier runs are still here; `npm start -- --fresh` starts empty',
       '',
     ].join('\n'),
   );
@@ -208,7 +211,8 @@ async function main(): Promise<void> {
       `  curl ${apiUrl}/jobs                      # list jobs`,
       `  curl ${apiUrl}/jobs/<jobId>              # one job's status`,
       `  curl ${apiUrl}/jobs/<jobId>/results      # its output lines (JSONL)`,
-      `Ctrl-C stops taking new work, lets calls under way finish (up to ${stopTimeoutInMs / 1000} s), then exits; twice exits at once.`,
+      `Ctrl-C stops taking new work, lets calls under way finish (up to ${stopTimeoutInMs / 1000} s), then exits;` +
+        ' twice exits at once.',
       '',
     ].join('\n'),
   );

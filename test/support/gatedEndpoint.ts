@@ -25,9 +25,9 @@ export async function startGatedEndpoint(upstreamUrl: string): Promise<GatedEndp
   let allowance = Infinity;
   const held: Array<() => void> = [];
   const forward = async (request: IncomingMessage, body: Buffer, response: ServerResponse): Promise<void> => {
-    const headers = Object.fromEntries(
-      Object.entries(request.headers).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[0] !== 'host' && entry[0] !== 'connection'),
-    );
+    const forwarded = (entry: [string, unknown]): entry is [string, string] =>
+      typeof entry[1] === 'string' && entry[0] !== 'host' && entry[0] !== 'connection';
+    const headers = Object.fromEntries(Object.entries(request.headers).filter(forwarded));
     const upstream = await fetch(`${upstreamUrl}${request.url ?? ''}`, {
       method: request.method ?? 'GET',
       headers,
@@ -36,7 +36,7 @@ export async function startGatedEndpoint(upstreamUrl: string): Promise<GatedEndp
     const answer = Buffer.from(await upstream.arrayBuffer());
     const responseHeaders: Record<string, string> = {};
     upstream.headers.forEach((value, name) => {
-      if (name !== 'content-length' && name !== 'transfer-encoding' && name !== 'connection' && name !== 'keep-alive') responseHeaders[name] = value;
+      if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name)) responseHeaders[name] = value;
     });
     answered += 1;
     response.writeHead(upstream.status, responseHeaders).end(answer);

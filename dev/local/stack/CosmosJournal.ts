@@ -246,9 +246,8 @@ export class CosmosJournal {
       try {
         records.push(JSON.parse(line) as JournalRecord);
       } catch (error) {
-        throw new CosmosJournalError(`${this.#path} line ${index + 1} is not a journal record; move the file away or start with --fresh.`, {
-          cause: error,
-        });
+        const message = `${this.#path} line ${index + 1} is not a journal record; move the file away or start with --fresh.`;
+        throw new CosmosJournalError(message, { cause: error });
       }
     });
     return records;

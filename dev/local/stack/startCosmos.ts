@@ -154,9 +154,8 @@ export async function startCosmos(options: StartCosmosOptions = {}): Promise<Loc
     server.listen(options.port ?? 0, host, () => {
       server.off('error', onError);
       // The stand-in has just created its (empty) account; fill it before the first request is read.
-      const account = takeCreatedStandInAccount();
       try {
-        journal?.attach(account);
+        if (journal !== undefined) journal.attach(takeCreatedStandInAccount());
       } catch (error) {
         server.close();
         reject(error instanceof Error ? error : new Error(String(error)));
