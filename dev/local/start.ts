@@ -179,7 +179,7 @@ async function main(): Promise<void> {
       `  Data kept in   ${dataDirectory}  (Blob/Queue: ${paths.storage}${useStandIn ? `, Cosmos: ${paths.cosmosJournal}` : ''})`,
       fresh
         ? '                 started empty (--fresh)'
-        : '                 jobs and files from earlier runs are still here; `npm start -- --fresh` starts empty',
+        : '                 kept across restarts; `npm start -- --fresh` starts empty',
       '',
     ].join('\n'),
   );
