@@ -121,7 +121,9 @@ async function main(): Promise<void> {
   const exampleFile = process.env['LOCAL_EXAMPLE_FILE'] ?? repoFile('examples/prompts.jsonl');
   const dataDirectory = resolve(repoRoot, process.env['LOCAL_DATA_DIR'] || '.local');
   const stopTimeoutInMs = readMilliseconds('LOCAL_STOP_TIMEOUT_MS', 30_000) ?? 30_000;
-  const queueLeaseInMs = readMilliseconds('LOCAL_HOST_QUEUE_LEASE_MS', undefined);
+  // How long a received message stays hidden (renewed at half-time while it runs). Azure's host uses 10 minutes,
+  // which is also how long a job interrupted by a crash or kill -9 would sit idle here before resuming.
+  const queueLeaseInMs = readMilliseconds('LOCAL_HOST_QUEUE_LEASE_MS', 30_000);
   const running: Running = {};
   const out = process.stdout;
   const shutdown = createShutdownController({
@@ -158,7 +160,7 @@ async function main(): Promise<void> {
     httpPort: ports['LOCAL_FUNCTIONS_PORT']!,
     functionKey: process.env['LOCAL_FUNCTION_KEY'] || undefined,
     stopTimeoutInMs,
-    ...(queueLeaseInMs !== undefined && { queueLeaseInMs }),
+    queueLeaseInMs,
     logger: createJsonLinesLogger(createWriteStream(logFile, { flags: 'a' }), { minLevel: LogLevel.information }),
   });
   await running.host.start();
