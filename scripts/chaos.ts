@@ -1,4 +1,6 @@
 /**
+ * npm run chaos -- --whole-stack: see wholeStackChaos below.
+ *
  * npm run chaos: a job of CHAOS_LINES lines (default 5,000) through the real pipeline while the
  * endpoint misbehaves (about 5% 500s, 2% hangs past the client timeout (20 s against 10 s), bursts of 429, negative
  * x-ratelimit-remaining-tokens, one daily-quota "retry after 86400 s") and worker processes are
@@ -13,6 +15,7 @@ import { startLocalStack } from '../dev/local/stack/index.js';
 import { startPhi3Simulator } from '../dev/simulator/index.js';
 import { createPipeline, startWorkerProcess, stopWorkerProcesses, table, type WorkerProcess } from './bench/benchSupport.js';
 import { ledgerTotals } from '../src/app/ledgerTotals.js';
+import { wholeStackChaos } from './chaosWholeStack.js';
 
 const LINES = Number(process.env['CHAOS_LINES'] ?? 5000);
 const WORKERS = Number(process.env['CHAOS_WORKERS'] ?? 3);
@@ -175,7 +178,7 @@ async function createBlobText(stack: Awaited<ReturnType<typeof startLocalStack>>
   return (await client.downloadToBuffer()).toString('utf8');
 }
 
-main().catch((error: unknown) => {
+(process.argv.includes('--whole-stack') ? wholeStackChaos().then(() => process.exit(process.exitCode ?? 0)) : main()).catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

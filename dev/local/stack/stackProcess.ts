@@ -4,9 +4,12 @@
  * stand-in). As in Azure, where Storage and Cosmos DB are separate services, neither then waits behind
  * the other's work: each has an event loop (and, when the machine has one free, a core) of its own.
  * stdout: `{"event":"ready","settings":{...}}` (the app settings that point at it) once it listens.
+ * LOCAL_DATA_DIR: keep the part's data in that directory (see startLocalStack's dataDirectory).
  * SIGTERM/SIGINT close it and exit.
  */
-import { localStackSettingNames, startLocalStack, type LocalStack } from './startLocalStack.js';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { localStackDataPaths, localStackSettingNames, startLocalStack, type LocalStack } from './startLocalStack.js';
 
 export type LocalStackPart = 'storage' | 'cosmos';
 
@@ -17,7 +20,16 @@ function partFrom(value: string | undefined): LocalStackPart {
 
 async function main(): Promise<void> {
   const part = partFrom(process.env['LOCAL_STACK_PART']);
-  const stack: LocalStack = await startLocalStack(part === 'storage' ? { cosmos: false } : {});
+  const dataDirectory = process.env['LOCAL_DATA_DIR'] || undefined;
+  let stack: LocalStack;
+  if (part === 'storage') {
+    stack = await startLocalStack({ cosmos: false, dataDirectory });
+  } else {
+    // This process's Azurite is never used (its settings are not passed on): it must not open the storage files.
+    const journalPath = dataDirectory === undefined ? undefined : localStackDataPaths(dataDirectory).cosmosJournal;
+    if (journalPath !== undefined) await mkdir(dirname(journalPath), { recursive: true });
+    stack = await startLocalStack({ cosmos: { journalPath } });
+  }
   // Storage's process serves the storage setting; Cosmos's every other one.
   const isStorage = (name: string): boolean => name === localStackSettingNames.storage;
   const settings = Object.fromEntries(Object.entries(stack.settings).filter(([name]) => isStorage(name) === (part === 'storage')));

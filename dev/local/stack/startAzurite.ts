@@ -1,4 +1,7 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 
 /** Azurite's well-known development account (public, documented; not a secret). */
 export const azuriteAccount = {
@@ -13,6 +16,11 @@ export interface StartAzuriteOptions {
   readonly queuePort?: number;
   /** Azurite's loose mode: ignore unsupported headers instead of failing. Default false. */
   readonly loose?: boolean;
+  /**
+   * Keep Blob and Queue data in this directory (Azurite's Loki databases and extent files) instead of memory.
+   * Every write is saved before it is answered, so an acknowledged write survives a `kill -9`.
+   */
+  readonly dataDirectory?: string;
 }
 
 export interface LocalAzurite {
@@ -24,7 +32,16 @@ export interface LocalAzurite {
   close(): Promise<void>;
 }
 
+/** The Loki database behind one of Azurite's metadata stores (lokijs, throttled saves on). */
+interface LokiDatabase {
+  saveDatabase(callback: (error?: unknown) => void): void;
+}
+
 interface AzuriteServer {
+  /** Azurite's own fields, read to save its databases before a write is answered. */
+  readonly httpServer?: Server;
+  readonly metadataStore?: { db?: LokiDatabase };
+  readonly extentMetadataStore?: { db?: LokiDatabase };
   start(): Promise<void>;
   close(): Promise<void>;
   clean(): Promise<void>;
@@ -84,20 +101,37 @@ function loadAzurite(): AzuriteModules {
   };
 }
 
+interface Persistence {
+  readonly metadataDbPath: string;
+  readonly extentDbPath: string;
+  readonly extentDirectory: string;
+}
+
+function persistenceIn(dataDirectory: string, service: 'blob' | 'queue'): Persistence {
+  const extentDirectory = join(dataDirectory, `__${service}storage__`);
+  mkdirSync(extentDirectory, { recursive: true });
+  return {
+    metadataDbPath: join(dataDirectory, `__azurite_db_${service}__.json`),
+    extentDbPath: join(dataDirectory, `__azurite_db_${service}_extent__.json`),
+    extentDirectory,
+  };
+}
+
 function createConfiguration(
   Configuration: AzuriteConfigurationConstructor,
   port: number,
   loose: boolean,
-  memoryStore: unknown,
+  storage: { readonly memoryStore: unknown } | Persistence,
 ): unknown {
+  const onDisk = 'extentDirectory' in storage;
   return new Configuration(
     host,
     port,
     keepAliveTimeoutInSeconds,
     // Database names are unused in memory; Azurite still wants them.
-    '__azurite_db__.json',
-    '__azurite_db_extent__.json',
-    [],
+    onDisk ? storage.metadataDbPath : '__azurite_db__.json',
+    onDisk ? storage.extentDbPath : '__azurite_db_extent__.json',
+    onDisk ? [{ locationId: 'Default', locationPath: storage.extentDirectory, maxConcurrency: 10 }] : [],
     false,
     undefined,
     false,
@@ -110,33 +144,81 @@ function createConfiguration(
     '',
     undefined,
     false,
-    true,
-    memoryStore,
+    !onDisk,
+    onDisk ? undefined : storage.memoryStore,
   );
 }
 
+function save(database: LokiDatabase | undefined): Promise<void> {
+  if (database === undefined) return Promise.resolve();
+  return new Promise((resolve, reject) =>
+    database.saveDatabase((error) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve())),
+  );
+}
+
+const readOnlyMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 /**
- * Azurite Blob + Queue in this process, in memory, on 127.0.0.1. Telemetry is never initialised
- * (only Azurite's CLI entry points do that).
+ * Azurite saves its Loki databases every 5 s, so a `kill -9` loses up to 5 s of acknowledged writes. Here
+ * every response to a write waits until both databases have been saved after it (extent locations first,
+ * then the metadata that points at them). Loki's throttled saves group the writes that arrive during a save
+ * into the next one, so a busy server saves back to back rather than once per request. A save writes a
+ * temporary file and renames it over the old one: a kill leaves either. Reads (including a queue receive,
+ * whose only effect is a message's visibility) are answered at once.
+ */
+function saveBeforeAnsweringWrites(server: AzuriteServer): void {
+  const httpServer = server.httpServer;
+  if (httpServer === undefined) throw new Error('Azurite changed: its server has no httpServer field.');
+  const handlers = httpServer.listeners('request') as Array<(request: IncomingMessage, response: ServerResponse) => void>;
+  httpServer.removeAllListeners('request');
+  httpServer.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    if (!readOnlyMethods.has(request.method ?? 'GET')) {
+      const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
+      (response as { end: (...args: unknown[]) => ServerResponse }).end = (...args: unknown[]) => {
+        save(server.extentMetadataStore?.db)
+          .then(() => save(server.metadataStore?.db))
+          .then(
+            () => end(...args),
+            // Not saved: not acknowledged. The client sees the connection fail and retries.
+            () => response.destroy(),
+          );
+        return response;
+      };
+    }
+    for (const handler of handlers) handler(request, response);
+  });
+}
+
+/**
+ * Azurite Blob + Queue in this process, on 127.0.0.1, in memory or (with `dataDirectory`) on disk.
+ * Telemetry is never initialised (only Azurite's CLI entry points do that).
  */
 export async function startAzurite(options: StartAzuriteOptions = {}): Promise<LocalAzurite> {
   const modules = loadAzurite();
   // One chunk store per instance so two stacks in one process never share data or a size limit.
   const memoryStore = new modules.MemoryExtentChunkStore(modules.defaultMemoryLimitInBytes);
   const loose = options.loose ?? false;
+  const dataDirectory = options.dataDirectory;
+  const storage = (service: 'blob' | 'queue'): { readonly memoryStore: unknown } | Persistence =>
+    dataDirectory === undefined ? { memoryStore } : persistenceIn(dataDirectory, service);
   const blob = new modules.BlobServer(
-    createConfiguration(modules.BlobConfiguration, options.blobPort ?? 0, loose, memoryStore),
+    createConfiguration(modules.BlobConfiguration, options.blobPort ?? 0, loose, storage('blob')),
   );
   const queue = new modules.QueueServer(
-    createConfiguration(modules.QueueConfiguration, options.queuePort ?? 0, loose, memoryStore),
+    createConfiguration(modules.QueueConfiguration, options.queuePort ?? 0, loose, storage('queue')),
   );
+  if (dataDirectory !== undefined) {
+    saveBeforeAnsweringWrites(blob);
+    saveBeforeAnsweringWrites(queue);
+  }
   const started: AzuriteServer[] = [];
   const closeAll = async (): Promise<void> => {
     const servers = started.splice(0);
     const results = await Promise.allSettled(
       servers.map(async (server) => {
         await server.close();
-        await server.clean();
+        // In memory, clean() frees the data; on disk it would delete it.
+        if (dataDirectory === undefined) await server.clean();
       }),
     );
     const failure = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');

@@ -3,6 +3,7 @@ import { Agent, type AgentOptions } from 'node:https';
 import type { Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import { CosmosJournal, prepareStandInAccountCapture, takeCreatedStandInAccount, type CosmosJournalStats } from './CosmosJournal.js';
 import { useLinearStandInQueries } from './linearQueries.js';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -14,6 +15,13 @@ export interface StartCosmosOptions {
   readonly port?: number;
   /** Also write the CA certificate (PEM) here, for settings such as COSMOS_CA_CERT_FILE. Removed on close. */
   readonly caCertPath?: string;
+  /**
+   * Keep the stand-in's data in this journal file (replayed at start, appended on every write); without it
+   * everything is in memory only. See CosmosJournal.
+   */
+  readonly journalPath?: string;
+  /** Compact the journal once it has grown by this much (default 64 MB). */
+  readonly journalCompactAfterBytes?: number;
 }
 
 export interface LocalCosmos {
@@ -25,6 +33,8 @@ export interface LocalCosmos {
   readonly caCertPath: string | undefined;
   /** Requests served so far (each Cosmos operation, or batch of bulk operations, is one): for benchmarks. */
   readonly requestCount: () => number;
+  /** What the journal replayed at start and how often it compacted (undefined in memory). */
+  readonly journalStats: () => CosmosJournalStats | undefined;
   close(): Promise<void>;
 }
 
@@ -133,11 +143,24 @@ export async function startCosmos(options: StartCosmosOptions = {}): Promise<Loc
   // Idle connections are kept as long as a cloud gateway keeps them.
   server.keepAliveTimeout = IDLE_CONNECTION_TIMEOUT_IN_MS;
   server.headersTimeout = IDLE_CONNECTION_TIMEOUT_IN_MS + 1_000;
+  const journal =
+    options.journalPath === undefined
+      ? undefined
+      : new CosmosJournal({ path: options.journalPath, compactAfterBytes: options.journalCompactAfterBytes });
+  prepareStandInAccountCapture();
   await new Promise<void>((resolve, reject) => {
     const onError = (error: Error): void => reject(error);
     server.once('error', onError);
     server.listen(options.port ?? 0, host, () => {
       server.off('error', onError);
+      // The stand-in has just created its (empty) account; fill it before the first request is read.
+      try {
+        if (journal !== undefined) journal.attach(takeCreatedStandInAccount());
+      } catch (error) {
+        server.close();
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
       resolve();
     });
   });
@@ -162,6 +185,7 @@ export async function startCosmos(options: StartCosmosOptions = {}): Promise<Loc
     // Clients keep connections alive; end them so close() does not wait for their idle timeout.
     server.closeAllConnections();
     await closed;
+    journal?.close();
     if (caCertPath !== undefined) {
       await rm(caCertPath, { force: true });
     }
@@ -172,6 +196,7 @@ export async function startCosmos(options: StartCosmosOptions = {}): Promise<Loc
     caCertPem: cert,
     caCertPath,
     requestCount: () => requests,
+    journalStats: () => journal?.stats,
     close: () => {
       closing ??= close();
       return closing;

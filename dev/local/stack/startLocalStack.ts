@@ -1,6 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { startAzurite, type LocalAzurite, type StartAzuriteOptions } from './startAzurite.js';
 import { startCosmos, type LocalCosmos, type StartCosmosOptions } from './startCosmos.js';
 
@@ -16,6 +16,16 @@ export interface StartLocalStackOptions {
   readonly azurite?: StartAzuriteOptions;
   /** false: no Cosmos stand-in. */
   readonly cosmos?: StartCosmosOptions | false;
+  /**
+   * Keep the data here (Blob and Queue under `storage/`, the Cosmos stand-in's journal under `cosmos/`), so a
+   * stack started again on the same directory finds it; without it everything is in memory.
+   */
+  readonly dataDirectory?: string;
+}
+
+/** Where a stack started with `dataDirectory` keeps each service's data. */
+export function localStackDataPaths(dataDirectory: string): { readonly storage: string; readonly cosmosJournal: string } {
+  return { storage: join(dataDirectory, 'storage'), cosmosJournal: join(dataDirectory, 'cosmos', 'journal.jsonl') };
 }
 
 export interface LocalStack {
@@ -28,7 +38,12 @@ export interface LocalStack {
 
 /** Azurite (Blob + Queue) and the Cosmos stand-in, both in this process on 127.0.0.1. */
 export async function startLocalStack(options: StartLocalStackOptions = {}): Promise<LocalStack> {
-  const azurite = await startAzurite(options.azurite);
+  const paths = options.dataDirectory === undefined ? undefined : localStackDataPaths(options.dataDirectory);
+  if (paths !== undefined) {
+    await mkdir(paths.storage, { recursive: true });
+    if (options.cosmos !== false) await mkdir(dirname(paths.cosmosJournal), { recursive: true });
+  }
+  const azurite = await startAzurite({ ...options.azurite, ...(paths && { dataDirectory: paths.storage }) });
   let cosmos: LocalCosmos | undefined;
   let tempDir: string | undefined;
   try {
@@ -39,7 +54,7 @@ export async function startLocalStack(options: StartLocalStackOptions = {}): Pro
         tempDir = await mkdtemp(join(tmpdir(), 'local-cosmos-'));
         caCertPath = join(tempDir, 'ca.pem');
       }
-      cosmos = await startCosmos({ ...options.cosmos, caCertPath });
+      cosmos = await startCosmos({ ...options.cosmos, caCertPath, ...(paths && { journalPath: paths.cosmosJournal }) });
     }
   } catch (error) {
     await azurite.close();
