@@ -26,9 +26,16 @@ import { SharedRateLimiter, type BudgetStore } from './app/SharedRateLimiter.js'
 import { scheduleRates } from './core/SliceSchedule.js';
 import { admissionSlotsFor } from './core/PacedBudget.js';
 import { ResultParts } from './app/resultParts.js';
+import { AzureFileStore } from './adapters/storage/AzureFileStore.js';
+import type { FileStore } from './app/openai/ports.js';
+import type { FilesDeps } from './app/openai/files.js';
+import type { BatchesDeps } from './app/openai/batches.js';
+import { COMPLETION_WINDOW_LIMITS } from './core/openai/completionWindow.js';
 
 /** Largest message before base64: 48 KiB encodes to 64 KiB, Azure's limit. Leave room for the encoding's padding. */
 const MAX_MESSAGE_BYTES = 48 * 1024 - 512;
+/** Largest upload through `POST /v1/files`: OpenAI takes 200 MB; the ingest reads far bigger files in chunks. */
+const MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 
 export interface Services {
   readonly config: AppConfig;
@@ -41,6 +48,10 @@ export interface Services {
   readonly rollups: RollupStore;
   readonly clock: Clock;
   readonly resultParts: ResultParts;
+  /** Files uploaded through the OpenAI Files API. */
+  readonly files: FileStore;
+  filesDeps(): FilesDeps;
+  batchesDeps(): BatchesDeps;
   ingestDeps(logger: Logger): IngestDeps;
   workerDeps(logger: Logger): WorkerDeps;
   finalizeDeps(logger: Logger): FinalizeDeps;
@@ -91,6 +102,8 @@ export async function createServices(env: Env): Promise<Services> {
     })),
   );
   const resultParts = new ResultParts(blobs, config.outputContainer, () => randomUUID().replaceAll('-', '').slice(0, 16));
+  const files = new AzureFileStore(blobService, config.inputContainer);
+  const newHex32 = (): string => randomUUID().replaceAll('-', '');
   const finalizeDeps = (logger: Logger): FinalizeDeps => ({ jobs, clock: systemClock, logger, outputContainer: config.outputContainer, ledger, rollups, resultParts });
   const callSlots = pLimit(config.phi3.maxConcurrency);
   const admissionSlots = new Map(
@@ -108,6 +121,19 @@ export async function createServices(env: Env): Promise<Services> {
     rollups,
     clock: systemClock,
     resultParts,
+    files,
+    filesDeps: () => ({ files, jobs, blobs, clock: systemClock, newHex32, maxFileBytes: MAX_UPLOAD_BYTES }),
+    batchesDeps: () => ({
+      jobs,
+      files,
+      controlQueue,
+      deployments,
+      clock: systemClock,
+      newHex32,
+      outputContainer: config.outputContainer,
+      windowLimits: COMPLETION_WINDOW_LIMITS,
+      defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
+    }),
     ingestDeps: (logger) => ({
       jobs,
       blobs,

@@ -5,6 +5,10 @@ import { requireJob } from './jobQueries.js';
 import type { Clock, JobStore, MessageQueue } from './ports.js';
 import { updateJob } from './updateJob.js';
 
+/** Final statuses other than `cancelled`: there is nothing left to cancel. */
+const isClosed = (status: JobStatus): boolean =>
+  status === JobStatus.completed || status === JobStatus.failed || status === JobStatus.expired;
+
 /**
  * Cancels a job: it becomes `cancelling`; lines not yet sent get a `batch_cancelled` outcome when
  * their message comes up, lines in flight finish and are kept, and finalisation writes the partial
@@ -12,15 +16,15 @@ import { updateJob } from './updateJob.js';
  */
 export async function cancelJob(deps: { jobs: JobStore; controlQueue: MessageQueue; clock: Clock }, jobId: string | undefined): Promise<Job> {
   const { job } = await requireJob(deps.jobs, jobId);
-  if (job.status === JobStatus.completed || job.status === JobStatus.failed) {
+  if (isClosed(job.status)) {
     throw new ConflictError(`Job ${job.id} is already ${job.status}`);
   }
   const stored = await updateJob(deps.jobs, job.id, (current) => {
     if (current.status === JobStatus.cancelling || current.status === JobStatus.cancelled) return undefined;
-    if (current.status === JobStatus.completed || current.status === JobStatus.failed) return undefined;
+    if (isClosed(current.status)) return undefined;
     return { ...current, status: JobStatus.cancelling, timestamps: { ...current.timestamps, cancellingAt: deps.clock.nowInMs() } };
   });
-  if (stored.job.status === JobStatus.completed || stored.job.status === JobStatus.failed) {
+  if (isClosed(stored.job.status)) {
     throw new ConflictError(`Job ${job.id} is already ${stored.job.status}`);
   }
   // Every line may already have its outcome: finalisation turns `cancelling` into `cancelled`.

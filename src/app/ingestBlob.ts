@@ -11,6 +11,7 @@ import { RequestMessagePacker, type PackRequestsOptions, type RequestMessage } f
 import { estimateJobCost } from '../core/costEstimate.js';
 import { utcDay, type ModelPrice } from '../core/pricing.js';
 import { spendingCapFromMetadata } from '../core/spendingCap.js';
+import { batchRequestFromBlobMetadata } from '../core/openai/batchRequest.js';
 import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Logger } from './Logger.js';
@@ -120,6 +121,7 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
       // there is no choice, and pinning it now spares the first message a write before it goes out.
       model: deps.deployments.primary.model,
       deployment: deps.deployments.all.length === 1 ? deps.deployments.primary.name : '',
+      batchRequest: batchRequestFromBlobMetadata(pinned.metadata, deps.clock.nowInMs()),
     });
     // Created with the lease already ours: a new job's reading starts without reading it back and writing it again.
     const leasedAtCreation: Job = { ...created, ingestLease: { owner, untilInMs: deps.clock.nowInMs() + INGEST_LEASE_IN_MS } };
