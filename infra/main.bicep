@@ -250,6 +250,10 @@ param sweeperSchedule string = '0 */5 * * * *'
 @description('SWEEPER_STALL_MS: how long a job may show no progress before the sweeper acts.')
 param sweeperStallMs int = 900000
 
+@minValue(1000)
+@description('MIN_COMPLETION_WINDOW_MS: the shortest completion_window a batch may ask for (the longest is 7 days).')
+param minCompletionWindowMs int = 3600000
+
 // ---------------------------------------------------------------------------------------------
 // Derived names
 // ---------------------------------------------------------------------------------------------
@@ -536,6 +540,7 @@ var appSettings = {
   DEFAULT_MAX_COST_PER_JOB: defaultMaxCostPerJob
   SWEEPER_SCHEDULE: sweeperSchedule
   SWEEPER_STALL_MS: string(sweeperStallMs)
+  MIN_COMPLETION_WINDOW_MS: string(minCompletionWindowMs)
 }
 
 // The keys of the extra deployments, each a Key Vault reference named by its apiKeySetting.

@@ -30,7 +30,6 @@ import { AzureFileStore } from './adapters/storage/AzureFileStore.js';
 import type { FileStore } from './app/openai/ports.js';
 import type { FilesDeps } from './app/openai/files.js';
 import type { BatchesDeps } from './app/openai/batches.js';
-import { COMPLETION_WINDOW_LIMITS } from './core/openai/completionWindow.js';
 
 /** Largest message before base64: 48 KiB encodes to 64 KiB, Azure's limit. Leave room for the encoding's padding. */
 const MAX_MESSAGE_BYTES = 48 * 1024 - 512;
@@ -131,7 +130,7 @@ export async function createServices(env: Env): Promise<Services> {
       clock: systemClock,
       newHex32,
       outputContainer: config.outputContainer,
-      windowLimits: COMPLETION_WINDOW_LIMITS,
+      windowLimits: config.completionWindow,
       defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
     }),
     ingestDeps: (logger) => ({

@@ -2,6 +2,7 @@ import { ConfigError } from './core/errors.js';
 import { parseAmountToNanos } from './core/money.js';
 import { DEFAULT_PRICES, type ModelPrice } from './core/pricing.js';
 import type { RetryPolicy } from './core/retryPolicy.js';
+import { COMPLETION_WINDOW_LIMITS } from './core/openai/completionWindow.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -69,6 +70,8 @@ export interface AppConfig {
   /** Spending cap of jobs whose blob has no `maxcost` metadata, in nano-units of the price currency; undefined = none. */
   readonly defaultMaxCostPerJobInNanos: number | undefined;
   readonly sweeper: { readonly stallInMs: number };
+  /** The completion windows a batch may ask for (OpenAI's is 24h; from this minimum to 7 days here). */
+  readonly completionWindow: { readonly minInMs: number; readonly maxInMs: number };
 }
 
 /** Every setting the app reads, with its default (undefined = required or optional without default). */
@@ -116,6 +119,7 @@ export const SETTINGS = {
   INGEST_EXACT_TOKEN_LINES: '1000',
   SWEEPER_SCHEDULE: '0 */5 * * * *',
   SWEEPER_STALL_MS: '900000',
+  MIN_COMPLETION_WINDOW_MS: '3600000',
   PHI3_PRICES: undefined,
   DEFAULT_MAX_COST_PER_JOB: undefined,
 } as const satisfies Record<string, string | undefined>;
@@ -349,6 +353,7 @@ export function loadConfig(env: Env): AppConfig {
     prices: readPrices(reader),
     defaultMaxCostPerJobInNanos: readDefaultMaxCost(reader),
     sweeper: { stallInMs: reader.integer('SWEEPER_STALL_MS', 1000) },
+    completionWindow: { minInMs: reader.integer('MIN_COMPLETION_WINDOW_MS', 1000, COMPLETION_WINDOW_LIMITS.maxInMs), maxInMs: COMPLETION_WINDOW_LIMITS.maxInMs },
   };
   const names = config.phi3.deployments.map((d) => d.name);
   if (new Set(names).size !== names.length) throw new ConfigError('PHI3_EXTRA_DEPLOYMENTS', 'deployment names that differ from each other and from PHI3_DEPLOYMENT', names.join(', '));

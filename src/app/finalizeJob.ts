@@ -17,6 +17,13 @@ export interface FinalizeDeps {
   readonly resultParts: ResultParts;
 }
 
+const STAMPS = {
+  cancelled: 'cancelledAt',
+  failed: 'failedAt',
+  expired: 'expiredAt',
+  completed: 'completedAt',
+} as const satisfies Partial<Record<JobStatus, keyof Job['timestamps']>>;
+
 export type FinalizeResult = 'finalized' | 'not-ready' | 'already-final';
 
 async function* jsonLines(outcomes: AsyncIterable<LineOutcome>, counted: { lines: number }): AsyncIterable<string> {
@@ -65,8 +72,14 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   const final = await replaceWithRetry(jobId, deps, (job) => {
     const noRequests = job.ingest.requests === 0;
     const status =
-      job.status === JobStatus.cancelling ? JobStatus.cancelled : noRequests || job.halt !== undefined ? JobStatus.failed : JobStatus.completed;
-    const stamp = status === JobStatus.cancelled ? 'cancelledAt' : status === JobStatus.failed ? 'failedAt' : 'completedAt';
+      job.status === JobStatus.cancelling
+        ? JobStatus.cancelled
+        : noRequests || job.halt !== undefined
+          ? JobStatus.failed
+          : job.windowClosedAtInMs !== undefined
+            ? JobStatus.expired
+            : JobStatus.completed;
+    const stamp = STAMPS[status];
     return {
       ...job,
       status,

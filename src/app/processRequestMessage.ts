@@ -1,5 +1,6 @@
 import type { ChatCompletionBody, TokenUsage } from '../core/chat.js';
-import { DEPLOYMENT_FAILURE_STATUSES, JobStatus, isComplete } from '../core/job.js';
+import { DEPLOYMENT_FAILURE_STATUSES, JobStatus, isComplete, isWindowClosed, type Job } from '../core/job.js';
+import { expireLines } from './expireLines.js';
 import { LineErrorCode, type LineError } from '../core/lineErrors.js';
 import { LineStatus, totalsOf, type LineOutcome } from '../core/lineOutcome.js';
 import { parseBatchLine } from '../core/parseBatchLine.js';
@@ -103,11 +104,13 @@ export async function processRequestMessage(message: RequestMessage, deps: Worke
   } else if (halt !== undefined) {
     const now = deps.clock.nowInMs();
     results = pending.map((item) => ({ kind: 'outcome', outcome: haltedOutcome(message.jobId, item, halt, now) }));
+  } else if (isWindowClosed(stored.job, deps.clock.nowInMs())) {
+    results = (await expireLines(stored.job, pending, deps)).map((outcome) => ({ kind: 'outcome', outcome }));
   } else {
     const deployment = deps.deployments.byName(stored.job.deployment);
     const guard: HaltGuard = { halt: undefined };
     const bodies = await bodiesRead;
-    const run: MessageRun = { message, deployment, guard, deps, spend };
+    const run: MessageRun = { message, deployment, guard, deps, spend, job: stored.job };
     results = await Promise.all(pending.map((item) => runLine(run, item, bodies.get(item.line)!)));
     if (guard.halt !== undefined) {
       const newHalt = guard.halt;
@@ -233,6 +236,7 @@ interface MessageRun {
   readonly guard: HaltGuard;
   readonly deps: WorkerDeps;
   readonly spend: JobSpendMeter;
+  readonly job: Job;
 }
 
 function priorAttempts(item: RequestItem): number {
@@ -369,6 +373,7 @@ async function runLine(run: MessageRun, item: RequestItem, resolved: ResolvedBod
   let startedAtInMs: number | null = null;
   for (;;) {
     if (guard.halt !== undefined) return { kind: 'outcome', outcome: haltedOutcome(message.jobId, item, guard.halt, deps.clock.nowInMs()) };
+    if (isWindowClosed(run.job, deps.clock.nowInMs())) return { kind: 'outcome', outcome: (await expireLines(run.job, [{ ...item, prior: attempts }], deps))[0]! };
     const capped = (): LineResult => ({ kind: 'outcome', outcome: failedOutcome(message.jobId, item, spend.refusal, attempts, null, deps.clock.nowInMs(), LineStatus.failed, startedAtInMs) });
     if (spend.stopped) return capped();
     // A pause longer than a line may wait (a daily quota's 429) is known before anything is written.

@@ -1,3 +1,5 @@
+import type { BatchRequest } from '../core/openai/batchRequest.js';
+import { parseCompletionWindow } from '../core/openai/completionWindow.js';
 import { ConflictError } from '../core/errors.js';
 import { JobStatus, TERMINAL_STATUSES, type Job } from '../core/job.js';
 import { isRetryableLineError, isValidationError } from '../core/lineErrors.js';
@@ -10,6 +12,8 @@ export interface RetryResult {
   readonly job: Job;
   readonly retried: number;
 }
+
+const windowLengthInMs = (request: BatchRequest): number => parseCompletionWindow(request.completionWindow, { minInMs: 0, maxInMs: Number.MAX_SAFE_INTEGER });
 
 /**
  * Sends a finished job's failed lines again (all of them, or only those whose failure a retry can
@@ -34,9 +38,13 @@ export async function retryFailedLines(deps: IngestDeps, jobId: string | undefin
 
   const now = deps.clock.nowInMs();
   const reopened = await updateJob(deps.jobs, job.id, (current) => {
-    const { completedAt: _c, failedAt: _f, cancelledAt: _x, finalizingAt: _z, cancellingAt: _y, ...timestamps } = current.timestamps;
+    const { completedAt: _c, failedAt: _f, cancelledAt: _x, finalizingAt: _z, cancellingAt: _y, expiredAt: _e, ...timestamps } = current.timestamps;
+    const request = current.batchRequest;
     return {
       ...current,
+      // A retry runs in a new window of the same length, from now.
+      batchRequest: request === undefined ? undefined : { ...request, expiresAtInMs: now + windowLengthInMs(request) },
+      windowClosedAtInMs: undefined,
       status: JobStatus.inProgress,
       halt: undefined,
       jobError: undefined,

@@ -1,4 +1,4 @@
-import { JobStatus, totalTasks, type Job } from '../core/job.js';
+import { JobStatus, isWindowClosed, totalTasks, type Job } from '../core/job.js';
 import type { ControlMessage } from './controlMessages.js';
 import type { IngestDeps } from './ingestBlob.js';
 import { requeueLines } from './requeueLines.js';
@@ -39,8 +39,10 @@ export async function sweep(deps: IngestDeps, options: SweepOptions): Promise<Sw
 
 async function sweepJob(job: Job, now: number, deps: IngestDeps, options: SweepOptions): Promise<{ kind: SweepAction; requeued: number }> {
   const lastProgress = Math.max(job.progressAtInMs ?? 0, job.createdAtInMs, job.timestamps.cancellingAt ?? 0);
-  if (now - lastProgress < options.stallInMs) return { kind: 'healthy', requeued: 0 };
-  if (job.deferral !== undefined && job.deferral.untilInMs > now) return { kind: 'deferred', requeued: 0 };
+  // Lines parked in delayed messages past the window's end are not waited for: queued again now, they expire at once.
+  const parkedPastWindow = job.deferral !== undefined && job.deferral.untilInMs > now && isWindowClosed(job, now);
+  if (!parkedPastWindow && now - lastProgress < options.stallInMs) return { kind: 'healthy', requeued: 0 };
+  if (!parkedPastWindow && job.deferral !== undefined && job.deferral.untilInMs > now) return { kind: 'deferred', requeued: 0 };
 
   const touch = () => updateJob(deps.jobs, job.id, (current) => ({ ...current, progressAtInMs: now }));
   if (!job.ingest.done) {

@@ -108,6 +108,8 @@ export interface Job {
   readonly costEstimate?: CostEstimate | undefined;
   /** The completion window, metadata and input file the batch was asked for with (OpenAI Batch API). */
   readonly batchRequest?: BatchRequest | undefined;
+  /** When a line was first refused for the closed window: finalisation then makes the job `expired`. */
+  readonly windowClosedAtInMs?: number | undefined;
 }
 
 export function newJob(fields: {
@@ -148,6 +150,11 @@ export function totalTasks(job: Job): number {
 
 /** Endpoint answers that mean the deployment, not the line, is wrong: no later line can do better. */
 export const DEPLOYMENT_FAILURE_STATUSES: ReadonlySet<number> = new Set([401, 403, 404]);
+
+/** Whether the job's completion window has closed: from then on no line is sent. */
+export function isWindowClosed(job: Job, nowInMs: number): boolean {
+  return job.batchRequest !== undefined && nowInMs >= job.batchRequest.expiresAtInMs;
+}
 
 export function isComplete(job: Job): boolean {
   return job.ingest.done && job.counts.succeeded + job.counts.failed >= totalTasks(job);

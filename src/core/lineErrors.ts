@@ -12,6 +12,8 @@ export const LineErrorCode = {
   endpointError: 'endpoint_error',
   retriesExhausted: 'retries_exhausted',
   batchCancelled: 'batch_cancelled',
+  /** The batch's completion window closed before the line was sent. */
+  batchExpired: 'batch_expired',
   poisonMessage: 'poison_message',
   inputChanged: 'input_changed',
   batchHalted: 'batch_halted',
@@ -30,6 +32,7 @@ export interface LineError {
 const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   LineErrorCode.retriesExhausted,
   LineErrorCode.batchCancelled,
+  LineErrorCode.batchExpired,
   LineErrorCode.poisonMessage,
   LineErrorCode.batchHalted,
   LineErrorCode.deploymentRejected,

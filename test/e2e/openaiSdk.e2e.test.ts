@@ -30,6 +30,8 @@ beforeAll(async () => {
       RETRY_BASE_DELAY_MS: '1',
       // One line per work message: a poll of the queues then runs a known number of lines (the trigger's batch size).
       QUEUE_MESSAGE_MAX_REQUESTS: '1',
+      // Windows of seconds, for the expiry test (in Azure the shortest is an hour).
+      MIN_COMPLETION_WINDOW_MS: '1000',
     },
   });
   // The SDK as a user sets it up against the Functions app: base URL and the function key; no retries, so each call is one request.
@@ -173,6 +175,30 @@ describe('the OpenAI SDK against the local stack', () => {
     await expect(client.batches.cancel(batch.id)).resolves.toMatchObject({ status: 'cancelled' });
   });
 
+  it('ends a batch whose window closes over a slow endpoint as expired: what was sent finished, the rest is batch_expired', async () => {
+    const lines = Array.from({ length: 30 }, (_, i) => line(`x-${i}`, `Slow ${i}`));
+    const file = await uploadLines(lines);
+    simulator.setLatency({ baseInMs: 3_500 });
+    try {
+      const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '3s' as '24h' });
+      expect(batch.expires_at).toBe(batch.created_at + 3);
+      const expired = await retrieveUntilFinal(batch.id);
+      expect(expired.status).toBe('expired');
+      expect(expired.expired_at).not.toBeNull();
+      const output = expired.output_file_id ? await contentLines(expired.output_file_id) : [];
+      const errors = await contentLines(expired.error_file_id!);
+      expect(errors.every((l) => l['error'].code === 'batch_expired')).toBe(true);
+      expect(errors.length).toBeGreaterThan(0);
+      expect([...output, ...errors].map((l) => l['custom_id']).sort()).toEqual(lines.map((_, i) => `x-${i}`).sort());
+      // Every line the endpoint saw finished and is in the output; none reached it after the window closed.
+      const sent = simulator.log.admitted().filter((e) => e.customIdHeader?.startsWith('x-'));
+      expect(sent.map((e) => e.customIdHeader).sort()).toEqual(output.map((l) => l['custom_id']).sort());
+      expect(sent.every((e) => e.atInMs < expired.expires_at! * 1000 + 1000)).toBe(true);
+    } finally {
+      simulator.setLatency({ baseInMs: 0 });
+    }
+  });
+
   it('shows a dropped file as a batch, with the window and metadata of its blob metadata', async () => {
     const text = `${[line('d-1', 'Dropped one'), line('d-2', 'Dropped two')].join('\n')}\n`;
     const container = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!).getContainerClient('batch-input');
@@ -210,7 +236,7 @@ describe('the OpenAI SDK against the local stack', () => {
       client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', ...body } as never);
     await expect(create({ endpoint: '/v1/embeddings' })).rejects.toMatchObject({ status: 400, param: 'endpoint' });
     await expect(create({ completion_window: '2w' })).rejects.toMatchObject({ status: 400, param: 'completion_window' });
-    await expect(create({ completion_window: '30m' })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+    await expect(create({ completion_window: '8d' })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(create({ input_file_id: 'file-0123456789abcdef0123456789abcdef' })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     const tooMany = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
     await expect(create({ metadata: tooMany })).rejects.toMatchObject({ status: 400, param: 'metadata' });
