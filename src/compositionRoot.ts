@@ -30,6 +30,8 @@ import { AzureFileStore } from './adapters/storage/AzureFileStore.js';
 import type { FileStore } from './app/openai/ports.js';
 import type { FilesDeps } from './app/openai/files.js';
 import type { BatchesDeps } from './app/openai/batches.js';
+import { queueFinalEvent, type WebhookDeps } from './app/webhooks.js';
+import { FetchWebhookSender } from './adapters/webhooks/FetchWebhookSender.js';
 
 /** Largest message before base64: 48 KiB encodes to 64 KiB, Azure's limit. Leave room for the encoding's padding. */
 const MAX_MESSAGE_BYTES = 48 * 1024 - 512;
@@ -51,6 +53,7 @@ export interface Services {
   readonly files: FileStore;
   filesDeps(): FilesDeps;
   batchesDeps(): BatchesDeps;
+  webhookDeps(logger: Logger): WebhookDeps;
   ingestDeps(logger: Logger): IngestDeps;
   workerDeps(logger: Logger): WorkerDeps;
   finalizeDeps(logger: Logger): FinalizeDeps;
@@ -103,7 +106,18 @@ export async function createServices(env: Env): Promise<Services> {
   const resultParts = new ResultParts(blobs, config.outputContainer, () => randomUUID().replaceAll('-', '').slice(0, 16));
   const files = new AzureFileStore(blobService, config.inputContainer);
   const newHex32 = (): string => randomUUID().replaceAll('-', '');
-  const finalizeDeps = (logger: Logger): FinalizeDeps => ({ jobs, clock: systemClock, logger, outputContainer: config.outputContainer, ledger, rollups, resultParts });
+  const webhookTarget = config.webhook;
+  const webhookSender = new FetchWebhookSender();
+  const finalizeDeps = (logger: Logger): FinalizeDeps => ({
+    jobs,
+    clock: systemClock,
+    logger,
+    outputContainer: config.outputContainer,
+    ledger,
+    rollups,
+    resultParts,
+    onFinal: (job) => queueFinalEvent(job, { controlQueue, target: webhookTarget }),
+  });
   const callSlots = pLimit(config.phi3.maxConcurrency);
   const admissionSlots = new Map(
     config.phi3.deployments.map((d) => [d.name, pLimit(admissionSlotsFor(d.requestsPerMinute, config.phi3.maxConcurrency))] as const),
@@ -133,6 +147,7 @@ export async function createServices(env: Env): Promise<Services> {
       windowLimits: config.completionWindow,
       defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
     }),
+    webhookDeps: (logger) => ({ jobs, controlQueue, clock: systemClock, logger, sender: webhookSender, target: webhookTarget }),
     ingestDeps: (logger) => ({
       jobs,
       blobs,

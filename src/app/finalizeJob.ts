@@ -15,6 +15,8 @@ export interface FinalizeDeps {
   readonly ledger: UsageLedger;
   readonly rollups: RollupStore;
   readonly resultParts: ResultParts;
+  /** Told of the job once it is final (the webhook's queueing); told again when finalisation runs for a final job. */
+  readonly onFinal?: ((job: Job) => Promise<void>) | undefined;
 }
 
 const STAMPS = {
@@ -43,7 +45,11 @@ async function* noOutcomes(): AsyncIterable<LineOutcome> {}
 export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<FinalizeResult> {
   const stored = await deps.jobs.getJob(jobId);
   if (stored === undefined) throw new Error(`Job ${jobId} does not exist`);
-  if (TERMINAL_STATUSES.has(stored.job.status)) return 'already-final';
+  if (TERMINAL_STATUSES.has(stored.job.status)) {
+    // A crash between the final write and the notice below is made good by the message's redelivery.
+    if (stored.job.webhook === undefined) await deps.onFinal?.(stored.job);
+    return 'already-final';
+  }
   if (!stored.job.ingest.done) return 'not-ready';
   // The live counters move only after outcomes are written, so they can lag but never lead: when they
   // say complete, the job is. Only when they do not (a worker died in between) is the exact count taken.
@@ -102,6 +108,7 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
     };
   });
   deps.logger.info(`Job ${jobId} ${final.status}: ${totals.succeeded} succeeded, ${totals.failed} failed`);
+  await deps.onFinal?.(final);
   return 'finalized';
 }
 

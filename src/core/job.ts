@@ -1,6 +1,7 @@
 import type { CostEstimate } from './costEstimate.js';
 import type { LineError } from './lineErrors.js';
 import type { BatchRequest } from './openai/batchRequest.js';
+import type { WebhookRecord } from './openai/webhookRecord.js';
 import type { InputBlobRef } from './requestMessage.js';
 import { NO_SPEND, type JobSpend } from './spendingCap.js';
 
@@ -110,6 +111,8 @@ export interface Job {
   readonly batchRequest?: BatchRequest | undefined;
   /** When a line was first refused for the closed window: finalisation then makes the job `expired`. */
   readonly windowClosedAtInMs?: number | undefined;
+  /** The delivery of the job's final event to the webhook endpoint: attempts and how the last one went. */
+  readonly webhook?: WebhookRecord | undefined;
 }
 
 export function newJob(fields: {

@@ -1,3 +1,5 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { BlobServiceClient } from '@azure/storage-blob';
 import OpenAI, { toFile } from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,8 +16,53 @@ let simulator: Phi3Simulator;
 let app: AppHost;
 let client: OpenAI;
 const savedEnv = { ...process.env };
+const WEBHOOK_SECRET = `whsec_${Buffer.from('the-e2e-webhook-signing-key-0123').toString('base64')}`;
+/** Deliveries the receiver refuses (500) per webhook-id before it takes one. */
+const REFUSALS = 2;
+
+/** A webhook receiver as a user would write one: verifies with the SDK, refuses the first deliveries, de-duplicates by id. */
+class Receiver {
+  readonly deliveries = new Map<string, number>();
+  readonly accepted = new Map<string, OpenAI.Webhooks.UnwrapWebhookEvent>();
+  readonly rejectedSignatures: string[] = [];
+  server: Server | undefined;
+  verifier = new OpenAI({ apiKey: 'unused', webhookSecret: WEBHOOK_SECRET });
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+        this.verifier.webhooks.unwrap(body, headers).then(
+          (event) => {
+            const id = headers['webhook-id']!;
+            const seen = (this.deliveries.get(id) ?? 0) + 1;
+            this.deliveries.set(id, seen);
+            if (seen <= REFUSALS) return res.writeHead(500).end();
+            if (!this.accepted.has(id)) this.accepted.set(id, event);
+            return res.writeHead(204).end();
+          },
+          () => {
+            this.rejectedSignatures.push(body);
+            res.writeHead(400).end();
+          },
+        );
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
+  }
+
+  eventFor(batchId: string): OpenAI.Webhooks.UnwrapWebhookEvent | undefined {
+    return [...this.accepted.values()].find((e) => 'data' in e && (e.data as { id: string }).id === batchId);
+  }
+}
+const receiver = new Receiver();
 
 beforeAll(async () => {
+  const webhookUrl = await receiver.start();
   stack = await startLocalStack();
   simulator = await startPhi3Simulator({ model: MODEL, latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
   app = await startAppHost({
@@ -32,6 +79,10 @@ beforeAll(async () => {
       QUEUE_MESSAGE_MAX_REQUESTS: '1',
       // Windows of seconds, for the expiry test (in Azure the shortest is an hour).
       MIN_COMPLETION_WINDOW_MS: '1000',
+      WEBHOOK_URL: webhookUrl,
+      WEBHOOK_SECRET,
+      // Retries at once: the test drives the queues itself (Azure's default spreads them over about 28 h).
+      WEBHOOK_RETRY_DELAYS_MS: '0,0,0,0,0',
     },
   });
   // The SDK as a user sets it up against the Functions app: base URL and the function key; no retries, so each call is one request.
@@ -47,6 +98,7 @@ afterAll(async () => {
   await app?.stop();
   await simulator?.close();
   await stack?.close();
+  await new Promise((resolve) => receiver.server?.close(resolve));
   process.env = savedEnv;
 });
 
@@ -120,6 +172,20 @@ describe('the OpenAI SDK against the local stack', () => {
     expect(await client.files.delete(file.id)).toEqual({ id: file.id, object: 'file', deleted: true });
     await expect(client.files.retrieve(file.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     expect((await client.batches.retrieve(done.id)).status).toBe('completed');
+  });
+
+  it('posts a signed batch.completed webhook that the SDK verifies; a receiver refusing the first deliveries gets it once per id', async () => {
+    const file = await uploadLines([line('h-1', 'Hook')]);
+    const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    await retrieveUntilFinal(batch.id);
+    for (let round = 0; round < 50 && receiver.eventFor(batch.id) === undefined; round += 1) await app.host.pollQueuesNow();
+    const event = receiver.eventFor(batch.id)!;
+    expect(event).toMatchObject({ object: 'event', type: 'batch.completed', data: { id: batch.id } });
+    expect(receiver.deliveries.get(event.id)).toBe(REFUSALS + 1);
+    expect(receiver.rejectedSignatures).toEqual([]);
+    const after = (await client.batches.retrieve(batch.id)) as OpenAI.Batch & { webhook: Record<string, unknown> };
+    expect(after.webhook).toMatchObject({ event_id: event.id, type: 'batch.completed', attempts: REFUSALS + 1, last_status: 204 });
+    expect(after.webhook['delivered_at']).not.toBeNull();
   });
 
   it('lists batches and files newest first with cursor pagination, as the SDK pages them', async () => {

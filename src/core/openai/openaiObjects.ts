@@ -27,6 +27,19 @@ export function toOpenAIBatch(job: Job) {
     error_file_id: final && job.counts.failed > 0 ? jobFileId('errors', job.id) : null,
     errors: base.errors.data.length === 0 ? null : base.errors,
     metadata: request?.metadata ?? null,
+    /** Delivery of the final event to the webhook endpoint (this service's addition). */
+    webhook:
+      job.webhook === undefined
+        ? null
+        : {
+            event_id: job.webhook.eventId,
+            type: job.webhook.type,
+            attempts: job.webhook.attempts,
+            last_status: job.webhook.lastStatus ?? null,
+            last_attempt_at: toSeconds(job.webhook.lastAttemptAtInMs),
+            delivered_at: toSeconds(job.webhook.deliveredAtInMs),
+            gave_up_at: toSeconds(job.webhook.gaveUpAtInMs),
+          },
     usage: {
       ...base.usage,
       input_tokens_details: { cached_tokens: 0 },
