@@ -1,7 +1,8 @@
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
 import { jsonResponse } from '../adapters/functions/httpResponses.js';
 import { openaiHandler, readJsonBody } from '../adapters/functions/openaiResponses.js';
-import { cancelBatch, createBatch, getBatch, listBatches, parseBatchFilter } from '../app/openai/batches.js';
+import { cancelBatch, createBatch, getBatch, listBatches } from '../app/openai/batches.js';
+import { parseJobFilter } from '../app/jobFilter.js';
 import { getServices } from '../compositionRoot.js';
 
 // The OpenAI Batches API over this service's jobs: a batch is a job, whether created here or by dropping a file.
@@ -21,7 +22,7 @@ export async function listBatchesHandler(request: HttpRequest): Promise<HttpResp
   const page = await listBatches(services.jobs, {
     limit: request.query.get('limit'),
     after: request.query.get('after'),
-    filter: parseBatchFilter(request.query),
+    filter: parseJobFilter(request.query),
   });
   return jsonResponse(200, page);
 }

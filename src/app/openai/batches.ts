@@ -1,7 +1,8 @@
 import { BadRequestError, NotFoundError } from '../../core/errors.js';
-import { JobStatus, newJob, type Job } from '../../core/job.js';
+import { newJob, type Job } from '../../core/job.js';
+import { jobMatches, type JobFilter } from '../jobFilter.js';
 import { isValidJobId } from '../../core/jobId.js';
-import { metadataMatches, parseBatchMetadata } from '../../core/openai/batchMetadata.js';
+import { parseBatchMetadata } from '../../core/openai/batchMetadata.js';
 import { parseCompletionWindow, type CompletionWindowLimits } from '../../core/openai/completionWindow.js';
 import { parseFileId } from '../../core/openai/fileIds.js';
 import { CHAT_COMPLETIONS_ENDPOINT, toOpenAIBatch, type OpenAIBatch } from '../../core/openai/openaiObjects.js';
@@ -96,34 +97,13 @@ export interface BatchPage {
   readonly has_more: boolean;
 }
 
-export interface BatchFilter {
-  readonly status?: JobStatus | undefined;
-  readonly metadata?: Readonly<Record<string, string>> | undefined;
-}
-
-const STATUSES: ReadonlySet<string> = new Set(Object.values(JobStatus));
-
-/** `status` and `metadata[key]=value` query parameters, our extension of the list. */
-export function parseBatchFilter(query: URLSearchParams): BatchFilter {
-  const status = query.get('status');
-  if (status !== null && !STATUSES.has(status)) {
-    throw new BadRequestError(`Invalid status ${JSON.stringify(status)}: expected one of ${[...STATUSES].join(', ')}`, 'status');
-  }
-  const metadata: Record<string, string> = {};
-  for (const [key, value] of query) {
-    const match = /^metadata\[(.+)\]$/.exec(key);
-    if (match !== null) metadata[match[1]!] = value;
-  }
-  return { status: (status ?? undefined) as JobStatus | undefined, metadata };
-}
-
 const STORE_PAGE = 100;
 
 /**
  * Newest first, `limit` at a time after the batch `after` (OpenAI's cursor: the last id of the page
  * before). The store is paged through from the newest, so a deep cursor costs a longer walk.
  */
-export async function listBatches(jobs: JobStore, query: { limit: string | null; after: string | null; filter?: BatchFilter }): Promise<BatchPage> {
+export async function listBatches(jobs: JobStore, query: { limit: string | null; after: string | null; filter?: JobFilter }): Promise<BatchPage> {
   const limit = parseLimit(query.limit, 20, 100);
   const filter = query.filter ?? {};
   const data: OpenAIBatch[] = [];
@@ -137,8 +117,7 @@ export async function listBatches(jobs: JobStore, query: { limit: string | null;
         passedCursor = job.id === query.after;
         continue;
       }
-      if (filter.status !== undefined && job.status !== filter.status) continue;
-      if (filter.metadata !== undefined && !metadataMatches(job.batchRequest?.metadata, filter.metadata)) continue;
+      if (!jobMatches(job, filter)) continue;
       if (data.length === limit) {
         hasMore = true;
         break scan;
