@@ -4,6 +4,9 @@ import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
 import { sweep } from '../../src/app/sweep.js';
+import { cancelJob } from '../../src/app/cancelJob.js';
+import { retryFailedLines } from '../../src/app/retryFailedLines.js';
+import { ConflictError } from '../../src/core/errors.js';
 import { parseRequestMessage, type RequestMessage } from '../../src/core/requestMessage.js';
 import { chatLine, createWorld, okResponse, ScriptedChatClient } from './fixtures.js';
 
@@ -94,5 +97,28 @@ describe('completion windows', () => {
     await runMessages(world, world.requestQueue.drain());
     await finalizeQueued(world);
     expect((await world.jobs.getJob(jobId))!.job.status).toBe('expired');
+  });
+
+  it('an expired batch cannot be cancelled; a retry of its expired lines runs them in a new window of the same length', async () => {
+    const chat = new ScriptedChatClient();
+    const world = createWorld(chat);
+    world.blobs.put('batch-input', 'e.jsonl', file(4), { completionwindow: '1h' });
+    const { jobId } = (await ingestBlob('batch-input', 'e.jsonl', world.ingestDeps)) as { jobId: string };
+    world.clock.now += HOUR;
+    await runMessages(world, world.requestQueue.drain());
+    await finalizeQueued(world);
+    expect((await world.jobs.getJob(jobId))!.job.status).toBe('expired');
+    expect(chat.calls).toHaveLength(0);
+    await expect(cancelJob(world.ingestDeps, jobId)).rejects.toBeInstanceOf(ConflictError);
+
+    const { retried, job } = await retryFailedLines(world.ingestDeps, jobId, { retryableOnly: true });
+    expect(retried).toBe(4);
+    expect(job.batchRequest?.expiresAtInMs).toBe(world.clock.now + HOUR);
+    await runMessages(world, world.requestQueue.drain());
+    await finalizeQueued(world);
+    const final = (await world.jobs.getJob(jobId))!.job;
+    expect(final.status).toBe('completed');
+    expect(final.timestamps.expiredAt).toBeUndefined();
+    expect(chat.calls).toHaveLength(4);
   });
 });
