@@ -54,6 +54,15 @@ export interface ListJobsOptions extends CallOptions {
   readonly limit?: number;
   /** The `next_page` of an earlier page. */
   readonly after?: string;
+  /** Only jobs in this status. */
+  readonly status?: string;
+  /** Only jobs whose batch metadata has every one of these pairs. */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+export interface RetryResult {
+  readonly retried_lines: number;
+  readonly job: BatchObject;
 }
 
 export interface GetResultsOptions extends CallOptions {
@@ -97,10 +106,28 @@ export class BatchApiClient {
     const query = new URLSearchParams();
     if (options.limit !== undefined) query.set('limit', String(options.limit));
     if (options.after !== undefined) query.set('after', options.after);
+    if (options.status !== undefined) query.set('status', options.status);
+    for (const [key, value] of Object.entries(options.metadata ?? {})) query.set(`metadata[${key}]`, value);
     const path = query.size === 0 ? '/jobs' : `/jobs?${query.toString()}`;
     const response = await this.send(path, options);
     if (response.statusCode !== 200) throw await toApiError(response, this.urlOf(path));
     return (await readJson(response, this.urlOf(path))) as JobPage;
+  }
+
+  /** Cancels the job: lines not yet sent end as batch_cancelled, finished ones are kept. */
+  async cancelJob(jobId: string, options: CallOptions = {}): Promise<BatchObject> {
+    const path = `/jobs/${encodeURIComponent(jobId)}/cancel`;
+    const response = await this.send(path, options, 'POST');
+    if (response.statusCode !== 200) throw await toApiError(response, this.urlOf(path));
+    return (await readJson(response, this.urlOf(path))) as BatchObject;
+  }
+
+  /** Sends a finished job's failed lines again (only those a retry can fix, with `retryableOnly`). */
+  async retryJob(jobId: string, options: CallOptions & { retryableOnly?: boolean } = {}): Promise<RetryResult> {
+    const path = `/jobs/${encodeURIComponent(jobId)}/retry${options.retryableOnly === true ? '?retryable_only=true' : ''}`;
+    const response = await this.send(path, options, 'POST');
+    if (response.statusCode !== 200) throw await toApiError(response, this.urlOf(path));
+    return (await readJson(response, this.urlOf(path))) as RetryResult;
   }
 
   /** Starts the download of a job's output lines (OpenAI Batch JSONL). */
@@ -122,13 +149,13 @@ export class BatchApiClient {
     return `${this.baseUrl}${path}`;
   }
 
-  private async send(path: string, options: CallOptions): Promise<Dispatcher.ResponseData> {
+  private async send(path: string, options: CallOptions, method: 'GET' | 'POST' = 'GET'): Promise<Dispatcher.ResponseData> {
     const url = this.urlOf(path);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.functionKey !== undefined) headers['x-functions-key'] = this.functionKey;
     try {
       return await request(url, {
-        method: 'GET',
+        method,
         headers,
         headersTimeout: this.timeoutInMs,
         ...(options.abortSignal === undefined ? {} : { signal: options.abortSignal }),

@@ -8,6 +8,7 @@ import { resultsCommand, type ResultsCommandOptions } from './resultsCommand.js'
 import { statusCommand, type StatusCommandOptions } from './statusCommand.js';
 import { submitCommand, type SubmitCommandOptions } from './submitCommand.js';
 import { registerCostsCommand } from './costsCommand.js';
+import { cancelCommand, retryCommand } from './jobCommands.js';
 
 export type { RunCliOptions } from './cliContext.js';
 
@@ -75,6 +76,12 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .argument('[jobId]', 'the job id printed by submit')
     .option('--json', 'print the raw job object (or page of jobs) as JSON')
     .option('--limit <count>', 'how many recent jobs to list', '20')
+    .addOption(
+      new Option('--status <status>', 'list only jobs in this status').choices([
+        'validating', 'in_progress', 'finalizing', 'completed', 'failed', 'cancelling', 'cancelled', 'expired',
+      ]),
+    )
+    .option('--metadata <key=value>', 'list only jobs whose batch metadata has this pair (repeatable)', (pair: string, all: string[] = []) => [...all, pair])
     .action(async (jobId: string | undefined, options: StatusCommandOptions, command: Command) => {
       setExitCode(await statusCommand(jobId, options, globals(command), context));
     });
@@ -88,6 +95,25 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option('--output <file>', 'write to this file instead of stdout')
     .action(async (jobId: string, options: ResultsCommandOptions, command: Command) => {
       setExitCode(await resultsCommand(jobId, options, globals(command), context));
+    });
+
+  program
+    .command('cancel')
+    .description('cancel a job: lines not yet sent end as batch_cancelled, finished ones are kept')
+    .argument('<jobId>', 'the job id printed by submit')
+    .option('--json', 'print the job object as JSON')
+    .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
+      setExitCode(await cancelCommand(jobId, options, globals(command), context));
+    });
+
+  program
+    .command('retry')
+    .description("send a finished job's failed lines again (never those that failed validation)")
+    .argument('<jobId>', 'the job id printed by submit')
+    .option('--retryable-only', 'only lines whose failure a retry can fix (throttling, timeouts, 5xx, cancelled, expired)')
+    .option('--json', 'print the answer as JSON')
+    .action(async (jobId: string, options: { json?: boolean; retryableOnly?: boolean }, command: Command) => {
+      setExitCode(await retryCommand(jobId, options, globals(command), context));
     });
 
   registerCostsCommand(program, context, setExitCode);

@@ -5,6 +5,10 @@ import { formatJobSummary, formatJobTable } from './progress.js';
 export interface StatusCommandOptions {
   readonly json?: boolean;
   readonly limit?: string;
+  /** Only jobs in this status (the list). */
+  readonly status?: string;
+  /** `key=value` pairs the jobs' batch metadata must have (the list). */
+  readonly metadata?: readonly string[];
 }
 
 const DEFAULT_LIST_LIMIT = 20;
@@ -25,7 +29,12 @@ export async function statusCommand(jobId: string | undefined, options: StatusCo
     return 0;
   }
 
-  const page = await client.listJobs({ ...call, limit });
+  const page = await client.listJobs({
+    ...call,
+    limit,
+    ...(options.status === undefined ? {} : { status: options.status }),
+    ...(options.metadata === undefined ? {} : { metadata: parseMetadataPairs(options.metadata) }),
+  });
   if (options.json === true) {
     writeLine(context.stdout, JSON.stringify(page, null, 2));
     return 0;
@@ -33,6 +42,16 @@ export async function statusCommand(jobId: string | undefined, options: StatusCo
   writeLine(context.stdout, formatJobTable(page.data));
   if (page.has_more) writeLine(context.stderr, `(showing the ${page.data.length} most recent; use --limit for more)`);
   return 0;
+}
+
+function parseMetadataPairs(pairs: readonly string[]): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new CliUsageError(CliErrorCode.invalidOption, `--metadata takes key=value, got ${JSON.stringify(pair)}`);
+    metadata[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return metadata;
 }
 
 function parseLimit(text: string | undefined): number {

@@ -253,6 +253,16 @@ param sweeperSchedule string = '0 */5 * * * *'
 @description('SWEEPER_STALL_MS: how long a job may show no progress before the sweeper acts.')
 param sweeperStallMs int = 900000
 
+@minValue(1000)
+@description('MIN_COMPLETION_WINDOW_MS: the shortest completion_window a batch may ask for (the longest is 7 days).')
+param minCompletionWindowMs int = 3600000
+
+@description('WEBHOOK_URL: where batch.completed/failed/cancelled/expired events are posted. Empty: no webhooks. The signing secret is the Key Vault secret webhook-secret (whsec_...), which you store in the vault.')
+param webhookUrl string = ''
+
+@description('WEBHOOK_RETRY_DELAYS_MS: waits before each retry of a refused webhook delivery (about 28 h in all by default).')
+param webhookRetryDelaysMs string = '5000,300000,1800000,7200000,18000000,36000000,36000000'
+
 // ---------------------------------------------------------------------------------------------
 // Derived names
 // ---------------------------------------------------------------------------------------------
@@ -540,6 +550,10 @@ var appSettings = {
   DEFAULT_MAX_COST_PER_JOB: defaultMaxCostPerJob
   SWEEPER_SCHEDULE: sweeperSchedule
   SWEEPER_STALL_MS: string(sweeperStallMs)
+  MIN_COMPLETION_WINDOW_MS: string(minCompletionWindowMs)
+  WEBHOOK_URL: webhookUrl
+  WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/webhook-secret)'
+  WEBHOOK_RETRY_DELAYS_MS: webhookRetryDelaysMs
 }
 
 // The keys of the extra deployments, each a Key Vault reference named by its apiKeySetting.

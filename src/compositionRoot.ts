@@ -33,6 +33,14 @@ import { SharedRateLimiter } from './app/SharedRateLimiter.js';
 import { scheduleRates } from './core/SliceSchedule.js';
 import { ResultParts } from './app/resultParts.js';
 import { MAX_MESSAGE_BYTES } from './app/tuning.js';
+import { AzureFileStore } from './adapters/storage/AzureFileStore.js';
+import type { FileStore } from './app/openai/ports.js';
+import type { FilesDeps } from './app/openai/files.js';
+import type { BatchesDeps } from './app/openai/batches.js';
+import { queueFinalEvent, type WebhookDeps } from './app/webhooks.js';
+import { FetchWebhookSender } from './adapters/webhooks/FetchWebhookSender.js';
+/** Largest upload through `POST /v1/files`: OpenAI takes 200 MB; the ingest reads far bigger files in chunks. */
+const MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 
 export interface Services {
   readonly config: AppConfig;
@@ -45,6 +53,11 @@ export interface Services {
   readonly rollups: RollupStore;
   readonly clock: Clock;
   readonly resultParts: ResultParts;
+  /** Files uploaded through the OpenAI Files API. */
+  readonly files: FileStore;
+  filesDeps(): FilesDeps;
+  batchesDeps(): BatchesDeps;
+  webhookDeps(logger: Logger): WebhookDeps;
   ingestDeps(logger: Logger): IngestDeps;
   workerDeps(logger: Logger): WorkerDeps;
   finalizeDeps(logger: Logger): FinalizeDeps;
@@ -93,7 +106,20 @@ export async function createServices(env: Env): Promise<Services> {
     })),
   );
   const resultParts = new ResultParts(blobs, config.outputContainer, () => randomUUID().replaceAll('-', '').slice(0, 16));
-  const finalizeDeps = (logger: Logger): FinalizeDeps => ({ jobs, clock: systemClock, logger, outputContainer: config.outputContainer, ledger, rollups, resultParts });
+  const files = new AzureFileStore(blobService, config.inputContainer);
+  const newHex32 = (): string => randomUUID().replaceAll('-', '');
+  const webhookTarget = config.webhook;
+  const webhookSender = new FetchWebhookSender();
+  const finalizeDeps = (logger: Logger): FinalizeDeps => ({
+    jobs,
+    clock: systemClock,
+    logger,
+    outputContainer: config.outputContainer,
+    ledger,
+    rollups,
+    resultParts,
+    onFinal: (job) => queueFinalEvent(job, { controlQueue, target: webhookTarget }),
+  });
   // Built once per process: its shared reads and call slots serve every work message it runs.
   const workerDeps = buildWorkerDeps(
     {
@@ -125,6 +151,20 @@ export async function createServices(env: Env): Promise<Services> {
     rollups,
     clock: systemClock,
     resultParts,
+    files,
+    filesDeps: () => ({ files, jobs, blobs, clock: systemClock, newHex32, maxFileBytes: MAX_UPLOAD_BYTES }),
+    batchesDeps: () => ({
+      jobs,
+      files,
+      controlQueue,
+      deployments,
+      clock: systemClock,
+      newHex32,
+      outputContainer: config.outputContainer,
+      windowLimits: config.completionWindow,
+      defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
+    }),
+    webhookDeps: (logger) => ({ jobs, controlQueue, clock: systemClock, logger, sender: webhookSender, target: webhookTarget }),
     ingestDeps: (logger) => ({
       jobs,
       blobs,

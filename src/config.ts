@@ -3,6 +3,8 @@ import { parseAmountToNanos } from './core/money.js';
 import { DEFAULT_PRICES, type ModelPrice } from './core/pricing.js';
 import { defaultContextLength } from './core/requestLimits.js';
 import type { RetryPolicy } from './core/retryPolicy.js';
+import { COMPLETION_WINDOW_LIMITS } from './core/openai/completionWindow.js';
+import { DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS, isWebhookSecret } from './core/openai/standardWebhooks.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -72,6 +74,10 @@ export interface AppConfig {
   /** Spending cap of jobs whose blob has no `maxcost` metadata, in nano-units of the price currency; undefined = none. */
   readonly defaultMaxCostPerJobInNanos: number | undefined;
   readonly sweeper: { readonly stallInMs: number };
+  /** The completion windows a batch may ask for (OpenAI's is 24h; from this minimum to 7 days here). */
+  readonly completionWindow: { readonly minInMs: number; readonly maxInMs: number };
+  /** Where final batch events are posted, signed with the secret; undefined: no webhooks. */
+  readonly webhook: { readonly url: string; readonly secret: string; readonly retryDelaysInMs: readonly number[] } | undefined;
 }
 
 /** Every setting the app reads, with its default (undefined = required or optional without default). */
@@ -120,6 +126,10 @@ export const SETTINGS = {
   INGEST_EXACT_TOKEN_LINES: '1000',
   SWEEPER_SCHEDULE: '0 */5 * * * *',
   SWEEPER_STALL_MS: '900000',
+  MIN_COMPLETION_WINDOW_MS: '3600000',
+  WEBHOOK_URL: undefined,
+  WEBHOOK_SECRET: undefined,
+  WEBHOOK_RETRY_DELAYS_MS: DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS.join(','),
   PHI3_PRICES: undefined,
   DEFAULT_MAX_COST_PER_JOB: undefined,
 } as const satisfies Record<string, string | undefined>;
@@ -358,10 +368,26 @@ export function loadConfig(env: Env): AppConfig {
     prices: readPrices(reader),
     defaultMaxCostPerJobInNanos: readDefaultMaxCost(reader),
     sweeper: { stallInMs: reader.integer('SWEEPER_STALL_MS', 1000) },
+    webhook: readWebhook(reader),
+    completionWindow: { minInMs: reader.integer('MIN_COMPLETION_WINDOW_MS', 1000, COMPLETION_WINDOW_LIMITS.maxInMs), maxInMs: COMPLETION_WINDOW_LIMITS.maxInMs },
   };
   const names = config.phi3.deployments.map((d) => d.name);
   if (new Set(names).size !== names.length) throw new ConfigError('PHI3_EXTRA_DEPLOYMENTS', 'deployment names that differ from each other and from PHI3_DEPLOYMENT', names.join(', '));
   return config;
+}
+
+function readWebhook(reader: SettingsReader): AppConfig['webhook'] {
+  if (reader.raw('WEBHOOK_URL') === undefined) return undefined;
+  const url = reader.url('WEBHOOK_URL');
+  const secret = reader.raw('WEBHOOK_SECRET');
+  // Never echo the value: it is a secret (or an unresolved Key Vault reference).
+  if (secret === undefined || !isWebhookSecret(secret)) throw new ConfigError('WEBHOOK_SECRET', 'a signing secret like whsec_ followed by base64 (at least 16 bytes) when WEBHOOK_URL is set');
+  const text = reader.raw('WEBHOOK_RETRY_DELAYS_MS') ?? '';
+  const delays = text.split(',').map((part) => Number(part.trim()));
+  if (delays.some((d) => !Number.isInteger(d) || d < 0 || d > 7 * 86_400_000)) {
+    throw new ConfigError('WEBHOOK_RETRY_DELAYS_MS', 'comma-separated delays in milliseconds, each from 0 to 7 days', text);
+  }
+  return { url, secret, retryDelaysInMs: delays };
 }
 
 /**

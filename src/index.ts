@@ -12,3 +12,5 @@ import './functions/sweeper.js';
 import './functions/getCosts.js';
 import './functions/dashboard.js';
 import './functions/appLifecycle.js';
+import './functions/openaiFiles.js';
+import './functions/openaiBatches.js';

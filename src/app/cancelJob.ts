@@ -12,6 +12,10 @@ export interface CancelJobDeps {
   readonly clock: Clock;
 }
 
+/** Final statuses other than `cancelled`: there is nothing left to cancel. */
+const isClosed = (status: JobStatus): boolean =>
+  status === JobStatus.completed || status === JobStatus.failed || status === JobStatus.expired;
+
 /**
  * Cancels a job: it becomes `cancelling`; lines not yet sent get a `batch_cancelled` outcome when
  * their message comes up, lines in flight finish and are kept, and finalisation writes the partial
@@ -19,15 +23,15 @@ export interface CancelJobDeps {
  */
 export async function cancelJob(deps: CancelJobDeps, jobId: string | undefined): Promise<Job> {
   const { job } = await requireJob(deps.jobs, jobId);
-  if (job.status === JobStatus.completed || job.status === JobStatus.failed) {
+  if (isClosed(job.status)) {
     throw new ConflictError(`Job ${job.id} is already ${job.status}`);
   }
   const stored = await updateJob(deps.jobs, job.id, (current) => {
     if (current.status === JobStatus.cancelling || current.status === JobStatus.cancelled) return undefined;
-    if (current.status === JobStatus.completed || current.status === JobStatus.failed) return undefined;
+    if (isClosed(current.status)) return undefined;
     return { ...current, status: JobStatus.cancelling, timestamps: { ...current.timestamps, cancellingAt: deps.clock.nowInMs() } };
   });
-  if (stored.job.status === JobStatus.completed || stored.job.status === JobStatus.failed) {
+  if (isClosed(stored.job.status)) {
     throw new ConflictError(`Job ${job.id} is already ${stored.job.status}`);
   }
   // Every line may already have its outcome: finalisation turns `cancelling` into `cancelled`.

@@ -15,7 +15,16 @@ export interface FinalizeDeps {
   readonly ledger: UsageLedger;
   readonly rollups: RollupStore;
   readonly resultParts: ResultParts;
+  /** Told of the job once it is final (the webhook's queueing); told again when finalisation runs for a final job. */
+  readonly onFinal?: ((job: Job) => Promise<void>) | undefined;
 }
+
+const STAMPS = {
+  cancelled: 'cancelledAt',
+  failed: 'failedAt',
+  expired: 'expiredAt',
+  completed: 'completedAt',
+} as const satisfies Partial<Record<JobStatus, keyof Job['timestamps']>>;
 
 export type FinalizeResult = 'finalized' | 'not-ready' | 'already-final';
 
@@ -36,7 +45,11 @@ async function* noOutcomes(): AsyncIterable<LineOutcome> {}
 export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<FinalizeResult> {
   const stored = await deps.jobs.getJob(jobId);
   if (stored === undefined) throw new Error(`Job ${jobId} does not exist`);
-  if (TERMINAL_STATUSES.has(stored.job.status)) return 'already-final';
+  if (TERMINAL_STATUSES.has(stored.job.status)) {
+    // A crash between the final write and the notice below is made good by the message's redelivery.
+    if (stored.job.webhook === undefined) await deps.onFinal?.(stored.job);
+    return 'already-final';
+  }
   if (!stored.job.ingest.done) return 'not-ready';
   // The live counters move only after outcomes are written, so they can lag but never lead: when they
   // say complete, the job is. Only when they do not (a worker died in between) is the exact count taken.
@@ -65,8 +78,14 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   const final = await replaceWithRetry(jobId, deps, (job) => {
     const noRequests = job.ingest.requests === 0;
     const status =
-      job.status === JobStatus.cancelling ? JobStatus.cancelled : noRequests || job.halt !== undefined ? JobStatus.failed : JobStatus.completed;
-    const stamp = status === JobStatus.cancelled ? 'cancelledAt' : status === JobStatus.failed ? 'failedAt' : 'completedAt';
+      job.status === JobStatus.cancelling
+        ? JobStatus.cancelled
+        : noRequests || job.halt !== undefined
+          ? JobStatus.failed
+          : job.windowClosedAtInMs !== undefined
+            ? JobStatus.expired
+            : JobStatus.completed;
+    const stamp = STAMPS[status];
     return {
       ...job,
       status,
@@ -89,6 +108,7 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
     };
   });
   deps.logger.info(`Job ${jobId} ${final.status}: ${totals.succeeded} succeeded, ${totals.failed} failed`);
+  await deps.onFinal?.(final);
   return 'finalized';
 }
 

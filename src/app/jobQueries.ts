@@ -3,6 +3,7 @@ import { BadRequestError, NotFoundError } from '../core/errors.js';
 import { isValidJobId } from '../core/jobId.js';
 import { toBatchOutputLine } from '../core/lineOutcome.js';
 import { InvalidPageTokenError, type JobStore, type StoredJob } from './ports.js';
+import { isFiltering, jobMatches, type JobFilter } from './jobFilter.js';
 
 export async function requireJob(jobs: JobStore, jobId: string | undefined): Promise<StoredJob> {
   if (jobId === undefined || !isValidJobId(jobId)) {
@@ -17,6 +18,9 @@ export async function getJobStatus(jobs: JobStore, jobId: string | undefined): P
   return toBatchObject((await requireJob(jobs, jobId)).job);
 }
 
+/** Store pages one filtered list request reads at most before answering (with has_more). */
+const MAX_FILTERED_READS = 20;
+
 export interface JobPage {
   readonly object: 'list';
   readonly data: BatchObject[];
@@ -25,7 +29,10 @@ export interface JobPage {
 }
 
 /** Newest first. The page token is the store's continuation token, opaque to clients. */
-export async function listJobs(jobs: JobStore, options: { limit: string | null; after: string | null; maxPageSize: number }): Promise<JobPage> {
+export async function listJobs(
+  jobs: JobStore,
+  options: { limit: string | null; after: string | null; maxPageSize: number; filter?: JobFilter },
+): Promise<JobPage> {
   let pageSize = 20;
   if (options.limit !== null) {
     const parsed = Number(options.limit);
@@ -44,6 +51,7 @@ export async function listJobs(jobs: JobStore, options: { limit: string | null; 
       throw badAfter();
     }
   }
+  const filter = options.filter ?? {};
   let page: Awaited<ReturnType<JobStore['listJobs']>>;
   try {
     page = await jobs.listJobs({ pageSize, continuationToken });
@@ -52,9 +60,15 @@ export async function listJobs(jobs: JobStore, options: { limit: string | null; 
     if (error instanceof InvalidPageTokenError) throw badAfter();
     throw error;
   }
+  let data = page.jobs.filter((job) => jobMatches(job, filter));
+  // Filtered, whole store pages are read until one has a match (or MAX_FILTERED_READS pages): a page never holds more than `limit`.
+  for (let reads = 1; isFiltering(filter) && data.length === 0 && page.continuationToken !== undefined && reads < MAX_FILTERED_READS; reads += 1) {
+    page = await jobs.listJobs({ pageSize, continuationToken: page.continuationToken });
+    data = page.jobs.filter((job) => jobMatches(job, filter));
+  }
   return {
     object: 'list',
-    data: page.jobs.map(toBatchObject),
+    data: data.map(toBatchObject),
     has_more: page.continuationToken !== undefined,
     next_page: page.continuationToken === undefined ? null : Buffer.from(page.continuationToken, 'utf8').toString('base64url'),
   };

@@ -1,4 +1,5 @@
-import { JobStatus, type Job } from '../core/job.js';
+import { isWindowClosed, JobStatus, type Job } from '../core/job.js';
+import { expireLines } from './expireLines.js';
 import type { RequestMessage } from '../core/requestMessage.js';
 import { JobSpendMeter } from './jobSpend.js';
 import type { StoredJob } from './ports.js';
@@ -85,9 +86,13 @@ async function runPendingLines(
     const now = deps.clock.nowInMs();
     return pending.map((item) => outcomeResult(haltedOutcome(message.jobId, item, halt, now)));
   }
+  if (isWindowClosed(job, deps.clock.nowInMs())) {
+    return (await expireLines(job, pending, deps)).map(outcomeResult);
+  }
   const bodies = await context.bodiesRead;
   const run: MessageRun = {
     message,
+    job,
     deployment: deps.deployments.byName(job.deployment),
     guard: { halt: undefined },
     deps,

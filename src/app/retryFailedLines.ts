@@ -1,3 +1,5 @@
+import type { BatchRequest } from '../core/openai/batchRequest.js';
+import { parseCompletionWindow } from '../core/openai/completionWindow.js';
 import { ConflictError } from '../core/errors.js';
 import { JobStatus, TERMINAL_STATUSES, type Job } from '../core/job.js';
 import { isRetryableLineError, isValidationError } from '../core/lineErrors.js';
@@ -21,6 +23,8 @@ export interface RetryResult {
 
 /** Reads of the job before giving up when other writers keep changing it between our read and our write. */
 const MAX_ATTEMPTS = 5;
+
+const windowLengthInMs = (request: BatchRequest): number => parseCompletionWindow(request.completionWindow, { minInMs: 0, maxInMs: Number.MAX_SAFE_INTEGER });
 
 /**
  * Sends a finished job's failed lines again (all of them, or only those whose failure a retry can
@@ -98,9 +102,14 @@ async function linesToRetry(job: Job, deps: Pick<RetryFailedLinesDeps, 'jobs'>, 
 }
 
 function reopen(job: Job, lines: number, nowInMs: number): Job {
-  const { completedAt: _c, failedAt: _f, cancelledAt: _x, finalizingAt: _z, cancellingAt: _y, ...timestamps } = job.timestamps;
+  const { completedAt: _c, failedAt: _f, cancelledAt: _x, finalizingAt: _z, cancellingAt: _y, expiredAt: _e, ...timestamps } =
+    job.timestamps;
+  const request = job.batchRequest;
   return {
     ...job,
+    // A retry runs in a new window of the same length, from now.
+    batchRequest: request === undefined ? undefined : { ...request, expiresAtInMs: nowInMs + windowLengthInMs(request) },
+    windowClosedAtInMs: undefined,
     status: JobStatus.inProgress,
     halt: undefined,
     jobError: undefined,

@@ -1,5 +1,5 @@
 import { ensureError } from '../core/errors.js';
-import { JobStatus, totalTasks, type Job } from '../core/job.js';
+import { JobStatus, isWindowClosed, totalTasks, type Job } from '../core/job.js';
 import { finalizeMessage, ingestMessage } from '../core/controlMessage.js';
 import type { Logger } from './Logger.js';
 import type { Clock, JobStore, MessageQueue } from './ports.js';
@@ -62,8 +62,10 @@ async function sweepJob(
   options: SweepOptions,
 ): Promise<{ kind: SweepAction; requeued: number }> {
   const lastProgress = Math.max(job.progressAtInMs ?? 0, job.createdAtInMs, job.timestamps.cancellingAt ?? 0);
-  if (now - lastProgress < options.stallInMs) return { kind: 'healthy', requeued: 0 };
-  if (job.deferral !== undefined && job.deferral.untilInMs > now) return { kind: 'deferred', requeued: 0 };
+  // Lines parked in delayed messages past the window's end are not waited for: queued again now, they expire at once.
+  const parkedPastWindow = job.deferral !== undefined && job.deferral.untilInMs > now && isWindowClosed(job, now);
+  if (!parkedPastWindow && now - lastProgress < options.stallInMs) return { kind: 'healthy', requeued: 0 };
+  if (!parkedPastWindow && job.deferral !== undefined && job.deferral.untilInMs > now) return { kind: 'deferred', requeued: 0 };
 
   const touch = () => updateJob(deps.jobs, job.id, (current) => ({ ...current, progressAtInMs: now }));
   if (!job.ingest.done) {

@@ -34,8 +34,11 @@ export class ConfigError extends Phi3BatchError {
 
 export class NotFoundError extends Phi3BatchError {
   override readonly name = 'NotFoundError';
-  constructor(message: string) {
+  /** The request field that named what was not found, when there is one. */
+  readonly parameter: string | undefined;
+  constructor(message: string, parameter?: string) {
     super(ErrorCode.notFound, message);
+    this.parameter = parameter;
   }
 }
 

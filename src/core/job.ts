@@ -1,5 +1,7 @@
 import type { CostEstimate } from './costEstimate.js';
 import type { LineError } from './lineErrors.js';
+import type { BatchRequest } from './openai/batchRequest.js';
+import type { WebhookRecord } from './openai/webhookRecord.js';
 import type { InputBlobRef } from './requestMessage.js';
 import { NO_SPEND, type JobSpend } from './spendingCap.js';
 
@@ -11,12 +13,14 @@ export const JobStatus = {
   failed: 'failed',
   cancelling: 'cancelling',
   cancelled: 'cancelled',
+  /** The completion window closed first: what finished is kept, the rest ended as `batch_expired`. */
+  expired: 'expired',
 } as const;
 export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
 
 export const ACTIVE_STATUSES: readonly JobStatus[] = [JobStatus.validating, JobStatus.inProgress, JobStatus.finalizing, JobStatus.cancelling];
 
-export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set([JobStatus.completed, JobStatus.failed, JobStatus.cancelled]);
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set([JobStatus.completed, JobStatus.failed, JobStatus.cancelled, JobStatus.expired]);
 
 /** Validation errors kept on the job document itself; the rest are in the line outcomes and the error file. */
 export const MAX_ERRORS_ON_JOB = 100;
@@ -87,7 +91,7 @@ export interface Job {
    * fail at once with this error instead of each burning a call. Cleared by a retry.
    */
   readonly halt?: (LineError & { readonly atInMs: number }) | undefined;
-  readonly timestamps: Partial<Record<'inProgressAt' | 'finalizingAt' | 'completedAt' | 'failedAt' | 'cancellingAt' | 'cancelledAt', number>>;
+  readonly timestamps: Partial<Record<'inProgressAt' | 'finalizingAt' | 'completedAt' | 'failedAt' | 'cancellingAt' | 'cancelledAt' | 'expiredAt', number>>;
   readonly output?: { readonly container: string; readonly resultsBlob: string; readonly errorsBlob: string } | undefined;
   /** Last time a line got its outcome or the ingest moved on: how the sweeper tells a stalled job. */
   readonly progressAtInMs?: number | undefined;
@@ -103,6 +107,12 @@ export interface Job {
   readonly spend?: JobSpend | undefined;
   /** Cost range before spending, priced at ingest (see CostEstimate). */
   readonly costEstimate?: CostEstimate | undefined;
+  /** The completion window, metadata and input file the batch was asked for with (OpenAI Batch API). */
+  readonly batchRequest?: BatchRequest | undefined;
+  /** When a line was first refused for the closed window: finalisation then makes the job `expired`. */
+  readonly windowClosedAtInMs?: number | undefined;
+  /** The delivery of the job's final event to the webhook endpoint: attempts and how the last one went. */
+  readonly webhook?: WebhookRecord | undefined;
 }
 
 export function newJob(fields: {
@@ -113,6 +123,7 @@ export function newJob(fields: {
   deployment: string;
   maxCostInNanos?: number;
   jobError?: LineError;
+  batchRequest?: BatchRequest;
 }): Job {
   return {
     ...fields,
@@ -138,6 +149,11 @@ export function newJob(fields: {
 /** Lines that will each get exactly one outcome. */
 export function totalTasks(job: Job): number {
   return job.ingest.requests + job.ingest.invalid;
+}
+
+/** Whether the job's completion window has closed: from then on no line is sent. */
+export function isWindowClosed(job: Job, nowInMs: number): boolean {
+  return job.batchRequest !== undefined && nowInMs >= job.batchRequest.expiresAtInMs;
 }
 
 export function isComplete(job: Job): boolean {

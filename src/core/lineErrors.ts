@@ -21,6 +21,8 @@ export const LineErrorCode = {
   malformedResponse: 'malformed_response',
   retriesExhausted: 'retries_exhausted',
   batchCancelled: 'batch_cancelled',
+  /** The batch's completion window closed before the line was sent. */
+  batchExpired: 'batch_expired',
   poisonMessage: 'poison_message',
   inputChanged: 'input_changed',
   batchHalted: 'batch_halted',
@@ -55,6 +57,7 @@ const ENDPOINT_RATE_LIMITED_CODE = '429';
 const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   LineErrorCode.retriesExhausted,
   LineErrorCode.batchCancelled,
+  LineErrorCode.batchExpired,
   LineErrorCode.poisonMessage,
   LineErrorCode.batchHalted,
   LineErrorCode.deploymentRejected,

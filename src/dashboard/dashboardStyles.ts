@@ -29,7 +29,7 @@ td code { font-size: 12px; }
 .progress-text { margin-left: 8px; color: var(--muted); font-variant-numeric: tabular-nums; }
 .status { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; background: #eef1f5; }
 .status.completed { background: #e3f4e8; color: #1e7a3c; }
-.status.failed, .status.cancelled { background: #fbe7e5; color: #a1291d; }
+.status.failed, .status.cancelled, .status.expired { background: #fbe7e5; color: #a1291d; }
 .status.in_progress, .status.finalizing { background: #e6eefc; color: #1f4fa8; }
 .cap-reached { color: var(--bad); font-weight: 600; }
 `;

@@ -2,6 +2,7 @@ import { app, type InvocationContext } from '@azure/functions';
 import { parseControlMessage } from '../core/controlMessage.js';
 import { finalizeJob } from '../app/finalizeJob.js';
 import { ingestBlob } from '../app/ingestBlob.js';
+import { deliverWebhook } from '../app/webhooks.js';
 import { getServices } from '../compositionRoot.js';
 
 export async function processControlHandler(payload: unknown, context: InvocationContext): Promise<void> {
@@ -11,6 +12,11 @@ export async function processControlHandler(payload: unknown, context: Invocatio
   if (message.kind === 'ingest') {
     const result = await ingestBlob(message.container, message.name, services.ingestDeps(context));
     context.log(`ingest ${message.container}/${message.name}: ${result.kind}`);
+    return;
+  }
+  if (message.kind === 'webhook') {
+    const delivery = await deliverWebhook(message, services.webhookDeps(context));
+    context.log(`webhook ${message.eventId} attempt ${message.attempt}: ${delivery}`);
     return;
   }
   const result = await finalizeJob(message.jobId, services.finalizeDeps(context));

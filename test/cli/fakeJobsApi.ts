@@ -55,6 +55,18 @@ export class FakeJobsApi {
       response.writeHead(401).end();
       return;
     }
+    const action = /^\/api\/jobs\/([^/]+)\/(cancel|retry)$/.exec(url.pathname);
+    if (method === 'POST' && action !== null) {
+      const state = this.jobs.get(decodeURIComponent(action[1]!))?.at(-1);
+      if (state === undefined) {
+        sendError(response, 404, 'not_found', `No job ${action[1]!}`);
+      } else if (action[2] === 'cancel') {
+        sendJson(response, 200, { ...state, status: 'cancelling' });
+      } else {
+        sendJson(response, 200, { retried_lines: url.searchParams.get('retryable_only') === 'true' ? 1 : 2, job: { ...state, status: 'in_progress' } });
+      }
+      return;
+    }
     const match = /^\/api\/jobs(?:\/([^/]+)(\/results)?)?$/.exec(url.pathname);
     if (method !== 'GET' || match === null) {
       response.writeHead(404).end();

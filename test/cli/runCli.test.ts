@@ -32,6 +32,34 @@ async function cli(argv: string[], options: Partial<RunCliOptions> & { env?: Rec
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 
+describe('status filters, cancel and retry', () => {
+  test('status --status and --metadata ask the API for only those jobs', async () => {
+    api.listed = [stages.completed(1000, 7)];
+    const { code } = await cli(['status', '--status', 'in_progress', '--metadata', 'team=search', '--metadata', 'run=a=b']);
+    expect(code).toBe(0);
+    const asked = new URL(api.requests.at(-1)!.url, 'http://x').searchParams;
+    expect(asked.get('status')).toBe('in_progress');
+    expect(asked.get('metadata[team]')).toBe('search');
+    expect(asked.get('metadata[run]')).toBe('a=b');
+  });
+
+  test('status --status refuses a status that does not exist, --metadata a pair without =', async () => {
+    expect((await cli(['status', '--status', 'running'])).code).toBe(2);
+    expect((await cli(['status', '--metadata', 'team'])).code).toBe(2);
+  });
+
+  test('cancel and retry post to the job and say what happened', async () => {
+    api.setJob(stages.completed(1000, 7));
+    const cancelled = await cli(['cancel', JOB_ID]);
+    expect(cancelled).toMatchObject({ code: 0, stdout: `${JOB_ID} cancelling\n` });
+    expect(api.requests.at(-1)).toMatchObject({ method: 'POST', url: `/api/jobs/${JOB_ID}/cancel` });
+    const retried = await cli(['retry', JOB_ID, '--retryable-only']);
+    expect(retried).toMatchObject({ code: 0, stdout: `${JOB_ID}: 1 line(s) sent again; in_progress\n` });
+    expect(api.requests.at(-1)).toMatchObject({ method: 'POST', url: `/api/jobs/${JOB_ID}/retry?retryable_only=true` });
+    expect((await cli(['cancel', `job_${'d'.repeat(32)}`])).code).toBe(1);
+  });
+});
+
 describe('status', () => {
   test('without an id: a table of recent jobs', async () => {
     api.listed = [stages.completed(1000, 7), batchObject((j) => j, `job_${'b'.repeat(32)}`)];

@@ -24,6 +24,7 @@ const settingDefaults: Readonly<Record<string, string | undefined>> = SETTINGS;
 const DEPLOY_TIME_VALUES: Readonly<Record<string, string>> = {
   PHI3_ENDPOINT: 'https://phi3-mini.eastus2.models.ai.azure.com',
   PHI3_API_KEY: 'value-the-key-vault-reference-resolves-to',
+  WEBHOOK_SECRET: 'whsec_dmFsdWUtdGhlLXJlZmVyZW5jZS1yZXNvbHZlcy10bw==',
   COSMOS_ENDPOINT: 'https://cosmos-account.documents.azure.com:443/',
   AZURE_CLIENT_ID: '11111111-2222-3333-4444-555555555555',
   AzureWebJobsStorage__clientId: '11111111-2222-3333-4444-555555555555',

@@ -1,4 +1,5 @@
 import { newJob, type IngestChunkStart, type Job } from '../../core/job.js';
+import { batchRequestFromBlobMetadata } from '../../core/openai/batchRequest.js';
 import { spendingCapFromMetadata } from '../../core/spendingCap.js';
 import type { Deployments } from '../deployments.js';
 import type { Clock, JobStore } from '../ports.js';
@@ -54,6 +55,8 @@ export async function createLeasedJob(
     // there is no choice, and pinning it now spares the first message a write before it goes out.
     model: deployments.primary.model,
     deployment: deployments.all.length === 1 ? deployments.primary.name : '',
+    // A dropped file takes its completion window and batch metadata from the blob's metadata.
+    batchRequest: batchRequestFromBlobMetadata(blob.metadata, deps.clock.nowInMs()),
   });
   const job: Job = { ...created, ingestLease: ingestLease(owner, deps.clock.nowInMs()) };
   return (await deps.jobs.createJob(job)) ? { job, owner, firstReader: true } : undefined;

@@ -1,3 +1,4 @@
+import type { Job } from '../../core/job.js';
 import type { LineError } from '../../core/lineErrors.js';
 import type { RequestMessage } from '../../core/requestMessage.js';
 import type { Deployment } from '../deployments.js';
@@ -15,6 +16,8 @@ export interface HaltGuard {
 /** What the lines of one message share while they run. */
 export interface MessageRun {
   readonly message: RequestMessage;
+  /** The job as read when the message arrived (its completion window, among others). */
+  readonly job: Job;
   readonly deployment: Deployment;
   readonly guard: HaltGuard;
   readonly deps: WorkerDeps;

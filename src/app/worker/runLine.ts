@@ -1,4 +1,6 @@
+import { isWindowClosed } from '../../core/job.js';
 import { failedLineOutcome } from '../../core/lineOutcome.js';
+import { expireLines } from '../expireLines.js';
 import type { RequestItem } from '../../core/requestMessage.js';
 import { ChatCallError } from '../ports.js';
 import { concludeFailure, concludeSuccess, decideAfterFailure, type NextStep } from './concludeAttempt.js';
@@ -24,6 +26,7 @@ export async function runLine(run: MessageRun, item: RequestItem, body: LineBody
   for (;;) {
     const stop = stopBeforeSending(run, line);
     if (stop !== undefined) return stop;
+    if (isWindowClosed(run.job, deps.clock.nowInMs())) return expiredResult(run, line);
     const sending = await sendAttempt(run, line);
     if (sending.kind === 'capped') return cappedResult(run, line);
     if (sending.kind === 'oversized') return oversizedResult(run, line, sending.error);
@@ -67,4 +70,10 @@ export async function settleAttempt(
   const decision = decideAfterFailure(run, line, answer);
   await settleCall(run, sending, answer, now);
   return concludeFailure(run, line, answer, decision, now);
+}
+
+/** The job's completion window closed while the line waited for its (next) call: it is not sent. */
+async function expiredResult(run: MessageRun, line: LineState): Promise<LineResult> {
+  const [outcome] = await expireLines(run.job, [{ ...line.item, prior: line.attempts }], run.deps);
+  return outcomeResult(outcome!);
 }

@@ -32,9 +32,10 @@ const item = { line: 4, id: 'line-4', body: { messages: [{ role: 'user', content
 
 function setUp() {
   const world = createWorld();
-  const spend = new JobSpendMeter({ id: 'job-1' } as Job, world.workerDeps);
+  const job = { id: 'job-1' } as Job;
+  const spend = new JobSpendMeter(job, world.workerDeps);
   const deployment = world.workerDeps.deployments.primary;
-  const run: MessageRun = { message, deployment, guard: { halt: undefined }, deps: world.workerDeps, spend };
+  const run: MessageRun = { message, job, deployment, guard: { halt: undefined }, deps: world.workerDeps, spend };
   const line = startLine(item, item.body, 100);
   return { world, run, line, spend };
 }

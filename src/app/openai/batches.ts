@@ -1,0 +1,130 @@
+import { BadRequestError, NotFoundError } from '../../core/errors.js';
+import { newJob, type Job } from '../../core/job.js';
+import { jobMatches, type JobFilter } from '../jobFilter.js';
+import { isValidJobId } from '../../core/jobId.js';
+import { parseBatchMetadata } from '../../core/openai/batchMetadata.js';
+import { parseCompletionWindow, type CompletionWindowLimits } from '../../core/openai/completionWindow.js';
+import { parseFileId } from '../../core/openai/fileIds.js';
+import { CHAT_COMPLETIONS_ENDPOINT, toOpenAIBatch, type OpenAIBatch } from '../../core/openai/openaiObjects.js';
+import { cancelJob } from '../cancelJob.js';
+import type { ControlMessage } from '../../core/controlMessage.js';
+import type { Deployments } from '../deployments.js';
+import { JOB_ID_METADATA } from '../ingestBlob.js';
+import type { Clock, JobStore, MessageQueue } from '../ports.js';
+import type { FileStore } from './ports.js';
+import { parseLimit } from './files.js';
+
+export interface BatchesDeps {
+  readonly jobs: JobStore;
+  readonly files: FileStore;
+  readonly controlQueue: MessageQueue;
+  readonly deployments: Deployments;
+  readonly clock: Clock;
+  /** 32 lowercase hex digits, new for every batch. */
+  readonly newHex32: () => string;
+  /** Where a batch keeps its own copy of its input file, beside its output. */
+  readonly outputContainer: string;
+  readonly windowLimits: CompletionWindowLimits;
+  readonly defaultMaxCostInNanos: number | undefined;
+}
+
+function asObject(body: unknown): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('The request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+/**
+ * `POST /v1/batches`: the batch gets its own server-side copy of the file (deleting the file later leaves
+ * it alone), labelled with its job id, and its ingest starts through the control queue like a dropped
+ * file's. The job exists before the ingest can run, so the batch is visible at once.
+ */
+export async function createBatch(deps: BatchesDeps, body: unknown): Promise<OpenAIBatch> {
+  const request = asObject(body);
+  const inputFileId = request['input_file_id'];
+  if (typeof inputFileId !== 'string' || inputFileId === '') throw new BadRequestError("Missing required parameter: 'input_file_id'", 'input_file_id');
+  if (request['endpoint'] !== CHAT_COMPLETIONS_ENDPOINT) {
+    throw new BadRequestError(`Invalid endpoint ${JSON.stringify(request['endpoint'])}: only "${CHAT_COMPLETIONS_ENDPOINT}" is supported`, 'endpoint');
+  }
+  const completionWindow = request['completion_window'];
+  const windowInMs = parseCompletionWindow(completionWindow, deps.windowLimits);
+  const metadata = parseBatchMetadata(request['metadata']);
+  const ref = parseFileId(inputFileId);
+  if (ref?.kind !== 'uploaded') throw new BadRequestError(`Invalid input_file_id ${JSON.stringify(inputFileId)}: not an uploaded batch file`, 'input_file_id');
+  const file = await deps.files.get(ref.id);
+  if (file === undefined) throw new NotFoundError(`No such File object: ${ref.id}`, 'input_file_id');
+  if (file.purpose !== 'batch') throw new BadRequestError(`File ${ref.id} has purpose ${JSON.stringify(file.purpose)}, not "batch"`, 'input_file_id');
+
+  const jobId = `job_${deps.newHex32()}`;
+  const target = { container: deps.outputContainer, name: `${jobId}/input.jsonl` };
+  const copied = await deps.files.copyTo(ref.id, target, { [JOB_ID_METADATA]: jobId });
+  if (copied === undefined) throw new NotFoundError(`No such File object: ${ref.id}`, 'input_file_id');
+  const now = deps.clock.nowInMs();
+  const job = newJob({
+    id: jobId,
+    createdAtInMs: now,
+    input: { ...target, etag: copied.etag, size: copied.size },
+    model: deps.deployments.primary.model,
+    deployment: deps.deployments.all.length === 1 ? deps.deployments.primary.name : '',
+    ...(deps.defaultMaxCostInNanos === undefined ? {} : { maxCostInNanos: deps.defaultMaxCostInNanos }),
+    batchRequest: { completionWindow: completionWindow as string, expiresAtInMs: now + windowInMs, metadata, inputFileId: ref.id },
+  });
+  if (!(await deps.jobs.createJob(job))) throw new Error(`Job ${jobId} exists already`);
+  const ingest: ControlMessage = { v: 1, kind: 'ingest', container: target.container, name: target.name };
+  await deps.controlQueue.send([ingest]);
+  return toOpenAIBatch(job);
+}
+
+async function requireBatch(jobs: JobStore, id: string | undefined): Promise<Job> {
+  const stored = id !== undefined && isValidJobId(id) ? await jobs.getJob(id) : undefined;
+  if (stored === undefined) throw new NotFoundError(`No such Batch object: ${id ?? ''}`);
+  return stored.job;
+}
+
+export async function getBatch(jobs: JobStore, id: string | undefined): Promise<OpenAIBatch> {
+  return toOpenAIBatch(await requireBatch(jobs, id));
+}
+
+export async function cancelBatch(deps: Pick<BatchesDeps, 'jobs' | 'controlQueue' | 'clock'>, id: string | undefined): Promise<OpenAIBatch> {
+  const job = await requireBatch(deps.jobs, id);
+  return toOpenAIBatch(await cancelJob(deps, job.id));
+}
+
+export interface BatchPage {
+  readonly object: 'list';
+  readonly data: OpenAIBatch[];
+  readonly first_id: string | null;
+  readonly last_id: string | null;
+  readonly has_more: boolean;
+}
+
+const STORE_PAGE = 100;
+
+/**
+ * Newest first, `limit` at a time after the batch `after` (OpenAI's cursor: the last id of the page
+ * before). The store is paged through from the newest, so a deep cursor costs a longer walk.
+ */
+export async function listBatches(jobs: JobStore, query: { limit: string | null; after: string | null; filter?: JobFilter }): Promise<BatchPage> {
+  const limit = parseLimit(query.limit, 20, 100);
+  const filter = query.filter ?? {};
+  const data: OpenAIBatch[] = [];
+  let passedCursor = query.after === null;
+  let hasMore = false;
+  let continuationToken: string | undefined;
+  scan: do {
+    const page = await jobs.listJobs({ pageSize: STORE_PAGE, continuationToken });
+    for (const job of page.jobs) {
+      if (!passedCursor) {
+        passedCursor = job.id === query.after;
+        continue;
+      }
+      if (!jobMatches(job, filter)) continue;
+      if (data.length === limit) {
+        hasMore = true;
+        break scan;
+      }
+      data.push(toOpenAIBatch(job));
+    }
+    continuationToken = page.continuationToken;
+  } while (continuationToken !== undefined);
+  return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
+}
