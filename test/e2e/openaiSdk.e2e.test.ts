@@ -163,7 +163,7 @@ describe('the OpenAI SDK against the local stack', () => {
     expect(output.every((l) => l['response'].status_code === 200 && l['error'] === null)).toBe(true);
     const errors = await contentLines(done.error_file_id!);
     expect(errors.map((l) => [l['custom_id'], l['error'].code])).toEqual([
-      ['line-3', 'invalid_json_line'],
+      ['~line-3', 'invalid_json_line'],
       ['a-4', 'content_filter'],
     ]);
     expect(await client.files.retrieve(done.output_file_id!)).toMatchObject({ object: 'file', purpose: 'batch_output' });
