@@ -145,7 +145,8 @@ describe('the package azd deploys (replayed in a clean clone)', () => {
       files = walkFiles(unpacked);
       loaded = loadPackagedApp(probe, unpacked);
     });
-  });
+    // Two builds and two installs (warm npm cache) on a shared machine.
+  }, 15 * 60_000);
 
   afterAll(() => {
     if (work) rmSync(work, { recursive: true, force: true });
