@@ -55,11 +55,13 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 function run(command: string, args: readonly string[], cwd: string): string {
+  const startedAt = performance.now();
   const result = spawnSync(command, args, { cwd, env: cleanEnv(), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.error) throw result.error;
   if (result.status !== 0) {
     throw new Error(`${command} ${args.join(' ')} failed in ${cwd} (${String(result.status)}):\n${result.stdout}\n${result.stderr}`);
   }
+  console.log(`${command} ${args.join(' ')}: ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
   return result.stdout;
 }
 
@@ -141,6 +143,7 @@ describe('the package azd deploys (replayed in a clean clone)', () => {
       // Unpacked far from the clone: no node_modules of the clone or of this repository above it.
       rmSync(clone, { recursive: true, force: true });
       unpacked = join(work, 'site', 'wwwroot');
+      mkdirSync(unpacked, { recursive: true });
       run('unzip', ['-q', zipPath, '-d', unpacked], work);
       files = walkFiles(unpacked);
       loaded = loadPackagedApp(probe, unpacked);
