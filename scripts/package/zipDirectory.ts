@@ -2,7 +2,10 @@ import { createWriteStream, type Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { crc32, deflateRawSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { crc32, deflateRaw } from 'node:zlib';
+
+const deflateRawAsync = promisify(deflateRaw);
 
 /** Decides whether an entry goes into the archive; `relativePath` uses `/`. */
 export type ZipFilter = (absolutePath: string, relativePath: string, stats: Stats) => boolean;
@@ -29,6 +32,7 @@ interface CentralEntry {
 }
 
 const MAX_ZIP32 = 0xffff_ffff;
+const COMPRESS_AHEAD = 16;
 // DOS date 1980-01-01 00:00: entries carry a fixed date so the same tree gives the same bytes.
 const DOS_TIME = 0;
 const DOS_DATE = (0 << 9) | (1 << 5) | 1;
@@ -48,6 +52,7 @@ export async function zipDirectory(root: string, zipPath: string, options: ZipDi
     if (!out.write(chunk)) await once(out, 'drain');
   };
 
+  const files: { absolute: string; relative: string; mode: number }[] = [];
   const walk = async (dir: string, prefix: string, depth: number): Promise<void> => {
     if (depth > 40) throw new Error(`${dir}: too many levels of symbolic links`);
     const entries = await readdir(dir, { withFileTypes: true });
@@ -60,34 +65,52 @@ export async function zipDirectory(root: string, zipPath: string, options: ZipDi
       if (stats.isDirectory()) {
         await walk(absolute, relative, entry.isSymbolicLink() ? depth + 1 : depth);
       } else if (stats.isFile()) {
-        const data = await readFile(absolute);
-        const deflated = deflateRawSync(data);
-        const stored = deflated.length >= data.length;
-        const body = stored ? data : deflated;
-        if (offset + body.length > MAX_ZIP32 || data.length > MAX_ZIP32) throw new Error(`${zipPath}: larger than 4 GB`);
-        const name = Buffer.from(relative, 'utf8');
-        const entryInfo: CentralEntry = {
-          name,
-          crc: crc32(data),
-          compressedSize: body.length,
-          size: data.length,
-          method: stored ? 0 : 8,
-          offset,
-          mode: stats.mode & 0o777,
-        };
-        central.push(entryInfo);
-        uncompressedBytes += data.length;
-        await write(localHeader(entryInfo));
-        await write(body);
+        files.push({ absolute, relative, mode: stats.mode & 0o777 });
       }
     }
   };
 
+  /** Reads and compresses one file (zlib works on its thread pool, so several run at once). */
+  const compress = async (file: (typeof files)[number]) => {
+    const data = await readFile(file.absolute);
+    const deflated = await deflateRawAsync(data);
+    const stored = deflated.length >= data.length;
+    return { file, data, body: stored ? data : deflated, method: stored ? 0 : 8 };
+  };
+
+  const pending: ReturnType<typeof compress>[] = [];
   try {
     await walk(root, '', 0);
+    // Entries are written in order; up to COMPRESS_AHEAD files are read and compressed ahead of the writer.
+    let next = 0;
+    const fill = () => {
+      while (next < files.length && pending.length < COMPRESS_AHEAD) pending.push(compress(files[next++]!));
+    };
+    fill();
+    while (pending.length > 0) {
+      const { file, data, body, method } = await pending.shift()!;
+      fill();
+      if (offset + body.length > MAX_ZIP32 || data.length > MAX_ZIP32) throw new Error(`${zipPath}: larger than 4 GB`);
+      const entryInfo: CentralEntry = {
+        name: Buffer.from(file.relative, 'utf8'),
+        crc: crc32(data),
+        compressedSize: body.length,
+        size: data.length,
+        method,
+        offset,
+        mode: file.mode,
+      };
+      central.push(entryInfo);
+      uncompressedBytes += data.length;
+      await write(localHeader(entryInfo));
+      await write(body);
+    }
     const centralStart = offset;
     for (const entry of central) await write(centralHeader(entry));
     await write(endOfCentralDirectory(central.length, offset - centralStart, centralStart));
+  } catch (error) {
+    await Promise.allSettled(pending);
+    throw error;
   } finally {
     out.end();
     await once(out, 'close');
