@@ -1,7 +1,9 @@
+import type { TokenCredential } from '@azure/identity';
+import type { StoragePipelineOptions } from '@azure/storage-blob';
 import type { Dispatcher } from 'undici';
 import { isValidJobId } from '../src/core/jobId.js';
 import { BatchApiClient } from './apiClient.js';
-import { readApiSettings, type CliEnv } from './cliSettings.js';
+import { readApiSettings, type CliEnv, type StorageSettings } from './cliSettings.js';
 import { CliErrorCode, CliUsageError } from './errors.js';
 import type { ProgressStream, WatchJobOptions } from './progress.js';
 import type { BlobUploader } from './uploadBatchFile.js';
@@ -23,8 +25,12 @@ export interface RunCliOptions {
   readonly watch?: WatchSettings;
   /** HTTP dispatcher for the API client. */
   readonly dispatcher?: Dispatcher;
-  /** Replaces the storage upload (default: the container named by INPUT_CONTAINER, via the connection string). */
-  readonly createUploader?: (settings: { connectionString: string; inputContainer: string }) => BlobUploader;
+  /** Replaces the storage upload (default: the container named by INPUT_CONTAINER, via the connection string or account URL). */
+  readonly createUploader?: (settings: StorageSettings) => BlobUploader;
+  /** Signs uploads to an account URL in (default: DefaultAzureCredential). */
+  readonly credential?: TokenCredential;
+  /** Options of the storage SDK's pipeline (transport, keep-alive, retries); default: the SDK's own. */
+  readonly storagePipeline?: StoragePipelineOptions;
 }
 
 /** Everything a command needs, resolved once. */
@@ -36,13 +42,16 @@ export interface CliContext {
   readonly clock: { nowInMs(): number };
   readonly watch: WatchSettings;
   readonly dispatcher: Dispatcher | undefined;
-  readonly createUploader: ((settings: { connectionString: string; inputContainer: string }) => BlobUploader) | undefined;
+  readonly createUploader: ((settings: StorageSettings) => BlobUploader) | undefined;
+  readonly credential?: TokenCredential | undefined;
+  readonly storagePipeline?: StoragePipelineOptions | undefined;
 }
 
 /** The program-wide options, as commander hands them to every command. */
 export interface GlobalOptions {
   readonly apiUrl?: string;
   readonly connectionString?: string;
+  readonly accountUrl?: string;
 }
 
 export function writeLine(stream: CliOutput, text: string): void {

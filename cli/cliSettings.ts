@@ -9,6 +9,8 @@ export const CliSetting = {
   inputContainer: 'INPUT_CONTAINER',
   apiUrl: 'PHI3_BATCH_API_URL',
   functionKey: 'PHI3_BATCH_FUNCTION_KEY',
+  /** The storage account's blob endpoint, for uploads signed in with Entra ID (no key). */
+  accountUrl: 'PHI3_BATCH_ACCOUNT_URL',
 } as const;
 
 export const DEFAULT_INPUT_CONTAINER = 'batch-input';
@@ -18,11 +20,29 @@ export interface ApiSettings {
   readonly functionKey: string | undefined;
 }
 
-export interface StorageSettings {
+/** Storage for uploads: a connection string, or an account URL and the user's Entra ID sign-in. */
+export type StorageSettings = ConnectionStringStorage | AccountUrlStorage;
+
+export interface ConnectionStringStorage {
+  readonly kind: 'connectionString';
   readonly connectionString: string;
   /** Where the connection string came from, for messages about it. */
   readonly connectionStringSetting: string;
   readonly inputContainer: string;
+}
+
+export interface AccountUrlStorage {
+  readonly kind: 'accountUrl';
+  /** The blob endpoint, e.g. https://<account>.blob.core.windows.net, without a trailing slash. */
+  readonly accountUrl: string;
+  /** Where the URL came from, for messages about it. */
+  readonly accountUrlSetting: string;
+  readonly inputContainer: string;
+}
+
+export interface StorageOverrides {
+  readonly connectionString?: string | undefined;
+  readonly accountUrl?: string | undefined;
 }
 
 function read(env: CliEnv, name: string): string | undefined {
@@ -51,29 +71,74 @@ export function readApiSettings(env: CliEnv, overrides: { apiUrl?: string | unde
   return { apiUrl: apiUrl.replace(/\/+$/, ''), functionKey: read(env, CliSetting.functionKey) };
 }
 
-/** Storage for uploads: a connection string only (the CLI runs as a person, not as the app's identity). */
-export function readStorageSettings(env: CliEnv, overrides: { connectionString?: string | undefined } = {}): StorageSettings {
-  const fromOption = overrides.connectionString?.trim();
-  const setting = fromOption !== undefined && fromOption !== '' ? '--connection-string' : CliSetting.storage;
-  const connectionString = fromOption !== undefined && fromOption !== '' ? fromOption : read(env, CliSetting.storage);
-  if (connectionString === undefined) {
-    const identity = read(env, `${CliSetting.storage}__accountName`) !== undefined || read(env, `${CliSetting.storage}__blobServiceUri`) !== undefined;
-    throw new ConfigError(
-      CliSetting.storage,
-      identity
-        ? 'a storage connection string (identity-based AzureWebJobsStorage__* settings are for the functions app, not the CLI)'
-        : 'a storage connection string, e.g. UseDevelopmentStorage=true for Azurite',
-    );
+/**
+ * Storage for uploads. An option wins over the environment, and the connection string over the account URL:
+ * `--connection-string`, `--account-url`, then `AzureWebJobsStorage`, then `PHI3_BATCH_ACCOUNT_URL`. With an
+ * account URL the CLI signs in as the user (DefaultAzureCredential: `az login`, `azd auth login`, environment).
+ */
+export function readStorageSettings(env: CliEnv, overrides: StorageOverrides = {}): StorageSettings {
+  const connectionOption = nonEmpty(overrides.connectionString);
+  const accountUrlOption = nonEmpty(overrides.accountUrl);
+  if (connectionOption !== undefined && accountUrlOption !== undefined) {
+    throw new ConfigError('--account-url', 'either --account-url or --connection-string, not both', accountUrlOption);
   }
+  const inputContainer = readInputContainer(env);
+  if (connectionOption !== undefined) return connectionStringStorage(connectionOption, '--connection-string', inputContainer);
+  if (accountUrlOption !== undefined) return accountUrlStorage(accountUrlOption, '--account-url', inputContainer);
+  const connectionString = read(env, CliSetting.storage);
+  if (connectionString !== undefined) return connectionStringStorage(connectionString, CliSetting.storage, inputContainer);
+  const accountUrl = read(env, CliSetting.accountUrl);
+  if (accountUrl !== undefined) return accountUrlStorage(accountUrl, CliSetting.accountUrl, inputContainer);
+  const identity = read(env, `${CliSetting.storage}__accountName`) !== undefined || read(env, `${CliSetting.storage}__blobServiceUri`) !== undefined;
+  const signIn = `or the account URL (https://<account>.blob.core.windows.net) in ${CliSetting.accountUrl} or --account-url to sign in with Entra ID`;
+  throw new ConfigError(
+    CliSetting.storage,
+    identity
+      ? `a storage connection string (identity-based AzureWebJobsStorage__* settings are for the functions app, not the CLI), ${signIn}`
+      : `a storage connection string, e.g. UseDevelopmentStorage=true for Azurite, ${signIn}`,
+  );
+}
+
+function accountUrlStorage(value: string, setting: string, inputContainer: string): AccountUrlStorage {
+  return { kind: 'accountUrl', accountUrl: parseAccountUrl(value, setting), accountUrlSetting: setting, inputContainer };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  const trimmed = value?.trim();
+  return trimmed === undefined || trimmed === '' ? undefined : trimmed;
+}
+
+function connectionStringStorage(connectionString: string, setting: string, inputContainer: string): ConnectionStringStorage {
   if (!looksLikeConnectionString(connectionString)) {
     throw new ConfigError(setting, 'a storage connection string of Key=Value pairs with AccountName and AccountKey, a BlobEndpoint, or UseDevelopmentStorage=true', maskConnectionString(connectionString));
   }
+  return { kind: 'connectionString', connectionString, connectionStringSetting: setting, inputContainer };
+}
+
+const ACCOUNT_URL_EXPECTED = 'an https URL of the blob endpoint, such as https://<account>.blob.core.windows.net';
+
+/** Tokens travel only over TLS (the SDK refuses otherwise), and a SAS or user name has no place here. */
+function parseAccountUrl(value: string, setting: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(setting, ACCOUNT_URL_EXPECTED, value);
+  }
+  if (parsed.protocol !== 'https:') throw new ConfigError(setting, ACCOUNT_URL_EXPECTED, redactUrl(parsed));
+  if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '' || parsed.hash !== '') {
+    throw new ConfigError(setting, `${ACCOUNT_URL_EXPECTED}, without credentials, query or SAS`, redactUrl(parsed));
+  }
+  return parsed.href.replace(/\/+$/, '');
+}
+
+function readInputContainer(env: CliEnv): string {
   const inputContainer = read(env, CliSetting.inputContainer) ?? DEFAULT_INPUT_CONTAINER;
   // Same rule as the functions app: lowercase letters, digits and single hyphens, 3-63 characters.
   if (!/^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/.test(inputContainer)) {
     throw new ConfigError(CliSetting.inputContainer, 'a lowercase container name of 3-63 letters, digits and single hyphens', inputContainer);
   }
-  return { connectionString, connectionStringSetting: setting, inputContainer };
+  return inputContainer;
 }
 
 function looksLikeConnectionString(value: string): boolean {

@@ -10,6 +10,7 @@ export const CliErrorCode = {
   invalidOption: 'invalid_option',
   blobExists: 'blob_exists',
   containerNotFound: 'container_not_found',
+  uploadNotAllowed: 'upload_not_allowed',
   jobNotFound: 'job_not_found',
 } as const;
 export type CliErrorCode = (typeof CliErrorCode)[keyof typeof CliErrorCode];

@@ -29,6 +29,8 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
     watch: options.watch ?? {},
     dispatcher: options.dispatcher,
     createUploader: options.createUploader,
+    credential: options.credential,
+    storagePipeline: options.storagePipeline,
   };
   let exitCode: number = ExitCode.ok;
   const program = buildProgram(context, (code) => {
@@ -48,6 +50,12 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .addOption(new Option('--api-url <url>', `base URL of the jobs API (default: ${CliSetting.apiUrl} or http://127.0.0.1:7071/api)`))
     .addOption(
       new Option('--connection-string <connectionString>', `storage connection string for uploads (default: ${CliSetting.storage}; prefer the variable, options show in process lists)`),
+    )
+    .addOption(
+      new Option(
+        '--account-url <url>',
+        `storage blob endpoint for uploads signed in with Entra ID, e.g. https://<account>.blob.core.windows.net (default: ${CliSetting.accountUrl})`,
+      ),
     )
     .configureOutput({
       writeOut: (text) => context.stdout.write(text),

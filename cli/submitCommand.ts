@@ -16,10 +16,10 @@ export interface SubmitCommandOptions {
  * the job to its end and prints the summary: exit code 0 only if it completed.
  */
 export async function submitCommand(file: string, options: SubmitCommandOptions, globals: GlobalOptions, context: CliContext): Promise<number> {
-  const storage = readStorageSettings(context.env, { connectionString: globals.connectionString });
+  const storage = readStorageSettings(context.env, { connectionString: globals.connectionString, accountUrl: globals.accountUrl });
   // Read the API settings before uploading: a bad URL should stop us before a job starts.
   const api = options.watch === true ? createApiClient(context, globals) : undefined;
-  const uploader = context.createUploader?.(storage) ?? (await defaultUploader(storage));
+  const uploader = context.createUploader?.(storage) ?? (await defaultUploader(storage, context));
 
   const uploaded = await uploadBatchFile({
     filePath: file,
@@ -53,14 +53,21 @@ export async function submitCommand(file: string, options: SubmitCommandOptions,
   return job.status === 'completed' ? 0 : 1;
 }
 
-async function defaultUploader(storage: StorageSettings): Promise<BlobUploader> {
+async function defaultUploader(storage: StorageSettings, context: CliContext): Promise<BlobUploader> {
   // Loaded on demand: the storage SDK is most of the start-up time of the other commands.
   const { BlobServiceClient } = await import('@azure/storage-blob');
+  const pipeline = context.storagePipeline ?? {};
   let service;
-  try {
-    service = BlobServiceClient.fromConnectionString(storage.connectionString);
-  } catch {
-    throw new ConfigError(storage.connectionStringSetting, 'a valid storage connection string', maskConnectionString(storage.connectionString));
+  if (storage.kind === 'accountUrl') {
+    // The user's own sign-in (az login, azd auth login, environment, managed identity): no account key anywhere.
+    const credential = context.credential ?? new (await import('@azure/identity')).DefaultAzureCredential();
+    service = new BlobServiceClient(storage.accountUrl, credential, pipeline);
+  } else {
+    try {
+      service = BlobServiceClient.fromConnectionString(storage.connectionString, pipeline);
+    } catch {
+      throw new ConfigError(storage.connectionStringSetting, 'a valid storage connection string', maskConnectionString(storage.connectionString));
+    }
   }
   return containerUploader(service.getContainerClient(storage.inputContainer));
 }

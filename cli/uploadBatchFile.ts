@@ -122,6 +122,15 @@ function translateStorageError(error: unknown, container: string, blobName: stri
   if (code === 'ContainerNotFound') {
     return new CliOperationError(CliErrorCode.containerNotFound, `Container ${container} does not exist in this storage account (INPUT_CONTAINER)`, { cause: error });
   }
+  if (code === 'AuthorizationPermissionMismatch' || code === 'AuthorizationFailure' || statusCode === 403) {
+    // Signed in, but without data-plane rights (or shared keys are off and a key was used).
+    return new CliOperationError(
+      CliErrorCode.uploadNotAllowed,
+      `Not allowed to write to ${container}: with --account-url you need the Storage Blob Data Contributor role on the account ` +
+        '(role assignments can take a few minutes to apply)',
+      { cause: error },
+    );
+  }
   if (code === 'BlobAlreadyExists' || statusCode === 409 || statusCode === 412) {
     return new CliOperationError(
       CliErrorCode.blobExists,

@@ -37,14 +37,19 @@ param resourceGroupName string = ''
 // Scale
 // ---------------------------------------------------------------------------------------------
 
+// What it bounds: on Flex Consumption maximumInstanceCount applies to each per-function scale group,
+// not to the app. Each queue-triggered function (processRequests, processControl, the poison recorder)
+// scales on its own; the HTTP functions share one group and the blob (Event Grid) trigger another. So
+// up to about 10 instances per group, not 10 in all.
 // Why 10: the endpoint's budget, not the instance count, bounds the calls: with
 // PHI3_BUDGET_SCOPE=deployment (the default) every instance claims capacity from one budget kept in
-// Cosmos DB. 1,000 requests/min at ~2 s per call is ~35 calls in flight, which one instance
-// (PHI3_MAX_CONCURRENCY calls each) already carries; 10 leaves room for ingest and HTTP traffic
-// without letting a backlog fan out to Flex's default of 100. Every instance that is up also polls
-// both queues, opens its own Cosmos DB and endpoint connections and contends for the shared budget
-// document, so more instances cost more without sending more. With PHI3_BUDGET_SCOPE=instance each
-// instance paces itself to the whole budget: then set this to 1.
+// Cosmos DB, whichever group it serves. 1,000 requests/min at ~2 s per call is ~35 calls in flight,
+// which one instance (PHI3_MAX_CONCURRENCY calls each) already carries; 10 per group lets a backlog
+// spread without fanning out to Flex's default of 100. Every instance that is up also polls its queue,
+// opens its own Cosmos DB and endpoint connections and contends for the shared budget document, so
+// more instances cost more without sending more: instance counts change the bill, not the limit.
+// With PHI3_BUDGET_SCOPE=instance each instance paces itself to the whole budget: then set this to 1
+// (and note that each queue-triggered function still gets its own instance).
 @minValue(1)
 @maxValue(1000)
 @description('Upper bound on Flex Consumption instances.')
@@ -608,6 +613,8 @@ output AZURE_FUNCTION_APP_NAME string = api.outputs.name
 output SERVICE_API_NAME string = api.outputs.name
 output SERVICE_API_URI string = api.outputs.uri
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+// For the CLI: `phi3-batch submit --account-url` signs in with Entra ID (no account key).
+output AZURE_STORAGE_BLOB_ENDPOINT string = storage.outputs.blobEndpoint
 output INPUT_CONTAINER_NAME string = inputContainerName
 output OUTPUT_CONTAINER_NAME string = outputContainerName
 output INGEST_FUNCTION_NAME string = ingestFunctionName

@@ -1,4 +1,6 @@
 // The Functions entry point (package.json "main"): importing a function file registers it.
+// First, before any registration: the app's worker options (HTTP streaming).
+import './appSetup.js';
 import './functions/ingestBlob.js';
 import './functions/processRequests.js';
 import './functions/processControl.js';

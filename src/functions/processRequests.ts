@@ -1,4 +1,5 @@
 import { app, type InvocationContext } from '@azure/functions';
+import { readDequeueCount } from '../adapters/functions/dequeueCount.js';
 import { processRequestMessage } from '../app/processRequestMessage.js';
 import { getServices } from '../compositionRoot.js';
 import { parseRequestMessage } from '../core/requestMessage.js';
@@ -9,8 +10,8 @@ export async function processRequestsHandler(payload: unknown, context: Invocati
   if (!parsedMessage.ok) throw new Error(`Malformed request message: ${parsedMessage.error}`);
   const message = parsedMessage.value;
   const services = await getServices();
-  const dequeueCount = context.triggerMetadata?.['dequeueCount'];
-  const result = await processRequestMessage(message, services.workerDeps(context), { dequeueCount: typeof dequeueCount === 'number' ? dequeueCount : undefined });
+  const dequeueCount = readDequeueCount(context.triggerMetadata);
+  const result = await processRequestMessage(message, services.workerDeps(context), { dequeueCount });
   context.log(`job ${message.jobId} message ${message.seq}: ${result.recorded} recorded, ${result.alreadyDone} already done, ${result.requeued} re-queued`);
 }
 

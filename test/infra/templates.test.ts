@@ -186,13 +186,21 @@ describe('azure.yaml', () => {
     expect(yamlPath(yaml, 'infra', 'module')).toBe('main');
   });
 
-  it('builds from the lockfile and packages without dev dependencies, then restores them', () => {
+  it('zips the staging folder npm run package fills, and never prunes the working tree', () => {
     expect(yamlPath(yaml, 'services', 'api', 'remoteBuild')).toBe('false');
+    expect(yamlPath(yaml, 'services', 'api', 'dist')).toBe('.deploy/api');
+    const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(packageJson.scripts['package']).toMatch(/npm run build\b[\s\S]*packageApp\.js/);
     for (const shell of ['posix', 'windows']) {
       const prepackage = String(yamlPath(yaml, 'services', 'api', 'hooks', 'prepackage', shell, 'run'));
-      expect(prepackage).toMatch(/npm ci\b[\s\S]*npm run build[\s\S]*npm prune --omit=dev/);
-      expect(String(yamlPath(yaml, 'services', 'api', 'hooks', 'postpackage', shell, 'run'))).toMatch(/^npm ci\b/);
+      expect(prepackage).toMatch(/^npm run package\b/);
+      // azd runs `npm run build` right after this hook: nothing may take the dev tools away.
+      expect(prepackage).not.toMatch(/npm prune|--omit=dev|--production/);
     }
+    expect(yamlPath(yaml, 'services', 'api', 'hooks', 'postpackage')).toBeUndefined();
+    // azd reads .funcignore from the project to decide on remote builds: one excluding node_modules
+    // would contradict remoteBuild: false.
+    expect(existsSync(join(repoRoot, '.funcignore'))).toBe(false);
   });
 
   it('runs postdeploy hooks that exist', () => {

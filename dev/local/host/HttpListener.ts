@@ -41,6 +41,12 @@ export interface HttpListenerOptions {
   readonly maxRequestBodyInBytes: number;
   /** Request handling (invocation and response writing) is tracked so a graceful stop can wait for it. */
   readonly tracker: TaskTracker;
+  /**
+   * The app enabled HTTP streaming (`app.setup({ enableHttpStream: true })`). As on the real worker: only then
+   * does a handler get the request body as a stream and is its response body streamed to the client; otherwise
+   * the request is read whole before the call and the response body is read whole before anything is sent.
+   */
+  readonly httpStream: boolean;
 }
 
 const functionKeyHeader = 'x-functions-key';
@@ -154,9 +160,12 @@ export class HttpListener {
       return;
     }
 
-    let body: Buffer;
+    const { fn } = chosen.route;
+    let request: InstanceType<typeof azureFunctions.HttpRequest>;
     try {
-      body = await readBody(req, this.#options.maxRequestBodyInBytes);
+      request = this.#options.httpStream
+        ? streamedRequest(req, url, method, chosen.params, this.#options.maxRequestBodyInBytes)
+        : await bufferedRequest(req, url, method, chosen.params, this.#options.maxRequestBodyInBytes);
     } catch (error) {
       if (error instanceof RequestTooLargeError) {
         writeJson(res, 413, { error: { code: 'RequestEntityTooLarge', message: error.message } });
@@ -164,15 +173,6 @@ export class HttpListener {
       }
       throw error;
     }
-
-    const { fn } = chosen.route;
-    const request = new azureFunctions.HttpRequest({
-      method,
-      url: url.href,
-      headers: toHeaderRecord(req),
-      params: chosen.params,
-      body: method === 'GET' || method === 'HEAD' ? undefined : { bytes: body },
-    });
     const result = await this.#options.invoker.invoke(fn, { input: request, reason: `HTTP ${method} ${path}` });
     let status = 500;
     let writeError: Error | undefined;
@@ -182,7 +182,7 @@ export class HttpListener {
       });
     } else {
       try {
-        status = await writeHandlerResponse(res, result.result, method === 'HEAD');
+        status = await writeHandlerResponse(res, result.result, method === 'HEAD', this.#options.httpStream);
       } catch (error) {
         writeError = ensureError(error);
         this.#options.logger.log({
@@ -279,6 +279,52 @@ class RequestTooLargeError extends Error {
   readonly code = 'RequestTooLarge';
 }
 
+type LocalHttpRequest = InstanceType<typeof azureFunctions.HttpRequest>;
+
+/** Without HTTP streaming the worker gets the request from the host whole: read it all before the call. */
+async function bufferedRequest(
+  req: IncomingMessage,
+  url: URL,
+  method: string,
+  params: Record<string, string>,
+  limitInBytes: number,
+): Promise<LocalHttpRequest> {
+  const body = await readBody(req, limitInBytes);
+  return new azureFunctions.HttpRequest({
+    method,
+    url: url.href,
+    headers: toHeaderRecord(req),
+    params,
+    body: method === 'GET' || method === 'HEAD' ? undefined : { bytes: body },
+  });
+}
+
+/**
+ * With HTTP streaming the worker builds the request around the proxied connection itself, body unread, as the
+ * library's `createStreamRequest` does (its `nativeRequest` init, which the public type does not list).
+ */
+function streamedRequest(
+  req: IncomingMessage,
+  url: URL,
+  method: string,
+  params: Record<string, string>,
+  limitInBytes: number,
+): LocalHttpRequest {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limitInBytes) {
+    req.resume();
+    throw new RequestTooLargeError(`The request body exceeds ${limitInBytes} bytes.`);
+  }
+  const hasBody = method !== 'GET' && method !== 'HEAD';
+  const nativeRequest = new Request(url.href, {
+    method,
+    headers: toHeaderRecord(req),
+    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
+  } as RequestInit);
+  const init = { nativeRequest, params } as unknown as ConstructorParameters<typeof azureFunctions.HttpRequest>[0];
+  return new azureFunctions.HttpRequest(init);
+}
+
 /** Reads the whole body; past the limit it keeps draining (so a 413 can still be sent) and then rejects. */
 function readBody(req: IncomingMessage, limitInBytes: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
@@ -328,6 +374,7 @@ interface ResponseLike {
   readonly headers: Headers;
   readonly body: WebReadableStream<Uint8Array> | ReadableStream<Uint8Array> | null;
   readonly cookies?: readonly Cookie[];
+  arrayBuffer(): Promise<ArrayBuffer>;
 }
 
 function isResponseLike(value: unknown): value is ResponseLike {
@@ -340,8 +387,12 @@ function isResponseLike(value: unknown): value is ResponseLike {
   );
 }
 
-/** Writes `HttpResponseInit | HttpResponse` the way the worker converts it; returns the status written. */
-async function writeHandlerResponse(res: ServerResponse, value: unknown, isHead: boolean): Promise<number> {
+/**
+ * Writes `HttpResponseInit | HttpResponse` the way the worker converts it; returns the status written.
+ * Without `stream`, the body is read to the end first and sent with its length, as the worker hands the host a
+ * finished response: a handler that returns a stream still waits for all of it, memory and time.
+ */
+async function writeHandlerResponse(res: ServerResponse, value: unknown, isHead: boolean, stream: boolean): Promise<number> {
   if (value === undefined || value === null) {
     res.writeHead(204).end();
     return 204;
@@ -360,6 +411,17 @@ async function writeHandlerResponse(res: ServerResponse, value: unknown, isHead:
   const setCookies = [...response.headers.getSetCookie(), ...(response.cookies ?? []).map(serializeCookie)];
   if (setCookies.length > 0) {
     res.setHeader('set-cookie', setCookies);
+  }
+  if (!stream) {
+    const body = response.body ? Buffer.from(await response.arrayBuffer()) : undefined;
+    res.statusCode = response.status;
+    if (body === undefined || isHead) {
+      res.end();
+    } else {
+      res.setHeader('content-length', body.length);
+      res.end(body);
+    }
+    return response.status;
   }
   res.statusCode = response.status;
   if (!response.body || isHead) {

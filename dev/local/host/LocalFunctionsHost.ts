@@ -322,6 +322,7 @@ class LocalFunctionsHostImpl implements LocalFunctionsHost {
         adminInvoke: (name, input) => this.#adminInvoke(name, input),
         maxRequestBodyInBytes: options.maxRequestBodyInBytes ?? 100 * 1024 * 1024,
         tracker: this.#tracker,
+        httpStream: app.httpStream,
       });
       await this.#http.start();
     }

@@ -44,6 +44,11 @@ export interface CapturedHook {
 export interface CapturedApp {
   readonly functions: readonly CapturedFunction[];
   readonly hooks: readonly CapturedHook[];
+  /**
+   * The app called `app.setup({ enableHttpStream: true })` while it loaded. The real worker then hands HTTP
+   * functions the request as a stream and streams their responses; otherwise it buffers both.
+   */
+  readonly httpStream: boolean;
 }
 
 export type CoreLogHandler = (level: string, category: string, message: string) => void;
@@ -52,7 +57,16 @@ interface RegistrationSink {
   readonly entryModule: string;
   readonly functions: CapturedFunction[];
   readonly hooks: CapturedHook[];
+  httpStream: boolean;
 }
+
+/**
+ * What `app.setup({ enableHttpStream: true })` tells the core it runs on (azure-functions-nodejs-library
+ * `src/setup.ts`): the library keeps the flag to itself and reports it only as this system log line, which it
+ * sends to the core when there is one. (Its other trace, the `HttpUri` capability, would open the library's
+ * HTTP proxy.)
+ */
+const HTTP_STREAM_ENABLED_LOG = 'HTTP streaming enabled.';
 
 interface CoreState {
   hookInstalled: boolean;
@@ -155,6 +169,9 @@ function createFakeCore(state: CoreState): Record<string, unknown> {
       return state.programmingModel ?? { name: 'local', version: 'local' };
     },
     log(level: string, category: string, message: string): void {
+      if (state.sink && category === 'system' && message === HTTP_STREAM_ENABLED_LOG) {
+        state.sink.httpStream = true;
+      }
       state.logHandler(level, category, message);
     },
   };
@@ -196,14 +213,14 @@ export async function captureRegistrations(entryModule: string, load: () => Prom
   installFunctionsCoreHook();
   const state = getState();
   const run = async (): Promise<CapturedApp> => {
-    const sink: RegistrationSink = { entryModule, functions: [], hooks: [] };
+    const sink: RegistrationSink = { entryModule, functions: [], hooks: [], httpStream: false };
     state.sink = sink;
     try {
       await load();
     } finally {
       state.sink = undefined;
     }
-    return { functions: sink.functions, hooks: sink.hooks };
+    return { functions: sink.functions, hooks: sink.hooks, httpStream: sink.httpStream };
   };
   const result = state.queue.then(run, run);
   state.queue = result.catch(() => undefined);
@@ -243,6 +260,7 @@ export async function loadFunctionApp(
   const importModule = options.importModule ?? ((url: string) => import(url));
   const functions: CapturedFunction[] = [];
   const hooks: CapturedHook[] = [];
+  let httpStream = false;
   for (const entryModule of entryModules) {
     const url = toModuleUrl(entryModule);
     let capture = state.captures.get(url);
@@ -255,6 +273,7 @@ export async function loadFunctionApp(
     const captured = await capture;
     functions.push(...captured.functions);
     hooks.push(...captured.hooks);
+    httpStream ||= captured.httpStream;
   }
   if (functions.length === 0) {
     throw new LocalHostError(
@@ -275,5 +294,5 @@ export async function loadFunctionApp(
     }
     seen.add(key);
   }
-  return { functions, hooks };
+  return { functions, hooks, httpStream };
 }
