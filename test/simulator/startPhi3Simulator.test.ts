@@ -140,6 +140,71 @@ describe('chat completions contract', () => {
   });
 });
 
+/** The events of a server-sent-events body, `[DONE]` included. */
+function sseEvents(text: string): string[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block !== '')
+    .map((block) => {
+      expect(block.startsWith('data: ')).toBe(true);
+      return block.slice('data: '.length);
+    });
+}
+
+async function streamChat(simulator: Phi3Simulator, body: unknown): Promise<{ status: number; contentType: string; events: string[] }> {
+  const response = await agent.request({
+    origin: simulator.url,
+    path: '/chat/completions',
+    method: 'POST',
+    headers: { authorization: `Bearer ${simulator.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, contentType: String(response.headers['content-type']), events: sseEvents(text) };
+}
+
+describe('streaming', () => {
+  it('streams the same answer as chunks, with the usage in a last chunk when include_usage is set', async () => {
+    const simulator = await start({ latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
+    const body = chat('Stream me an answer', { max_tokens: 200, stream: true, stream_options: { include_usage: true } });
+    const response = await streamChat(simulator, body);
+    expect(response.status).toBe(200);
+    expect(response.contentType).toMatch(/^text\/event-stream/);
+    expect(response.events.at(-1)).toBe('[DONE]');
+    const chunks = response.events.slice(0, -1).map((event) => JSON.parse(event));
+    const expected = simulatedCompletion(body, mini);
+    const promptTokens = mini.countChatPrompt(body.messages);
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.model === 'Phi-3-mini-4k-instruct')).toBe(true);
+    expect(chunks[0].choices).toEqual([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
+    const content = chunks.flatMap((c) => c.choices.map((choice: any) => choice.delta.content ?? '')).join('');
+    expect(content).toBe(expected.content);
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(chunks.at(-2).choices).toEqual([{ index: 0, delta: {}, finish_reason: 'stop' }]);
+    expect(chunks.at(-1)).toMatchObject({
+      choices: [],
+      usage: { prompt_tokens: promptTokens, completion_tokens: expected.completionTokens, total_tokens: promptTokens + expected.completionTokens },
+    });
+    expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
+    expect(simulator.log.entries()).toMatchObject([{ status: 200, outcome: SimulatorOutcome.completed, completionTokens: expected.completionTokens }]);
+  });
+
+  it('leaves the usage out without include_usage, and reports a truncated answer as "length"', async () => {
+    const simulator = await start();
+    const response = await streamChat(simulator, chat('Write a long essay.', { max_tokens: 5, stream: true }));
+    const chunks = response.events.slice(0, -1).map((event) => JSON.parse(event));
+    expect(chunks.some((c) => 'usage' in c)).toBe(false);
+    expect(chunks.at(-1).choices[0].finish_reason).toBe('length');
+  });
+
+  it('answers errors before the stream starts as plain JSON', async () => {
+    const simulator = await start({ faults: { errorRate: 1 } });
+    const response = await call(simulator, '/chat/completions', { body: chat('x', { stream: true }) });
+    expect(response.status).toBe(500);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+  });
+});
+
 describe('authentication', () => {
   it('accepts the key as a Bearer token or an api-key header and rejects anything else with 401', async () => {
     const simulator = await start({ apiKey: 'k'.repeat(32) });
@@ -422,8 +487,8 @@ describe('admin routes', () => {
     expect(limits.body).toMatchObject({ requestsPerMinute: 60, tokensPerMinute: 200_000 });
     expect((await call(simulator, '/_simulator/limits')).body.requestsPerMinute).toBe(60);
 
-    const latency = await call(simulator, '/_simulator/latency', { body: { jitterInMs: 0 } });
-    expect(latency.body).toEqual({ baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 });
+    const latency = await call(simulator, '/_simulator/latency', { body: { jitterInMs: 0, tailSigma: 0.5 } });
+    expect(latency.body).toEqual({ baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0, tailSigma: 0.5, seed: 1 });
   });
 
   it('rejects invalid settings with a message naming them', async () => {
