@@ -66,6 +66,10 @@ export interface Phi3Simulator {
   readonly apiKey: string;
   readonly model: string;
   readonly log: SimulatorLog;
+  /** Admitted chat calls not yet answered (or dropped): the calls under way at the endpoint. */
+  readonly inFlight: number;
+  /** The most calls that were under way at once since the start. */
+  readonly peakInFlight: number;
   setFaults(faults: Partial<FaultSettings>): void;
   setLimits(limits: Partial<LimitSettings>): void;
   setLatency(latency: Partial<LatencySettings>): void;
@@ -105,6 +109,17 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
   const faults = new FaultPlanner({ ...DEFAULT_FAULT_SETTINGS, ...parseFaultSettings(options.faults ?? {}) });
   const log = new SimulatorLog();
   const pendingTimers = new Set<NodeJS.Timeout>();
+  let inFlight = 0;
+  let peakInFlight = 0;
+
+  /** Counts an admitted call as under way until its response is over (answered, dropped or abandoned). */
+  function trackInFlight(res: ServerResponse): void {
+    inFlight += 1;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    res.once('close', () => {
+      inFlight -= 1;
+    });
+  }
 
   // Settings changed at run time go through the same checks as the start-up options.
   const setFaults = (changes: unknown): void => faults.update(parseFaultSettings(changes));
@@ -320,6 +335,7 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
     }
 
     const admitted = { ...known, admittedTokens: admissionTokens };
+    trackInFlight(res);
     const limitHeaders = rateLimitHeaders(decision, fault);
     if (fault.kind === FaultKind.serverError) {
       reject(errors.serverError(), SimulatorOutcome.serverError, admitted, limitHeaders);
@@ -379,6 +395,10 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
       limits: { get: () => limiter.settings, set: setLimits },
       latency: { get: () => latency.settings, set: setLatency },
     } as const;
+    if (route === 'stats' && req.method === 'GET') {
+      sendJson(res, 200, { inFlight, peakInFlight });
+      return;
+    }
     if (route === 'log' && req.method === 'GET') {
       sendJson(res, 200, log.entries());
       return;
@@ -509,6 +529,12 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
     apiKey,
     model,
     log,
+    get inFlight() {
+      return inFlight;
+    },
+    get peakInFlight() {
+      return peakInFlight;
+    },
     setFaults,
     setLimits,
     setLatency,

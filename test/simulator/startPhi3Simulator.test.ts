@@ -13,6 +13,7 @@ import {
   type StartPhi3SimulatorOptions,
 } from '../../dev/simulator/index.js';
 import { createSimulatorClient } from './simulatorHttp.js';
+import { waitFor } from '../support/waitFor.js';
 
 const agent = new Agent();
 const call = createSimulatorClient(agent);
@@ -202,6 +203,36 @@ describe('streaming', () => {
     const response = await call(simulator, '/chat/completions', { body: chat('x', { stream: true }) });
     expect(response.status).toBe(500);
     expect(response.headers['content-type']).toMatch(/^application\/json/);
+  });
+});
+
+describe('calls under way', () => {
+  it('counts admitted calls until their answer is over, and keeps the peak', async () => {
+    const simulator = await start({ latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
+    const seenAtAdmission: number[] = [];
+    simulator.log.subscribe(() => seenAtAdmission.push(simulator.inFlight));
+    const body = chat('Count me', { max_tokens: 20 });
+    await Promise.all([1, 2, 3].map(() => call(simulator, '/chat/completions', { body })));
+    expect(seenAtAdmission.every((count) => count >= 1)).toBe(true);
+    // A rejected call is not under way.
+    expect((await call(simulator, '/chat/completions', { body: chat('x [[content_filter]]') })).status).toBe(400);
+    await waitFor(() => simulator.inFlight === 0, { description: 'answered calls to leave the count' });
+    expect(simulator.peakInFlight).toBe(Math.max(...seenAtAdmission));
+    const stats = await call(simulator, '/_simulator/stats');
+    expect(stats.body).toEqual({ inFlight: 0, peakInFlight: simulator.peakInFlight });
+  });
+
+  it('stops counting a call whose client left', async () => {
+    const simulator = await start({ latency: { baseInMs: 60_000, perCompletionTokenInMs: 0, jitterInMs: 0 } });
+    const controller = new AbortController();
+    const admitted = nextLogEntry(simulator);
+    const pending = call(simulator, '/chat/completions', { body: chat('Slow'), signal: controller.signal }).catch((error: unknown) => error);
+    await admitted;
+    expect(simulator.inFlight).toBe(1);
+    controller.abort();
+    await pending;
+    await waitFor(() => simulator.inFlight === 0, { description: 'the abandoned call to leave the count' });
+    expect(simulator.peakInFlight).toBe(1);
   });
 });
 
