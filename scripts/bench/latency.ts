@@ -6,8 +6,8 @@
  *
  * Environment: BENCH_LATENCY_CASES (mean answer seconds, comma-separated; default 0.05,2,8,30),
  * BENCH_LATENCY_INSTANCES (default 1,4), BENCH_LATENCY_SECONDS (default 60), BENCH_LATENCY_RPM (default
- * 1200), BENCH_LATENCY_TAIL_SIGMA (default 0.5). A case that has not finished after three times its
- * target plus ten answer times is stopped, and its figures cover what was done by then.
+ * 1200), BENCH_LATENCY_TAIL_SIGMA (default 0.5). A case that has not finished after twice its target
+ * plus three mean answer times (and 20 s to start) is stopped; its figures cover what was done by then.
  */
 import { readFileSync } from 'node:fs';
 import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
@@ -90,7 +90,7 @@ async function runCase(meanAnswerSeconds: number, instances: number, run: number
   const samples: Array<{ atInMs: number; inFlight: number }> = [];
   const sampler = setInterval(() => samples.push({ atInMs: Date.now(), inFlight: simulator.inFlight }), SAMPLE_EVERY_IN_MS);
   const started = Date.now();
-  const deadlineInMs = started + 3 * TARGET_SECONDS * 1_000 + 10 * meanInMs + 30_000;
+  const deadlineInMs = started + 2 * TARGET_SECONDS * 1_000 + 3 * meanInMs + 20_000;
   const jobId = await pipeline.submit(`bench-latency-${run}.jsonl`, jobText);
   const job = await Promise.race([
     pipeline.waitForJob(jobId, 1_000),
@@ -128,6 +128,8 @@ async function runCase(meanAnswerSeconds: number, instances: number, run: number
       succeeded + failed === 0 ? '-' : (entries.length / (succeeded + failed)).toFixed(3),
       rssInMb.length === 0 ? '-' : `${Math.max(...rssInMb).toFixed(0)} MB`,
       `${meanInFlight.toFixed(1)} / ${peakInFlight}`,
+      // Little's law: what the binding rate needs under way per instance at the mean answer time.
+      ((RPM / 60 / instances) * meanAnswerSeconds).toFixed(1),
       `${(finishedInMs / 1000).toFixed(1)} s`,
     ],
   };
@@ -151,7 +153,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `\n${table(
-      ['mean answer', 'instances', 'succeeded / failed', 'binding limit used', '429s', 'calls per line', 'peak RSS per instance', 'calls in flight (mean / peak)', 'time'],
+      ['mean answer', 'instances', 'succeeded / failed', 'binding limit used', '429s', 'calls per line', 'peak RSS per instance', 'calls in flight (mean / peak)', 'needed per instance', 'time'],
       rows,
     )}\n`,
   );
