@@ -55,3 +55,11 @@ export {
   type ChatRequestValidation,
 } from './validateChatRequest.js';
 export { readSimulatorEnv, DEFAULT_SIMULATOR_PORT } from './readSimulatorEnv.js';
+export {
+  LatencyModel,
+  generationTimeInMs,
+  lognormalMultiplier,
+  streamSteps,
+  type GenerationTiming,
+  type StreamStep,
+} from './LatencyModel.js';

@@ -46,6 +46,14 @@ export function readSimulatorEnv(env: Env): StartPhi3SimulatorOptions & { readon
     'a number of milliseconds from 0 and up',
     isNumberFrom(0),
   );
+  const jitterInMs = readNumber(env, 'SIMULATOR_LATENCY_JITTER_MS', 'a number of milliseconds from 0 and up', isNumberFrom(0));
+  const tailSigma = readNumber(env, 'SIMULATOR_LATENCY_TAIL_SIGMA', 'a number from 0 to 3', isNumberFrom(0, 3));
+  const latencySeed = readNumber(
+    env,
+    'SIMULATOR_LATENCY_SEED',
+    'an integer from 0 to 4294967295',
+    isIntegerFrom(0, 0xffff_ffff),
+  );
   const errorRate = readNumber(env, 'SIMULATOR_ERROR_RATE', 'a number from 0 to 1', isNumberFrom(0, 1));
   const hangRate = readNumber(env, 'SIMULATOR_HANG_RATE', 'a number from 0 to 1', isNumberFrom(0, 1));
   const seed = readNumber(env, 'SIMULATOR_SEED', 'an integer from 0 to 4294967295', isIntegerFrom(0, 0xffff_ffff));
@@ -59,7 +67,7 @@ export function readSimulatorEnv(env: Env): StartPhi3SimulatorOptions & { readon
     ...(apiKey !== undefined ? { apiKey: apiKey.trim() } : {}),
     ...(read(env, 'SIMULATOR_MODEL') !== undefined ? { model: read(env, 'SIMULATOR_MODEL') as string } : {}),
     limits: defined({ requestsPerMinute, tokensPerMinute }),
-    latency: defined({ baseInMs, perCompletionTokenInMs }),
+    latency: defined({ baseInMs, perCompletionTokenInMs, jitterInMs, tailSigma, seed: latencySeed }),
     faults: defined({ errorRate, hangRate, seed }),
   };
 }

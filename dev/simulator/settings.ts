@@ -16,11 +16,21 @@ export interface LimitSettings {
   readonly defaultMaxTokensForAdmission: number | 'remainingContext';
 }
 
+/**
+ * How long a generation takes: time to first token (`baseInMs` plus up to `jitterInMs`), then
+ * `perCompletionTokenInMs` per output token, both multiplied by one lognormal draw per request
+ * (mean 1, spread `tailSigma`) so that a few answers take several times the typical one.
+ */
 export interface LatencySettings {
+  /** Time to first token. */
   readonly baseInMs: number;
   readonly perCompletionTokenInMs: number;
-  /** Up to this much extra, drawn from the seeded generator. */
+  /** Up to this much extra time to first token, drawn from the fault generator (`faults.seed`). */
   readonly jitterInMs: number;
+  /** Sigma of the lognormal multiplier; 0 (the default) gives every request the same speed. */
+  readonly tailSigma: number;
+  /** Seed of the generator behind the multiplier; setting it restarts the sequence. */
+  readonly seed: number;
 }
 
 /** Every `everyN` chat requests, the last `length` of them get a 429 regardless of the limits. */
@@ -58,6 +68,8 @@ export const DEFAULT_LATENCY_SETTINGS: LatencySettings = {
   baseInMs: 40,
   perCompletionTokenInMs: 2,
   jitterInMs: 20,
+  tailSigma: 0,
+  seed: 1,
 };
 
 export const DEFAULT_FAULT_SETTINGS: FaultSettings = {
@@ -136,6 +148,8 @@ export function parseLatencySettings(input: unknown, what = 'latency'): Partial<
     baseInMs: [isNumber(0), 'a number of milliseconds from 0 and up'],
     perCompletionTokenInMs: [isNumber(0), 'a number of milliseconds from 0 and up'],
     jitterInMs: [isNumber(0), 'a number of milliseconds from 0 and up'],
+    tailSigma: [isNumber(0, 3), 'a number from 0 to 3'],
+    seed: [isInteger(0, 0xffff_ffff), 'an integer from 0 to 4294967295'],
   });
 }
 

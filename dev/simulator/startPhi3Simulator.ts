@@ -6,6 +6,7 @@ import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
 import * as errors from './errorBodies.js';
 import type { ErrorResponse } from './errorBodies.js';
 import { FaultKind, FaultPlanner, type FaultDecision } from './FaultPlanner.js';
+import { generationTimeInMs, LatencyModel, streamSteps, type GenerationTiming } from './LatencyModel.js';
 import {
   DEFAULT_FAULT_SETTINGS,
   DEFAULT_LATENCY_SETTINGS,
@@ -65,6 +66,10 @@ export interface Phi3Simulator {
   readonly apiKey: string;
   readonly model: string;
   readonly log: SimulatorLog;
+  /** Admitted chat calls not yet answered (or dropped): the calls under way at the endpoint. */
+  readonly inFlight: number;
+  /** The most calls that were under way at once since the start. */
+  readonly peakInFlight: number;
   setFaults(faults: Partial<FaultSettings>): void;
   setLimits(limits: Partial<LimitSettings>): void;
   setLatency(latency: Partial<LatencySettings>): void;
@@ -96,7 +101,7 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
   const contextLength = contextLengthForModel(model);
   const apiKeyBytes = Buffer.from(apiKey, 'utf8');
 
-  let latency: LatencySettings = { ...DEFAULT_LATENCY_SETTINGS, ...parseLatencySettings(options.latency ?? {}) };
+  const latency = new LatencyModel({ ...DEFAULT_LATENCY_SETTINGS, ...parseLatencySettings(options.latency ?? {}) });
   const limiter = new SlidingWindowRateLimiter({
     ...DEFAULT_LIMIT_SETTINGS,
     ...parseLimitSettings(options.limits ?? {}),
@@ -104,6 +109,17 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
   const faults = new FaultPlanner({ ...DEFAULT_FAULT_SETTINGS, ...parseFaultSettings(options.faults ?? {}) });
   const log = new SimulatorLog();
   const pendingTimers = new Set<NodeJS.Timeout>();
+  let inFlight = 0;
+  let peakInFlight = 0;
+
+  /** Counts an admitted call as under way until its response is over (answered, dropped or abandoned). */
+  function trackInFlight(res: ServerResponse): void {
+    inFlight += 1;
+    peakInFlight = Math.max(peakInFlight, inFlight);
+    res.once('close', () => {
+      inFlight -= 1;
+    });
+  }
 
   // Settings changed at run time go through the same checks as the start-up options.
   const setFaults = (changes: unknown): void => faults.update(parseFaultSettings(changes));
@@ -111,7 +127,7 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
     limiter.settings = { ...limiter.settings, ...parseLimitSettings(changes) };
   };
   const setLatency = (changes: unknown): void => {
-    latency = { ...latency, ...parseLatencySettings(changes) };
+    latency.update(parseLatencySettings(changes));
   };
 
   function isAuthorized(req: IncomingMessage): boolean {
@@ -142,15 +158,68 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
       action();
       return;
     }
+    const onClose = (): void => {
+      clearTimeout(timer);
+      pendingTimers.delete(timer);
+    };
     const timer = setTimeout(() => {
       pendingTimers.delete(timer);
+      // A streamed answer schedules one step per chunk: listeners must not pile up on the response.
+      res.off('close', onClose);
       action();
     }, delayInMs);
     pendingTimers.add(timer);
-    res.once('close', () => {
-      clearTimeout(timer);
-      pendingTimers.delete(timer);
-    });
+    res.once('close', onClose);
+  }
+
+  /**
+   * Server-sent events as Azure AI inference sends them: a first chunk with the role when the first
+   * token is ready, chunks with the answer's words paced as {@link streamSteps} says, a chunk with the
+   * finish reason, a chunk with the usage when `stream_options.include_usage` is set, then `[DONE]`.
+   */
+  function streamCompletion(
+    res: ServerResponse,
+    completion: { readonly id: string; readonly created: number; readonly content: string; readonly finishReason: string },
+    usage: { readonly prompt_tokens: number; readonly completion_tokens: number; readonly total_tokens: number },
+    includeUsage: boolean,
+    timing: GenerationTiming,
+    headers: Record<string, string>,
+  ): void {
+    const steps = streamSteps(completion.content, usage.completion_tokens, timing);
+    const chunk = (choices: unknown[], withUsage: boolean): string =>
+      `data: ${JSON.stringify({
+        id: completion.id,
+        object: 'chat.completion.chunk',
+        created: completion.created,
+        model,
+        choices,
+        ...(includeUsage ? { usage: withUsage ? usage : null } : {}),
+      })}\n\n`;
+    const write = (text: string): boolean => {
+      if (res.destroyed || res.writableEnded) return false;
+      res.write(text);
+      return true;
+    };
+    const send = (i: number): void => {
+      const step = steps[i];
+      if (step === undefined) {
+        if (!write(chunk([{ index: 0, delta: {}, finish_reason: completion.finishReason }], false))) return;
+        if (includeUsage && !write(chunk([], true))) return;
+        write('data: [DONE]\n\n');
+        res.end();
+        return;
+      }
+      if (i === 0) {
+        if (res.destroyed) return;
+        res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+        if (!write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], false))) return;
+      } else if (step.content !== '' && !write(chunk([{ index: 0, delta: { content: step.content }, finish_reason: null }], false))) {
+        return;
+      }
+      const next = steps[i + 1];
+      later(res, next?.delayInMs ?? 0, () => send(i + 1));
+    };
+    later(res, steps[0]?.delayInMs ?? 0, () => send(0));
   }
 
   async function handleChat(req: IncomingMessage, res: ServerResponse, requestId: string): Promise<void> {
@@ -266,6 +335,7 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
     }
 
     const admitted = { ...known, admittedTokens: admissionTokens };
+    trackInFlight(res);
     const limitHeaders = rateLimitHeaders(decision, fault);
     if (fault.kind === FaultKind.serverError) {
       reject(errors.serverError(), SimulatorOutcome.serverError, admitted, limitHeaders);
@@ -287,8 +357,22 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
       status: 200,
       outcome: SimulatorOutcome.completed,
     });
+    const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`;
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completion.completionTokens,
+      total_tokens: promptTokens + completion.completionTokens,
+    };
+    const timing = latency.next(fault.jitterFraction);
+    if (body.stream === true) {
+      const streamOptions = body.stream_options as { include_usage?: boolean | null } | null | undefined;
+      const includeUsage = streamOptions?.include_usage === true;
+      const created = Math.floor(atInMs / 1000);
+      streamCompletion(res, { id, created, content: completion.content, finishReason: completion.finishReason }, usage, includeUsage, timing, limitHeaders);
+      return;
+    }
     const responseBody = {
-      id: `chatcmpl-${randomUUID().replaceAll('-', '')}`,
+      id,
       object: 'chat.completion',
       created: Math.floor(atInMs / 1000),
       model,
@@ -299,15 +383,9 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
           finish_reason: completion.finishReason,
         },
       ],
-      usage: {
-        prompt_tokens: promptTokens,
-        completion_tokens: completion.completionTokens,
-        total_tokens: promptTokens + completion.completionTokens,
-      },
+      usage,
     };
-    const delayInMs =
-      latency.baseInMs + latency.perCompletionTokenInMs * completion.completionTokens + latency.jitterInMs * fault.jitterFraction;
-    later(res, delayInMs, () => sendJson(res, 200, responseBody, limitHeaders));
+    later(res, generationTimeInMs(timing, completion.completionTokens), () => sendJson(res, 200, responseBody, limitHeaders));
   }
 
   async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -315,8 +393,12 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
     const settingsRoutes = {
       faults: { get: () => faults.settings, set: setFaults },
       limits: { get: () => limiter.settings, set: setLimits },
-      latency: { get: () => latency, set: setLatency },
+      latency: { get: () => latency.settings, set: setLatency },
     } as const;
+    if (route === 'stats' && req.method === 'GET') {
+      sendJson(res, 200, { inFlight, peakInFlight });
+      return;
+    }
     if (route === 'log' && req.method === 'GET') {
       sendJson(res, 200, log.entries());
       return;
@@ -447,6 +529,12 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
     apiKey,
     model,
     log,
+    get inFlight() {
+      return inFlight;
+    },
+    get peakInFlight() {
+      return peakInFlight;
+    },
     setFaults,
     setLimits,
     setLatency,

@@ -40,6 +40,7 @@ const KNOWN_FIELDS: ReadonlySet<string> = new Set([
   'top_p',
   'stop',
   'stream',
+  'stream_options',
   'seed',
   'frequency_penalty',
   'presence_penalty',
@@ -160,8 +161,18 @@ function checkParameters(body: Record<string, unknown>): number | null {
   if (body.stream !== undefined && body.stream !== null && typeof body.stream !== 'boolean') {
     fail(ValidationCode.invalidType, ['body', 'stream'], body.stream, 'stream must be a boolean.');
   }
-  if (body.stream === true) {
-    fail(ValidationCode.parameterNotSupported, ['body', 'stream'], true, 'Streaming is not supported by this simulator.');
+  const streamOptions = body.stream_options;
+  if (streamOptions !== undefined && streamOptions !== null) {
+    if (!isRecord(streamOptions)) {
+      fail(ValidationCode.invalidType, ['body', 'stream_options'], streamOptions, 'stream_options must be an object.');
+    }
+    if (body.stream !== true) {
+      fail(ValidationCode.invalidValue, ['body', 'stream_options'], streamOptions, 'stream_options is only allowed when stream is true.');
+    }
+    const includeUsage = streamOptions.include_usage;
+    if (includeUsage !== undefined && includeUsage !== null && typeof includeUsage !== 'boolean') {
+      fail(ValidationCode.invalidType, ['body', 'stream_options', 'include_usage'], includeUsage, 'include_usage must be a boolean.');
+    }
   }
   const responseFormat = body.response_format;
   if (responseFormat !== undefined && responseFormat !== null) {

@@ -40,6 +40,8 @@ describe('settings parsing', () => {
     expect(settingOf(() => parseFaultSettings({ burst429: { everyN: 2, length: 3 } }))).toBe('faults.burst429.length');
     expect(settingOf(() => parseFaultSettings({ burst429: { everyN: 2 } }))).toBe('faults.burst429');
     expect(settingOf(() => parseLatencySettings({ jitterInMs: -1 }))).toBe('latency.jitterInMs');
+    expect(settingOf(() => parseLatencySettings({ tailSigma: 4 }))).toBe('latency.tailSigma');
+    expect(settingOf(() => parseLatencySettings({ seed: 1.5 }))).toBe('latency.seed');
   });
 });
 
@@ -59,6 +61,9 @@ describe('readSimulatorEnv', () => {
         SIMULATOR_TPM: '5000',
         SIMULATOR_LATENCY_MS: '0',
         SIMULATOR_LATENCY_PER_TOKEN_MS: '0.5',
+        SIMULATOR_LATENCY_JITTER_MS: '30',
+        SIMULATOR_LATENCY_TAIL_SIGMA: '0.8',
+        SIMULATOR_LATENCY_SEED: '9',
         SIMULATOR_ERROR_RATE: '0.1',
         SIMULATOR_HANG_RATE: '0.01',
         SIMULATOR_SEED: '7',
@@ -69,7 +74,7 @@ describe('readSimulatorEnv', () => {
       apiKey: 'k'.repeat(32),
       model: 'Phi-3-small-8k-instruct',
       limits: { requestsPerMinute: 60, tokensPerMinute: 5_000 },
-      latency: { baseInMs: 0, perCompletionTokenInMs: 0.5 },
+      latency: { baseInMs: 0, perCompletionTokenInMs: 0.5, jitterInMs: 30, tailSigma: 0.8, seed: 9 },
       faults: { errorRate: 0.1, hangRate: 0.01, seed: 7 },
     });
   });
@@ -80,6 +85,8 @@ describe('readSimulatorEnv', () => {
     ['SIMULATOR_RPM', '0'],
     ['SIMULATOR_TPM', '1.5'],
     ['SIMULATOR_LATENCY_MS', '-3'],
+    ['SIMULATOR_LATENCY_TAIL_SIGMA', '5'],
+    ['SIMULATOR_LATENCY_SEED', '-1'],
     ['SIMULATOR_ERROR_RATE', '2'],
     ['SIMULATOR_HANG_RATE', 'often'],
     ['SIMULATOR_API_KEY', '  '],

@@ -13,6 +13,7 @@ import {
   type StartPhi3SimulatorOptions,
 } from '../../dev/simulator/index.js';
 import { createSimulatorClient } from './simulatorHttp.js';
+import { waitFor } from '../support/waitFor.js';
 
 const agent = new Agent();
 const call = createSimulatorClient(agent);
@@ -137,6 +138,101 @@ describe('chat completions contract', () => {
         customIdHeader: 'request-7',
       },
     ]);
+  });
+});
+
+/** The events of a server-sent-events body, `[DONE]` included. */
+function sseEvents(text: string): string[] {
+  return text
+    .split('\n\n')
+    .filter((block) => block !== '')
+    .map((block) => {
+      expect(block.startsWith('data: ')).toBe(true);
+      return block.slice('data: '.length);
+    });
+}
+
+async function streamChat(simulator: Phi3Simulator, body: unknown): Promise<{ status: number; contentType: string; events: string[] }> {
+  const response = await agent.request({
+    origin: simulator.url,
+    path: '/chat/completions',
+    method: 'POST',
+    headers: { authorization: `Bearer ${simulator.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.body.text();
+  return { status: response.statusCode, contentType: String(response.headers['content-type']), events: sseEvents(text) };
+}
+
+describe('streaming', () => {
+  it('streams the same answer as chunks, with the usage in a last chunk when include_usage is set', async () => {
+    const simulator = await start({ latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
+    const body = chat('Stream me an answer', { max_tokens: 200, stream: true, stream_options: { include_usage: true } });
+    const response = await streamChat(simulator, body);
+    expect(response.status).toBe(200);
+    expect(response.contentType).toMatch(/^text\/event-stream/);
+    expect(response.events.at(-1)).toBe('[DONE]');
+    const chunks = response.events.slice(0, -1).map((event) => JSON.parse(event));
+    const expected = simulatedCompletion(body, mini);
+    const promptTokens = mini.countChatPrompt(body.messages);
+    expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.model === 'Phi-3-mini-4k-instruct')).toBe(true);
+    expect(chunks[0].choices).toEqual([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
+    const content = chunks.flatMap((c) => c.choices.map((choice: any) => choice.delta.content ?? '')).join('');
+    expect(content).toBe(expected.content);
+    expect(chunks.length).toBeGreaterThan(3);
+    expect(chunks.at(-2).choices).toEqual([{ index: 0, delta: {}, finish_reason: 'stop' }]);
+    expect(chunks.at(-1)).toMatchObject({
+      choices: [],
+      usage: { prompt_tokens: promptTokens, completion_tokens: expected.completionTokens, total_tokens: promptTokens + expected.completionTokens },
+    });
+    expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
+    expect(simulator.log.entries()).toMatchObject([{ status: 200, outcome: SimulatorOutcome.completed, completionTokens: expected.completionTokens }]);
+  });
+
+  it('leaves the usage out without include_usage, and reports a truncated answer as "length"', async () => {
+    const simulator = await start();
+    const response = await streamChat(simulator, chat('Write a long essay.', { max_tokens: 5, stream: true }));
+    const chunks = response.events.slice(0, -1).map((event) => JSON.parse(event));
+    expect(chunks.some((c) => 'usage' in c)).toBe(false);
+    expect(chunks.at(-1).choices[0].finish_reason).toBe('length');
+  });
+
+  it('answers errors before the stream starts as plain JSON', async () => {
+    const simulator = await start({ faults: { errorRate: 1 } });
+    const response = await call(simulator, '/chat/completions', { body: chat('x', { stream: true }) });
+    expect(response.status).toBe(500);
+    expect(response.headers['content-type']).toMatch(/^application\/json/);
+  });
+});
+
+describe('calls under way', () => {
+  it('counts admitted calls until their answer is over, and keeps the peak', async () => {
+    const simulator = await start({ latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
+    const seenAtAdmission: number[] = [];
+    simulator.log.subscribe(() => seenAtAdmission.push(simulator.inFlight));
+    const body = chat('Count me', { max_tokens: 20 });
+    await Promise.all([1, 2, 3].map(() => call(simulator, '/chat/completions', { body })));
+    expect(seenAtAdmission.every((count) => count >= 1)).toBe(true);
+    // A rejected call is not under way.
+    expect((await call(simulator, '/chat/completions', { body: chat('x [[content_filter]]') })).status).toBe(400);
+    await waitFor(() => simulator.inFlight === 0, { description: 'answered calls to leave the count' });
+    expect(simulator.peakInFlight).toBe(Math.max(...seenAtAdmission));
+    const stats = await call(simulator, '/_simulator/stats');
+    expect(stats.body).toEqual({ inFlight: 0, peakInFlight: simulator.peakInFlight });
+  });
+
+  it('stops counting a call whose client left', async () => {
+    const simulator = await start({ latency: { baseInMs: 60_000, perCompletionTokenInMs: 0, jitterInMs: 0 } });
+    const controller = new AbortController();
+    const admitted = nextLogEntry(simulator);
+    const pending = call(simulator, '/chat/completions', { body: chat('Slow'), signal: controller.signal }).catch((error: unknown) => error);
+    await admitted;
+    expect(simulator.inFlight).toBe(1);
+    controller.abort();
+    await pending;
+    await waitFor(() => simulator.inFlight === 0, { description: 'the abandoned call to leave the count' });
+    expect(simulator.peakInFlight).toBe(1);
   });
 });
 
@@ -422,8 +518,8 @@ describe('admin routes', () => {
     expect(limits.body).toMatchObject({ requestsPerMinute: 60, tokensPerMinute: 200_000 });
     expect((await call(simulator, '/_simulator/limits')).body.requestsPerMinute).toBe(60);
 
-    const latency = await call(simulator, '/_simulator/latency', { body: { jitterInMs: 0 } });
-    expect(latency.body).toEqual({ baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 });
+    const latency = await call(simulator, '/_simulator/latency', { body: { jitterInMs: 0, tailSigma: 0.5 } });
+    expect(latency.body).toEqual({ baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0, tailSigma: 0.5, seed: 1 });
   });
 
   it('rejects invalid settings with a message naming them', async () => {

@@ -19,6 +19,7 @@ describe('validateChatRequest', () => {
       ok: true,
       maxTokens: null,
     });
+    expect(validateChatRequest({ messages, stream: true, stream_options: { include_usage: true } }).ok).toBe(true);
     expect(
       validateChatRequest({
         messages: [
@@ -50,7 +51,8 @@ describe('validateChatRequest', () => {
     ['top_p below 0', { messages, top_p: -0.1 }, ValidationCode.invalidValue, ['body', 'top_p']],
     ['json_object response format', { messages, response_format: { type: 'json_object' } }, ValidationCode.parameterNotSupported, ['body', 'response_format']],
     ['tools', { messages, tools: [{ type: 'function' }] }, ValidationCode.parameterNotSupported, ['body', 'tools']],
-    ['streaming', { messages, stream: true }, ValidationCode.parameterNotSupported, ['body', 'stream']],
+    ['stream_options without stream', { messages, stream_options: { include_usage: true } }, ValidationCode.invalidValue, ['body', 'stream_options']],
+    ['include_usage a string', { messages, stream: true, stream_options: { include_usage: 'yes' } }, ValidationCode.invalidType, ['body', 'stream_options', 'include_usage']],
     ['an unknown field', { messages, logit_bias: {} }, ValidationCode.extraParametersNotAllowed, ['body', 'logit_bias']],
   ])('rejects %s', (_, input, code, loc) => {
     const result = validateChatRequest(input);

@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import {
+  callTimeLimitInMs,
+  DEFAULT_CALL_TIME_LIMIT_OPTIONS,
+  GenerationSpeed,
+  mayRetryAfterTimeout,
+  streamTimeLimits,
+  timedOutAttemptsAllowed,
+} from '../../src/core/callTimeout.js';
+
+const T0 = 1_700_000_000_000;
+const options = { margin: 2, floorTokensPerSecond: 5, maxFirstTokenInMs: 30_000, minimumInMs: 30_000 };
+
+describe('GenerationSpeed', () => {
+  it('separates the time to first token from the per-token time', () => {
+    const speed = new GenerationSpeed();
+    // 800 ms to first token, 40 ms per token (25 tokens/s).
+    for (const tokens of [10, 50, 100, 200, 400, 800]) speed.observe(tokens, 800 + 40 * tokens, T0);
+    const estimate = speed.estimate(T0);
+    expect(estimate?.firstTokenInMs).toBeCloseTo(800, 6);
+    expect(estimate?.perTokenInMs).toBeCloseTo(40, 6);
+  });
+
+  it('takes the whole time as per-token time when all answers are about as long', () => {
+    const speed = new GenerationSpeed();
+    for (let i = 0; i < 10; i += 1) speed.observe(100, 1_000 + i * 100, T0);
+    // The slowest 90%: 1,800 ms for 100 tokens.
+    expect(speed.estimate(T0)).toEqual({ firstTokenInMs: 0, perTokenInMs: 18, samples: 10 });
+  });
+
+  it('gives no estimate from too few or too old calls', () => {
+    const speed = new GenerationSpeed({ sampleSize: 50, sampleMaxAgeInMs: 60_000, minimumSamples: 5 });
+    for (let i = 0; i < 4; i += 1) speed.observe(100, 1_000, T0);
+    expect(speed.estimate(T0)).toBeUndefined();
+    speed.observe(100, 1_000, T0);
+    expect(speed.estimate(T0)).toBeDefined();
+    expect(speed.estimate(T0 + 61_000)).toBeUndefined();
+  });
+});
+
+describe('callTimeLimitInMs', () => {
+  const medium = { firstTokenInMs: 1_000, perTokenInMs: 40, samples: 50 };
+
+  it('follows max_tokens at the measured speed, with the margin', () => {
+    // 2 x (1 s + 4,000 x 40 ms) = 322 s: a 4,000-token answer at 25 tokens/s is not cut off at 60 s.
+    expect(callTimeLimitInMs(4_000, medium, options)).toBe(322_000);
+    expect(callTimeLimitInMs(1_000, medium, options)).toBe(82_000);
+  });
+
+  it('is never shorter than the minimum', () => {
+    expect(callTimeLimitInMs(10, { firstTokenInMs: 50, perTokenInMs: 2, samples: 50 }, options)).toBe(30_000);
+  });
+
+  it('plans for the floor speed before any measurement, and never waits longer than that', () => {
+    // 30 s + 1,000 tokens at 5 tokens/s.
+    expect(callTimeLimitInMs(1_000, undefined, options)).toBe(230_000);
+    expect(callTimeLimitInMs(1_000, { firstTokenInMs: 5_000, perTokenInMs: 500, samples: 50 }, options)).toBe(230_000);
+  });
+
+  it('doubles after each timeout of the same line, up to the floor speed\'s limit', () => {
+    expect(callTimeLimitInMs(1_000, medium, options, 1)).toBe(164_000);
+    expect(callTimeLimitInMs(1_000, medium, options, 2)).toBe(230_000);
+  });
+
+  it('uses sensible defaults', () => {
+    expect(callTimeLimitInMs(100, undefined)).toBe(DEFAULT_CALL_TIME_LIMIT_OPTIONS.maxFirstTokenInMs + 20_000);
+  });
+});
+
+describe('streamTimeLimits', () => {
+  it('waits for the first token, then only for the next chunk', () => {
+    const limits = streamTimeLimits({ firstTokenInMs: 8_000, perTokenInMs: 40, samples: 50 }, { ...options, minimumIdleInMs: 5_000 });
+    expect(limits).toEqual({ firstChunkInMs: 16_000, idleInMs: 5_000 });
+    const slow = streamTimeLimits({ firstTokenInMs: 100, perTokenInMs: 90, samples: 50 }, { ...options, minimumIdleInMs: 1_000 });
+    // 8 tokens at 2 x 90 ms = 1,440 ms; the first chunk gets the minimum.
+    expect(slow).toEqual({ firstChunkInMs: 1_000, idleInMs: 1_440 });
+    // Slower than the floor speed (5 tokens/s) counts as stalled: 8 x 200 ms.
+    expect(streamTimeLimits({ firstTokenInMs: 100, perTokenInMs: 900, samples: 50 }, { ...options, minimumIdleInMs: 1_000 }).idleInMs).toBe(1_600);
+    expect(streamTimeLimits(undefined, { ...options, minimumIdleInMs: 1_000 })).toEqual({ firstChunkInMs: 30_000, idleInMs: 1_600 });
+  });
+});
+
+describe('retries after a timeout', () => {
+  it('allows as many timed-out attempts as fit the unconfirmed-spend limit, at least one, at most the policy\'s', () => {
+    const budget = { worstCaseAttemptInNanos: 3_000_000, unconfirmedSpendLimitInNanos: 10_000_000, maxAttempts: 5 };
+    expect(timedOutAttemptsAllowed(budget)).toBe(3);
+    expect([1, 2, 3].map((n) => mayRetryAfterTimeout(n, budget))).toEqual([true, true, false]);
+    expect(timedOutAttemptsAllowed({ ...budget, unconfirmedSpendLimitInNanos: 1 })).toBe(1);
+    expect(mayRetryAfterTimeout(1, { ...budget, unconfirmedSpendLimitInNanos: 1 })).toBe(false);
+    expect(timedOutAttemptsAllowed({ ...budget, unconfirmedSpendLimitInNanos: 1e12 })).toBe(5);
+    expect(timedOutAttemptsAllowed({ ...budget, worstCaseAttemptInNanos: 0 })).toBe(5);
+  });
+});
