@@ -24,7 +24,7 @@ const NODE_IO = {
 };
 
 export default defineConfig(
-  { ignores: ['dist/', 'coverage/', '.local/', 'node_modules/'] },
+  { ignores: ['dist/', 'coverage/', '.local/', '.deploy/', 'node_modules/'] },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {

@@ -23,7 +23,12 @@ export class ApiError extends Error {
   readonly code: string;
   readonly param: string | null;
 
-  constructor(status: number | undefined, code: string, message: string, options: { param?: string | null; cause?: unknown } = {}) {
+  constructor(
+    status: number | undefined,
+    code: string,
+    message: string,
+    options: { param?: string | null; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.status = status;
     this.code = code;
@@ -149,7 +154,11 @@ export class BatchApiClient {
     return `${this.baseUrl}${path}`;
   }
 
-  private async send(path: string, options: CallOptions, method: 'GET' | 'POST' = 'GET'): Promise<Dispatcher.ResponseData> {
+  private async send(
+    path: string,
+    options: CallOptions,
+    method: 'GET' | 'POST' = 'GET',
+  ): Promise<Dispatcher.ResponseData> {
     const url = this.urlOf(path);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.functionKey !== undefined) headers['x-functions-key'] = this.functionKey;
@@ -163,8 +172,11 @@ export class BatchApiClient {
       });
     } catch (thrown) {
       if (options.abortSignal?.aborted === true) throw thrown;
-      const detail = thrown instanceof Error ? (thrown as Error & { code?: string }).code ?? thrown.message : String(thrown);
-      throw new ApiError(undefined, ApiErrorCode.unreachable, `Cannot reach the API at ${this.baseUrl} (${detail})`, { cause: thrown });
+      const detail =
+        thrown instanceof Error ? ((thrown as Error & { code?: string }).code ?? thrown.message) : String(thrown);
+      throw new ApiError(undefined, ApiErrorCode.unreachable, `Cannot reach the API at ${this.baseUrl} (${detail})`, {
+        cause: thrown,
+      });
     }
   }
 }
@@ -174,7 +186,12 @@ async function readJson(response: Dispatcher.ResponseData, url: string): Promise
   try {
     return JSON.parse(text);
   } catch (cause) {
-    throw new ApiError(response.statusCode, ApiErrorCode.invalidResponse, `GET ${url} answered ${response.statusCode} with a body that is not JSON`, { cause });
+    throw new ApiError(
+      response.statusCode,
+      ApiErrorCode.invalidResponse,
+      `GET ${url} answered ${response.statusCode} with a body that is not JSON`,
+      { cause },
+    );
   }
 }
 
@@ -193,14 +210,29 @@ export function apiErrorOf(status: number, text: string, url: string): ApiError 
   }
   const error = (parsed as { error?: { code?: unknown; message?: unknown; param?: unknown } } | undefined)?.error;
   if (error !== undefined && typeof error.code === 'string' && typeof error.message === 'string') {
-    return new ApiError(status, error.code, error.message, { param: typeof error.param === 'string' ? error.param : null });
+    return new ApiError(status, error.code, error.message, {
+      param: typeof error.param === 'string' ? error.param : null,
+    });
   }
   if (status === 401 || status === 403) {
-    return new ApiError(status, ApiErrorCode.unauthorized, `GET ${url} was refused (${status}): the function key is missing or wrong`);
+    return new ApiError(
+      status,
+      ApiErrorCode.unauthorized,
+      `GET ${url} was refused (${status}): the function key is missing or wrong`,
+    );
   }
-  if (status === 404) return new ApiError(status, ApiErrorCode.routeNotFound, `GET ${url} found no such route (404): is the API URL right?`);
+  if (status === 404)
+    return new ApiError(
+      status,
+      ApiErrorCode.routeNotFound,
+      `GET ${url} found no such route (404): is the API URL right?`,
+    );
   const snippet = text.trim().slice(0, 200);
-  return new ApiError(status, `http_${status}`, `GET ${url} failed with ${status}${snippet === '' ? '' : `: ${snippet}`}`);
+  return new ApiError(
+    status,
+    `http_${status}`,
+    `GET ${url} failed with ${status}${snippet === '' ? '' : `: ${snippet}`}`,
+  );
 }
 
 /** Splits a byte stream into lines, decoding UTF-8 across chunk boundaries; blank lines are skipped. */

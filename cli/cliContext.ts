@@ -12,7 +12,10 @@ import type { BlobUploader } from './uploadBatchFile.js';
 export type CliOutput = ProgressStream;
 
 /** Knobs of `submit --watch` that callers (and tests) may set. */
-export type WatchSettings = Pick<WatchJobOptions, 'pollIntervalInMs' | 'plainIntervalInMs' | 'tty' | 'delay' | 'maxConsecutiveFetchErrors'>;
+export type WatchSettings = Pick<
+  WatchJobOptions,
+  'pollIntervalInMs' | 'plainIntervalInMs' | 'tty' | 'delay' | 'maxConsecutiveFetchErrors'
+>;
 
 export interface RunCliOptions {
   readonly stdout?: CliOutput;
@@ -70,6 +73,10 @@ export function createApiClient(context: CliContext, globals: GlobalOptions): Ba
 
 /** Refuses ids that cannot be a job's before any request: a typo gets a clear message, not a 400. */
 export function requireJobId(value: string): string {
-  if (!isValidJobId(value)) throw new CliUsageError(CliErrorCode.invalidJobId, `${JSON.stringify(value)} is not a job id (job_ followed by 32 hex digits)`);
+  if (!isValidJobId(value))
+    throw new CliUsageError(
+      CliErrorCode.invalidJobId,
+      `${JSON.stringify(value)} is not a job id (job_ followed by 32 hex digits)`,
+    );
   return value;
 }

@@ -66,7 +66,11 @@ export function readApiSettings(env: CliEnv, overrides: { apiUrl?: string | unde
   }
   if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '') {
     // A key in the URL would end up in error messages; it belongs in PHI3_BATCH_FUNCTION_KEY.
-    throw new ConfigError(setting, `an http(s) URL without credentials or query (put the function key in ${CliSetting.functionKey})`, redactUrl(parsed));
+    throw new ConfigError(
+      setting,
+      `an http(s) URL without credentials or query (put the function key in ${CliSetting.functionKey})`,
+      redactUrl(parsed),
+    );
   }
   return { apiUrl: apiUrl.replace(/\/+$/, ''), functionKey: read(env, CliSetting.functionKey) };
 }
@@ -83,13 +87,17 @@ export function readStorageSettings(env: CliEnv, overrides: StorageOverrides = {
     throw new ConfigError('--account-url', 'either --account-url or --connection-string, not both', accountUrlOption);
   }
   const inputContainer = readInputContainer(env);
-  if (connectionOption !== undefined) return connectionStringStorage(connectionOption, '--connection-string', inputContainer);
+  if (connectionOption !== undefined)
+    return connectionStringStorage(connectionOption, '--connection-string', inputContainer);
   if (accountUrlOption !== undefined) return accountUrlStorage(accountUrlOption, '--account-url', inputContainer);
   const connectionString = read(env, CliSetting.storage);
-  if (connectionString !== undefined) return connectionStringStorage(connectionString, CliSetting.storage, inputContainer);
+  if (connectionString !== undefined)
+    return connectionStringStorage(connectionString, CliSetting.storage, inputContainer);
   const accountUrl = read(env, CliSetting.accountUrl);
   if (accountUrl !== undefined) return accountUrlStorage(accountUrl, CliSetting.accountUrl, inputContainer);
-  const identity = read(env, `${CliSetting.storage}__accountName`) !== undefined || read(env, `${CliSetting.storage}__blobServiceUri`) !== undefined;
+  const identity =
+    read(env, `${CliSetting.storage}__accountName`) !== undefined ||
+    read(env, `${CliSetting.storage}__blobServiceUri`) !== undefined;
   const signIn = `or the account URL (https://<account>.blob.core.windows.net) in ${CliSetting.accountUrl} or --account-url to sign in with Entra ID`;
   throw new ConfigError(
     CliSetting.storage,
@@ -100,7 +108,12 @@ export function readStorageSettings(env: CliEnv, overrides: StorageOverrides = {
 }
 
 function accountUrlStorage(value: string, setting: string, inputContainer: string): AccountUrlStorage {
-  return { kind: 'accountUrl', accountUrl: parseAccountUrl(value, setting), accountUrlSetting: setting, inputContainer };
+  return {
+    kind: 'accountUrl',
+    accountUrl: parseAccountUrl(value, setting),
+    accountUrlSetting: setting,
+    inputContainer,
+  };
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
@@ -108,9 +121,17 @@ function nonEmpty(value: string | undefined): string | undefined {
   return trimmed === undefined || trimmed === '' ? undefined : trimmed;
 }
 
-function connectionStringStorage(connectionString: string, setting: string, inputContainer: string): ConnectionStringStorage {
+function connectionStringStorage(
+  connectionString: string,
+  setting: string,
+  inputContainer: string,
+): ConnectionStringStorage {
   if (!looksLikeConnectionString(connectionString)) {
-    throw new ConfigError(setting, 'a storage connection string of Key=Value pairs with AccountName and AccountKey, a BlobEndpoint, or UseDevelopmentStorage=true', maskConnectionString(connectionString));
+    throw new ConfigError(
+      setting,
+      'a storage connection string of Key=Value pairs with AccountName and AccountKey, a BlobEndpoint, or UseDevelopmentStorage=true',
+      maskConnectionString(connectionString),
+    );
   }
   return { kind: 'connectionString', connectionString, connectionStringSetting: setting, inputContainer };
 }
@@ -136,7 +157,11 @@ function readInputContainer(env: CliEnv): string {
   const inputContainer = read(env, CliSetting.inputContainer) ?? DEFAULT_INPUT_CONTAINER;
   // Same rule as the functions app: lowercase letters, digits and single hyphens, 3-63 characters.
   if (!/^[a-z0-9](?:[a-z0-9]|-(?!-)){1,61}[a-z0-9]$/.test(inputContainer)) {
-    throw new ConfigError(CliSetting.inputContainer, 'a lowercase container name of 3-63 letters, digits and single hyphens', inputContainer);
+    throw new ConfigError(
+      CliSetting.inputContainer,
+      'a lowercase container name of 3-63 letters, digits and single hyphens',
+      inputContainer,
+    );
   }
   return inputContainer;
 }

@@ -1,6 +1,13 @@
 import { request, type Dispatcher } from 'undici';
 import type { CostReport } from '../src/core/costReport.js';
-import { ApiError, ApiErrorCode, apiErrorOf, DEFAULT_API_URL, type BatchApiClientOptions, type CallOptions } from './apiClient.js';
+import {
+  ApiError,
+  ApiErrorCode,
+  apiErrorOf,
+  DEFAULT_API_URL,
+  type BatchApiClientOptions,
+  type CallOptions,
+} from './apiClient.js';
 
 export type { CostReport } from '../src/core/costReport.js';
 
@@ -51,12 +58,14 @@ export class CostsApiClient {
       });
     } catch (thrown) {
       if (options.abortSignal?.aborted === true) throw thrown;
-      const detail = thrown instanceof Error ? (thrown as Error & { code?: string }).code ?? thrown.message : String(thrown);
-      throw new ApiError(undefined, ApiErrorCode.unreachable, `Cannot reach the API at ${this.baseUrl} (${detail})`, { cause: thrown });
+      const detail =
+        thrown instanceof Error ? ((thrown as Error & { code?: string }).code ?? thrown.message) : String(thrown);
+      throw new ApiError(undefined, ApiErrorCode.unreachable, `Cannot reach the API at ${this.baseUrl} (${detail})`, {
+        cause: thrown,
+      });
     }
     const text = await response.body.text();
     if (response.statusCode === 200) return text;
     throw apiErrorOf(response.statusCode, text, url);
   }
 }
-

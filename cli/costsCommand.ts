@@ -19,27 +19,48 @@ const DAY_IN_MS = 86_400_000;
 const HEADINGS: Readonly<Record<CostDimension, string>> = { day: 'DAY', model: 'MODEL', job: 'JOB' };
 
 /** Adds `phi3-batch costs` to the program. */
-export function registerCostsCommand(program: Command, context: CliContext, setExitCode: (code: number) => void): Command {
+export function registerCostsCommand(
+  program: Command,
+  context: CliContext,
+  setExitCode: (code: number) => void,
+): Command {
   return program
     .command('costs')
-    .description('spend per day, model or job over a range of UTC days (from the cost rollups, which equal the usage ledger)')
+    .description(
+      'spend per day, model or job over a range of UTC days (from the cost rollups, which equal the usage ledger)',
+    )
     .option('--from <day>', `first UTC day, YYYY-MM-DD (default: ${DEFAULT_DAYS - 1} days before --to)`)
     .option('--to <day>', 'last UTC day, YYYY-MM-DD (default: today)')
-    .addOption(new Option('--by <dimension>', `group by ${COST_DIMENSIONS.join(', ')}, or several joined by commas`).default('day'))
+    .addOption(
+      new Option('--by <dimension>', `group by ${COST_DIMENSIONS.join(', ')}, or several joined by commas`).default(
+        'day',
+      ),
+    )
     .option('--csv', 'print the report as CSV (RFC 4180) instead of a table')
     .action(async (options: CostsCommandOptions, command: Command) => {
       setExitCode(await costsCommand(options, command.optsWithGlobals<GlobalOptions>(), context));
     });
 }
 
-export async function costsCommand(options: CostsCommandOptions, globals: GlobalOptions, context: CliContext): Promise<number> {
+export async function costsCommand(
+  options: CostsCommandOptions,
+  globals: GlobalOptions,
+  context: CliContext,
+): Promise<number> {
   const to = options.to ?? new Date(context.clock.nowInMs()).toISOString().slice(0, 10);
   requireDay(to, '--to');
-  const from = options.from ?? new Date(Date.parse(`${to}T00:00:00Z`) - (DEFAULT_DAYS - 1) * DAY_IN_MS).toISOString().slice(0, 10);
+  const from =
+    options.from ?? new Date(Date.parse(`${to}T00:00:00Z`) - (DEFAULT_DAYS - 1) * DAY_IN_MS).toISOString().slice(0, 10);
   requireDay(from, '--from');
   const dimensions = (options.by ?? 'day').split(',').map((d) => d.trim());
-  if (!dimensions.every((d) => (COST_DIMENSIONS as readonly string[]).includes(d)) || new Set(dimensions).size !== dimensions.length) {
-    throw new CliUsageError(CliErrorCode.invalidOption, `--by must be ${COST_DIMENSIONS.join(', ')} or several of them joined by commas, got ${JSON.stringify(options.by)}`);
+  if (
+    !dimensions.every((d) => (COST_DIMENSIONS as readonly string[]).includes(d)) ||
+    new Set(dimensions).size !== dimensions.length
+  ) {
+    throw new CliUsageError(
+      CliErrorCode.invalidOption,
+      `--by must be ${COST_DIMENSIONS.join(', ')} or several of them joined by commas, got ${JSON.stringify(options.by)}`,
+    );
   }
   const settings = readApiSettings(context.env, { apiUrl: globals.apiUrl });
   const client = new CostsApiClient({
@@ -59,8 +80,13 @@ export async function costsCommand(options: CostsCommandOptions, globals: Global
 
 function requireDay(value: string, option: string): void {
   const atInMs = Date.parse(`${value}T00:00:00Z`);
-  const valid = /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(atInMs) && new Date(atInMs).toISOString().startsWith(value);
-  if (!valid) throw new CliUsageError(CliErrorCode.invalidOption, `${option} must be a day as YYYY-MM-DD, got ${JSON.stringify(value)}`);
+  const valid =
+    /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(atInMs) && new Date(atInMs).toISOString().startsWith(value);
+  if (!valid)
+    throw new CliUsageError(
+      CliErrorCode.invalidOption,
+      `${option} must be a day as YYYY-MM-DD, got ${JSON.stringify(value)}`,
+    );
 }
 
 /** Exact amounts: a cost report is read to reconcile, so nothing is rounded away. */
@@ -80,19 +106,35 @@ export function formatCostTable(report: CostReport): string {
     formatCount(t.total_tokens),
     formatAmount(t.cost_nanos, currency),
   ];
-  const header = [...dimensions.map((d) => HEADINGS[d]), 'CALLS', 'INPUT TOKENS', 'OUTPUT TOKENS', 'TOTAL TOKENS', 'COST'];
+  const header = [
+    ...dimensions.map((d) => HEADINGS[d]),
+    'CALLS',
+    'INPUT TOKENS',
+    'OUTPUT TOKENS',
+    'TOTAL TOKENS',
+    'COST',
+  ];
   const body = report.rows.map((row) => [...dimensions.map((d) => row[d] ?? ''), ...metrics(row, row.currency)]);
   const total = ['TOTAL', ...dimensions.slice(1).map(() => ''), ...metrics(report.total, report.currency)];
   const table = [header, ...body, total];
   const widths = header.map((_, column) => Math.max(...table.map((cells) => cells[column]!.length)));
   const numeric = (column: number): boolean => column >= dimensions.length;
   const render = (cells: string[]): string =>
-    cells.map((cell, column) => (numeric(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!))).join('  ').trimEnd();
-  const lines = [`Costs ${report.from} to ${report.to} (UTC days), by ${dimensions.join(' and ')}`, render(header), ...body.map(render)];
+    cells
+      .map((cell, column) => (numeric(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join('  ')
+      .trimEnd();
+  const lines = [
+    `Costs ${report.from} to ${report.to} (UTC days), by ${dimensions.join(' and ')}`,
+    render(header),
+    ...body.map(render),
+  ];
   if (report.rows.length === 0) lines.push('(no billed calls in this range)');
   lines.push(render(total));
   if (report.total.unconfirmed_calls > 0) {
-    lines.push(`${formatCount(report.total.unconfirmed_calls)} of the calls are unconfirmed: sent, but the answer never reached a worker (timeout or crash); the endpoint may have billed them, their tokens are not in these sums.`);
+    lines.push(
+      `${formatCount(report.total.unconfirmed_calls)} of the calls are unconfirmed: sent, but the answer never reached a worker (timeout or crash); the endpoint may have billed them, their tokens are not in these sums.`,
+    );
   }
   return lines.join('\n');
 }

@@ -47,5 +47,8 @@ export function formatDurationInSeconds(totalSeconds: number): string {
 /** Unix seconds as a UTC timestamp; the API's times are UTC and so is every machine that logs them. */
 export function formatTimestamp(unixSeconds: number | null | undefined): string {
   if (unixSeconds === null || unixSeconds === undefined) return '-';
-  return new Date(unixSeconds * 1000).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(unixSeconds * 1000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d{3}Z$/, 'Z');
 }

@@ -1,7 +1,12 @@
 import { createApiClient, requireJobId, writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
 
 /** `cancel <jobId>`: prints the job's status after the request (cancelling, or cancelled). */
-export async function cancelCommand(jobId: string, options: { json?: boolean }, globals: GlobalOptions, context: CliContext): Promise<number> {
+export async function cancelCommand(
+  jobId: string,
+  options: { json?: boolean },
+  globals: GlobalOptions,
+  context: CliContext,
+): Promise<number> {
   const id = requireJobId(jobId);
   const client = createApiClient(context, globals);
   const job = await client.cancelJob(id, context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal });
@@ -22,6 +27,11 @@ export async function retryCommand(
     retryableOnly: options.retryableOnly === true,
     ...(context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal }),
   });
-  writeLine(context.stdout, options.json === true ? JSON.stringify(result, null, 2) : `${id}: ${result.retried_lines} line(s) sent again; ${result.job.status}`);
+  writeLine(
+    context.stdout,
+    options.json === true
+      ? JSON.stringify(result, null, 2)
+      : `${id}: ${result.retried_lines} line(s) sent again; ${result.job.status}`,
+  );
   return 0;
 }

@@ -34,7 +34,8 @@ export function isTerminalStatus(status: JobStatus): boolean {
 }
 
 export function describeProgress(job: BatchObject | undefined): JobProgress {
-  if (job === undefined) return { phase: ProgressPhase.waiting, status: undefined, done: 0, total: 0, fraction: undefined };
+  if (job === undefined)
+    return { phase: ProgressPhase.waiting, status: undefined, done: 0, total: 0, fraction: undefined };
   const done = job.request_counts.completed + job.request_counts.failed;
   const total = job.request_counts.total;
   const base = { status: job.status, done, total };
@@ -42,7 +43,8 @@ export function describeProgress(job: BatchObject | undefined): JobProgress {
     return { ...base, phase: ProgressPhase.ended, fraction: total > 0 ? Math.min(1, done / total) : undefined };
   }
   const unfinished = total > 0 ? Math.min(MAX_UNFINISHED_FRACTION, done / total) : undefined;
-  if (job.status === 'cancelling') return { ...base, phase: ProgressPhase.cancelling, fraction: job.ingest.done ? unfinished : undefined };
+  if (job.status === 'cancelling')
+    return { ...base, phase: ProgressPhase.cancelling, fraction: job.ingest.done ? unfinished : undefined };
   if (!job.ingest.done) return { ...base, phase: ProgressPhase.reading, fraction: undefined };
   if (job.status === 'finalizing') return { ...base, phase: ProgressPhase.finalizing, fraction: unfinished };
   return { ...base, phase: ProgressPhase.running, fraction: unfinished };
@@ -72,7 +74,9 @@ export function formatProgressLine(job: BatchObject | undefined, options: Format
     parts.push(progress.fraction === undefined ? ratio : `${formatPercent(progress.fraction)} ${ratio}`);
   }
   const invalid = job.ingest.invalid_lines > 0 ? ` (${formatCount(job.ingest.invalid_lines)} invalid)` : '';
-  parts.push(`ok ${formatCount(job.request_counts.completed)} · failed ${formatCount(job.request_counts.failed)}${invalid}`);
+  parts.push(
+    `ok ${formatCount(job.request_counts.completed)} · failed ${formatCount(job.request_counts.failed)}${invalid}`,
+  );
   parts.push(`tokens ${formatTokens(job.usage.input_tokens)} in / ${formatTokens(job.usage.output_tokens)} out`);
   parts.push(formatCost(job.cost));
   const note = phaseNote(progress.phase, options.etaInSeconds);

@@ -11,9 +11,17 @@ export interface FormatJobSummaryOptions {
 export function formatJobSummary(job: BatchObject, options: FormatJobSummaryOptions = {}): string {
   const rows: [string, string][] = [];
   const progress = describeProgress(job);
-  rows.push(['Status', progress.fraction === undefined ? job.status : `${job.status} (${formatPercent(progress.fraction)})`]);
+  rows.push([
+    'Status',
+    progress.fraction === undefined ? job.status : `${job.status} (${formatPercent(progress.fraction)})`,
+  ]);
   rows.push(['Input', job.input_blob]);
-  rows.push(['Model', job.requested_model !== null && job.requested_model !== job.model ? `${job.model} (file asked for ${job.requested_model})` : job.model]);
+  rows.push([
+    'Model',
+    job.requested_model !== null && job.requested_model !== job.model
+      ? `${job.model} (file asked for ${job.requested_model})`
+      : job.model,
+  ]);
   const reading = job.ingest.done ? '' : ', still reading';
   rows.push([
     'Lines',
@@ -49,11 +57,14 @@ function failureBreakdown(job: BatchObject): [string, string][] {
     byCode.set(error.code, (byCode.get(error.code) ?? 0) + 1);
     listed += 1;
   }
-  const rows: [string, string][] = [...byCode].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([code, count]) => [code, formatCount(count)]);
+  const rows: [string, string][] = [...byCode]
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([code, count]) => [code, formatCount(count)]);
   const unlisted = job.ingest.invalid_lines - listed;
   if (unlisted > 0) rows.push(['other invalid lines', formatCount(unlisted)]);
   const requestFailures = job.request_counts.failed - job.ingest.invalid_lines;
-  if (requestFailures > 0) rows.push(['failed requests', `${formatCount(requestFailures)} (codes per line in the error file)`]);
+  if (requestFailures > 0)
+    rows.push(['failed requests', `${formatCount(requestFailures)} (codes per line in the error file)`]);
   return rows;
 }
 
@@ -61,8 +72,10 @@ function formatDuration(job: BatchObject, nowInMs: number | undefined): string {
   const start = job.created_at;
   if (start === null) return '-';
   const end = job.completed_at ?? job.failed_at ?? job.cancelled_at;
-  if (end !== null) return `${formatDurationInSeconds(end - start)} (${formatTimestamp(start)} to ${formatTimestamp(end)})`;
-  if (nowInMs !== undefined) return `${formatDurationInSeconds(nowInMs / 1000 - start)} so far (since ${formatTimestamp(start)})`;
+  if (end !== null)
+    return `${formatDurationInSeconds(end - start)} (${formatTimestamp(start)} to ${formatTimestamp(end)})`;
+  if (nowInMs !== undefined)
+    return `${formatDurationInSeconds(nowInMs / 1000 - start)} so far (since ${formatTimestamp(start)})`;
   return `started ${formatTimestamp(start)}`;
 }
 
@@ -86,5 +99,9 @@ export function formatJobTable(jobs: readonly BatchObject[]): string {
   });
   const all = [[...TABLE_HEADER], ...rows];
   const widths = TABLE_HEADER.map((_, column) => Math.max(...all.map((row) => row[column]!.length)));
-  return all.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
+  return all
+    .map((row) =>
+      row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '),
+    )
+    .join('\n');
 }

@@ -3,7 +3,13 @@ import cliProgress from 'cli-progress';
 import type { BatchObject } from '../src/core/batchObject.js';
 import { describeProgress, formatProgressLine, isTerminalStatus, ThroughputEstimator } from './jobProgress.js';
 
-export { describeProgress, formatProgressLine, isTerminalStatus, ProgressPhase, ThroughputEstimator } from './jobProgress.js';
+export {
+  describeProgress,
+  formatProgressLine,
+  isTerminalStatus,
+  ProgressPhase,
+  ThroughputEstimator,
+} from './jobProgress.js';
 export type { FormatProgressLineOptions, JobProgress } from './jobProgress.js';
 export { formatJobSummary, formatJobTable } from './jobSummary.js';
 export type { FormatJobSummaryOptions } from './jobSummary.js';

@@ -16,14 +16,22 @@ export interface ResultsCommandOptions {
 }
 
 /** Streams a job's output lines (JSONL) to stdout or to a file, never holding them in memory. */
-export async function resultsCommand(jobId: string, options: ResultsCommandOptions, globals: GlobalOptions, context: CliContext): Promise<number> {
+export async function resultsCommand(
+  jobId: string,
+  options: ResultsCommandOptions,
+  globals: GlobalOptions,
+  context: CliContext,
+): Promise<number> {
   const id = requireJobId(jobId);
   if (options.errors === true && options.all === true) {
     throw new CliUsageError(CliErrorCode.invalidOption, '--errors and --all cannot be used together');
   }
   const kind: ResultKind = options.all === true ? 'all' : options.errors === true ? 'errors' : 'results';
   const client = createApiClient(context, globals);
-  const results = await client.getResults(id, { kind, ...(context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal }) });
+  const results = await client.getResults(id, {
+    kind,
+    ...(context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal }),
+  });
   if (results.jobStatus !== undefined && !isKnownTerminal(results.jobStatus)) {
     writeLine(context.stderr, `Note: job ${id} is ${results.jobStatus}; these results are partial.`);
   }
@@ -51,7 +59,10 @@ export async function resultsCommand(jobId: string, options: ResultsCommandOptio
     await rm(partial, { force: true });
     throw error;
   }
-  writeLine(context.stderr, `Wrote ${formatCount(counter.lines)} ${kind === 'results' ? 'result' : kind === 'errors' ? 'error' : 'output'} lines to ${options.output}`);
+  writeLine(
+    context.stderr,
+    `Wrote ${formatCount(counter.lines)} ${kind === 'results' ? 'result' : kind === 'errors' ? 'error' : 'output'} lines to ${options.output}`,
+  );
   return 0;
 }
 
@@ -63,7 +74,11 @@ function isKnownTerminal(status: string): boolean {
 class LineCounter extends Transform {
   lines = 0;
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
+  override _transform(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    callback: (error?: Error | null, data?: Buffer) => void,
+  ): void {
     for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) this.lines += 1;
     callback(null, chunk);
   }

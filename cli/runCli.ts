@@ -47,9 +47,17 @@ export async function runCli(argv: readonly string[], options: RunCliOptions = {
 function buildProgram(context: CliContext, setExitCode: (code: number) => void): Command {
   const program = new Command('phi3-batch')
     .description('Run OpenAI Batch JSONL files of chat prompts through the Phi-3 batch service.')
-    .addOption(new Option('--api-url <url>', `base URL of the jobs API (default: ${CliSetting.apiUrl} or http://127.0.0.1:7071/api)`))
     .addOption(
-      new Option('--connection-string <connectionString>', `storage connection string for uploads (default: ${CliSetting.storage}; prefer the variable, options show in process lists)`),
+      new Option(
+        '--api-url <url>',
+        `base URL of the jobs API (default: ${CliSetting.apiUrl} or http://127.0.0.1:7071/api)`,
+      ),
+    )
+    .addOption(
+      new Option(
+        '--connection-string <connectionString>',
+        `storage connection string for uploads (default: ${CliSetting.storage}; prefer the variable, options show in process lists)`,
+      ),
     )
     .addOption(
       new Option(
@@ -80,23 +88,34 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
 
   program
     .command('status')
-    .description("show one job, or without an id the most recent jobs")
+    .description('show one job, or without an id the most recent jobs')
     .argument('[jobId]', 'the job id printed by submit')
     .option('--json', 'print the raw job object (or page of jobs) as JSON')
     .option('--limit <count>', 'how many recent jobs to list', '20')
     .addOption(
       new Option('--status <status>', 'list only jobs in this status').choices([
-        'validating', 'in_progress', 'finalizing', 'completed', 'failed', 'cancelling', 'cancelled', 'expired',
+        'validating',
+        'in_progress',
+        'finalizing',
+        'completed',
+        'failed',
+        'cancelling',
+        'cancelled',
+        'expired',
       ]),
     )
-    .option('--metadata <key=value>', 'list only jobs whose batch metadata has this pair (repeatable)', (pair: string, all: string[] = []) => [...all, pair])
+    .option(
+      '--metadata <key=value>',
+      'list only jobs whose batch metadata has this pair (repeatable)',
+      (pair: string, all: string[] = []) => [...all, pair],
+    )
     .action(async (jobId: string | undefined, options: StatusCommandOptions, command: Command) => {
       setExitCode(await statusCommand(jobId, options, globals(command), context));
     });
 
   program
     .command('results')
-    .description('write a job\'s output lines (JSONL) to stdout or a file')
+    .description("write a job's output lines (JSONL) to stdout or a file")
     .argument('<jobId>', 'the job id printed by submit')
     .addOption(new Option('--errors', 'only the lines that failed').conflicts('all'))
     .addOption(new Option('--all', 'every line, succeeded or failed').conflicts('errors'))
@@ -118,7 +137,10 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .command('retry')
     .description("send a finished job's failed lines again (never those that failed validation)")
     .argument('<jobId>', 'the job id printed by submit')
-    .option('--retryable-only', 'only lines whose failure a retry can fix (throttling, timeouts, 5xx, cancelled, expired)')
+    .option(
+      '--retryable-only',
+      'only lines whose failure a retry can fix (throttling, timeouts, 5xx, cancelled, expired)',
+    )
     .option('--json', 'print the answer as JSON')
     .action(async (jobId: string, options: { json?: boolean; retryableOnly?: boolean }, command: Command) => {
       setExitCode(await retryCommand(jobId, options, globals(command), context));

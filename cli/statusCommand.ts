@@ -14,7 +14,12 @@ export interface StatusCommandOptions {
 const DEFAULT_LIST_LIMIT = 20;
 
 /** One job's summary, or with no id a table of the most recent jobs. */
-export async function statusCommand(jobId: string | undefined, options: StatusCommandOptions, globals: GlobalOptions, context: CliContext): Promise<number> {
+export async function statusCommand(
+  jobId: string | undefined,
+  options: StatusCommandOptions,
+  globals: GlobalOptions,
+  context: CliContext,
+): Promise<number> {
   const id = jobId === undefined ? undefined : requireJobId(jobId);
   const limit = parseLimit(options.limit);
   const client = createApiClient(context, globals);
@@ -23,9 +28,17 @@ export async function statusCommand(jobId: string | undefined, options: StatusCo
   if (id !== undefined) {
     const job = await client.getJob(id, call);
     if (job === undefined) {
-      throw new CliOperationError(CliErrorCode.jobNotFound, `No job ${id}. A file uploaded moments ago may not have become a job yet.`);
+      throw new CliOperationError(
+        CliErrorCode.jobNotFound,
+        `No job ${id}. A file uploaded moments ago may not have become a job yet.`,
+      );
     }
-    writeLine(context.stdout, options.json === true ? JSON.stringify(job, null, 2) : formatJobSummary(job, { nowInMs: context.clock.nowInMs() }));
+    writeLine(
+      context.stdout,
+      options.json === true
+        ? JSON.stringify(job, null, 2)
+        : formatJobSummary(job, { nowInMs: context.clock.nowInMs() }),
+    );
     return 0;
   }
 
@@ -48,7 +61,8 @@ function parseMetadataPairs(pairs: readonly string[]): Record<string, string> {
   const metadata: Record<string, string> = {};
   for (const pair of pairs) {
     const at = pair.indexOf('=');
-    if (at < 1) throw new CliUsageError(CliErrorCode.invalidOption, `--metadata takes key=value, got ${JSON.stringify(pair)}`);
+    if (at < 1)
+      throw new CliUsageError(CliErrorCode.invalidOption, `--metadata takes key=value, got ${JSON.stringify(pair)}`);
     metadata[pair.slice(0, at)] = pair.slice(at + 1);
   }
   return metadata;
@@ -57,6 +71,10 @@ function parseMetadataPairs(pairs: readonly string[]): Record<string, string> {
 function parseLimit(text: string | undefined): number {
   if (text === undefined) return DEFAULT_LIST_LIMIT;
   const value = Number(text);
-  if (!Number.isInteger(value) || value < 1) throw new CliUsageError(CliErrorCode.invalidOption, `--limit must be a whole number from 1, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new CliUsageError(
+      CliErrorCode.invalidOption,
+      `--limit must be a whole number from 1, got ${JSON.stringify(text)}`,
+    );
   return value;
 }

@@ -15,8 +15,16 @@ export interface SubmitCommandOptions {
  * Uploads a batch file and prints its job id on stdout (alone, for scripts). With `watch`, follows
  * the job to its end and prints the summary: exit code 0 only if it completed.
  */
-export async function submitCommand(file: string, options: SubmitCommandOptions, globals: GlobalOptions, context: CliContext): Promise<number> {
-  const storage = readStorageSettings(context.env, { connectionString: globals.connectionString, accountUrl: globals.accountUrl });
+export async function submitCommand(
+  file: string,
+  options: SubmitCommandOptions,
+  globals: GlobalOptions,
+  context: CliContext,
+): Promise<number> {
+  const storage = readStorageSettings(context.env, {
+    connectionString: globals.connectionString,
+    accountUrl: globals.accountUrl,
+  });
   // Read the API settings before uploading: a bad URL should stop us before a job starts.
   const api = options.watch === true ? createApiClient(context, globals) : undefined;
   const uploader = context.createUploader?.(storage) ?? (await defaultUploader(storage, context));
@@ -28,7 +36,10 @@ export async function submitCommand(file: string, options: SubmitCommandOptions,
     overwrite: options.overwrite ?? false,
     abortSignal: context.abortSignal,
   });
-  writeLine(context.stderr, `Uploaded ${file} (${formatBytes(uploaded.sizeInBytes)}) to ${uploaded.container}/${uploaded.blobName}`);
+  writeLine(
+    context.stderr,
+    `Uploaded ${file} (${formatBytes(uploaded.sizeInBytes)}) to ${uploaded.container}/${uploaded.blobName}`,
+  );
   writeLine(context.stdout, uploaded.jobId);
   if (api === undefined) return 0;
 
@@ -36,7 +47,8 @@ export async function submitCommand(file: string, options: SubmitCommandOptions,
   try {
     job = await watchJob({
       ...context.watch,
-      fetchJob: () => api.getJob(uploaded.jobId, context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal }),
+      fetchJob: () =>
+        api.getJob(uploaded.jobId, context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal }),
       // A refused key or a wrong URL will not get better by asking again.
       isRetryableError: (error) => !(error instanceof ApiError) || error.retryable,
       stream: context.stderr,
@@ -66,7 +78,11 @@ async function defaultUploader(storage: StorageSettings, context: CliContext): P
     try {
       service = BlobServiceClient.fromConnectionString(storage.connectionString, pipeline);
     } catch {
-      throw new ConfigError(storage.connectionStringSetting, 'a valid storage connection string', maskConnectionString(storage.connectionString));
+      throw new ConfigError(
+        storage.connectionStringSetting,
+        'a valid storage connection string',
+        maskConnectionString(storage.connectionString),
+      );
     }
   }
   return containerUploader(service.getContainerClient(storage.inputContainer));

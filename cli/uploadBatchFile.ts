@@ -46,7 +46,10 @@ const MAX_BLOB_NAME_LENGTH = 1024;
 export async function uploadBatchFile(options: UploadBatchFileOptions): Promise<UploadedBatchFile> {
   const { filePath } = options;
   if (!JSONL_EXTENSION.test(filePath)) {
-    throw new CliUsageError(CliErrorCode.notJsonl, `${filePath}: a batch file must be JSONL and its name must end with .jsonl`);
+    throw new CliUsageError(
+      CliErrorCode.notJsonl,
+      `${filePath}: a batch file must be JSONL and its name must end with .jsonl`,
+    );
   }
   const blobName = options.blobName ?? basename(filePath);
   validateBlobName(blobName);
@@ -69,7 +72,10 @@ export async function uploadBatchFile(options: UploadBatchFileOptions): Promise<
 
 function validateBlobName(blobName: string): void {
   if (!JSONL_EXTENSION.test(blobName)) {
-    throw new CliUsageError(CliErrorCode.invalidBlobName, `Blob name ${JSON.stringify(blobName)} must end with .jsonl, or the ingest function ignores it`);
+    throw new CliUsageError(
+      CliErrorCode.invalidBlobName,
+      `Blob name ${JSON.stringify(blobName)} must end with .jsonl, or the ingest function ignores it`,
+    );
   }
   if (blobName.length > MAX_BLOB_NAME_LENGTH || blobName.startsWith('/') || blobName.includes('\\')) {
     throw new CliUsageError(
@@ -84,7 +90,8 @@ async function fileSize(filePath: string): Promise<number> {
   try {
     stats = await stat(filePath);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CliUsageError(CliErrorCode.fileNotFound, `${filePath}: no such file`);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new CliUsageError(CliErrorCode.fileNotFound, `${filePath}: no such file`);
     throw error;
   }
   if (!stats.isFile()) throw new CliUsageError(CliErrorCode.notAFile, `${filePath}: not a regular file`);
@@ -120,7 +127,11 @@ export function containerUploader(containerClient: ContainerClient): BlobUploade
 function translateStorageError(error: unknown, container: string, blobName: string): unknown {
   const { statusCode, code } = error as { statusCode?: number; code?: string };
   if (code === 'ContainerNotFound') {
-    return new CliOperationError(CliErrorCode.containerNotFound, `Container ${container} does not exist in this storage account (INPUT_CONTAINER)`, { cause: error });
+    return new CliOperationError(
+      CliErrorCode.containerNotFound,
+      `Container ${container} does not exist in this storage account (INPUT_CONTAINER)`,
+      { cause: error },
+    );
   }
   if (code === 'AuthorizationPermissionMismatch' || code === 'AuthorizationFailure' || statusCode === 403) {
     // Signed in, but without data-plane rights (or shared keys are off and a key was used).

@@ -13,7 +13,13 @@ import { createCosmosClient, ensureCosmosContainers } from '../src/adapters/cosm
 import { loadConfig } from '../src/config.js';
 import { startLocalStack } from '../dev/local/stack/index.js';
 import { startPhi3Simulator } from '../dev/simulator/index.js';
-import { createPipeline, startWorkerProcess, stopWorkerProcesses, table, type WorkerProcess } from './bench/benchSupport.js';
+import {
+  createPipeline,
+  startWorkerProcess,
+  stopWorkerProcesses,
+  table,
+  type WorkerProcess,
+} from './bench/benchSupport.js';
 import { ledgerTotals } from '../src/app/ledgerTotals.js';
 import { wholeStackChaos } from './chaosWholeStack.js';
 
@@ -68,7 +74,12 @@ async function main(): Promise<void> {
   await Promise.all(workers.map((w) => w.ready));
 
   const text = Array.from({ length: LINES }, (_, i) =>
-    JSON.stringify({ custom_id: `chaos-${i}`, method: 'POST', url: '/v1/chat/completions', body: { messages: [{ role: 'user', content: `Chaos question ${i}: name a colour.` }], max_tokens: 40 } }),
+    JSON.stringify({
+      custom_id: `chaos-${i}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { messages: [{ role: 'user', content: `Chaos question ${i}: name a colour.` }], max_tokens: 40 },
+    }),
   ).join('\n');
   const started = Date.now();
   const jobId = await pipeline.submit('chaos.jsonl', `${text}\n`);
@@ -113,10 +124,16 @@ async function main(): Promise<void> {
   const lost = Array.from({ length: LINES }, (_, i) => i + 1).filter((line) => !outcomes.has(line)).length;
   const duplicatedOutcomes = [...outcomes.values()].filter((n) => n > 1).length;
   const resultsBlob = await createBlobText(stack, `${jobId}/results.jsonl`);
-  const resultIds = resultsBlob.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
+  const resultIds = resultsBlob
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
   const duplicatedResults = resultIds.length - new Set(resultIds).size;
   const errorsBlob = await createBlobText(stack, `${jobId}/errors.jsonl`);
-  const errorIds = errorsBlob.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
+  const errorIds = errorsBlob
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
   // Every line in exactly one of the two files: none missing, none in both.
   const inFiles = new Set([...resultIds, ...errorIds]);
   const missingFromFiles = LINES - inFiles.size;
@@ -141,7 +158,8 @@ async function main(): Promise<void> {
     const outcome = all.find((e) => e.clientRequestId === id)?.outcome ?? 'never reached the endpoint';
     unbilledStates.set(outcome, (unbilledStates.get(outcome) ?? 0) + 1);
   }
-  const tokensOf = (entries: typeof all): number => entries.reduce((sum, e) => sum + (e.promptTokens ?? 0) + e.completionTokens, 0);
+  const tokensOf = (entries: typeof all): number =>
+    entries.reduce((sum, e) => sum + (e.promptTokens ?? 0) + e.completionTokens, 0);
   const ledgerBilled = [...ledgerStates.values()].filter((state) => state === 'billed').length;
 
   process.stdout.write(
@@ -154,31 +172,62 @@ async function main(): Promise<void> {
         ['failed (by code)', [...byCode.entries()].map(([code, n]) => `${code}: ${n}`).join(', ') || '0'],
         ['lost (no outcome)', String(lost)],
         ['duplicated outcomes / results', `${duplicatedOutcomes} / ${duplicatedResults}`],
-        ['lines in the output files (results + errors) / missing / in both', `${resultIds.length} + ${errorIds.length} / ${missingFromFiles} / ${inBothFiles}`],
+        [
+          'lines in the output files (results + errors) / missing / in both',
+          `${resultIds.length} + ${errorIds.length} / ${missingFromFiles} / ${inBothFiles}`,
+        ],
         ['workers killed (SIGKILL)', String(kills)],
         ['endpoint calls (all / answered 200)', `${all.length} / ${billed.length}`],
-        ['429s / 500s / hangs', `${all.filter((e) => e.status === 429).length} / ${all.filter((e) => e.status === 500).length} / ${all.filter((e) => e.status === 504).length}`],
-        ['calls in the ledger (billed + unconfirmed)', `${ledgerSums.calls} (${ledgerBilled} + ${ledgerSums.unconfirmedCalls})`],
+        [
+          '429s / 500s / hangs',
+          `${all.filter((e) => e.status === 429).length} / ${all.filter((e) => e.status === 500).length} / ${all.filter((e) => e.status === 504).length}`,
+        ],
+        [
+          'calls in the ledger (billed + unconfirmed)',
+          `${ledgerSums.calls} (${ledgerBilled} + ${ledgerSums.unconfirmedCalls})`,
+        ],
         ['endpoint 200s in the ledger / missing', `${billed.length - missing} / ${missing}`],
         ['  of which the answer never reached a worker (unconfirmed)', String(billedButUnconfirmed)],
-        ['ledger calls the endpoint did not bill', ledgerNotBilled.length === 0 ? '0' : `${ledgerNotBilled.length} (${[...unbilledStates.entries()].map(([k, n]) => `${k}: ${n}`).join(', ')})`],
-        ['tokens: all endpoint 200s / those answered to a worker / ledger', `${tokensOf(billed)} / ${tokensOf(billed.filter((e) => ledgerStates.get(e.clientRequestId ?? '') === 'billed'))} / ${ledgerSums.promptTokens + ledgerSums.completionTokens}`],
+        [
+          'ledger calls the endpoint did not bill',
+          ledgerNotBilled.length === 0
+            ? '0'
+            : `${ledgerNotBilled.length} (${[...unbilledStates.entries()].map(([k, n]) => `${k}: ${n}`).join(', ')})`,
+        ],
+        [
+          'tokens: all endpoint 200s / those answered to a worker / ledger',
+          `${tokensOf(billed)} / ${tokensOf(billed.filter((e) => ledgerStates.get(e.clientRequestId ?? '') === 'billed'))} / ${ledgerSums.promptTokens + ledgerSums.completionTokens}`,
+        ],
         ['time', `${(elapsedInMs / 1000).toFixed(1)} s`],
       ],
     )}\n`,
   );
   await simulator.close();
   await stack.close();
-  process.exit(lost === 0 && duplicatedResults === 0 && missingFromFiles === 0 && inBothFiles === 0 && missing === 0 && job.status === 'completed' ? 0 : 1);
+  process.exit(
+    lost === 0 &&
+      duplicatedResults === 0 &&
+      missingFromFiles === 0 &&
+      inBothFiles === 0 &&
+      missing === 0 &&
+      job.status === 'completed'
+      ? 0
+      : 1,
+  );
 }
 
 async function createBlobText(stack: Awaited<ReturnType<typeof startLocalStack>>, name: string): Promise<string> {
   const { BlobServiceClient } = await import('@azure/storage-blob');
-  const client = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!).getContainerClient('batch-output').getBlobClient(name);
+  const client = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!)
+    .getContainerClient('batch-output')
+    .getBlobClient(name);
   return (await client.downloadToBuffer()).toString('utf8');
 }
 
-(process.argv.includes('--whole-stack') ? wholeStackChaos().then(() => process.exit(process.exitCode ?? 0)) : main()).catch((error: unknown) => {
+(process.argv.includes('--whole-stack')
+  ? wholeStackChaos().then(() => process.exit(process.exitCode ?? 0))
+  : main()
+).catch((error: unknown) => {
   process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

@@ -109,7 +109,9 @@ export async function wholeStackChaos(): Promise<void> {
       current.pipeline.close();
       await current.local.killGroup();
       kills += 1;
-      process.stdout.write(`  kill ${kills}: npm start's process group (pid ${current.local.pid}) at ${done} of ${LINES} lines\n`);
+      process.stdout.write(
+        `  kill ${kills}: npm start's process group (pid ${current.local.pid}) at ${done} of ${LINES} lines\n`,
+      );
       current = await start();
       const counts = (await current.pipeline.jobs.getJob(jobB))?.job.counts;
       doneAtLastStart = (counts?.succeeded ?? 0) + (counts?.failed ?? 0);
@@ -123,10 +125,15 @@ export async function wholeStackChaos(): Promise<void> {
       (await outputFile(`${jobA}/results.jsonl`)) === resultsABefore &&
       (await outputFile(`${jobA}/errors.jsonl`)) === errorsABefore;
     const outcomes = new Map<number, number>();
-    for await (const outcome of current.pipeline.jobs.listOutcomes(jobB)) outcomes.set(outcome.line, (outcomes.get(outcome.line) ?? 0) + 1);
+    for await (const outcome of current.pipeline.jobs.listOutcomes(jobB))
+      outcomes.set(outcome.line, (outcomes.get(outcome.line) ?? 0) + 1);
     const lost = Array.from({ length: LINES }, (_, i) => i + 1).filter((line) => !outcomes.has(line)).length;
     const duplicatedOutcomes = [...outcomes.values()].filter((n) => n > 1).length;
-    const idsOf = (text: string): string[] => text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
+    const idsOf = (text: string): string[] =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
     const resultIds = idsOf(await outputFile(`${jobB}/results.jsonl`));
     const errorIds = idsOf(await outputFile(`${jobB}/errors.jsonl`));
     const inFiles = new Set([...resultIds, ...errorIds]);
@@ -140,20 +147,35 @@ export async function wholeStackChaos(): Promise<void> {
       `\n${table(
         ['measure', 'value'],
         [
-          ['first job (finished before the kills): lines / intact after them', `${FIRST_JOB_LINES} / ${jobAIntact ? 'yes' : 'NO'}`],
+          [
+            'first job (finished before the kills): lines / intact after them',
+            `${FIRST_JOB_LINES} / ${jobAIntact ? 'yes' : 'NO'}`,
+          ],
           ['killed job: lines / status', `${LINES} / ${jobBAfter.status}`],
           ['succeeded / failed', `${jobBAfter.counts.succeeded} / ${jobBAfter.counts.failed}`],
           ['lost (no outcome)', String(lost)],
           ['duplicated outcomes', String(duplicatedOutcomes)],
-          ['lines in the output files (results + errors) / missing / more than once', `${resultIds.length} + ${errorIds.length} / ${missingFromFiles} / ${duplicatedInFiles}`],
+          [
+            'lines in the output files (results + errors) / missing / more than once',
+            `${resultIds.length} + ${errorIds.length} / ${missingFromFiles} / ${duplicatedInFiles}`,
+          ],
           ['whole-stack kills (SIGKILL of the process group)', String(kills)],
-          ['start-up after a kill (replay included), mean / max', `${seconds(meanRestart)} / ${seconds(Math.max(0, ...restarts))}`],
+          [
+            'start-up after a kill (replay included), mean / max',
+            `${seconds(meanRestart)} / ${seconds(Math.max(0, ...restarts))}`,
+          ],
           ['endpoint calls (all / answered 200)', `${calls.length} / ${calls.filter((e) => e.status === 200).length}`],
           ['time (killed job)', seconds(elapsedInMs)],
         ],
       )}\n`,
     );
-    const ok = jobAIntact && jobBAfter.status === 'completed' && lost === 0 && duplicatedOutcomes === 0 && missingFromFiles === 0 && duplicatedInFiles === 0;
+    const ok =
+      jobAIntact &&
+      jobBAfter.status === 'completed' &&
+      lost === 0 &&
+      duplicatedOutcomes === 0 &&
+      missingFromFiles === 0 &&
+      duplicatedInFiles === 0;
     pipeline?.close();
     local?.signal('SIGTERM');
     await local?.exited;

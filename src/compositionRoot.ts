@@ -105,7 +105,9 @@ export async function createServices(env: Env): Promise<Services> {
       requestLimits: { contextLength: d.contextLength, tokensPerMinute: d.tokensPerMinute },
     })),
   );
-  const resultParts = new ResultParts(blobs, config.outputContainer, () => randomUUID().replaceAll('-', '').slice(0, 16));
+  const resultParts = new ResultParts(blobs, config.outputContainer, () =>
+    randomUUID().replaceAll('-', '').slice(0, 16),
+  );
   const files = new AzureFileStore(blobService, config.inputContainer);
   const newHex32 = (): string => randomUUID().replaceAll('-', '');
   const webhookTarget = config.webhook;
@@ -123,7 +125,14 @@ export async function createServices(env: Env): Promise<Services> {
   // Built once per process: its shared reads and call slots serve every work message it runs.
   const workerDeps = buildWorkerDeps(
     {
-      jobs, blobs, requestQueue, controlQueue, deployments, ledger, jobSpend, resultParts,
+      jobs,
+      blobs,
+      requestQueue,
+      controlQueue,
+      deployments,
+      ledger,
+      jobSpend,
+      resultParts,
       clock: systemClock,
       random: Math.random,
       sleep: (delayInMs) => sleep(delayInMs),
@@ -164,7 +173,14 @@ export async function createServices(env: Env): Promise<Services> {
       windowLimits: config.completionWindow,
       defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
     }),
-    webhookDeps: (logger) => ({ jobs, controlQueue, clock: systemClock, logger, sender: webhookSender, target: webhookTarget }),
+    webhookDeps: (logger) => ({
+      jobs,
+      controlQueue,
+      clock: systemClock,
+      logger,
+      sender: webhookSender,
+      target: webhookTarget,
+    }),
     ingestDeps: (logger) => ({
       jobs,
       blobs,
@@ -204,7 +220,10 @@ function createLimiter(config: AppConfig, deployment: DeploymentConfig, store: B
     sliceInMs: config.phi3.budgetSliceInMs,
     store,
     clock: systemClock,
-    timers: { setTimeout: (callback, delayInMs) => setTimeout(callback, delayInMs), clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout) },
+    timers: {
+      setTimeout: (callback, delayInMs) => setTimeout(callback, delayInMs),
+      clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+    },
     logger: { info: console.info, warn: console.warn, error: console.error },
   });
 }

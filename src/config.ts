@@ -22,7 +22,12 @@ export interface DeploymentConfig {
 /** How a client reaches a storage service: a connection string locally, an identity in Azure. */
 export type StorageConnection =
   | { readonly kind: 'connectionString'; readonly connectionString: string }
-  | { readonly kind: 'identity'; readonly blobServiceUri: string; readonly queueServiceUri: string; readonly clientId: string | undefined };
+  | {
+      readonly kind: 'identity';
+      readonly blobServiceUri: string;
+      readonly queueServiceUri: string;
+      readonly clientId: string | undefined;
+    };
 
 export interface AppConfig {
   readonly storage: StorageConnection;
@@ -77,7 +82,8 @@ export interface AppConfig {
   /** The completion windows a batch may ask for (OpenAI's is 24h; from this minimum to 7 days here). */
   readonly completionWindow: { readonly minInMs: number; readonly maxInMs: number };
   /** Where final batch events are posted, signed with the secret; undefined: no webhooks. */
-  readonly webhook: { readonly url: string; readonly secret: string; readonly retryDelaysInMs: readonly number[] } | undefined;
+  readonly webhook:
+    { readonly url: string; readonly secret: string; readonly retryDelaysInMs: readonly number[] } | undefined;
 }
 
 /** Every setting the app reads, with its default (undefined = required or optional without default). */
@@ -167,7 +173,8 @@ class SettingsReader {
     } catch {
       throw new ConfigError(name, 'an http(s) URL', value);
     }
-    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(name, 'an http(s) URL', value);
+    if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+      throw new ConfigError(name, 'an http(s) URL', value);
     return value.replace(/\/+$/, '');
   }
 
@@ -244,8 +251,12 @@ function readExtraDeployments(env: Env, reader: SettingsReader): DeploymentConfi
     const d = (entry ?? {}) as Record<string, unknown>;
     const positive = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v > 0;
     if (
-      typeof d['name'] !== 'string' || typeof d['endpoint'] !== 'string' || typeof d['apiKeySetting'] !== 'string' ||
-      typeof d['model'] !== 'string' || !positive(d['requestsPerMinute']) || !positive(d['tokensPerMinute']) ||
+      typeof d['name'] !== 'string' ||
+      typeof d['endpoint'] !== 'string' ||
+      typeof d['apiKeySetting'] !== 'string' ||
+      typeof d['model'] !== 'string' ||
+      !positive(d['requestsPerMinute']) ||
+      !positive(d['tokensPerMinute']) ||
       (d['contextLength'] !== undefined && !positive(d['contextLength']))
     ) {
       throw new ConfigError('PHI3_EXTRA_DEPLOYMENTS', expected, JSON.stringify({ ...d, apiKey: undefined }));
@@ -257,7 +268,10 @@ function readExtraDeployments(env: Env, reader: SettingsReader): DeploymentConfi
     }
     const apiKey = env[d['apiKeySetting']]?.trim();
     if (apiKey === undefined || apiKey === '') {
-      throw new ConfigError(d['apiKeySetting'], `the key of deployment "${d['name']}" (named by PHI3_EXTRA_DEPLOYMENTS)`);
+      throw new ConfigError(
+        d['apiKeySetting'],
+        `the key of deployment "${d['name']}" (named by PHI3_EXTRA_DEPLOYMENTS)`,
+      );
     }
     return {
       name: d['name'],
@@ -285,13 +299,23 @@ function readPrices(reader: SettingsReader): readonly ModelPrice[] {
   return parsed.map((entry: unknown): ModelPrice => {
     const p = entry as Partial<ModelPrice> | null;
     const valid =
-      p !== null && typeof p === 'object' &&
+      p !== null &&
+      typeof p === 'object' &&
       typeof p.model === 'string' &&
-      typeof p.inputPerMillion === 'number' && p.inputPerMillion >= 0 &&
-      typeof p.outputPerMillion === 'number' && p.outputPerMillion >= 0 &&
-      typeof p.effectiveFrom === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(p.effectiveFrom);
+      typeof p.inputPerMillion === 'number' &&
+      p.inputPerMillion >= 0 &&
+      typeof p.outputPerMillion === 'number' &&
+      p.outputPerMillion >= 0 &&
+      typeof p.effectiveFrom === 'string' &&
+      /^\d{4}-\d{2}-\d{2}$/.test(p.effectiveFrom);
     if (!valid) throw new ConfigError('PHI3_PRICES', expected, JSON.stringify(entry));
-    return { model: p.model!, inputPerMillion: p.inputPerMillion!, outputPerMillion: p.outputPerMillion!, currency: p.currency ?? 'USD', effectiveFrom: p.effectiveFrom! };
+    return {
+      model: p.model!,
+      inputPerMillion: p.inputPerMillion!,
+      outputPerMillion: p.outputPerMillion!,
+      currency: p.currency ?? 'USD',
+      effectiveFrom: p.effectiveFrom!,
+    };
   });
 }
 
@@ -299,7 +323,12 @@ function readDefaultMaxCost(reader: SettingsReader): number | undefined {
   const text = reader.raw('DEFAULT_MAX_COST_PER_JOB');
   if (text === undefined) return undefined;
   const nanos = parseAmountToNanos(text);
-  if (nanos === undefined) throw new ConfigError('DEFAULT_MAX_COST_PER_JOB', 'a decimal amount in the price currency such as 2.50, or empty for no cap', text);
+  if (nanos === undefined)
+    throw new ConfigError(
+      'DEFAULT_MAX_COST_PER_JOB',
+      'a decimal amount in the price currency such as 2.50, or empty for no cap',
+      text,
+    );
   return nanos;
 }
 
@@ -337,7 +366,10 @@ export function loadConfig(env: Env): AppConfig {
           requestsPerMinute: reader.integer('PHI3_RPM_LIMIT', 1),
           tokensPerMinute: reader.integer('PHI3_TPM_LIMIT', 1),
           // Empty: what the model's name says (4k, 8k or 128k variants).
-          contextLength: reader.raw('PHI3_CONTEXT_LENGTH') === undefined ? defaultContextLength(model) : reader.integer('PHI3_CONTEXT_LENGTH', 1),
+          contextLength:
+            reader.raw('PHI3_CONTEXT_LENGTH') === undefined
+              ? defaultContextLength(model)
+              : reader.integer('PHI3_CONTEXT_LENGTH', 1),
         },
         ...readExtraDeployments(env, reader),
       ],
@@ -369,10 +401,18 @@ export function loadConfig(env: Env): AppConfig {
     defaultMaxCostPerJobInNanos: readDefaultMaxCost(reader),
     sweeper: { stallInMs: reader.integer('SWEEPER_STALL_MS', 1000) },
     webhook: readWebhook(reader),
-    completionWindow: { minInMs: reader.integer('MIN_COMPLETION_WINDOW_MS', 1000, COMPLETION_WINDOW_LIMITS.maxInMs), maxInMs: COMPLETION_WINDOW_LIMITS.maxInMs },
+    completionWindow: {
+      minInMs: reader.integer('MIN_COMPLETION_WINDOW_MS', 1000, COMPLETION_WINDOW_LIMITS.maxInMs),
+      maxInMs: COMPLETION_WINDOW_LIMITS.maxInMs,
+    },
   };
   const names = config.phi3.deployments.map((d) => d.name);
-  if (new Set(names).size !== names.length) throw new ConfigError('PHI3_EXTRA_DEPLOYMENTS', 'deployment names that differ from each other and from PHI3_DEPLOYMENT', names.join(', '));
+  if (new Set(names).size !== names.length)
+    throw new ConfigError(
+      'PHI3_EXTRA_DEPLOYMENTS',
+      'deployment names that differ from each other and from PHI3_DEPLOYMENT',
+      names.join(', '),
+    );
   return config;
 }
 
@@ -381,11 +421,19 @@ function readWebhook(reader: SettingsReader): AppConfig['webhook'] {
   const url = reader.url('WEBHOOK_URL');
   const secret = reader.raw('WEBHOOK_SECRET');
   // Never echo the value: it is a secret (or an unresolved Key Vault reference).
-  if (secret === undefined || !isWebhookSecret(secret)) throw new ConfigError('WEBHOOK_SECRET', 'a signing secret like whsec_ followed by base64 (at least 16 bytes) when WEBHOOK_URL is set');
+  if (secret === undefined || !isWebhookSecret(secret))
+    throw new ConfigError(
+      'WEBHOOK_SECRET',
+      'a signing secret like whsec_ followed by base64 (at least 16 bytes) when WEBHOOK_URL is set',
+    );
   const text = reader.raw('WEBHOOK_RETRY_DELAYS_MS') ?? '';
   const delays = text.split(',').map((part) => Number(part.trim()));
   if (delays.some((d) => !Number.isInteger(d) || d < 0 || d > 7 * 86_400_000)) {
-    throw new ConfigError('WEBHOOK_RETRY_DELAYS_MS', 'comma-separated delays in milliseconds, each from 0 to 7 days', text);
+    throw new ConfigError(
+      'WEBHOOK_RETRY_DELAYS_MS',
+      'comma-separated delays in milliseconds, each from 0 to 7 days',
+      text,
+    );
   }
   return { url, secret, retryDelaysInMs: delays };
 }

@@ -63,7 +63,9 @@ export async function spawnLocalMode(options: SpawnLocalModeOptions): Promise<Ru
   let output = '';
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk: string) => (output += chunk));
-  const exited = new Promise<LocalModeExit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<LocalModeExit>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   const found: Partial<Record<keyof typeof banner, string>> = {};
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout }).on('line', (line) => {

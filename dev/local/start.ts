@@ -43,7 +43,8 @@ function readPort(name: keyof typeof PORT_SETTINGS): number {
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return PORT_SETTINGS[name];
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new ConfigError(name, 'a TCP port from 0 (any free port) to 65535', raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new ConfigError(name, 'a TCP port from 0 (any free port) to 65535', raw);
   return port;
 }
 
@@ -51,7 +52,8 @@ function readMilliseconds(name: string, fallback: number | undefined): number | 
   const raw = process.env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0) throw new ConfigError(name, 'a whole number of milliseconds, 0 or more', raw);
+  if (!Number.isInteger(value) || value < 0)
+    throw new ConfigError(name, 'a whole number of milliseconds, 0 or more', raw);
   return value;
 }
 
@@ -118,7 +120,9 @@ async function stopAll(running: Running, stopTimeoutInMs: number): Promise<void>
  */
 async function main(): Promise<void> {
   const { fresh } = readArguments(process.argv.slice(2));
-  const ports = Object.fromEntries(Object.keys(PORT_SETTINGS).map((name) => [name, readPort(name as keyof typeof PORT_SETTINGS)]));
+  const ports = Object.fromEntries(
+    Object.keys(PORT_SETTINGS).map((name) => [name, readPort(name as keyof typeof PORT_SETTINGS)]),
+  );
   const exampleFile = process.env['LOCAL_EXAMPLE_FILE'] ?? repoFile('examples/prompts.jsonl');
   const dataDirectory = resolve(repoRoot, process.env['LOCAL_DATA_DIR'] || '.local');
   const stopTimeoutInMs = readMilliseconds('LOCAL_STOP_TIMEOUT_MS', 30_000) ?? 30_000;
@@ -141,7 +145,9 @@ async function main(): Promise<void> {
   const useStandIn = process.env['COSMOS_ENDPOINT'] === undefined || process.env['COSMOS_ENDPOINT'].trim() === '';
   running.stack = await startLocalStack({
     azurite: { blobPort: ports['LOCAL_BLOB_PORT']!, queuePort: ports['LOCAL_QUEUE_PORT']! },
-    cosmos: useStandIn ? { port: ports['LOCAL_COSMOS_PORT']!, caCertPath: join(dataDirectory, 'cosmos-ca.pem') } : false,
+    cosmos: useStandIn
+      ? { port: ports['LOCAL_COSMOS_PORT']!, caCertPath: join(dataDirectory, 'cosmos-ca.pem') }
+      : false,
     dataDirectory,
   });
   Object.assign(process.env, running.stack.settings);
@@ -175,7 +181,8 @@ async function main(): Promise<void> {
       `  Queue storage  ${running.stack.azurite.queueEndpoint}`,
       `  Cosmos DB      ${running.stack.cosmos?.endpoint ?? `${config.cosmos.endpoint} (COSMOS_ENDPOINT)`}`,
       ...config.phi3.deployments.map(
-        (d) => `  Phi-3 endpoint ${d.endpoint}${running.simulator === undefined ? '' : ' (simulator)'}  ${d.model}, ${d.requestsPerMinute} RPM / ${d.tokensPerMinute} TPM`,
+        (d) =>
+          `  Phi-3 endpoint ${d.endpoint}${running.simulator === undefined ? '' : ' (simulator)'}  ${d.model}, ${d.requestsPerMinute} RPM / ${d.tokensPerMinute} TPM`,
       ),
       `  Functions      ${apiUrl}  (${running.host.functions.map((f) => f.name).join(', ')})`,
       `  Logs           ${logFile}`,
@@ -226,6 +233,8 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   const e = ensureError(error);
-  process.stderr.write(e instanceof ConfigError ? `Configuration error: ${e.message}\n` : `Start-up failed: ${e.stack ?? e.message}\n`);
+  process.stderr.write(
+    e instanceof ConfigError ? `Configuration error: ${e.message}\n` : `Start-up failed: ${e.stack ?? e.message}\n`,
+  );
   process.exit(1);
 });

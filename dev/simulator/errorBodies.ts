@@ -57,7 +57,7 @@ export function contentFilter(): ErrorResponse {
       error: {
         code: 'content_filter',
         message:
-          "The response was filtered due to the prompt triggering the content management policy. Please modify your prompt and retry.",
+          'The response was filtered due to the prompt triggering the content management policy. Please modify your prompt and retry.',
         param: 'prompt',
         type: null,
         status: 400,
@@ -75,7 +75,11 @@ export function rateLimited(retryAfterInSeconds: number, reason?: string): Error
 }
 
 export function serverError(): ErrorResponse {
-  return errorEnvelope(500, 'InternalServerError', 'The server had an error while processing your request. Please retry.');
+  return errorEnvelope(
+    500,
+    'InternalServerError',
+    'The server had an error while processing your request. Please retry.',
+  );
 }
 
 export function gatewayTimeout(): ErrorResponse {

@@ -22,10 +22,14 @@ function readNumber(env: Env, name: string, expected: string, isValid: (value: n
   return value;
 }
 
-const isIntegerFrom = (min: number, max = Number.MAX_SAFE_INTEGER) => (value: number): boolean =>
-  Number.isInteger(value) && value >= min && value <= max;
-const isNumberFrom = (min: number, max = Number.MAX_VALUE) => (value: number): boolean =>
-  Number.isFinite(value) && value >= min && value <= max;
+const isIntegerFrom =
+  (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  (value: number): boolean =>
+    Number.isInteger(value) && value >= min && value <= max;
+const isNumberFrom =
+  (min: number, max = Number.MAX_VALUE) =>
+  (value: number): boolean =>
+    Number.isFinite(value) && value >= min && value <= max;
 
 /**
  * Start-up options of `npm run simulator` from the environment. Throws {@link SimulatorSettingsError}
@@ -46,7 +50,12 @@ export function readSimulatorEnv(env: Env): StartPhi3SimulatorOptions & { readon
     'a number of milliseconds from 0 and up',
     isNumberFrom(0),
   );
-  const jitterInMs = readNumber(env, 'SIMULATOR_LATENCY_JITTER_MS', 'a number of milliseconds from 0 and up', isNumberFrom(0));
+  const jitterInMs = readNumber(
+    env,
+    'SIMULATOR_LATENCY_JITTER_MS',
+    'a number of milliseconds from 0 and up',
+    isNumberFrom(0),
+  );
   const tailSigma = readNumber(env, 'SIMULATOR_LATENCY_TAIL_SIGMA', 'a number from 0 to 3', isNumberFrom(0, 3));
   const latencySeed = readNumber(
     env,

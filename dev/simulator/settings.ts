@@ -96,10 +96,14 @@ export class SimulatorSettingsError extends Error {
 
 type Check = (value: unknown) => boolean;
 
-const isInteger = (min: number, max = Number.MAX_SAFE_INTEGER): Check => (value) =>
-  typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
-const isNumber = (min: number, max = Number.MAX_VALUE): Check => (value) =>
-  typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max;
+const isInteger =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Check =>
+  (value) =>
+    typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max;
+const isNumber =
+  (min: number, max = Number.MAX_VALUE): Check =>
+  (value) =>
+    typeof value === 'number' && Number.isFinite(value) && value >= min && value <= max;
 const isRate: Check = isNumber(0, 1);
 const isBoolean: Check = (value) => typeof value === 'boolean';
 

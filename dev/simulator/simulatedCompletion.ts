@@ -26,12 +26,70 @@ const MIN_FILLER_WORDS = 8;
 const MAX_FILLER_WORDS = 64;
 
 const FILLER_WORDS = [
-  'alpha', 'batch', 'cloud', 'delta', 'echo', 'field', 'graph', 'harbor', 'index', 'jungle', 'kernel',
-  'ledger', 'metric', 'node', 'orbit', 'prompt', 'queue', 'record', 'signal', 'token', 'update', 'vector',
-  'window', 'yield', 'zone', 'answer', 'budget', 'careful', 'data', 'early', 'final', 'green', 'honest',
-  'input', 'journey', 'kind', 'light', 'model', 'number', 'output', 'plain', 'quiet', 'result', 'simple',
-  'table', 'useful', 'valid', 'water', 'example', 'summary', 'the', 'a', 'of', 'and', 'to', 'in', 'is',
-  'for', 'with', 'on', 'as', 'by', 'this', 'that',
+  'alpha',
+  'batch',
+  'cloud',
+  'delta',
+  'echo',
+  'field',
+  'graph',
+  'harbor',
+  'index',
+  'jungle',
+  'kernel',
+  'ledger',
+  'metric',
+  'node',
+  'orbit',
+  'prompt',
+  'queue',
+  'record',
+  'signal',
+  'token',
+  'update',
+  'vector',
+  'window',
+  'yield',
+  'zone',
+  'answer',
+  'budget',
+  'careful',
+  'data',
+  'early',
+  'final',
+  'green',
+  'honest',
+  'input',
+  'journey',
+  'kind',
+  'light',
+  'model',
+  'number',
+  'output',
+  'plain',
+  'quiet',
+  'result',
+  'simple',
+  'table',
+  'useful',
+  'valid',
+  'water',
+  'example',
+  'summary',
+  'the',
+  'a',
+  'of',
+  'and',
+  'to',
+  'in',
+  'is',
+  'for',
+  'with',
+  'on',
+  'as',
+  'by',
+  'this',
+  'that',
 ] as const;
 
 /** Every answer's first word. */
@@ -104,7 +162,10 @@ function wordTokens(word: string, position: number, tokenCounter: TokenCounter):
   const key = position === 0 ? word : ` ${word}`;
   let count = counts.get(key);
   if (count === undefined) {
-    count = position === 0 ? tokenCounter.countText(word) : tokenCounter.countText(`${ANCHOR} ${word}`) - wordTokens(ANCHOR, 0, tokenCounter);
+    count =
+      position === 0
+        ? tokenCounter.countText(word)
+        : tokenCounter.countText(`${ANCHOR} ${word}`) - wordTokens(ANCHOR, 0, tokenCounter);
     // Only the fixed vocabulary is kept; the per-prompt hash word would grow the map without bound.
     if (FIXED_WORDS.has(word.endsWith('.') ? word.slice(0, -1) : word)) counts.set(key, count);
   }
@@ -119,7 +180,11 @@ function wordTokens(word: string, position: number, tokenCounter: TokenCounter):
  * cached, instead of tokenizing prefixes of the answer. The tests hold this sum to the tokenizer's
  * count of the whole text.
  */
-function fitToMaxTokens(words: readonly string[], maxTokens: number | undefined, tokenCounter: TokenCounter): SimulatedCompletion {
+function fitToMaxTokens(
+  words: readonly string[],
+  maxTokens: number | undefined,
+  tokenCounter: TokenCounter,
+): SimulatedCompletion {
   const last = words.length - 1;
   let tokens = 0;
   for (let i = 0; i < last; i += 1) tokens += wordTokens(words[i] as string, i, tokenCounter);
@@ -135,7 +200,8 @@ function fitToMaxTokens(words: readonly string[], maxTokens: number | undefined,
     tokens = next;
     fitting += 1;
   }
-  if (fitting > 0) return { content: words.slice(0, fitting).join(' '), completionTokens: tokens, finishReason: FinishReason.length };
+  if (fitting > 0)
+    return { content: words.slice(0, fitting).join(' '), completionTokens: tokens, finishReason: FinishReason.length };
   // Not even the first word fits: as many of its characters as do.
   const first = words[0] ?? '';
   const fittingChars = largestFitting(first.length, (n) => tokenCounter.countText(first.slice(0, n)) <= maxTokens);

@@ -36,7 +36,11 @@ export const DEFAULT_SIMULATOR_MODEL = 'Phi-3-mini-4k-instruct';
 export const CUSTOM_ID_HEADER = 'x-phi3batch-custom-id';
 export const DAILY_QUOTA_RETRY_AFTER_IN_MS = 86_400_000;
 
-const CHAT_PATHS: ReadonlySet<string> = new Set(['/chat/completions', '/v1/chat/completions', '/models/chat/completions']);
+const CHAT_PATHS: ReadonlySet<string> = new Set([
+  '/chat/completions',
+  '/v1/chat/completions',
+  '/models/chat/completions',
+]);
 const INFO_PATHS: ReadonlySet<string> = new Set(['/info', '/models/info']);
 const ADMIN_PREFIX = '/_simulator/';
 
@@ -179,7 +183,12 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
    */
   function streamCompletion(
     res: ServerResponse,
-    completion: { readonly id: string; readonly created: number; readonly content: string; readonly finishReason: string },
+    completion: {
+      readonly id: string;
+      readonly created: number;
+      readonly content: string;
+      readonly finishReason: string;
+    },
     usage: { readonly prompt_tokens: number; readonly completion_tokens: number; readonly total_tokens: number },
     includeUsage: boolean,
     timing: GenerationTiming,
@@ -211,9 +220,17 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
       }
       if (i === 0) {
         if (res.destroyed) return;
-        res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
-        if (!write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], false))) return;
-      } else if (step.content !== '' && !write(chunk([{ index: 0, delta: { content: step.content }, finish_reason: null }], false))) {
+        res.writeHead(200, {
+          ...headers,
+          'content-type': 'text/event-stream; charset=utf-8',
+          'cache-control': 'no-cache',
+        });
+        if (!write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }], false)))
+          return;
+      } else if (
+        step.content !== '' &&
+        !write(chunk([{ index: 0, delta: { content: step.content }, finish_reason: null }], false))
+      ) {
         return;
       }
       const next = steps[i + 1];
@@ -343,7 +360,14 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
     }
     if (fault.kind === FaultKind.hang) {
       const timeout = errors.gatewayTimeout();
-      log.append({ ...base, ...admitted, completionTokens: 0, status: timeout.status, outcome: SimulatorOutcome.hang, errorCode: timeout.errorCode });
+      log.append({
+        ...base,
+        ...admitted,
+        completionTokens: 0,
+        status: timeout.status,
+        outcome: SimulatorOutcome.hang,
+        errorCode: timeout.errorCode,
+      });
       // Held without a byte of response; released by the timeout, the client leaving, or close().
       later(res, faults.settings.hangInMs, () => sendError(res, timeout, limitHeaders));
       return;
@@ -368,7 +392,14 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
       const streamOptions = body.stream_options as { include_usage?: boolean | null } | null | undefined;
       const includeUsage = streamOptions?.include_usage === true;
       const created = Math.floor(atInMs / 1000);
-      streamCompletion(res, { id, created, content: completion.content, finishReason: completion.finishReason }, usage, includeUsage, timing, limitHeaders);
+      streamCompletion(
+        res,
+        { id, created, content: completion.content, finishReason: completion.finishReason },
+        usage,
+        includeUsage,
+        timing,
+        limitHeaders,
+      );
       return;
     }
     const responseBody = {
@@ -385,7 +416,9 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
       ],
       usage,
     };
-    later(res, generationTimeInMs(timing, completion.completionTokens), () => sendJson(res, 200, responseBody, limitHeaders));
+    later(res, generationTimeInMs(timing, completion.completionTokens), () =>
+      sendJson(res, 200, responseBody, limitHeaders),
+    );
   }
 
   async function handleAdmin(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
@@ -511,7 +544,10 @@ export async function startPhi3Simulator(options: StartPhi3SimulatorOptions = {}
 
   // A deployment answers its first request as fast as its thousandth: the tokenizer's vocabulary and the
   // completion path are loaded before the port opens, not while the first callers wait on them.
-  simulatedCompletion({ messages: [{ role: 'user', content: 'Warm up before the first request.' }], max_tokens: 16 }, tokenCounter);
+  simulatedCompletion(
+    { messages: [{ role: 'user', content: 'Warm up before the first request.' }], max_tokens: 16 },
+    tokenCounter,
+  );
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

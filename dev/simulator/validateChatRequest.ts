@@ -118,7 +118,12 @@ function checkMessages(messages: unknown): void {
       return;
     }
     if (!Array.isArray(content)) {
-      fail(ValidationCode.invalidType, [...loc, 'content'], content, `messages[${index}].content must be a string or an array of parts.`);
+      fail(
+        ValidationCode.invalidType,
+        [...loc, 'content'],
+        content,
+        `messages[${index}].content must be a string or an array of parts.`,
+      );
     }
     content.forEach((part: unknown, partIndex) => {
       const partLoc = [...loc, 'content', partIndex];
@@ -136,7 +141,12 @@ function checkParameters(body: Record<string, unknown>): number | null {
   const maxTokens = body.max_tokens;
   if (maxTokens !== undefined && maxTokens !== null) {
     if (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens) || maxTokens < 1) {
-      fail(ValidationCode.invalidValue, ['body', 'max_tokens'], maxTokens, 'max_tokens must be a positive integer or null.');
+      fail(
+        ValidationCode.invalidValue,
+        ['body', 'max_tokens'],
+        maxTokens,
+        'max_tokens must be a positive integer or null.',
+      );
     }
   }
   checkNumberIn(body, 'temperature', 0, 2);
@@ -167,17 +177,32 @@ function checkParameters(body: Record<string, unknown>): number | null {
       fail(ValidationCode.invalidType, ['body', 'stream_options'], streamOptions, 'stream_options must be an object.');
     }
     if (body.stream !== true) {
-      fail(ValidationCode.invalidValue, ['body', 'stream_options'], streamOptions, 'stream_options is only allowed when stream is true.');
+      fail(
+        ValidationCode.invalidValue,
+        ['body', 'stream_options'],
+        streamOptions,
+        'stream_options is only allowed when stream is true.',
+      );
     }
     const includeUsage = streamOptions.include_usage;
     if (includeUsage !== undefined && includeUsage !== null && typeof includeUsage !== 'boolean') {
-      fail(ValidationCode.invalidType, ['body', 'stream_options', 'include_usage'], includeUsage, 'include_usage must be a boolean.');
+      fail(
+        ValidationCode.invalidType,
+        ['body', 'stream_options', 'include_usage'],
+        includeUsage,
+        'include_usage must be a boolean.',
+      );
     }
   }
   const responseFormat = body.response_format;
   if (responseFormat !== undefined && responseFormat !== null) {
     if (!isRecord(responseFormat) || typeof responseFormat.type !== 'string') {
-      fail(ValidationCode.invalidType, ['body', 'response_format'], responseFormat, 'response_format must be an object with a `type`.');
+      fail(
+        ValidationCode.invalidType,
+        ['body', 'response_format'],
+        responseFormat,
+        'response_format must be an object with a `type`.',
+      );
     }
     if (responseFormat.type !== 'text') {
       fail(
@@ -189,10 +214,20 @@ function checkParameters(body: Record<string, unknown>): number | null {
     }
   }
   if (Array.isArray(body.tools) ? body.tools.length > 0 : body.tools !== undefined && body.tools !== null) {
-    fail(ValidationCode.parameterNotSupported, ['body', 'tools'], body.tools, 'Tool calling is not supported by this model.');
+    fail(
+      ValidationCode.parameterNotSupported,
+      ['body', 'tools'],
+      body.tools,
+      'Tool calling is not supported by this model.',
+    );
   }
   if (body.tool_choice !== undefined && body.tool_choice !== null && body.tool_choice !== 'none') {
-    fail(ValidationCode.parameterNotSupported, ['body', 'tool_choice'], body.tool_choice, 'Tool calling is not supported by this model.');
+    fail(
+      ValidationCode.parameterNotSupported,
+      ['body', 'tool_choice'],
+      body.tool_choice,
+      'Tool calling is not supported by this model.',
+    );
   }
   return (maxTokens as number | null | undefined) ?? null;
 }
@@ -203,7 +238,12 @@ function parseExtraParametersMode(header: string | undefined): ExtraParametersMo
   }
   const mode = Object.values(ExtraParametersMode).find((value) => value === header.trim().toLowerCase());
   if (mode === undefined) {
-    fail(ValidationCode.invalidValue, ['header', 'extra-parameters'], header, 'extra-parameters must be one of pass-through, drop, error.');
+    fail(
+      ValidationCode.invalidValue,
+      ['header', 'extra-parameters'],
+      header,
+      'extra-parameters must be one of pass-through, drop, error.',
+    );
   }
   return mode;
 }

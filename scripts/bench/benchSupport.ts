@@ -37,7 +37,8 @@ export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
   const logFile = process.env['BENCH_WORKER_LOG'];
   const ready = new Promise<void>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      if (logFile !== undefined && !line.includes('"event":"invocation"')) appendFileSync(logFile, `${child.pid} ${line}\n`);
+      if (logFile !== undefined && !line.includes('"event":"invocation"'))
+        appendFileSync(logFile, `${child.pid} ${line}\n`);
       if (line.includes('"event":"ready"')) resolve();
       if (line.includes('"event":"error"')) reject(new Error(`worker failed: ${line}\n${stderr}`));
     });
@@ -71,16 +72,23 @@ export interface Pipeline {
 }
 
 /** The app's settings for a run against `stack`, plus helpers to submit a file and watch its job. */
-export async function createPipeline(stack: Pick<LocalStack, 'settings'>, overrides: Record<string, string>): Promise<Pipeline> {
+export async function createPipeline(
+  stack: Pick<LocalStack, 'settings'>,
+  overrides: Record<string, string>,
+): Promise<Pipeline> {
   // The host resolves %SETTING% binding expressions from app settings alone: give it every default.
   const settings = Object.fromEntries(
-    Object.entries(withSettingDefaults({ ...stack.settings, ...overrides })).filter((e): e is [string, string] => e[1] !== undefined),
+    Object.entries(withSettingDefaults({ ...stack.settings, ...overrides })).filter(
+      (e): e is [string, string] => e[1] !== undefined,
+    ),
   );
   const config = loadConfig(settings);
   const cosmos = createCosmosClient(config.cosmos);
   const containers = await ensureCosmosContainers(cosmos, config.cosmos);
   const jobs = new CosmosJobStore(containers.jobs, containers.lines);
-  const input = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!).getContainerClient(config.inputContainer);
+  const input = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!).getContainerClient(
+    config.inputContainer,
+  );
   await input.createIfNotExists();
   return {
     settings,
@@ -96,10 +104,17 @@ export async function createPipeline(stack: Pick<LocalStack, 'settings'>, overri
         if (stored !== undefined && ['completed', 'failed', 'cancelled'].includes(stored.job.status)) return stored.job;
         if (stored !== undefined && Date.now() - lastReport > 10_000 && process.env['BENCH_PROGRESS'] !== undefined) {
           lastReport = Date.now();
-          process.stderr.write(`  ${stored.job.status}: ${stored.job.counts.succeeded + stored.job.counts.failed} of ${stored.job.ingest.requests} done\n`);
+          process.stderr.write(
+            `  ${stored.job.status}: ${stored.job.counts.succeeded + stored.job.counts.failed} of ${stored.job.ingest.requests} done\n`,
+          );
         }
-        const left = stored === undefined || !stored.job.ingest.done ? Infinity : stored.job.ingest.requests - stored.job.counts.succeeded - stored.job.counts.failed;
-        await new Promise((resolve) => setTimeout(resolve, nearEnd !== undefined && left <= nearEnd.lines ? nearEnd.pollInMs : pollInMs));
+        const left =
+          stored === undefined || !stored.job.ingest.done
+            ? Infinity
+            : stored.job.ingest.requests - stored.job.counts.succeeded - stored.job.counts.failed;
+        await new Promise((resolve) =>
+          setTimeout(resolve, nearEnd !== undefined && left <= nearEnd.lines ? nearEnd.pollInMs : pollInMs),
+        );
       }
     },
     close: () => cosmos.dispose(),

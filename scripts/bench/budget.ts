@@ -67,7 +67,12 @@ async function freshSimulator(): Promise<Phi3Simulator> {
   return startPhi3Simulator({
     model: MODEL,
     latency: LATENCY,
-    limits: { requestsPerMinute: RPM, tokensPerMinute: TPM, requestWindowInMs: WINDOW_IN_MS, tokenWindowInMs: WINDOW_IN_MS },
+    limits: {
+      requestsPerMinute: RPM,
+      tokensPerMinute: TPM,
+      requestWindowInMs: WINDOW_IN_MS,
+      tokenWindowInMs: WINDOW_IN_MS,
+    },
   });
 }
 
@@ -86,17 +91,28 @@ async function runProject(instances: number, run: number): Promise<{ result: Res
     QUEUE_MESSAGE_MAX_REQUESTS: '16',
     SWEEPER_SCHEDULE: '0 0 0 1 1 *',
   });
-  const workers = Array.from({ length: instances }, () => startWorkerProcess({ ...pipeline.settings, LOCAL_HOST_BLOB_POLL_MS: '100' }));
+  const workers = Array.from({ length: instances }, () =>
+    startWorkerProcess({ ...pipeline.settings, LOCAL_HOST_BLOB_POLL_MS: '100' }),
+  );
   await Promise.all(workers.map((w) => w.ready));
   const started = Date.now();
-  const text = bodies.map((b, i) => JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: '/v1/chat/completions', body: b })).join('\n');
+  const text = bodies
+    .map((b, i) => JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: '/v1/chat/completions', body: b }))
+    .join('\n');
   const jobId = await pipeline.submit('bench.jsonl', `${text}\n`);
   const job = await pipeline.waitForJob(jobId);
   const finishInMs = Date.now() - started;
   await stopWorkerProcesses(workers);
   pipeline.close();
   await stack.close();
-  return { result: { name: `phi3-batch, ${instances} instance${instances > 1 ? 's' : ''}`, finishInMs, failed: job.counts.failed }, simulator };
+  return {
+    result: {
+      name: `phi3-batch, ${instances} instance${instances > 1 ? 's' : ''}`,
+      finishInMs,
+      failed: job.counts.failed,
+    },
+    simulator,
+  };
 }
 
 /** Shared work list: each instance takes the next request, like competing queue consumers. */
@@ -113,7 +129,13 @@ async function runNaive(instances: number, concurrency: number): Promise<{ resul
   let succeeded = 0;
   await Promise.all(
     Array.from({ length: instances }, async () => {
-      const client = new Phi3ChatClient({ endpoint: simulator.url, apiKey: simulator.apiKey, apiVersion: '2024-05-01-preview', timeoutInMs: 60_000, connections: concurrency });
+      const client = new Phi3ChatClient({
+        endpoint: simulator.url,
+        apiKey: simulator.apiKey,
+        apiVersion: '2024-05-01-preview',
+        timeoutInMs: 60_000,
+        connections: concurrency,
+      });
       const limit = pLimit(concurrency);
       const tasks: Promise<void>[] = [];
       for (let index = work.take(); index !== undefined; index = work.take()) {
@@ -126,7 +148,8 @@ async function runNaive(instances: number, concurrency: number): Promise<{ resul
                 succeeded += 1;
                 return;
               }
-              const wait = response.kind === 'response' ? parseRetryAfterInMs(response.headers, Date.now()) ?? 1000 : 1000;
+              const wait =
+                response.kind === 'response' ? (parseRetryAfterInMs(response.headers, Date.now()) ?? 1000) : 1000;
               await sleep(Math.min(wait, Math.max(0, deadlineInMs - Date.now())));
             }
           }),
@@ -138,7 +161,14 @@ async function runNaive(instances: number, concurrency: number): Promise<{ resul
       await client.close();
     }),
   );
-  return { result: { name: `naive p-limit(${concurrency}) + retry, ${instances} instances`, finishInMs: Date.now() - started, failed: REQUESTS - succeeded }, simulator };
+  return {
+    result: {
+      name: `naive p-limit(${concurrency}) + retry, ${instances} instances`,
+      finishInMs: Date.now() - started,
+      failed: REQUESTS - succeeded,
+    },
+    simulator,
+  };
 }
 
 /**
@@ -152,7 +182,13 @@ async function runCookbook(instances: number): Promise<{ result: Result; simulat
   let succeeded = 0;
   await Promise.all(
     Array.from({ length: instances }, async () => {
-      const client = new Phi3ChatClient({ endpoint: simulator.url, apiKey: simulator.apiKey, apiVersion: '2024-05-01-preview', timeoutInMs: 60_000, connections: 256 });
+      const client = new Phi3ChatClient({
+        endpoint: simulator.url,
+        apiKey: simulator.apiKey,
+        apiVersion: '2024-05-01-preview',
+        timeoutInMs: 60_000,
+        connections: 256,
+      });
       let requestCapacity = RPM;
       let tokenCapacity = TPM;
       let lastUpdate = Date.now();
@@ -196,7 +232,8 @@ async function runCookbook(instances: number): Promise<{ result: Result; simulat
             return;
           }
           if (response.kind === 'response' && response.status === 429) lastRateLimitError = Date.now();
-          if (task.attemptsLeft > 1 && Date.now() < deadlineInMs) retries.push({ index: task.index, attemptsLeft: task.attemptsLeft - 1 });
+          if (task.attemptsLeft > 1 && Date.now() < deadlineInMs)
+            retries.push({ index: task.index, attemptsLeft: task.attemptsLeft - 1 });
         })();
         inFlight.add(call);
         void call.finally(() => inFlight.delete(call));
@@ -204,7 +241,14 @@ async function runCookbook(instances: number): Promise<{ result: Result; simulat
       await client.close();
     }),
   );
-  return { result: { name: `cookbook (per-process buckets, 15 s pause), ${instances} instances`, finishInMs: Date.now() - started, failed: REQUESTS - succeeded }, simulator };
+  return {
+    result: {
+      name: `cookbook (per-process buckets, 15 s pause), ${instances} instances`,
+      finishInMs: Date.now() - started,
+      failed: REQUESTS - succeeded,
+    },
+    simulator,
+  };
 }
 
 async function main(): Promise<void> {

@@ -39,8 +39,11 @@ interface StandInStore {
 
 /** CPU microseconds per upsert in the stand-in's store itself (no HTTP), with or without a journal. */
 function storeUpserts(journalPath: string | undefined): number {
-  const Account = (standInRequire()('@vercel/cosmosdb-server/lib/account') as { default: new (host: string, port: number) => StandInStore })
-    .default;
+  const Account = (
+    standInRequire()('@vercel/cosmosdb-server/lib/account') as {
+      default: new (host: string, port: number) => StandInStore;
+    }
+  ).default;
   const account = new Account('127.0.0.1', 0);
   const journal = journalPath === undefined ? undefined : new CosmosJournal({ path: journalPath });
   journal?.attach(account as unknown as StandInAccount);
@@ -63,7 +66,10 @@ async function upserts(cosmos: LocalCosmos): Promise<{ perSecond: number; cpuMic
   });
   try {
     const { database } = await client.databases.createIfNotExists({ id: 'bench' });
-    const { container } = await database.containers.createIfNotExists({ id: 'lines', partitionKey: { paths: ['/jobId'] } });
+    const { container } = await database.containers.createIfNotExists({
+      id: 'lines',
+      partitionKey: { paths: ['/jobId'] },
+    });
     let next = 0;
     const started = process.hrtime.bigint();
     const cpuBefore = cpuMicros();
@@ -115,7 +121,15 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `${UPSERTS} upserts, ${CONCURRENCY} at a time, HTTPS keep-alive\n${table(
-      ['round', 'store', 'upserts/s (HTTPS)', 'CPU µs/upsert (HTTPS)', 'CPU µs/upsert (store only)', 'journal size', 'start (replay + compaction)'],
+      [
+        'round',
+        'store',
+        'upserts/s (HTTPS)',
+        'CPU µs/upsert (HTTPS)',
+        'CPU µs/upsert (store only)',
+        'journal size',
+        'start (replay + compaction)',
+      ],
       rows,
     )}\n`,
   );

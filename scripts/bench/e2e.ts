@@ -17,7 +17,10 @@ const MODEL = 'Phi-3-mini-4k-instruct';
 const KEY = 'bench-e2e-simulator-key-00000000';
 
 /** The simulator in a process of its own, as a real endpoint would be: its CPU is not the pipeline's. */
-async function startSimulatorProcess(rpm: number, tpm: number): Promise<{ url: string; log: () => Promise<Array<{ atInMs: number; status: number }>>; stop: () => void }> {
+async function startSimulatorProcess(
+  rpm: number,
+  tpm: number,
+): Promise<{ url: string; log: () => Promise<Array<{ atInMs: number; status: number }>>; stop: () => void }> {
   // BENCH_SIMULATOR_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=DIR") profiles the simulator.
   const nodeArgs = (process.env['BENCH_SIMULATOR_NODE_ARGS'] ?? '').split(' ').filter((arg) => arg !== '');
   const child = spawn(process.execPath, [...nodeArgs, repoFile('dist/dev/simulator/main.js')], {
@@ -49,7 +52,10 @@ async function startSimulatorProcess(rpm: number, tpm: number): Promise<{ url: s
 
 async function main(): Promise<void> {
   const counter = createTokenCounter(MODEL);
-  const lines = Array.from({ length: LINES }, (_, i) => ({ messages: [{ role: 'user', content: `Item ${i}: write one short sentence about the sea.` }], max_tokens: MAX_TOKENS }));
+  const lines = Array.from({ length: LINES }, (_, i) => ({
+    messages: [{ role: 'user', content: `Item ${i}: write one short sentence about the sea.` }],
+    max_tokens: MAX_TOKENS,
+  }));
   const admittedTokens = lines.reduce((sum, body) => sum + counter.countChatPrompt(body.messages) + MAX_TOKENS, 0);
   // Requests bind: LINES per minute; tokens get 20% more room than the workload needs in a minute.
   const rpm = LINES;
@@ -72,10 +78,14 @@ async function main(): Promise<void> {
     // requests a second under way, each for a few hundred ms (write-ahead, budget, answer).
     PHI3_MAX_CONCURRENCY: '128',
   });
-  const workers = Array.from({ length: WORKERS }, () => startWorkerProcess({ ...pipeline.settings, LOCAL_HOST_BLOB_POLL_MS: '100' }));
+  const workers = Array.from({ length: WORKERS }, () =>
+    startWorkerProcess({ ...pipeline.settings, LOCAL_HOST_BLOB_POLL_MS: '100' }),
+  );
   await Promise.all(workers.map((w) => w.ready));
 
-  const text = lines.map((body, i) => JSON.stringify({ custom_id: `e2e-${i}`, method: 'POST', url: '/v1/chat/completions', body })).join('\n');
+  const text = lines
+    .map((body, i) => JSON.stringify({ custom_id: `e2e-${i}`, method: 'POST', url: '/v1/chat/completions', body }))
+    .join('\n');
   const started = Date.now();
   const jobId = await pipeline.submit('bench-e2e.jsonl', `${text}\n`);
   // Polled as a user would (every second) until the last two seconds' lines, then closely, to see the end.
@@ -92,17 +102,28 @@ async function main(): Promise<void> {
 
   process.stdout.write(
     `${table(
-      ['lines', 'limits', 'admitted tokens', 'theoretical minimum', 'measured (upload to completed)', 'ratio', 'status', 'succeeded / failed'],
-      [[
-        LINES.toLocaleString('en-US'),
-        `${rpm} RPM, ${tpm} TPM`,
-        admittedTokens.toLocaleString('en-US'),
-        `${(minimumInMs / 1000).toFixed(1)} s`,
-        `${(elapsedInMs / 1000).toFixed(1)} s`,
-        (elapsedInMs / minimumInMs).toFixed(3),
-        job.status,
-        `${job.counts.succeeded} / ${job.counts.failed}`,
-      ]],
+      [
+        'lines',
+        'limits',
+        'admitted tokens',
+        'theoretical minimum',
+        'measured (upload to completed)',
+        'ratio',
+        'status',
+        'succeeded / failed',
+      ],
+      [
+        [
+          LINES.toLocaleString('en-US'),
+          `${rpm} RPM, ${tpm} TPM`,
+          admittedTokens.toLocaleString('en-US'),
+          `${(minimumInMs / 1000).toFixed(1)} s`,
+          `${(elapsedInMs / 1000).toFixed(1)} s`,
+          (elapsedInMs / minimumInMs).toFixed(3),
+          job.status,
+          `${job.counts.succeeded} / ${job.counts.failed}`,
+        ],
+      ],
     )}\n`,
   );
   // Where the time went: before the first call, the calls, after the last call (outcomes, finalisation).
@@ -111,16 +132,26 @@ async function main(): Promise<void> {
   const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
   process.stdout.write(
     `${table(
-      ['upload to job created', 'upload to first call', 'first to last call', 'last call to completed', 'calls', '429s', 'finalising'],
-      [[
-        seconds(job.createdAtInMs - started),
-        seconds(firstCall - started),
-        seconds(lastCall - firstCall),
-        seconds(started + elapsedInMs - lastCall),
-        String(calls.length),
-        String(calls.filter((c) => c.status === 429).length),
-        seconds((job.timestamps.completedAt ?? 0) - (job.timestamps.finalizingAt ?? 0)),
-      ]],
+      [
+        'upload to job created',
+        'upload to first call',
+        'first to last call',
+        'last call to completed',
+        'calls',
+        '429s',
+        'finalising',
+      ],
+      [
+        [
+          seconds(job.createdAtInMs - started),
+          seconds(firstCall - started),
+          seconds(lastCall - firstCall),
+          seconds(started + elapsedInMs - lastCall),
+          String(calls.length),
+          String(calls.filter((c) => c.status === 429).length),
+          seconds((job.timestamps.completedAt ?? 0) - (job.timestamps.finalizingAt ?? 0)),
+        ],
+      ],
     )}\n`,
   );
   process.exit(0);

@@ -16,7 +16,23 @@ const SYSTEM_PROMPT =
   'You are a meticulous analyst. Read the customer message, classify its intent (billing, delivery, account, product, other), ' +
   'rate its urgency from 1 to 5, extract any order numbers, and answer in JSON with keys intent, urgency, orders, summary. ' +
   'Be concise, neutral and precise; never invent order numbers that are not in the message.';
-const WORDS = ['parcel', 'invoice', 'refund', 'delivery', 'password', 'order', 'charged', 'twice', 'broken', 'late', 'address', 'warranty', 'screen', 'battery', 'account'];
+const WORDS = [
+  'parcel',
+  'invoice',
+  'refund',
+  'delivery',
+  'password',
+  'order',
+  'charged',
+  'twice',
+  'broken',
+  'late',
+  'address',
+  'warranty',
+  'screen',
+  'battery',
+  'account',
+];
 
 /** A realistic line of about 1 KB: an OpenAI Batch request with a shared system prompt and a unique message. */
 function line(index: number): string {
@@ -54,16 +70,33 @@ function fileStream(lines: number): Readable {
   });
 }
 
-async function runChild(env: Record<string, string>, container: string, name: string): Promise<{ result: { kind: string; requests?: number; invalid?: number }; invocations: number; elapsedInMs: number; maxRssInMb: number }> {
+async function runChild(
+  env: Record<string, string>,
+  container: string,
+  name: string,
+): Promise<{
+  result: { kind: string; requests?: number; invalid?: number };
+  invocations: number;
+  elapsedInMs: number;
+  maxRssInMb: number;
+}> {
   return new Promise((resolve, reject) => {
     const nodeArgs = (process.env['BENCH_CHILD_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, repoFile('dist/scripts/bench/ingestChild.js'), container, name], {
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...nodeArgs, repoFile('dist/scripts/bench/ingestChild.js'), container, name],
+      {
+        env: { PATH: process.env['PATH'] ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!)) : reject(new Error(`ingest child exited with ${code}: ${out}`))));
+    child.on('exit', (code) =>
+      code === 0
+        ? resolve(JSON.parse(out.trim().split('\n').pop()!))
+        : reject(new Error(`ingest child exited with ${code}: ${out}`)),
+    );
   });
 }
 
@@ -84,7 +117,9 @@ async function main(): Promise<void> {
           COSMOS_DATABASE: `ingest${index}`,
           REQUEST_QUEUE: `ingest-bench-${index}`,
           CONTROL_QUEUE: `ingest-control-${index}`,
-          ...(process.env['INGEST_EXACT_TOKEN_LINES'] === undefined ? {} : { INGEST_EXACT_TOKEN_LINES: process.env['INGEST_EXACT_TOKEN_LINES'] }),
+          ...(process.env['INGEST_EXACT_TOKEN_LINES'] === undefined
+            ? {}
+            : { INGEST_EXACT_TOKEN_LINES: process.env['INGEST_EXACT_TOKEN_LINES'] }),
         }),
       ).filter((e): e is [string, string] => e[1] !== undefined),
     );
@@ -95,7 +130,9 @@ async function main(): Promise<void> {
     const uploadStarted = Date.now();
     await container.getBlockBlobClient(name).uploadStream(fileStream(lines), 8 * 1024 * 1024, 4);
     const size = (await container.getBlobClient(name).getProperties()).contentLength ?? 0;
-    process.stdout.write(` ${(size / 1e6).toFixed(0)} MB in ${((Date.now() - uploadStarted) / 1000).toFixed(0)} s; ingesting...\n`);
+    process.stdout.write(
+      ` ${(size / 1e6).toFixed(0)} MB in ${((Date.now() - uploadStarted) / 1000).toFixed(0)} s; ingesting...\n`,
+    );
 
     const cosmosBefore = stack.cosmos!.requestCount();
     const run = await runChild(settings, settings['INPUT_CONTAINER']!, name);

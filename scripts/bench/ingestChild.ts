@@ -24,5 +24,7 @@ do {
 } while (result.kind === 'continued');
 const elapsedInMs = performance.now() - started;
 await services.close();
-process.stdout.write(`${JSON.stringify({ result, invocations, elapsedInMs, maxRssInMb: Math.max(peakRss, process.memoryUsage().rss) / 1048576 })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ result, invocations, elapsedInMs, maxRssInMb: Math.max(peakRss, process.memoryUsage().rss) / 1048576 })}\n`,
+);
 process.exit(0);

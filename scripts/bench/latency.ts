@@ -17,7 +17,10 @@ import { simulatedCompletion, startPhi3Simulator, type Phi3Simulator } from '../
 import { createPipeline, startWorkerProcess, stopWorkerProcesses, table, type WorkerProcess } from './benchSupport.js';
 
 const list = (name: string, fallback: string): number[] =>
-  (process.env[name] ?? fallback).split(',').map((value) => Number(value.trim())).filter((value) => value > 0);
+  (process.env[name] ?? fallback)
+    .split(',')
+    .map((value) => Number(value.trim()))
+    .filter((value) => value > 0);
 const MEAN_ANSWER_SECONDS = list('BENCH_LATENCY_CASES', '0.05,2,8,30');
 const INSTANCES = list('BENCH_LATENCY_INSTANCES', '1,4');
 const TARGET_SECONDS = Number(process.env['BENCH_LATENCY_SECONDS'] ?? 60);
@@ -39,8 +42,9 @@ const bodies: ChatCompletionBody[] = Array.from({ length: LINES }, (_, i) => ({
 }));
 const admittedTokens = bodies.reduce((sum, body) => sum + counter.countChatPrompt(body.messages) + MAX_TOKENS, 0);
 /** Tokens get 50% more room than the job needs at the request limit, so requests are the binding limit. */
-const TPM = Math.ceil(((admittedTokens / LINES) * RPM * 1.5));
-const meanCompletionTokens = bodies.reduce((sum, body) => sum + simulatedCompletion(body, counter).completionTokens, 0) / LINES;
+const TPM = Math.ceil((admittedTokens / LINES) * RPM * 1.5);
+const meanCompletionTokens =
+  bodies.reduce((sum, body) => sum + simulatedCompletion(body, counter).completionTokens, 0) / LINES;
 const jobText = `${bodies.map((body, i) => JSON.stringify({ custom_id: `lat-${i}`, method: 'POST', url: '/v1/chat/completions', body })).join('\n')}\n`;
 
 /** Peak resident set of a process (Linux `VmHWM`), in MB; undefined where /proc is not there. */
@@ -69,7 +73,12 @@ async function runCase(meanAnswerSeconds: number, instances: number, run: number
       tailSigma: TAIL_SIGMA,
       seed: run,
     },
-    limits: { requestsPerMinute: RPM, tokensPerMinute: TPM, requestWindowInMs: WINDOW_IN_MS, tokenWindowInMs: WINDOW_IN_MS },
+    limits: {
+      requestsPerMinute: RPM,
+      tokensPerMinute: TPM,
+      requestWindowInMs: WINDOW_IN_MS,
+      tokenWindowInMs: WINDOW_IN_MS,
+    },
   });
   const stack = await startLocalStack();
   const pipeline = await createPipeline(stack, {
@@ -88,13 +97,18 @@ async function runCase(meanAnswerSeconds: number, instances: number, run: number
   await Promise.all(workers.map((w) => w.ready));
 
   const samples: Array<{ atInMs: number; inFlight: number }> = [];
-  const sampler = setInterval(() => samples.push({ atInMs: Date.now(), inFlight: simulator.inFlight }), SAMPLE_EVERY_IN_MS);
+  const sampler = setInterval(
+    () => samples.push({ atInMs: Date.now(), inFlight: simulator.inFlight }),
+    SAMPLE_EVERY_IN_MS,
+  );
   const started = Date.now();
   const deadlineInMs = started + 2 * TARGET_SECONDS * 1_000 + 3 * meanInMs + 20_000;
   const jobId = await pipeline.submit(`bench-latency-${run}.jsonl`, jobText);
   const job = await Promise.race([
     pipeline.waitForJob(jobId, 1_000),
-    new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), Math.max(0, deadlineInMs - Date.now())).unref()),
+    new Promise<undefined>((resolve) =>
+      setTimeout(() => resolve(undefined), Math.max(0, deadlineInMs - Date.now())).unref(),
+    ),
   ]);
   const finishedInMs = Date.now() - started;
   clearInterval(sampler);
@@ -153,7 +167,18 @@ async function main(): Promise<void> {
   }
   process.stdout.write(
     `\n${table(
-      ['mean answer', 'instances', 'succeeded / failed', 'binding limit used', '429s', 'calls per line', 'peak RSS per instance', 'calls in flight (mean / peak)', 'needed per instance', 'time'],
+      [
+        'mean answer',
+        'instances',
+        'succeeded / failed',
+        'binding limit used',
+        '429s',
+        'calls per line',
+        'peak RSS per instance',
+        'calls in flight (mean / peak)',
+        'needed per instance',
+        'time',
+      ],
       rows,
     )}\n`,
   );

@@ -30,7 +30,9 @@ const result = await build({
   target: 'node20',
   legalComments: 'linked',
   // Some bundled CommonJS packages call require() for Node's own modules: give the ESM bundle one.
-  banner: { js: "import { createRequire as phi3BatchCreateRequire } from 'node:module';\nconst require = phi3BatchCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as phi3BatchCreateRequire } from 'node:module';\nconst require = phi3BatchCreateRequire(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 if (result.errors.length > 0) process.exit(1);

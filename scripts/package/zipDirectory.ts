@@ -42,7 +42,11 @@ const DOS_DATE = (0 << 9) | (1 << 5) | 1;
  * the names), symbolic links resolved to what they point at, paths relative to the root with `/`.
  * Plain zip32 (no zip64): a package past 4 GB is refused rather than written wrong.
  */
-export async function zipDirectory(root: string, zipPath: string, options: ZipDirectoryOptions = {}): Promise<ZipSummary> {
+export async function zipDirectory(
+  root: string,
+  zipPath: string,
+  options: ZipDirectoryOptions = {},
+): Promise<ZipSummary> {
   const out = createWriteStream(zipPath);
   const central: CentralEntry[] = [];
   let offset = 0;

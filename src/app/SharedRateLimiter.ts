@@ -32,7 +32,6 @@ interface Waiter {
   readonly reject: (error: Error) => void;
 }
 
-
 /**
  * The deployment's budget shared by every instance: slices of one global timeline claimed from a
  * store, spent locally at the deployment's pace, FIFO among this process's callers.
@@ -69,7 +68,12 @@ export class SharedRateLimiter implements RateLimiter {
     this.#pausedUntilInMs = untilInMs;
     this.#pacer.dropBefore(untilInMs);
     this.#reschedule();
-    this.#background(this.#options.store.update(this.#options.deploymentId, (state) => ({ state: pauseSchedule(state, untilInMs), result: undefined })));
+    this.#background(
+      this.#options.store.update(this.#options.deploymentId, (state) => ({
+        state: pauseSchedule(state, untilInMs),
+        result: undefined,
+      })),
+    );
   }
 
   correct(remaining: { requests?: number | undefined; tokens?: number | undefined }): void {
@@ -79,14 +83,21 @@ export class SharedRateLimiter implements RateLimiter {
     if (debt <= 0 || now - this.#lastCorrectionInMs < BUDGET_CORRECTION_INTERVAL_IN_MS) return;
     this.#lastCorrectionInMs = now;
     this.#pacer.dropBefore(now + debt);
-    this.#background(this.#options.store.update(this.#options.deploymentId, (state) => ({ state: delaySchedule(state, debt, now), result: undefined })));
+    this.#background(
+      this.#options.store.update(this.#options.deploymentId, (state) => ({
+        state: delaySchedule(state, debt, now),
+        result: undefined,
+      })),
+    );
   }
 
   /** Unused reservation cannot be handed back to a shared timeline once other slices follow it; it is simply not claimed again. */
   refundTokens(): void {}
 
   #background(work: Promise<unknown>): void {
-    work.catch((error: unknown) => this.#options.logger.warn(`Budget store update failed: ${ensureError(error).message}`));
+    work.catch((error: unknown) =>
+      this.#options.logger.warn(`Budget store update failed: ${ensureError(error).message}`),
+    );
   }
 
   #reschedule(): void {
@@ -180,7 +191,8 @@ export class SharedRateLimiter implements RateLimiter {
       .then(
         (slice) => {
           const roundTripInMs = this.#options.clock.nowInMs() - now;
-          this.#claimRoundTripInMs = this.#claimRoundTripInMs === 0 ? roundTripInMs : 0.8 * this.#claimRoundTripInMs + 0.2 * roundTripInMs;
+          this.#claimRoundTripInMs =
+            this.#claimRoundTripInMs === 0 ? roundTripInMs : 0.8 * this.#claimRoundTripInMs + 0.2 * roundTripInMs;
           this.#pacer.addSlice(slice);
           this.#claiming = false;
           this.#pump();
@@ -188,7 +200,9 @@ export class SharedRateLimiter implements RateLimiter {
         (error: unknown) => {
           this.#claiming = false;
           // Without the store there is no safe budget: fail the callers rather than send unbudgeted.
-          const failure = new Error(`The shared budget store is unavailable: ${ensureError(error).message}`, { cause: error });
+          const failure = new Error(`The shared budget store is unavailable: ${ensureError(error).message}`, {
+            cause: error,
+          });
           for (const waiter of this.#waiters.splice(0)) waiter.reject(failure);
         },
       );

@@ -29,7 +29,11 @@ export async function cancelJob(deps: CancelJobDeps, jobId: string | undefined):
   const stored = await updateJob(deps.jobs, job.id, (current) => {
     if (current.status === JobStatus.cancelling || current.status === JobStatus.cancelled) return undefined;
     if (isClosed(current.status)) return undefined;
-    return { ...current, status: JobStatus.cancelling, timestamps: { ...current.timestamps, cancellingAt: deps.clock.nowInMs() } };
+    return {
+      ...current,
+      status: JobStatus.cancelling,
+      timestamps: { ...current.timestamps, cancellingAt: deps.clock.nowInMs() },
+    };
   });
   if (isClosed(stored.job.status)) {
     throw new ConflictError(`Job ${job.id} is already ${stored.job.status}`);

@@ -37,9 +37,12 @@ export function coalescedRangeReads(read: RangeRead, options: CoalescingOptions)
     for (const { container, name, requests } of groups) {
       for (const { start, end, covered } of spansOf(requests, options)) {
         // Through a promise, so that even a read that throws before it returns one fails its requests, not the process.
-        new Promise<Buffer>((resolve) => resolve(read(container, name, { etag: covered[0]!.range.etag, offset: start, length: end - start }))).then(
+        new Promise<Buffer>((resolve) =>
+          resolve(read(container, name, { etag: covered[0]!.range.etag, offset: start, length: end - start })),
+        ).then(
           (bytes) => {
-            for (const w of covered) w.resolve(bytes.subarray(w.range.offset - start, w.range.offset - start + w.range.length));
+            for (const w of covered)
+              w.resolve(bytes.subarray(w.range.offset - start, w.range.offset - start + w.range.length));
           },
           (error: unknown) => {
             for (const w of covered) w.reject(error);
@@ -76,7 +79,11 @@ function spansOf(requests: readonly Waiting[], options: CoalescingOptions): Span
   let current: Span | undefined;
   for (const request of sorted) {
     const { offset, length } = request.range;
-    if (current !== undefined && offset - current.end <= options.maxGapBytes && Math.max(current.end, offset + length) - current.start <= options.maxSpanBytes) {
+    if (
+      current !== undefined &&
+      offset - current.end <= options.maxGapBytes &&
+      Math.max(current.end, offset + length) - current.start <= options.maxSpanBytes
+    ) {
       current.covered.push(request);
       current.end = Math.max(current.end, offset + length);
       continue;

@@ -18,11 +18,17 @@ export interface CostReportQuery {
 const DAY_IN_MS = 86_400_000;
 
 function parseDay(value: string | null, parameter: string): string {
-  if (value === null || value === '') throw new BadRequestError(`${parameter} is required: a UTC day as YYYY-MM-DD`, parameter);
+  if (value === null || value === '')
+    throw new BadRequestError(`${parameter} is required: a UTC day as YYYY-MM-DD`, parameter);
   const atInMs = Date.parse(`${value}T00:00:00Z`);
   // Date.parse rolls 2026-02-30 over into March: a real day reads back unchanged.
-  const valid = /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(atInMs) && new Date(atInMs).toISOString().slice(0, 10) === value;
-  if (!valid) throw new BadRequestError(`${parameter} must be a calendar day as YYYY-MM-DD, got ${JSON.stringify(value)}`, parameter);
+  const valid =
+    /^\d{4}-\d{2}-\d{2}$/.test(value) && !Number.isNaN(atInMs) && new Date(atInMs).toISOString().slice(0, 10) === value;
+  if (!valid)
+    throw new BadRequestError(
+      `${parameter} must be a calendar day as YYYY-MM-DD, got ${JSON.stringify(value)}`,
+      parameter,
+    );
   return value;
 }
 
@@ -32,23 +38,40 @@ export function parseCostReportQuery(query: { get(name: string): string | null }
   const to = parseDay(query.get('to'), 'to');
   if (to < from) throw new BadRequestError(`to (${to}) is before from (${from})`, 'to');
   const days = (Date.parse(`${to}T00:00:00Z`) - Date.parse(`${from}T00:00:00Z`)) / DAY_IN_MS + 1;
-  if (days > MAX_REPORT_DAYS) throw new BadRequestError(`from..to covers ${days} days; at most ${MAX_REPORT_DAYS} per report`, 'to');
+  if (days > MAX_REPORT_DAYS)
+    throw new BadRequestError(`from..to covers ${days} days; at most ${MAX_REPORT_DAYS} per report`, 'to');
 
   const groupByText = query.get('groupBy') ?? 'day';
   const groupBy = groupByText.split(',').map((d) => d.trim());
-  const valid = groupBy.length > 0 && groupBy.every((d) => (COST_DIMENSIONS as readonly string[]).includes(d)) && new Set(groupBy).size === groupBy.length;
+  const valid =
+    groupBy.length > 0 &&
+    groupBy.every((d) => (COST_DIMENSIONS as readonly string[]).includes(d)) &&
+    new Set(groupBy).size === groupBy.length;
   if (!valid) {
-    throw new BadRequestError(`groupBy must be one of ${COST_DIMENSIONS.join(', ')}, or several of them separated by commas (e.g. day,model); got ${JSON.stringify(groupByText)}`, 'groupBy');
+    throw new BadRequestError(
+      `groupBy must be one of ${COST_DIMENSIONS.join(', ')}, or several of them separated by commas (e.g. day,model); got ${JSON.stringify(groupByText)}`,
+      'groupBy',
+    );
   }
 
   const format = query.get('format') ?? 'json';
-  if (!(REPORT_FORMATS as readonly string[]).includes(format)) throw new BadRequestError(`format must be one of ${REPORT_FORMATS.join(', ')}`, 'format');
+  if (!(REPORT_FORMATS as readonly string[]).includes(format))
+    throw new BadRequestError(`format must be one of ${REPORT_FORMATS.join(', ')}`, 'format');
   return { from, to, groupBy: groupBy as CostDimension[], format: format as ReportFormat };
 }
 
 /** Spend over a range of UTC days, from the rollups (which equal the ledger). */
-export async function getCostReport(rollups: RollupStore, query: CostReportQuery, options: { defaultCurrency: string }): Promise<CostReport> {
-  const builder = new CostReportBuilder({ from: query.from, to: query.to, groupBy: query.groupBy, defaultCurrency: options.defaultCurrency });
+export async function getCostReport(
+  rollups: RollupStore,
+  query: CostReportQuery,
+  options: { defaultCurrency: string },
+): Promise<CostReport> {
+  const builder = new CostReportBuilder({
+    from: query.from,
+    to: query.to,
+    groupBy: query.groupBy,
+    defaultCurrency: options.defaultCurrency,
+  });
   for await (const rollup of rollups.listDays(query.from, query.to)) builder.add(rollup);
   return builder.build();
 }

@@ -38,7 +38,11 @@ export async function refreshRollups(jobId: string, deps: RollupDeps): Promise<R
     const listed = new Set(byKey.map(({ key }) => rollupKeyId(key)));
     const emptied = [...current]
       .filter(([id]) => !listed.has(id))
-      .map(([, { rollup }]) => ({ key: { day: rollup.day, model: rollup.model }, currency: rollup.currency, totals: NO_TOTALS }));
+      .map(([, { rollup }]) => ({
+        key: { day: rollup.day, model: rollup.model },
+        currency: rollup.currency,
+        totals: NO_TOTALS,
+      }));
     let overtaken = false;
     for (const { key, currency, totals } of [...byKey, ...emptied]) {
       const stored = current.get(rollupKeyId(key));
@@ -54,7 +58,8 @@ export async function refreshRollups(jobId: string, deps: RollupDeps): Promise<R
         currency,
         refreshedAtInMs: deps.clock.nowInMs(),
       };
-      const done = stored === undefined ? await deps.rollups.create(next) : await deps.rollups.replace(next, stored.etag);
+      const done =
+        stored === undefined ? await deps.rollups.create(next) : await deps.rollups.replace(next, stored.etag);
       if (done) written += 1;
       else overtaken = true;
     }

@@ -15,7 +15,12 @@ export interface Deployment {
 
 /** The deployment's per-call limits, with the defaults its model implies. */
 export function requestLimitsOf(deployment: Deployment): RequestLimits {
-  return deployment.requestLimits ?? { contextLength: defaultContextLength(deployment.model), tokensPerMinute: Number.POSITIVE_INFINITY };
+  return (
+    deployment.requestLimits ?? {
+      contextLength: defaultContextLength(deployment.model),
+      tokensPerMinute: Number.POSITIVE_INFINITY,
+    }
+  );
 }
 
 /**

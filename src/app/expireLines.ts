@@ -10,10 +10,16 @@ import { updateJob } from './updateJob.js';
  * attempts so far kept), and the job notes when its window was found closed, which makes finalisation
  * end it as `expired`. What finished before is kept.
  */
-export async function expireLines(job: Job, items: readonly RequestItem[], deps: { jobs: JobStore; clock: Clock }): Promise<LineOutcome[]> {
+export async function expireLines(
+  job: Job,
+  items: readonly RequestItem[],
+  deps: { jobs: JobStore; clock: Clock },
+): Promise<LineOutcome[]> {
   const now = deps.clock.nowInMs();
   if (job.windowClosedAtInMs === undefined) {
-    await updateJob(deps.jobs, job.id, (current) => (current.windowClosedAtInMs === undefined ? { ...current, windowClosedAtInMs: now } : undefined));
+    await updateJob(deps.jobs, job.id, (current) =>
+      current.windowClosedAtInMs === undefined ? { ...current, windowClosedAtInMs: now } : undefined,
+    );
   }
   const error = { code: LineErrorCode.batchExpired, message: 'The completion window closed before this line was sent' };
   return items.map((item) =>

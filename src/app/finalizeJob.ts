@@ -90,8 +90,18 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
       ...job,
       status,
       counts: { succeeded: totals.succeeded, failed: totals.failed },
-      usage: { promptTokens: spent.promptTokens, completionTokens: spent.completionTokens, costInNanos: spent.costInNanos },
-      spend: { ...job.spend, committed: spent.costInNanos, reserved: 0, calls: spent.calls, unconfirmedCalls: spent.unconfirmedCalls },
+      usage: {
+        promptTokens: spent.promptTokens,
+        completionTokens: spent.completionTokens,
+        costInNanos: spent.costInNanos,
+      },
+      spend: {
+        ...job.spend,
+        committed: spent.costInNanos,
+        reserved: 0,
+        calls: spent.calls,
+        unconfirmedCalls: spent.unconfirmedCalls,
+      },
       jobError: noRequests
         ? {
             code: job.ingest.invalid === 0 ? 'empty_batch' : LineErrorCode.invalidRequest,
@@ -136,6 +146,8 @@ async function writeFiles(jobId: string, job: Job, deps: FinalizeDeps): Promise<
 }
 
 async function replaceWithRetry(jobId: string, deps: FinalizeDeps, change: (job: Job) => Job): Promise<Job> {
-  const stored = await updateJob(deps.jobs, jobId, (job) => (TERMINAL_STATUSES.has(job.status) ? undefined : change(job)));
+  const stored = await updateJob(deps.jobs, jobId, (job) =>
+    TERMINAL_STATUSES.has(job.status) ? undefined : change(job),
+  );
   return stored.job;
 }

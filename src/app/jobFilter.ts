@@ -14,14 +14,20 @@ const STATUSES: ReadonlySet<string> = new Set(Object.values(JobStatus));
 export function parseJobFilter(query: URLSearchParams): JobFilter {
   const status = query.get('status');
   if (status !== null && !STATUSES.has(status)) {
-    throw new BadRequestError(`Invalid status ${JSON.stringify(status)}: expected one of ${[...STATUSES].join(', ')}`, 'status');
+    throw new BadRequestError(
+      `Invalid status ${JSON.stringify(status)}: expected one of ${[...STATUSES].join(', ')}`,
+      'status',
+    );
   }
   const metadata: Record<string, string> = {};
   for (const [key, value] of query) {
     const match = /^metadata\[(.+)\]$/.exec(key);
     if (match !== null) metadata[match[1]!] = value;
   }
-  return { status: (status ?? undefined) as JobStatus | undefined, metadata: Object.keys(metadata).length === 0 ? undefined : metadata };
+  return {
+    status: (status ?? undefined) as JobStatus | undefined,
+    metadata: Object.keys(metadata).length === 0 ? undefined : metadata,
+  };
 }
 
 export function isFiltering(filter: JobFilter): boolean {

@@ -62,7 +62,11 @@ export async function listJobs(
   }
   let data = page.jobs.filter((job) => jobMatches(job, filter));
   // Filtered, whole store pages are read until one has a match (or MAX_FILTERED_READS pages): a page never holds more than `limit`.
-  for (let reads = 1; isFiltering(filter) && data.length === 0 && page.continuationToken !== undefined && reads < MAX_FILTERED_READS; reads += 1) {
+  for (
+    let reads = 1;
+    isFiltering(filter) && data.length === 0 && page.continuationToken !== undefined && reads < MAX_FILTERED_READS;
+    reads += 1
+  ) {
     page = await jobs.listJobs({ pageSize, continuationToken: page.continuationToken });
     data = page.jobs.filter((job) => jobMatches(job, filter));
   }
@@ -70,7 +74,8 @@ export async function listJobs(
     object: 'list',
     data: data.map(toBatchObject),
     has_more: page.continuationToken !== undefined,
-    next_page: page.continuationToken === undefined ? null : Buffer.from(page.continuationToken, 'utf8').toString('base64url'),
+    next_page:
+      page.continuationToken === undefined ? null : Buffer.from(page.continuationToken, 'utf8').toString('base64url'),
   };
 }
 

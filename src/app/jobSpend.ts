@@ -123,5 +123,4 @@ export class JobSpendMeter {
     this.#pending = { costInNanos: 0, calls: 0, releaseInNanos: 0, unconfirmedCalls: 0 };
     await this.#deps.jobSpend.settle(this.#jobId, settlement);
   }
-
 }

@@ -36,7 +36,11 @@ export class LedgerSums {
   }
 
   byKey(): LedgerKeyTotals[] {
-    return [...this.#byKey.values()].map((group) => ({ key: group.key, currency: group.currency, totals: { ...group.totals } }));
+    return [...this.#byKey.values()].map((group) => ({
+      key: group.key,
+      currency: group.currency,
+      totals: { ...group.totals },
+    }));
   }
 }
 

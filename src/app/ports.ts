@@ -20,7 +20,11 @@ export interface BlobProperties {
 export class BlobChangedError extends Phi3BatchError {
   override readonly name = 'BlobChangedError';
   constructor(container: string, name: string, options?: { cause?: unknown }) {
-    super(LineErrorCode.inputChanged, `Blob ${container}/${name} changed or was deleted after the job started`, options);
+    super(
+      LineErrorCode.inputChanged,
+      `Blob ${container}/${name} changed or was deleted after the job started`,
+      options,
+    );
   }
 }
 
@@ -30,12 +34,30 @@ export interface BlobStore {
    * Streams a blob version from `offset`; fails with a BlobChangedError if the ETag no longer matches.
    * `size`, the version's size when the caller knows it, spares a read of its properties.
    */
-  openRead(container: string, name: string, options: { etag: string; offset?: number; size?: number }): Promise<AsyncIterable<Buffer>>;
+  openRead(
+    container: string,
+    name: string,
+    options: { etag: string; offset?: number; size?: number },
+  ): Promise<AsyncIterable<Buffer>>;
   /** Reads bytes of a blob version; fails with a BlobChangedError if the ETag no longer matches. */
-  readRange(container: string, name: string, options: { etag: string; offset: number; length: number }): Promise<Buffer>;
+  readRange(
+    container: string,
+    name: string,
+    options: { etag: string; offset: number; length: number },
+  ): Promise<Buffer>;
   /** Replaces the metadata of a blob version; fails with a BlobChangedError if the ETag no longer matches. */
-  setMetadata(container: string, name: string, metadata: Record<string, string>, options: { etag: string }): Promise<void>;
-  upload(container: string, name: string, content: AsyncIterable<string | Buffer> | string, options: { contentType: string }): Promise<void>;
+  setMetadata(
+    container: string,
+    name: string,
+    metadata: Record<string, string>,
+    options: { etag: string },
+  ): Promise<void>;
+  upload(
+    container: string,
+    name: string,
+    content: AsyncIterable<string | Buffer> | string,
+    options: { contentType: string },
+  ): Promise<void>;
   download(container: string, name: string): Promise<Buffer | undefined>;
   ensureContainer(container: string): Promise<void>;
   /** Stages one block of a block blob, visible once committed. A blob's block ids all have one length (at most 64 bytes). */
@@ -43,7 +65,12 @@ export interface BlobStore {
   /** The blob's block ids: the committed ones in order, and those staged since and not yet committed. */
   listBlocks(container: string, name: string): Promise<BlobBlocks>;
   /** Makes the blob these blocks in this order (each its latest staged or committed version); other staged blocks are dropped. */
-  commitBlocks(container: string, name: string, blockIds: readonly string[], options: { contentType: string }): Promise<void>;
+  commitBlocks(
+    container: string,
+    name: string,
+    blockIds: readonly string[],
+    options: { contentType: string },
+  ): Promise<void>;
 }
 
 export interface BlobBlocks {
@@ -88,14 +115,20 @@ export interface JobStore {
   /** Line numbers that have an outcome, in order. */
   listOutcomeLines(jobId: string): AsyncIterable<number>;
   /** Newest first. Throws InvalidPageTokenError for a continuation token it did not hand out. */
-  listJobs(options: { pageSize: number; continuationToken?: string | undefined }): Promise<{ jobs: Job[]; continuationToken: string | undefined }>;
+  listJobs(options: {
+    pageSize: number;
+    continuationToken?: string | undefined;
+  }): Promise<{ jobs: Job[]; continuationToken: string | undefined }>;
   /** Writes outcomes that do not exist yet; returns those this call created (a line's first outcome wins). */
   recordOutcomes(outcomes: readonly LineOutcome[]): Promise<LineOutcome[]>;
   /** Which of these lines already have an outcome (point reads: the cost follows the lines asked about, not the job's size). */
   linesWithOutcome(jobId: string, lines: readonly number[]): Promise<Set<number>>;
   totalsOfOutcomes(jobId: string): Promise<OutcomeTotals>;
   /** Outcomes in line order, paged through the store. */
-  listOutcomes(jobId: string, options?: { afterLine?: number; status?: 'succeeded' | 'not_succeeded' }): AsyncIterable<LineOutcome>;
+  listOutcomes(
+    jobId: string,
+    options?: { afterLine?: number; status?: 'succeeded' | 'not_succeeded' },
+  ): AsyncIterable<LineOutcome>;
 }
 
 /** The endpoint's rate-limit headers on an answer, read as numbers (remaining counts can be negative). */
@@ -415,7 +448,12 @@ export interface JobSpendStore {
   /** After a call: adds its billed cost (0 if not billed) and call count, and releases its reservation. */
   settle(
     jobId: string,
-    settlement: { readonly costInNanos: number; readonly calls: number; readonly releaseInNanos: number; readonly unconfirmedCalls?: number },
+    settlement: {
+      readonly costInNanos: number;
+      readonly calls: number;
+      readonly releaseInNanos: number;
+      readonly unconfirmedCalls?: number;
+    },
   ): Promise<void>;
   markCapReached(jobId: string, atInMs: number): Promise<void>;
 }

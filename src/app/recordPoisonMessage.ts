@@ -24,10 +24,7 @@ export interface RecordPoisonMessageDeps {
  * A work message that failed `maxDequeueCount` times: its lines that still have no outcome fail
  * with `poison_message`, so the job can still finish and the lines can be retried later.
  */
-export async function recordPoisonMessage(
-  payload: unknown,
-  deps: RecordPoisonMessageDeps,
-): Promise<number> {
+export async function recordPoisonMessage(payload: unknown, deps: RecordPoisonMessageDeps): Promise<number> {
   const parsed = parseRequestMessage(payload);
   if (!parsed.ok) {
     // Not attributable to any job: the poison queue keeps nothing further, so say it loudly.
@@ -41,8 +38,18 @@ export async function recordPoisonMessage(
   const now = deps.clock.nowInMs();
   const outcomes: LineOutcome[] = message.items
     .filter((item) => !done.has(item.line))
-    .map((item) => failedLineOutcome({ jobId: message.jobId, item, error: POISONED, attempts: item.prior ?? 0, finishedAtInMs: now }));
+    .map((item) =>
+      failedLineOutcome({
+        jobId: message.jobId,
+        item,
+        error: POISONED,
+        attempts: item.prior ?? 0,
+        finishedAtInMs: now,
+      }),
+    );
   const recorded = await recordOutcomesAndMaybeFinalize(message.jobId, outcomes, deps);
-  deps.logger.warn(`Job ${message.jobId}: poison message ${message.seq}: ${recorded} line(s) failed with poison_message`);
+  deps.logger.warn(
+    `Job ${message.jobId}: poison message ${message.seq}: ${recorded} line(s) failed with poison_message`,
+  );
   return recorded;
 }

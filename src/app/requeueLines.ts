@@ -37,7 +37,15 @@ export async function requeueLines(
     const chosen = select(line.lineNumber);
     if (chosen === undefined) return;
     requeued += 1;
-    outgoing.push(...packer.add(line.lineNumber, line.customId, line.body, { offset: line.byteOffset, length: line.byteLength }, chosen.prior));
+    outgoing.push(
+      ...packer.add(
+        line.lineNumber,
+        line.customId,
+        line.body,
+        { offset: line.byteOffset, length: line.byteLength },
+        chosen.prior,
+      ),
+    );
   };
 
   for await (const chunk of await deps.blobs.openRead(container, name, { etag, size: job.input.size })) {

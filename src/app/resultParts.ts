@@ -30,15 +30,23 @@ export class ResultParts {
     const succeeded = recorded.filter((o) => o.status === LineStatus.succeeded);
     const notSucceeded = recorded.filter((o) => o.status !== LineStatus.succeeded);
     try {
-      await Promise.all([this.#stagePart(resultsBlobName(jobId), succeeded), this.#stagePart(errorsBlobName(jobId), notSucceeded)]);
+      await Promise.all([
+        this.#stagePart(resultsBlobName(jobId), succeeded),
+        this.#stagePart(errorsBlobName(jobId), notSucceeded),
+      ]);
     } catch (error) {
-      logger.warn(`Job ${jobId}: output lines of ${recorded.length} outcome(s) were not staged (${ensureError(error).message}); the files will be written from the outcomes`);
+      logger.warn(
+        `Job ${jobId}: output lines of ${recorded.length} outcome(s) were not staged (${ensureError(error).message}); the files will be written from the outcomes`,
+      );
     }
   }
 
   /** Commits both files from their parts if these hold exactly the lines expected; false (nothing written) if not. */
   async commit(jobId: string, expected: Pick<OutcomeTotals, 'succeeded' | 'failed'>): Promise<boolean> {
-    const [results, errors] = await Promise.all([this.#plan(resultsBlobName(jobId), expected.succeeded), this.#plan(errorsBlobName(jobId), expected.failed)]);
+    const [results, errors] = await Promise.all([
+      this.#plan(resultsBlobName(jobId), expected.succeeded),
+      this.#plan(errorsBlobName(jobId), expected.failed),
+    ]);
     if (results === undefined || errors === undefined) return false;
     await Promise.all([
       this.blobs.commitBlocks(this.container, resultsBlobName(jobId), results, { contentType: CONTENT_TYPE }),

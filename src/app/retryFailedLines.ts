@@ -24,7 +24,8 @@ export interface RetryResult {
 /** Reads of the job before giving up when other writers keep changing it between our read and our write. */
 const MAX_ATTEMPTS = 5;
 
-const windowLengthInMs = (request: BatchRequest): number => parseCompletionWindow(request.completionWindow, { minInMs: 0, maxInMs: Number.MAX_SAFE_INTEGER });
+const windowLengthInMs = (request: BatchRequest): number =>
+  parseCompletionWindow(request.completionWindow, { minInMs: 0, maxInMs: Number.MAX_SAFE_INTEGER });
 
 /**
  * Sends a finished job's failed lines again (all of them, or only those whose failure a retry can
@@ -36,7 +37,11 @@ const windowLengthInMs = (request: BatchRequest): number => parseCompletionWindo
  * is one conditional write on the ETag it was read with, so of several retries at once exactly one
  * wins; the others find the job running again and get a 409.
  */
-export async function retryFailedLines(deps: RetryFailedLinesDeps, jobId: string | undefined, options: { retryableOnly: boolean }): Promise<RetryResult> {
+export async function retryFailedLines(
+  deps: RetryFailedLinesDeps,
+  jobId: string | undefined,
+  options: { retryableOnly: boolean },
+): Promise<RetryResult> {
   let stored: StoredJob | undefined = await requireJob(deps.jobs, jobId);
   for (let attempt = 0; attempt < MAX_ATTEMPTS && stored !== undefined; attempt += 1) {
     const { job, etag }: StoredJob = stored;
@@ -62,10 +67,14 @@ export async function retryFailedLines(deps: RetryFailedLinesDeps, jobId: string
     // Outcomes go first, then the lines: a line is never both recorded and queued. A crash in between
     // leaves lines with neither, which the sweeper finds and queues.
     await deps.jobs.deleteOutcomes(job.id, [...attemptsByLine.keys()]);
-    const retried = await requeueLines(reopened.job, (line) => {
-      const prior = attemptsByLine.get(line);
-      return prior === undefined ? undefined : { prior };
-    }, deps);
+    const retried = await requeueLines(
+      reopened.job,
+      (line) => {
+        const prior = attemptsByLine.get(line);
+        return prior === undefined ? undefined : { prior };
+      },
+      deps,
+    );
     deps.logger.info(`Job ${job.id}: ${retried} failed line(s) sent again`);
     return { job: reopened.job, retried };
   }
@@ -77,7 +86,9 @@ async function requireInputUnchanged(job: Job, deps: Pick<RetryFailedLinesDeps, 
   const { container, name, etag } = job.input;
   const properties = await deps.blobs.getProperties(container, name);
   if (properties === undefined) {
-    throw new ConflictError(`Job ${job.id}: its input ${container}/${name} has been deleted, so its failed lines cannot be read again`);
+    throw new ConflictError(
+      `Job ${job.id}: its input ${container}/${name} has been deleted, so its failed lines cannot be read again`,
+    );
   }
   if (properties.etag !== etag) {
     throw new ConflictError(
@@ -88,7 +99,11 @@ async function requireInputUnchanged(job: Job, deps: Pick<RetryFailedLinesDeps, 
 }
 
 /** The failed lines a retry sends again, with how many calls each already had. */
-async function linesToRetry(job: Job, deps: Pick<RetryFailedLinesDeps, 'jobs'>, options: { retryableOnly: boolean }): Promise<Map<number, number>> {
+async function linesToRetry(
+  job: Job,
+  deps: Pick<RetryFailedLinesDeps, 'jobs'>,
+  options: { retryableOnly: boolean },
+): Promise<Map<number, number>> {
   const attemptsByLine = new Map<number, number>();
   for await (const outcome of deps.jobs.listOutcomes(job.id, { status: 'not_succeeded' })) {
     const code = outcome.error?.code ?? '';
@@ -102,13 +117,21 @@ async function linesToRetry(job: Job, deps: Pick<RetryFailedLinesDeps, 'jobs'>, 
 }
 
 function reopen(job: Job, lines: number, nowInMs: number): Job {
-  const { completedAt: _c, failedAt: _f, cancelledAt: _x, finalizingAt: _z, cancellingAt: _y, expiredAt: _e, ...timestamps } =
-    job.timestamps;
+  const {
+    completedAt: _c,
+    failedAt: _f,
+    cancelledAt: _x,
+    finalizingAt: _z,
+    cancellingAt: _y,
+    expiredAt: _e,
+    ...timestamps
+  } = job.timestamps;
   const request = job.batchRequest;
   return {
     ...job,
     // A retry runs in a new window of the same length, from now.
-    batchRequest: request === undefined ? undefined : { ...request, expiresAtInMs: nowInMs + windowLengthInMs(request) },
+    batchRequest:
+      request === undefined ? undefined : { ...request, expiresAtInMs: nowInMs + windowLengthInMs(request) },
     windowClosedAtInMs: undefined,
     status: JobStatus.inProgress,
     halt: undefined,

@@ -49,7 +49,9 @@ export async function sweep(deps: SweepDeps, options: SweepOptions): Promise<Swe
       // One job that cannot be helped (its input gone, a store error) must not keep the others from being swept.
       const error = ensureError(thrown);
       actions[job.id] = 'error';
-      deps.logger.error(`Sweeper: job ${job.id} could not be looked after (${error.name}: ${error.message}); the other jobs are swept on`);
+      deps.logger.error(
+        `Sweeper: job ${job.id} could not be looked after (${error.name}: ${error.message}); the other jobs are swept on`,
+      );
     }
   }
   return { jobs, actions, requeuedLines };
@@ -65,7 +67,8 @@ async function sweepJob(
   // Lines parked in delayed messages past the window's end are not waited for: queued again now, they expire at once.
   const parkedPastWindow = job.deferral !== undefined && job.deferral.untilInMs > now && isWindowClosed(job, now);
   if (!parkedPastWindow && now - lastProgress < options.stallInMs) return { kind: 'healthy', requeued: 0 };
-  if (!parkedPastWindow && job.deferral !== undefined && job.deferral.untilInMs > now) return { kind: 'deferred', requeued: 0 };
+  if (!parkedPastWindow && job.deferral !== undefined && job.deferral.untilInMs > now)
+    return { kind: 'deferred', requeued: 0 };
 
   const touch = () => updateJob(deps.jobs, job.id, (current) => ({ ...current, progressAtInMs: now }));
   if (!job.ingest.done) {
@@ -85,6 +88,8 @@ async function sweepJob(
   for await (const line of deps.jobs.listOutcomeLines(job.id)) recorded.add(line);
   const requeued = await requeueLines(job, (line) => (recorded.has(line) ? undefined : { prior: 0 }), deps);
   await touch();
-  deps.logger.warn(`Sweeper: job ${job.id} had ${requeued} line(s) without an outcome and no progress; they were queued again`);
+  deps.logger.warn(
+    `Sweeper: job ${job.id} had ${requeued} line(s) without an outcome and no progress; they were queued again`,
+  );
   return { kind: 'requeued', requeued };
 }

@@ -7,7 +7,11 @@ import { updateJob } from './updateJob.js';
 
 /** One HTTP POST of a webhook; a network failure or timeout is an answer too (status 0). */
 export interface WebhookSender {
-  post(url: string, body: string, headers: Readonly<Record<string, string>>): Promise<{ readonly status: number; readonly error?: string }>;
+  post(
+    url: string,
+    body: string,
+    headers: Readonly<Record<string, string>>,
+  ): Promise<{ readonly status: number; readonly error?: string }>;
 }
 
 export interface WebhookTarget {
@@ -46,17 +50,29 @@ export async function queueFinalEvent(job: Job, deps: Pick<WebhookDeps, 'control
  * One delivery attempt. A 2xx ends it; anything else is recorded on the job and tried again after the
  * next delay of the schedule (a delayed control message), until the schedule runs out.
  */
-export async function deliverWebhook(message: { jobId: string; eventId: string; attempt: number }, deps: WebhookDeps): Promise<'delivered' | 'retrying' | 'gave-up' | 'skipped'> {
+export async function deliverWebhook(
+  message: { jobId: string; eventId: string; attempt: number },
+  deps: WebhookDeps,
+): Promise<'delivered' | 'retrying' | 'gave-up' | 'skipped'> {
   const target = deps.target;
   const stored = await deps.jobs.getJob(message.jobId);
   const event = stored === undefined ? undefined : batchEventFor(stored.job);
-  if (target === undefined || stored === undefined || event === undefined || event.id !== message.eventId) return 'skipped';
+  if (target === undefined || stored === undefined || event === undefined || event.id !== message.eventId)
+    return 'skipped';
   const previous = stored.job.webhook;
-  if (previous?.eventId === event.id && (previous.deliveredAtInMs !== undefined || previous.attempts >= message.attempt)) return 'skipped';
+  if (
+    previous?.eventId === event.id &&
+    (previous.deliveredAtInMs !== undefined || previous.attempts >= message.attempt)
+  )
+    return 'skipped';
 
   const body = JSON.stringify(event);
   const now = deps.clock.nowInMs();
-  const answer = await deps.sender.post(target.url, body, signWebhook(target.secret, event.id, Math.floor(now / 1000), body));
+  const answer = await deps.sender.post(
+    target.url,
+    body,
+    signWebhook(target.secret, event.id, Math.floor(now / 1000), body),
+  );
   const delivered = answer.status >= 200 && answer.status < 300;
   const delay = target.retryDelaysInMs[message.attempt - 1];
   const gaveUp = !delivered && delay === undefined;
@@ -75,10 +91,18 @@ export async function deliverWebhook(message: { jobId: string; eventId: string; 
   }));
   if (delivered) return 'delivered';
   if (gaveUp) {
-    deps.logger.error(`Webhook ${event.type} for job ${message.jobId} given up after ${message.attempt} attempt(s); last status ${answer.status}`);
+    deps.logger.error(
+      `Webhook ${event.type} for job ${message.jobId} given up after ${message.attempt} attempt(s); last status ${answer.status}`,
+    );
     return 'gave-up';
   }
-  const next: ControlMessage = { v: 1, kind: 'webhook', jobId: message.jobId, eventId: event.id, attempt: message.attempt + 1 };
+  const next: ControlMessage = {
+    v: 1,
+    kind: 'webhook',
+    jobId: message.jobId,
+    eventId: event.id,
+    attempt: message.attempt + 1,
+  };
   await deps.controlQueue.send([next], { visibilityDelayInMs: delay });
   return 'retrying';
 }

@@ -82,7 +82,10 @@ export class BatchFileValidator {
     try {
       text = this.#decoder.decode(line.bytes);
     } catch {
-      return this.#invalid(lineNumber, fallbackId, { code: LineErrorCode.invalidUtf8, message: 'Line is not valid UTF-8' });
+      return this.#invalid(lineNumber, fallbackId, {
+        code: LineErrorCode.invalidUtf8,
+        message: 'Line is not valid UTF-8',
+      });
     }
 
     const parsed = parseBatchLine(text);
@@ -112,7 +115,11 @@ export class BatchFileValidator {
         kind: 'invalid',
         lineNumber,
         customId,
-        error: { code: LineErrorCode.duplicateCustomId, message: `custom_id "${customId}" appears more than once in the file`, param: 'custom_id' },
+        error: {
+          code: LineErrorCode.duplicateCustomId,
+          message: `custom_id "${customId}" appears more than once in the file`,
+          param: 'custom_id',
+        },
       };
     }
     this.#tasks += 1;

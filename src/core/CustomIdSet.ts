@@ -56,7 +56,8 @@ export class CustomIdSet {
 
   static fromBuffer(buffer: Buffer): CustomIdSet {
     const set = new CustomIdSet(buffer.length / 8);
-    for (let at = 0; at + 8 <= buffer.length; at += 8) set.#insert(buffer.readUInt32LE(at), buffer.readUInt32LE(at + 4));
+    for (let at = 0; at + 8 <= buffer.length; at += 8)
+      set.#insert(buffer.readUInt32LE(at), buffer.readUInt32LE(at + 4));
     return set;
   }
 

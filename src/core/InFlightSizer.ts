@@ -116,7 +116,11 @@ export class InFlightSizer {
     check('percentile', options.percentile > 0 && options.percentile <= 1, 'a number above 0, at most 1');
     check('headroom', options.headroom >= 1, 'a number from 1 and up');
     check('initialLatencyInMs', options.initialLatencyInMs > 0, 'a number of milliseconds above 0');
-    check('minimumCalls', Number.isInteger(options.minimumCalls) && options.minimumCalls >= 1, 'an integer from 1 and up');
+    check(
+      'minimumCalls',
+      Number.isInteger(options.minimumCalls) && options.minimumCalls >= 1,
+      'an integer from 1 and up',
+    );
     for (const [name, value] of Object.entries(options.ceilings)) {
       check(`ceilings.${name}`, Number.isInteger(value) && value >= 1, 'an integer from 1 and up');
     }

@@ -45,8 +45,12 @@ export function costInMs(cost: BudgetCost, rates: ScheduleRates): number {
  * The timeline the server's negative `x-ratelimit-remaining-*` values say we owe: whichever binds, and at
  * most one window. Debt beyond the limit itself is not believed (a -999999999 header meant 85 hours).
  */
-export function debtInMs(remaining: { requests?: number | undefined; tokens?: number | undefined }, rates: ScheduleRates): number {
-  const requests = remaining.requests !== undefined && remaining.requests < 0 ? -remaining.requests / rates.requestsPerMs : 0;
+export function debtInMs(
+  remaining: { requests?: number | undefined; tokens?: number | undefined },
+  rates: ScheduleRates,
+): number {
+  const requests =
+    remaining.requests !== undefined && remaining.requests < 0 ? -remaining.requests / rates.requestsPerMs : 0;
   const tokens = remaining.tokens !== undefined && remaining.tokens < 0 ? -remaining.tokens / rates.tokensPerMs : 0;
   const debt = Math.max(requests, tokens);
   return Number.isFinite(debt) ? Math.min(BUDGET_WINDOW_IN_MS, debt) : 0;
@@ -72,7 +76,12 @@ export function healSchedule(state: ScheduleState, nowInMs: number): ScheduleSta
  * the answer arrives. The added part is timeline nobody held; its holder spends of it only what the
  * pacer's catch-up allows (see MAX_CATCH_UP_IN_MS).
  */
-export function claimSlice(stored: ScheduleState, durationInMs: number, nowInMs: number, answerDelayInMs = 0): { state: ScheduleState; slice: Slice } {
+export function claimSlice(
+  stored: ScheduleState,
+  durationInMs: number,
+  nowInMs: number,
+  answerDelayInMs = 0,
+): { state: ScheduleState; slice: Slice } {
   const state = healSchedule(stored, nowInMs);
   const startInMs = Math.max(state.cursorInMs, nowInMs, state.pausedUntilInMs);
   const slice = { startInMs, endInMs: Math.max(startInMs, nowInMs + answerDelayInMs) + durationInMs };
@@ -80,7 +89,10 @@ export function claimSlice(stored: ScheduleState, durationInMs: number, nowInMs:
 }
 
 export function pauseSchedule(state: ScheduleState, untilInMs: number): ScheduleState {
-  return { cursorInMs: Math.max(state.cursorInMs, untilInMs), pausedUntilInMs: Math.max(state.pausedUntilInMs, untilInMs) };
+  return {
+    cursorInMs: Math.max(state.cursorInMs, untilInMs),
+    pausedUntilInMs: Math.max(state.pausedUntilInMs, untilInMs),
+  };
 }
 
 /** The server reports debt (negative remaining capacity): nothing new is handed out until it is paid (at most a window). */

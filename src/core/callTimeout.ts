@@ -117,7 +117,9 @@ export function callTimeLimitInMs(
   const measured =
     estimate === undefined
       ? atFloorSpeed
-      : options.margin * (estimate.firstTokenInMs + maxTokens * estimate.perTokenInMs) * 2 ** Math.max(0, earlierTimeouts);
+      : options.margin *
+        (estimate.firstTokenInMs + maxTokens * estimate.perTokenInMs) *
+        2 ** Math.max(0, earlierTimeouts);
   return Math.ceil(Math.max(options.minimumInMs, Math.min(measured, atFloorSpeed)));
 }
 
@@ -131,11 +133,18 @@ export interface StreamTimeLimits {
 /** Idle limits for a streamed call: margin x the measured times, at least `minimumIdleInMs`. */
 export function streamTimeLimits(
   estimate: GenerationSpeedEstimate | undefined,
-  options: CallTimeLimitOptions & { readonly minimumIdleInMs: number } = { ...DEFAULT_CALL_TIME_LIMIT_OPTIONS, minimumIdleInMs: 10_000 },
+  options: CallTimeLimitOptions & { readonly minimumIdleInMs: number } = {
+    ...DEFAULT_CALL_TIME_LIMIT_OPTIONS,
+    minimumIdleInMs: 10_000,
+  },
 ): StreamTimeLimits {
-  const firstToken = estimate === undefined ? options.maxFirstTokenInMs : Math.min(options.maxFirstTokenInMs, options.margin * estimate.firstTokenInMs);
+  const firstToken =
+    estimate === undefined
+      ? options.maxFirstTokenInMs
+      : Math.min(options.maxFirstTokenInMs, options.margin * estimate.firstTokenInMs);
   const slowestTokenInMs = 1_000 / options.floorTokensPerSecond;
-  const perToken = estimate === undefined ? slowestTokenInMs : Math.min(slowestTokenInMs, options.margin * estimate.perTokenInMs);
+  const perToken =
+    estimate === undefined ? slowestTokenInMs : Math.min(slowestTokenInMs, options.margin * estimate.perTokenInMs);
   return {
     firstChunkInMs: Math.ceil(Math.max(options.minimumIdleInMs, firstToken)),
     // A chunk can carry a few tokens: allow for eight at the per-token time.
@@ -159,9 +168,10 @@ export interface TimeoutRetryBudget {
  * most `maxAttempts`.
  */
 export function timedOutAttemptsAllowed(budget: TimeoutRetryBudget): number {
-  const affordable = budget.worstCaseAttemptInNanos > 0
-    ? Math.floor(budget.unconfirmedSpendLimitInNanos / budget.worstCaseAttemptInNanos)
-    : budget.maxAttempts;
+  const affordable =
+    budget.worstCaseAttemptInNanos > 0
+      ? Math.floor(budget.unconfirmedSpendLimitInNanos / budget.worstCaseAttemptInNanos)
+      : budget.maxAttempts;
   return Math.max(1, Math.min(budget.maxAttempts, affordable));
 }
 

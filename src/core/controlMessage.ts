@@ -4,7 +4,13 @@ export type ControlMessage =
   /** Resume (or start) the ingest of a blob: the sweeper's way back into a stalled ingest. */
   | { readonly v: 1; readonly kind: 'ingest'; readonly container: string; readonly name: string }
   /** Deliver (attempt) a job's final event to the webhook endpoint. */
-  | { readonly v: 1; readonly kind: 'webhook'; readonly jobId: string; readonly eventId: string; readonly attempt: number };
+  | {
+      readonly v: 1;
+      readonly kind: 'webhook';
+      readonly jobId: string;
+      readonly eventId: string;
+      readonly attempt: number;
+    };
 
 /** Has the job finalised (files written, status final); sent when its last line is recorded or it is cancelled. */
 export function finalizeMessage(jobId: string): ControlMessage {
@@ -24,7 +30,12 @@ export function parseControlMessage(payload: unknown): ControlMessage | string {
   if (m['kind'] === 'ingest' && typeof m['container'] === 'string' && typeof m['name'] === 'string') {
     return ingestMessage(m['container'], m['name']);
   }
-  if (m['kind'] === 'webhook' && typeof m['jobId'] === 'string' && typeof m['eventId'] === 'string' && Number.isInteger(m['attempt'])) {
+  if (
+    m['kind'] === 'webhook' &&
+    typeof m['jobId'] === 'string' &&
+    typeof m['eventId'] === 'string' &&
+    Number.isInteger(m['attempt'])
+  ) {
     return { v: 1, kind: 'webhook', jobId: m['jobId'], eventId: m['eventId'], attempt: m['attempt'] as number };
   }
   return `unknown control message kind ${JSON.stringify(m['kind'])}`;

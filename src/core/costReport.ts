@@ -97,7 +97,15 @@ export class CostReportBuilder {
     // Amounts of different currencies are never added: the currency is part of the group.
     const id = JSON.stringify([...values, rollup.currency]);
     let group = this.#groups.get(id);
-    if (group === undefined) this.#groups.set(id, (group = { values, currency: rollup.currency, sum: { calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 } }));
+    if (group === undefined)
+      this.#groups.set(
+        id,
+        (group = {
+          values,
+          currency: rollup.currency,
+          sum: { calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 },
+        }),
+      );
     add(group.sum, rollup);
     add(this.#total, rollup);
     this.#currencies.add(rollup.currency);
@@ -109,7 +117,14 @@ export class CostReportBuilder {
       .map(({ values, currency, sum }): CostReportRow => {
         const dimensions: Partial<Record<CostDimension, string>> = {};
         groupBy.forEach((d, i) => (dimensions[d] = values[i]!));
-        return { key: values.join('|'), ...dimensions, ...totalsOf(sum), cost: nanosToNumber(sum.costInNanos), cost_nanos: sum.costInNanos, currency };
+        return {
+          key: values.join('|'),
+          ...dimensions,
+          ...totalsOf(sum),
+          cost: nanosToNumber(sum.costInNanos),
+          cost_nanos: sum.costInNanos,
+          currency,
+        };
       })
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.currency < b.currency ? -1 : 1));
     const single = this.#currencies.size <= 1;
@@ -119,12 +134,19 @@ export class CostReportBuilder {
       groupBy: groupBy.join(','),
       currency: single ? ([...this.#currencies][0] ?? this.#options.defaultCurrency) : 'mixed',
       rows,
-      total: { ...totalsOf(this.#total), cost: single ? nanosToNumber(this.#total.costInNanos) : null, cost_nanos: single ? this.#total.costInNanos : null },
+      total: {
+        ...totalsOf(this.#total),
+        cost: single ? nanosToNumber(this.#total.costInNanos) : null,
+        cost_nanos: single ? this.#total.costInNanos : null,
+      },
     };
   }
 }
 
-export function buildCostReport(rollups: Iterable<CostRollup>, options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string }): CostReport {
+export function buildCostReport(
+  rollups: Iterable<CostRollup>,
+  options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string },
+): CostReport {
   const builder = new CostReportBuilder(options);
   for (const rollup of rollups) builder.add(rollup);
   return builder.build();
@@ -139,7 +161,13 @@ function add(sum: Sum, rollup: CostRollup): void {
 }
 
 function totalsOf(sum: Sum): Omit<CostTotals, 'cost' | 'cost_nanos'> {
-  return { calls: sum.calls, unconfirmed_calls: sum.unconfirmedCalls, input_tokens: sum.promptTokens, output_tokens: sum.completionTokens, total_tokens: sum.promptTokens + sum.completionTokens };
+  return {
+    calls: sum.calls,
+    unconfirmed_calls: sum.unconfirmedCalls,
+    input_tokens: sum.promptTokens,
+    output_tokens: sum.completionTokens,
+    total_tokens: sum.promptTokens + sum.completionTokens,
+  };
 }
 
 /** One CSV field (RFC 4180): quoted when it holds a comma, a quote, CR or LF; quotes doubled. */
@@ -154,7 +182,16 @@ export function csvField(value: string | number): string {
  */
 export function costReportCsv(report: CostReport): string {
   const dimensions = report.groupBy.split(',') as CostDimension[];
-  const header = [...dimensions, 'calls', 'unconfirmed_calls', 'input_tokens', 'output_tokens', 'total_tokens', 'cost', 'currency'];
+  const header = [
+    ...dimensions,
+    'calls',
+    'unconfirmed_calls',
+    'input_tokens',
+    'output_tokens',
+    'total_tokens',
+    'cost',
+    'currency',
+  ];
   const lines = [header.map(csvField).join(',')];
   for (const row of report.rows) {
     const cells: Array<string | number> = [

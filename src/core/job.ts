@@ -18,9 +18,19 @@ export const JobStatus = {
 } as const;
 export type JobStatus = (typeof JobStatus)[keyof typeof JobStatus];
 
-export const ACTIVE_STATUSES: readonly JobStatus[] = [JobStatus.validating, JobStatus.inProgress, JobStatus.finalizing, JobStatus.cancelling];
+export const ACTIVE_STATUSES: readonly JobStatus[] = [
+  JobStatus.validating,
+  JobStatus.inProgress,
+  JobStatus.finalizing,
+  JobStatus.cancelling,
+];
 
-export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set([JobStatus.completed, JobStatus.failed, JobStatus.cancelled, JobStatus.expired]);
+export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set([
+  JobStatus.completed,
+  JobStatus.failed,
+  JobStatus.cancelled,
+  JobStatus.expired,
+]);
 
 /** Validation errors kept on the job document itself; the rest are in the line outcomes and the error file. */
 export const MAX_ERRORS_ON_JOB = 100;
@@ -91,8 +101,14 @@ export interface Job {
    * fail at once with this error instead of each burning a call. Cleared by a retry.
    */
   readonly halt?: (LineError & { readonly atInMs: number }) | undefined;
-  readonly timestamps: Partial<Record<'inProgressAt' | 'finalizingAt' | 'completedAt' | 'failedAt' | 'cancellingAt' | 'cancelledAt' | 'expiredAt', number>>;
-  readonly output?: { readonly container: string; readonly resultsBlob: string; readonly errorsBlob: string } | undefined;
+  readonly timestamps: Partial<
+    Record<
+      'inProgressAt' | 'finalizingAt' | 'completedAt' | 'failedAt' | 'cancellingAt' | 'cancelledAt' | 'expiredAt',
+      number
+    >
+  >;
+  readonly output?:
+    { readonly container: string; readonly resultsBlob: string; readonly errorsBlob: string } | undefined;
   /** Last time a line got its outcome or the ingest moved on: how the sweeper tells a stalled job. */
   readonly progressAtInMs?: number | undefined;
   /** Lines wait in delayed messages until then (the endpoint asked for a long pause), and why. */

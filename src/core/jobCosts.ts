@@ -26,12 +26,17 @@ export function estimatedCosts(job: Job) {
   if (estimate === undefined) return { min_cost: null, max_cost: null, currency: currencyOf(job), remaining: null };
   const done = job.counts.succeeded + job.counts.failed - job.ingest.invalid;
   const remainingRequests = Math.max(0, job.ingest.requests - done);
-  const share = (nanos: number): number => (job.ingest.requests === 0 ? 0 : nanosToAmount(Math.round((nanos * remainingRequests) / job.ingest.requests)));
+  const share = (nanos: number): number =>
+    job.ingest.requests === 0 ? 0 : nanosToAmount(Math.round((nanos * remainingRequests) / job.ingest.requests));
   return {
     min_cost: nanosToAmount(estimate.minCostInNanos),
     max_cost: nanosToAmount(estimate.maxCostInNanos),
     currency: estimate.currency,
-    remaining: { requests: remainingRequests, min_cost: share(estimate.minCostInNanos), max_cost: share(estimate.maxCostInNanos) },
+    remaining: {
+      requests: remainingRequests,
+      min_cost: share(estimate.minCostInNanos),
+      max_cost: share(estimate.maxCostInNanos),
+    },
   };
 }
 

@@ -60,7 +60,10 @@ export function parseBatchLine(text: string): ParsedLine {
     return invalid({ code: LineErrorCode.invalidJsonLine, message: 'Line must be a JSON object' });
   }
   if (exceedsDepth(parsed, MAX_JSON_DEPTH)) {
-    return invalid({ code: LineErrorCode.invalidRequest, message: `JSON nesting deeper than ${MAX_JSON_DEPTH} levels` });
+    return invalid({
+      code: LineErrorCode.invalidRequest,
+      message: `JSON nesting deeper than ${MAX_JSON_DEPTH} levels`,
+    });
   }
 
   const rawCustomId = parsed['custom_id'];
@@ -111,7 +114,8 @@ function batchLineBody(line: JsonObject): { readonly body: JsonObject } | LineEr
     return { code: LineErrorCode.urlMismatch, message, param: 'url' };
   }
   const body = line['body'];
-  if (!isObject(body)) return { code: LineErrorCode.invalidRequest, message: 'body must be a JSON object', param: 'body' };
+  if (!isObject(body))
+    return { code: LineErrorCode.invalidRequest, message: 'body must be a JSON object', param: 'body' };
   return { body };
 }
 
@@ -138,7 +142,11 @@ function validateChatBody(body: JsonObject, prefix: string): LineError | undefin
     if (!contentIsValid) return fail(`${at}.content`, 'must be a string or an array of content parts');
   }
   const maxTokens = body['max_tokens'];
-  if (maxTokens !== undefined && maxTokens !== null && !(Number.isInteger(maxTokens) && (maxTokens as number) > 0 && (maxTokens as number) <= MAX_MAX_TOKENS)) {
+  if (
+    maxTokens !== undefined &&
+    maxTokens !== null &&
+    !(Number.isInteger(maxTokens) && (maxTokens as number) > 0 && (maxTokens as number) <= MAX_MAX_TOKENS)
+  ) {
     return fail('max_tokens', `must be a positive integer of at most ${MAX_MAX_TOKENS}, or null`);
   }
   for (const field of ['temperature', 'top_p', 'frequency_penalty', 'presence_penalty'] as const) {

@@ -13,14 +13,62 @@ export interface ModelPrice {
  * billed, so set PHI3_PRICES to match it.
  */
 export const DEFAULT_PRICES: readonly ModelPrice[] = [
-  { model: 'Phi-3-mini-4k-instruct', inputPerMillion: 0.13, outputPerMillion: 0.52, currency: 'USD', effectiveFrom: '2024-01-01' },
-  { model: 'Phi-3-mini-128k-instruct', inputPerMillion: 0.13, outputPerMillion: 0.52, currency: 'USD', effectiveFrom: '2024-01-01' },
-  { model: 'Phi-3.5-mini-instruct', inputPerMillion: 0.13, outputPerMillion: 0.52, currency: 'USD', effectiveFrom: '2024-01-01' },
-  { model: 'Phi-3-small-8k-instruct', inputPerMillion: 0.15, outputPerMillion: 0.6, currency: 'USD', effectiveFrom: '2024-01-01' },
-  { model: 'Phi-3-small-128k-instruct', inputPerMillion: 0.15, outputPerMillion: 0.6, currency: 'USD', effectiveFrom: '2024-01-01' },
-  { model: 'Phi-3-medium-4k-instruct', inputPerMillion: 0.17, outputPerMillion: 0.68, currency: 'USD', effectiveFrom: '2024-01-01' },
-  { model: 'Phi-3-medium-128k-instruct', inputPerMillion: 0.17, outputPerMillion: 0.68, currency: 'USD', effectiveFrom: '2024-01-01' },
-  { model: 'Phi-3.5-MoE-instruct', inputPerMillion: 0.16, outputPerMillion: 0.64, currency: 'USD', effectiveFrom: '2024-01-01' },
+  {
+    model: 'Phi-3-mini-4k-instruct',
+    inputPerMillion: 0.13,
+    outputPerMillion: 0.52,
+    currency: 'USD',
+    effectiveFrom: '2024-01-01',
+  },
+  {
+    model: 'Phi-3-mini-128k-instruct',
+    inputPerMillion: 0.13,
+    outputPerMillion: 0.52,
+    currency: 'USD',
+    effectiveFrom: '2024-01-01',
+  },
+  {
+    model: 'Phi-3.5-mini-instruct',
+    inputPerMillion: 0.13,
+    outputPerMillion: 0.52,
+    currency: 'USD',
+    effectiveFrom: '2024-01-01',
+  },
+  {
+    model: 'Phi-3-small-8k-instruct',
+    inputPerMillion: 0.15,
+    outputPerMillion: 0.6,
+    currency: 'USD',
+    effectiveFrom: '2024-01-01',
+  },
+  {
+    model: 'Phi-3-small-128k-instruct',
+    inputPerMillion: 0.15,
+    outputPerMillion: 0.6,
+    currency: 'USD',
+    effectiveFrom: '2024-01-01',
+  },
+  {
+    model: 'Phi-3-medium-4k-instruct',
+    inputPerMillion: 0.17,
+    outputPerMillion: 0.68,
+    currency: 'USD',
+    effectiveFrom: '2024-01-01',
+  },
+  {
+    model: 'Phi-3-medium-128k-instruct',
+    inputPerMillion: 0.17,
+    outputPerMillion: 0.68,
+    currency: 'USD',
+    effectiveFrom: '2024-01-01',
+  },
+  {
+    model: 'Phi-3.5-MoE-instruct',
+    inputPerMillion: 0.16,
+    outputPerMillion: 0.64,
+    currency: 'USD',
+    effectiveFrom: '2024-01-01',
+  },
 ];
 
 /** Costs are kept in integer nano-units (1e-9 of the currency) so that sums are exact. */
@@ -48,10 +96,20 @@ export function costInNanos(price: ModelPrice, promptTokens: number, completionT
   return Math.round(price.inputPerMillion * promptTokens * 1000 + price.outputPerMillion * completionTokens * 1000);
 }
 
-export function priceUsage(prices: readonly ModelPrice[], model: string, day: string, promptTokens: number, completionTokens: number): PricedUsage {
+export function priceUsage(
+  prices: readonly ModelPrice[],
+  model: string,
+  day: string,
+  promptTokens: number,
+  completionTokens: number,
+): PricedUsage {
   const price = priceFor(prices, model, day);
   if (price === undefined) return { costInNanos: 0, currency: 'USD', priceEffectiveFrom: 'unpriced' };
-  return { costInNanos: costInNanos(price, promptTokens, completionTokens), currency: price.currency, priceEffectiveFrom: price.effectiveFrom };
+  return {
+    costInNanos: costInNanos(price, promptTokens, completionTokens),
+    currency: price.currency,
+    priceEffectiveFrom: price.effectiveFrom,
+  };
 }
 
 export function nanosToAmount(nanos: number): number {

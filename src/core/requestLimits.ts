@@ -32,8 +32,13 @@ export interface RequestSize {
 /** Why a request could never be served by the deployment, or undefined if it could. */
 export function requestSizeError(size: RequestSize, limits: RequestLimits): LineError | undefined {
   const total = size.promptTokens + size.maxTokens;
-  const maxTokens = size.maxTokensDefaulted ? `max_tokens (${size.maxTokens}, the default: the line sets none)` : `max_tokens (${size.maxTokens})`;
-  const asked = size.promptTokens > 0 ? `The prompt (${size.promptTokens} tokens) + ${maxTokens} = ${total} tokens` : `${maxTokens}`;
+  const maxTokens = size.maxTokensDefaulted
+    ? `max_tokens (${size.maxTokens}, the default: the line sets none)`
+    : `max_tokens (${size.maxTokens})`;
+  const asked =
+    size.promptTokens > 0
+      ? `The prompt (${size.promptTokens} tokens) + ${maxTokens} = ${total} tokens`
+      : `${maxTokens}`;
   if (total > limits.contextLength) {
     return {
       code: LineErrorCode.contextLengthExceeded,

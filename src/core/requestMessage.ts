@@ -61,7 +61,13 @@ export class RequestMessagePacker {
   #bytes = 0;
   #nextSeq: number;
 
-  constructor(jobId: string, input: InputBlobRef, options: PackRequestsOptions, firstSeq = 0, stamp: { firstSend?: boolean } = {}) {
+  constructor(
+    jobId: string,
+    input: InputBlobRef,
+    options: PackRequestsOptions,
+    firstSeq = 0,
+    stamp: { firstSend?: boolean } = {},
+  ) {
     this.#jobId = jobId;
     this.#input = input;
     this.#options = options;
@@ -69,7 +75,15 @@ export class RequestMessagePacker {
     this.#firstSend = stamp.firstSend === true;
     // Envelope size with a generous seq and the flag, so the estimate never undercounts and packing does not depend on the flag.
     this.#envelopeBytes = Buffer.byteLength(
-      JSON.stringify({ v: 1, kind: 'requests', jobId, seq: Number.MAX_SAFE_INTEGER, input, items: [], firstSend: true }),
+      JSON.stringify({
+        v: 1,
+        kind: 'requests',
+        jobId,
+        seq: Number.MAX_SAFE_INTEGER,
+        input,
+        items: [],
+        firstSend: true,
+      }),
     );
   }
 
@@ -78,7 +92,13 @@ export class RequestMessagePacker {
   }
 
   /** Adds a request; returns the message it completed, if adding it filled one. */
-  add(line: number, id: string, body: ChatCompletionBody, source: { offset: number; length: number }, prior = 0): RequestMessage[] {
+  add(
+    line: number,
+    id: string,
+    body: ChatCompletionBody,
+    source: { offset: number; length: number },
+    prior = 0,
+  ): RequestMessage[] {
     const room = this.#options.maxMessageBytes - this.#envelopeBytes;
     const extra = prior > 0 ? { prior } : {};
     const byReference: RequestItem = { line, id, ref: { offset: source.offset, length: source.length }, ...extra };
@@ -92,7 +112,10 @@ export class RequestMessagePacker {
       itemBytes = Buffer.byteLength(json) + 1;
     }
     const completed: RequestMessage[] = [];
-    if (this.#items.length > 0 && (this.#bytes + itemBytes > room || this.#items.length >= this.#options.maxItemsPerMessage)) {
+    if (
+      this.#items.length > 0 &&
+      (this.#bytes + itemBytes > room || this.#items.length >= this.#options.maxItemsPerMessage)
+    ) {
       completed.push(this.#take());
     }
     this.#items.push(item);
@@ -132,7 +155,9 @@ const SERIALIZED = new WeakMap<object, string>();
 
 /** A payload as JSON: the packer's own serialisation when it made the message, else JSON.stringify. */
 export function payloadJson(payload: unknown): string {
-  return (typeof payload === 'object' && payload !== null ? SERIALIZED.get(payload) : undefined) ?? JSON.stringify(payload);
+  return (
+    (typeof payload === 'object' && payload !== null ? SERIALIZED.get(payload) : undefined) ?? JSON.stringify(payload)
+  );
 }
 
 /** Narrows an untrusted queue payload to a RequestMessage, or says what is wrong with it. */
@@ -149,8 +174,11 @@ function problemOfRequestMessage(payload: unknown): string | undefined {
   if (typeof m['jobId'] !== 'string' || typeof m['seq'] !== 'number') return 'jobId or seq missing';
   const input = m['input'] as Record<string, unknown> | undefined;
   if (
-    typeof input !== 'object' || input === null ||
-    typeof input['container'] !== 'string' || typeof input['name'] !== 'string' || typeof input['etag'] !== 'string'
+    typeof input !== 'object' ||
+    input === null ||
+    typeof input['container'] !== 'string' ||
+    typeof input['name'] !== 'string' ||
+    typeof input['etag'] !== 'string'
   ) {
     return 'input blob reference missing';
   }

@@ -21,7 +21,12 @@ export type RetryDecision =
   | { readonly action: 'done' }
   | { readonly action: 'fail' }
   | { readonly action: 'retry'; readonly delayInMs: number; readonly throttled: boolean }
-  | { readonly action: 'requeue'; readonly delayInMs: number; readonly throttled: boolean; readonly requestedDelayInMs: number };
+  | {
+      readonly action: 'requeue';
+      readonly delayInMs: number;
+      readonly throttled: boolean;
+      readonly requestedDelayInMs: number;
+    };
 
 const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
 
@@ -33,7 +38,12 @@ export function isRetryableStatus(status: number): boolean {
  * Decides what to do after a call. `failedAttempts` counts earlier non-throttled failures of this line;
  * `random` in [0, 1) adds jitter so that many workers do not retry in step.
  */
-export function decideRetry(outcome: CallOutcome, failedAttempts: number, policy: RetryPolicy, random: number): RetryDecision {
+export function decideRetry(
+  outcome: CallOutcome,
+  failedAttempts: number,
+  policy: RetryPolicy,
+  random: number,
+): RetryDecision {
   if (outcome.kind === 'response' && outcome.status >= 200 && outcome.status < 300) return { action: 'done' };
   if (outcome.kind === 'response' && !isRetryableStatus(outcome.status)) return { action: 'fail' };
 
@@ -52,7 +62,10 @@ export function decideRetry(outcome: CallOutcome, failedAttempts: number, policy
 }
 
 /** Reads `retry-after-ms`, then `retry-after` (seconds or an HTTP date), as Azure sends them. */
-export function parseRetryAfterInMs(headers: Readonly<Record<string, string | undefined>>, nowInMs: number): number | undefined {
+export function parseRetryAfterInMs(
+  headers: Readonly<Record<string, string | undefined>>,
+  nowInMs: number,
+): number | undefined {
   const ms = headers['retry-after-ms'];
   if (ms !== undefined && ms.trim() !== '') {
     const value = Number(ms);

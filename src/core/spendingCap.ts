@@ -35,10 +35,14 @@ export type SpendingCapFields = { readonly maxCostInNanos?: number; readonly job
  * The job's cap from its blob metadata, else the default. A cap that cannot be read becomes 0 with a
  * job error: spending nothing is the only safe reading of a limit nobody can interpret.
  */
-export function spendingCapFromMetadata(metadata: Readonly<Record<string, string>>, defaultMaxCostInNanos: number | undefined): SpendingCapFields {
+export function spendingCapFromMetadata(
+  metadata: Readonly<Record<string, string>>,
+  defaultMaxCostInNanos: number | undefined,
+): SpendingCapFields {
   const key = Object.keys(metadata).find((k) => k.toLowerCase() === MAX_COST_METADATA);
   const text = key === undefined ? undefined : metadata[key];
-  if (text === undefined || text.trim() === '') return defaultMaxCostInNanos === undefined ? {} : { maxCostInNanos: defaultMaxCostInNanos };
+  if (text === undefined || text.trim() === '')
+    return defaultMaxCostInNanos === undefined ? {} : { maxCostInNanos: defaultMaxCostInNanos };
   const parsed = parseAmountToNanos(text);
   if (parsed !== undefined) return { maxCostInNanos: parsed };
   return {

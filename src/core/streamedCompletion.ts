@@ -146,9 +146,21 @@ export class StreamedCompletionAssembler {
     const choices = [...this.#choices.entries()]
       .sort(([a], [b]) => a - b)
       .map(([index, state]): AssembledChoice => {
-        if (state.finishReason === null) throw new StreamedCompletionError(`Choice ${index} ended without a finish reason`);
-        return { index, message: { role: state.role, content: state.content.join('') }, finish_reason: state.finishReason };
+        if (state.finishReason === null)
+          throw new StreamedCompletionError(`Choice ${index} ended without a finish reason`);
+        return {
+          index,
+          message: { role: state.role, content: state.content.join('') },
+          finish_reason: state.finishReason,
+        };
       });
-    return { id: this.#id, object: 'chat.completion', created: this.#created, model: this.#model, choices, usage: this.#usage };
+    return {
+      id: this.#id,
+      object: 'chat.completion',
+      created: this.#created,
+      model: this.#model,
+      choices,
+      usage: this.#usage,
+    };
   }
 }

@@ -10,4 +10,9 @@ export async function cancelJobHandler(request: HttpRequest): Promise<HttpRespon
   return jsonResponse(200, toBatchObject(job));
 }
 
-app.http('cancelJob', { route: 'jobs/{jobId}/cancel', methods: ['POST'], authLevel: 'function', handler: httpHandler(cancelJobHandler) });
+app.http('cancelJob', {
+  route: 'jobs/{jobId}/cancel',
+  methods: ['POST'],
+  authLevel: 'function',
+  handler: httpHandler(cancelJobHandler),
+});

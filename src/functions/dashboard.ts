@@ -28,5 +28,15 @@ export async function dashboardAssetHandler(request: HttpRequest): Promise<HttpR
 }
 
 // Opened as /api/dashboard?code=<function key>; the page passes the key on to its files and API calls.
-app.http('dashboard', { route: 'dashboard', methods: ['GET'], authLevel: 'function', handler: httpHandler(dashboardHandler) });
-app.http('dashboardAsset', { route: 'dashboard/{asset}', methods: ['GET'], authLevel: 'function', handler: httpHandler(dashboardAssetHandler) });
+app.http('dashboard', {
+  route: 'dashboard',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: httpHandler(dashboardHandler),
+});
+app.http('dashboardAsset', {
+  route: 'dashboard/{asset}',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: httpHandler(dashboardAssetHandler),
+});

@@ -7,7 +7,9 @@ import { costReportCsv } from '../core/costReport.js';
 export async function getCostsHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const query = parseCostReportQuery(request.query);
   const services = await getServices();
-  const report = await getCostReport(services.rollups, query, { defaultCurrency: services.config.prices[0]?.currency ?? 'USD' });
+  const report = await getCostReport(services.rollups, query, {
+    defaultCurrency: services.config.prices[0]?.currency ?? 'USD',
+  });
   if (query.format === 'json') return jsonResponse(200, report);
   return {
     status: 200,
@@ -20,4 +22,9 @@ export async function getCostsHandler(request: HttpRequest): Promise<HttpRespons
   };
 }
 
-app.http('getCosts', { route: 'costs', methods: ['GET'], authLevel: 'function', handler: httpHandler(getCostsHandler) });
+app.http('getCosts', {
+  route: 'costs',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: httpHandler(getCostsHandler),
+});

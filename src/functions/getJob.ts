@@ -8,4 +8,9 @@ export async function getJobHandler(request: HttpRequest): Promise<HttpResponseI
   return jsonResponse(200, await getJobStatus(services.jobs, request.params['jobId']));
 }
 
-app.http('getJob', { route: 'jobs/{jobId}', methods: ['GET'], authLevel: 'function', handler: httpHandler(getJobHandler) });
+app.http('getJob', {
+  route: 'jobs/{jobId}',
+  methods: ['GET'],
+  authLevel: 'function',
+  handler: httpHandler(getJobHandler),
+});

@@ -21,4 +21,3 @@ app.http('getJobResults', {
   authLevel: 'function',
   handler: httpHandler(getJobResultsHandler),
 });
-

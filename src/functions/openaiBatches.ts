@@ -33,9 +33,24 @@ export async function cancelBatchHandler(request: HttpRequest): Promise<HttpResp
 }
 
 const authLevel = 'function';
-app.http('openaiCreateBatch', { route: 'v1/batches', methods: ['POST'], authLevel, handler: openaiHandler(createBatchHandler) });
-app.http('openaiListBatches', { route: 'v1/batches', methods: ['GET'], authLevel, handler: openaiHandler(listBatchesHandler) });
-app.http('openaiGetBatch', { route: 'v1/batches/{batchId}', methods: ['GET'], authLevel, handler: openaiHandler(getBatchHandler) });
+app.http('openaiCreateBatch', {
+  route: 'v1/batches',
+  methods: ['POST'],
+  authLevel,
+  handler: openaiHandler(createBatchHandler),
+});
+app.http('openaiListBatches', {
+  route: 'v1/batches',
+  methods: ['GET'],
+  authLevel,
+  handler: openaiHandler(listBatchesHandler),
+});
+app.http('openaiGetBatch', {
+  route: 'v1/batches/{batchId}',
+  methods: ['GET'],
+  authLevel,
+  handler: openaiHandler(getBatchHandler),
+});
 app.http('openaiCancelBatch', {
   route: 'v1/batches/{batchId}/cancel',
   methods: ['POST'],

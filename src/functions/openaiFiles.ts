@@ -16,7 +16,11 @@ export async function createFileHandler(request: HttpRequest): Promise<HttpRespo
 
 export async function listFilesHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const services = await getServices();
-  const query = { limit: request.query.get('limit'), after: request.query.get('after'), purpose: request.query.get('purpose') };
+  const query = {
+    limit: request.query.get('limit'),
+    after: request.query.get('after'),
+    purpose: request.query.get('purpose'),
+  };
   return jsonResponse(200, await listFiles(services.filesDeps(), query));
 }
 
@@ -28,7 +32,11 @@ export async function getFileHandler(request: HttpRequest): Promise<HttpResponse
 export async function getFileContentHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const services = await getServices();
   const content = await openFileContent(services.filesDeps(), request.params['fileId']);
-  return { status: 200, headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' }, body: Readable.from(content) };
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' },
+    body: Readable.from(content),
+  };
 }
 
 export async function deleteFileHandler(request: HttpRequest): Promise<HttpResponseInit> {
@@ -37,10 +45,30 @@ export async function deleteFileHandler(request: HttpRequest): Promise<HttpRespo
 }
 
 const authLevel = 'function';
-app.http('openaiCreateFile', { route: 'v1/files', methods: ['POST'], authLevel, handler: openaiHandler(createFileHandler) });
-app.http('openaiListFiles', { route: 'v1/files', methods: ['GET'], authLevel, handler: openaiHandler(listFilesHandler) });
-app.http('openaiGetFile', { route: 'v1/files/{fileId}', methods: ['GET'], authLevel, handler: openaiHandler(getFileHandler) });
-app.http('openaiDeleteFile', { route: 'v1/files/{fileId}', methods: ['DELETE'], authLevel, handler: openaiHandler(deleteFileHandler) });
+app.http('openaiCreateFile', {
+  route: 'v1/files',
+  methods: ['POST'],
+  authLevel,
+  handler: openaiHandler(createFileHandler),
+});
+app.http('openaiListFiles', {
+  route: 'v1/files',
+  methods: ['GET'],
+  authLevel,
+  handler: openaiHandler(listFilesHandler),
+});
+app.http('openaiGetFile', {
+  route: 'v1/files/{fileId}',
+  methods: ['GET'],
+  authLevel,
+  handler: openaiHandler(getFileHandler),
+});
+app.http('openaiDeleteFile', {
+  route: 'v1/files/{fileId}',
+  methods: ['DELETE'],
+  authLevel,
+  handler: openaiHandler(deleteFileHandler),
+});
 app.http('openaiGetFileContent', {
   route: 'v1/files/{fileId}/content',
   methods: ['GET'],

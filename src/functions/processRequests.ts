@@ -12,7 +12,9 @@ export async function processRequestsHandler(payload: unknown, context: Invocati
   const services = await getServices();
   const dequeueCount = readDequeueCount(context.triggerMetadata);
   const result = await processRequestMessage(message, services.workerDeps(context), { dequeueCount });
-  context.log(`job ${message.jobId} message ${message.seq}: ${result.recorded} recorded, ${result.alreadyDone} already done, ${result.requeued} re-queued`);
+  context.log(
+    `job ${message.jobId} message ${message.seq}: ${result.recorded} recorded, ${result.alreadyDone} already done, ${result.requeued} re-queued`,
+  );
 }
 
 app.storageQueue('processRequests', {

@@ -8,7 +8,9 @@ export async function sweeperHandler(_timer: Timer, context: InvocationContext):
   const report = await sweep(services.ingestDeps(context), services.config.sweeper);
   const acted = Object.entries(report.actions).filter(([, action]) => action !== 'healthy');
   const rollups = await refreshRunningJobsRollups(services.finalizeDeps(context));
-  context.log(`sweeper: ${report.jobs} active job(s); ${acted.length} acted on; ${report.requeuedLines} line(s) re-queued; ${rollups} cost rollup(s) refreshed`);
+  context.log(
+    `sweeper: ${report.jobs} active job(s); ${acted.length} acted on; ${report.requeuedLines} line(s) re-queued; ${rollups} cost rollup(s) refreshed`,
+  );
 }
 
 app.timer('sweeper', { schedule: '%SWEEPER_SCHEDULE%', handler: sweeperHandler });

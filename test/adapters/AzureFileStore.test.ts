@@ -31,9 +31,15 @@ describe('AzureFileStore on Azurite', () => {
     const container = uniqueName('files');
     await service.getContainerClient(container).create();
     const files = new AzureFileStore(service, container);
-    const stored = await files.upload({ id: 'file-b', filename: 'Zoë’s batch.jsonl', purpose: 'batch', createdAtInMs: 1_700_000_000_000 }, chunks(3, 1000), { maxBytes: 10_000 });
+    const stored = await files.upload(
+      { id: 'file-b', filename: 'Zoë’s batch.jsonl', purpose: 'batch', createdAtInMs: 1_700_000_000_000 },
+      chunks(3, 1000),
+      { maxBytes: 10_000 },
+    );
     expect(stored.bytes).toBe(3000);
-    await files.upload({ id: 'file-a', filename: 'a.jsonl', purpose: 'batch', createdAtInMs: 1 }, chunks(1, 10), { maxBytes: 10_000 });
+    await files.upload({ id: 'file-a', filename: 'a.jsonl', purpose: 'batch', createdAtInMs: 1 }, chunks(1, 10), {
+      maxBytes: 10_000,
+    });
     expect(await files.get('file-b')).toEqual(stored);
     const listed: string[] = [];
     for await (const file of files.list({})) listed.push(file.id);
@@ -60,7 +66,11 @@ describe('AzureFileStore on Azurite', () => {
     const container = uniqueName('files');
     await service.getContainerClient(container).create();
     const files = new AzureFileStore(service, container);
-    await expect(files.upload({ id: 'file-big', filename: 'big.jsonl', purpose: 'batch', createdAtInMs: 1 }, chunks(5, 1000), { maxBytes: 4500 })).rejects.toBeInstanceOf(FileTooLargeError);
+    await expect(
+      files.upload({ id: 'file-big', filename: 'big.jsonl', purpose: 'batch', createdAtInMs: 1 }, chunks(5, 1000), {
+        maxBytes: 4500,
+      }),
+    ).rejects.toBeInstanceOf(FileTooLargeError);
     expect(await files.get('file-big')).toBeUndefined();
   });
 });

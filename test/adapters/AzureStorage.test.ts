@@ -42,17 +42,29 @@ describe('AzureBlobStore against Azurite', () => {
     await blobs.upload(container, 'a.jsonl', 'line one\nline two\n', { contentType: 'application/jsonl' });
     const properties = (await blobs.getProperties(container, 'a.jsonl'))!;
     expect(properties.size).toBe(18);
-    expect((await collect(await blobs.openRead(container, 'a.jsonl', { etag: properties.etag }))).toString()).toBe('line one\nline two\n');
-    expect((await collect(await blobs.openRead(container, 'a.jsonl', { etag: properties.etag, offset: 9 }))).toString()).toBe('line two\n');
-    expect((await blobs.readRange(container, 'a.jsonl', { etag: properties.etag, offset: 5, length: 3 })).toString()).toBe('one');
+    expect((await collect(await blobs.openRead(container, 'a.jsonl', { etag: properties.etag }))).toString()).toBe(
+      'line one\nline two\n',
+    );
+    expect(
+      (await collect(await blobs.openRead(container, 'a.jsonl', { etag: properties.etag, offset: 9 }))).toString(),
+    ).toBe('line two\n');
+    expect(
+      (await blobs.readRange(container, 'a.jsonl', { etag: properties.etag, offset: 5, length: 3 })).toString(),
+    ).toBe('one');
 
     await blobs.setMetadata(container, 'a.jsonl', { jobid: 'x' }, { etag: properties.etag });
     const relabelled = (await blobs.getProperties(container, 'a.jsonl'))!;
     expect(relabelled.metadata).toEqual({ jobid: 'x' });
     expect(relabelled.etag).not.toBe(properties.etag);
-    await expect(blobs.readRange(container, 'a.jsonl', { etag: properties.etag, offset: 0, length: 1 })).rejects.toBeInstanceOf(BlobChangedError);
-    await expect(blobs.openRead(container, 'a.jsonl', { etag: properties.etag })).rejects.toBeInstanceOf(BlobChangedError);
-    await expect(blobs.setMetadata(container, 'a.jsonl', {}, { etag: properties.etag })).rejects.toBeInstanceOf(BlobChangedError);
+    await expect(
+      blobs.readRange(container, 'a.jsonl', { etag: properties.etag, offset: 0, length: 1 }),
+    ).rejects.toBeInstanceOf(BlobChangedError);
+    await expect(blobs.openRead(container, 'a.jsonl', { etag: properties.etag })).rejects.toBeInstanceOf(
+      BlobChangedError,
+    );
+    await expect(blobs.setMetadata(container, 'a.jsonl', {}, { etag: properties.etag })).rejects.toBeInstanceOf(
+      BlobChangedError,
+    );
   });
 
   it('streams a large version in order, its first range small, and takes a known size without asking for it', async () => {
@@ -66,7 +78,11 @@ describe('AzureBlobStore against Azurite', () => {
     for await (const chunk of await blobs.openRead(container, 'big.jsonl', { etag })) chunks.push(chunk);
     expect(chunks.map((c) => c.length)).toEqual([256 * 1024, 600_000 - 256 * 1024]);
     expect(Buffer.concat(chunks).equals(content)).toBe(true);
-    expect((await collect(await blobs.openRead(container, 'big.jsonl', { etag, size, offset: 100 }))).equals(content.subarray(100))).toBe(true);
+    expect(
+      (await collect(await blobs.openRead(container, 'big.jsonl', { etag, size, offset: 100 }))).equals(
+        content.subarray(100),
+      ),
+    ).toBe(true);
 
     // Given the size, opening asks nothing of storage: a missing version shows when its first range is read.
     const opened = await blobs.openRead(container, 'missing.jsonl', { etag, size: 10 });
@@ -96,7 +112,9 @@ describe('AzureMessageQueue against Azurite', () => {
     await queue.send([{ a: 1 }, { b: 'é' }]);
     await queue.send([{ later: true }], { visibilityDelayInMs: 60_000 });
     const received = await client.receiveMessages({ numberOfMessages: 32 });
-    const payloads = received.receivedMessageItems.map((m) => JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')));
+    const payloads = received.receivedMessageItems.map((m) =>
+      JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')),
+    );
     expect(payloads).toEqual(expect.arrayContaining([{ a: 1 }, { b: 'é' }]));
     expect(payloads).toHaveLength(2);
     const properties = await client.getProperties();

@@ -4,7 +4,11 @@ import { CosmosJobSpendStore } from '../../src/adapters/cosmos/CosmosJobSpendSto
 import { CosmosJobStore } from '../../src/adapters/cosmos/CosmosJobStore.js';
 import { CosmosRollupStore } from '../../src/adapters/cosmos/CosmosRollupStore.js';
 import { CosmosUsageLedger } from '../../src/adapters/cosmos/CosmosUsageLedger.js';
-import { createCosmosClient, ensureCosmosContainers, warmBulkRouting } from '../../src/adapters/cosmos/createCosmosClient.js';
+import {
+  createCosmosClient,
+  ensureCosmosContainers,
+  warmBulkRouting,
+} from '../../src/adapters/cosmos/createCosmosClient.js';
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
 import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
 import { describeCostStoresConformance, ledgerEntry, type CostStores } from './costStoresConformance.js';
@@ -17,7 +21,14 @@ let stores: CostStores;
 
 beforeAll(async () => {
   stack = await startLocalStack();
-  const config = loadConfig(withSettingDefaults({ ...stack.settings, PHI3_ENDPOINT: 'http://127.0.0.1:9', PHI3_API_KEY: 'unused', COSMOS_DATABASE: 'coststores' })).cosmos;
+  const config = loadConfig(
+    withSettingDefaults({
+      ...stack.settings,
+      PHI3_ENDPOINT: 'http://127.0.0.1:9',
+      PHI3_API_KEY: 'unused',
+      COSMOS_DATABASE: 'coststores',
+    }),
+  ).cosmos;
   client = createCosmosClient(config);
   const containers = await ensureCosmosContainers(client, config);
   const jobs = new CosmosJobStore(containers.jobs, containers.lines);
@@ -61,7 +72,14 @@ describe('the Cosmos ledger writes in bulk', () => {
 
 describe('warming the bulk path', () => {
   const firstBulkRequests = async (warm: boolean): Promise<number> => {
-    const config = loadConfig(withSettingDefaults({ ...stack.settings, PHI3_ENDPOINT: 'http://127.0.0.1:9', PHI3_API_KEY: 'unused', COSMOS_DATABASE: 'coststores' })).cosmos;
+    const config = loadConfig(
+      withSettingDefaults({
+        ...stack.settings,
+        PHI3_ENDPOINT: 'http://127.0.0.1:9',
+        PHI3_API_KEY: 'unused',
+        COSMOS_DATABASE: 'coststores',
+      }),
+    ).cosmos;
     const fresh = createCosmosClient(config);
     try {
       const { ledger } = await ensureCosmosContainers(fresh, config);
@@ -74,7 +92,7 @@ describe('warming the bulk path', () => {
     }
   };
 
-  it('leaves a new client\'s first bulk write one request instead of several', async () => {
+  it("leaves a new client's first bulk write one request instead of several", async () => {
     expect(await firstBulkRequests(false)).toBeGreaterThan(1);
     expect(await firstBulkRequests(true)).toBe(1);
   });

@@ -5,6 +5,11 @@ import { InMemoryUsageLedger } from '../../src/adapters/memory/InMemoryUsageLedg
 import { describeCostStoresConformance } from './costStoresConformance.js';
 
 const jobs = new InMemoryJobStore();
-const stores = { ledger: new InMemoryUsageLedger(), rollups: new InMemoryRollupStore(), jobs, jobSpend: new InMemoryJobSpendStore(jobs) };
+const stores = {
+  ledger: new InMemoryUsageLedger(),
+  rollups: new InMemoryRollupStore(),
+  jobs,
+  jobSpend: new InMemoryJobSpendStore(jobs),
+};
 
 describeCostStoresConformance('in memory', () => stores);

@@ -8,7 +8,11 @@ import {
 } from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
 import type { DeploymentMetricsSnapshot, MetricsSnapshot } from '../../src/adapters/memory/InMemoryMetrics.js';
-import { DURATION_BUCKETS_IN_MS, MetricName, OpenTelemetryMetrics } from '../../src/adapters/telemetry/OpenTelemetryMetrics.js';
+import {
+  DURATION_BUCKETS_IN_MS,
+  MetricName,
+  OpenTelemetryMetrics,
+} from '../../src/adapters/telemetry/OpenTelemetryMetrics.js';
 import { CallResult } from '../../src/app/metrics.js';
 import { metricsConformance, type MetricsUnderTest } from './metricsConformance.js';
 
@@ -21,7 +25,12 @@ function withInMemoryExporter(): MetricsUnderTest & { collect(): Promise<MetricD
   const metrics = new OpenTelemetryMetrics(provider.getMeter('phi3-batch-test'));
   const collect = async (): Promise<MetricData[]> => {
     await reader.forceFlush();
-    return exporter.getMetrics().at(-1)?.scopeMetrics.flatMap((scope) => scope.metrics) ?? [];
+    return (
+      exporter
+        .getMetrics()
+        .at(-1)
+        ?.scopeMetrics.flatMap((scope) => scope.metrics) ?? []
+    );
   };
   return {
     metrics,
@@ -110,7 +119,9 @@ describe('OpenTelemetryMetrics', () => {
       }
       target.metrics.callStarted('medium');
       target.metrics.callEnded('medium', 60_500, CallResult.timedOut);
-      const duration = (await target.collect()).find((metric) => metric.descriptor.name === MetricName.duration) as HistogramMetricData;
+      const duration = (await target.collect()).find(
+        (metric) => metric.descriptor.name === MetricName.duration,
+      ) as HistogramMetricData;
       expect(duration.descriptor.unit).toBe('ms');
       const succeeded = duration.dataPoints.find((point) => point.attributes['result'] === 'succeeded');
       expect(succeeded?.attributes).toEqual({ deployment: 'medium', result: 'succeeded' });

@@ -10,11 +10,17 @@ export function itKeepsBlockBlobsLikeAzure(getStore: () => BlobStore, container:
     await blobs.stageBlock(container, 'parts/a.jsonl', 'block-2', 'two\n');
     await blobs.stageBlock(container, 'parts/a.jsonl', 'block-1', 'one\n');
     expect(await blobs.download(container, 'parts/a.jsonl')).toBeUndefined();
-    expect([...(await blobs.listBlocks(container, 'parts/a.jsonl')).uncommitted].sort()).toEqual(['block-1', 'block-2']);
+    expect([...(await blobs.listBlocks(container, 'parts/a.jsonl')).uncommitted].sort()).toEqual([
+      'block-1',
+      'block-2',
+    ]);
 
     await blobs.commitBlocks(container, 'parts/a.jsonl', ['block-1', 'block-2'], { contentType: 'application/jsonl' });
     expect((await blobs.download(container, 'parts/a.jsonl'))!.toString()).toBe('one\ntwo\n');
-    expect(await blobs.listBlocks(container, 'parts/a.jsonl')).toEqual({ committed: ['block-1', 'block-2'], uncommitted: [] });
+    expect(await blobs.listBlocks(container, 'parts/a.jsonl')).toEqual({
+      committed: ['block-1', 'block-2'],
+      uncommitted: [],
+    });
     await blobs.commitBlocks(container, 'parts/a.jsonl', ['block-1', 'block-2'], { contentType: 'application/jsonl' });
     expect((await blobs.download(container, 'parts/a.jsonl'))!.toString()).toBe('one\ntwo\n');
 

@@ -46,15 +46,23 @@ describe('concurrent retries of one job (Cosmos DB stand-in)', () => {
     await store.recordOutcomes(outcomes);
 
     const deps = { ...world.ingestDeps, jobs: store };
-    const results = await Promise.allSettled([1, 2, 3].map(() => retryFailedLines(deps, jobId, { retryableOnly: false })));
+    const results = await Promise.allSettled(
+      [1, 2, 3].map(() => retryFailedLines(deps, jobId, { retryableOnly: false })),
+    );
 
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
     expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason)).toEqual([
       expect.objectContaining({ code: 'conflict' }),
       expect.objectContaining({ code: 'conflict' }),
     ]);
-    expect((await store.getJob(jobId))!.job).toMatchObject({ status: 'in_progress', retries: 1, counts: { succeeded: 1, failed: 0 } });
-    const queuedLines = world.requestQueue.sent.flatMap((m) => (m.payload as RequestMessage).items.map((item) => item.line));
+    expect((await store.getJob(jobId))!.job).toMatchObject({
+      status: 'in_progress',
+      retries: 1,
+      counts: { succeeded: 1, failed: 0 },
+    });
+    const queuedLines = world.requestQueue.sent.flatMap((m) =>
+      (m.payload as RequestMessage).items.map((item) => item.line),
+    );
     expect(queuedLines.sort()).toEqual([2, 3, 4]);
   });
 });

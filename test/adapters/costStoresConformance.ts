@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { refreshRollups } from '../../src/app/costRollups.js';
 import { ledgerTotals } from '../../src/app/ledgerTotals.js';
-import { LedgerState, type JobSpendStore, type JobStore, type LedgerEntry, type RollupStore, type UsageLedger } from '../../src/app/ports.js';
+import {
+  LedgerState,
+  type JobSpendStore,
+  type JobStore,
+  type LedgerEntry,
+  type RollupStore,
+  type UsageLedger,
+} from '../../src/app/ports.js';
 import { rollupId } from '../../src/core/costReport.js';
 import { sampleJob, uniqueJobId } from './jobStoreConformance.js';
 
@@ -53,17 +60,41 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       expect(await ledger.record(first)).toBe(true);
       expect(await ledger.record(first)).toBe(false);
       await ledger.record(ledgerEntry(jobId, { day: '2026-11-28', costInNanos: 2_000, atInMs: first.atInMs + 10_000 }));
-      await ledger.record(ledgerEntry(jobId, { model: 'Phi-3-medium-4k-instruct', costInNanos: 4_000, currency: 'EUR' }));
+      await ledger.record(
+        ledgerEntry(jobId, { model: 'Phi-3-medium-4k-instruct', costInNanos: 4_000, currency: 'EUR' }),
+      );
       await ledger.record(ledgerEntry(uniqueJobId(), { costInNanos: 99_999 }));
 
-      const byKey = (await ledger.totalsByKey(jobId)).sort((a, b) => (`${a.key.day}|${a.key.model}` < `${b.key.day}|${b.key.model}` ? -1 : 1));
-      const billed = (promptTokens: number, completionTokens: number, costInNanos: number) => ({ calls: 1, unconfirmedCalls: 0, promptTokens, completionTokens, costInNanos });
+      const byKey = (await ledger.totalsByKey(jobId)).sort((a, b) =>
+        `${a.key.day}|${a.key.model}` < `${b.key.day}|${b.key.model}` ? -1 : 1,
+      );
+      const billed = (promptTokens: number, completionTokens: number, costInNanos: number) => ({
+        calls: 1,
+        unconfirmedCalls: 0,
+        promptTokens,
+        completionTokens,
+        costInNanos,
+      });
       expect(byKey).toEqual([
-        { key: { day: '2026-11-27', model: 'Phi-3-medium-4k-instruct' }, currency: 'EUR', totals: billed(100, 20, 4_000) },
+        {
+          key: { day: '2026-11-27', model: 'Phi-3-medium-4k-instruct' },
+          currency: 'EUR',
+          totals: billed(100, 20, 4_000),
+        },
         { key: { day: '2026-11-27', model: 'Phi-3-mini-4k-instruct' }, currency: 'USD', totals: billed(7, 3, 1_001) },
-        { key: { day: '2026-11-28', model: 'Phi-3-mini-4k-instruct' }, currency: 'USD', totals: billed(100, 20, 2_000) },
+        {
+          key: { day: '2026-11-28', model: 'Phi-3-mini-4k-instruct' },
+          currency: 'USD',
+          totals: billed(100, 20, 2_000),
+        },
       ]);
-      expect(await ledgerTotals(ledger, jobId)).toEqual({ calls: 3, unconfirmedCalls: 0, promptTokens: 207, completionTokens: 43, costInNanos: 7_001 });
+      expect(await ledgerTotals(ledger, jobId)).toEqual({
+        calls: 3,
+        unconfirmedCalls: 0,
+        promptTokens: 207,
+        completionTokens: 43,
+        costInNanos: 7_001,
+      });
       expect(await ledger.totalsByKey(uniqueJobId())).toEqual([]);
       const entries: LedgerEntry[] = [];
       for await (const entry of ledger.listEntries(jobId)) entries.push(entry);
@@ -76,15 +107,35 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       const { ledger } = getStores();
       const jobId = uniqueJobId();
       for (let n = 0; n < 12; n += 1) {
-        await ledger.record(ledgerEntry(jobId, { promptTokens: n, completionTokens: 2 * n, costInNanos: 1_000 + n, ...(n % 4 === 0 ? { state: LedgerState.sent } : {}) }));
+        await ledger.record(
+          ledgerEntry(jobId, {
+            promptTokens: n,
+            completionTokens: 2 * n,
+            costInNanos: 1_000 + n,
+            ...(n % 4 === 0 ? { state: LedgerState.sent } : {}),
+          }),
+        );
       }
       await ledger.record(ledgerEntry(uniqueJobId(), { costInNanos: 99_999 }));
-      const one = { key: { day: '2026-11-27', model: 'Phi-3-mini-4k-instruct' }, currency: 'USD', totals: { calls: 12, unconfirmedCalls: 3, promptTokens: 66, completionTokens: 132, costInNanos: 12_066 } };
+      const one = {
+        key: { day: '2026-11-27', model: 'Phi-3-mini-4k-instruct' },
+        currency: 'USD',
+        totals: { calls: 12, unconfirmedCalls: 3, promptTokens: 66, completionTokens: 132, costInNanos: 12_066 },
+      };
       expect(await ledger.totalsByKey(jobId)).toEqual([one]);
       // One entry of another day: both keys, each exact.
-      await ledger.record(ledgerEntry(jobId, { day: '2026-11-28', promptTokens: 1, completionTokens: 1, costInNanos: 5 }));
+      await ledger.record(
+        ledgerEntry(jobId, { day: '2026-11-28', promptTokens: 1, completionTokens: 1, costInNanos: 5 }),
+      );
       const byKey = (await ledger.totalsByKey(jobId)).sort((a, b) => (a.key.day < b.key.day ? -1 : 1));
-      expect(byKey).toEqual([one, { ...one, key: { ...one.key, day: '2026-11-28' }, totals: { calls: 1, unconfirmedCalls: 0, promptTokens: 1, completionTokens: 1, costInNanos: 5 } }]);
+      expect(byKey).toEqual([
+        one,
+        {
+          ...one,
+          key: { ...one.key, day: '2026-11-28' },
+          totals: { calls: 1, unconfirmedCalls: 0, promptTokens: 1, completionTokens: 1, costInNanos: 5 },
+        },
+      ]);
     });
   });
 
@@ -93,22 +144,55 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       const { ledger } = getStores();
       const jobId = uniqueJobId();
       const sent = (fields: Partial<LedgerEntry> = {}) =>
-        ledgerEntry(jobId, { state: LedgerState.sent, httpStatus: 0, requestId: '', promptTokens: 0, completionTokens: 0, costInNanos: 0, ...fields });
+        ledgerEntry(jobId, {
+          state: LedgerState.sent,
+          httpStatus: 0,
+          requestId: '',
+          promptTokens: 0,
+          completionTokens: 0,
+          costInNanos: 0,
+          ...fields,
+        });
       const billedLater = sent();
       const refused = sent();
       const neverAnswered = sent();
       for (const entry of [billedLater, refused, neverAnswered]) expect(await ledger.record(entry)).toBe(true);
-      expect(await ledgerTotals(ledger, jobId)).toEqual({ calls: 3, unconfirmedCalls: 3, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
+      expect(await ledgerTotals(ledger, jobId)).toEqual({
+        calls: 3,
+        unconfirmedCalls: 3,
+        promptTokens: 0,
+        completionTokens: 0,
+        costInNanos: 0,
+      });
 
-      const billed = { ...billedLater, state: LedgerState.billed, httpStatus: 200, requestId: 'req-x', promptTokens: 11, completionTokens: 4, costInNanos: 3_000 };
+      const billed = {
+        ...billedLater,
+        state: LedgerState.billed,
+        httpStatus: 200,
+        requestId: 'req-x',
+        promptTokens: 11,
+        completionTokens: 4,
+        costInNanos: 3_000,
+      };
       await ledger.settle(billed);
       await ledger.settle(billed);
       await ledger.discard(jobId, refused.id);
       await ledger.discard(jobId, refused.id);
-      expect(await ledgerTotals(ledger, jobId)).toEqual({ calls: 2, unconfirmedCalls: 1, promptTokens: 11, completionTokens: 4, costInNanos: 3_000 });
+      expect(await ledgerTotals(ledger, jobId)).toEqual({
+        calls: 2,
+        unconfirmedCalls: 1,
+        promptTokens: 11,
+        completionTokens: 4,
+        costInNanos: 3_000,
+      });
       const entries: LedgerEntry[] = [];
       for await (const entry of ledger.listEntries(jobId)) entries.push(entry);
-      expect(entries.map((e) => [e.id, e.state]).sort()).toEqual([[billed.id, 'billed'], [neverAnswered.id, 'sent']].sort());
+      expect(entries.map((e) => [e.id, e.state]).sort()).toEqual(
+        [
+          [billed.id, 'billed'],
+          [neverAnswered.id, 'sent'],
+        ].sort(),
+      );
       // A settle of an entry whose write-ahead was lost still records the call.
       const orphan = ledgerEntry(jobId, { costInNanos: 1 });
       await ledger.settle(orphan);
@@ -123,7 +207,17 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       const day = QUIET_DAY;
       const next = new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
       const after = new Date(Date.parse(`${day}T00:00:00Z`) + 2 * 86_400_000).toISOString().slice(0, 10);
-      const base = { day, model: 'Phi-3-mini-4k-instruct', jobId, calls: 1, promptTokens: 1, completionTokens: 1, costInNanos: 5, currency: 'USD', refreshedAtInMs: 1 };
+      const base = {
+        day,
+        model: 'Phi-3-mini-4k-instruct',
+        jobId,
+        calls: 1,
+        promptTokens: 1,
+        completionTokens: 1,
+        costInNanos: 5,
+        currency: 'USD',
+        refreshedAtInMs: 1,
+      };
       const rollup = { ...base, id: rollupId(base.day, base.model, jobId) };
       expect(await rollups.create(rollup)).toBe(true);
       expect(await rollups.create(rollup)).toBe(false);
@@ -141,7 +235,9 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       for await (const r of rollups.listDays(day, next)) listed.push(r.id);
       expect(listed.sort()).toEqual([rollupId(day, base.model, jobId), rollupId(next, base.model, otherJob)].sort());
       const ofJob = await rollups.listJob(jobId);
-      expect(ofJob.map((r) => r.rollup.id).sort()).toEqual([rollupId(day, base.model, jobId), rollupId(after, base.model, jobId)].sort());
+      expect(ofJob.map((r) => r.rollup.id).sort()).toEqual(
+        [rollupId(day, base.model, jobId), rollupId(after, base.model, jobId)].sort(),
+      );
       const current = ofJob.find((r) => r.rollup.day === day)!;
       expect(current.rollup.calls).toBe(2);
       expect(await rollups.replace({ ...rollup, calls: 4 }, current.etag)).toBe(true);
@@ -153,7 +249,13 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       const jobId = uniqueJobId();
       const kept = ledgerEntry(jobId);
       // Written ahead on the next day, seen by a refresh as an unconfirmed call, then refused and discarded.
-      const refused = ledgerEntry(jobId, { day: '2026-11-28', state: LedgerState.sent, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
+      const refused = ledgerEntry(jobId, {
+        day: '2026-11-28',
+        state: LedgerState.sent,
+        promptTokens: 0,
+        completionTokens: 0,
+        costInNanos: 0,
+      });
       await ledger.record(kept);
       await ledger.record(refused);
       await refreshRollups(jobId, { ledger, rollups, clock });
@@ -164,8 +266,17 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       const refresh = await refreshRollups(jobId, { ledger, rollups, clock });
       expect(refresh.written).toBe(1);
       expect(refresh.totals).toEqual(await ledgerTotals(ledger, jobId));
-      expect((await rollups.get(jobId, key))!.rollup).toMatchObject({ calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
-      expect((await rollups.get(jobId, { day: kept.day, model: kept.model }))!.rollup).toMatchObject({ calls: 1, costInNanos: kept.costInNanos });
+      expect((await rollups.get(jobId, key))!.rollup).toMatchObject({
+        calls: 0,
+        unconfirmedCalls: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+        costInNanos: 0,
+      });
+      expect((await rollups.get(jobId, { day: kept.day, model: kept.model }))!.rollup).toMatchObject({
+        calls: 1,
+        costInNanos: kept.costInNanos,
+      });
       expect(await refreshRollups(jobId, { ledger, rollups, clock })).toMatchObject({ written: 0 });
     });
 
@@ -176,7 +287,9 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       const writers = Array.from({ length: 6 }, async (_, i) => {
         for (let n = 0; n < 5; n += 1) {
           const day = days[(i + n) % 2]!;
-          await ledger.record(ledgerEntry(jobId, { day, costInNanos: 1_000 * (i + 1) + n, promptTokens: n, completionTokens: i }));
+          await ledger.record(
+            ledgerEntry(jobId, { day, costInNanos: 1_000 * (i + 1) + n, promptTokens: n, completionTokens: i }),
+          );
           await refreshRollups(jobId, { ledger, rollups, clock });
         }
       });
@@ -184,11 +297,17 @@ export function describeCostStoresConformance(name: string, getStores: () => Cos
       const byKey = await ledger.totalsByKey(jobId);
       expect(byKey).toHaveLength(2);
       for (const { key, totals } of byKey) {
-        const { calls, unconfirmedCalls, promptTokens, completionTokens, costInNanos } = (await rollups.get(jobId, key))!.rollup;
+        const { calls, unconfirmedCalls, promptTokens, completionTokens, costInNanos } = (await rollups.get(
+          jobId,
+          key,
+        ))!.rollup;
         expect({ calls, unconfirmedCalls, promptTokens, completionTokens, costInNanos }).toEqual(totals);
       }
       expect((await ledgerTotals(ledger, jobId)).calls).toBe(30);
-      expect(await refreshRollups(jobId, { ledger, rollups, clock })).toEqual({ written: 0, totals: await ledgerTotals(ledger, jobId) });
+      expect(await refreshRollups(jobId, { ledger, rollups, clock })).toEqual({
+        written: 0,
+        totals: await ledgerTotals(ledger, jobId),
+      });
     });
   });
 

@@ -37,13 +37,29 @@ const PRICES: readonly ModelPrice[] = [
 let stack: LocalStack;
 let simulator: Phi3Simulator;
 let cosmos: CosmosClient;
-let stores: { jobs: CosmosJobStore; ledger: CosmosUsageLedger; rollups: CosmosRollupStore; jobSpend: CosmosJobSpendStore };
+let stores: {
+  jobs: CosmosJobStore;
+  ledger: CosmosUsageLedger;
+  rollups: CosmosRollupStore;
+  jobSpend: CosmosJobSpendStore;
+};
 
 beforeAll(async () => {
   stack = await startLocalStack();
   // One answer in four is a 500: lines are retried, and some give up.
-  simulator = await startPhi3Simulator({ model: MODEL, latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 }, faults: { errorRate: 0.25, seed: 7 } });
-  const config = loadConfig(withSettingDefaults({ ...stack.settings, PHI3_ENDPOINT: simulator.url, PHI3_API_KEY: simulator.apiKey, COSMOS_DATABASE: 'costsuse' })).cosmos;
+  simulator = await startPhi3Simulator({
+    model: MODEL,
+    latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 },
+    faults: { errorRate: 0.25, seed: 7 },
+  });
+  const config = loadConfig(
+    withSettingDefaults({
+      ...stack.settings,
+      PHI3_ENDPOINT: simulator.url,
+      PHI3_API_KEY: simulator.apiKey,
+      COSMOS_DATABASE: 'costsuse',
+    }),
+  ).cosmos;
   cosmos = createCosmosClient(config);
   const containers = await ensureCosmosContainers(cosmos, config);
   stores = {
@@ -62,8 +78,19 @@ afterAll(async () => {
 
 describe('costs on Cosmos with the simulator', () => {
   it('a job whose calls cross midnight into a new price, with retries, failures and lost results: ledger = rollups = job totals', async () => {
-    const clock = { now: Date.UTC(2026, 10, 27, 23, 56), nowInMs(): number { return this.now; } };
-    const phi3 = new Phi3ChatClient({ endpoint: simulator.url, apiKey: simulator.apiKey, apiVersion: '2024-05-01-preview', timeoutInMs: 10_000, connections: 4 });
+    const clock = {
+      now: Date.UTC(2026, 10, 27, 23, 56),
+      nowInMs(): number {
+        return this.now;
+      },
+    };
+    const phi3 = new Phi3ChatClient({
+      endpoint: simulator.url,
+      apiKey: simulator.apiKey,
+      apiVersion: '2024-05-01-preview',
+      timeoutInMs: 10_000,
+      connections: 4,
+    });
     // Each call moves the service's clock a minute on, so the job's calls straddle midnight.
     const chat: ChatClient = {
       complete: async (body, options) => {
@@ -72,7 +99,15 @@ describe('costs on Cosmos with the simulator', () => {
       },
       close: () => phi3.close(),
     };
-    const deployments = new Deployments([{ name: 'sim', model: MODEL, chat, limiter: new RecordingLimiter(clock), tokenCounter: createTokenCounter(MODEL) }]);
+    const deployments = new Deployments([
+      {
+        name: 'sim',
+        model: MODEL,
+        chat,
+        limiter: new RecordingLimiter(clock),
+        tokenCounter: createTokenCounter(MODEL),
+      },
+    ]);
     const blobs = new InMemoryBlobStore();
     const requestQueue = new InMemoryMessageQueue();
     const controlQueue = new InMemoryMessageQueue();
@@ -95,27 +130,80 @@ describe('costs on Cosmos with the simulator', () => {
     });
     const resultParts = new ResultParts(blobs, 'out', () => randomUUID().replaceAll('-', '').slice(0, 16));
     const ingestDeps: IngestDeps = {
-      jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger, resultParts,
-      defaultMaxTokens: 32, maxLineBytes: 65_536, maxLinesPerFile: 1000,
+      jobs,
+      blobs,
+      requestQueue,
+      controlQueue,
+      deployments,
+      clock,
+      logger: silentLogger,
+      resultParts,
+      defaultMaxTokens: 32,
+      maxLineBytes: 65_536,
+      maxLinesPerFile: 1000,
       packing: { maxMessageBytes: 8192, maxItemsPerMessage: 2 },
-      prices: PRICES, defaultMaxCostInNanos: undefined, stateContainer: 'out', chunkLines: 200_000, exactTokenLines: 1_000,
+      prices: PRICES,
+      defaultMaxCostInNanos: undefined,
+      stateContainer: 'out',
+      chunkLines: 200_000,
+      exactTokenLines: 1_000,
     };
     const workerDeps = buildWorkerDeps(
       {
-        jobs, blobs, requestQueue, controlQueue, deployments, ledger: stores.ledger, jobSpend: stores.jobSpend, resultParts,
-        clock, random: () => 0.5, sleep: async () => {}, newCallId: randomUUID,
+        jobs,
+        blobs,
+        requestQueue,
+        controlQueue,
+        deployments,
+        ledger: stores.ledger,
+        jobSpend: stores.jobSpend,
+        resultParts,
+        clock,
+        random: () => 0.5,
+        sleep: async () => {},
+        newCallId: randomUUID,
       },
       {
-        retry: { maxAttempts: 2, baseDelayInMs: 1, maxDelayInMs: 1, maxInlineWaitInMs: 1000, maxRequeueDelayInMs: 3_600_000 },
-        prices: PRICES, defaultMaxTokens: 32, returnUnusedTokens: false,
+        retry: {
+          maxAttempts: 2,
+          baseDelayInMs: 1,
+          maxDelayInMs: 1,
+          maxInlineWaitInMs: 1000,
+          maxRequeueDelayInMs: 3_600_000,
+        },
+        prices: PRICES,
+        defaultMaxTokens: 32,
+        returnUnusedTokens: false,
       },
     )(silentLogger);
-    const finalizeDeps: FinalizeDeps = { jobs, clock, logger: silentLogger, outputContainer: 'out', ledger: stores.ledger, rollups: stores.rollups, resultParts };
+    const finalizeDeps: FinalizeDeps = {
+      jobs,
+      clock,
+      logger: silentLogger,
+      outputContainer: 'out',
+      ledger: stores.ledger,
+      rollups: stores.rollups,
+      resultParts,
+    };
 
     const lines = Array.from({ length: 12 }, (_, i) =>
-      JSON.stringify({ custom_id: `q${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: `Question ${i}: name ${i + 2} colours.` }], max_tokens: 10 + i } }),
+      JSON.stringify({
+        custom_id: `q${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: {
+          model: MODEL,
+          messages: [{ role: 'user', content: `Question ${i}: name ${i + 2} colours.` }],
+          max_tokens: 10 + i,
+        },
+      }),
     );
-    lines.push(JSON.stringify({ custom_id: 'filtered', body: { messages: [{ role: 'user', content: 'please [[content_filter]] this' }], max_tokens: 5 } }));
+    lines.push(
+      JSON.stringify({
+        custom_id: 'filtered',
+        body: { messages: [{ role: 'user', content: 'please [[content_filter]] this' }], max_tokens: 5 },
+      }),
+    );
     blobs.put('in', 'midnight.jsonl', `${lines.join('\n')}\n`);
     const ingested = await ingestBlob('in', 'midnight.jsonl', ingestDeps);
     if (ingested.kind !== 'ingested') throw new Error('not ingested');
@@ -153,19 +241,29 @@ describe('costs on Cosmos with the simulator', () => {
     expect(new Set(entries.map((e) => e.day))).toEqual(new Set(['2026-11-27', '2026-11-28']));
     for (const entry of entries) {
       expect(entry.day).toBe(utcDay(entry.atInMs));
-      expect(entry.costInNanos).toBe(costInNanos(priceFor(PRICES, MODEL, entry.day)!, entry.promptTokens, entry.completionTokens));
+      expect(entry.costInNanos).toBe(
+        costInNanos(priceFor(PRICES, MODEL, entry.day)!, entry.promptTokens, entry.completionTokens),
+      );
     }
     const ledger = await ledgerTotals(stores.ledger, job.id);
     expect(ledger.calls).toBe(entries.length);
 
     // Job totals = ledger; counts from outcomes (some lines failed after their retries).
-    expect(job.usage).toEqual({ promptTokens: ledger.promptTokens, completionTokens: ledger.completionTokens, costInNanos: ledger.costInNanos });
+    expect(job.usage).toEqual({
+      promptTokens: ledger.promptTokens,
+      completionTokens: ledger.completionTokens,
+      costInNanos: ledger.costInNanos,
+    });
     expect(job.spend).toMatchObject({ committed: ledger.costInNanos, calls: ledger.calls, reserved: 0 });
     expect(job.counts.succeeded + job.counts.failed).toBe(13);
     expect(job.counts.failed).toBeGreaterThan(0);
 
     // Rollups = ledger, per day and in total, through the report.
-    const report = await getCostReport(stores.rollups, { from: '2026-11-27', to: '2026-11-28', groupBy: ['day', 'job'], format: 'json' }, { defaultCurrency: 'USD' });
+    const report = await getCostReport(
+      stores.rollups,
+      { from: '2026-11-27', to: '2026-11-28', groupBy: ['day', 'job'], format: 'json' },
+      { defaultCurrency: 'USD' },
+    );
     const rows = report.rows.filter((r) => r.job === job.id);
     expect(rows.map((r) => r.day)).toEqual(['2026-11-27', '2026-11-28']);
     for (const row of rows) {

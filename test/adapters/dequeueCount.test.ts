@@ -3,7 +3,7 @@ import { readDequeueCount } from '../../src/adapters/functions/dequeueCount.js';
 
 /** The shape of a protobufjs Long, as a worker may hand over an int64. */
 function long(value: number): { low: number; high: number; unsigned: boolean; toNumber(): number } {
-  return { low: value % 2 ** 32 | 0, high: Math.floor(value / 2 ** 32), unsigned: false, toNumber: () => value };
+  return { low: (value % 2 ** 32) | 0, high: Math.floor(value / 2 ** 32), unsigned: false, toNumber: () => value };
 }
 
 describe('readDequeueCount', () => {
@@ -18,7 +18,21 @@ describe('readDequeueCount', () => {
   });
 
   it('reads anything else as unknown rather than guessing', () => {
-    for (const value of [undefined, null, '', 'two', '1.5', '-1', 1.5, -1, Number.NaN, {}, { low: '1', high: 0 }, [1], true]) {
+    for (const value of [
+      undefined,
+      null,
+      '',
+      'two',
+      '1.5',
+      '-1',
+      1.5,
+      -1,
+      Number.NaN,
+      {},
+      { low: '1', high: 0 },
+      [1],
+      true,
+    ]) {
       expect(readDequeueCount({ dequeueCount: value }), String(value)).toBeUndefined();
     }
     expect(readDequeueCount(undefined)).toBeUndefined();

@@ -4,13 +4,25 @@ import { newJob, type Job } from '../../src/core/job.js';
 import type { LineOutcome } from '../../src/core/lineOutcome.js';
 
 let counter = 0;
-export const uniqueJobId = (): string => `job_${(Date.now().toString(16) + (counter++).toString(16).padStart(6, '0') + Math.random().toString(16).slice(2)).padEnd(32, '0').slice(0, 32)}`;
+export const uniqueJobId = (): string =>
+  `job_${(Date.now().toString(16) + (counter++).toString(16).padStart(6, '0') + Math.random().toString(16).slice(2)).padEnd(32, '0').slice(0, 32)}`;
 
 export function sampleJob(id = uniqueJobId(), createdAtInMs = 1_000): Job {
-  return newJob({ id, createdAtInMs, input: { container: 'in', name: 'f.jsonl', etag: '"e"', size: 10 }, model: 'Phi-3-mini-4k-instruct', deployment: 'd' });
+  return newJob({
+    id,
+    createdAtInMs,
+    input: { container: 'in', name: 'f.jsonl', etag: '"e"', size: 10 },
+    model: 'Phi-3-mini-4k-instruct',
+    deployment: 'd',
+  });
 }
 
-export function outcome(jobId: string, line: number, status: LineOutcome['status'] = 'succeeded', tokens = 10): LineOutcome {
+export function outcome(
+  jobId: string,
+  line: number,
+  status: LineOutcome['status'] = 'succeeded',
+  tokens = 10,
+): LineOutcome {
   return {
     jobId,
     line,
@@ -73,7 +85,11 @@ export function describeJobStoreConformance(name: string, getStore: () => JobSto
       expect(again.map((o) => o.line)).toEqual([3]);
       const all = [];
       for await (const o of store.listOutcomes(jobId)) all.push(o);
-      expect(all.map((o) => [o.line, o.status])).toEqual([[1, 'succeeded'], [2, 'failed'], [3, 'succeeded']]);
+      expect(all.map((o) => [o.line, o.status])).toEqual([
+        [1, 'succeeded'],
+        [2, 'failed'],
+        [3, 'succeeded'],
+      ]);
       expect(all[0]).toEqual(outcome(jobId, 1));
     });
 
@@ -85,8 +101,20 @@ export function describeJobStoreConformance(name: string, getStore: () => JobSto
       expect([...(await store.linesWithOutcome(jobId, []))]).toEqual([]);
       const many = Array.from({ length: 250 }, (_, i) => i + 1);
       expect([...(await store.linesWithOutcome(jobId, many))].sort((a, b) => a - b)).toEqual([1, 5, 9]);
-      expect(await store.totalsOfOutcomes(jobId)).toEqual({ succeeded: 2, failed: 1, promptTokens: 17, completionTokens: 4, costInNanos: 2000 });
-      expect(await store.totalsOfOutcomes(uniqueJobId())).toEqual({ succeeded: 0, failed: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 });
+      expect(await store.totalsOfOutcomes(jobId)).toEqual({
+        succeeded: 2,
+        failed: 1,
+        promptTokens: 17,
+        completionTokens: 4,
+        costInNanos: 2000,
+      });
+      expect(await store.totalsOfOutcomes(uniqueJobId())).toEqual({
+        succeeded: 0,
+        failed: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+        costInNanos: 0,
+      });
     });
 
     it('lists outcomes in line order, filtered by status, across pages', async () => {
@@ -96,7 +124,10 @@ export function describeJobStoreConformance(name: string, getStore: () => JobSto
       await store.recordOutcomes(many);
       const lines: number[] = [];
       for await (const o of store.listOutcomes(jobId, { status: 'succeeded' })) lines.push(o.line);
-      const expected = many.filter((o) => o.status === 'succeeded').map((o) => o.line).sort((a, b) => a - b);
+      const expected = many
+        .filter((o) => o.status === 'succeeded')
+        .map((o) => o.line)
+        .sort((a, b) => a - b);
       expect(lines).toEqual(expected);
     });
 
@@ -141,7 +172,9 @@ export function describeJobStoreConformance(name: string, getStore: () => JobSto
       const store = getStore();
       await store.createJob(sampleJob());
       for (const token of ['{"x":1}', '1', '"abc"', '[]']) {
-        await expect(store.listJobs({ pageSize: 2, continuationToken: token }), token).rejects.toBeInstanceOf(InvalidPageTokenError);
+        await expect(store.listJobs({ pageSize: 2, continuationToken: token }), token).rejects.toBeInstanceOf(
+          InvalidPageTokenError,
+        );
       }
     });
   });

@@ -6,7 +6,8 @@ import { BadRequestError } from '../../src/core/errors.js';
 const BOUNDARY = 'test-boundary-1234';
 const CONTENT_TYPE = `multipart/form-data; boundary=${BOUNDARY}`;
 const filePartHead = `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n`;
-const fieldPart = (name: string, value: string) => `\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}`;
+const fieldPart = (name: string, value: string) =>
+  `\r\n--${BOUNDARY}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}`;
 
 describe('multipartForm', () => {
   it('hands the file part over while the body is still arriving, and the fields sent after it at the end', async () => {
@@ -34,10 +35,12 @@ describe('multipartForm', () => {
   });
 
   it('refuses a body that is not multipart', async () => {
-    await expect(multipartForm('application/json', new PassThrough()).read(async () => undefined)).rejects.toBeInstanceOf(BadRequestError);
+    await expect(
+      multipartForm('application/json', new PassThrough()).read(async () => undefined),
+    ).rejects.toBeInstanceOf(BadRequestError);
   });
 
-  it('passes on the consumer\'s error and drains the rest of the body', async () => {
+  it("passes on the consumer's error and drains the rest of the body", async () => {
     const body = new PassThrough();
     const reading = multipartForm(CONTENT_TYPE, body).read(async () => {
       throw new BadRequestError('no thanks', 'purpose');

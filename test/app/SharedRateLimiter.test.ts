@@ -43,7 +43,10 @@ class VirtualTime {
 }
 
 /** A limiter (1 s slices) whose store answers every update `delayInMs` of virtual time late, applied on arrival. */
-function limiterOnSlowStore(requestsPerMinute: number, delayInMs: number): { time: VirtualTime; limiter: SharedRateLimiter } {
+function limiterOnSlowStore(
+  requestsPerMinute: number,
+  delayInMs: number,
+): { time: VirtualTime; limiter: SharedRateLimiter } {
   const time = new VirtualTime();
   const inner = new InMemoryBudgetStore();
   const store: BudgetStore = {
@@ -53,7 +56,15 @@ function limiterOnSlowStore(requestsPerMinute: number, delayInMs: number): { tim
       }),
   };
   const rates = scheduleRates({ requestsPerMinute, tokensPerMinute: 1e9 }, 1);
-  const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store, clock: time.clock, timers: time.timers, logger: silentLogger });
+  const limiter = new SharedRateLimiter({
+    deploymentId: 'd',
+    rates,
+    sliceInMs: 1000,
+    store,
+    clock: time.clock,
+    timers: time.timers,
+    logger: silentLogger,
+  });
   return { time, limiter };
 }
 
@@ -74,7 +85,16 @@ describe('SharedRateLimiter', () => {
     const store = new InMemoryBudgetStore();
     const rates = scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 1e9 }, 1);
     const instances = [0, 1, 2].map(
-      () => new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store, clock: time.clock, timers: time.timers, logger: silentLogger }),
+      () =>
+        new SharedRateLimiter({
+          deploymentId: 'd',
+          rates,
+          sliceInMs: 1000,
+          store,
+          clock: time.clock,
+          timers: time.timers,
+          logger: silentLogger,
+        }),
     );
     const admitted: number[] = [];
     // Each instance has far more work than the budget allows in a minute.
@@ -98,7 +118,16 @@ describe('SharedRateLimiter', () => {
     const time = new VirtualTime();
     const store = new InMemoryBudgetStore();
     const rates = scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 1e9 }, 1);
-    const make = () => new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 500, store, clock: time.clock, timers: time.timers, logger: silentLogger });
+    const make = () =>
+      new SharedRateLimiter({
+        deploymentId: 'd',
+        rates,
+        sliceInMs: 500,
+        store,
+        clock: time.clock,
+        timers: time.timers,
+        logger: silentLogger,
+      });
     const a = make();
     const b = make();
     a.pauseUntil(20_000);
@@ -114,8 +143,13 @@ describe('SharedRateLimiter', () => {
     const time = new VirtualTime();
     const store = new InMemoryBudgetStore();
     const limiter = new SharedRateLimiter({
-      deploymentId: 'd', rates: scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 1e9 }, 1), sliceInMs: 1000,
-      store, clock: time.clock, timers: time.timers, logger: silentLogger,
+      deploymentId: 'd',
+      rates: scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 1e9 }, 1),
+      sliceInMs: 1000,
+      store,
+      clock: time.clock,
+      timers: time.timers,
+      logger: silentLogger,
     });
     limiter.pauseUntil(86_400_000);
     const result = await limiter.acquire({ requests: 1, tokens: 1 }, { maxWaitInMs: 30_000 });
@@ -126,7 +160,15 @@ describe('SharedRateLimiter', () => {
     const time = new VirtualTime();
     const store = new InMemoryBudgetStore();
     const rates = scheduleRates({ requestsPerMinute: 6000, tokensPerMinute: 60_000 }, 1);
-    const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store, clock: time.clock, timers: time.timers, logger: silentLogger });
+    const limiter = new SharedRateLimiter({
+      deploymentId: 'd',
+      rates,
+      sliceInMs: 1000,
+      store,
+      clock: time.clock,
+      timers: time.timers,
+      logger: silentLogger,
+    });
     time.now = 1_000;
     limiter.correct({ tokens: -5_000 });
     await time.settle();
@@ -184,7 +226,15 @@ describe('SharedRateLimiter', () => {
         }),
     };
     const rates = scheduleRates({ requestsPerMinute: 6_000, tokensPerMinute: 1e9 }, 1);
-    const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1000, store, clock: time.clock, timers: time.timers, logger: silentLogger });
+    const limiter = new SharedRateLimiter({
+      deploymentId: 'd',
+      rates,
+      sliceInMs: 1000,
+      store,
+      clock: time.clock,
+      timers: time.timers,
+      logger: silentLogger,
+    });
     const admitted: number[] = [];
     for (let i = 0; i < 10; i += 1) {
       void limiter.acquire({ requests: 1, tokens: 1 }, { maxWaitInMs: 1e9 }).then((r) => {
@@ -203,8 +253,24 @@ describe('SharedRateLimiter', () => {
     const time = new VirtualTime();
     const store = new InMemoryBudgetStore();
     const rates = scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 1e9 }, 1);
-    const one = new SharedRateLimiter({ deploymentId: 'one', rates, sliceInMs: 1000, store, clock: time.clock, timers: time.timers, logger: silentLogger });
-    const two = new SharedRateLimiter({ deploymentId: 'two', rates, sliceInMs: 1000, store, clock: time.clock, timers: time.timers, logger: silentLogger });
+    const one = new SharedRateLimiter({
+      deploymentId: 'one',
+      rates,
+      sliceInMs: 1000,
+      store,
+      clock: time.clock,
+      timers: time.timers,
+      logger: silentLogger,
+    });
+    const two = new SharedRateLimiter({
+      deploymentId: 'two',
+      rates,
+      sliceInMs: 1000,
+      store,
+      clock: time.clock,
+      timers: time.timers,
+      logger: silentLogger,
+    });
     const counts = { one: 0, two: 0 };
     for (let i = 0; i < 200; i += 1) {
       void one.acquire({ requests: 1, tokens: 1 }, { maxWaitInMs: 1e9 }).then(() => (counts.one += 1));

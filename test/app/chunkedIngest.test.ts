@@ -8,7 +8,11 @@ import { createWorld } from './fixtures.js';
 type World = ReturnType<typeof createWorld>;
 
 /** Runs the ingest and every continuation it asks for, as the control-queue function would. */
-async function ingestAll(world: World, name: string, chunkLines: number): Promise<{ results: IngestResult[]; invocations: number }> {
+async function ingestAll(
+  world: World,
+  name: string,
+  chunkLines: number,
+): Promise<{ results: IngestResult[]; invocations: number }> {
   const deps = { ...world.ingestDeps, chunkLines, messagesPerCheckpoint: 2 };
   const results = [await ingestBlob('batch-input', name, deps)];
   for (let guard = 0; guard < 10_000; guard += 1) {
@@ -25,7 +29,9 @@ async function ingestAll(world: World, name: string, chunkLines: number): Promis
 /** 900 lines (~200 KB) in big.jsonl, read whole at once, as a 4 MiB range read would bring it. */
 function worldWithLargeFile(): World {
   const world = createWorld();
-  const lines = Array.from({ length: 900 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `line ${i} ${'x'.repeat(200)}` }] }));
+  const lines = Array.from({ length: 900 }, (_, i) =>
+    JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `line ${i} ${'x'.repeat(200)}` }] }),
+  );
   world.blobs.put('batch-input', 'big.jsonl', lines.join('\n'));
   world.blobs.readChunkBytes = 1 << 22;
   return world;
@@ -39,20 +45,34 @@ function queued(world: World): Array<{ line: number; id: string; seq: number }> 
 }
 
 const lineArb = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ id: fc.constantFrom('a', 'b', 'c', 'é', '漢字', '😀', 'x y'), text: fc.string({ unit: fc.constantFrom('a', 'é', '€', '😀', ' ', '\\'), maxLength: 12 }) }).map(
-    ({ id, text }) => ({ kind: 'request' as const, id, text }),
-  ) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .record({
+        id: fc.constantFrom('a', 'b', 'c', 'é', '漢字', '😀', 'x y'),
+        text: fc.string({ unit: fc.constantFrom('a', 'é', '€', '😀', ' ', '\\'), maxLength: 12 }),
+      })
+      .map(({ id, text }) => ({ kind: 'request' as const, id, text })),
+  },
   { weight: 1, arbitrary: fc.constant({ kind: 'blank' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'broken' as const }) },
 );
 
-function render(lines: ReadonlyArray<{ kind: string; id?: string; text?: string }>, crlf: boolean, counter: { n: number }): string {
+function render(
+  lines: ReadonlyArray<{ kind: string; id?: string; text?: string }>,
+  crlf: boolean,
+  counter: { n: number },
+): string {
   const body = lines.map((l) => {
     if (l.kind === 'blank') return '';
     if (l.kind === 'broken') return '{"messages": [';
     counter.n += 1;
     // Ids repeat on purpose: duplicates must be caught across chunk boundaries too.
-    return JSON.stringify({ custom_id: `${l.id}-${counter.n % 7}`, messages: [{ role: 'user', content: l.text }], max_tokens: 5 });
+    return JSON.stringify({
+      custom_id: `${l.id}-${counter.n % 7}`,
+      messages: [{ role: 'user', content: l.text }],
+      max_tokens: 5,
+    });
   });
   return body.join(crlf ? '\r\n' : '\n');
 }
@@ -60,35 +80,48 @@ function render(lines: ReadonlyArray<{ kind: string; id?: string; text?: string 
 describe('chunked ingest', () => {
   it('queues every line of a multi-chunk file exactly once, as a single pass would (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(lineArb, { minLength: 1, maxLength: 40 }), fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 7 }), async (lines, crlf, bom, chunkLines) => {
-        const text = `${bom ? '\uFEFF' : ''}${render(lines, crlf, { n: 0 })}`;
-        const single = createWorld();
-        single.blobs.put('batch-input', 'f.jsonl', text);
-        await ingestAll(single, 'f.jsonl', 1_000_000);
-        const chunked = createWorld();
-        chunked.blobs.readChunkBytes = 5;
-        chunked.blobs.put('batch-input', 'f.jsonl', text);
-        const run = await ingestAll(chunked, 'f.jsonl', chunkLines);
+      fc.asyncProperty(
+        fc.array(lineArb, { minLength: 1, maxLength: 40 }),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 7 }),
+        async (lines, crlf, bom, chunkLines) => {
+          const text = `${bom ? '\uFEFF' : ''}${render(lines, crlf, { n: 0 })}`;
+          const single = createWorld();
+          single.blobs.put('batch-input', 'f.jsonl', text);
+          await ingestAll(single, 'f.jsonl', 1_000_000);
+          const chunked = createWorld();
+          chunked.blobs.readChunkBytes = 5;
+          chunked.blobs.put('batch-input', 'f.jsonl', text);
+          const run = await ingestAll(chunked, 'f.jsonl', chunkLines);
 
-        const expectedLines = queued(single).map((q) => [q.line, q.id]);
-        const actual = queued(chunked).map((q) => [q.line, q.id]);
-        expect(actual).toEqual(expectedLines);
-        expect(new Set(actual.map(([line]) => line)).size).toBe(actual.length);
-        const jobId = run.results[0]!.kind === 'ingested' || run.results[0]!.kind === 'continued' ? run.results[0]!.jobId : '';
-        const singleJob = (await single.jobs.getJob(jobId))!.job;
-        const chunkedJob = (await chunked.jobs.getJob(jobId))!.job;
-        expect(chunkedJob.ingest.done).toBe(true);
-        expect({ ...chunkedJob.ingest, chunk: undefined, messagesSent: 0 }).toEqual({ ...singleJob.ingest, chunk: undefined, messagesSent: 0 });
-        expect(chunkedJob.counts).toEqual(singleJob.counts);
-        expect(run.invocations).toBeGreaterThanOrEqual(Math.ceil(chunkedJob.ingest.linesRead / chunkLines));
-      }),
+          const expectedLines = queued(single).map((q) => [q.line, q.id]);
+          const actual = queued(chunked).map((q) => [q.line, q.id]);
+          expect(actual).toEqual(expectedLines);
+          expect(new Set(actual.map(([line]) => line)).size).toBe(actual.length);
+          const jobId =
+            run.results[0]!.kind === 'ingested' || run.results[0]!.kind === 'continued' ? run.results[0]!.jobId : '';
+          const singleJob = (await single.jobs.getJob(jobId))!.job;
+          const chunkedJob = (await chunked.jobs.getJob(jobId))!.job;
+          expect(chunkedJob.ingest.done).toBe(true);
+          expect({ ...chunkedJob.ingest, chunk: undefined, messagesSent: 0 }).toEqual({
+            ...singleJob.ingest,
+            chunk: undefined,
+            messagesSent: 0,
+          });
+          expect(chunkedJob.counts).toEqual(singleJob.counts);
+          expect(run.invocations).toBeGreaterThanOrEqual(Math.ceil(chunkedJob.ingest.linesRead / chunkLines));
+        },
+      ),
       { numRuns: 60 },
     );
   });
 
   it('a chunk that dies half-way is redone from its start without sending a message twice', async () => {
     const world = createWorld();
-    const lines = Array.from({ length: 30 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `héllo ${i}` }], max_tokens: 5 }));
+    const lines = Array.from({ length: 30 }, (_, i) =>
+      JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `héllo ${i}` }], max_tokens: 5 }),
+    );
     world.blobs.put('batch-input', 'f.jsonl', lines.join('\r\n'));
     const realSend = world.requestQueue.send.bind(world.requestQueue);
     let sends = 0;
@@ -97,7 +130,12 @@ describe('chunked ingest', () => {
       if (sends === 7) throw new Error('host died');
       await realSend(payloads, options);
     };
-    const deps = { ...world.ingestDeps, chunkLines: 10, messagesPerCheckpoint: 1, packing: { maxMessageBytes: 2048, maxItemsPerMessage: 2 } };
+    const deps = {
+      ...world.ingestDeps,
+      chunkLines: 10,
+      messagesPerCheckpoint: 1,
+      packing: { maxMessageBytes: 2048, maxItemsPerMessage: 2 },
+    };
     await ingestBlob('batch-input', 'f.jsonl', deps);
     const continuation = world.controlQueue.drain();
     expect(continuation).toHaveLength(1);
@@ -117,7 +155,11 @@ describe('chunked ingest', () => {
     expect(marks.slice(beforeRedo, redone).every((mark) => mark === undefined)).toBe(true);
     expect(marks.slice(redone).every((mark) => mark === true)).toBe(true);
     expect(marks.length).toBeGreaterThan(redone);
-    expect(queued(world).map((q) => q.line).sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(
+      queued(world)
+        .map((q) => q.line)
+        .sort((a, b) => a - b),
+    ).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
   });
 
   it('sends the first messages, and checkpoints them, before the rest of a large read is parsed', async () => {

@@ -17,19 +17,31 @@ function recordingStore() {
 
 describe('coalescedRangeReads', () => {
   it('answers every request with exactly its bytes, in fewer reads, whatever the ranges (property)', async () => {
-    const rangeArb = fc.integer({ min: 0, max: BLOB.length - 1 }).chain((offset) =>
-      fc.integer({ min: 0, max: Math.min(300, BLOB.length - offset) }).map((length) => ({ offset, length })),
-    );
+    const rangeArb = fc
+      .integer({ min: 0, max: BLOB.length - 1 })
+      .chain((offset) =>
+        fc.integer({ min: 0, max: Math.min(300, BLOB.length - offset) }).map((length) => ({ offset, length })),
+      );
     await fc.assert(
-      fc.asyncProperty(fc.array(rangeArb, { minLength: 1, maxLength: 24 }), fc.integer({ min: 0, max: 512 }), fc.integer({ min: 1, max: 2048 }), async (ranges, maxGapBytes, maxSpanBytes) => {
-        const store = recordingStore();
-        const read = coalescedRangeReads(store.read, { maxGapBytes, maxSpanBytes });
-        const answers = await Promise.all(ranges.map((r) => read('c', 'n', { etag: 'v1', ...r })));
-        answers.forEach((bytes, i) => expect(bytes.equals(BLOB.subarray(ranges[i]!.offset, ranges[i]!.offset + ranges[i]!.length))).toBe(true));
-        expect(store.reads.length).toBeLessThanOrEqual(ranges.length);
-        // No read is longer than the span allows, unless it serves one request that is longer itself.
-        for (const r of store.reads) expect(r.length <= maxSpanBytes || ranges.some((q) => q.offset === r.offset && q.length === r.length)).toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.array(rangeArb, { minLength: 1, maxLength: 24 }),
+        fc.integer({ min: 0, max: 512 }),
+        fc.integer({ min: 1, max: 2048 }),
+        async (ranges, maxGapBytes, maxSpanBytes) => {
+          const store = recordingStore();
+          const read = coalescedRangeReads(store.read, { maxGapBytes, maxSpanBytes });
+          const answers = await Promise.all(ranges.map((r) => read('c', 'n', { etag: 'v1', ...r })));
+          answers.forEach((bytes, i) =>
+            expect(bytes.equals(BLOB.subarray(ranges[i]!.offset, ranges[i]!.offset + ranges[i]!.length))).toBe(true),
+          );
+          expect(store.reads.length).toBeLessThanOrEqual(ranges.length);
+          // No read is longer than the span allows, unless it serves one request that is longer itself.
+          for (const r of store.reads)
+            expect(r.length <= maxSpanBytes || ranges.some((q) => q.offset === r.offset && q.length === r.length)).toBe(
+              true,
+            );
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -37,7 +49,11 @@ describe('coalescedRangeReads', () => {
   it('reads neighbouring ranges asked for in one turn as one', async () => {
     const store = recordingStore();
     const read = coalescedRangeReads(store.read, { maxGapBytes: 2, maxSpanBytes: 1024 });
-    const answers = await Promise.all([read('c', 'n', { etag: 'v1', offset: 100, length: 50 }), read('c', 'n', { etag: 'v1', offset: 0, length: 98 }), read('c', 'n', { etag: 'v1', offset: 152, length: 8 })]);
+    const answers = await Promise.all([
+      read('c', 'n', { etag: 'v1', offset: 100, length: 50 }),
+      read('c', 'n', { etag: 'v1', offset: 0, length: 98 }),
+      read('c', 'n', { etag: 'v1', offset: 152, length: 8 }),
+    ]);
     expect(store.reads).toEqual([{ container: 'c', name: 'n', etag: 'v1', offset: 0, length: 160 }]);
     expect(answers.map((a) => a.length)).toEqual([50, 98, 8]);
   });
@@ -53,11 +69,20 @@ describe('coalescedRangeReads', () => {
       read('c', 'other', { etag: 'v1', offset: 0, length: 10 }),
     ]);
     await read('c', 'n', { etag: 'v1', offset: 10, length: 5 });
-    expect(store.reads.map((r) => `${r.name}@${r.offset}+${r.length}`)).toEqual(['n@0+10', 'n@21+90', 'n@115+10', 'other@0+10', 'n@10+5']);
+    expect(store.reads.map((r) => `${r.name}@${r.offset}+${r.length}`)).toEqual([
+      'n@0+10',
+      'n@21+90',
+      'n@115+10',
+      'other@0+10',
+      'n@10+5',
+    ]);
 
     const versions = recordingStore();
     const readVersions = coalescedRangeReads(versions.read, { maxGapBytes: 10, maxSpanBytes: 100 });
-    const [current, stale] = await Promise.allSettled([readVersions('c', 'n', { etag: 'v1', offset: 0, length: 10 }), readVersions('c', 'n', { etag: 'v0', offset: 10, length: 10 })]);
+    const [current, stale] = await Promise.allSettled([
+      readVersions('c', 'n', { etag: 'v1', offset: 0, length: 10 }),
+      readVersions('c', 'n', { etag: 'v0', offset: 10, length: 10 }),
+    ]);
     expect(versions.reads.map((r) => r.etag)).toEqual(['v1', 'v0']);
     expect(current.status).toBe('fulfilled');
     expect(stale).toMatchObject({ status: 'rejected', reason: { code: 'input_changed' } });
@@ -73,7 +98,11 @@ describe('coalescedRangeReads', () => {
       },
       { maxGapBytes: 0, maxSpanBytes: 1024 },
     );
-    const results = await Promise.allSettled([read('c', 'n', { etag: 'v1', offset: 0, length: 5 }), read('c', 'n', { etag: 'v1', offset: 5, length: 5 }), read('c', 'n', { etag: 'v1', offset: 20, length: 5 })]);
+    const results = await Promise.allSettled([
+      read('c', 'n', { etag: 'v1', offset: 0, length: 5 }),
+      read('c', 'n', { etag: 'v1', offset: 5, length: 5 }),
+      read('c', 'n', { etag: 'v1', offset: 20, length: 5 }),
+    ]);
     expect(calls).toBe(2);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
   });
@@ -86,7 +115,10 @@ describe('coalescedRangeReads', () => {
       },
       { maxGapBytes: 0, maxSpanBytes: 1024 },
     );
-    const results = await Promise.allSettled([read('c', 'n', { etag: 'v1', offset: 0, length: 5 }), read('c', 'n', { etag: 'v1', offset: 20, length: 5 })]);
+    const results = await Promise.allSettled([
+      read('c', 'n', { etag: 'v1', offset: 0, length: 5 }),
+      read('c', 'n', { etag: 'v1', offset: 20, length: 5 }),
+    ]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
   });
 });

@@ -20,15 +20,20 @@ async function runMessages(world: World, payloads: unknown[]): Promise<void> {
 async function finalizeQueued(world: World): Promise<void> {
   for (const payload of world.controlQueue.drain()) {
     const message = parseControlMessage(payload);
-    if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
+    if (typeof message !== 'string' && message.kind === 'finalize')
+      await finalizeJob(message.jobId, world.finalizeDeps);
   }
 }
 
-const file = (count: number) => `${Array.from({ length: count }, (_, i) => chatLine(`w-${i + 1}`, `Line ${i + 1}`)).join('\n')}\n`;
+const file = (count: number) =>
+  `${Array.from({ length: count }, (_, i) => chatLine(`w-${i + 1}`, `Line ${i + 1}`)).join('\n')}\n`;
 
 async function outputLines(world: World, jobId: string, name: 'results' | 'errors') {
   const text = (await world.blobs.download('batch-output', `${jobId}/${name}.jsonl`))?.toString() ?? '';
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { custom_id: string; error: { code: string } | null });
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as { custom_id: string; error: { code: string } | null });
 }
 
 describe('completion windows', () => {
@@ -38,7 +43,11 @@ describe('completion windows', () => {
     world.blobs.put('batch-input', 'w.jsonl', file(8), { completionwindow: '2h', batchmetadata: '{"team":"a"}' });
     const { jobId } = (await ingestBlob('batch-input', 'w.jsonl', world.ingestDeps)) as { jobId: string };
     const job = (await world.jobs.getJob(jobId))!.job;
-    expect(job.batchRequest).toEqual({ completionWindow: '2h', expiresAtInMs: world.clock.now + 2 * HOUR, metadata: { team: 'a' } });
+    expect(job.batchRequest).toEqual({
+      completionWindow: '2h',
+      expiresAtInMs: world.clock.now + 2 * HOUR,
+      metadata: { team: 'a' },
+    });
 
     const [first, ...rest] = world.requestQueue.drain();
     await runMessages(world, [first]);
@@ -88,7 +97,10 @@ describe('completion windows', () => {
     world.requestQueue.drain();
     // As a daily quota leaves it: the lines wait in messages delayed for a day.
     const stored = (await world.jobs.getJob(jobId))!;
-    await world.jobs.replaceJob({ ...stored.job, deferral: { untilInMs: world.clock.now + 24 * HOUR, reason: 'quota' } }, stored.etag);
+    await world.jobs.replaceJob(
+      { ...stored.job, deferral: { untilInMs: world.clock.now + 24 * HOUR, reason: 'quota' } },
+      stored.etag,
+    );
 
     world.clock.now += HOUR - 1;
     expect((await sweep(world.ingestDeps, { stallInMs: 15 * 60_000 })).actions[jobId]).toBe('deferred');

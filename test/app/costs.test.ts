@@ -53,7 +53,12 @@ function plannedScript(plan: Plan, clock: { now: number }) {
   /** What the endpoint billed (answered or not), and the calls whose answer never reached the worker. */
   const billed: Array<{ customId: string; callId: string; day: string }> = [];
   const unanswered: string[] = [];
-  const script = (body: ChatCompletionBody, _call: number, customId: string | undefined, callId: string | undefined): Phi3HttpAnswer => {
+  const script = (
+    body: ChatCompletionBody,
+    _call: number,
+    customId: string | undefined,
+    callId: string | undefined,
+  ): Phi3HttpAnswer => {
     clock.now += plan.minutesPerCall * 60_000;
     const id = customId ?? '';
     const n = (callsPerLine.get(id) ?? 0) + 1;
@@ -61,9 +66,33 @@ function plannedScript(plan: Plan, clock: { now: number }) {
     const line = plan.lines[Number(id.slice(5))]!;
     const attempt = line.attempts[n - 1] ?? 'ok';
     responses += 1;
-    if (attempt === 'e500') return { kind: 'response', status: 500, headers: {}, body: { error: { code: 'internal', message: 'boom' } }, requestId: `r${responses}`, latencyInMs: 1 };
-    if (attempt === 't429') return { kind: 'response', status: 429, headers: { 'retry-after-ms': '10' }, body: { error: { code: '429', message: 'slow down' } }, requestId: `r${responses}`, latencyInMs: 1 };
-    if (attempt === 'e400') return { kind: 'response', status: 400, headers: {}, body: { error: { code: 'content_filter', message: 'filtered' } }, requestId: `r${responses}`, latencyInMs: 1 };
+    if (attempt === 'e500')
+      return {
+        kind: 'response',
+        status: 500,
+        headers: {},
+        body: { error: { code: 'internal', message: 'boom' } },
+        requestId: `r${responses}`,
+        latencyInMs: 1,
+      };
+    if (attempt === 't429')
+      return {
+        kind: 'response',
+        status: 429,
+        headers: { 'retry-after-ms': '10' },
+        body: { error: { code: '429', message: 'slow down' } },
+        requestId: `r${responses}`,
+        latencyInMs: 1,
+      };
+    if (attempt === 'e400')
+      return {
+        kind: 'response',
+        status: 400,
+        headers: {},
+        body: { error: { code: 'content_filter', message: 'filtered' } },
+        requestId: `r${responses}`,
+        latencyInMs: 1,
+      };
     if (attempt === 'timeout') {
       unanswered.push(callId!);
       return { kind: 'timeout', latencyInMs: 1 };
@@ -85,7 +114,11 @@ function plannedScript(plan: Plan, clock: { now: number }) {
         id: `chatcmpl-${responses}`,
         object: 'chat.completion',
         choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }],
-        usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+        usage: {
+          prompt_tokens: promptTokens,
+          completion_tokens: completionTokens,
+          total_tokens: promptTokens + completionTokens,
+        },
       },
       requestId: `r${responses}`,
       latencyInMs: 1,
@@ -122,7 +155,12 @@ function crashingSettle(jobSpend: JobSpendStore, failing: () => boolean): JobSpe
 }
 
 async function runPlan(plan: Plan) {
-  let answer: (body: ChatCompletionBody, call: number, customId: string | undefined, callId: string | undefined) => Phi3HttpAnswer = () => {
+  let answer: (
+    body: ChatCompletionBody,
+    call: number,
+    customId: string | undefined,
+    callId: string | undefined,
+  ) => Phi3HttpAnswer = () => {
     throw new Error('no script yet');
   };
   const w = createWorld(new ScriptedChatClient((body, call, customId, callId) => answer(body, call, customId, callId)));
@@ -130,14 +168,27 @@ async function runPlan(plan: Plan) {
   const planned = plannedScript(plan, w.clock);
   answer = planned.script;
   const { billed, unanswered } = planned;
-  const ingestDeps = { ...w.ingestDeps, prices: PRICES, packing: { maxMessageBytes: 4096, maxItemsPerMessage: plan.itemsPerMessage } };
-  const lines = plan.lines.map((l, i) => chatLine(`line-${i}`, `question number ${i} ${'x'.repeat(i % 5)}`, { max_tokens: l.maxTokens }));
+  const ingestDeps = {
+    ...w.ingestDeps,
+    prices: PRICES,
+    packing: { maxMessageBytes: 4096, maxItemsPerMessage: plan.itemsPerMessage },
+  };
+  const lines = plan.lines.map((l, i) =>
+    chatLine(`line-${i}`, `question number ${i} ${'x'.repeat(i % 5)}`, { max_tokens: l.maxTokens }),
+  );
   const maxCostOfJob = plan.lines.reduce((sum, l, i) => {
-    const prompt = roughTokenCounter.countChatPrompt([{ role: 'user', content: `question number ${i} ${'x'.repeat(i % 5)}` }]);
+    const prompt = roughTokenCounter.countChatPrompt([
+      { role: 'user', content: `question number ${i} ${'x'.repeat(i % 5)}` },
+    ]);
     return sum + costInNanos(PRICES[0]!, prompt, l.maxTokens);
   }, 0);
   const capInNanos = plan.capShare === null ? undefined : Math.floor(maxCostOfJob * plan.capShare);
-  w.blobs.put('batch-input', 'in.jsonl', `${lines.join('\n')}\n`, capInNanos === undefined ? {} : { maxcost: (capInNanos / 1e9).toFixed(9) });
+  w.blobs.put(
+    'batch-input',
+    'in.jsonl',
+    `${lines.join('\n')}\n`,
+    capInNanos === undefined ? {} : { maxcost: (capInNanos / 1e9).toFixed(9) },
+  );
   const ingested = await ingestBlob('batch-input', 'in.jsonl', ingestDeps);
   if (ingested.kind !== 'ingested') throw new Error('not ingested');
 
@@ -181,13 +232,15 @@ async function runPlan(plan: Plan) {
   const entries: LedgerEntry[] = [];
   for await (const entry of w.ledger.listEntries(job.id)) entries.push(entry);
   const rollups: CostRollup[] = [];
-  for await (const rollup of w.rollups.listDays('2000-01-01', '2100-12-31')) if (rollup.jobId === job.id) rollups.push(rollup);
+  for await (const rollup of w.rollups.listDays('2000-01-01', '2100-12-31'))
+    if (rollup.jobId === job.id) rollups.push(rollup);
   const outcomes: LineOutcome[] = [];
   for await (const outcome of w.jobs.listOutcomes(job.id)) outcomes.push(outcome);
   return { w, job, entries, rollups, outcomes, billed, unanswered, capInNanos };
 }
 
-const sum = <T>(items: readonly T[], of: (item: T) => number): number => items.reduce((total, item) => total + of(item), 0);
+const sum = <T>(items: readonly T[], of: (item: T) => number): number =>
+  items.reduce((total, item) => total + of(item), 0);
 
 const planArbitrary = fc.record({
   lines: fc.array(
@@ -217,10 +270,17 @@ describe('costs on the in-memory ports', () => {
         // included; so is every call whose answer never came back (unconfirmed); nothing else is.
         const expectedIds = new Set([...billed.map((b) => b.callId), ...unanswered]);
         expect(new Set(entries.map((e) => e.id))).toEqual(expectedIds);
-        expect(entries.filter((e) => e.state === LedgerState.sent).map((e) => e.id).sort()).toEqual([...unanswered].sort());
+        expect(
+          entries
+            .filter((e) => e.state === LedgerState.sent)
+            .map((e) => e.id)
+            .sort(),
+        ).toEqual([...unanswered].sort());
         for (const entry of entries.filter((e) => e.state === LedgerState.billed)) {
           expect(entry.day).toBe(utcDay(entry.atInMs));
-          expect(entry.costInNanos).toBe(costInNanos(priceFor(PRICES, MODEL, entry.day)!, entry.promptTokens, entry.completionTokens));
+          expect(entry.costInNanos).toBe(
+            costInNanos(priceFor(PRICES, MODEL, entry.day)!, entry.promptTokens, entry.completionTokens),
+          );
         }
         const ledger = {
           calls: entries.length,
@@ -234,15 +294,33 @@ describe('costs on the in-memory ports', () => {
         expect(rollups.map((r) => r.day).sort()).toEqual([...new Set(entries.map((e) => e.day))].sort());
         for (const rollup of rollups) {
           const ofDay = entries.filter((e) => e.day === rollup.day);
-          expect([rollup.calls, rollup.unconfirmedCalls, rollup.promptTokens, rollup.completionTokens, rollup.costInNanos]).toEqual([
-            ofDay.length, ofDay.filter((e) => e.state === LedgerState.sent).length,
-            sum(ofDay, (e) => e.promptTokens), sum(ofDay, (e) => e.completionTokens), sum(ofDay, (e) => e.costInNanos),
+          expect([
+            rollup.calls,
+            rollup.unconfirmedCalls,
+            rollup.promptTokens,
+            rollup.completionTokens,
+            rollup.costInNanos,
+          ]).toEqual([
+            ofDay.length,
+            ofDay.filter((e) => e.state === LedgerState.sent).length,
+            sum(ofDay, (e) => e.promptTokens),
+            sum(ofDay, (e) => e.completionTokens),
+            sum(ofDay, (e) => e.costInNanos),
           ]);
         }
 
         // The job: spend = ledger; counts from outcomes.
-        expect(job.usage).toEqual({ promptTokens: ledger.promptTokens, completionTokens: ledger.completionTokens, costInNanos: ledger.costInNanos });
-        expect(job.spend).toMatchObject({ committed: ledger.costInNanos, calls: ledger.calls, unconfirmedCalls: ledger.unconfirmedCalls, reserved: 0 });
+        expect(job.usage).toEqual({
+          promptTokens: ledger.promptTokens,
+          completionTokens: ledger.completionTokens,
+          costInNanos: ledger.costInNanos,
+        });
+        expect(job.spend).toMatchObject({
+          committed: ledger.costInNanos,
+          calls: ledger.calls,
+          unconfirmedCalls: ledger.unconfirmedCalls,
+          reserved: 0,
+        });
         expect(job.counts.succeeded + job.counts.failed).toBe(plan.lines.length);
         expect(job.counts.succeeded).toBe(outcomes.filter((o) => o.status === 'succeeded').length);
 
@@ -277,8 +355,16 @@ describe('costs on the in-memory ports', () => {
       expect([entry.inputPerMillion, entry.outputPerMillion]).toEqual([price.inputPerMillion, price.outputPerMillion]);
       expect(entry.costInNanos).toBe(costInNanos(price, entry.promptTokens, entry.completionTokens));
     }
-    const report = await getCostReport(w.rollups, { from: '2026-11-27', to: '2026-11-28', groupBy: ['day'], format: 'json' }, { defaultCurrency: 'USD' });
-    const expectedOf = (day: string) => sum(entries.filter((e) => e.day === day), (e) => e.costInNanos);
+    const report = await getCostReport(
+      w.rollups,
+      { from: '2026-11-27', to: '2026-11-28', groupBy: ['day'], format: 'json' },
+      { defaultCurrency: 'USD' },
+    );
+    const expectedOf = (day: string) =>
+      sum(
+        entries.filter((e) => e.day === day),
+        (e) => e.costInNanos,
+      );
     expect(report.rows.map((r) => [r.day, r.calls, r.cost_nanos])).toEqual([
       ['2026-11-27', 2, expectedOf('2026-11-27')],
       ['2026-11-28', 4, expectedOf('2026-11-28')],
@@ -289,7 +375,7 @@ describe('costs on the in-memory ports', () => {
     expect(job.usage.costInNanos).toBeGreaterThan(job.costEstimate!.maxCostInNanos);
   });
 
-  it('stops a capped job within one request\'s cost of the cap, and says so on the job', async () => {
+  it("stops a capped job within one request's cost of the cap, and says so on the job", async () => {
     const plan: Plan = {
       lines: Array.from({ length: 10 }, () => ({ maxTokens: 20, attempts: [] })),
       fullCompletions: true,
@@ -334,20 +420,32 @@ describe('rollups of running jobs', () => {
     if (ingested.kind !== 'ingested') throw new Error('not ingested');
     // Half the work messages run; the job is still in progress.
     const messages = world.requestQueue.drain();
-    for (const payload of messages.slice(0, messages.length / 2)) await processRequestMessage(requestMessageOf(payload), world.workerDeps);
+    for (const payload of messages.slice(0, messages.length / 2))
+      await processRequestMessage(requestMessageOf(payload), world.workerDeps);
     const rollupsOf = async () => {
       const found: CostRollup[] = [];
-      for await (const rollup of world.rollups.listDays('2000-01-01', '2100-12-31')) if (rollup.jobId === ingested.jobId) found.push(rollup);
+      for await (const rollup of world.rollups.listDays('2000-01-01', '2100-12-31'))
+        if (rollup.jobId === ingested.jobId) found.push(rollup);
       return found;
     };
     expect(await rollupsOf()).toEqual([]);
 
-    const deps = { jobs: world.jobs, ledger: world.ledger, rollups: world.rollups, clock: world.clock, logger: silentLogger };
+    const deps = {
+      jobs: world.jobs,
+      ledger: world.ledger,
+      rollups: world.rollups,
+      clock: world.clock,
+      logger: silentLogger,
+    };
     expect(await refreshRunningJobsRollups(deps)).toBe(1);
     const [rollup] = await rollupsOf();
     const totals = await ledgerTotals(world.ledger, ingested.jobId);
     expect(totals.calls).toBe(4);
-    expect(rollup).toMatchObject({ calls: totals.calls, promptTokens: totals.promptTokens, costInNanos: totals.costInNanos });
+    expect(rollup).toMatchObject({
+      calls: totals.calls,
+      promptTokens: totals.promptTokens,
+      costInNanos: totals.costInNanos,
+    });
     // Nothing new: nothing written.
     expect(await refreshRunningJobsRollups(deps)).toBe(0);
   });

@@ -13,19 +13,28 @@ export async function runQueues(world: World): Promise<void> {
   for (const p of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(p), world.workerDeps);
   for (const payload of world.controlQueue.drain()) {
     const message = parseControlMessage(payload);
-    if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
+    if (typeof message !== 'string' && message.kind === 'finalize')
+      await finalizeJob(message.jobId, world.finalizeDeps);
   }
 }
 
 /** A finished job of four lines, the last three failed with timeouts (retryable). */
 export async function finishedJobWithFailures(): Promise<{ world: World; jobId: string }> {
-  const chat = new ScriptedChatClient((body) => (String(body.messages[0]?.content) === 'prompt 1' ? okResponse(body) : { kind: 'timeout', latencyInMs: 1 }));
+  const chat = new ScriptedChatClient((body) =>
+    String(body.messages[0]?.content) === 'prompt 1' ? okResponse(body) : { kind: 'timeout', latencyInMs: 1 },
+  );
   const world = createWorld(chat);
-  world.blobs.put('batch-input', 'in.jsonl', Array.from({ length: 4 }, (_, i) => chatLine(`id-${i + 1}`, `prompt ${i + 1}`)).join('\n'));
+  world.blobs.put(
+    'batch-input',
+    'in.jsonl',
+    Array.from({ length: 4 }, (_, i) => chatLine(`id-${i + 1}`, `prompt ${i + 1}`)).join('\n'),
+  );
   const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
   const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
   await runQueues(world);
-  expect((await world.jobs.getJob(jobId))!.job).toMatchObject({ status: 'completed', counts: { succeeded: 1, failed: 3 } });
+  expect((await world.jobs.getJob(jobId))!.job).toMatchObject({
+    status: 'completed',
+    counts: { succeeded: 1, failed: 3 },
+  });
   return { world, jobId };
 }
-

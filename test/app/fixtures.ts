@@ -19,7 +19,8 @@ import { DEFAULT_PRICES } from '../../src/core/pricing.js';
 /** Counts characters / 4: deterministic and good enough where exact tokenisation is not what is tested. */
 export const roughTokenCounter: TokenCounter = {
   countText: (text) => Math.ceil(text.length / 4),
-  countChatPrompt: (messages) => messages.reduce((sum, m) => sum + 4 + Math.ceil(String(m.content ?? '').length / 4), 1),
+  countChatPrompt: (messages) =>
+    messages.reduce((sum, m) => sum + 4 + Math.ceil(String(m.content ?? '').length / 4), 1),
 };
 
 let responseCount = 0;
@@ -90,7 +91,12 @@ export class RecordingLimiter implements RateLimiter {
 }
 
 export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
-  const clock = { now: Date.UTC(2026, 10, 27, 12), nowInMs(): number { return this.now; } };
+  const clock = {
+    now: Date.UTC(2026, 10, 27, 12),
+    nowInMs(): number {
+      return this.now;
+    },
+  };
   const jobs = new InMemoryJobStore();
   const blobs = new InMemoryBlobStore();
   const requestQueue = new InMemoryMessageQueue();
@@ -104,27 +110,83 @@ export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
   let partIds = 0;
   const resultParts = new ResultParts(blobs, 'batch-output', () => (partIds += 1).toString(16).padStart(16, '0'));
   if (chat instanceof ScriptedChatClient) chat.clock = clock;
-  const deployments = new Deployments([{ name: 'test', model: 'Phi-3-mini-4k-instruct', chat, limiter, tokenCounter: roughTokenCounter }]);
+  const deployments = new Deployments([
+    { name: 'test', model: 'Phi-3-mini-4k-instruct', chat, limiter, tokenCounter: roughTokenCounter },
+  ]);
   const ingestDeps: IngestDeps = {
-    jobs, blobs, requestQueue, controlQueue, deployments, clock, logger: silentLogger,
-    defaultMaxTokens: 100, maxLineBytes: 4096, maxLinesPerFile: 1000,
+    jobs,
+    blobs,
+    requestQueue,
+    controlQueue,
+    deployments,
+    clock,
+    logger: silentLogger,
+    defaultMaxTokens: 100,
+    maxLineBytes: 4096,
+    maxLinesPerFile: 1000,
     packing: { maxMessageBytes: 2048, maxItemsPerMessage: 4 },
-    stateContainer: 'batch-output', chunkLines: 200_000, exactTokenLines: 1_000,
-    prices: DEFAULT_PRICES, defaultMaxCostInNanos: undefined, resultParts,
+    stateContainer: 'batch-output',
+    chunkLines: 200_000,
+    exactTokenLines: 1_000,
+    prices: DEFAULT_PRICES,
+    defaultMaxCostInNanos: undefined,
+    resultParts,
   };
   const workerDeps: WorkerDeps = buildWorkerDeps(
     {
-      jobs, blobs, requestQueue, controlQueue, deployments, ledger, jobSpend, resultParts, clock, random: () => 0.5,
-      sleep: async (delayInMs) => { sleeps.push(delayInMs); clock.now += delayInMs; },
+      jobs,
+      blobs,
+      requestQueue,
+      controlQueue,
+      deployments,
+      ledger,
+      jobSpend,
+      resultParts,
+      clock,
+      random: () => 0.5,
+      sleep: async (delayInMs) => {
+        sleeps.push(delayInMs);
+        clock.now += delayInMs;
+      },
       newCallId: () => `call-${(callIds += 1)}`,
     },
     {
-      retry: { maxAttempts: 3, baseDelayInMs: 100, maxDelayInMs: 1000, maxInlineWaitInMs: 5000, maxRequeueDelayInMs: 3_600_000 },
-      prices: DEFAULT_PRICES, defaultMaxTokens: 100, returnUnusedTokens: false,
+      retry: {
+        maxAttempts: 3,
+        baseDelayInMs: 100,
+        maxDelayInMs: 1000,
+        maxInlineWaitInMs: 5000,
+        maxRequeueDelayInMs: 3_600_000,
+      },
+      prices: DEFAULT_PRICES,
+      defaultMaxTokens: 100,
+      returnUnusedTokens: false,
     },
   )(silentLogger);
-  const finalizeDeps: FinalizeDeps = { jobs, clock, logger: silentLogger, outputContainer: 'batch-output', ledger, rollups, resultParts };
-  return { ledger, rollups, clock, jobs, blobs, requestQueue, controlQueue, limiter, sleeps, resultParts, ingestDeps, workerDeps, finalizeDeps };
+  const finalizeDeps: FinalizeDeps = {
+    jobs,
+    clock,
+    logger: silentLogger,
+    outputContainer: 'batch-output',
+    ledger,
+    rollups,
+    resultParts,
+  };
+  return {
+    ledger,
+    rollups,
+    clock,
+    jobs,
+    blobs,
+    requestQueue,
+    controlQueue,
+    limiter,
+    sleeps,
+    resultParts,
+    ingestDeps,
+    workerDeps,
+    finalizeDeps,
+  };
 }
 
 export const chatLine = (customId: string | undefined, content: string, extra: Record<string, unknown> = {}) =>

@@ -13,8 +13,20 @@ describe('the deployment a job is pinned to', () => {
     const miniChat = new ScriptedChatClient();
     const smallChat = new ScriptedChatClient();
     const deployments = new Deployments([
-      { name: 'mini', model: 'Phi-3-mini-4k-instruct', chat: miniChat, limiter: new RecordingLimiter(world.clock), tokenCounter: roughTokenCounter },
-      { name: 'small', model: SMALL, chat: smallChat, limiter: new RecordingLimiter(world.clock), tokenCounter: roughTokenCounter },
+      {
+        name: 'mini',
+        model: 'Phi-3-mini-4k-instruct',
+        chat: miniChat,
+        limiter: new RecordingLimiter(world.clock),
+        tokenCounter: roughTokenCounter,
+      },
+      {
+        name: 'small',
+        model: SMALL,
+        chat: smallChat,
+        limiter: new RecordingLimiter(world.clock),
+        tokenCounter: roughTokenCounter,
+      },
     ]);
     const workerDeps = { ...world.workerDeps, deployments };
     // A worker that receives each message the moment it is sent: it reads the job as the message lands.
@@ -30,7 +42,13 @@ describe('the deployment a job is pinned to', () => {
       },
     };
     const lines = Array.from({ length: 6 }, (_, i) => chatLine(`r${i}`, `prompt ${i}`, { model: SMALL }));
-    await world.blobs.upload('batch-input', 'small.jsonl', (async function* () { yield Buffer.from(`${lines.join('\n')}\n`); })());
+    await world.blobs.upload(
+      'batch-input',
+      'small.jsonl',
+      (async function* () {
+        yield Buffer.from(`${lines.join('\n')}\n`);
+      })(),
+    );
 
     const result = await ingestBlob('batch-input', 'small.jsonl', { ...world.ingestDeps, deployments, requestQueue });
 
@@ -39,6 +57,10 @@ describe('the deployment a job is pinned to', () => {
     expect(miniChat.calls).toHaveLength(0);
     expect(smallChat.calls).toHaveLength(6);
     const job = (await world.jobs.getJob((result as { jobId: string }).jobId))!.job;
-    expect({ deployment: job.deployment, model: job.model, succeeded: job.counts.succeeded }).toEqual({ deployment: 'small', model: SMALL, succeeded: 6 });
+    expect({ deployment: job.deployment, model: job.model, succeeded: job.counts.succeeded }).toEqual({
+      deployment: 'small',
+      model: SMALL,
+      succeeded: 6,
+    });
   });
 });

@@ -10,7 +10,13 @@ async function store(): Promise<InMemoryJobStore> {
   const jobs = new InMemoryJobStore();
   const statuses: Job['status'][] = ['completed', 'in_progress', 'completed', 'failed', 'in_progress', 'completed'];
   for (const [i, status] of statuses.entries()) {
-    const job = newJob({ id: `job_${String(i).padStart(32, '0')}`, createdAtInMs: 1000 + i, input: { container: 'c', name: `${i}.jsonl`, etag: 'e', size: 1 }, model: 'm', deployment: 'd' });
+    const job = newJob({
+      id: `job_${String(i).padStart(32, '0')}`,
+      createdAtInMs: 1000 + i,
+      input: { container: 'c', name: `${i}.jsonl`, etag: 'e', size: 1 },
+      model: 'm',
+      deployment: 'd',
+    });
     const metadata = { team: i % 2 === 0 ? 'a' : 'b' };
     await jobs.createJob({ ...job, status, batchRequest: { completionWindow: '24h', expiresAtInMs: 0, metadata } });
   }
@@ -33,7 +39,7 @@ describe('job lists filtered by status and metadata', () => {
     expect(rest).toEqual(['2', '0']);
   });
 
-  it('the batches API filters by status and metadata[key], with the SDK\'s after cursor', async () => {
+  it("the batches API filters by status and metadata[key], with the SDK's after cursor", async () => {
     const jobs = await store();
     const filter = parseJobFilter(new URLSearchParams('status=completed&metadata[team]=a'));
     const page = await listBatches(jobs, { limit: '1', after: null, filter });

@@ -9,14 +9,26 @@ import { runQueues } from './finishedJob.js';
 
 describe('the job as the API shows it', () => {
   it('a finished job shows no waiting, whatever deferral its last re-queued lines left', () => {
-    const base = newJob({ id: `job_${'a'.repeat(32)}`, createdAtInMs: 0, input: { container: 'c', name: 'n.jsonl', etag: '"1"', size: 1 }, model: 'm', deployment: 'd' });
+    const base = newJob({
+      id: `job_${'a'.repeat(32)}`,
+      createdAtInMs: 0,
+      input: { container: 'c', name: 'n.jsonl', etag: '"1"', size: 1 },
+      model: 'm',
+      deployment: 'd',
+    });
     const deferral = { untilInMs: 3_600_000, reason: 'the endpoint asked to retry after 3600 s' };
-    expect(toBatchObject({ ...base, status: 'in_progress', deferral }).waiting).toEqual({ until: 3600, reason: deferral.reason });
-    for (const status of ['completed', 'failed', 'cancelled'] as const) expect(toBatchObject({ ...base, status, deferral }).waiting).toBeNull();
+    expect(toBatchObject({ ...base, status: 'in_progress', deferral }).waiting).toEqual({
+      until: 3600,
+      reason: deferral.reason,
+    });
+    for (const status of ['completed', 'failed', 'cancelled'] as const)
+      expect(toBatchObject({ ...base, status, deferral }).waiting).toBeNull();
   });
 
   it('cost_so_far counts unconfirmed calls while the job runs, not only once it is final', async () => {
-    const chat = new ScriptedChatClient((body) => (String(body.messages[0]?.content) === 'lost' ? { kind: 'timeout', latencyInMs: 1 } : okResponse(body)));
+    const chat = new ScriptedChatClient((body) =>
+      String(body.messages[0]?.content) === 'lost' ? { kind: 'timeout', latencyInMs: 1 } : okResponse(body),
+    );
     const world = createWorld(chat);
     world.blobs.put('batch-input', 'in.jsonl', [chatLine('a', 'fine'), chatLine('b', 'lost')].join('\n'));
     const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);

@@ -11,7 +11,9 @@ describe('listing jobs with a bad page token', () => {
   it.each(['{"x":1}', '1', '"abc"', '{"offset":-3}'])('after = base64url(%s) is a 400 naming after', async (text) => {
     const jobs = new InMemoryJobStore();
     await jobs.createJob(sampleJob());
-    const handler = httpHandler(async (request) => jsonResponse(200, await listJobs(jobs, { limit: null, after: request.query.get('after'), maxPageSize: 100 })));
+    const handler = httpHandler(async (request) =>
+      jsonResponse(200, await listJobs(jobs, { limit: null, after: request.query.get('after'), maxPageSize: 100 })),
+    );
     const request = new HttpRequest({ method: 'GET', url: `http://127.0.0.1/api/jobs?after=${token(text)}` });
     const response = await handler(request, new InvocationContext({ functionName: 'listJobs', invocationId: 'test' }));
     expect(response.status).toBe(400);

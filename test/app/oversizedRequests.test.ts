@@ -26,7 +26,12 @@ function virtualTimers(clock: { now: number }) {
   };
 }
 
-async function runFile(world: World, deps: Partial<World['ingestDeps']>, workerDeps: Partial<World['workerDeps']>, lines: string[]) {
+async function runFile(
+  world: World,
+  deps: Partial<World['ingestDeps']>,
+  workerDeps: Partial<World['workerDeps']>,
+  lines: string[],
+) {
   world.blobs.put('batch-input', 'in.jsonl', `${lines.join('\n')}\n`);
   const ingested = await ingestBlob('batch-input', 'in.jsonl', { ...world.ingestDeps, ...deps });
   const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
@@ -45,8 +50,15 @@ describe('a request its deployment could never serve', () => {
     expect(defaultContextLength('Phi-3-small-8k-instruct')).toBe(8192);
     expect(defaultContextLength('Phi-3-medium-128k-instruct')).toBe(131_072);
     expect(defaultContextLength('Phi-3.5-MoE-instruct')).toBe(131_072);
-    const env = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', COSMOS_ENDPOINT: 'https://127.0.0.1:8081', PHI3_ENDPOINT: 'http://127.0.0.1:8000', PHI3_API_KEY: 'k' };
-    expect(loadConfig({ ...env, PHI3_MODEL: 'Phi-3-mini-128k-instruct' }).phi3.deployments[0]!.contextLength).toBe(131_072);
+    const env = {
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+      COSMOS_ENDPOINT: 'https://127.0.0.1:8081',
+      PHI3_ENDPOINT: 'http://127.0.0.1:8000',
+      PHI3_API_KEY: 'k',
+    };
+    expect(loadConfig({ ...env, PHI3_MODEL: 'Phi-3-mini-128k-instruct' }).phi3.deployments[0]!.contextLength).toBe(
+      131_072,
+    );
     expect(loadConfig({ ...env, PHI3_CONTEXT_LENGTH: '2048' }).phi3.deployments[0]!.contextLength).toBe(2048);
     expect(() => loadConfig({ ...env, PHI3_CONTEXT_LENGTH: 'big' })).toThrowError(/^Setting PHI3_CONTEXT_LENGTH:/);
   });
@@ -54,7 +66,11 @@ describe('a request its deployment could never serve', () => {
   it('max_tokens over the model context fails at ingest with context_length_exceeded, is never sent, and is never retried', async () => {
     const chat = new ScriptedChatClient();
     const world = createWorld(chat);
-    const { outcomes } = await runFile(world, {}, {}, [chatLine('a', 'hello'), chatLine('big', 'hello', { max_tokens: 131_072 }), chatLine('b', 'there')]);
+    const { outcomes } = await runFile(world, {}, {}, [
+      chatLine('a', 'hello'),
+      chatLine('big', 'hello', { max_tokens: 131_072 }),
+      chatLine('b', 'there'),
+    ]);
     expect(outcomes.map((o) => [o.customId, o.status, o.error?.code ?? null])).toEqual([
       ['a', 'succeeded', null],
       ['big', 'failed', 'context_length_exceeded'],
@@ -85,7 +101,16 @@ describe('a request its deployment could never serve', () => {
     const chat = new ScriptedChatClient();
     const world = createWorld(chat);
     const requestLimits = { contextLength: 131_072, tokensPerMinute: 50_000 };
-    const deployments = new Deployments([{ name: 'test', model: 'Phi-3-mini-128k-instruct', chat, limiter: world.limiter, tokenCounter: roughTokenCounter, requestLimits }]);
+    const deployments = new Deployments([
+      {
+        name: 'test',
+        model: 'Phi-3-mini-128k-instruct',
+        chat,
+        limiter: world.limiter,
+        tokenCounter: roughTokenCounter,
+        requestLimits,
+      },
+    ]);
     const { outcomes } = await runFile(world, { deployments, exactTokenLines: 0 }, { deployments }, [
       chatLine('a', 'hello', { model: 'Phi-3-mini-128k-instruct' }),
       chatLine('huge', 'hello', { model: 'Phi-3-mini-128k-instruct', max_tokens: 100_000 }),
@@ -102,11 +127,21 @@ describe('a request its deployment could never serve', () => {
     const world = createWorld(chat);
     const store = new InMemoryBudgetStore();
     const limiter = new SharedRateLimiter({
-      deploymentId: 'test', rates: scheduleRates({ requestsPerMinute: 1000, tokensPerMinute: 200_000 }, 0.98), sliceInMs: 1000,
-      store, clock: world.clock, timers: virtualTimers(world.clock), logger: silentLogger,
+      deploymentId: 'test',
+      rates: scheduleRates({ requestsPerMinute: 1000, tokensPerMinute: 200_000 }, 0.98),
+      sliceInMs: 1000,
+      store,
+      clock: world.clock,
+      timers: virtualTimers(world.clock),
+      logger: silentLogger,
     });
-    const deployments = new Deployments([{ name: 'test', model: 'Phi-3-mini-4k-instruct', chat, limiter, tokenCounter: roughTokenCounter }]);
-    const lines = [chatLine('big', 'hello', { max_tokens: 131_072 }), ...Array.from({ length: 3 }, (_, i) => chatLine(`r${i}`, `prompt ${i}`))];
+    const deployments = new Deployments([
+      { name: 'test', model: 'Phi-3-mini-4k-instruct', chat, limiter, tokenCounter: roughTokenCounter },
+    ]);
+    const lines = [
+      chatLine('big', 'hello', { max_tokens: 131_072 }),
+      ...Array.from({ length: 3 }, (_, i) => chatLine(`r${i}`, `prompt ${i}`)),
+    ];
     const { outcomes, requeued } = await runFile(world, { deployments }, { deployments }, lines);
     expect(requeued).toBe(0);
     expect(outcomes.filter((o) => o.status === 'succeeded')).toHaveLength(3);

@@ -16,7 +16,9 @@ type World = ReturnType<typeof createWorld>;
 function countJobStoreCalls(world: World): { readonly count: number } {
   const counter = { count: 0 };
   const store = world.jobs as unknown as Record<string, (...args: unknown[]) => unknown>;
-  const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(world.jobs)).filter((name) => name !== 'constructor');
+  const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(world.jobs)).filter(
+    (name) => name !== 'constructor',
+  );
   for (const method of methods) {
     const original = store[method]!.bind(world.jobs);
     store[method] = (...args: unknown[]) => {
@@ -52,7 +54,8 @@ async function runAll(world: World): Promise<void> {
     for (const payload of work) await processRequestMessage(requestMessageOf(payload), world.workerDeps);
     for (const payload of control) {
       const message = parseControlMessage(payload);
-      if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
+      if (typeof message !== 'string' && message.kind === 'finalize')
+        await finalizeJob(message.jobId, world.finalizeDeps);
     }
   }
 }
@@ -75,7 +78,10 @@ function oneAtATime(): <T>(task: () => Promise<T>) => Promise<T> {
   let queue = Promise.resolve();
   return (task) => {
     const turn = queue.then(task);
-    queue = turn.then(() => undefined, () => undefined);
+    queue = turn.then(
+      () => undefined,
+      () => undefined,
+    );
     return turn;
   };
 }
@@ -101,7 +107,11 @@ async function twoLineMessage() {
 describe('the pipeline on in-memory ports', () => {
   it('ingests, processes and finalises a file of valid and invalid lines', async () => {
     const world = createWorld();
-    world.blobs.put('batch-input', 'in.jsonl', `\uFEFF${fileOf(chatLine('a', 'one'), 'not json', '', chatLine('b', 'two'), chatLine('a', 'dup'), JSON.stringify({ messages: [{ role: 'user', content: 'bare' }] }))}`);
+    world.blobs.put(
+      'batch-input',
+      'in.jsonl',
+      `\uFEFF${fileOf(chatLine('a', 'one'), 'not json', '', chatLine('b', 'two'), chatLine('a', 'dup'), JSON.stringify({ messages: [{ role: 'user', content: 'bare' }] }))}`,
+    );
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     expect(result).toMatchObject({ kind: 'ingested', requests: 3, invalid: 2 });
     if (result.kind !== 'ingested') return;
@@ -111,23 +121,43 @@ describe('the pipeline on in-memory ports', () => {
     expect(job.status).toBe('completed');
     expect(job.counts).toEqual({ succeeded: 3, failed: 2 });
     expect(job.usage.promptTokens).toBe(30);
-    const results = (await world.blobs.download('batch-output', `${result.jobId}/results.jsonl`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
+    const results = (await world.blobs.download('batch-output', `${result.jobId}/results.jsonl`))!
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(results.map((r) => r.custom_id)).toEqual(['a', 'b', '~line-6']);
     expect(results[2].response.body.choices[0].message.content).toBe('echo: bare');
-    const errors = (await world.blobs.download('batch-output', `${result.jobId}/errors.jsonl`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
-    expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([['~line-2', 'invalid_json_line'], ['a', 'duplicate_custom_id']]);
+    const errors = (await world.blobs.download('batch-output', `${result.jobId}/errors.jsonl`))!
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([
+      ['~line-2', 'invalid_json_line'],
+      ['a', 'duplicate_custom_id'],
+    ]);
     expect(job.errors.map((e) => e.line)).toEqual([2, 5]);
   });
 
   it('commits the files from the parts staged as lines finished: exact, in line order, and not one outcome read back', async () => {
     const chat = new ScriptedChatClient((body) =>
       String(body.messages[0]?.content) === 'refused'
-        ? { kind: 'response', status: 400, headers: {}, body: { error: { code: 'content_filter', message: 'no' } }, requestId: 'r', latencyInMs: 1 }
+        ? {
+            kind: 'response',
+            status: 400,
+            headers: {},
+            body: { error: { code: 'content_filter', message: 'no' } },
+            requestId: 'r',
+            latencyInMs: 1,
+          }
         : okResponse(body),
     );
     const world = createWorld(chat);
     // Four lines per message: three messages, an invalid line recorded by the ingest, a line the endpoint refuses.
-    const lines = Array.from({ length: 10 }, (_, i) => (i === 3 ? 'not json' : chatLine(`c${i + 1}`, i === 6 ? 'refused' : `p${i + 1}`)));
+    const lines = Array.from({ length: 10 }, (_, i) =>
+      i === 3 ? 'not json' : chatLine(`c${i + 1}`, i === 6 ? 'refused' : `p${i + 1}`),
+    );
     world.blobs.put('batch-input', 'in.jsonl', fileOf(...lines));
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = result.kind === 'ingested' ? result.jobId : '';
@@ -136,9 +166,26 @@ describe('the pipeline on in-memory ports', () => {
     expect(listed).toEqual([]);
     const job = (await world.jobs.getJob(jobId))!.job;
     expect(job).toMatchObject({ status: 'completed', counts: { succeeded: 8, failed: 2 } });
-    const read = async (name: string) => (await world.blobs.download('batch-output', `${jobId}/${name}`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
-    expect((await read('results.jsonl')).map((r) => r.custom_id)).toEqual(['c1', 'c2', 'c3', 'c5', 'c6', 'c8', 'c9', 'c10']);
-    expect((await read('errors.jsonl')).map((e) => [e.custom_id, e.error.code])).toEqual([['~line-4', 'invalid_json_line'], ['c7', 'content_filter']]);
+    const read = async (name: string) =>
+      (await world.blobs.download('batch-output', `${jobId}/${name}`))!
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+    expect((await read('results.jsonl')).map((r) => r.custom_id)).toEqual([
+      'c1',
+      'c2',
+      'c3',
+      'c5',
+      'c6',
+      'c8',
+      'c9',
+      'c10',
+    ]);
+    expect((await read('errors.jsonl')).map((e) => [e.custom_id, e.error.code])).toEqual([
+      ['~line-4', 'invalid_json_line'],
+      ['c7', 'content_filter'],
+    ]);
     // A finalisation that died after committing commits the same parts again.
     const before = (await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString();
     expect(await world.resultParts.commit(jobId, job.counts)).toBe(true);
@@ -147,13 +194,22 @@ describe('the pipeline on in-memory ports', () => {
 
   it('the worker that records the last outcome finalises the job itself; the queued finalisation is a delayed backup', async () => {
     const world = createWorld();
-    world.blobs.put('batch-input', 'in.jsonl', fileOf(...Array.from({ length: 6 }, (_, i) => chatLine(`c${i + 1}`, `p${i + 1}`))));
+    world.blobs.put(
+      'batch-input',
+      'in.jsonl',
+      fileOf(...Array.from({ length: 6 }, (_, i) => chatLine(`c${i + 1}`, `p${i + 1}`))),
+    );
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = result.kind === 'ingested' ? result.jobId : '';
     const deps = { ...world.workerDeps, finalizeInline: (id: string) => finalizeJob(id, world.finalizeDeps) };
     for (const payload of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(payload), deps);
-    expect((await world.jobs.getJob(jobId))!.job).toMatchObject({ status: 'completed', counts: { succeeded: 6, failed: 0 } });
-    expect(world.controlQueue.sent).toEqual([{ payload: { v: 1, kind: 'finalize', jobId }, visibilityDelayInMs: FINALIZE_BACKUP_DELAY_IN_MS }]);
+    expect((await world.jobs.getJob(jobId))!.job).toMatchObject({
+      status: 'completed',
+      counts: { succeeded: 6, failed: 0 },
+    });
+    expect(world.controlQueue.sent).toEqual([
+      { payload: { v: 1, kind: 'finalize', jobId }, visibilityDelayInMs: FINALIZE_BACKUP_DELAY_IN_MS },
+    ]);
     expect(await finalizeJob(jobId, world.finalizeDeps)).toBe('already-final');
   });
 
@@ -171,7 +227,11 @@ describe('the pipeline on in-memory ports', () => {
 
   it('a part that was never staged sends the files to the outcomes, and they are still exact', async () => {
     const world = createWorld();
-    world.blobs.put('batch-input', 'in.jsonl', fileOf(...Array.from({ length: 10 }, (_, i) => chatLine(`c${i + 1}`, `p${i + 1}`))));
+    world.blobs.put(
+      'batch-input',
+      'in.jsonl',
+      fileOf(...Array.from({ length: 10 }, (_, i) => chatLine(`c${i + 1}`, `p${i + 1}`))),
+    );
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = result.kind === 'ingested' ? result.jobId : '';
     const stage = world.blobs.stageBlock.bind(world.blobs);
@@ -182,8 +242,15 @@ describe('the pipeline on in-memory ports', () => {
       return stage(...args);
     };
     await runAll(world);
-    expect((await world.jobs.getJob(jobId))!.job).toMatchObject({ status: 'completed', counts: { succeeded: 10, failed: 0 } });
-    const results = (await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
+    expect((await world.jobs.getJob(jobId))!.job).toMatchObject({
+      status: 'completed',
+      counts: { succeeded: 10, failed: 0 },
+    });
+    const results = (await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(results.map((r) => r.custom_id)).toEqual(Array.from({ length: 10 }, (_, i) => `c${i + 1}`));
   });
 
@@ -199,7 +266,9 @@ describe('the pipeline on in-memory ports', () => {
     expect((await world.jobs.getJob(jobId))!.job.counts).toEqual({ succeeded: 2, failed: 0 });
     expect(listed).toEqual(['succeeded']);
     expect((await world.blobs.download('batch-output', `${jobId}/errors.jsonl`))!.toString()).toBe('');
-    expect((await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString().trim().split('\n')).toHaveLength(2);
+    expect(
+      (await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString().trim().split('\n'),
+    ).toHaveLength(2);
   });
 
   it('labels the blob with its job id and maps a second event for the same content to the same job', async () => {
@@ -207,7 +276,9 @@ describe('the pipeline on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', chatLine('a', 'one'));
     const first = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const properties = await world.blobs.getProperties('batch-input', 'in.jsonl');
-    expect(first.kind === 'ingested' && properties?.metadata['jobid']).toBe(first.kind === 'ingested' ? first.jobId : 'x');
+    expect(first.kind === 'ingested' && properties?.metadata['jobid']).toBe(
+      first.kind === 'ingested' ? first.jobId : 'x',
+    );
     const again = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     expect(again).toEqual({ kind: 'already-ingested', jobId: first.kind === 'ingested' ? first.jobId : '' });
     expect(world.requestQueue.sent).toHaveLength(1);
@@ -216,10 +287,14 @@ describe('the pipeline on in-memory ports', () => {
     expect(replaced.kind === 'ingested' && first.kind === 'ingested' && replaced.jobId !== first.jobId).toBe(true);
   });
 
-  it('a new file\'s first message goes out with its job created and leased, after at most two job-store round trips', async () => {
+  it("a new file's first message goes out with its job created and leased, after at most two job-store round trips", async () => {
     const world = createWorld();
     // More lines than a message holds (4 here), so the first message leaves while the file is read.
-    world.blobs.put('batch-input', 'in.jsonl', `${Array.from({ length: 6 }, (_, i) => chatLine(`r${i}`, `prompt ${i}`)).join('\n')}\n`);
+    world.blobs.put(
+      'batch-input',
+      'in.jsonl',
+      `${Array.from({ length: 6 }, (_, i) => chatLine(`r${i}`, `prompt ${i}`)).join('\n')}\n`,
+    );
     const roundTrips = countJobStoreCalls(world);
     let atFirstSend: { job: Job | undefined; roundTrips: number } | undefined;
     const requestQueue = {
@@ -239,7 +314,11 @@ describe('the pipeline on in-memory ports', () => {
     // how soon workers start on a new file depends on it.
     expect(atFirstSend?.roundTrips).toBeLessThanOrEqual(2);
     const job = (await world.jobs.getJob((result as { jobId: string }).jobId))!.job;
-    expect({ done: job.ingest.done, requests: job.ingest.requests, lease: job.ingestLease }).toEqual({ done: true, requests: 6, lease: undefined });
+    expect({ done: job.ingest.done, requests: job.ingest.requests, lease: job.ingestLease }).toEqual({
+      done: true,
+      requests: 6,
+      lease: undefined,
+    });
   });
 
   it('a delivery that loses the race to create the job takes turns through the lease, and the file is read once', async () => {
@@ -247,7 +326,10 @@ describe('the pipeline on in-memory ports', () => {
     world.blobs.put('batch-input', 'in.jsonl', `${chatLine('a', 'one')}\n`);
     // Both deliveries look for the job before either creates it: both try to create it, one wins.
     const bothLooked = bothLookFirst(world);
-    const [first, second] = await Promise.all([ingestBlob('batch-input', 'in.jsonl', world.ingestDeps), ingestBlob('batch-input', 'in.jsonl', world.ingestDeps)]);
+    const [first, second] = await Promise.all([
+      ingestBlob('batch-input', 'in.jsonl', world.ingestDeps),
+      ingestBlob('batch-input', 'in.jsonl', world.ingestDeps),
+    ]);
 
     expect(bothLooked()).toBe(true);
     expect([first.kind, second.kind].sort()).toEqual(['busy', 'ingested']);
@@ -293,14 +375,34 @@ describe('the pipeline on in-memory ports', () => {
       lookups.push([...lines]);
       return realLookup(jobId, lines);
     };
-    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })).toEqual({ recorded: 2, alreadyDone: 0, requeued: 0 });
+    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })).toEqual({
+      recorded: 2,
+      alreadyDone: 0,
+      requeued: 0,
+    });
     expect(lookups).toEqual([]);
-    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 2 })).toEqual({ recorded: 0, alreadyDone: 2, requeued: 0 });
+    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 2 })).toEqual({
+      recorded: 0,
+      alreadyDone: 2,
+      requeued: 0,
+    });
     // Without a first-send mark, or without a dequeue count, even a first delivery looks.
     const { firstSend: _mark, ...unmarked } = message;
-    expect(await processRequestMessage(unmarked, world.workerDeps, { dequeueCount: 1 })).toEqual({ recorded: 0, alreadyDone: 2, requeued: 0 });
-    expect(await processRequestMessage(message, world.workerDeps)).toEqual({ recorded: 0, alreadyDone: 2, requeued: 0 });
-    expect(lookups).toEqual([[1, 2], [1, 2], [1, 2]]);
+    expect(await processRequestMessage(unmarked, world.workerDeps, { dequeueCount: 1 })).toEqual({
+      recorded: 0,
+      alreadyDone: 2,
+      requeued: 0,
+    });
+    expect(await processRequestMessage(message, world.workerDeps)).toEqual({
+      recorded: 0,
+      alreadyDone: 2,
+      requeued: 0,
+    });
+    expect(lookups).toEqual([
+      [1, 2],
+      [1, 2],
+      [1, 2],
+    ]);
     expect(chat.calls).toHaveLength(2);
   });
 
@@ -321,7 +423,11 @@ describe('the pipeline on in-memory ports', () => {
       rangeReadsWhenJobAnswered.push(rangeReads);
       return stored;
     };
-    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })).toEqual({ recorded: 2, alreadyDone: 0, requeued: 0 });
+    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })).toEqual({
+      recorded: 2,
+      alreadyDone: 0,
+      requeued: 0,
+    });
     expect(rangeReadsWhenJobAnswered[0]).toBe(1);
     expect(chat.calls).toHaveLength(2);
   });
@@ -335,7 +441,11 @@ describe('the pipeline on in-memory ports', () => {
         return okResponse(body);
       }),
     );
-    world.blobs.put('batch-input', 'in.jsonl', fileOf(...Array.from({ length: 12 }, (_, i) => chatLine(`l${i}`, String(i)))));
+    world.blobs.put(
+      'batch-input',
+      'in.jsonl',
+      fileOf(...Array.from({ length: 12 }, (_, i) => chatLine(`l${i}`, String(i)))),
+    );
     await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const messages = world.requestQueue.drain().map((payload) => requestMessageOf(payload));
     expect(messages).toHaveLength(3);
@@ -344,7 +454,9 @@ describe('the pipeline on in-memory ports', () => {
       jobReads += 1;
       return getJob(jobId);
     };
-    const results = await Promise.all(messages.map((message) => processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })));
+    const results = await Promise.all(
+      messages.map((message) => processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })),
+    );
     expect(results.map((r) => r.recorded)).toEqual([4, 4, 4]);
     expect(jobReadsAtCall).toEqual(Array(12).fill(1));
     // A message that starts after that read has settled reads the job afresh.
@@ -353,13 +465,17 @@ describe('the pipeline on in-memory ports', () => {
     expect(jobReads).toBe(before + 1);
   });
 
-  it('a cancelled job\'s lines are recorded as cancelled even when their bodies cannot be read', async () => {
+  it("a cancelled job's lines are recorded as cancelled even when their bodies cannot be read", async () => {
     const { chat, world, message } = await twoLineMessage();
     await cancelJob({ jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock }, message.jobId);
     world.blobs.readRange = async () => {
       throw new Error('storage unavailable');
     };
-    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })).toEqual({ recorded: 2, alreadyDone: 0, requeued: 0 });
+    expect(await processRequestMessage(message, world.workerDeps, { dequeueCount: 1 })).toEqual({
+      recorded: 2,
+      alreadyDone: 0,
+      requeued: 0,
+    });
     const statuses: string[] = [];
     for await (const outcome of world.jobs.listOutcomes(message.jobId)) statuses.push(outcome.status);
     expect(statuses).toEqual(['cancelled', 'cancelled']);
@@ -369,13 +485,41 @@ describe('the pipeline on in-memory ports', () => {
   it('retries 5xx with backoff, honours 429 through the budget, and records non-retryable errors', async () => {
     const chat = new ScriptedChatClient((body, call) => {
       const text = String(body.messages[0]?.content);
-      if (text === 'flaky' && call <= 2) return { kind: 'response', status: 503, headers: {}, body: { error: { code: 'busy', message: 'busy' } }, requestId: 'r', latencyInMs: 1 };
-      if (text === 'throttled' && call === 4) return { kind: 'response', status: 429, headers: { 'retry-after-ms': '1500' }, body: {}, requestId: 'r', latencyInMs: 1 };
-      if (text === 'filtered') return { kind: 'response', status: 400, headers: {}, body: { error: { code: 'content_filter', message: 'filtered' } }, requestId: 'r9', latencyInMs: 1 };
+      if (text === 'flaky' && call <= 2)
+        return {
+          kind: 'response',
+          status: 503,
+          headers: {},
+          body: { error: { code: 'busy', message: 'busy' } },
+          requestId: 'r',
+          latencyInMs: 1,
+        };
+      if (text === 'throttled' && call === 4)
+        return {
+          kind: 'response',
+          status: 429,
+          headers: { 'retry-after-ms': '1500' },
+          body: {},
+          requestId: 'r',
+          latencyInMs: 1,
+        };
+      if (text === 'filtered')
+        return {
+          kind: 'response',
+          status: 400,
+          headers: {},
+          body: { error: { code: 'content_filter', message: 'filtered' } },
+          requestId: 'r9',
+          latencyInMs: 1,
+        };
       return okResponse(body);
     });
     const world = createWorld(chat);
-    world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('f', 'flaky'), chatLine('t', 'throttled'), chatLine('x', 'filtered')));
+    world.blobs.put(
+      'batch-input',
+      'in.jsonl',
+      fileOf(chatLine('f', 'flaky'), chatLine('t', 'throttled'), chatLine('x', 'filtered')),
+    );
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const [payload] = world.requestQueue.drain();
     const message = requestMessageOf(payload);
@@ -399,7 +543,16 @@ describe('the pipeline on in-memory ports', () => {
 
   it('re-queues with a delay instead of sleeping through a daily-quota 429', async () => {
     const chat = new ScriptedChatClient((body, call) =>
-      call === 1 ? { kind: 'response', status: 429, headers: { 'retry-after': '86400' }, body: {}, requestId: 'r', latencyInMs: 1 } : okResponse(body),
+      call === 1
+        ? {
+            kind: 'response',
+            status: 429,
+            headers: { 'retry-after': '86400' },
+            body: {},
+            requestId: 'r',
+            latencyInMs: 1,
+          }
+        : okResponse(body),
     );
     const world = createWorld(chat);
     world.blobs.put('batch-input', 'in.jsonl', chatLine('q', 'quota'));
@@ -413,7 +566,7 @@ describe('the pipeline on in-memory ports', () => {
     expect(world.sleeps).toEqual([]);
     // The deployment is paused for the cap, not a day: after it, the endpoint is asked again.
     expect(world.limiter.pauses).toEqual([world.clock.now + 3_600_000]);
-    const job = (await world.jobs.getJob((requestMessageOf(payload)).jobId))!.job;
+    const job = (await world.jobs.getJob(requestMessageOf(payload).jobId))!.job;
     expect(job.deferral?.reason).toMatch(/retry after 86400 s/);
   });
 
@@ -483,7 +636,9 @@ describe('the pipeline on in-memory ports', () => {
     const writtenNotSentAtAdmission: number[] = [];
     const acquire = world.limiter.acquire.bind(world.limiter);
     world.limiter.acquire = async (cost, options) => {
-      writtenNotSentAtAdmission.push([...world.ledger.entries.values()].filter((e) => e.state === 'sent' && !started.has(e.id)).length);
+      writtenNotSentAtAdmission.push(
+        [...world.ledger.entries.values()].filter((e) => e.state === 'sent' && !started.has(e.id)).length,
+      );
       return acquire(cost, options);
     };
     const oneSlot = oneAtATime();
@@ -509,7 +664,9 @@ describe('the pipeline on in-memory ports', () => {
     const result = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     await runAll(world);
     expect(chat.calls[0]!.body.max_tokens).toBe(100);
-    expect((await world.jobs.getJob(result.kind === 'ingested' ? result.jobId : ''))!.job.ingest.defaultMaxTokensApplied).toBe(1);
+    expect(
+      (await world.jobs.getJob(result.kind === 'ingested' ? result.jobId : ''))!.job.ingest.defaultMaxTokensApplied,
+    ).toBe(1);
   });
 
   it('carries bodies inline when asked, and still sends a request too large for a message by reference', async () => {
@@ -517,14 +674,17 @@ describe('the pipeline on in-memory ports', () => {
     const world = createWorld(chat);
     const big = 'y'.repeat(3000);
     world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('s', 'small'), chatLine('big', big)));
-    await ingestBlob('batch-input', 'in.jsonl', { ...world.ingestDeps, packing: { ...world.ingestDeps.packing, inlineBodies: true } });
+    await ingestBlob('batch-input', 'in.jsonl', {
+      ...world.ingestDeps,
+      packing: { ...world.ingestDeps.packing, inlineBodies: true },
+    });
     const items = world.requestQueue.sent.flatMap((m) => (m.payload as RequestMessage).items);
     expect(items.map((i) => ('ref' in i ? 'ref' : 'inline'))).toEqual(['inline', 'ref']);
     await runAll(world);
     expect(chat.calls.map((c) => String(c.body.messages[0]?.content).length)).toContain(3000);
   });
 
-  it('by default sends references only, and the worker reads a message\'s lines back in one range read', async () => {
+  it("by default sends references only, and the worker reads a message's lines back in one range read", async () => {
     const chat = new ScriptedChatClient();
     const world = createWorld(chat);
     world.blobs.put('batch-input', 'in.jsonl', fileOf(chatLine('a', 'één'), chatLine('b', '😀'), chatLine('c', 'c')));
@@ -545,7 +705,11 @@ describe('the pipeline on in-memory ports', () => {
   it('messages a worker starts together read their lines back in one range read; one at a time, one each', async () => {
     const chat = new ScriptedChatClient();
     const world = createWorld(chat);
-    world.blobs.put('batch-input', 'in.jsonl', fileOf(...Array.from({ length: 12 }, (_, i) => chatLine(`id-${i}`, `prompt ${i}`))));
+    world.blobs.put(
+      'batch-input',
+      'in.jsonl',
+      fileOf(...Array.from({ length: 12 }, (_, i) => chatLine(`id-${i}`, `prompt ${i}`))),
+    );
     const reads: Array<{ offset: number; length: number }> = [];
     const readRange = world.blobs.readRange.bind(world.blobs);
     world.blobs.readRange = async (container, name, range) => {
@@ -558,7 +722,9 @@ describe('the pipeline on in-memory ports', () => {
 
     await Promise.all(messages.map((message) => processRequestMessage(message, world.workerDeps, { dequeueCount: 2 })));
     expect(reads).toHaveLength(1);
-    expect(chat.calls.map((c) => c.body.messages[0]?.content).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `prompt ${i}`).sort());
+    expect(chat.calls.map((c) => c.body.messages[0]?.content).sort()).toEqual(
+      Array.from({ length: 12 }, (_, i) => `prompt ${i}`).sort(),
+    );
 
     // Delivered again one by one (all their lines done now): each reads its own lines.
     for (const message of messages) await processRequestMessage(message, world.workerDeps, { dequeueCount: 3 });
@@ -579,7 +745,11 @@ describe('the pipeline on in-memory ports', () => {
       await realSend(payloads, options);
     };
     // Small flushes so the crash lands after a checkpoint.
-    const deps = { ...world.ingestDeps, packing: { maxMessageBytes: 2048, maxItemsPerMessage: 1 }, messagesPerCheckpoint: 5 };
+    const deps = {
+      ...world.ingestDeps,
+      packing: { maxMessageBytes: 2048, maxItemsPerMessage: 1 },
+      messagesPerCheckpoint: 5,
+    };
     await expect(ingestBlob('batch-input', 'big.jsonl', deps)).rejects.toThrow('host died');
     // The dead reader's lease holds off a redelivery until it expires.
     expect((await ingestBlob('batch-input', 'big.jsonl', deps)).kind).toBe('busy');

@@ -17,7 +17,8 @@ type World = ReturnType<typeof createWorld>;
 async function drainControl(world: World): Promise<void> {
   for (const payload of world.controlQueue.drain()) {
     const message = parseControlMessage(payload);
-    if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
+    if (typeof message !== 'string' && message.kind === 'finalize')
+      await finalizeJob(message.jobId, world.finalizeDeps);
   }
 }
 
@@ -38,7 +39,10 @@ describe('reliability on in-memory ports', () => {
     const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
     const [first, second] = world.requestQueue.drain().map((p) => requestMessageOf(p));
     await processRequestMessage(first!, world.workerDeps);
-    const cancelling = await cancelJob({ jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock }, jobId);
+    const cancelling = await cancelJob(
+      { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock },
+      jobId,
+    );
     expect(cancelling.status).toBe('cancelling');
     await processRequestMessage(second!, world.workerDeps);
     await drainControl(world);
@@ -47,10 +51,25 @@ describe('reliability on in-memory ports', () => {
     expect(job.status).toBe('cancelled');
     expect(chat.calls).toHaveLength(4);
     const outcomes = await outcomesOf(world, jobId);
-    expect(outcomes.map((o) => o.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded', 'cancelled', 'cancelled', 'cancelled', 'cancelled']);
-    const errors = (await world.blobs.download('batch-output', `${jobId}/errors.jsonl`))!.toString().trim().split('\n').map((l) => JSON.parse(l));
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'succeeded',
+      'cancelled',
+      'cancelled',
+      'cancelled',
+      'cancelled',
+    ]);
+    const errors = (await world.blobs.download('batch-output', `${jobId}/errors.jsonl`))!
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(errors.map((e) => e.error.code)).toEqual(Array(4).fill('batch_cancelled'));
-    expect((await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString().trim().split('\n')).toHaveLength(4);
+    expect(
+      (await world.blobs.download('batch-output', `${jobId}/results.jsonl`))!.toString().trim().split('\n'),
+    ).toHaveLength(4);
   });
 
   it('cancelling a completed job is a conflict; cancelling twice is harmless', async () => {
@@ -70,18 +89,31 @@ describe('reliability on in-memory ports', () => {
     const done = await ingestBlob('batch-input', 'x.jsonl', other.ingestDeps);
     for (const p of other.requestQueue.drain()) await processRequestMessage(requestMessageOf(p), other.workerDeps);
     await drainControl(other);
-    await expect(cancelJob({ jobs: other.jobs, controlQueue: other.controlQueue, clock: other.clock }, done.kind === 'ingested' ? done.jobId : '')).rejects.toMatchObject({ code: 'conflict' });
+    await expect(
+      cancelJob(
+        { jobs: other.jobs, controlQueue: other.controlQueue, clock: other.clock },
+        done.kind === 'ingested' ? done.jobId : '',
+      ),
+    ).rejects.toMatchObject({ code: 'conflict' });
   });
 
   it('a wrong key halts the job after the first refusal instead of burning through every line', async () => {
-    const chat = new ScriptedChatClient(() => ({ kind: 'response', status: 401, headers: {}, body: { error: { code: 'Unauthorized', message: 'Access denied' } }, requestId: 'r', latencyInMs: 1 }));
+    const chat = new ScriptedChatClient(() => ({
+      kind: 'response',
+      status: 401,
+      headers: {},
+      body: { error: { code: 'Unauthorized', message: 'Access denied' } },
+      requestId: 'r',
+      latencyInMs: 1,
+    }));
     const world = createWorld(chat);
     world.blobs.put('batch-input', 'in.jsonl', file(6));
     const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
     const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
     const messages = world.requestQueue.drain().map((p) => requestMessageOf(p));
     // One line at a time for the first message, so exactly one call reaches the endpoint.
-    for (const item of messages[0]!.items) await processRequestMessage({ ...messages[0]!, items: [item] }, world.workerDeps);
+    for (const item of messages[0]!.items)
+      await processRequestMessage({ ...messages[0]!, items: [item] }, world.workerDeps);
     await processRequestMessage(messages[1]!, world.workerDeps);
     await drainControl(world);
 
@@ -103,14 +135,32 @@ describe('reliability on in-memory ports', () => {
     const [payload] = world.requestQueue.drain();
     const message = requestMessageOf(payload);
     await processRequestMessage({ ...message, items: message.items.slice(0, 1) }, world.workerDeps);
-    const recorded = await recordPoisonMessage(payload, { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock, logger: silentLogger, resultParts: world.resultParts });
+    const recorded = await recordPoisonMessage(payload, {
+      jobs: world.jobs,
+      controlQueue: world.controlQueue,
+      clock: world.clock,
+      logger: silentLogger,
+      resultParts: world.resultParts,
+    });
     expect(recorded).toBe(2);
     await drainControl(world);
     const job = (await world.jobs.getJob(jobId))!.job;
     expect(job.status).toBe('completed');
     expect(job.counts).toEqual({ succeeded: 1, failed: 2 });
-    expect((await outcomesOf(world, jobId)).map((o) => o.error?.code ?? 'ok')).toEqual(['ok', 'poison_message', 'poison_message']);
-    expect(await recordPoisonMessage('garbage', { jobs: world.jobs, controlQueue: world.controlQueue, clock: world.clock, logger: silentLogger, resultParts: world.resultParts })).toBe(0);
+    expect((await outcomesOf(world, jobId)).map((o) => o.error?.code ?? 'ok')).toEqual([
+      'ok',
+      'poison_message',
+      'poison_message',
+    ]);
+    expect(
+      await recordPoisonMessage('garbage', {
+        jobs: world.jobs,
+        controlQueue: world.controlQueue,
+        clock: world.clock,
+        logger: silentLogger,
+        resultParts: world.resultParts,
+      }),
+    ).toBe(0);
   });
 
   it('a job cancelled while its file is being read sends nothing more and still gives every line an outcome', async () => {
@@ -146,7 +196,15 @@ describe('retry and sweeper on in-memory ports', () => {
     const chat = new ScriptedChatClient((body) => {
       const text = String(body.messages[0]?.content);
       if (text === 'prompt 2' && broken) return { kind: 'timeout', latencyInMs: 1 };
-      if (text === 'prompt 3') return { kind: 'response', status: 400, headers: {}, body: { error: { code: 'content_filter', message: 'no' } }, requestId: 'r', latencyInMs: 1 };
+      if (text === 'prompt 3')
+        return {
+          kind: 'response',
+          status: 400,
+          headers: {},
+          body: { error: { code: 'content_filter', message: 'no' } },
+          requestId: 'r',
+          latencyInMs: 1,
+        };
       return okResponse(body);
     });
     const world = createWorld(chat);
@@ -179,7 +237,11 @@ describe('retry and sweeper on in-memory ports', () => {
     ]);
     // A retried job's files come from its outcomes: the line that now succeeded is in the results, not in the errors.
     const fileOf = async (name: string) =>
-      (await world.blobs.download('batch-output', `${jobId}/${name}`))!.toString().trim().split('\n').map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
+      (await world.blobs.download('batch-output', `${jobId}/${name}`))!
+        .toString()
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
     expect(await fileOf('results.jsonl')).toEqual(['id-1', 'id-2']);
     expect(await fileOf('errors.jsonl')).toEqual(['id-3', '~line-4']);
     // Without retryable_only the content-filtered line goes again too; the invalid line never does.
@@ -191,7 +253,9 @@ describe('retry and sweeper on in-memory ports', () => {
     const world = createWorld();
     world.blobs.put('batch-input', 'in.jsonl', file(1));
     const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
-    await expect(retryFailedLines(world.ingestDeps, ingested.kind === 'ingested' ? ingested.jobId : '', { retryableOnly: false })).rejects.toMatchObject({ code: 'conflict' });
+    await expect(
+      retryFailedLines(world.ingestDeps, ingested.kind === 'ingested' ? ingested.jobId : '', { retryableOnly: false }),
+    ).rejects.toMatchObject({ code: 'conflict' });
   });
 
   it('the sweeper re-queues lines whose message was lost, once the job has stalled, and never touches a healthy job', async () => {
@@ -239,6 +303,10 @@ describe('retry and sweeper on in-memory ports', () => {
     stalled.clock.now += 3_600_000;
     const report = await sweep(stalled.ingestDeps, { stallInMs: 60_000 });
     expect(Object.values(report.actions)).toEqual(['resume-ingest']);
-    expect(stalled.controlQueue.sent[0]!.payload).toMatchObject({ kind: 'ingest', container: 'batch-input', name: 'big.jsonl' });
+    expect(stalled.controlQueue.sent[0]!.payload).toMatchObject({
+      kind: 'ingest',
+      container: 'batch-input',
+      name: 'big.jsonl',
+    });
   });
 });

@@ -6,9 +6,18 @@ import { LineStatus, type LineOutcome } from '../../src/core/lineOutcome.js';
 
 function outcome(line: number): LineOutcome {
   return {
-    jobId: 'job', line, customId: `c${line}`, status: LineStatus.succeeded,
+    jobId: 'job',
+    line,
+    customId: `c${line}`,
+    status: LineStatus.succeeded,
     response: { status_code: 200, request_id: `r${line}`, body: { id: `x${line}` } },
-    error: null, usage: null, costInNanos: 0, attempts: 1, startedAtInMs: null, finishedAtInMs: 0, latencyInMs: null,
+    error: null,
+    usage: null,
+    costInNanos: 0,
+    attempts: 1,
+    startedAtInMs: null,
+    finishedAtInMs: 0,
+    latencyInMs: null,
   };
 }
 
@@ -37,10 +46,20 @@ describe('ResultParts', () => {
     const parts = new ResultParts(blobs, 'out', () => (ids += 1).toString(16).padStart(16, '0'));
     await parts.writeWhole('job/results.jsonl', linesOf(2, 3));
     // The in-memory store, like Azure, refuses a block id whose length differs from the blob's other blocks.
-    await parts.stage('job', [outcome(3), outcome(4)], { ...silentLogger, warn: (message: string) => { throw new Error(message); } });
+    await parts.stage('job', [outcome(3), outcome(4)], {
+      ...silentLogger,
+      warn: (message: string) => {
+        throw new Error(message);
+      },
+    });
     expect((await blobs.listBlocks('out', 'job/results.jsonl')).uncommitted).toHaveLength(1);
     expect(await parts.commit('job', { succeeded: 2, failed: 0 })).toBe(true);
     const text = (await blobs.download('out', 'job/results.jsonl'))!.toString();
-    expect(text.trim().split('\n').map((l) => JSON.parse(l).custom_id)).toEqual(['c3', 'c4']);
+    expect(
+      text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).custom_id),
+    ).toEqual(['c3', 'c4']);
   });
 });

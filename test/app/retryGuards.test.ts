@@ -22,27 +22,39 @@ function recordingLogger(): Logger & { errors: string[] } {
 describe('retrying a job whose input is gone', () => {
   it.each([
     ['deleted', (world: World) => void world.blobs.delete('batch-input', 'in.jsonl'), /has been deleted/],
-    ['overwritten', (world: World) => void world.blobs.put('batch-input', 'in.jsonl', chatLine('other', 'new file')), /has been replaced/],
-  ])('input %s: 409 with the reason, and the job, its outcomes and the queue stay as they were', async (_what, remove, reason) => {
-    const { world, jobId } = await finishedJobWithFailures();
-    const before = (await world.jobs.getJob(jobId))!;
-    remove(world);
+    [
+      'overwritten',
+      (world: World) => void world.blobs.put('batch-input', 'in.jsonl', chatLine('other', 'new file')),
+      /has been replaced/,
+    ],
+  ])(
+    'input %s: 409 with the reason, and the job, its outcomes and the queue stay as they were',
+    async (_what, remove, reason) => {
+      const { world, jobId } = await finishedJobWithFailures();
+      const before = (await world.jobs.getJob(jobId))!;
+      remove(world);
 
-    await expect(retryFailedLines(world.ingestDeps, jobId, { retryableOnly: false })).rejects.toMatchObject({ name: 'ConflictError', code: 'conflict', message: expect.stringMatching(reason) });
+      await expect(retryFailedLines(world.ingestDeps, jobId, { retryableOnly: false })).rejects.toMatchObject({
+        name: 'ConflictError',
+        code: 'conflict',
+        message: expect.stringMatching(reason),
+      });
 
-    const after = (await world.jobs.getJob(jobId))!;
-    expect(after.etag).toBe(before.etag);
-    expect(after.job.status).toBe('completed');
-    expect(await outcomeLines(world.jobs, jobId)).toEqual([1, 2, 3, 4]);
-    expect(world.requestQueue.sent).toHaveLength(0);
-  });
+      const after = (await world.jobs.getJob(jobId))!;
+      expect(after.etag).toBe(before.etag);
+      expect(after.job.status).toBe('completed');
+      expect(await outcomeLines(world.jobs, jobId)).toEqual([1, 2, 3, 4]);
+      expect(world.requestQueue.sent).toHaveLength(0);
+    },
+  );
 });
 
 describe('the sweeper', () => {
   it('sweeps the other jobs when one of them cannot be looked after, and logs that one', async () => {
     const world = createWorld();
     const logger = recordingLogger();
-    for (const name of ['a.jsonl', 'b.jsonl']) world.blobs.put('batch-input', name, [chatLine('x', 'one'), chatLine('y', 'two')].join('\n'));
+    for (const name of ['a.jsonl', 'b.jsonl'])
+      world.blobs.put('batch-input', name, [chatLine('x', 'one'), chatLine('y', 'two')].join('\n'));
     const a = await ingestBlob('batch-input', 'a.jsonl', world.ingestDeps);
     const b = await ingestBlob('batch-input', 'b.jsonl', world.ingestDeps);
     const [jobA, jobB] = [a, b].map((r) => (r.kind === 'ingested' ? r.jobId : ''));
@@ -86,7 +98,10 @@ describe('the sweeper', () => {
       },
     });
     world.clock.now += 3_600_000;
-    const report = await sweep({ ...world.ingestDeps, jobs: failing, logger: recordingLogger() }, { stallInMs: 60_000 });
+    const report = await sweep(
+      { ...world.ingestDeps, jobs: failing, logger: recordingLogger() },
+      { stallInMs: 60_000 },
+    );
     expect(report.actions).toEqual({ [broken]: 'error', [fine]: 'finalize' });
   });
 });
@@ -94,7 +109,9 @@ describe('the sweeper', () => {
 describe('concurrent retries of one job (in memory)', () => {
   it('exactly one wins; the others get 409; every failed line is queued once and the counts stay right', async () => {
     const { world, jobId } = await finishedJobWithFailures();
-    const results = await Promise.allSettled([1, 2, 3].map(() => retryFailedLines(world.ingestDeps, jobId, { retryableOnly: false })));
+    const results = await Promise.allSettled(
+      [1, 2, 3].map(() => retryFailedLines(world.ingestDeps, jobId, { retryableOnly: false })),
+    );
 
     const won = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r) => r.status === 'rejected');
@@ -105,7 +122,9 @@ describe('concurrent retries of one job (in memory)', () => {
     ]);
     const job = (await world.jobs.getJob(jobId))!.job;
     expect(job).toMatchObject({ status: 'in_progress', retries: 1, counts: { succeeded: 1, failed: 0 } });
-    const queuedLines = world.requestQueue.sent.flatMap((m) => (m.payload as RequestMessage).items.map((item) => item.line));
+    const queuedLines = world.requestQueue.sent.flatMap((m) =>
+      (m.payload as RequestMessage).items.map((item) => item.line),
+    );
     expect(queuedLines.sort()).toEqual([2, 3, 4]);
   });
 });

@@ -12,7 +12,12 @@ const sdk = new OpenAI({ apiKey: 'unused', webhookSecret: SECRET });
 
 function world(answers: number[]) {
   // Starts at the real time: the SDK checks the signature's timestamp against its own clock.
-  const clock = { now: Date.now(), nowInMs(): number { return this.now; } };
+  const clock = {
+    now: Date.now(),
+    nowInMs(): number {
+      return this.now;
+    },
+  };
   const jobs = new InMemoryJobStore();
   const controlQueue = new InMemoryMessageQueue();
   const received: Array<{ body: string; headers: Record<string, string> }> = [];
@@ -34,7 +39,13 @@ function world(answers: number[]) {
 
 async function finalJob(jobs: InMemoryJobStore, status: Job['status'], atInMs: number): Promise<Job> {
   const job: Job = {
-    ...newJob({ id: `job_${'ab'.repeat(16)}`, createdAtInMs: atInMs - 1000, input: { container: 'c', name: 'n.jsonl', etag: 'e', size: 1 }, model: 'm', deployment: 'd' }),
+    ...newJob({
+      id: `job_${'ab'.repeat(16)}`,
+      createdAtInMs: atInMs - 1000,
+      input: { container: 'c', name: 'n.jsonl', etag: 'e', size: 1 },
+      model: 'm',
+      deployment: 'd',
+    }),
     status,
     timestamps: { completedAt: atInMs, expiredAt: atInMs },
   };
@@ -48,25 +59,38 @@ async function runQueued(w: ReturnType<typeof world>): Promise<Array<{ result: s
   const results = [];
   for (const { payload, visibilityDelayInMs } of queued) {
     const message = parseControlMessage(payload);
-    if (typeof message === 'string' || message.kind !== 'webhook') throw new Error(`unexpected ${JSON.stringify(payload)}`);
+    if (typeof message === 'string' || message.kind !== 'webhook')
+      throw new Error(`unexpected ${JSON.stringify(payload)}`);
     results.push({ result: await deliverWebhook(message, w.deps), delay: visibilityDelayInMs });
   }
   return results;
 }
 
 describe('webhooks for final batches', () => {
-  it('posts OpenAI\'s event shape, signed as Standard Webhooks: the SDK\'s unwrap() accepts it', async () => {
+  it("posts OpenAI's event shape, signed as Standard Webhooks: the SDK's unwrap() accepts it", async () => {
     const w = world([]);
     const job = await finalJob(w.jobs, 'completed', w.clock.now);
     await queueFinalEvent(job, w.deps);
     expect(await runQueued(w)).toEqual([{ result: 'delivered', delay: 0 }]);
     const { body, headers } = w.received[0]!;
     const event = await sdk.webhooks.unwrap(body, headers);
-    expect(event).toEqual({ id: headers['webhook-id'], object: 'event', created_at: Math.floor(w.clock.now / 1000), type: 'batch.completed', data: { id: job.id } });
+    expect(event).toEqual({
+      id: headers['webhook-id'],
+      object: 'event',
+      created_at: Math.floor(w.clock.now / 1000),
+      type: 'batch.completed',
+      data: { id: job.id },
+    });
     // A body changed on the way, or another secret, fails verification.
     await expect(sdk.webhooks.unwrap(body.replace('completed', 'failed'), headers)).rejects.toThrow();
-    await expect(sdk.webhooks.unwrap(body, headers, `whsec_${Buffer.from('another-key-of-enough-length!!').toString('base64')}`)).rejects.toThrow();
-    expect((await w.jobs.getJob(job.id))!.job.webhook).toMatchObject({ attempts: 1, lastStatus: 200, deliveredAtInMs: w.clock.now });
+    await expect(
+      sdk.webhooks.unwrap(body, headers, `whsec_${Buffer.from('another-key-of-enough-length!!').toString('base64')}`),
+    ).rejects.toThrow();
+    expect((await w.jobs.getJob(job.id))!.job.webhook).toMatchObject({
+      attempts: 1,
+      lastStatus: 200,
+      deliveredAtInMs: w.clock.now,
+    });
   });
 
   it('retries a refused delivery after each delay of the schedule, with the same webhook-id, until it is taken', async () => {

@@ -27,7 +27,13 @@ describe('getJob', () => {
   test('a 400 becomes an ApiError with the API code, message and param', async () => {
     const error = await client.getJob('job_nope').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ApiError);
-    expect(error).toMatchObject({ name: 'ApiError', status: 400, code: 'bad_request', param: 'jobId', retryable: false });
+    expect(error).toMatchObject({
+      name: 'ApiError',
+      status: 400,
+      code: 'bad_request',
+      param: 'jobId',
+      retryable: false,
+    });
     expect((error as Error).message).toContain('job_ followed by 32 hex digits');
   });
 
@@ -51,9 +57,14 @@ describe('function key', () => {
     const guarded = await FakeJobsApi.start({ functionKey: 'k3y' });
     try {
       guarded.setJob(stages.created());
-      await expect(new BatchApiClient({ baseUrl: guarded.baseUrl, functionKey: 'k3y' }).getJob(JOB_ID)).resolves.toMatchObject({ id: JOB_ID });
+      await expect(
+        new BatchApiClient({ baseUrl: guarded.baseUrl, functionKey: 'k3y' }).getJob(JOB_ID),
+      ).resolves.toMatchObject({ id: JOB_ID });
       expect(guarded.requests.at(-1)?.headers['x-functions-key']).toBe('k3y');
-      await expect(new BatchApiClient({ baseUrl: guarded.baseUrl }).getJob(JOB_ID)).rejects.toMatchObject({ status: 401, code: ApiErrorCode.unauthorized });
+      await expect(new BatchApiClient({ baseUrl: guarded.baseUrl }).getJob(JOB_ID)).rejects.toMatchObject({
+        status: 401,
+        code: ApiErrorCode.unauthorized,
+      });
       expect(guarded.requests.at(-1)?.headers['x-functions-key']).toBeUndefined();
     } finally {
       await guarded.close();
@@ -74,16 +85,24 @@ describe('listJobs', () => {
   });
 
   test('a bad limit: ApiError with the API code', async () => {
-    await expect(client.listJobs({ limit: 1000 })).rejects.toMatchObject({ status: 400, code: 'bad_request', param: 'limit' });
+    await expect(client.listJobs({ limit: 1000 })).rejects.toMatchObject({
+      status: 400,
+      code: 'bad_request',
+      param: 'limit',
+    });
   });
 });
 
 describe('results', () => {
   test('streamResults yields one JSON document per line, by kind', async () => {
-    api.results.set(JOB_ID, { status: 'completed', lines: [outputLine('a', true), outputLine('b', false), outputLine('c', true)] });
+    api.results.set(JOB_ID, {
+      status: 'completed',
+      lines: [outputLine('a', true), outputLine('b', false), outputLine('c', true)],
+    });
     const collect = async (kind: 'results' | 'errors' | 'all') => {
       const ids: string[] = [];
-      for await (const line of client.streamResults(JOB_ID, kind)) ids.push((JSON.parse(line) as { custom_id: string }).custom_id);
+      for await (const line of client.streamResults(JOB_ID, kind))
+        ids.push((JSON.parse(line) as { custom_id: string }).custom_id);
       return ids;
     };
     expect(await collect('results')).toEqual(['a', 'c']);
@@ -108,7 +127,12 @@ describe('splitLines', () => {
     const bytes = Buffer.from('{"a":"é"}\r\n\n{"b":"✓"}\n{"c":1}', 'utf8');
     const chunks = [...bytes].map((byte) => Buffer.from([byte]));
     const lines: string[] = [];
-    for await (const line of splitLines((async function* () { yield* chunks; })())) lines.push(line);
+    for await (const line of splitLines(
+      (async function* () {
+        yield* chunks;
+      })(),
+    ))
+      lines.push(line);
     expect(lines).toEqual(['{"a":"é"}', '{"b":"✓"}', '{"c":1}']);
   });
 });

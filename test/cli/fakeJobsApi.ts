@@ -63,7 +63,10 @@ export class FakeJobsApi {
       } else if (action[2] === 'cancel') {
         sendJson(response, 200, { ...state, status: 'cancelling' });
       } else {
-        sendJson(response, 200, { retried_lines: url.searchParams.get('retryable_only') === 'true' ? 1 : 2, job: { ...state, status: 'in_progress' } });
+        sendJson(response, 200, {
+          retried_lines: url.searchParams.get('retryable_only') === 'true' ? 1 : 2,
+          job: { ...state, status: 'in_progress' },
+        });
       }
       return;
     }
@@ -87,7 +90,10 @@ export class FakeJobsApi {
       return;
     }
     if (!this.jobs.has(id) && this.nextJob !== undefined) {
-      this.jobs.set(id, this.nextJob.map((state) => (state === undefined ? undefined : { ...state, id })));
+      this.jobs.set(
+        id,
+        this.nextJob.map((state) => (state === undefined ? undefined : { ...state, id })),
+      );
       this.nextJob = undefined;
     }
     const states = this.jobs.get(id) ?? [undefined];
@@ -128,7 +134,8 @@ export class FakeJobsApi {
       sendError(response, 404, 'not_found', `No job ${id}`);
       return;
     }
-    const succeeded = (line: object): boolean => (line as { response?: { status_code?: number } | null }).response?.status_code === 200;
+    const succeeded = (line: object): boolean =>
+      (line as { response?: { status_code?: number } | null }).response?.status_code === 200;
     const lines = results.lines.filter((line) => kind === 'all' || (kind === 'results') === succeeded(line));
     response.writeHead(200, { 'content-type': 'application/jsonl; charset=utf-8', 'x-job-status': results.status });
     // One write per line: the client must join lines across chunks.
@@ -151,8 +158,17 @@ export function outputLine(customId: string, ok: boolean): object {
     ? {
         id: `batch_req_${customId}`,
         custom_id: customId,
-        response: { status_code: 200, request_id: `req-${customId}`, body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hé ✓' } }] } },
+        response: {
+          status_code: 200,
+          request_id: `req-${customId}`,
+          body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'hé ✓' } }] },
+        },
         error: null,
       }
-    : { id: `batch_req_${customId}`, custom_id: customId, response: null, error: { code: 'invalid_json_line', message: 'Line is not JSON' } };
+    : {
+        id: `batch_req_${customId}`,
+        custom_id: customId,
+        response: null,
+        error: { code: 'invalid_json_line', message: 'Line is not JSON' },
+      };
 }

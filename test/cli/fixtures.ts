@@ -52,7 +52,11 @@ export const stages = {
       counts: { succeeded: total - failed, failed },
       usage: { promptTokens: 12_345, completionTokens: 6_789, costInNanos: 5_135_130 },
       timestamps: { inProgressAt: T0_IN_MS + 1000, finalizingAt: T0_IN_MS + 60_000, completedAt: T0_IN_MS + 133_000 },
-      output: { container: 'batch-output', resultsBlob: `${JOB_ID}/results.jsonl`, errorsBlob: `${JOB_ID}/errors.jsonl` },
+      output: {
+        container: 'batch-output',
+        resultsBlob: `${JOB_ID}/results.jsonl`,
+        errorsBlob: `${JOB_ID}/errors.jsonl`,
+      },
     })),
   failed: (): BatchObject =>
     batchObject((job) => ({

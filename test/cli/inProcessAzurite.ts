@@ -36,7 +36,10 @@ export interface InProcessBlobStorageOptions {
 }
 
 interface SelfSignedModule {
-  generate(attributes: { name: string; value: string }[], options: Record<string, unknown>): Promise<{ cert: string; private: string }>;
+  generate(
+    attributes: { name: string; value: string }[],
+    options: Record<string, unknown>,
+  ): Promise<{ cert: string; private: string }>;
 }
 
 async function writeCertificate(dir: string): Promise<{ certPath: string; keyPath: string; cert: string }> {
@@ -61,7 +64,9 @@ async function writeCertificate(dir: string): Promise<{ certPath: string; keyPat
 }
 
 /** Azurite's blob service in this process, in memory, on a free loopback port. */
-export async function startInProcessBlobStorage(options: InProcessBlobStorageOptions = {}): Promise<InProcessBlobStorage> {
+export async function startInProcessBlobStorage(
+  options: InProcessBlobStorageOptions = {},
+): Promise<InProcessBlobStorage> {
   // Azurite reads its certificate from files.
   const certDir = options.oauth === true ? await mkdtemp(join(tmpdir(), 'phi3-azurite-cert-')) : undefined;
   const tls = certDir === undefined ? undefined : await writeCertificate(certDir);
@@ -70,8 +75,12 @@ export async function startInProcessBlobStorage(options: InProcessBlobStorageOpt
   };
   // Nothing may leave the machine.
   AzuriteTelemetryClient.init('', false, undefined);
-  const BlobServer = (require('azurite/dist/src/blob/BlobServer.js') as { default: new (config: object) => AzuriteServer }).default;
-  const BlobConfiguration = (require('azurite/dist/src/blob/BlobConfiguration.js') as { default: BlobConfigurationCtor }).default;
+  const BlobServer = (
+    require('azurite/dist/src/blob/BlobServer.js') as { default: new (config: object) => AzuriteServer }
+  ).default;
+  const BlobConfiguration = (
+    require('azurite/dist/src/blob/BlobConfiguration.js') as { default: BlobConfigurationCtor }
+  ).default;
   const config = new BlobConfiguration(
     '127.0.0.1', // host
     0, // port

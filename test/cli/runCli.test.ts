@@ -35,7 +35,15 @@ async function cli(argv: string[], options: Partial<RunCliOptions> & { env?: Rec
 describe('status filters, cancel and retry', () => {
   test('status --status and --metadata ask the API for only those jobs', async () => {
     api.listed = [stages.completed(1000, 7)];
-    const { code } = await cli(['status', '--status', 'in_progress', '--metadata', 'team=search', '--metadata', 'run=a=b']);
+    const { code } = await cli([
+      'status',
+      '--status',
+      'in_progress',
+      '--metadata',
+      'team=search',
+      '--metadata',
+      'run=a=b',
+    ]);
     expect(code).toBe(0);
     const asked = new URL(api.requests.at(-1)!.url, 'http://x').searchParams;
     expect(asked.get('status')).toBe('in_progress');
@@ -163,7 +171,9 @@ describe('settings and usage', () => {
   });
 
   test('--api-url wins over the environment, and is named when wrong', async () => {
-    const good = await cli(['--api-url', api.baseUrl, 'status', JOB_ID], { env: { PHI3_BATCH_API_URL: 'http://127.0.0.1:1/api' } });
+    const good = await cli(['--api-url', api.baseUrl, 'status', JOB_ID], {
+      env: { PHI3_BATCH_API_URL: 'http://127.0.0.1:1/api' },
+    });
     expect(good.code).toBe(0);
     const bad = await cli(['--api-url', 'ftp://x', 'status']);
     expect(bad.code).toBe(2);
@@ -192,7 +202,9 @@ describe('settings and usage', () => {
   });
 
   test('a bad connection string is named and never printed with its key', async () => {
-    const { code, stderr } = await cli(['submit', join(dir, 'x.jsonl')], { env: { AzureWebJobsStorage: 'AccountKey=s3cr3t;nonsense' } });
+    const { code, stderr } = await cli(['submit', join(dir, 'x.jsonl')], {
+      env: { AzureWebJobsStorage: 'AccountKey=s3cr3t;nonsense' },
+    });
     expect(code).toBe(2);
     expect(stderr).toContain('Setting AzureWebJobsStorage');
     expect(stderr).toContain('AccountKey=***');
@@ -200,7 +212,9 @@ describe('settings and usage', () => {
   });
 
   test('a bad INPUT_CONTAINER is named', async () => {
-    const { code, stderr } = await cli(['submit', join(dir, 'x.jsonl')], { env: { AzureWebJobsStorage: 'UseDevelopmentStorage=true', INPUT_CONTAINER: 'Bad_Name' } });
+    const { code, stderr } = await cli(['submit', join(dir, 'x.jsonl')], {
+      env: { AzureWebJobsStorage: 'UseDevelopmentStorage=true', INPUT_CONTAINER: 'Bad_Name' },
+    });
     expect(code).toBe(2);
     expect(stderr).toContain('Setting INPUT_CONTAINER');
   });

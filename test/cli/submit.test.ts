@@ -13,8 +13,18 @@ import { startInProcessBlobStorage, type InProcessBlobStorage } from './inProces
 import { CapturingStream } from './streams.js';
 
 const LINES = [
-  { custom_id: 'r1', method: 'POST', url: '/v1/chat/completions', body: { model: 'Phi-3-mini-4k-instruct', messages: [{ role: 'user', content: 'Hi' }] } },
-  { custom_id: 'r2', method: 'POST', url: '/v1/chat/completions', body: { model: 'Phi-3-mini-4k-instruct', messages: [{ role: 'user', content: 'Bonjour é' }] } },
+  {
+    custom_id: 'r1',
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: 'Phi-3-mini-4k-instruct', messages: [{ role: 'user', content: 'Hi' }] },
+  },
+  {
+    custom_id: 'r2',
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: 'Phi-3-mini-4k-instruct', messages: [{ role: 'user', content: 'Bonjour é' }] },
+  },
 ];
 const CONTENT = `${LINES.map((line) => JSON.stringify(line)).join('\n')}\n`;
 
@@ -31,7 +41,9 @@ afterAll(async () => {
 });
 
 /** An uploader that reads what it is given as a stream and answers with a made-up ETag. */
-function recordingUploader(): BlobUploader & { received: { blobName: string; body: string; sizeInBytes: number; overwrite: boolean }[] } {
+function recordingUploader(): BlobUploader & {
+  received: { blobName: string; body: string; sizeInBytes: number; overwrite: boolean }[];
+} {
   const received: { blobName: string; body: string; sizeInBytes: number; overwrite: boolean }[] = [];
   return {
     container: 'batch-input',
@@ -39,7 +51,12 @@ function recordingUploader(): BlobUploader & { received: { blobName: string; bod
     async upload(blobName: string, source: Readable, options) {
       const chunks: Buffer[] = [];
       for await (const chunk of source) chunks.push(chunk as Buffer);
-      received.push({ blobName, body: Buffer.concat(chunks).toString('utf8'), sizeInBytes: options.sizeInBytes, overwrite: options.overwrite });
+      received.push({
+        blobName,
+        body: Buffer.concat(chunks).toString('utf8'),
+        sizeInBytes: options.sizeInBytes,
+        overwrite: options.overwrite,
+      });
       return { etag: '"0x8DC0FFEE"' };
     },
   };
@@ -49,7 +66,9 @@ describe('uploadBatchFile', () => {
   test('streams the file and names the job after container, blob name and the upload ETag', async () => {
     const uploader = recordingUploader();
     const uploaded = await uploadBatchFile({ filePath: file, uploader });
-    expect(uploader.received).toEqual([{ blobName: 'prompts.jsonl', body: CONTENT, sizeInBytes: Buffer.byteLength(CONTENT), overwrite: false }]);
+    expect(uploader.received).toEqual([
+      { blobName: 'prompts.jsonl', body: CONTENT, sizeInBytes: Buffer.byteLength(CONTENT), overwrite: false },
+    ]);
     expect(uploaded).toEqual({
       container: 'batch-input',
       blobName: 'prompts.jsonl',
@@ -61,7 +80,12 @@ describe('uploadBatchFile', () => {
 
   test('a chosen blob name', async () => {
     const uploader = recordingUploader();
-    const uploaded = await uploadBatchFile({ filePath: file, blobName: 'team-a/run-1.JSONL', uploader, overwrite: true });
+    const uploaded = await uploadBatchFile({
+      filePath: file,
+      blobName: 'team-a/run-1.JSONL',
+      uploader,
+      overwrite: true,
+    });
     expect(uploaded.jobId).toBe(jobIdFor('batch-input', 'team-a/run-1.JSONL', '"0x8DC0FFEE"'));
     expect(uploader.received[0]).toMatchObject({ blobName: 'team-a/run-1.JSONL', overwrite: true });
   });
@@ -75,7 +99,10 @@ describe('uploadBatchFile', () => {
   ])('refuses %s before uploading anything', async (_what, path, blobName, code) => {
     await mkdir(join(dir, 'folder.jsonl'), { recursive: true });
     const uploader = recordingUploader();
-    await expect(uploadBatchFile({ filePath: path(), blobName, uploader })).rejects.toMatchObject({ name: 'CliUsageError', code });
+    await expect(uploadBatchFile({ filePath: path(), blobName, uploader })).rejects.toMatchObject({
+      name: 'CliUsageError',
+      code,
+    });
     expect(uploader.received).toEqual([]);
   });
 });
@@ -108,7 +135,11 @@ describe('submit against blob storage', () => {
     const code = await runCli(['submit', ...argv], {
       stdout,
       stderr,
-      env: { AzureWebJobsStorage: storage.connectionString, INPUT_CONTAINER: containerName, PHI3_BATCH_API_URL: api.baseUrl },
+      env: {
+        AzureWebJobsStorage: storage.connectionString,
+        INPUT_CONTAINER: containerName,
+        PHI3_BATCH_API_URL: api.baseUrl,
+      },
       clock: { nowInMs: () => T0_IN_MS },
       watch: { delay: async () => {}, tty: false },
       ...options,
@@ -142,7 +173,9 @@ describe('submit against blob storage', () => {
   });
 
   test('a container that does not exist: exit 1 naming it', async () => {
-    const { code, stderr } = await submit([file], { env: { AzureWebJobsStorage: storage.connectionString, INPUT_CONTAINER: 'no-such-container' } });
+    const { code, stderr } = await submit([file], {
+      env: { AzureWebJobsStorage: storage.connectionString, INPUT_CONTAINER: 'no-such-container' },
+    });
     expect(code).toBe(1);
     expect(stderr).toContain('Container no-such-container does not exist');
   });
@@ -182,7 +215,12 @@ describe('submit against blob storage', () => {
     const guarded = await FakeJobsApi.start({ functionKey: 'right' });
     try {
       const { code, stdout, stderr } = await submit([file, '--watch'], {
-        env: { AzureWebJobsStorage: storage.connectionString, INPUT_CONTAINER: containerName, PHI3_BATCH_API_URL: guarded.baseUrl, PHI3_BATCH_FUNCTION_KEY: 'wrong' },
+        env: {
+          AzureWebJobsStorage: storage.connectionString,
+          INPUT_CONTAINER: containerName,
+          PHI3_BATCH_API_URL: guarded.baseUrl,
+          PHI3_BATCH_FUNCTION_KEY: 'wrong',
+        },
       });
       expect(code).toBe(1);
       expect(stdout).toMatch(/^job_[0-9a-f]{32}\n$/);

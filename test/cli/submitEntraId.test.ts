@@ -67,7 +67,9 @@ describe('submit signed in with Entra ID (account URL + token credential) agains
   beforeEach(async () => {
     counter += 1;
     containerName = `input-${process.pid}-${counter}`;
-    container = BlobServiceClient.fromConnectionString(storage.connectionString, storagePipeline).getContainerClient(containerName);
+    container = BlobServiceClient.fromConnectionString(storage.connectionString, storagePipeline).getContainerClient(
+      containerName,
+    );
     await container.create();
   });
 
@@ -130,7 +132,10 @@ describe('submit signed in with Entra ID (account URL + token credential) agains
   });
 
   test('--account-url and --connection-string together is an error', async () => {
-    const { code, stderr } = await submit(['--account-url', storage.accountUrl, '--connection-string', storage.connectionString, file], {});
+    const { code, stderr } = await submit(
+      ['--account-url', storage.accountUrl, '--connection-string', storage.connectionString, file],
+      {},
+    );
     expect(code).not.toBe(0);
     expect(stderr).toContain('not both');
   });

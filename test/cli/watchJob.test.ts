@@ -64,7 +64,12 @@ describe('watchJob without a terminal', () => {
 
   test('never shows 100% before the job has ended', async () => {
     const stream = new CapturingStream();
-    const { options } = scripted([stages.running(10, 10), stages.finalizing(10), stages.finalizing(10), stages.completed(10)]);
+    const { options } = scripted([
+      stages.running(10, 10),
+      stages.finalizing(10),
+      stages.finalizing(10),
+      stages.completed(10),
+    ]);
     await watchJob({ ...options, stream, plainIntervalInMs: 0 });
     const lines = stream.lines;
     expect(lines.slice(0, -1).some((line) => line.includes('100%'))).toBe(false);
@@ -87,7 +92,9 @@ describe('watchJob on a terminal', () => {
     expect(job.status).toBe('completed');
     const text = stream.text;
     expect(text).toContain('waiting for the ingest function');
-    expect(text).toMatch(/\[█+\] 100% 10\/10 \| ok 10 · failed 0 \| tokens 12\.3k in \/ 6\.79k out \| \$0\.0051 \| completed/);
+    expect(text).toMatch(
+      /\[█+\] 100% 10\/10 \| ok 10 · failed 0 \| tokens 12\.3k in \/ 6\.79k out \| \$0\.0051 \| completed/,
+    );
     // Hidden while drawing, shown again at the end.
     expect(text).toContain('\x1B[?25l');
     expect(text.lastIndexOf('\x1B[?25h')).toBeGreaterThan(text.lastIndexOf('completed'));
@@ -110,24 +117,32 @@ describe('watchJob stops', () => {
       if (fetches() === 2) controller.abort();
       signal?.throwIfAborted();
     };
-    await expect(watchJob({ ...options, delay, stream: new CapturingStream(), abortSignal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(
+      watchJob({ ...options, delay, stream: new CapturingStream(), abortSignal: controller.signal }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
     expect(fetches()).toBe(2);
   });
 
   test('an already aborted signal stops before the first poll', async () => {
     const { options, fetches } = scripted([stages.running(10, 1)]);
-    await expect(watchJob({ ...options, stream: new CapturingStream(), abortSignal: AbortSignal.abort() })).rejects.toThrow();
+    await expect(
+      watchJob({ ...options, stream: new CapturingStream(), abortSignal: AbortSignal.abort() }),
+    ).rejects.toThrow();
     expect(fetches()).toBe(0);
   });
 
   test('rides out a few failed polls', async () => {
     const { options } = scripted([new Error('ECONNRESET'), new Error('ECONNRESET'), stages.completed(2)]);
-    await expect(watchJob({ ...options, stream: new CapturingStream(), maxConsecutiveFetchErrors: 3 })).resolves.toMatchObject({ status: 'completed' });
+    await expect(
+      watchJob({ ...options, stream: new CapturingStream(), maxConsecutiveFetchErrors: 3 }),
+    ).resolves.toMatchObject({ status: 'completed' });
   });
 
   test('gives up with the last error after too many failed polls in a row', async () => {
     const { options, fetches } = scripted([stages.running(2, 1), new Error('first'), new Error('second')]);
-    await expect(watchJob({ ...options, stream: new CapturingStream(), maxConsecutiveFetchErrors: 2 })).rejects.toThrow('second');
+    await expect(watchJob({ ...options, stream: new CapturingStream(), maxConsecutiveFetchErrors: 2 })).rejects.toThrow(
+      'second',
+    );
     expect(fetches()).toBe(3);
   });
 

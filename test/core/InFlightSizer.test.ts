@@ -17,17 +17,24 @@ function observeAll(target: InFlightSizer, latencies: readonly number[], atInMs 
 
 describe('budgetRatePerSecond', () => {
   it('is the binding limit of the share, in calls per second', () => {
-    expect(budgetRatePerSecond({ requestsPerMinute: 1_200, tokensPerMinute: 1_000_000, tokensPerCall: 100, share: 1 })).toBe(20);
+    expect(
+      budgetRatePerSecond({ requestsPerMinute: 1_200, tokensPerMinute: 1_000_000, tokensPerCall: 100, share: 1 }),
+    ).toBe(20);
     // 200,000 TPM at 1,000 tokens a call is 3.33 calls/s: tokens bind.
-    expect(budgetRatePerSecond({ requestsPerMinute: 1_000, tokensPerMinute: 200_000, tokensPerCall: 1_000, share: 0.5 })).toBeCloseTo(5 / 3, 10);
+    expect(
+      budgetRatePerSecond({ requestsPerMinute: 1_000, tokensPerMinute: 200_000, tokensPerCall: 1_000, share: 0.5 }),
+    ).toBeCloseTo(5 / 3, 10);
   });
 });
 
 describe('InFlightSizer', () => {
-  it('sizes by rate x latency x headroom (Little\'s law), for the chosen percentile of recent latencies', () => {
+  it("sizes by rate x latency x headroom (Little's law), for the chosen percentile of recent latencies", () => {
     const s = sizer();
     // 100 calls of 1..100 x 100 ms: p90 is 9,000 ms.
-    observeAll(s, Array.from({ length: 100 }, (_, i) => (i + 1) * 100));
+    observeAll(
+      s,
+      Array.from({ length: 100 }, (_, i) => (i + 1) * 100),
+    );
     expect(s.latencyEstimateInMs(T0)).toBe(9_000);
     // 20 calls/s x 9 s x 1.25 = 225 calls; 16 requests per message: 15 messages + 1 ready.
     expect(s.size({ ratePerSecond: 20, requestsPerMessage: 16 }, T0)).toEqual({
@@ -62,14 +69,22 @@ describe('InFlightSizer', () => {
   it('is cut by the lowest ceiling and says which', () => {
     const s = sizer({ operator: 500, memory: memoryCeiling(256 * 1024 ** 2, 1024 ** 2), sockets: 300 });
     observeAll(s, Array(10).fill(30_000));
-    expect(s.size({ ratePerSecond: 20, requestsPerMessage: 32 }, T0)).toMatchObject({ calls: 256, messages: 9, limitedBy: 'memory', wantedCalls: 750 });
+    expect(s.size({ ratePerSecond: 20, requestsPerMessage: 32 }, T0)).toMatchObject({
+      calls: 256,
+      messages: 9,
+      limitedBy: 'memory',
+      wantedCalls: 750,
+    });
   });
 
   it('starts from the initial latency, and a call still under way counts as at least its age', () => {
     const s = sizer({}, { initialLatencyInMs: 1_000 });
     expect(s.size({ ratePerSecond: 20, requestsPerMessage: 16 }, T0)).toMatchObject({ calls: 25, latencyInMs: 1_000 });
     // No call has finished yet, but one has been running for 12 s: the endpoint is at least that slow.
-    expect(s.size({ ratePerSecond: 20, requestsPerMessage: 16, oldestInFlightAgeInMs: 12_000 }, T0)).toMatchObject({ calls: 300, latencyInMs: 12_000 });
+    expect(s.size({ ratePerSecond: 20, requestsPerMessage: 16, oldestInFlightAgeInMs: 12_000 }, T0)).toMatchObject({
+      calls: 300,
+      latencyInMs: 12_000,
+    });
   });
 
   it('forgets samples past their age and keeps only the newest ones', () => {

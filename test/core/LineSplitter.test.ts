@@ -8,7 +8,8 @@ function split(chunks: Buffer[], maxLineBytes = 1024): RawLine[] {
   return [...lines, ...splitter.end()];
 }
 
-const texts = (lines: RawLine[]): Array<string | null> => lines.map((l) => (l.bytes === null ? null : l.bytes.toString('utf8')));
+const texts = (lines: RawLine[]): Array<string | null> =>
+  lines.map((l) => (l.bytes === null ? null : l.bytes.toString('utf8')));
 
 describe('LineSplitter', () => {
   it('splits LF and CRLF lines and keeps a final line without a terminator', () => {
@@ -38,25 +39,30 @@ describe('LineSplitter', () => {
   });
 
   it('gives the same lines and offsets however the bytes are chunked (property)', () => {
-    const lineArb = fc.string({ unit: fc.constantFrom('a', 'é', '€', '😀', '\r', ' ', '{', '"') , maxLength: 20 });
+    const lineArb = fc.string({ unit: fc.constantFrom('a', 'é', '€', '😀', '\r', ' ', '{', '"'), maxLength: 20 });
     fc.assert(
-      fc.property(fc.array(lineArb, { maxLength: 20 }), fc.boolean(), fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1 }), (lines, crlf, cuts) => {
-        const file = Buffer.from(lines.join(crlf ? '\r\n' : '\n'));
-        const chunks: Buffer[] = [];
-        let at = 0;
-        let cut = 0;
-        while (at < file.length) {
-          const size = cuts[cut++ % cuts.length]!;
-          chunks.push(file.subarray(at, at + size));
-          at += size;
-        }
-        const whole = split([file]);
-        const chunked = split(chunks);
-        expect(chunked).toEqual(whole);
-        for (const line of chunked) {
-          expect(file.subarray(line.byteOffset, line.byteOffset + line.byteLength).equals(line.bytes!)).toBe(true);
-        }
-      }),
+      fc.property(
+        fc.array(lineArb, { maxLength: 20 }),
+        fc.boolean(),
+        fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1 }),
+        (lines, crlf, cuts) => {
+          const file = Buffer.from(lines.join(crlf ? '\r\n' : '\n'));
+          const chunks: Buffer[] = [];
+          let at = 0;
+          let cut = 0;
+          while (at < file.length) {
+            const size = cuts[cut++ % cuts.length]!;
+            chunks.push(file.subarray(at, at + size));
+            at += size;
+          }
+          const whole = split([file]);
+          const chunked = split(chunks);
+          expect(chunked).toEqual(whole);
+          for (const line of chunked) {
+            expect(file.subarray(line.byteOffset, line.byteOffset + line.byteLength).equals(line.bytes!)).toBe(true);
+          }
+        },
+      ),
     );
   });
 });

@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { admissionSlotsFor, PacedBudget } from '../../src/core/PacedBudget.js';
 
 /** Drives the budget with a fake clock: take whenever granted, else jump to when it says. */
-function admissions(budget: PacedBudget, cost: { requests: number; tokens: number }, untilInMs: number, startInMs = 0): number[] {
+function admissions(
+  budget: PacedBudget,
+  cost: { requests: number; tokens: number },
+  untilInMs: number,
+  startInMs = 0,
+): number[] {
   const times: number[] = [];
   let now = startInMs;
   while (now <= untilInMs) {
@@ -61,7 +66,10 @@ describe('PacedBudget', () => {
   });
 
   it('returns unused tokens when asked to', () => {
-    const budget = new PacedBudget({ limits: { requestsPerMinute: 60_000, tokensPerMinute: 60_000 }, utilization: 1 }, 0);
+    const budget = new PacedBudget(
+      { limits: { requestsPerMinute: 60_000, tokensPerMinute: 60_000 }, utilization: 1 },
+      0,
+    );
     expect(budget.tryTake({ requests: 1, tokens: 1000 }, 0).granted).toBe(true);
     budget.refundTokens(900, 0);
     expect(budget.tryTake({ requests: 1, tokens: 1 }, 100)).toEqual({ granted: true });
@@ -69,7 +77,7 @@ describe('PacedBudget', () => {
 });
 
 describe('admissionSlotsFor', () => {
-  it('is half a second of the deployment\'s requests, at least 4, never more than the call slots', () => {
+  it("is half a second of the deployment's requests, at least 4, never more than the call slots", () => {
     expect(admissionSlotsFor(1_000, 64)).toBe(9);
     expect(admissionSlotsFor(3_000, 64)).toBe(25);
     expect(admissionSlotsFor(60, 64)).toBe(4);

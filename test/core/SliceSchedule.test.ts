@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_CATCH_UP_IN_MS, claimSlice, costInMs, pauseSchedule, SlicePacer, EMPTY_SCHEDULE, scheduleRates } from '../../src/core/SliceSchedule.js';
+import {
+  MAX_CATCH_UP_IN_MS,
+  claimSlice,
+  costInMs,
+  pauseSchedule,
+  SlicePacer,
+  EMPTY_SCHEDULE,
+  scheduleRates,
+} from '../../src/core/SliceSchedule.js';
 
 const rates = scheduleRates({ requestsPerMinute: 600, tokensPerMinute: 60_000 }, 1); // 0.01 req/ms, 1 token/ms
 
@@ -19,9 +27,15 @@ describe('the shared schedule', () => {
     expect(afterIdle.slice).toEqual({ startInMs: 5_000, endInMs: 5_400 });
     expect(afterIdle.state.cursorInMs).toBe(5_400);
     // The timeline is taken up to 100 ms after the read: only the part before the answer is added.
-    expect(claimSlice({ cursorInMs: 5_100, pausedUntilInMs: 0 }, 100, 5_000, 300).slice).toEqual({ startInMs: 5_100, endInMs: 5_400 });
+    expect(claimSlice({ cursorInMs: 5_100, pausedUntilInMs: 0 }, 100, 5_000, 300).slice).toEqual({
+      startInMs: 5_100,
+      endInMs: 5_400,
+    });
     // Taken beyond the answer: the slice starts later anyway and keeps its length.
-    expect(claimSlice({ cursorInMs: 6_000, pausedUntilInMs: 0 }, 100, 5_000, 300).slice).toEqual({ startInMs: 6_000, endInMs: 6_100 });
+    expect(claimSlice({ cursorInMs: 6_000, pausedUntilInMs: 0 }, 100, 5_000, 300).slice).toEqual({
+      startInMs: 6_000,
+      endInMs: 6_100,
+    });
   });
 
   it('starts no slice inside a pause', () => {

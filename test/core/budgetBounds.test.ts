@@ -34,7 +34,12 @@ describe('the budget never lets one header or one request hold the deployment fo
   });
 
   it('one request costs at most one window of the timeline, however many tokens it asks for', () => {
-    expect(costInMs({ requests: 1, tokens: 131_072 }, scheduleRates({ requestsPerMinute: 1000, tokensPerMinute: 100_000 }, 1))).toBe(60_000);
+    expect(
+      costInMs(
+        { requests: 1, tokens: 131_072 },
+        scheduleRates({ requestsPerMinute: 1000, tokensPerMinute: 100_000 }, 1),
+      ),
+    ).toBe(60_000);
     const budget = new PacedBudget({ limits, utilization: 1 }, 0);
     expect(budget.tryTake({ requests: 1, tokens: 1e12 }, 0)).toEqual({ granted: true });
     const next = budget.tryTake({ requests: 1, tokens: 1 }, 0);
@@ -51,16 +56,40 @@ describe('the budget never lets one header or one request hold the deployment fo
 
   it('the shared budget writes at most a window of debt to the store, and a stored 85-hour cursor heals', async () => {
     const store = new InMemoryBudgetStore();
-    const clock = { now: 5 * HOUR, nowInMs() { return this.now; } };
-    const limiter = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1_000, store, clock, timers: idleTimers, logger: silentLogger });
+    const clock = {
+      now: 5 * HOUR,
+      nowInMs() {
+        return this.now;
+      },
+    };
+    const limiter = new SharedRateLimiter({
+      deploymentId: 'd',
+      rates,
+      sliceInMs: 1_000,
+      store,
+      clock,
+      timers: idleTimers,
+      logger: silentLogger,
+    });
     limiter.correct({ tokens: -999_999_999 });
     await new Promise((resolve) => setImmediate(resolve));
     expect(store.stateOf('d').cursorInMs).toBe(clock.now + 60_000);
 
     // A cursor left 85 hours ahead (by an earlier version) no longer stalls the deployment: the next claim
     // starts a window from now at most (the caller, who waits 30 s at most, is told how long).
-    await store.update('d', () => ({ state: { cursorInMs: clock.now + 85 * HOUR, pausedUntilInMs: 0 }, result: undefined }));
-    const fresh = new SharedRateLimiter({ deploymentId: 'd', rates, sliceInMs: 1_000, store, clock, timers: idleTimers, logger: silentLogger });
+    await store.update('d', () => ({
+      state: { cursorInMs: clock.now + 85 * HOUR, pausedUntilInMs: 0 },
+      result: undefined,
+    }));
+    const fresh = new SharedRateLimiter({
+      deploymentId: 'd',
+      rates,
+      sliceInMs: 1_000,
+      store,
+      clock,
+      timers: idleTimers,
+      logger: silentLogger,
+    });
     const result = await fresh.acquire({ requests: 1, tokens: 100 }, { maxWaitInMs: 30_000 });
     expect(result.granted).toBe(false);
     expect(result.granted ? 0 : result.waitInMs).toBeLessThanOrEqual(60_000);

@@ -57,7 +57,7 @@ describe('callTimeLimitInMs', () => {
     expect(callTimeLimitInMs(1_000, { firstTokenInMs: 5_000, perTokenInMs: 500, samples: 50 }, options)).toBe(230_000);
   });
 
-  it('doubles after each timeout of the same line, up to the floor speed\'s limit', () => {
+  it("doubles after each timeout of the same line, up to the floor speed's limit", () => {
     expect(callTimeLimitInMs(1_000, medium, options, 1)).toBe(164_000);
     expect(callTimeLimitInMs(1_000, medium, options, 2)).toBe(230_000);
   });
@@ -69,19 +69,31 @@ describe('callTimeLimitInMs', () => {
 
 describe('streamTimeLimits', () => {
   it('waits for the first token, then only for the next chunk', () => {
-    const limits = streamTimeLimits({ firstTokenInMs: 8_000, perTokenInMs: 40, samples: 50 }, { ...options, minimumIdleInMs: 5_000 });
+    const limits = streamTimeLimits(
+      { firstTokenInMs: 8_000, perTokenInMs: 40, samples: 50 },
+      { ...options, minimumIdleInMs: 5_000 },
+    );
     expect(limits).toEqual({ firstChunkInMs: 16_000, idleInMs: 5_000 });
-    const slow = streamTimeLimits({ firstTokenInMs: 100, perTokenInMs: 90, samples: 50 }, { ...options, minimumIdleInMs: 1_000 });
+    const slow = streamTimeLimits(
+      { firstTokenInMs: 100, perTokenInMs: 90, samples: 50 },
+      { ...options, minimumIdleInMs: 1_000 },
+    );
     // 8 tokens at 2 x 90 ms = 1,440 ms; the first chunk gets the minimum.
     expect(slow).toEqual({ firstChunkInMs: 1_000, idleInMs: 1_440 });
     // Slower than the floor speed (5 tokens/s) counts as stalled: 8 x 200 ms.
-    expect(streamTimeLimits({ firstTokenInMs: 100, perTokenInMs: 900, samples: 50 }, { ...options, minimumIdleInMs: 1_000 }).idleInMs).toBe(1_600);
-    expect(streamTimeLimits(undefined, { ...options, minimumIdleInMs: 1_000 })).toEqual({ firstChunkInMs: 30_000, idleInMs: 1_600 });
+    expect(
+      streamTimeLimits({ firstTokenInMs: 100, perTokenInMs: 900, samples: 50 }, { ...options, minimumIdleInMs: 1_000 })
+        .idleInMs,
+    ).toBe(1_600);
+    expect(streamTimeLimits(undefined, { ...options, minimumIdleInMs: 1_000 })).toEqual({
+      firstChunkInMs: 30_000,
+      idleInMs: 1_600,
+    });
   });
 });
 
 describe('retries after a timeout', () => {
-  it('allows as many timed-out attempts as fit the unconfirmed-spend limit, at least one, at most the policy\'s', () => {
+  it("allows as many timed-out attempts as fit the unconfirmed-spend limit, at least one, at most the policy's", () => {
     const budget = { worstCaseAttemptInNanos: 3_000_000, unconfirmedSpendLimitInNanos: 10_000_000, maxAttempts: 5 };
     expect(timedOutAttemptsAllowed(budget)).toBe(3);
     expect([1, 2, 3].map((n) => mayRetryAfterTimeout(n, budget))).toEqual([true, true, false]);

@@ -16,7 +16,15 @@ describe('loadConfig', () => {
     expect(config.inputContainer).toBe('batch-input');
     expect(config.requestQueue).toBe('batch-requests');
     expect(config.phi3.deployments).toEqual([
-      { name: '127.0.0.1:8000', endpoint: 'http://127.0.0.1:8000', apiKey: 'placeholder-key', model: 'Phi-3-mini-4k-instruct', requestsPerMinute: 1000, tokensPerMinute: 200000, contextLength: 4096 },
+      {
+        name: '127.0.0.1:8000',
+        endpoint: 'http://127.0.0.1:8000',
+        apiKey: 'placeholder-key',
+        model: 'Phi-3-mini-4k-instruct',
+        requestsPerMinute: 1000,
+        tokensPerMinute: 200000,
+        contextLength: 4096,
+      },
     ]);
     expect(config.phi3.budgetScope).toBe('deployment');
   });
@@ -49,7 +57,14 @@ describe('loadConfig', () => {
 
   it('reads extra deployments, each with its own limits and a key from the setting it names', () => {
     const extra = JSON.stringify([
-      { name: 'small-sweden', endpoint: 'https://small.swedencentral.models.ai.azure.com', apiKeySetting: 'SMALL_KEY', model: 'Phi-3-small-8k-instruct', requestsPerMinute: 500, tokensPerMinute: 100000 },
+      {
+        name: 'small-sweden',
+        endpoint: 'https://small.swedencentral.models.ai.azure.com',
+        apiKeySetting: 'SMALL_KEY',
+        model: 'Phi-3-small-8k-instruct',
+        requestsPerMinute: 500,
+        tokensPerMinute: 100000,
+      },
     ]);
     const config = loadConfig({ ...base, PHI3_EXTRA_DEPLOYMENTS: extra, SMALL_KEY: 'k2' });
     expect(config.phi3.deployments.map((d) => [d.name, d.apiKey, d.requestsPerMinute])).toEqual([
@@ -57,12 +72,18 @@ describe('loadConfig', () => {
       ['small-sweden', 'k2', 500],
     ]);
     expect(() => loadConfig({ ...base, PHI3_EXTRA_DEPLOYMENTS: extra })).toThrowError(/^Setting SMALL_KEY:/);
-    expect(() => loadConfig({ ...base, PHI3_EXTRA_DEPLOYMENTS: '[{"name":"x"}]' })).toThrowError(/^Setting PHI3_EXTRA_DEPLOYMENTS:/);
+    expect(() => loadConfig({ ...base, PHI3_EXTRA_DEPLOYMENTS: '[{"name":"x"}]' })).toThrowError(
+      /^Setting PHI3_EXTRA_DEPLOYMENTS:/,
+    );
   });
 
   it('accepts an identity-based storage connection', () => {
     const { AzureWebJobsStorage: _omit, ...rest } = base;
-    const config = loadConfig({ ...rest, AzureWebJobsStorage__accountName: 'acct', AzureWebJobsStorage__clientId: 'cid' });
+    const config = loadConfig({
+      ...rest,
+      AzureWebJobsStorage__accountName: 'acct',
+      AzureWebJobsStorage__clientId: 'cid',
+    });
     expect(config.storage).toEqual({
       kind: 'identity',
       blobServiceUri: 'https://acct.blob.core.windows.net',

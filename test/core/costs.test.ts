@@ -10,7 +10,13 @@ import { DEFAULT_PRICES } from '../../src/core/pricing.js';
 import { spendingCapFromMetadata } from '../../src/core/spendingCap.js';
 import { layoutCostChart } from '../../src/dashboard/costChart.js';
 
-const rollup = (day: string, model: string, jobId: string, costInNanos: number, extra: Partial<CostRollup> = {}): CostRollup => ({
+const rollup = (
+  day: string,
+  model: string,
+  jobId: string,
+  costInNanos: number,
+  extra: Partial<CostRollup> = {},
+): CostRollup => ({
   id: rollupId(day, model, jobId),
   day,
   model,
@@ -34,15 +40,42 @@ function parseCsv(text: string): string[][] {
   while (i < text.length) {
     const c = text[i]!;
     if (quoted) {
-      if (c === '"' && text[i + 1] === '"') { field += '"'; i += 2; continue; }
-      if (c === '"') { quoted = false; i += 1; continue; }
-      field += c; i += 1; continue;
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i += 2;
+        continue;
+      }
+      if (c === '"') {
+        quoted = false;
+        i += 1;
+        continue;
+      }
+      field += c;
+      i += 1;
+      continue;
     }
-    if (c === '"') { quoted = true; i += 1; continue; }
-    if (c === ',') { record.push(field); field = ''; i += 1; continue; }
-    if (c === '\r' && text[i + 1] === '\n') { record.push(field); records.push(record); record = []; field = ''; i += 2; continue; }
+    if (c === '"') {
+      quoted = true;
+      i += 1;
+      continue;
+    }
+    if (c === ',') {
+      record.push(field);
+      field = '';
+      i += 1;
+      continue;
+    }
+    if (c === '\r' && text[i + 1] === '\n') {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = '';
+      i += 2;
+      continue;
+    }
     if (c === '\n' || c === '\r') throw new Error(`bare line break at ${i}`);
-    field += c; i += 1;
+    field += c;
+    i += 1;
   }
   if (field !== '' || record.length > 0) throw new Error('the last record has no CRLF');
   return records;
@@ -54,7 +87,8 @@ describe('amounts in nano-units', () => {
     expect(parseAmountToNanos('0.000000001')).toBe(1);
     expect(parseAmountToNanos(' 3 ')).toBe(3_000_000_000);
     expect(parseAmountToNanos('0.1')).toBe(100_000_000);
-    for (const bad of ['', '-1', '1e3', '1.', '.5', '1,5', '0.0000000001', 'abc', '12345678']) expect(parseAmountToNanos(bad)).toBeUndefined();
+    for (const bad of ['', '-1', '1e3', '1.', '.5', '1,5', '0.0000000001', 'abc', '12345678'])
+      expect(parseAmountToNanos(bad)).toBeUndefined();
   });
 
   it('writes exact decimals, never exponents', () => {
@@ -67,9 +101,15 @@ describe('amounts in nano-units', () => {
 });
 
 describe('the pre-flight estimate', () => {
-  it('prices prompt tokens for the minimum and adds every max_tokens for the maximum, at the day\'s price', () => {
+  it("prices prompt tokens for the minimum and adds every max_tokens for the maximum, at the day's price", () => {
     const estimate = estimateJobCost(DEFAULT_PRICES, 'Phi-3-mini-4k-instruct', '2026-11-27', 1000, 500);
-    expect(estimate).toEqual({ minCostInNanos: 130_000, maxCostInNanos: 130_000 + 260_000, currency: 'USD', day: '2026-11-27', priceEffectiveFrom: '2024-01-01' });
+    expect(estimate).toEqual({
+      minCostInNanos: 130_000,
+      maxCostInNanos: 130_000 + 260_000,
+      currency: 'USD',
+      day: '2026-11-27',
+      priceEffectiveFrom: '2024-01-01',
+    });
     expect(estimateJobCost(DEFAULT_PRICES, 'unknown-model', '2026-11-27', 1, 1)).toBeUndefined();
   });
 });
@@ -95,11 +135,32 @@ describe('cost reports', () => {
   ];
 
   it('groups by day, model, job or several, in exact integers, within the range', () => {
-    const byDay = buildCostReport(rollups, { from: '2026-11-26', to: '2026-11-27', groupBy: ['day'], defaultCurrency: 'USD' });
-    expect(byDay.rows.map((r) => [r.key, r.calls, r.cost_nanos])).toEqual([['2026-11-26', 2, 3_000], ['2026-11-27', 3, 4_000]]);
+    const byDay = buildCostReport(rollups, {
+      from: '2026-11-26',
+      to: '2026-11-27',
+      groupBy: ['day'],
+      defaultCurrency: 'USD',
+    });
+    expect(byDay.rows.map((r) => [r.key, r.calls, r.cost_nanos])).toEqual([
+      ['2026-11-26', 2, 3_000],
+      ['2026-11-27', 3, 4_000],
+    ]);
     expect(byDay.rows.map((r) => r.unconfirmed_calls)).toEqual([0, 1]);
-    expect(byDay.total).toEqual({ calls: 5, unconfirmed_calls: 1, input_tokens: 30, output_tokens: 15, total_tokens: 45, cost: 0.000007, cost_nanos: 7_000 });
-    const byDayModel = buildCostReport(rollups, { from: '2026-11-26', to: '2026-11-28', groupBy: ['day', 'model'], defaultCurrency: 'USD' });
+    expect(byDay.total).toEqual({
+      calls: 5,
+      unconfirmed_calls: 1,
+      input_tokens: 30,
+      output_tokens: 15,
+      total_tokens: 45,
+      cost: 0.000007,
+      cost_nanos: 7_000,
+    });
+    const byDayModel = buildCostReport(rollups, {
+      from: '2026-11-26',
+      to: '2026-11-28',
+      groupBy: ['day', 'model'],
+      defaultCurrency: 'USD',
+    });
     expect(byDayModel.rows.map((r) => [r.day, r.model, r.cost_nanos])).toEqual([
       ['2026-11-26', 'Phi-3-medium-4k-instruct', 2_000],
       ['2026-11-26', 'Phi-3-mini-4k-instruct', 1_000],
@@ -110,28 +171,57 @@ describe('cost reports', () => {
   });
 
   it('leaves out a rollup with no calls (its entries were all discarded)', () => {
-    const emptied = rollup('2026-11-27', 'Phi-3-medium-4k-instruct', 'job_b', 0, { calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0 });
-    const report = buildCostReport([...rollups, emptied], { from: '2026-11-27', to: '2026-11-27', groupBy: ['model'], defaultCurrency: 'USD' });
+    const emptied = rollup('2026-11-27', 'Phi-3-medium-4k-instruct', 'job_b', 0, {
+      calls: 0,
+      unconfirmedCalls: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+    });
+    const report = buildCostReport([...rollups, emptied], {
+      from: '2026-11-27',
+      to: '2026-11-27',
+      groupBy: ['model'],
+      defaultCurrency: 'USD',
+    });
     expect(report.rows.map((r) => [r.key, r.calls])).toEqual([['Phi-3-mini-4k-instruct', 3]]);
   });
 
   it('never adds amounts of different currencies', () => {
-    const report = buildCostReport([rollup('2026-11-26', 'm', 'j', 5), rollup('2026-11-26', 'm', 'k', 7, { currency: 'EUR' })], { from: '2026-11-26', to: '2026-11-26', groupBy: ['model'], defaultCurrency: 'USD' });
+    const report = buildCostReport(
+      [rollup('2026-11-26', 'm', 'j', 5), rollup('2026-11-26', 'm', 'k', 7, { currency: 'EUR' })],
+      { from: '2026-11-26', to: '2026-11-26', groupBy: ['model'], defaultCurrency: 'USD' },
+    );
     expect(report.currency).toBe('mixed');
-    expect(report.rows.map((r) => [r.key, r.currency, r.cost_nanos])).toEqual([['m', 'EUR', 7], ['m', 'USD', 5]]);
+    expect(report.rows.map((r) => [r.key, r.currency, r.cost_nanos])).toEqual([
+      ['m', 'EUR', 7],
+      ['m', 'USD', 5],
+    ]);
     expect(report.total.cost).toBeNull();
   });
 
   it('writes RFC 4180 CSV: header, CRLF, fields with commas, quotes and line breaks quoted', () => {
     const awkward = 'Phi-3, "custom"\nedition';
-    const report = buildCostReport([rollup('2026-11-26', awkward, 'job_a', 123_456_789), rollup('2026-11-26', 'plain', 'job_a', 1)], { from: '2026-11-26', to: '2026-11-26', groupBy: ['model', 'day'], defaultCurrency: 'USD' });
+    const report = buildCostReport(
+      [rollup('2026-11-26', awkward, 'job_a', 123_456_789), rollup('2026-11-26', 'plain', 'job_a', 1)],
+      { from: '2026-11-26', to: '2026-11-26', groupBy: ['model', 'day'], defaultCurrency: 'USD' },
+    );
     const csv = costReportCsv(report);
     expect(csv.endsWith('\r\n')).toBe(true);
     expect(csv.replace(/\r\n/g, '').includes('\r')).toBe(false);
     expect(csv).toContain('"Phi-3, ""custom""\nedition"');
     const records = parseCsv(csv);
     expect(records).toEqual([
-      ['model', 'day', 'calls', 'unconfirmed_calls', 'input_tokens', 'output_tokens', 'total_tokens', 'cost', 'currency'],
+      [
+        'model',
+        'day',
+        'calls',
+        'unconfirmed_calls',
+        'input_tokens',
+        'output_tokens',
+        'total_tokens',
+        'cost',
+        'currency',
+      ],
       [awkward, '2026-11-26', '1', '0', '10', '5', '15', '0.123456789', 'USD'],
       ['plain', '2026-11-26', '1', '0', '10', '5', '15', '0.000000001', 'USD'],
     ]);
@@ -154,7 +244,12 @@ describe('the report query', () => {
   };
 
   it('accepts a range, a grouping and a format', () => {
-    expect(query({ from: '2026-01-01', to: '2026-12-31', groupBy: 'day,model', format: 'csv' })).toEqual({ from: '2026-01-01', to: '2026-12-31', groupBy: ['day', 'model'], format: 'csv' });
+    expect(query({ from: '2026-01-01', to: '2026-12-31', groupBy: 'day,model', format: 'csv' })).toEqual({
+      from: '2026-01-01',
+      to: '2026-12-31',
+      groupBy: ['day', 'model'],
+      format: 'csv',
+    });
     expect(query({ from: '2026-01-01', to: '2026-01-01' })).toMatchObject({ groupBy: ['day'], format: 'json' });
   });
 
@@ -187,7 +282,11 @@ describe('the cost chart layout', () => {
     );
     expect(layout.scaleMax).toBe(1);
     expect(layout.models.map((m) => m.model)).toEqual(['a', 'b']);
-    expect(layout.bars.map((b) => [b.day, b.model])).toEqual([['2026-11-26', 'a'], ['2026-11-26', 'b'], ['2026-11-28', 'a']]);
+    expect(layout.bars.map((b) => [b.day, b.model])).toEqual([
+      ['2026-11-26', 'a'],
+      ['2026-11-26', 'b'],
+      ['2026-11-28', 'a'],
+    ]);
     const [a26, b26, a28] = layout.bars;
     expect(a26!.height / a28!.height).toBeCloseTo(0.3 / 0.8, 2);
     expect(b26!.y + b26!.height).toBeCloseTo(a26!.y, 1); // b sits on a
@@ -198,27 +297,48 @@ describe('the cost chart layout', () => {
   });
 
   it('draws a tiny cost at least a pixel tall, and nothing for no cost', () => {
-    const layout = layoutCostChart([{ day: '2026-11-27', model: 'a', cost: 1e-9 }, { day: '2026-11-28', model: 'a', cost: 5 }], days, { width: 400, height: 200 });
+    const layout = layoutCostChart(
+      [
+        { day: '2026-11-27', model: 'a', cost: 1e-9 },
+        { day: '2026-11-28', model: 'a', cost: 5 },
+      ],
+      days,
+      { width: 400, height: 200 },
+    );
     expect(layout.bars.find((b) => b.day === '2026-11-27')!.height).toBe(1);
     expect(layoutCostChart([], days, { width: 400, height: 200 }).bars).toEqual([]);
   });
 });
 
 describe('cost settings', () => {
-  const base = { AzureWebJobsStorage: 'UseDevelopmentStorage=true', COSMOS_ENDPOINT: 'https://127.0.0.1:8081', PHI3_ENDPOINT: 'https://x.example', PHI3_API_KEY: 'k' };
+  const base = {
+    AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    COSMOS_ENDPOINT: 'https://127.0.0.1:8081',
+    PHI3_ENDPOINT: 'https://x.example',
+    PHI3_API_KEY: 'k',
+  };
 
   it('reads the rollups container and the default cap, and names a bad cap', () => {
-    expect(loadConfig(base)).toMatchObject({ cosmos: { rollupsContainer: 'rollups' }, defaultMaxCostPerJobInNanos: undefined });
-    expect(loadConfig({ ...base, COSMOS_ROLLUPS_CONTAINER: 'spend', DEFAULT_MAX_COST_PER_JOB: '12.5' })).toMatchObject({ cosmos: { rollupsContainer: 'spend' }, defaultMaxCostPerJobInNanos: 12_500_000_000 });
+    expect(loadConfig(base)).toMatchObject({
+      cosmos: { rollupsContainer: 'rollups' },
+      defaultMaxCostPerJobInNanos: undefined,
+    });
+    expect(loadConfig({ ...base, COSMOS_ROLLUPS_CONTAINER: 'spend', DEFAULT_MAX_COST_PER_JOB: '12.5' })).toMatchObject({
+      cosmos: { rollupsContainer: 'spend' },
+      defaultMaxCostPerJobInNanos: 12_500_000_000,
+    });
     expect(() => loadConfig({ ...base, DEFAULT_MAX_COST_PER_JOB: '$5' })).toThrow(ConfigError);
     expect(() => loadConfig({ ...base, DEFAULT_MAX_COST_PER_JOB: '$5' })).toThrow(/DEFAULT_MAX_COST_PER_JOB/);
   });
 });
 
-describe('the costs command\'s table', () => {
+describe("the costs command's table", () => {
   it('aligns the columns, prints exact amounts and a total line', () => {
     const report = buildCostReport(
-      [rollup('2026-11-26', 'Phi-3-mini-4k-instruct', 'job_a', 1_234_567, { calls: 1200, promptTokens: 98_765 }), rollup('2026-11-27', 'Phi-3, custom', 'job_a', 5)],
+      [
+        rollup('2026-11-26', 'Phi-3-mini-4k-instruct', 'job_a', 1_234_567, { calls: 1200, promptTokens: 98_765 }),
+        rollup('2026-11-27', 'Phi-3, custom', 'job_a', 5),
+      ],
       { from: '2026-11-26', to: '2026-11-27', groupBy: ['model', 'day'], defaultCurrency: 'USD' },
     );
     expect(formatCostTable(report).split('\n')).toEqual([

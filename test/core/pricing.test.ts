@@ -2,8 +2,20 @@ import { describe, expect, it } from 'vitest';
 import { costInNanos, priceFor, priceUsage, utcDay, type ModelPrice } from '../../src/core/pricing.js';
 
 const prices: ModelPrice[] = [
-  { model: 'Phi-3-mini-4k-instruct', inputPerMillion: 0.13, outputPerMillion: 0.52, currency: 'USD', effectiveFrom: '2024-01-01' },
-  { model: 'Phi-3-mini-4k-instruct', inputPerMillion: 0.2, outputPerMillion: 0.8, currency: 'USD', effectiveFrom: '2026-06-01' },
+  {
+    model: 'Phi-3-mini-4k-instruct',
+    inputPerMillion: 0.13,
+    outputPerMillion: 0.52,
+    currency: 'USD',
+    effectiveFrom: '2024-01-01',
+  },
+  {
+    model: 'Phi-3-mini-4k-instruct',
+    inputPerMillion: 0.2,
+    outputPerMillion: 0.8,
+    currency: 'USD',
+    effectiveFrom: '2026-06-01',
+  },
 ];
 
 describe('pricing', () => {
@@ -16,7 +28,11 @@ describe('pricing', () => {
   it('computes costs in integer nano-dollars', () => {
     expect(costInNanos(prices[0]!, 1_000_000, 1_000_000)).toBe(650_000_000);
     expect(costInNanos(prices[0]!, 1, 1)).toBe(650);
-    expect(priceUsage(prices, 'unknown-model', '2026-01-01', 10, 10)).toEqual({ costInNanos: 0, currency: 'USD', priceEffectiveFrom: 'unpriced' });
+    expect(priceUsage(prices, 'unknown-model', '2026-01-01', 10, 10)).toEqual({
+      costInNanos: 0,
+      currency: 'USD',
+      priceEffectiveFrom: 'unpriced',
+    });
   });
 
   it('days are UTC', () => {

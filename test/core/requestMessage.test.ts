@@ -1,12 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { RequestMessagePacker, parseRequestMessage, payloadJson, type RequestMessage } from '../../src/core/requestMessage.js';
+import {
+  RequestMessagePacker,
+  parseRequestMessage,
+  payloadJson,
+  type RequestMessage,
+} from '../../src/core/requestMessage.js';
 
 const input = { container: 'batch-input', name: 'file.jsonl', etag: '"0x1"' };
 const body = (text: string) => ({ messages: [{ role: 'user', content: text }] });
 
 function packAll(sizes: number[], options = { maxMessageBytes: 4096, maxItemsPerMessage: 5 }): RequestMessage[] {
   const packer = new RequestMessagePacker('job_1', input, options);
-  const messages = sizes.flatMap((size, index) => packer.add(index + 1, `id-${index + 1}`, body('x'.repeat(size)), { offset: index * 10_000, length: size + 40 }));
+  const messages = sizes.flatMap((size, index) =>
+    packer.add(index + 1, `id-${index + 1}`, body('x'.repeat(size)), { offset: index * 10_000, length: size + 40 }),
+  );
   return [...messages, ...packer.flush()];
 }
 
@@ -45,8 +52,15 @@ describe('RequestMessagePacker', () => {
 
   it('marks the messages of a first send, packed exactly as unmarked ones, and serialised with the mark', () => {
     const sizes = [100, 3000, 50, 2000, 900, 900, 900];
-    const packer = new RequestMessagePacker('job_1', input, { maxMessageBytes: 4096, maxItemsPerMessage: 5 }, 0, { firstSend: true });
-    const marked = [...sizes.flatMap((size, index) => packer.add(index + 1, `id-${index + 1}`, body('x'.repeat(size)), { offset: index * 10_000, length: size + 40 })), ...packer.flush()];
+    const packer = new RequestMessagePacker('job_1', input, { maxMessageBytes: 4096, maxItemsPerMessage: 5 }, 0, {
+      firstSend: true,
+    });
+    const marked = [
+      ...sizes.flatMap((size, index) =>
+        packer.add(index + 1, `id-${index + 1}`, body('x'.repeat(size)), { offset: index * 10_000, length: size + 40 }),
+      ),
+      ...packer.flush(),
+    ];
     expect(marked.map(({ firstSend: _mark, ...rest }) => rest)).toEqual(packAll(sizes));
     for (const message of marked) {
       expect(message.firstSend).toBe(true);
@@ -54,13 +68,19 @@ describe('RequestMessagePacker', () => {
       expect(parseRequestMessage(JSON.parse(payloadJson(message)))).toEqual({ ok: true, value: message });
     }
     expect(packAll([10])[0]).not.toHaveProperty('firstSend');
-    expect(parseRequestMessage({ ...marked[0], firstSend: false })).toEqual({ ok: false, error: expect.stringMatching(/firstSend/) });
+    expect(parseRequestMessage({ ...marked[0], firstSend: false })).toEqual({
+      ok: false,
+      error: expect.stringMatching(/firstSend/),
+    });
   });
 
   it('parses a well-formed message and names what is wrong with a bad one', () => {
     const [message] = packAll([10]);
     expect(parseRequestMessage(JSON.parse(JSON.stringify(message)))).toEqual({ ok: true, value: message });
     expect(parseRequestMessage('x')).toEqual({ ok: false, error: expect.stringMatching(/not a JSON object/) });
-    expect(parseRequestMessage({ v: 1, kind: 'requests', jobId: 'j', seq: 0, input, items: [{ line: 1 }] })).toEqual({ ok: false, error: expect.stringMatching(/lacks line or id/) });
+    expect(parseRequestMessage({ v: 1, kind: 'requests', jobId: 'j', seq: 0, input, items: [{ line: 1 }] })).toEqual({
+      ok: false,
+      error: expect.stringMatching(/lacks line or id/),
+    });
   });
 });

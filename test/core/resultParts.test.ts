@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_PARTS_PER_FILE, parseResultPartId, planPartsCommit, resultPartId, wholeFileBlockId } from '../../src/core/resultParts.js';
+import {
+  MAX_PARTS_PER_FILE,
+  parseResultPartId,
+  planPartsCommit,
+  resultPartId,
+  wholeFileBlockId,
+} from '../../src/core/resultParts.js';
 
 const unique = (n: number) => n.toString(16).padStart(16, '0');
 
@@ -13,7 +19,10 @@ describe('result parts', () => {
   });
 
   it('commits the parts in line order when they hold exactly the lines expected', () => {
-    const ids = [resultPartId({ firstLine: 33, lines: 2 }, unique(1)), resultPartId({ firstLine: 1, lines: 32 }, unique(2))];
+    const ids = [
+      resultPartId({ firstLine: 33, lines: 2 }, unique(1)),
+      resultPartId({ firstLine: 1, lines: 32 }, unique(2)),
+    ];
     expect(planPartsCommit(ids, 34)).toEqual([ids[1], ids[0]]);
     expect(planPartsCommit([], 0)).toEqual([]);
   });
@@ -22,7 +31,9 @@ describe('result parts', () => {
     const a = resultPartId({ firstLine: 1, lines: 2 }, unique(1));
     expect(planPartsCommit([a], 3)).toBeUndefined();
     expect(planPartsCommit([a, resultPartId({ firstLine: 1, lines: 1 }, unique(2))], 3)).toBeUndefined();
-    const many = Array.from({ length: MAX_PARTS_PER_FILE + 1 }, (_, i) => resultPartId({ firstLine: i + 1, lines: 1 }, unique(i)));
+    const many = Array.from({ length: MAX_PARTS_PER_FILE + 1 }, (_, i) =>
+      resultPartId({ firstLine: i + 1, lines: 1 }, unique(i)),
+    );
     expect(planPartsCommit(many, many.length)).toBeUndefined();
     expect(planPartsCommit(many.slice(1), many.length - 1)).toHaveLength(MAX_PARTS_PER_FILE);
   });

@@ -25,7 +25,14 @@ describe('ServerSentEventParser', () => {
 });
 
 const chunk = (choices: unknown[], extra: object = {}) =>
-  JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1_700_000_000, model: 'Phi-3-medium-128k-instruct', choices, ...extra });
+  JSON.stringify({
+    id: 'chatcmpl-1',
+    object: 'chat.completion.chunk',
+    created: 1_700_000_000,
+    model: 'Phi-3-medium-128k-instruct',
+    choices,
+    ...extra,
+  });
 
 describe('StreamedCompletionAssembler', () => {
   it('adds the deltas up to the chat.completion, with the usage of the last chunk', () => {
@@ -54,6 +61,8 @@ describe('StreamedCompletionAssembler', () => {
     expect(() => cut.result()).toThrow(StreamedCompletionError);
     expect(() => new StreamedCompletionAssembler().result()).toThrow(/no chunk/);
     expect(() => new StreamedCompletionAssembler().add('{not json')).toThrow(StreamedCompletionError);
-    expect(() => new StreamedCompletionAssembler().add('{"error":{"code":"500"}}')).toThrow(/not a chat.completion.chunk/);
+    expect(() => new StreamedCompletionAssembler().add('{"error":{"code":"500"}}')).toThrow(
+      /not a chat.completion.chunk/,
+    );
   });
 });

@@ -6,7 +6,13 @@ import { DASHBOARD_CSS } from '../../src/dashboard/dashboardStyles.js';
 function rule(css: string, selector: string): Record<string, string> {
   const match = new RegExp(`(?:^|\\n)${selector.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\{([^}]*)\\}`).exec(css);
   if (match === null) return {};
-  return Object.fromEntries(match[1]!.split(';').map((d) => d.split(':').map((p) => p.trim())).filter((d) => d[0] !== '').map((d) => [d[0]!, d[1]!]));
+  return Object.fromEntries(
+    match[1]!
+      .split(';')
+      .map((d) => d.split(':').map((p) => p.trim()))
+      .filter((d) => d[0] !== '')
+      .map((d) => [d[0]!, d[1]!]),
+  );
 }
 
 describe('dashboard layout', () => {

@@ -22,7 +22,13 @@ import { ledgerTotals } from '../../src/app/ledgerTotals.js';
 const FUNCTION_KEY = 'costs-function-key';
 const MODEL = 'Phi-3-mini-4k-instruct';
 /** Dear on purpose, so that caps and reports read in cents rather than in nano-dollars. */
-const PRICE: ModelPrice = { model: MODEL, inputPerMillion: 100, outputPerMillion: 400, currency: 'USD', effectiveFrom: '2024-01-01' };
+const PRICE: ModelPrice = {
+  model: MODEL,
+  inputPerMillion: 100,
+  outputPerMillion: 400,
+  currency: 'USD',
+  effectiveFrom: '2024-01-01',
+};
 const DAY_IN_MS = 86_400_000;
 
 let stack: LocalStack;
@@ -37,7 +43,10 @@ const tokenCounter = createTokenCounter(MODEL);
 
 beforeAll(async () => {
   stack = await startLocalStack();
-  simulator = await startPhi3Simulator({ model: MODEL, latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
+  simulator = await startPhi3Simulator({
+    model: MODEL,
+    latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 },
+  });
   app = await startAppHost({
     stack,
     functionKey: FUNCTION_KEY,
@@ -110,14 +119,23 @@ const nanos = (amount: number): number => Math.round(amount * 1e9);
 describe('costs end to end on the local stack', () => {
   it('the estimate, shown before any call, brackets the real cost of a job', async () => {
     const lines = Array.from({ length: 6 }, (_, i) =>
-      request(`e-${i}`, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: `Estimate question ${i}: ${'why '.repeat(i * 3)}?` }], 20 + i * 15),
+      request(
+        `e-${i}`,
+        [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: `Estimate question ${i}: ${'why '.repeat(i * 3)}?` },
+        ],
+        20 + i * 15,
+      ),
     );
     const jobId = await upload('estimate.jsonl', lines);
     const before = await ingestOnly(jobId);
     expect(before['request_counts'].completed + before['request_counts'].failed).toBe(0);
     const estimate = before['estimate'];
     expect(estimate.currency).toBe('USD');
-    expect(estimate.prompt_tokens).toBe(lines.reduce((sum, l) => sum + tokenCounter.countChatPrompt(l.body.messages), 0));
+    expect(estimate.prompt_tokens).toBe(
+      lines.reduce((sum, l) => sum + tokenCounter.countChatPrompt(l.body.messages), 0),
+    );
     expect(estimate.max_completion_tokens).toBe(lines.reduce((sum, l) => sum + l.body.max_tokens, 0));
     expect(nanos(estimate.min_cost)).toBe(costInNanos(PRICE, estimate.prompt_tokens, 0));
     expect(nanos(estimate.max_cost)).toBe(costInNanos(PRICE, estimate.prompt_tokens, estimate.max_completion_tokens));
@@ -134,7 +152,9 @@ describe('costs end to end on the local stack', () => {
     simulator.setFaults({ errorRate: 0.3, seed: 11 });
     try {
       const lines = [
-        ...Array.from({ length: 10 }, (_, i) => request(`r-${i}`, [{ role: 'user', content: `Retry question ${i}, say something.` }], 16)),
+        ...Array.from({ length: 10 }, (_, i) =>
+          request(`r-${i}`, [{ role: 'user', content: `Retry question ${i}, say something.` }], 16),
+        ),
         request('filtered', [{ role: 'user', content: 'please [[content_filter]] this' }], 5),
       ];
       const jobId = await upload('retries.jsonl', lines);
@@ -146,36 +166,65 @@ describe('costs end to end on the local stack', () => {
       const totals = await ledgerTotals(ledger, jobId);
       expect(totals.calls).toBe(entries.length);
       expect(totals.calls).toBeGreaterThanOrEqual(job['request_counts'].completed);
-      expect(job['usage']).toEqual({ input_tokens: totals.promptTokens, output_tokens: totals.completionTokens, total_tokens: totals.promptTokens + totals.completionTokens });
+      expect(job['usage']).toEqual({
+        input_tokens: totals.promptTokens,
+        output_tokens: totals.completionTokens,
+        total_tokens: totals.promptTokens + totals.completionTokens,
+      });
       expect(nanos(job['cost'].amount)).toBe(totals.costInNanos);
-      expect(job['cost_so_far']).toEqual({ amount: job['cost'].amount, currency: 'USD', calls: totals.calls, unconfirmed_calls: 0 });
+      expect(job['cost_so_far']).toEqual({
+        amount: job['cost'].amount,
+        currency: 'USD',
+        calls: totals.calls,
+        unconfirmed_calls: 0,
+      });
       // The ledger holds exactly the calls the endpoint billed, matched by the id each request carried;
       // the refused ones (500s, the filtered line's 400) left no entry.
       const ids = new Set(lines.map((l) => l.custom_id));
-      const billedIds = simulator.log.entries().filter((e) => e.status === 200 && ids.has(decodeURIComponent(e.customIdHeader ?? ''))).map((e) => e.clientRequestId);
+      const billedIds = simulator.log
+        .entries()
+        .filter((e) => e.status === 200 && ids.has(decodeURIComponent(e.customIdHeader ?? '')))
+        .map((e) => e.clientRequestId);
       expect(entries.map((e) => e.id).sort()).toEqual(billedIds.sort());
       expect(entries.every((e) => e.state === 'billed')).toBe(true);
 
-      const report = (await (await api(`costs?from=${day(-1)}&to=${day(1)}&groupBy=job`)).json()) as Record<string, any>;
+      const report = (await (await api(`costs?from=${day(-1)}&to=${day(1)}&groupBy=job`)).json()) as Record<
+        string,
+        any
+      >;
       const row = report['rows'].find((r: { key: string }) => r.key === jobId);
-      expect(row).toMatchObject({ job: jobId, calls: totals.calls, input_tokens: totals.promptTokens, output_tokens: totals.completionTokens, cost_nanos: totals.costInNanos, currency: 'USD' });
-      const byDayModel = (await (await api(`costs?from=${day(-1)}&to=${day(1)}&groupBy=day,model`)).json()) as Record<string, any>;
+      expect(row).toMatchObject({
+        job: jobId,
+        calls: totals.calls,
+        input_tokens: totals.promptTokens,
+        output_tokens: totals.completionTokens,
+        cost_nanos: totals.costInNanos,
+        currency: 'USD',
+      });
+      const byDayModel = (await (await api(`costs?from=${day(-1)}&to=${day(1)}&groupBy=day,model`)).json()) as Record<
+        string,
+        any
+      >;
       expect(byDayModel['total'].cost_nanos).toBe(report['total'].cost_nanos);
     } finally {
       simulator.setFaults({ errorRate: 0 });
     }
   });
 
-  it('a spending cap stops the job within one request\'s cost of it, and the job says so', async () => {
+  it("a spending cap stops the job within one request's cost of it, and the job says so", async () => {
     // Lines whose answer is cut at exactly max_tokens: each costs precisely its maximum.
     const lines: Array<ReturnType<typeof request>> = [];
     for (let i = 0; lines.length < 8; i += 1) {
       const messages: ChatMessage[] = [{ role: 'user', content: `Capped question ${i}: list some colours.` }];
       const body = (maxTokens: number): ChatCompletionBody => ({ messages, max_tokens: maxTokens });
-      const maxTokens = [12, 11, 10, 9, 8].find((k) => simulatedCompletion(body(k), tokenCounter).completionTokens === k);
+      const maxTokens = [12, 11, 10, 9, 8].find(
+        (k) => simulatedCompletion(body(k), tokenCounter).completionTokens === k,
+      );
       if (maxTokens !== undefined) lines.push(request(`c-${i}`, messages, maxTokens));
     }
-    const maxCosts = lines.map((l) => costInNanos(PRICE, tokenCounter.countChatPrompt(l.body.messages), l.body.max_tokens));
+    const maxCosts = lines.map((l) =>
+      costInNanos(PRICE, tokenCounter.countChatPrompt(l.body.messages), l.body.max_tokens),
+    );
     const capInNanos = 20_000_000; // "0.02"
     const jobId = await upload('capped.jsonl', lines, { maxcost: '0.02' });
     const job = await runUntilDone(jobId);
@@ -185,7 +234,10 @@ describe('costs end to end on the local stack', () => {
     expect(capInNanos - spent).toBeLessThan(Math.max(...maxCosts));
     expect(job['spending_cap']).toMatchObject({ max_cost: 0.02, currency: 'USD', reached: true });
     expect(job['spending_cap'].reached_at).toEqual(expect.any(Number));
-    const errors = (await (await api(`jobs/${jobId}/results?kind=errors`)).text()).trim().split('\n').map((l) => JSON.parse(l));
+    const errors = (await (await api(`jobs/${jobId}/results?kind=errors`)).text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.every((e) => e.error.code === 'spending_cap_reached' && e.response === null)).toBe(true);
     expect(errors[0].error.message).toMatch(/spending cap of 0\.02 USD/);
@@ -224,9 +276,14 @@ describe('costs end to end on the local stack', () => {
       const stderr = new CapturingStream();
       let exitCode = -1;
       const context: CliContext = {
-        stdout, stderr,
+        stdout,
+        stderr,
         env: { PHI3_BATCH_API_URL: `${host.httpUrl}/api`, PHI3_BATCH_FUNCTION_KEY: FUNCTION_KEY },
-        abortSignal: undefined, clock: { nowInMs: () => Date.now() }, watch: {}, dispatcher: undefined, createUploader: undefined,
+        abortSignal: undefined,
+        clock: { nowInMs: () => Date.now() },
+        watch: {},
+        dispatcher: undefined,
+        createUploader: undefined,
       };
       const program = new Command('phi3-batch').exitOverride();
       registerCostsCommand(program, context, (code) => (exitCode = code));
@@ -240,6 +297,8 @@ describe('costs end to end on the local stack', () => {
     expect(lines[2]).toMatch(new RegExp(`^${MODEL}\\s+\\d+\\s+[\\d,]+\\s+[\\d,]+\\s+[\\d,]+\\s+\\$\\d+\\.\\d+$`));
     expect(lines.at(-1)).toMatch(/^TOTAL\s+/);
     const csv = await run(['costs', '--from', day(-1), '--to', day(1), '--by', 'job', '--csv']);
-    expect(csv.stdout.split('\r\n')[0]).toBe('job,calls,unconfirmed_calls,input_tokens,output_tokens,total_tokens,cost,currency');
+    expect(csv.stdout.split('\r\n')[0]).toBe(
+      'job,calls,unconfirmed_calls,input_tokens,output_tokens,total_tokens,cost,currency',
+    );
   });
 });

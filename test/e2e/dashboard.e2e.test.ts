@@ -24,7 +24,8 @@ const missing = 'Chromium is not installed (apt-get install -y chromium, or set 
 
 describe('the dashboard in a browser', () => {
   it('has a browser to run in on CI', () => {
-    if (chromium === undefined && process.env['CI'] !== undefined) throw new Error(`${missing}: the dashboard test cannot run`);
+    if (chromium === undefined && process.env['CI'] !== undefined)
+      throw new Error(`${missing}: the dashboard test cannot run`);
     if (chromium === undefined) console.warn(`Skipping the dashboard browser test: ${missing}.`);
   });
 
@@ -36,21 +37,44 @@ describe('the dashboard in a browser', () => {
     let blobService: BlobServiceClient;
     let outputDir: string;
     const savedEnv = { ...process.env };
-    const jobs: Record<'mini' | 'medium' | 'capped' | 'waiting', string> = { mini: '', medium: '', capped: '', waiting: '' };
+    const jobs: Record<'mini' | 'medium' | 'capped' | 'waiting', string> = {
+      mini: '',
+      medium: '',
+      capped: '',
+      waiting: '',
+    };
 
-    const upload = async (name: string, model: string, count: number, metadata: Record<string, string> = {}): Promise<string> => {
+    const upload = async (
+      name: string,
+      model: string,
+      count: number,
+      metadata: Record<string, string> = {},
+    ): Promise<string> => {
       const lines = Array.from({ length: count }, (_, i) =>
-        JSON.stringify({ custom_id: `${name}-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model, messages: [{ role: 'user', content: `Question ${i} for ${name}: explain something briefly.` }], max_tokens: 40 + 10 * i } }),
+        JSON.stringify({
+          custom_id: `${name}-${i}`,
+          method: 'POST',
+          url: '/v1/chat/completions',
+          body: {
+            model,
+            messages: [{ role: 'user', content: `Question ${i} for ${name}: explain something briefly.` }],
+            max_tokens: 40 + 10 * i,
+          },
+        }),
       );
       const text = `${lines.join('\n')}\n`;
       const container = blobService.getContainerClient('batch-input');
       await container.createIfNotExists();
-      const result = await container.getBlockBlobClient(`${name}.jsonl`).upload(text, Buffer.byteLength(text), { metadata });
+      const result = await container
+        .getBlockBlobClient(`${name}.jsonl`)
+        .upload(text, Buffer.byteLength(text), { metadata });
       return jobIdFor('batch-input', `${name}.jsonl`, result.etag!);
     };
 
     const statusOf = async (jobId: string): Promise<Record<string, any>> =>
-      (await (await fetch(`${host.httpUrl}/api/jobs/${jobId}`, { headers: { 'x-functions-key': FUNCTION_KEY } })).json()) as Record<string, any>;
+      (await (
+        await fetch(`${host.httpUrl}/api/jobs/${jobId}`, { headers: { 'x-functions-key': FUNCTION_KEY } })
+      ).json()) as Record<string, any>;
 
     beforeAll(async () => {
       stack = await startLocalStack();
@@ -62,12 +86,27 @@ describe('the dashboard in a browser', () => {
         PHI3_API_KEY: mini.apiKey,
         PHI3_MODEL: MINI,
         PHI3_DEPLOYMENT: 'phi3-mini',
-        PHI3_EXTRA_DEPLOYMENTS: JSON.stringify([{ name: 'phi3-medium', endpoint: medium.url, apiKeySetting: 'PHI3_MEDIUM_KEY', model: MEDIUM, requestsPerMinute: 1000, tokensPerMinute: 200_000 }]),
+        PHI3_EXTRA_DEPLOYMENTS: JSON.stringify([
+          {
+            name: 'phi3-medium',
+            endpoint: medium.url,
+            apiKeySetting: 'PHI3_MEDIUM_KEY',
+            model: MEDIUM,
+            requestsPerMinute: 1000,
+            tokensPerMinute: 200_000,
+          },
+        ]),
         PHI3_MEDIUM_KEY: medium.apiKey,
         COSMOS_DATABASE: 'e2edashboard',
       });
       Object.assign(process.env, withSettingDefaults(process.env));
-      host = createLocalFunctionsHost({ entryModules: [root('src/index.ts')], hostJsonPath: root('host.json'), httpPort: 0, functionKey: FUNCTION_KEY, pollAutomatically: false });
+      host = createLocalFunctionsHost({
+        entryModules: [root('src/index.ts')],
+        hostJsonPath: root('host.json'),
+        httpPort: 0,
+        functionKey: FUNCTION_KEY,
+        pollAutomatically: false,
+      });
       await host.start();
       blobService = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);
       outputDir = await mkdtemp(join(tmpdir(), 'dashboard-'));
@@ -78,7 +117,9 @@ describe('the dashboard in a browser', () => {
       for (let round = 0; round < 300; round += 1) {
         await host.pollBlobsNow();
         await host.pollQueuesNow();
-        const states = await Promise.all([jobs.mini, jobs.medium, jobs.capped].map(async (id) => (await statusOf(id))['status']));
+        const states = await Promise.all(
+          [jobs.mini, jobs.medium, jobs.capped].map(async (id) => (await statusOf(id))['status']),
+        );
         if (states.every((s) => s === 'completed' || s === 'failed')) break;
       }
       // Ingested but not processed: a job waiting at 0 %.
@@ -95,14 +136,18 @@ describe('the dashboard in a browser', () => {
       process.env = savedEnv;
     });
 
-    it('shows every job with a progress bar and the day\'s cost stacked by model, with data from the API', async () => {
+    it("shows every job with a progress bar and the day's cost stacked by model, with data from the API", async () => {
       expect((await statusOf(jobs.mini))['status']).toBe('completed');
       expect((await statusOf(jobs.capped))['spending_cap'].reached).toBe(true);
       const url = `${host.httpUrl}/api/dashboard?code=${encodeURIComponent(FUNCTION_KEY)}`;
       const dom = await dumpDom(chromium!, url, { virtualTimeBudgetInMs: VIRTUAL_TIME_BUDGET_IN_MS });
 
       expect(dom).not.toMatch(/id="status" class="error"/);
-      const bars = [...dom.matchAll(/<div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="(\d+)" aria-valuenow="(\d+)" aria-label="[^"]*" data-job="([^"]+)">/g)].map((m) => ({
+      const bars = [
+        ...dom.matchAll(
+          /<div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax="(\d+)" aria-valuenow="(\d+)" aria-label="[^"]*" data-job="([^"]+)">/g,
+        ),
+      ].map((m) => ({
         total: Number(m[1]),
         done: Number(m[2]),
         job: m[3],
@@ -119,7 +164,9 @@ describe('the dashboard in a browser', () => {
       expect(dom).toMatch(/class="num cap-reached">\$0\.0000\d* reached</);
 
       const today = new Date().toISOString().slice(0, 10);
-      const rects = [...dom.matchAll(/<rect class="bar" ([^>]+)>/g)].map((m) => Object.fromEntries([...m[1]!.matchAll(/([\w-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])));
+      const rects = [...dom.matchAll(/<rect class="bar" ([^>]+)>/g)].map((m) =>
+        Object.fromEntries([...m[1]!.matchAll(/([\w-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])),
+      );
       const ofToday = rects.filter((r) => r['data-day'] === today);
       expect(ofToday.map((r) => r['data-model']).sort()).toEqual([MEDIUM, MINI]);
       for (const rect of ofToday) {
@@ -139,7 +186,10 @@ describe('the dashboard in a browser', () => {
 
     it('renders to a screenshot', async () => {
       const file = join(outputDir, 'dashboard.png');
-      await screenshot(chromium!, `${host.httpUrl}/api/dashboard?code=${encodeURIComponent(FUNCTION_KEY)}`, file, { virtualTimeBudgetInMs: VIRTUAL_TIME_BUDGET_IN_MS, windowSize: { width: 1280, height: 900 } });
+      await screenshot(chromium!, `${host.httpUrl}/api/dashboard?code=${encodeURIComponent(FUNCTION_KEY)}`, file, {
+        virtualTimeBudgetInMs: VIRTUAL_TIME_BUDGET_IN_MS,
+        windowSize: { width: 1280, height: 900 },
+      });
       const png = await readFile(file);
       expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
       expect(png.readUInt32BE(16)).toBe(1280);
@@ -149,7 +199,8 @@ describe('the dashboard in a browser', () => {
     });
 
     it('serves its own files with a strict content policy and nothing else', async () => {
-      const get = (path: string) => fetch(`${host.httpUrl}/api/${path}`, { headers: { 'x-functions-key': FUNCTION_KEY } });
+      const get = (path: string) =>
+        fetch(`${host.httpUrl}/api/${path}`, { headers: { 'x-functions-key': FUNCTION_KEY } });
       const page = await get('dashboard');
       expect(page.headers.get('content-type')).toMatch(/^text\/html/);
       expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
@@ -163,7 +214,9 @@ describe('the dashboard in a browser', () => {
       expect((await get('dashboard/secrets.json')).status).toBe(404);
       expect((await fetch(`${host.httpUrl}/api/dashboard/app.js`)).status).toBe(401);
       // A key with characters that mean something in HTML comes back encoded.
-      const hostile = await fetch(`${host.httpUrl}/api/dashboard?code=${encodeURIComponent(`${FUNCTION_KEY}"><script>`)}`);
+      const hostile = await fetch(
+        `${host.httpUrl}/api/dashboard?code=${encodeURIComponent(`${FUNCTION_KEY}"><script>`)}`,
+      );
       expect(hostile.status).toBe(401);
     });
   });

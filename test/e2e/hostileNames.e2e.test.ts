@@ -28,7 +28,10 @@ const logEntries: LocalHostLogEntry[] = [];
 
 beforeAll(async () => {
   stack = await startLocalStack();
-  simulator = await startPhi3Simulator({ model: MODEL, latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
+  simulator = await startPhi3Simulator({
+    model: MODEL,
+    latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 },
+  });
   app = await startAppHost({
     stack,
     functionKey: FUNCTION_KEY,
@@ -69,11 +72,22 @@ async function upload(container: string, name: string, text: string): Promise<st
 /** Uploads with the name's path sent as is, dots percent-encoded, as any HTTP client can: Azure keeps the name literally. */
 async function uploadRaw(container: string, encodedName: string, text: string): Promise<void> {
   const sas = new URL(
-    await blobService.getContainerClient(container).generateSasUrl({ permissions: ContainerSASPermissions.parse('racwl'), expiresOn: new Date(Date.now() + 3_600_000) }),
+    await blobService
+      .getContainerClient(container)
+      .generateSasUrl({
+        permissions: ContainerSASPermissions.parse('racwl'),
+        expiresOn: new Date(Date.now() + 3_600_000),
+      }),
   );
   const status = await new Promise<number>((resolve, reject) => {
     const put = request(
-      { host: sas.hostname, port: sas.port, method: 'PUT', path: `${sas.pathname}/${encodedName}${sas.search}`, headers: { 'x-ms-blob-type': 'BlockBlob', 'content-length': Buffer.byteLength(text) } },
+      {
+        host: sas.hostname,
+        port: sas.port,
+        method: 'PUT',
+        path: `${sas.pathname}/${encodedName}${sas.search}`,
+        headers: { 'x-ms-blob-type': 'BlockBlob', 'content-length': Buffer.byteLength(text) },
+      },
       (response) => {
         response.resume();
         response.on('end', () => resolve(response.statusCode ?? 0));
@@ -87,7 +101,8 @@ async function uploadRaw(container: string, encodedName: string, text: string): 
 
 async function listNames(container: string): Promise<Array<{ name: string; metadata: Record<string, string> }>> {
   const all: Array<{ name: string; metadata: Record<string, string> }> = [];
-  for await (const blob of blobService.getContainerClient(container).listBlobsFlat({ includeMetadata: true })) all.push({ name: blob.name, metadata: blob.metadata ?? {} });
+  for await (const blob of blobService.getContainerClient(container).listBlobsFlat({ includeMetadata: true }))
+    all.push({ name: blob.name, metadata: blob.metadata ?? {} });
   return all;
 }
 
@@ -115,13 +130,26 @@ async function runUntilQuiet(jobIds: readonly string[]): Promise<Map<string, Rec
 }
 
 describe('hostile blob names dropped into the input container', () => {
-  const odd = ['données été 😀.jsonl', 'with  two spaces .jsonl', 'q?x=1#frag&y.jsonl', 'nested/dir/deep.jsonl', '%2e%2e/percent-dots.jsonl', 'UPPER.JSONL', "quote'\"<>.jsonl", 'שלום\u202Eevil.jsonl'];
+  const odd = [
+    'données été 😀.jsonl',
+    'with  two spaces .jsonl',
+    'q?x=1#frag&y.jsonl',
+    'nested/dir/deep.jsonl',
+    '%2e%2e/percent-dots.jsonl',
+    'UPPER.JSONL',
+    'quote\'"<>.jsonl',
+    'שלום\u202Eevil.jsonl',
+  ];
   const expectedJobs = new Map<string, string>();
 
   it('each odd name becomes one job whose files land under {jobId}/ and nowhere else', async () => {
-    for (const [index, name] of odd.entries()) expectedJobs.set(jobIdFor('batch-input', name, await upload('batch-input', name, fileFor(`odd${index}`))), name);
+    for (const [index, name] of odd.entries())
+      expectedJobs.set(jobIdFor('batch-input', name, await upload('batch-input', name, fileFor(`odd${index}`))), name);
     // An ordinary file whose name a traversal below points at, and someone else's file in another container.
-    expectedJobs.set(jobIdFor('batch-input', 'b.jsonl', await upload('batch-input', 'b.jsonl', fileFor('own-b'))), 'b.jsonl');
+    expectedJobs.set(
+      jobIdFor('batch-input', 'b.jsonl', await upload('batch-input', 'b.jsonl', fileFor('own-b'))),
+      'b.jsonl',
+    );
     await upload('elsewhere', 'theirs.jsonl', fileFor('theirs'));
     await upload('batch-input', 'notes.txt', 'not a batch file');
     await uploadRaw('batch-input', '%2E%2E/x.jsonl', fileFor('dots-x'));
@@ -139,7 +167,10 @@ describe('hostile blob names dropped into the input container', () => {
       expect(job['input_blob']).toBe(`batch-input/${name}`);
       expect(job['status']).toBe('completed');
       expect(job['request_counts']).toEqual({ total: 2, completed: 2, failed: 0 });
-      const results = (await download('batch-output', `${jobId}/results.jsonl`)).trim().split('\n').map((l) => JSON.parse(l) as { custom_id: string });
+      const results = (await download('batch-output', `${jobId}/results.jsonl`))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { custom_id: string });
       const tag = name === 'b.jsonl' ? 'own-b' : `odd${odd.indexOf(name)}`;
       expect(results.map((r) => r.custom_id)).toEqual([`${tag}-0`, `${tag}-1`]);
     }
@@ -157,13 +188,21 @@ describe('hostile blob names dropped into the input container', () => {
   it('a name with dot segments is refused with a warning, and the blob it would resolve to is never read or touched', async () => {
     const warnings = logEntries.filter((e) => e.level === 'warning').map((e) => e.message);
     for (const name of ['../x.jsonl', 'a/../b.jsonl', 'x/../../elsewhere/theirs.jsonl', 'a/./single-dot.jsonl']) {
-      expect(warnings.some((m) => m.includes(`batch-input/${name}`)), `a warning for ${name}`).toBe(true);
+      expect(
+        warnings.some((m) => m.includes(`batch-input/${name}`)),
+        `a warning for ${name}`,
+      ).toBe(true);
     }
     // Someone else's file keeps its metadata and was never a job; b.jsonl is only its own job.
     expect((await listNames('elsewhere')).map((b) => b.metadata)).toEqual([{}]);
     const b = (await listNames('batch-input')).find((blob) => blob.name === 'b.jsonl')!;
     expect(expectedJobs.get(b.metadata['jobid']!)).toBe('b.jsonl');
-    expect(simulator.log.entries().map((e) => decodeURIComponent(e.customIdHeader ?? '')).filter((id) => id.startsWith('dots-') || id.startsWith('theirs'))).toEqual([]);
+    expect(
+      simulator.log
+        .entries()
+        .map((e) => decodeURIComponent(e.customIdHeader ?? ''))
+        .filter((id) => id.startsWith('dots-') || id.startsWith('theirs')),
+    ).toEqual([]);
   });
 
   it('a file that is not .jsonl is ignored with a warning, not silently', async () => {

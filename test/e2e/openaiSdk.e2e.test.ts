@@ -64,7 +64,10 @@ const receiver = new Receiver();
 beforeAll(async () => {
   const webhookUrl = await receiver.start();
   stack = await startLocalStack();
-  simulator = await startPhi3Simulator({ model: MODEL, latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
+  simulator = await startPhi3Simulator({
+    model: MODEL,
+    latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 },
+  });
   app = await startAppHost({
     stack,
     functionKey: FUNCTION_KEY,
@@ -103,7 +106,12 @@ afterAll(async () => {
 });
 
 const line = (customId: string, content: string, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ custom_id: customId, method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content }], max_tokens: 8, ...extra } });
+  JSON.stringify({
+    custom_id: customId,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: MODEL, messages: [{ role: 'user', content }], max_tokens: 8, ...extra },
+  });
 
 async function uploadLines(lines: readonly string[], filename = 'batch.jsonl'): Promise<OpenAI.FileObject> {
   return client.files.create({ file: await toFile(Buffer.from(`${lines.join('\n')}\n`), filename), purpose: 'batch' });
@@ -121,12 +129,21 @@ async function retrieveUntilFinal(id: string): Promise<OpenAI.Batch> {
 
 async function contentLines(fileId: string): Promise<Array<Record<string, any>>> {
   const text = await (await client.files.content(fileId)).text();
-  return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, any>);
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, any>);
 }
 
 describe('the OpenAI SDK against the local stack', () => {
   it('uploads a file, creates a batch with metadata, polls it to completed and downloads output and error files', async () => {
-    const lines = [line('a-1', 'One'), line('a-2', 'Two'), '{"custom_id": "a-broken", ', line('a-3', 'Three'), line('a-4', 'please [[content_filter]] this')];
+    const lines = [
+      line('a-1', 'One'),
+      line('a-2', 'Two'),
+      '{"custom_id": "a-broken", ',
+      line('a-3', 'Three'),
+      line('a-4', 'please [[content_filter]] this'),
+    ];
     const file = await uploadLines(lines, 'questions.jsonl');
     expect(file).toMatchObject({ object: 'file', purpose: 'batch', filename: 'questions.jsonl', status: 'processed' });
     expect(file.bytes).toBe(Buffer.byteLength(`${lines.join('\n')}\n`));
@@ -166,7 +183,10 @@ describe('the OpenAI SDK against the local stack', () => {
       ['~line-3', 'invalid_json_line'],
       ['a-4', 'content_filter'],
     ]);
-    expect(await client.files.retrieve(done.output_file_id!)).toMatchObject({ object: 'file', purpose: 'batch_output' });
+    expect(await client.files.retrieve(done.output_file_id!)).toMatchObject({
+      object: 'file',
+      purpose: 'batch_output',
+    });
 
     // The batch keeps its own copy: deleting the uploaded file leaves it and its files alone.
     expect(await client.files.delete(file.id)).toEqual({ id: file.id, object: 'file', deleted: true });
@@ -176,15 +196,25 @@ describe('the OpenAI SDK against the local stack', () => {
 
   it('posts a signed batch.completed webhook that the SDK verifies; a receiver refusing the first deliveries gets it once per id', async () => {
     const file = await uploadLines([line('h-1', 'Hook')]);
-    const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const batch = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
     await retrieveUntilFinal(batch.id);
-    for (let round = 0; round < 50 && receiver.eventFor(batch.id) === undefined; round += 1) await app.host.pollQueuesNow();
+    for (let round = 0; round < 50 && receiver.eventFor(batch.id) === undefined; round += 1)
+      await app.host.pollQueuesNow();
     const event = receiver.eventFor(batch.id)!;
     expect(event).toMatchObject({ object: 'event', type: 'batch.completed', data: { id: batch.id } });
     expect(receiver.deliveries.get(event.id)).toBe(REFUSALS + 1);
     expect(receiver.rejectedSignatures).toEqual([]);
     const after = (await client.batches.retrieve(batch.id)) as OpenAI.Batch & { webhook: Record<string, unknown> };
-    expect(after.webhook).toMatchObject({ event_id: event.id, type: 'batch.completed', attempts: REFUSALS + 1, last_status: 204 });
+    expect(after.webhook).toMatchObject({
+      event_id: event.id,
+      type: 'batch.completed',
+      attempts: REFUSALS + 1,
+      last_status: 204,
+    });
     expect(after.webhook['delivered_at']).not.toBeNull();
   });
 
@@ -192,7 +222,12 @@ describe('the OpenAI SDK against the local stack', () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i += 1) {
       const file = await uploadLines([line(`p-${i}`, `Page ${i}`)]);
-      const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', metadata: { list: 'yes' } });
+      const batch = await client.batches.create({
+        input_file_id: file.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+        metadata: { list: 'yes' },
+      });
       ids.push(batch.id);
     }
     const first = await client.batches.list({ limit: 2 });
@@ -214,7 +249,11 @@ describe('the OpenAI SDK against the local stack', () => {
   it('cancels a running batch: finished lines are kept, the rest end as batch_cancelled', async () => {
     const lines = Array.from({ length: 40 }, (_, i) => line(`c-${i}`, `Question ${i}`));
     const file = await uploadLines(lines);
-    const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const batch = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: '24h',
+    });
     // One poll reads the file (control queue); the next runs one trigger batch of lines (16 of 40).
     await app.host.pollQueuesNow();
     await app.host.pollQueuesNow();
@@ -246,7 +285,11 @@ describe('the OpenAI SDK against the local stack', () => {
     const file = await uploadLines(lines);
     simulator.setLatency({ baseInMs: 3_500 });
     try {
-      const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '3s' as '24h' });
+      const batch = await client.batches.create({
+        input_file_id: file.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '3s' as '24h',
+      });
       expect(batch.expires_at).toBe(batch.created_at + 3);
       const expired = await retrieveUntilFinal(batch.id);
       expect(expired.status).toBe('expired');
@@ -267,7 +310,9 @@ describe('the OpenAI SDK against the local stack', () => {
 
   it('shows a dropped file as a batch, with the window and metadata of its blob metadata', async () => {
     const text = `${[line('d-1', 'Dropped one'), line('d-2', 'Dropped two')].join('\n')}\n`;
-    const container = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!).getContainerClient('batch-input');
+    const container = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!).getContainerClient(
+      'batch-input',
+    );
     await container.createIfNotExists();
     const uploaded = await container.getBlockBlobClient('dropped/run.jsonl').upload(text, Buffer.byteLength(text), {
       // Blob metadata is ASCII: JSON's \u escapes carry the rest.
@@ -276,7 +321,11 @@ describe('the OpenAI SDK against the local stack', () => {
     await app.host.pollBlobsNow();
     const id = jobIdFor('batch-input', 'dropped/run.jsonl', uploaded.etag!);
     const batch = await retrieveUntilFinal(id);
-    expect(batch).toMatchObject({ status: 'completed', completion_window: '48h', metadata: { source: 'drop', 'owner-name': 'Zoë' } });
+    expect(batch).toMatchObject({
+      status: 'completed',
+      completion_window: '48h',
+      metadata: { source: 'drop', 'owner-name': 'Zoë' },
+    });
     expect(batch.expires_at).toBe(batch.created_at + 48 * 3600);
     expect(batch.input_file_id).toMatch(/^file-input-/);
     expect(await (await client.files.content(batch.input_file_id)).text()).toBe(text);
@@ -287,26 +336,48 @@ describe('the OpenAI SDK against the local stack', () => {
   });
 
   it('answers bad requests with the statuses and bodies the SDK raises as its typed errors', async () => {
-    await expect(client.batches.retrieve('job_00000000000000000000000000000000')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.batches.retrieve('job_00000000000000000000000000000000')).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
     await expect(client.batches.retrieve('batch_abc')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(client.files.retrieve('file-nope')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    await expect(client.files.content('file-0123456789abcdef0123456789abcdef')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    await expect(client.batches.cancel('job_00000000000000000000000000000000')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.files.content('file-0123456789abcdef0123456789abcdef')).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
+    await expect(client.batches.cancel('job_00000000000000000000000000000000')).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
 
-    const wrongPurpose = client.files.create({ file: await toFile(Buffer.from(line('x', 'y')), 'x.jsonl'), purpose: 'fine-tune' });
+    const wrongPurpose = client.files.create({
+      file: await toFile(Buffer.from(line('x', 'y')), 'x.jsonl'),
+      purpose: 'fine-tune',
+    });
     await expect(wrongPurpose).rejects.toBeInstanceOf(OpenAI.BadRequestError);
     await expect(wrongPurpose).rejects.toMatchObject({ status: 400, param: 'purpose', type: 'invalid_request_error' });
 
     const file = await uploadLines([line('e-1', 'x')]);
     const create = (body: Record<string, unknown>) =>
-      client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', ...body } as never);
+      client.batches.create({
+        input_file_id: file.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+        ...body,
+      } as never);
     await expect(create({ endpoint: '/v1/embeddings' })).rejects.toMatchObject({ status: 400, param: 'endpoint' });
-    await expect(create({ completion_window: '2w' })).rejects.toMatchObject({ status: 400, param: 'completion_window' });
+    await expect(create({ completion_window: '2w' })).rejects.toMatchObject({
+      status: 400,
+      param: 'completion_window',
+    });
     await expect(create({ completion_window: '8d' })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
-    await expect(create({ input_file_id: 'file-0123456789abcdef0123456789abcdef' })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(create({ input_file_id: 'file-0123456789abcdef0123456789abcdef' })).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
     const tooMany = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
     await expect(create({ metadata: tooMany })).rejects.toMatchObject({ status: 400, param: 'metadata' });
-    await expect(create({ metadata: { k: 'v'.repeat(513) } })).rejects.toMatchObject({ status: 400, param: 'metadata' });
+    await expect(create({ metadata: { k: 'v'.repeat(513) } })).rejects.toMatchObject({
+      status: 400,
+      param: 'metadata',
+    });
 
     // Without the function key the host refuses the call: the SDK's AuthenticationError.
     const keyless = new OpenAI({ baseURL: `${app.host.httpUrl}/api/v1`, apiKey: 'x', maxRetries: 0 });

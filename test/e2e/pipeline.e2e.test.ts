@@ -19,7 +19,10 @@ const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   stack = await startLocalStack();
-  simulator = await startPhi3Simulator({ model: MODEL, latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
+  simulator = await startPhi3Simulator({
+    model: MODEL,
+    latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 },
+  });
   app = await startAppHost({
     stack,
     functionKey: FUNCTION_KEY,
@@ -57,7 +60,14 @@ const request = (customId: string | undefined, content: string, extra: Record<st
   ...(customId === undefined ? {} : { custom_id: customId }),
   method: 'POST',
   url: '/v1/chat/completions',
-  body: { model: MODEL, messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content }], ...extra },
+  body: {
+    model: MODEL,
+    messages: [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content },
+    ],
+    ...extra,
+  },
 });
 
 describe('end to end on the local stack', () => {
@@ -79,7 +89,11 @@ describe('end to end on the local stack', () => {
       JSON.stringify({ ...request('wrong-url', 'x'), url: '/v1/embeddings' }),
       JSON.stringify(valid[3]),
       JSON.stringify(valid[4]),
-      JSON.stringify({ custom_id: 'filtered', messages: [{ role: 'user', content: 'please [[content_filter]] this' }], max_tokens: 5 }),
+      JSON.stringify({
+        custom_id: 'filtered',
+        messages: [{ role: 'user', content: 'please [[content_filter]] this' }],
+        max_tokens: 5,
+      }),
     ];
     const jobId = await upload('mixed.jsonl', `\uFEFF${lines.join('\r\n')}\r\n`);
     const job = await runUntilDone(jobId);
@@ -100,7 +114,10 @@ describe('end to end on the local stack', () => {
     valid.forEach((line, index) => {
       const body = ('body' in line ? line.body : line) as ChatCompletionBody & Record<string, unknown>;
       const { model: _model, custom_id: _id, ...sent } = body as Record<string, unknown>;
-      const expected = simulatedCompletion({ ...(sent as unknown as ChatCompletionBody), max_tokens: body.max_tokens ?? DEFAULT_MAX_TOKENS }, tokenCounter);
+      const expected = simulatedCompletion(
+        { ...(sent as unknown as ChatCompletionBody), max_tokens: body.max_tokens ?? DEFAULT_MAX_TOKENS },
+        tokenCounter,
+      );
       const result = results[index]!;
       expect(result.response.status_code).toBe(200);
       expect(result.response.body.choices[0].message.content).toBe(expected.content);
@@ -122,13 +139,24 @@ describe('end to end on the local stack', () => {
     expect(admitted).toHaveLength(5);
     const loggedPrompt = admitted.reduce((sum, e) => sum + (e.promptTokens ?? 0), 0);
     const loggedCompletion = admitted.reduce((sum, e) => sum + e.completionTokens, 0);
-    expect(job['usage']).toEqual({ input_tokens: loggedPrompt, output_tokens: loggedCompletion, total_tokens: loggedPrompt + loggedCompletion });
-    expect(new Set(admitted.map((e) => decodeURIComponent(e.customIdHeader ?? '')))).toEqual(new Set(['q-1', 'q-2', '~line-5', 'bare-1', 'q-5']));
+    expect(job['usage']).toEqual({
+      input_tokens: loggedPrompt,
+      output_tokens: loggedCompletion,
+      total_tokens: loggedPrompt + loggedCompletion,
+    });
+    expect(new Set(admitted.map((e) => decodeURIComponent(e.customIdHeader ?? '')))).toEqual(
+      new Set(['q-1', 'q-2', '~line-5', 'bare-1', 'q-5']),
+    );
     expect(job['cost'].amount).toBeGreaterThan(0);
 
     // The results endpoint serves the same lines.
     const served = await (await api(`jobs/${jobId}/results`)).text();
-    expect(served.trim().split('\n').map((l) => JSON.parse(l).custom_id)).toEqual(['q-1', 'q-2', '~line-5', 'bare-1', 'q-5']);
+    expect(
+      served
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).custom_id),
+    ).toEqual(['q-1', 'q-2', '~line-5', 'bare-1', 'q-5']);
     const servedErrors = await (await api(`jobs/${jobId}/results?kind=errors`)).text();
     expect(servedErrors.trim().split('\n')).toHaveLength(4);
 
@@ -146,7 +174,11 @@ describe('end to end on the local stack', () => {
   });
 
   it('serves the jobs API with clear errors', async () => {
-    const list = (await (await api('jobs?limit=1')).json()) as { data: Array<{ id: string }>; has_more: boolean; next_page: string | null };
+    const list = (await (await api('jobs?limit=1')).json()) as {
+      data: Array<{ id: string }>;
+      has_more: boolean;
+      next_page: string | null;
+    };
     expect(list.data).toHaveLength(1);
     expect(list.has_more).toBe(true);
     const next = (await (await api(`jobs?limit=1&after=${list.next_page}`)).json()) as { data: Array<{ id: string }> };
@@ -165,5 +197,10 @@ describe('end to end on the local stack', () => {
 
 async function downloadLines(name: string): Promise<Array<Record<string, any>>> {
   const buffer = await blobService.getContainerClient('batch-output').getBlobClient(name).downloadToBuffer();
-  return buffer.toString('utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return buffer
+    .toString('utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }

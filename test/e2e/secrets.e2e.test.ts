@@ -59,12 +59,16 @@ const restoreWrites: Array<() => void> = [];
 beforeAll(async () => {
   // Everything printed by anyone in this process, from here on.
   for (const method of ['log', 'info', 'warn', 'error', 'debug', 'trace'] as const) {
-    vi.spyOn(console, method).mockImplementation((...args: unknown[]) => void consoleLines.push(`console.${method}: ${format(...args)}`));
+    vi.spyOn(console, method).mockImplementation(
+      (...args: unknown[]) => void consoleLines.push(`console.${method}: ${format(...args)}`),
+    );
   }
   for (const stream of [process.stdout, process.stderr]) {
     const write = stream.write.bind(stream);
     stream.write = ((chunk: unknown, ...rest: unknown[]) => {
-      consoleLines.push(`${stream === process.stdout ? 'stdout' : 'stderr'}: ${Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk)}`);
+      consoleLines.push(
+        `${stream === process.stdout ? 'stdout' : 'stderr'}: ${Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk)}`,
+      );
       return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
     }) as typeof stream.write;
     restoreWrites.push(() => {
@@ -122,7 +126,11 @@ async function upload(name: string, lines: readonly unknown[]): Promise<string> 
   return jobIdFor('batch-input', name, result.etag!);
 }
 
-const ask = (customId: string, content: string, maxTokens = 16) => ({ custom_id: customId, messages: [{ role: 'user', content }], max_tokens: maxTokens });
+const ask = (customId: string, content: string, maxTokens = 16) => ({
+  custom_id: customId,
+  messages: [{ role: 'user', content }],
+  max_tokens: maxTokens,
+});
 
 const responses: Evidence[] = [];
 
@@ -134,7 +142,12 @@ async function callEveryRoute(jobIds: readonly string[]): Promise<Evidence[]> {
     'jobs',
     'jobs?limit=1',
     'jobs?limit=100',
-    ...jobIds.flatMap((id) => [`jobs/${id}`, `jobs/${id}/results`, `jobs/${id}/results?kind=errors`, `jobs/${id}/results?kind=all`]),
+    ...jobIds.flatMap((id) => [
+      `jobs/${id}`,
+      `jobs/${id}/results`,
+      `jobs/${id}/results?kind=errors`,
+      `jobs/${id}/results?kind=all`,
+    ]),
     `${costs}&groupBy=day`,
     `${costs}&groupBy=model`,
     `${costs}&groupBy=job`,
@@ -164,8 +177,16 @@ async function readCosmos(): Promise<Evidence[]> {
   for (const database of databases) {
     const { resources: containers } = await cosmos.database(database.id).containers.readAll().fetchAll();
     for (const container of containers) {
-      const { resources } = await cosmos.database(database.id).container(container.id).items.query<Record<string, unknown>>('SELECT * FROM c').fetchAll();
-      for (const doc of resources) evidence.push({ source: `cosmos ${database.id}/${container.id}/${String(doc['id'])}`, text: JSON.stringify(doc) });
+      const { resources } = await cosmos
+        .database(database.id)
+        .container(container.id)
+        .items.query<Record<string, unknown>>('SELECT * FROM c')
+        .fetchAll();
+      for (const doc of resources)
+        evidence.push({
+          source: `cosmos ${database.id}/${container.id}/${String(doc['id'])}`,
+          text: JSON.stringify(doc),
+        });
     }
   }
   return evidence;
@@ -178,13 +199,19 @@ async function readStorage(): Promise<Evidence[]> {
     const client = blobService.getContainerClient(container.name);
     for await (const blob of client.listBlobsFlat({ includeMetadata: true })) {
       const content = await client.getBlobClient(blob.name).downloadToBuffer();
-      evidence.push({ source: `blob ${container.name}/${blob.name}`, text: `${blob.name}\n${JSON.stringify(blob.metadata ?? {})}\n${content.toString('utf8')}\n${content.toString('latin1')}` });
+      evidence.push({
+        source: `blob ${container.name}/${blob.name}`,
+        text: `${blob.name}\n${JSON.stringify(blob.metadata ?? {})}\n${content.toString('utf8')}\n${content.toString('latin1')}`,
+      });
     }
   }
   for await (const queue of queueService.listQueues({ includeMetadata: true })) {
     const { peekedMessageItems } = await queueService.getQueueClient(queue.name).peekMessages({ numberOfMessages: 32 });
     for (const message of peekedMessageItems) {
-      evidence.push({ source: `queue ${queue.name}/${message.messageId}`, text: `${message.messageText}\n${Buffer.from(message.messageText, 'base64').toString('utf8')}` });
+      evidence.push({
+        source: `queue ${queue.name}/${message.messageId}`,
+        text: `${message.messageText}\n${Buffer.from(message.messageText, 'base64').toString('utf8')}`,
+      });
     }
   }
   return evidence;
@@ -192,7 +219,10 @@ async function readStorage(): Promise<Evidence[]> {
 
 function readLogs(): Evidence[] {
   return [
-    ...logEntries.map((entry, index) => ({ source: `log #${index} ${entry.category}`, text: inspect(entry, { depth: 20, breakLength: Infinity }) })),
+    ...logEntries.map((entry, index) => ({
+      source: `log #${index} ${entry.category}`,
+      text: inspect(entry, { depth: 20, breakLength: Infinity }),
+    })),
     ...consoleLines.map((line, index) => ({ source: `console #${index}`, text: line })),
   ];
 }
@@ -207,18 +237,36 @@ describe('the endpoint key never leaves the request header', () => {
   it('runs jobs through every kind of answer: success, 400, 422, validation, 500s, timeouts, a retry, and a wrong key', async () => {
     const mixed = await upload('mixed.jsonl', [
       ask('ok-1', 'Say hello.'),
-      { custom_id: 'ok-2', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: 'Count to three.' }], max_tokens: 12 } },
+      {
+        custom_id: 'ok-2',
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: MODEL, messages: [{ role: 'user', content: 'Count to three.' }], max_tokens: 12 },
+      },
       ask('filtered', 'please [[content_filter]] this'),
       // A 422 from the endpoint (a line over the model's context is now refused before any call).
       { ...ask('json-mode', 'Answer in JSON.'), response_format: { type: 'json_object' } },
       '{"custom_id": "broken", "messages": [',
-      { custom_id: 'bare', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Why?' }] },
+      {
+        custom_id: 'bare',
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Why?' },
+        ],
+      },
     ]);
     const first = await runUntilDone(mixed);
     expect(first['status']).toBe('completed');
     expect(first['request_counts']).toEqual({ total: 6, completed: 3, failed: 3 });
-    const errors = (await (await api(`jobs/${mixed}/results?kind=errors`)).text()).trim().split('\n').map((l) => JSON.parse(l));
-    expect(errors.map((e) => [e.custom_id, e.response?.status_code ?? null])).toEqual([['filtered', 400], ['json-mode', 422], ['~line-5', null]]);
+    const errors = (await (await api(`jobs/${mixed}/results?kind=errors`)).text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(errors.map((e) => [e.custom_id, e.response?.status_code ?? null])).toEqual([
+      ['filtered', 400],
+      ['json-mode', 422],
+      ['~line-5', null],
+    ]);
 
     simulator.setFaults({ errorRate: 1 });
     const failing = await upload('server-errors.jsonl', [ask('e-1', 'one'), ask('e-2', 'two')]);
@@ -233,7 +281,10 @@ describe('the endpoint key never leaves the request header', () => {
     const third = await runUntilDone(hanging);
     await closeServices();
     process.env['PHI3_TIMEOUT_MS'] = '60000';
-    const timedOut = (await (await api(`jobs/${hanging}/results?kind=errors`)).text()).trim().split('\n').map((l) => JSON.parse(l));
+    const timedOut = (await (await api(`jobs/${hanging}/results?kind=errors`)).text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(third['request_counts']).toEqual({ total: 1, completed: 0, failed: 1 });
     expect(timedOut[0].error.code).toBe('retries_exhausted');
 
@@ -266,7 +317,9 @@ describe('the endpoint key never leaves the request header', () => {
     const kinds = new Set(evidence.map((e) => e.source.split(' ')[0]));
     for (const kind of ['blob', 'cosmos', 'http', 'log']) expect(kinds.has(kind), kind).toBe(true);
     expect(logEntries.some((e) => e.category === 'user')).toBe(true);
-    expect(evidence.some((e) => e.source.startsWith('blob batch-output/') && e.source.endsWith('/errors.jsonl'))).toBe(true);
+    expect(evidence.some((e) => e.source.startsWith('blob batch-output/') && e.source.endsWith('/errors.jsonl'))).toBe(
+      true,
+    );
     expect(leaks(evidence)).toEqual([]);
   });
 
@@ -274,8 +327,13 @@ describe('the endpoint key never leaves the request header', () => {
     const planted = `planted ${KEY} here`;
     hostLogger.log({ level: 'information', category: 'user', message: planted });
     console.warn(planted);
-    await blobService.getContainerClient('batch-output').getBlockBlobClient('planted/secret.txt').upload(planted, planted.length);
-    await queueService.getQueueClient('batch-control').sendMessage(Buffer.from(JSON.stringify({ note: `${WRONG_KEY.slice(1)}` })).toString('base64'));
+    await blobService
+      .getContainerClient('batch-output')
+      .getBlockBlobClient('planted/secret.txt')
+      .upload(planted, planted.length);
+    await queueService
+      .getQueueClient('batch-control')
+      .sendMessage(Buffer.from(JSON.stringify({ note: `${WRONG_KEY.slice(1)}` })).toString('base64'));
     // A job document whose input blob name carries the key, so the API serves it back.
     const jobs = cosmos.database('secrets').container('jobs');
     const { resource: original } = await jobs.item(jobIds[0]!, jobIds[0]!).read<Record<string, any>>();

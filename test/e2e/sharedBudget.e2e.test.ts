@@ -30,7 +30,12 @@ beforeAll(async () => {
   stack = await startLocalStack();
   simulator = await startPhi3Simulator({
     latency: { baseInMs: 20, perCompletionTokenInMs: 0, jitterInMs: 0 },
-    limits: { requestsPerMinute: RPM, tokensPerMinute: TPM, tokenWindowInMs: TOKEN_WINDOW_IN_MS, requestWindowInMs: 1_000 },
+    limits: {
+      requestsPerMinute: RPM,
+      tokensPerMinute: TPM,
+      tokenWindowInMs: TOKEN_WINDOW_IN_MS,
+      requestWindowInMs: 1_000,
+    },
   });
   const settings: Record<string, string> = {
     ...stack.settings,
@@ -77,9 +82,15 @@ afterAll(async () => {
 describe('one budget shared by three worker processes', () => {
   it('never exceeds the token window by more than one slice, and every line completes', async () => {
     const lines = Array.from({ length: LINES }, (_, i) =>
-      JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `Question number ${i}: what is ${i} squared?` }], max_tokens: 100 }),
+      JSON.stringify({
+        custom_id: `r${i}`,
+        messages: [{ role: 'user', content: `Question number ${i}: what is ${i} squared?` }],
+        max_tokens: 100,
+      }),
     );
-    const container = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!).getContainerClient('batch-input');
+    const container = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!).getContainerClient(
+      'batch-input',
+    );
     await container.createIfNotExists();
     const text = `${lines.join('\n')}\n`;
     const uploaded = await container.getBlockBlobClient('shared.jsonl').upload(text, Buffer.byteLength(text));
@@ -93,20 +104,32 @@ describe('one budget shared by three worker processes', () => {
       { timeoutInMs: 120_000, intervalInMs: 250, description: 'the job to finish' },
     ).catch((error: unknown) => {
       // Say what the workers said, so a failure here is diagnosable from the test output alone.
-      const problems = hosts.flatMap((h) => h.lines.filter((l) => l['outcome'] === 'failed' || l['level'] === 'error' || l['level'] === 'warning'));
-      throw new Error(`${String(error)}\n${JSON.stringify(problems.slice(0, 10), null, 1)}\n${hosts.map((h) => h.stderr()).join('\n')}`);
+      const problems = hosts.flatMap((h) =>
+        h.lines.filter((l) => l['outcome'] === 'failed' || l['level'] === 'error' || l['level'] === 'warning'),
+      );
+      throw new Error(
+        `${String(error)}\n${JSON.stringify(problems.slice(0, 10), null, 1)}\n${hosts.map((h) => h.stderr()).join('\n')}`,
+      );
     });
     expect(job.status).toBe('completed');
     expect(job.counts).toEqual({ succeeded: LINES, failed: 0 });
 
     // Which processes did the work: the budget really was shared, not used by one instance alone.
-    const workers = new Set(hosts.filter((h) => h.lines.some((l) => l.event === 'invocation' && l['functionName'] === 'processRequests')).map((h) => h.pid));
+    const workers = new Set(
+      hosts
+        .filter((h) => h.lines.some((l) => l.event === 'invocation' && l['functionName'] === 'processRequests'))
+        .map((h) => h.pid),
+    );
     expect(workers.size).toBeGreaterThan(1);
 
     const admitted = simulator.log.admitted();
     const sliceTokens = (TPM * SLICE_IN_MS) / 60_000;
     const windowLimit = (TPM * TOKEN_WINDOW_IN_MS) / 60_000;
-    const worstWindow = simulator.log.maxInAnyWindow({ windowInMs: TOKEN_WINDOW_IN_MS, metric: 'tokens', statuses: [200] });
+    const worstWindow = simulator.log.maxInAnyWindow({
+      windowInMs: TOKEN_WINDOW_IN_MS,
+      metric: 'tokens',
+      statuses: [200],
+    });
     expect(admitted.length).toBeGreaterThanOrEqual(LINES);
     expect(worstWindow).toBeLessThanOrEqual(windowLimit + sliceTokens);
   }, 180_000);

@@ -94,8 +94,19 @@ describe('custom_ids crafted to collide in the duplicate check', () => {
     const lines = ids.slice(0, 100_000);
     const world = createWorld();
     world.blobs.readChunkBytes = 64 * 1024;
-    world.blobs.put('batch-input', 'flood.jsonl', lines.map((id) => JSON.stringify({ custom_id: id, messages: [{ role: 'user', content: 'x' }], max_tokens: 1 })).join('\n'));
-    const deps: IngestDeps = { ...world.ingestDeps, maxLinesPerFile: 1_000_000, chunkLines: 25_000, packing: { maxMessageBytes: 48 * 1024 - 512, maxItemsPerMessage: 64 } };
+    world.blobs.put(
+      'batch-input',
+      'flood.jsonl',
+      lines
+        .map((id) => JSON.stringify({ custom_id: id, messages: [{ role: 'user', content: 'x' }], max_tokens: 1 }))
+        .join('\n'),
+    );
+    const deps: IngestDeps = {
+      ...world.ingestDeps,
+      maxLinesPerFile: 1_000_000,
+      chunkLines: 25_000,
+      packing: { maxMessageBytes: 48 * 1024 - 512, maxItemsPerMessage: 64 },
+    };
     const results = await ingestAll(deps, world, 'flood.jsonl');
     const job = (await world.jobs.getJob(jobIdOf(results)))!.job;
     expect(job.ingest).toMatchObject({ done: true, requests: lines.length, invalid: 0 });

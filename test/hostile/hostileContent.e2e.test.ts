@@ -8,7 +8,17 @@ import { jobIdFor } from '../../src/core/jobId.js';
 import { createLocalFunctionsHost, type LocalFunctionsHost } from '../../dev/local/host/index.js';
 import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
-import { assemble, MODEL, prototypeSnapshot, expectNoPollution, referenceLines, referenceOutcomes, segmentSpec, SegmentRenderer, separator } from './hostileFiles.js';
+import {
+  assemble,
+  MODEL,
+  prototypeSnapshot,
+  expectNoPollution,
+  referenceLines,
+  referenceOutcomes,
+  segmentSpec,
+  SegmentRenderer,
+  separator,
+} from './hostileFiles.js';
 
 /*
  * Hostile files through the whole local stack (Azurite, the Cosmos stand-in, the simulator, the
@@ -29,7 +39,11 @@ const savedEnv = { ...process.env };
 
 beforeAll(async () => {
   stack = await startLocalStack();
-  simulator = await startPhi3Simulator({ model: MODEL, latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 }, limits: { requestsPerMinute: 100_000, tokensPerMinute: 100_000_000 } });
+  simulator = await startPhi3Simulator({
+    model: MODEL,
+    latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 },
+    limits: { requestsPerMinute: 100_000, tokensPerMinute: 100_000_000 },
+  });
   Object.assign(process.env, stack.settings, {
     PHI3_ENDPOINT: simulator.url,
     PHI3_API_KEY: simulator.apiKey,
@@ -43,7 +57,13 @@ beforeAll(async () => {
     RETRY_BASE_DELAY_MS: '1',
   });
   Object.assign(process.env, withSettingDefaults(process.env));
-  host = createLocalFunctionsHost({ entryModules: [root('src/index.ts')], hostJsonPath: root('host.json'), httpPort: 0, functionKey: FUNCTION_KEY, pollAutomatically: false });
+  host = createLocalFunctionsHost({
+    entryModules: [root('src/index.ts')],
+    hostJsonPath: root('host.json'),
+    httpPort: 0,
+    functionKey: FUNCTION_KEY,
+    pollAutomatically: false,
+  });
   await host.start();
   blobService = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);
   await blobService.getContainerClient('batch-input').createIfNotExists();
@@ -62,10 +82,20 @@ async function api(path: string): Promise<Response> {
 }
 
 const fileArb = fc
-  .record({ specs: fc.array(segmentSpec, { minLength: 20, maxLength: 40 }), separators: fc.array(separator, { minLength: 1, maxLength: 40 }), bom: fc.boolean(), trailing: fc.boolean() })
+  .record({
+    specs: fc.array(segmentSpec, { minLength: 20, maxLength: 40 }),
+    separators: fc.array(separator, { minLength: 1, maxLength: 40 }),
+    bom: fc.boolean(),
+    trailing: fc.boolean(),
+  })
   .map(({ specs, separators, bom, trailing }) => {
     const renderer = new SegmentRenderer(MAX_LINE_BYTES);
-    return assemble(specs.map((s) => renderer.render(s)), separators, bom, trailing).bytes;
+    return assemble(
+      specs.map((s) => renderer.render(s)),
+      separators,
+      bom,
+      trailing,
+    ).bytes;
   });
 
 describe('hostile files through the local stack', () => {
@@ -75,13 +105,22 @@ describe('hostile files through the local stack', () => {
       Buffer.from('\uFEFF'),
       Buffer.from(
         [
-          JSON.stringify({ custom_id: 'lone \ud83d surrogate', messages: [{ role: 'user', content: 'a \ud800 b' }], max_tokens: 5 }),
+          JSON.stringify({
+            custom_id: 'lone \ud83d surrogate',
+            messages: [{ role: 'user', content: 'a \ud800 b' }],
+            max_tokens: 5,
+          }),
           `\uFEFF${JSON.stringify({ custom_id: 'after a stray BOM', messages: [{ role: 'user', content: 'nul \u0000 rtl \u202E' }] })}`,
           `${JSON.stringify({ custom_id: 'cr only', messages: [{ role: 'user', content: 'x' }] })}\r${JSON.stringify({ custom_id: 'joined', messages: [] })}`,
           '{"custom_id":"proto","__proto__":{"polluted":"yes"},"messages":[{"role":"user","content":"p"}]}',
           `{"custom_id":"deep","messages":[{"role":"user","content":"d"}],"x":${'['.repeat(600)}${']'.repeat(600)}}`,
           JSON.stringify({ custom_id: 'too large', messages: [{ role: 'user', content: 'L'.repeat(MAX_LINE_BYTES) }] }),
-          JSON.stringify({ custom_id: '😀 שלום 漢字', method: 'POST', url: '/chat/completions', body: { messages: [{ role: 'user', content: 'ok' }], max_tokens: 3 } }),
+          JSON.stringify({
+            custom_id: '😀 שלום 漢字',
+            method: 'POST',
+            url: '/chat/completions',
+            body: { messages: [{ role: 'user', content: 'ok' }], max_tokens: 3 },
+          }),
           '',
         ].join('\r\n'),
       ),
@@ -91,7 +130,10 @@ describe('hostile files through the local stack', () => {
     const files = [handmade, ...fc.sample(fileArb, { seed: 20_261_127, numRuns: 4 })];
     const jobs: Array<{ jobId: string; bytes: Buffer }> = [];
     for (const [index, bytes] of files.entries()) {
-      const result = await blobService.getContainerClient('batch-input').getBlockBlobClient(`hostile-${index}.jsonl`).upload(bytes, bytes.length);
+      const result = await blobService
+        .getContainerClient('batch-input')
+        .getBlockBlobClient(`hostile-${index}.jsonl`)
+        .upload(bytes, bytes.length);
       jobs.push({ jobId: jobIdFor('batch-input', `hostile-${index}.jsonl`, result.etag!), bytes });
     }
 
@@ -116,7 +158,15 @@ describe('hostile files through the local stack', () => {
       const output = (await (await api(`jobs/${jobId}/results?kind=all`)).text())
         .split('\n')
         .filter(Boolean)
-        .map((l) => JSON.parse(l) as { id: string; custom_id: string; response: { status_code: number } | null; error: { code: string } | null });
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              id: string;
+              custom_id: string;
+              response: { status_code: number } | null;
+              error: { code: string } | null;
+            },
+        );
       const byLine = new Map(output.map((o) => [Number(o.id.slice(o.id.lastIndexOf('_') + 1)), o]));
       expect(byLine.size).toBe(output.length);
       const nonBlank = expected.filter((e) => e.kind !== 'blank').length;
@@ -131,7 +181,10 @@ describe('hostile files through the local stack', () => {
         // Sent once: the endpoint's answer, a success or its own refusal, never a validation code.
         requestsSent += 1;
         expectedHeaders.push(want.customId.replace(LONE_SURROGATE, '\ufffd'));
-        expect(got!.response?.status_code ?? 0, `line ${line.lineNumber}: ${JSON.stringify(got)}`).toBeGreaterThanOrEqual(200);
+        expect(
+          got!.response?.status_code ?? 0,
+          `line ${line.lineNumber}: ${JSON.stringify(got)}`,
+        ).toBeGreaterThanOrEqual(200);
       });
     }
     const calls = simulator.log.entries().map((e) => decodeURIComponent(e.customIdHeader ?? ''));

@@ -148,7 +148,8 @@ function expectedBodyJson(lineText: string, batch: boolean): string {
   if (batch) return JSON.stringify(parsed['body']);
   const body: Record<string, unknown> = {};
   for (const key of Object.keys(parsed)) {
-    if (key !== 'custom_id') Object.defineProperty(body, key, { value: parsed[key], enumerable: true, writable: true, configurable: true });
+    if (key !== 'custom_id')
+      Object.defineProperty(body, key, { value: parsed[key], enumerable: true, writable: true, configurable: true });
   }
   return JSON.stringify(body);
 }
@@ -175,8 +176,16 @@ const validSpec: fc.Arbitrary<ValidSpec> = fc.record({
   batch: fc.boolean(),
   withId: fc.boolean(),
   idSuffix: fc.constantFrom(...ID_SUFFIXES),
-  messages: fc.array(fc.record({ role: fc.constantFrom(...ROLES), text: fc.constantFrom(...TEXTS), parts: fc.boolean() }), { minLength: 1, maxLength: 3 }),
-  maxTokens: fc.oneof(fc.constant(undefined), fc.constant(null), fc.integer({ min: 1, max: 4096 }), fc.constant(MAX_MAX_TOKENS)),
+  messages: fc.array(
+    fc.record({ role: fc.constantFrom(...ROLES), text: fc.constantFrom(...TEXTS), parts: fc.boolean() }),
+    { minLength: 1, maxLength: 3 },
+  ),
+  maxTokens: fc.oneof(
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.integer({ min: 1, max: 4096 }),
+    fc.constant(MAX_MAX_TOKENS),
+  ),
   temperature: fc.oneof(fc.constant(undefined), fc.constant(null), fc.double({ min: 0, max: 2, noNaN: true })),
   model: fc.boolean(),
   url: fc.constantFrom('/v1/chat/completions' as const, '/chat/completions' as const, undefined),
@@ -219,9 +228,21 @@ export const MUTATIONS: ReadonlyArray<readonly [string, (good: Record<string, un
   ['role number', (g) => JSON.stringify({ ...g, messages: [{ role: 1, content: 'x' }] }), 'invalid_request'],
   ['role missing', (g) => JSON.stringify({ ...g, messages: [{ content: 'x' }] }), 'invalid_request'],
   ['content number', (g) => JSON.stringify({ ...g, messages: [{ role: 'user', content: 5 }] }), 'invalid_request'],
-  ['content object', (g) => JSON.stringify({ ...g, messages: [{ role: 'user', content: { text: 'x' } }] }), 'invalid_request'],
-  ['content null for user', (g) => JSON.stringify({ ...g, messages: [{ role: 'user', content: null }] }), 'invalid_request'],
-  ['content part without type', (g) => JSON.stringify({ ...g, messages: [{ role: 'user', content: [{ text: 'x' }] }] }), 'invalid_request'],
+  [
+    'content object',
+    (g) => JSON.stringify({ ...g, messages: [{ role: 'user', content: { text: 'x' } }] }),
+    'invalid_request',
+  ],
+  [
+    'content null for user',
+    (g) => JSON.stringify({ ...g, messages: [{ role: 'user', content: null }] }),
+    'invalid_request',
+  ],
+  [
+    'content part without type',
+    (g) => JSON.stringify({ ...g, messages: [{ role: 'user', content: [{ text: 'x' }] }] }),
+    'invalid_request',
+  ],
   ['max_tokens string', (g) => JSON.stringify({ ...g, max_tokens: '10' }), 'invalid_request'],
   ['max_tokens negative', (g) => JSON.stringify({ ...g, max_tokens: -1 }), 'invalid_request'],
   ['max_tokens zero', (g) => JSON.stringify({ ...g, max_tokens: 0 }), 'invalid_request'],
@@ -235,23 +256,86 @@ export const MUTATIONS: ReadonlyArray<readonly [string, (good: Record<string, un
   ['top_p object', (g) => JSON.stringify({ ...g, top_p: {} }), 'invalid_request'],
   ['stream', (g) => JSON.stringify({ ...g, stream: true }), 'invalid_request'],
   ['model number', (g) => JSON.stringify({ ...g, model: 3 }), 'invalid_request'],
-  ['body string', (g) => JSON.stringify({ custom_id: g['custom_id'], method: 'POST', url: '/v1/chat/completions', body: 'x' }), 'invalid_request'],
-  ['body array', (g) => JSON.stringify({ custom_id: g['custom_id'], url: '/v1/chat/completions', body: [g] }), 'invalid_request'],
+  [
+    'body string',
+    (g) => JSON.stringify({ custom_id: g['custom_id'], method: 'POST', url: '/v1/chat/completions', body: 'x' }),
+    'invalid_request',
+  ],
+  [
+    'body array',
+    (g) => JSON.stringify({ custom_id: g['custom_id'], url: '/v1/chat/completions', body: [g] }),
+    'invalid_request',
+  ],
   ['body null', (g) => JSON.stringify({ custom_id: g['custom_id'], method: 'POST', body: null }), 'invalid_request'],
-  ['fields only in __proto__', (g) => `{"custom_id":${JSON.stringify(g['custom_id'])},"__proto__":{"messages":[{"role":"user","content":"x"}]}}`, 'invalid_request'],
-  ['fields only in constructor.prototype', (g) => `{"custom_id":${JSON.stringify(g['custom_id'])},"constructor":{"prototype":{"messages":[]}}}`, 'invalid_request'],
-  ['body only in __proto__', (g) => `{"custom_id":${JSON.stringify(g['custom_id'])},"url":"/v1/chat/completions","__proto__":{"body":{"messages":[{"role":"user","content":"x"}]}}}`, 'invalid_request'],
-  ['url to another host', (g) => JSON.stringify({ custom_id: g['custom_id'], method: 'POST', url: 'https://evil.example/v1/chat/completions', body: g }), 'url_mismatch'],
-  ['url to a local host', (g) => JSON.stringify({ custom_id: g['custom_id'], url: 'http://127.0.0.1:1/chat/completions', body: g }), 'url_mismatch'],
-  ['url scheme-relative', (g) => JSON.stringify({ custom_id: g['custom_id'], url: '//evil.example/chat/completions', body: g }), 'url_mismatch'],
-  ['url with query', (g) => JSON.stringify({ custom_id: g['custom_id'], url: '/v1/chat/completions?api-key=x', body: g }), 'url_mismatch'],
-  ['url with dot segments', (g) => JSON.stringify({ custom_id: g['custom_id'], url: '/v1/../chat/completions', body: g }), 'url_mismatch'],
-  ['url upper case', (g) => JSON.stringify({ custom_id: g['custom_id'], url: '/V1/CHAT/COMPLETIONS', body: g }), 'url_mismatch'],
-  ['url embeddings', (g) => JSON.stringify({ custom_id: g['custom_id'], url: '/v1/embeddings', body: g }), 'url_mismatch'],
+  [
+    'fields only in __proto__',
+    (g) => `{"custom_id":${JSON.stringify(g['custom_id'])},"__proto__":{"messages":[{"role":"user","content":"x"}]}}`,
+    'invalid_request',
+  ],
+  [
+    'fields only in constructor.prototype',
+    (g) => `{"custom_id":${JSON.stringify(g['custom_id'])},"constructor":{"prototype":{"messages":[]}}}`,
+    'invalid_request',
+  ],
+  [
+    'body only in __proto__',
+    (g) =>
+      `{"custom_id":${JSON.stringify(g['custom_id'])},"url":"/v1/chat/completions","__proto__":{"body":{"messages":[{"role":"user","content":"x"}]}}}`,
+    'invalid_request',
+  ],
+  [
+    'url to another host',
+    (g) =>
+      JSON.stringify({
+        custom_id: g['custom_id'],
+        method: 'POST',
+        url: 'https://evil.example/v1/chat/completions',
+        body: g,
+      }),
+    'url_mismatch',
+  ],
+  [
+    'url to a local host',
+    (g) => JSON.stringify({ custom_id: g['custom_id'], url: 'http://127.0.0.1:1/chat/completions', body: g }),
+    'url_mismatch',
+  ],
+  [
+    'url scheme-relative',
+    (g) => JSON.stringify({ custom_id: g['custom_id'], url: '//evil.example/chat/completions', body: g }),
+    'url_mismatch',
+  ],
+  [
+    'url with query',
+    (g) => JSON.stringify({ custom_id: g['custom_id'], url: '/v1/chat/completions?api-key=x', body: g }),
+    'url_mismatch',
+  ],
+  [
+    'url with dot segments',
+    (g) => JSON.stringify({ custom_id: g['custom_id'], url: '/v1/../chat/completions', body: g }),
+    'url_mismatch',
+  ],
+  [
+    'url upper case',
+    (g) => JSON.stringify({ custom_id: g['custom_id'], url: '/V1/CHAT/COMPLETIONS', body: g }),
+    'url_mismatch',
+  ],
+  [
+    'url embeddings',
+    (g) => JSON.stringify({ custom_id: g['custom_id'], url: '/v1/embeddings', body: g }),
+    'url_mismatch',
+  ],
   ['url number', (g) => JSON.stringify({ custom_id: g['custom_id'], url: 5, body: g }), 'url_mismatch'],
   ['url null', (g) => JSON.stringify({ custom_id: g['custom_id'], url: null, body: g }), 'url_mismatch'],
-  ['method GET', (g) => JSON.stringify({ custom_id: g['custom_id'], method: 'GET', url: '/v1/chat/completions', body: g }), 'method_mismatch'],
-  ['method lower case', (g) => JSON.stringify({ custom_id: g['custom_id'], method: 'post', body: g }), 'method_mismatch'],
+  [
+    'method GET',
+    (g) => JSON.stringify({ custom_id: g['custom_id'], method: 'GET', url: '/v1/chat/completions', body: g }),
+    'method_mismatch',
+  ],
+  [
+    'method lower case',
+    (g) => JSON.stringify({ custom_id: g['custom_id'], method: 'post', body: g }),
+    'method_mismatch',
+  ],
   ['method null', (g) => JSON.stringify({ custom_id: g['custom_id'], method: null, body: g }), 'method_mismatch'],
 ];
 
@@ -304,15 +388,51 @@ export type SegmentSpec =
 export const segmentSpec: fc.Arbitrary<SegmentSpec> = fc.oneof(
   { weight: 8, arbitrary: validSpec },
   { weight: 1, arbitrary: fc.record({ t: fc.constant('dup' as const), pick: fc.nat(), batch: fc.boolean() }) },
-  { weight: 4, arbitrary: fc.record({ t: fc.constant('mutation' as const), index: fc.nat({ max: MUTATIONS.length - 1 }), batch: fc.boolean() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      t: fc.constant('mutation' as const),
+      index: fc.nat({ max: MUTATIONS.length - 1 }),
+      batch: fc.boolean(),
+    }),
+  },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('json' as const), index: fc.nat({ max: BAD_JSON.length - 1 }) }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('utf8' as const), index: fc.nat({ max: BAD_UTF8.length - 1 }), at: fc.double({ min: 0, max: 1, noNaN: true }) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('utf8' as const),
+      index: fc.nat({ max: BAD_UTF8.length - 1 }),
+      at: fc.double({ min: 0, max: 1, noNaN: true }),
+    }),
+  },
   // One byte over the limit is the interesting case: a trailing CR is allowed for, nothing else is.
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('large' as const), extra: fc.oneof(fc.constantFrom(1, 2), fc.integer({ min: 1, max: 40 })) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('large' as const),
+      extra: fc.oneof(fc.constantFrom(1, 2), fc.integer({ min: 1, max: 40 })),
+    }),
+  },
   { weight: 2, arbitrary: fc.constant({ t: 'exact' as const }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('deep' as const), depth: fc.integer({ min: 33, max: 6000 }), arrays: fc.boolean() }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('binary' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 48 }) }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('blank' as const), text: fc.constantFrom('', ' ', '\t \t', '\uFEFF', '\u00a0', '   \u2003') }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('deep' as const),
+      depth: fc.integer({ min: 33, max: 6000 }),
+      arrays: fc.boolean(),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ t: fc.constant('binary' as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 48 }) }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('blank' as const),
+      text: fc.constantFrom('', ' ', '\t \t', '\uFEFF', '\u00a0', '   \u2003'),
+    }),
+  },
   { weight: 1, arbitrary: fc.constant({ t: 'model' as const }) },
 );
 
@@ -349,7 +469,9 @@ export class SegmentRenderer {
         const id = this.#validIds[spec.pick % Math.max(1, this.#validIds.length)];
         if (id === undefined) return this.render({ t: 'blank', text: '' });
         const body = { messages: [{ role: 'user', content: 'again' }], max_tokens: 3 };
-        const line = spec.batch ? JSON.stringify({ custom_id: id, method: 'POST', url: '/chat/completions', body }) : JSON.stringify({ custom_id: id, ...body });
+        const line = spec.batch
+          ? JSON.stringify({ custom_id: id, method: 'POST', url: '/chat/completions', body })
+          : JSON.stringify({ custom_id: id, ...body });
         return text(line, { kind: 'any' });
       }
       case 'mutation': {
@@ -360,7 +482,12 @@ export class SegmentRenderer {
         if (spec.batch && code === 'invalid_request' && line.includes('"messages"') && !line.includes('"body"')) {
           // The same fault inside an OpenAI Batch envelope.
           const parsed = JSON.parse(line) as Record<string, unknown>;
-          if (!line.includes('__proto__') && !line.includes('1e999') && 'custom_id' in parsed && typeof parsed['custom_id'] === 'string') {
+          if (
+            !line.includes('__proto__') &&
+            !line.includes('1e999') &&
+            'custom_id' in parsed &&
+            typeof parsed['custom_id'] === 'string'
+          ) {
             const { custom_id, ...rest } = parsed;
             line = JSON.stringify({ custom_id, method: 'POST', url: '/v1/chat/completions', body: rest });
           }
@@ -371,9 +498,15 @@ export class SegmentRenderer {
         return text(BAD_JSON[spec.index]!, { kind: 'invalid', code: 'invalid_json_line' });
       case 'utf8': {
         this.#serial += 1;
-        const base = Buffer.from(JSON.stringify({ custom_id: `u-${this.#serial}`, messages: [{ role: 'user', content: 'abc' }] }), 'ascii');
+        const base = Buffer.from(
+          JSON.stringify({ custom_id: `u-${this.#serial}`, messages: [{ role: 'user', content: 'abc' }] }),
+          'ascii',
+        );
         const at = Math.floor(spec.at * base.length);
-        return { bytes: Buffer.concat([base.subarray(0, at), Buffer.from(BAD_UTF8[spec.index]!), base.subarray(at)]), intent: { kind: 'invalid', code: 'invalid_utf8' } };
+        return {
+          bytes: Buffer.concat([base.subarray(0, at), Buffer.from(BAD_UTF8[spec.index]!), base.subarray(at)]),
+          intent: { kind: 'invalid', code: 'invalid_utf8' },
+        };
       }
       case 'large':
       case 'exact': {
@@ -388,8 +521,13 @@ export class SegmentRenderer {
       }
       case 'deep': {
         this.#serial += 1;
-        const nested = spec.arrays ? `${'['.repeat(spec.depth)}${']'.repeat(spec.depth)}` : `${'{"a":'.repeat(spec.depth)}1${'}'.repeat(spec.depth)}`;
-        return text(`{"custom_id":"deep-${this.#serial}","messages":[{"role":"user","content":"x"}],"metadata":${nested}}`, { kind: 'invalid', code: 'invalid_request' });
+        const nested = spec.arrays
+          ? `${'['.repeat(spec.depth)}${']'.repeat(spec.depth)}`
+          : `${'{"a":'.repeat(spec.depth)}1${'}'.repeat(spec.depth)}`;
+        return text(
+          `{"custom_id":"deep-${this.#serial}","messages":[{"role":"user","content":"x"}],"metadata":${nested}}`,
+          { kind: 'invalid', code: 'invalid_request' },
+        );
       }
       case 'binary':
         return { bytes: Buffer.from(spec.bytes), intent: { kind: 'any' } };
@@ -397,12 +535,23 @@ export class SegmentRenderer {
         return text(spec.text, { kind: 'blank' });
       case 'model':
         this.#serial += 1;
-        return text(JSON.stringify({ custom_id: `m-${this.#serial}`, model: 'Phi-3-other', messages: [{ role: 'user', content: 'x' }] }), { kind: 'any' });
+        return text(
+          JSON.stringify({
+            custom_id: `m-${this.#serial}`,
+            model: 'Phi-3-other',
+            messages: [{ role: 'user', content: 'x' }],
+          }),
+          { kind: 'any' },
+        );
     }
   }
 }
 
-export const separator = fc.oneof({ weight: 6, arbitrary: fc.constant('\n') }, { weight: 3, arbitrary: fc.constant('\r\n') }, { weight: 1, arbitrary: fc.constant('\r') });
+export const separator = fc.oneof(
+  { weight: 6, arbitrary: fc.constant('\n') },
+  { weight: 3, arbitrary: fc.constant('\r\n') },
+  { weight: 1, arbitrary: fc.constant('\r') },
+);
 
 export interface HostileFile {
   readonly bytes: Buffer;
@@ -410,7 +559,12 @@ export interface HostileFile {
   readonly placed: ReadonlyArray<{ readonly offset: number; readonly segment: Segment }>;
 }
 
-export function assemble(segments: readonly Segment[], separators: readonly string[], bom: boolean, trailing: boolean): HostileFile {
+export function assemble(
+  segments: readonly Segment[],
+  separators: readonly string[],
+  bom: boolean,
+  trailing: boolean,
+): HostileFile {
   const parts: Buffer[] = [];
   const placed: Array<{ offset: number; segment: Segment }> = [];
   let offset = 0;
@@ -422,7 +576,8 @@ export function assemble(segments: readonly Segment[], separators: readonly stri
   segments.forEach((segment, index) => {
     placed.push({ offset, segment });
     push(segment.bytes);
-    if (index < segments.length - 1 || trailing) push(Buffer.from(separators[index % Math.max(1, separators.length)] ?? '\n'));
+    if (index < segments.length - 1 || trailing)
+      push(Buffer.from(separators[index % Math.max(1, separators.length)] ?? '\n'));
   });
   return { bytes: Buffer.concat(parts), placed };
 }
@@ -437,7 +592,9 @@ export function assemble(segments: readonly Segment[], separators: readonly stri
  */
 export function realDeployments(world: World, chat: ChatClient, model = MODEL): Deployments {
   const requestLimits = { contextLength: Number.MAX_SAFE_INTEGER, tokensPerMinute: Number.POSITIVE_INFINITY };
-  return new Deployments([{ name: 'test', model, chat, limiter: world.limiter, tokenCounter: createTokenCounter(model), requestLimits }]);
+  return new Deployments([
+    { name: 'test', model, chat, limiter: world.limiter, tokenCounter: createTokenCounter(model), requestLimits },
+  ]);
 }
 
 /** Runs the ingest and every continuation it asks for, as the control-queue function would. */
@@ -448,7 +605,8 @@ export async function ingestAll(deps: IngestDeps, world: World, name: string): P
     if (index === -1) return results;
     const [message] = world.controlQueue.sent.splice(index, 1);
     const parsed = parseControlMessage(message!.payload);
-    if (typeof parsed === 'string' || parsed.kind !== 'ingest') throw new Error(`bad continuation: ${JSON.stringify(message)}`);
+    if (typeof parsed === 'string' || parsed.kind !== 'ingest')
+      throw new Error(`bad continuation: ${JSON.stringify(message)}`);
     results.push(await ingestBlob(parsed.container, parsed.name, deps));
   }
   throw new Error('the ingest never finished');
@@ -479,7 +637,8 @@ export async function runPipeline(world: World, workerDeps = world.workerDeps): 
     for (const payload of work) await processRequestMessage(requestMessageOf(payload), workerDeps);
     for (const payload of control) {
       const message = parseControlMessage(payload);
-      if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
+      if (typeof message !== 'string' && message.kind === 'finalize')
+        await finalizeJob(message.jobId, world.finalizeDeps);
     }
   }
   throw new Error('the pipeline never went quiet');
@@ -488,8 +647,16 @@ export async function runPipeline(world: World, workerDeps = world.workerDeps): 
 const ITEM_KEYS = new Set(['line', 'id', 'body', 'ref', 'prior']);
 
 /** A work message carries the job, its pinned input and, per line, only the line number, the id and the body (or where to read it). */
-export function expectWellFormedMessage(message: RequestMessage, jobId: string, input: { container: string; name: string; etag: string }): void {
-  expect(Object.keys(message).filter((key) => key !== 'firstSend').sort()).toEqual(['input', 'items', 'jobId', 'kind', 'seq', 'v']);
+export function expectWellFormedMessage(
+  message: RequestMessage,
+  jobId: string,
+  input: { container: string; name: string; etag: string },
+): void {
+  expect(
+    Object.keys(message)
+      .filter((key) => key !== 'firstSend')
+      .sort(),
+  ).toEqual(['input', 'items', 'jobId', 'kind', 'seq', 'v']);
   expect([undefined, true]).toContain(message.firstSend);
   expect(message.jobId).toBe(jobId);
   expect(message.input).toEqual(input);
@@ -504,8 +671,8 @@ export function expectNoPollution(before: ReadonlyMap<object, readonly string[]>
   expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   expect(([] as unknown as Record<string, unknown>)['polluted']).toBeUndefined();
   expect((Object.create(null) as Record<string, unknown>)['polluted']).toBeUndefined();
-  expect(typeof ({}).toString).toBe('function');
-  expect(typeof ({}).hasOwnProperty).toBe('function');
+  expect(typeof {}.toString).toBe('function');
+  expect(typeof {}.hasOwnProperty).toBe('function');
   for (const [target, names] of before) expect(Object.getOwnPropertyNames(target).sort()).toEqual(names);
 }
 

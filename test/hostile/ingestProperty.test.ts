@@ -79,7 +79,11 @@ async function ingestAndCheck(file: Buffer | HostileFile, setup: Setup): Promise
     deployments,
     maxLineBytes: setup.maxLineBytes,
     maxLinesPerFile: setup.maxLinesPerFile,
-    packing: { maxMessageBytes: setup.maxMessageBytes, maxItemsPerMessage: setup.maxItemsPerMessage, inlineBodies: setup.inlineBodies },
+    packing: {
+      maxMessageBytes: setup.maxMessageBytes,
+      maxItemsPerMessage: setup.maxItemsPerMessage,
+      inlineBodies: setup.inlineBodies,
+    },
     chunkLines: setup.chunkLines,
     messagesPerCheckpoint: 2,
   };
@@ -95,7 +99,8 @@ async function ingestAndCheck(file: Buffer | HostileFile, setup: Setup): Promise
   const requests = expected.filter((e) => e.kind === 'request').length;
 
   const messages = queuedMessages(world);
-  for (const message of messages) expectWellFormedMessage(message, jobId, { container: 'batch-input', name: 'hostile.jsonl', etag: job.input.etag });
+  for (const message of messages)
+    expectWellFormedMessage(message, jobId, { container: 'batch-input', name: 'hostile.jsonl', etag: job.input.etag });
   const seqs = messages.map((m) => m.seq);
   expect(new Set(seqs).size).toBe(seqs.length);
   const queued = new Map<number, RequestItem>();
@@ -128,7 +133,11 @@ async function ingestAndCheck(file: Buffer | HostileFile, setup: Setup): Promise
     expect(queued.has(n), `${label} is invalid (${want.code}) but was queued`).toBe(false);
     const outcome = outcomes.get(n);
     expect(outcome, `${label} is invalid (${want.code}) but has no outcome`).toBeDefined();
-    expect({ status: outcome!.status, code: outcome!.error?.code, customId: outcome!.customId }, label).toEqual({ status: 'failed', code: want.code, customId: want.customId });
+    expect({ status: outcome!.status, code: outcome!.error?.code, customId: outcome!.customId }, label).toEqual({
+      status: 'failed',
+      code: want.code,
+      customId: want.customId,
+    });
   });
   // Nothing beyond the file's own lines, and every non-blank line exactly once.
   expect(queued.size + outcomes.size).toBe(nonBlank);
@@ -153,7 +162,10 @@ async function ingestAndCheck(file: Buffer | HostileFile, setup: Setup): Promise
     const sent = body['max_tokens'] === undefined || body['max_tokens'] === null ? { ...body, max_tokens: 100 } : body;
     expect(JSON.stringify(calls.get(want.customId))).toBe(JSON.stringify(sent));
   }
-  const outputLines = async (name: string) => ((await world.blobs.download('batch-output', `${jobId}/${name}`))?.toString('utf8') ?? '').split('\n').filter(Boolean);
+  const outputLines = async (name: string) =>
+    ((await world.blobs.download('batch-output', `${jobId}/${name}`))?.toString('utf8') ?? '')
+      .split('\n')
+      .filter(Boolean);
   expect(await outputLines('results.jsonl')).toHaveLength(requests);
   expect(await outputLines('errors.jsonl')).toHaveLength(nonBlank - requests);
   expectNoPollution(prototypes);
@@ -161,7 +173,12 @@ async function ingestAndCheck(file: Buffer | HostileFile, setup: Setup): Promise
 }
 
 /** A segment that stands alone on its line becomes what it was written to be. */
-function checkIntents(file: HostileFile, lines: ReturnType<typeof referenceLines>, expected: ReturnType<typeof referenceOutcomes>, maxLineBytes: number): void {
+function checkIntents(
+  file: HostileFile,
+  lines: ReturnType<typeof referenceLines>,
+  expected: ReturnType<typeof referenceOutcomes>,
+  maxLineBytes: number,
+): void {
   const byOffset = new Map(lines.map((line, index) => [line.offset, index]));
   for (const { offset, segment } of file.placed) {
     const index = byOffset.get(offset);
@@ -169,7 +186,8 @@ function checkIntents(file: HostileFile, lines: ReturnType<typeof referenceLines
     const want = expected[index]!;
     const n = lines[index]!.lineNumber;
     const label = `segment on line ${n}: ${JSON.stringify(segment.bytes.subarray(0, 80).toString('latin1'))}`;
-    const intent = segment.bytes.length > maxLineBytes ? { kind: 'invalid' as const, code: 'line_too_large' } : segment.intent;
+    const intent =
+      segment.bytes.length > maxLineBytes ? { kind: 'invalid' as const, code: 'line_too_large' } : segment.intent;
     switch (intent.kind) {
       case 'valid':
         if (want.kind === 'request') {
@@ -177,7 +195,10 @@ function checkIntents(file: HostileFile, lines: ReturnType<typeof referenceLines
           expect(want.customId, label).toBe(intent.customId ?? `~line-${n}`);
         } else {
           // Only a rule across lines may refuse a valid line.
-          expect(want.kind === 'invalid' && ['model_mismatch', 'too_many_tasks'].includes(want.code), `${label} became ${JSON.stringify(want)}`).toBe(true);
+          expect(
+            want.kind === 'invalid' && ['model_mismatch', 'too_many_tasks'].includes(want.code),
+            `${label} became ${JSON.stringify(want)}`,
+          ).toBe(true);
         }
         break;
       case 'invalid':
@@ -213,7 +234,15 @@ const fileArb = fc
   })
   .map(({ specs, separators, bom, trailing, setup }) => {
     const renderer = new SegmentRenderer(setup.maxLineBytes);
-    return { file: assemble(specs.map((s) => renderer.render(s)), separators, bom, trailing), setup };
+    return {
+      file: assemble(
+        specs.map((s) => renderer.render(s)),
+        separators,
+        bom,
+        trailing,
+      ),
+      setup,
+    };
   });
 
 describe('ingest of hostile files (in-memory ports)', () => {
@@ -262,7 +291,10 @@ describe('ingest of hostile files (in-memory ports)', () => {
   });
 
   it('a 5 MB line under the default 1 MiB limit is line_too_large and its neighbours still run', async () => {
-    const huge = JSON.stringify({ custom_id: 'huge', messages: [{ role: 'user', content: 'h'.repeat(5 * 1000 * 1000) }] });
+    const huge = JSON.stringify({
+      custom_id: 'huge',
+      messages: [{ role: 'user', content: 'h'.repeat(5 * 1000 * 1000) }],
+    });
     const text = [
       JSON.stringify({ custom_id: 'before', messages: [{ role: 'user', content: 'first' }] }),
       huge,
@@ -298,15 +330,30 @@ describe('ingest of hostile files (in-memory ports)', () => {
     );
     const { outcomes, queued } = await ingestAndCheck(Buffer.from(lines.join('\n')), DEFAULT_SETUP);
     expect([...outcomes.values()].map((o) => [o.customId, o.error?.code, o.error?.message])).toEqual(
-      ['t0', 't1', 't2', 't3'].map((id) => [id, 'invalid_request', `max_tokens must be a positive integer of at most ${MAX_MAX_TOKENS}, or null`]),
+      ['t0', 't1', 't2', 't3'].map((id) => [
+        id,
+        'invalid_request',
+        `max_tokens must be a positive integer of at most ${MAX_MAX_TOKENS}, or null`,
+      ]),
     );
     expect([...queued.values()].map((i) => i.id)).toEqual(['t4']);
   });
 
   it('prompts made of one enormous word are counted, for both tokenizer families, without stalling ingest or worker', async () => {
     // Each would take js-tiktoken minutes to hours as a single word.
-    const words = ['é'.repeat(20_000), ' '.repeat(20_000), '\n'.repeat(20_000), '😀'.repeat(10_000), '漢字かなカナ'.repeat(2_000), `!${'\r\n'.repeat(10_000)}`];
-    const text = words.map((word, i) => JSON.stringify({ custom_id: `w${i}`, messages: [{ role: 'user', content: word }], max_tokens: 5 })).join('\n');
+    const words = [
+      'é'.repeat(20_000),
+      ' '.repeat(20_000),
+      '\n'.repeat(20_000),
+      '😀'.repeat(10_000),
+      '漢字かなカナ'.repeat(2_000),
+      `!${'\r\n'.repeat(10_000)}`,
+    ];
+    const text = words
+      .map((word, i) =>
+        JSON.stringify({ custom_id: `w${i}`, messages: [{ role: 'user', content: word }], max_tokens: 5 }),
+      )
+      .join('\n');
     for (const model of [MODEL, 'Phi-3-small-8k-instruct']) {
       const { queued, chat } = await ingestAndCheck(Buffer.from(text), { ...DEFAULT_SETUP, model });
       expect(queued.size).toBe(words.length);
@@ -334,13 +381,34 @@ describe('ingest of hostile files (in-memory ports)', () => {
   it('a blob name with "." or ".." segments is refused with a warning; other odd names are jobs', async () => {
     const world = createWorld();
     const warnings: string[] = [];
-    const deps: IngestDeps = { ...world.ingestDeps, logger: { info: () => {}, warn: (m: string) => void warnings.push(m), error: () => {} } };
+    const deps: IngestDeps = {
+      ...world.ingestDeps,
+      logger: { info: () => {}, warn: (m: string) => void warnings.push(m), error: () => {} },
+    };
     const line = JSON.stringify({ messages: [{ role: 'user', content: 'x' }] });
-    for (const name of ['../x.jsonl', 'a/../b.jsonl', 'a/./c.jsonl', 'x/../../elsewhere/theirs.jsonl', '..a/b...jsonl', 'données été 😀.jsonl', 'a//b.jsonl', '%2e%2e/d.jsonl']) {
+    for (const name of [
+      '../x.jsonl',
+      'a/../b.jsonl',
+      'a/./c.jsonl',
+      'x/../../elsewhere/theirs.jsonl',
+      '..a/b...jsonl',
+      'données été 😀.jsonl',
+      'a//b.jsonl',
+      '%2e%2e/d.jsonl',
+    ]) {
       world.blobs.put('batch-input', name, line);
     }
     const kinds: Record<string, string> = {};
-    for (const name of ['../x.jsonl', 'a/../b.jsonl', 'a/./c.jsonl', 'x/../../elsewhere/theirs.jsonl', '..a/b...jsonl', 'données été 😀.jsonl', 'a//b.jsonl', '%2e%2e/d.jsonl']) {
+    for (const name of [
+      '../x.jsonl',
+      'a/../b.jsonl',
+      'a/./c.jsonl',
+      'x/../../elsewhere/theirs.jsonl',
+      '..a/b...jsonl',
+      'données été 😀.jsonl',
+      'a//b.jsonl',
+      '%2e%2e/d.jsonl',
+    ]) {
       kinds[name] = (await ingestBlob('batch-input', name, deps)).kind;
     }
     expect(kinds).toEqual({
@@ -354,7 +422,9 @@ describe('ingest of hostile files (in-memory ports)', () => {
       '%2e%2e/d.jsonl': 'ingested',
     });
     expect(warnings).toHaveLength(4);
-    expect(warnings[0]).toBe('Ignoring batch-input/../x.jsonl: "." and ".." segments in a blob name cannot be addressed exactly');
+    expect(warnings[0]).toBe(
+      'Ignoring batch-input/../x.jsonl: "." and ".." segments in a blob name cannot be addressed exactly',
+    );
   });
 
   it('a million lines of {} finish, all invalid, in bounded memory', async () => {
@@ -362,7 +432,13 @@ describe('ingest of hostile files (in-memory ports)', () => {
     const world = createWorld();
     // Keeps per-line codes compactly: the point is the ingest's memory, not the test double's.
     const jobs = new CountingJobStore();
-    const deps: IngestDeps = { ...world.ingestDeps, jobs, maxLineBytes: MIB, maxLinesPerFile: 1_000_000, packing: { maxMessageBytes: 48 * 1024 - 512, maxItemsPerMessage: 64 } };
+    const deps: IngestDeps = {
+      ...world.ingestDeps,
+      jobs,
+      maxLineBytes: MIB,
+      maxLinesPerFile: 1_000_000,
+      packing: { maxMessageBytes: 48 * 1024 - 512, maxItemsPerMessage: 64 },
+    };
     world.blobs.readChunkBytes = 64 * 1024;
     world.blobs.put('batch-input', 'million.jsonl', '{}\n'.repeat(lineCount));
     const heapAtStart = process.memoryUsage().heapUsed;
@@ -380,7 +456,14 @@ describe('ingest of hostile files (in-memory ports)', () => {
     expect(world.requestQueue.sent).toHaveLength(0);
     expect(world.controlQueue.sent.map((m) => m.payload)).toEqual([{ v: 1, kind: 'finalize', jobId }]);
     // Chunks of 200,000 lines (the last one ends exactly at the end of the file, so one more invocation finds nothing left).
-    expect(results.map((r) => r.kind)).toEqual(['continued', 'continued', 'continued', 'continued', 'continued', 'ingested']);
+    expect(results.map((r) => r.kind)).toEqual([
+      'continued',
+      'continued',
+      'continued',
+      'continued',
+      'continued',
+      'ingested',
+    ]);
     // The heap never held the file's lines or their outcomes.
     const growthInMiB = (peakHeap - heapAtStart) / MIB;
     expect(growthInMiB, `heap grew by ${growthInMiB.toFixed(0)} MiB`).toBeLessThan(256);

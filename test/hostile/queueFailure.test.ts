@@ -11,7 +11,9 @@ import { createWorld } from '../app/fixtures.js';
 describe('a queue send that fails while others are in flight', () => {
   it('fails the ingest, is never an unhandled rejection, and a retry sends each line once', async () => {
     const world = createWorld();
-    const lines = Array.from({ length: 600 }, (_, i) => JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `p${i}` }] }));
+    const lines = Array.from({ length: 600 }, (_, i) =>
+      JSON.stringify({ custom_id: `r${i}`, messages: [{ role: 'user', content: `p${i}` }] }),
+    );
     world.blobs.put('batch-input', 'f.jsonl', lines.join('\n'));
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
@@ -35,7 +37,12 @@ describe('a queue send that fails while others are in flight', () => {
       }
       await realSend(payloads, options);
     };
-    const deps: IngestDeps = { ...world.ingestDeps, maxLinesPerFile: 10_000, messagesPerCheckpoint: undefined, packing: { maxMessageBytes: 48 * 1024, maxItemsPerMessage: 1 } };
+    const deps: IngestDeps = {
+      ...world.ingestDeps,
+      maxLinesPerFile: 10_000,
+      messagesPerCheckpoint: undefined,
+      packing: { maxMessageBytes: 48 * 1024, maxItemsPerMessage: 1 },
+    };
     try {
       await expect(ingestBlob('batch-input', 'f.jsonl', deps)).rejects.toThrow('queue unavailable');
       // Let any stray rejection surface before looking.

@@ -53,7 +53,10 @@ function answer(behaviour: Behaviour, body: ChatCompletionBody, nowInMs: number)
       return okResponse(body);
     case 'ok-negative-remaining': {
       const ok = okResponse(body);
-      return { ...ok, headers: { 'x-ratelimit-remaining-tokens': '-4000', 'x-ratelimit-remaining-requests': '-3' } } as Phi3HttpAnswer;
+      return {
+        ...ok,
+        headers: { 'x-ratelimit-remaining-tokens': '-4000', 'x-ratelimit-remaining-requests': '-3' },
+      } as Phi3HttpAnswer;
     }
     case 'bad-request':
       return error(400, 'content_filter');
@@ -76,7 +79,14 @@ function answer(behaviour: Behaviour, body: ChatCompletionBody, nowInMs: number)
     case 'throttled-date':
       return error(429, '429', { 'retry-after': new Date(nowInMs + 3_000).toUTCString() });
     case 'html-error':
-      return { kind: 'response', status: 502, headers: {}, body: '<html>Bad gateway</html>', requestId: '', latencyInMs: 1 };
+      return {
+        kind: 'response',
+        status: 502,
+        headers: {},
+        body: '<html>Bad gateway</html>',
+        requestId: '',
+        latencyInMs: 1,
+      };
     case 'unauthorized':
       return error(401, 'Unauthorized');
   }
@@ -84,11 +94,21 @@ function answer(behaviour: Behaviour, body: ChatCompletionBody, nowInMs: number)
 
 const behaviourArb: fc.Arbitrary<Behaviour> = fc.oneof(
   { weight: 10, arbitrary: fc.constantFrom<Behaviour>('ok', 'ok-negative-remaining') },
-  { weight: 6, arbitrary: fc.constantFrom<Behaviour>('bad-request', 'unprocessable', 'server-error', 'service-unavailable', 'timeout', 'network', 'html-error') },
+  {
+    weight: 6,
+    arbitrary: fc.constantFrom<Behaviour>(
+      'bad-request',
+      'unprocessable',
+      'server-error',
+      'service-unavailable',
+      'timeout',
+      'network',
+      'html-error',
+    ),
+  },
   { weight: 4, arbitrary: fc.constantFrom<Behaviour>('throttled', 'throttled-ms', 'throttled-long', 'throttled-date') },
   { weight: 1, arbitrary: fc.constant<Behaviour>('unauthorized') },
 );
-
 
 type Crash = 'none' | 'before-write' | 'after-write' | 'after-counters';
 
@@ -109,16 +129,28 @@ interface Pending {
 }
 
 async function runScenario(scenario: Scenario): Promise<{ world: World; jobId: string; ingestDeps: IngestDeps }> {
-  const chat = new ScriptedChatClient((body, call) => answer(scenario.behaviours[call - 1] ?? 'ok', body, world.clock.now));
+  const chat = new ScriptedChatClient((body, call) =>
+    answer(scenario.behaviours[call - 1] ?? 'ok', body, world.clock.now),
+  );
   const world: World = createWorld(chat);
   // The delivery order and the redeliveries, from one seed fast-check chooses.
   const rng = createSeededRandom(scenario.seed);
-  const invalid = (i: number): boolean => scenario.invalidEvery > 0 && i % scenario.invalidEvery === scenario.invalidEvery - 1;
+  const invalid = (i: number): boolean =>
+    scenario.invalidEvery > 0 && i % scenario.invalidEvery === scenario.invalidEvery - 1;
   const text = Array.from({ length: scenario.lines }, (_, i) =>
-    invalid(i) ? `{"custom_id": "bad-${i}", "messages": "not a list"}` : JSON.stringify({ custom_id: `r-${i}`, messages: [{ role: 'user', content: `prompt ${i}` }], max_tokens: 5 }),
+    invalid(i)
+      ? `{"custom_id": "bad-${i}", "messages": "not a list"}`
+      : JSON.stringify({ custom_id: `r-${i}`, messages: [{ role: 'user', content: `prompt ${i}` }], max_tokens: 5 }),
   ).join('\n');
   world.blobs.put('batch-input', 'w.jsonl', text);
-  const ingestDeps: IngestDeps = { ...world.ingestDeps, packing: { maxMessageBytes: 4096, maxItemsPerMessage: scenario.maxItemsPerMessage, inlineBodies: scenario.inlineBodies } };
+  const ingestDeps: IngestDeps = {
+    ...world.ingestDeps,
+    packing: {
+      maxMessageBytes: 4096,
+      maxItemsPerMessage: scenario.maxItemsPerMessage,
+      inlineBodies: scenario.inlineBodies,
+    },
+  };
   const jobId = jobIdOf(await ingestAll(ingestDeps, world, 'w.jsonl'));
 
   // From here on, recording may die: before the write, between the write and the counters, or after both.
@@ -149,10 +181,13 @@ async function runScenario(scenario: Scenario): Promise<{ world: World; jobId: s
   const work: Pending[] = [];
   const control: Pending[] = [];
   const collect = (): void => {
-    for (const m of world.requestQueue.sent.splice(0)) work.push({ payload: m.payload, availableAtInMs: world.clock.now + m.visibilityDelayInMs });
-    for (const m of world.controlQueue.sent.splice(0)) control.push({ payload: m.payload, availableAtInMs: world.clock.now + m.visibilityDelayInMs });
+    for (const m of world.requestQueue.sent.splice(0))
+      work.push({ payload: m.payload, availableAtInMs: world.clock.now + m.visibilityDelayInMs });
+    for (const m of world.controlQueue.sent.splice(0))
+      control.push({ payload: m.payload, availableAtInMs: world.clock.now + m.visibilityDelayInMs });
   };
-  const terminal = async (): Promise<boolean> => ['completed', 'failed', 'cancelled'].includes((await world.jobs.getJob(jobId))!.job.status);
+  const terminal = async (): Promise<boolean> =>
+    ['completed', 'failed', 'cancelled'].includes((await world.jobs.getJob(jobId))!.job.status);
 
   let sweeps = 0;
   for (let step = 0; ; step += 1) {
@@ -177,7 +212,8 @@ async function runScenario(scenario: Scenario): Promise<{ world: World; jobId: s
     try {
       if (fromControl) {
         const message = parseControlMessage(pending.payload);
-        if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
+        if (typeof message !== 'string' && message.kind === 'finalize')
+          await finalizeJob(message.jobId, world.finalizeDeps);
       } else {
         await processRequestMessage(requestMessageOf(pending.payload), world.workerDeps);
       }
@@ -196,13 +232,18 @@ async function runScenario(scenario: Scenario): Promise<{ world: World; jobId: s
   expect(outcomes.map((o) => o.line)).toEqual(Array.from({ length: scenario.lines }, (_, i) => i + 1));
   // The first outcome recorded for a line is the one that stays; none was recorded twice.
   // (Invalid lines got theirs at ingest, before any of this.)
-  const requestLines = Array.from({ length: scenario.lines }, (_, i) => i).filter((i) => !invalid(i)).map((i) => i + 1);
+  const requestLines = Array.from({ length: scenario.lines }, (_, i) => i)
+    .filter((i) => !invalid(i))
+    .map((i) => i + 1);
   expect(created.map((o) => o.line).sort((a, b) => a - b)).toEqual(requestLines);
   for (const outcome of created) expect(outcomes[outcome.line - 1]).toEqual(outcome);
   const succeeded = outcomes.filter((o) => o.status === 'succeeded').length;
   expect(job.counts).toEqual({ succeeded, failed: scenario.lines - succeeded });
   expect(job.status).toBe(job.halt !== undefined || job.ingest.requests === 0 ? 'failed' : 'completed');
-  const lines = async (name: string) => ((await world.blobs.download('batch-output', `${jobId}/${name}`))?.toString('utf8') ?? '').split('\n').filter(Boolean);
+  const lines = async (name: string) =>
+    ((await world.blobs.download('batch-output', `${jobId}/${name}`))?.toString('utf8') ?? '')
+      .split('\n')
+      .filter(Boolean);
   expect(await lines('results.jsonl')).toHaveLength(succeeded);
   expect(await lines('errors.jsonl')).toHaveLength(scenario.lines - succeeded);
   // Every call that was billed is in the ledger and in the job's usage, repeats included; so is every
@@ -221,7 +262,9 @@ const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
   lines: fc.integer({ min: 1, max: 24 }),
   invalidEvery: fc.constantFrom(0, 0, 3, 7),
   behaviours: fc.array(behaviourArb, { maxLength: 60 }),
-  crashes: fc.array(fc.constantFrom<Crash>('none', 'none', 'none', 'before-write', 'after-write', 'after-counters'), { maxLength: 12 }),
+  crashes: fc.array(fc.constantFrom<Crash>('none', 'none', 'none', 'before-write', 'after-write', 'after-counters'), {
+    maxLength: 12,
+  }),
   maxItemsPerMessage: fc.integer({ min: 1, max: 6 }),
   inlineBodies: fc.boolean(),
   seed: fc.integer(),
@@ -239,8 +282,25 @@ describe('the worker under a misbehaving endpoint, redelivery and crashes (in-me
   });
 
   it('a line whose 5xx outlasted every attempt is sent again by retry?retryable_only=true, whatever code the body named', async () => {
-    const behaviours: Behaviour[] = ['server-error', 'server-error', 'server-error', 'html-error', 'html-error', 'html-error', 'bad-request'];
-    const { world, jobId, ingestDeps } = await runScenario({ lines: 3, invalidEvery: 0, behaviours, crashes: [], maxItemsPerMessage: 1, inlineBodies: false, seed: 7, redeliveryRate: 0 });
+    const behaviours: Behaviour[] = [
+      'server-error',
+      'server-error',
+      'server-error',
+      'html-error',
+      'html-error',
+      'html-error',
+      'bad-request',
+    ];
+    const { world, jobId, ingestDeps } = await runScenario({
+      lines: 3,
+      invalidEvery: 0,
+      behaviours,
+      crashes: [],
+      maxItemsPerMessage: 1,
+      inlineBodies: false,
+      seed: 7,
+      redeliveryRate: 0,
+    });
     const failures = (await outcomesOf(world, jobId)).map((o) => [o.error?.code, o.response?.status_code, o.attempts]);
     expect(failures.sort((a, b) => Number(a[1]) - Number(b[1]))).toEqual([
       ['content_filter', 400, 1],
@@ -248,10 +308,12 @@ describe('the worker under a misbehaving endpoint, redelivery and crashes (in-me
       ['http_502', 502, 3],
     ]);
     expect((await retryFailedLines(ingestDeps, jobId, { retryableOnly: true })).retried).toBe(2);
-    for (const payload of world.requestQueue.drain()) await processRequestMessage(requestMessageOf(payload), world.workerDeps);
+    for (const payload of world.requestQueue.drain())
+      await processRequestMessage(requestMessageOf(payload), world.workerDeps);
     for (const payload of world.controlQueue.drain()) {
       const message = parseControlMessage(payload);
-      if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, world.finalizeDeps);
+      if (typeof message !== 'string' && message.kind === 'finalize')
+        await finalizeJob(message.jobId, world.finalizeDeps);
     }
     expect((await world.jobs.getJob(jobId))!.job.counts).toEqual({ succeeded: 2, failed: 1 });
   });

@@ -46,7 +46,8 @@ function azureEnvironment(): Record<string, string> {
   return env;
 }
 
-const unresolvedExpr = (value: Value): string | undefined => (value instanceof Unresolved ? `${value.file}#${value.expr}` : undefined);
+const unresolvedExpr = (value: Value): string | undefined =>
+  value instanceof Unresolved ? `${value.file}#${value.expr}` : undefined;
 
 describe('function app settings in Azure (infra/app/api.bicep + main.bicep)', () => {
   it('sets every setting the code reads, except the documented local-only ones', () => {
@@ -59,7 +60,9 @@ describe('function app settings in Azure (infra/app/api.bicep + main.bicep)', ()
   });
 
   it('sets nothing that neither the code nor the platform reads', () => {
-    const unused = [...azure.keys()].filter((name) => !SETTINGS_THE_CODE_READS.includes(name) && !(name in PLATFORM_SETTINGS));
+    const unused = [...azure.keys()].filter(
+      (name) => !SETTINGS_THE_CODE_READS.includes(name) && !(name in PLATFORM_SETTINGS),
+    );
     expect(unused).toEqual([]);
   });
 
@@ -75,7 +78,8 @@ describe('function app settings in Azure (infra/app/api.bicep + main.bicep)', ()
       const value = setting.value;
       // An empty setting means "use the code's default" to src/config.ts.
       const expected = fallback ?? '';
-      if (value !== expected) differing.push(`${name}: Bicep ${JSON.stringify(value)}, code ${JSON.stringify(expected)}`);
+      if (value !== expected)
+        differing.push(`${name}: Bicep ${JSON.stringify(value)}, code ${JSON.stringify(expected)}`);
     }
     expect(differing).toEqual([]);
   });
@@ -151,7 +155,9 @@ describe('function app settings in Azure (infra/app/api.bicep + main.bicep)', ()
       expect(built).toMatch(/^toObject\(/);
       expect(built).toContain("'@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/");
     }
-    const vaultName = main.file.modules.find((m) => m.path === 'app/keyvault.bicep')?.params.find((p) => p.key === 'name')?.expr;
+    const vaultName = main.file.modules
+      .find((m) => m.path === 'app/keyvault.bicep')
+      ?.params.find((p) => p.key === 'name')?.expr;
     expect(main.file.vars.get('keyVaultUri')).toContain(`\${${vaultName}}`);
     expect(parametersFile().parameters['phi3ExtraKeySettings']?.value).toBe('${PHI3_EXTRA_KEY_SETTINGS=}');
   });
@@ -181,7 +187,9 @@ describe('function app settings in Azure (infra/app/api.bicep + main.bicep)', ()
       const bicepDefault = main.file.params.get(param)?.defaultExpr;
       const defaultValue = bicepDefault === undefined ? undefined : String(evaluate(bicepDefault, main));
       if (reference.defaultValue !== defaultValue) {
-        problems.push(`${name}: default ${JSON.stringify(reference.defaultValue)} in main.parameters.json, ${JSON.stringify(defaultValue)} in main.bicep`);
+        problems.push(
+          `${name}: default ${JSON.stringify(reference.defaultValue)} in main.parameters.json, ${JSON.stringify(defaultValue)} in main.bicep`,
+        );
       }
     }
     expect(problems).toEqual([]);
@@ -204,7 +212,9 @@ describe('local.settings.sample.json', () => {
   });
 
   it('has nothing the code or the local host does not read', () => {
-    const unused = Object.keys(local).filter((name) => !SETTINGS_THE_CODE_READS.includes(name) && !(name in LOCAL_HOST_SETTINGS));
+    const unused = Object.keys(local).filter(
+      (name) => !SETTINGS_THE_CODE_READS.includes(name) && !(name in LOCAL_HOST_SETTINGS),
+    );
     expect(unused).toEqual([]);
   });
 
@@ -215,14 +225,18 @@ describe('local.settings.sample.json', () => {
 
 describe('the exception lists', () => {
   it('name only settings the code reads, so they cannot go stale', () => {
-    const stale = [...Object.keys(LOCAL_ONLY), ...Object.keys(AZURE_ONLY)].filter((name) => !SETTINGS_THE_CODE_READS.includes(name));
+    const stale = [...Object.keys(LOCAL_ONLY), ...Object.keys(AZURE_ONLY)].filter(
+      (name) => !SETTINGS_THE_CODE_READS.includes(name),
+    );
     expect(stale).toEqual([]);
   });
 
   it('cover everything src/config.ts reads outside SETTINGS', () => {
     const known = new Set([...SETTINGS_THE_CODE_READS, ...Object.keys(OPTIONAL_ALTERNATIVES)]);
     expect(directEnvReads().filter((name) => !known.has(name))).toEqual([]);
-    expect(directEnvReads()).toEqual(expect.arrayContaining(['AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__clientId']));
+    expect(directEnvReads()).toEqual(
+      expect.arrayContaining(['AzureWebJobsStorage__accountName', 'AzureWebJobsStorage__clientId']),
+    );
   });
 
   it('keep the identity connection complete in Azure', () => {

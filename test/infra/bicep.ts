@@ -140,7 +140,8 @@ export interface ObjectEntry {
 /** Top-level `key: value` entries of an object literal `{ ... }`. */
 export function parseObjectLiteral(text: string): ObjectEntry[] {
   const trimmed = text.trim();
-  if (!trimmed.startsWith('{') || !trimmed.endsWith('}')) throw new Error(`Not an object literal: ${trimmed.slice(0, 80)}`);
+  if (!trimmed.startsWith('{') || !trimmed.endsWith('}'))
+    throw new Error(`Not an object literal: ${trimmed.slice(0, 80)}`);
   return splitItems(trimmed.slice(1, -1)).map((item) => {
     const match = /^('(?:[^'\\]|\\.)*'|[A-Za-z_$][\w$]*)\s*:\s*([\s\S]*)$/.exec(item);
     if (!match) throw new Error(`Cannot read object entry: ${item.slice(0, 80)}`);
@@ -152,7 +153,8 @@ export function parseObjectLiteral(text: string): ObjectEntry[] {
 /** Items of an array literal `[ ... ]`. */
 export function parseArrayLiteral(text: string): string[] {
   const trimmed = text.trim();
-  if (!trimmed.startsWith('[') || !trimmed.endsWith(']')) throw new Error(`Not an array literal: ${trimmed.slice(0, 80)}`);
+  if (!trimmed.startsWith('[') || !trimmed.endsWith(']'))
+    throw new Error(`Not an array literal: ${trimmed.slice(0, 80)}`);
   return splitItems(trimmed.slice(1, -1));
 }
 
@@ -323,7 +325,15 @@ export function parseBicep(path: string, source: string): BicepFile {
         const m = /^resource\s+(\w+)\s+'([^'@]+)@([^']+)'\s*(existing)?$/.exec(head);
         if (!m || value === undefined) throw new Error(`${path}: cannot read ${statement.slice(0, 80)}`);
         const { condition, loop, body } = readBody(value);
-        resources.push({ symbol: m[1]!, type: m[2]!, apiVersion: m[3]!, existing: m[4] !== undefined, condition, loop, body });
+        resources.push({
+          symbol: m[1]!,
+          type: m[2]!,
+          apiVersion: m[3]!,
+          existing: m[4] !== undefined,
+          condition,
+          loop,
+          body,
+        });
         break;
       }
       case 'module': {
@@ -331,7 +341,13 @@ export function parseBicep(path: string, source: string): BicepFile {
         if (!m || value === undefined) throw new Error(`${path}: cannot read ${statement.slice(0, 80)}`);
         const { condition, body } = readBody(value);
         const paramsText = getPath(body, ['params']);
-        modules.push({ symbol: m[1]!, path: m[2]!, condition, body, params: paramsText === undefined ? [] : parseObjectLiteral(paramsText) });
+        modules.push({
+          symbol: m[1]!,
+          path: m[2]!,
+          condition,
+          body,
+          params: paramsText === undefined ? [] : parseObjectLiteral(paramsText),
+        });
         break;
       }
       case 'metadata':
@@ -433,7 +449,8 @@ function splitTernary(expr: string): [string, string, string] | undefined {
       depth += 1;
     } else if (ch === ':' && question >= 0) {
       depth -= 1;
-      if (depth === 0) return [expr.slice(0, question).trim(), expr.slice(question + 1, i).trim(), expr.slice(i + 1).trim()];
+      if (depth === 0)
+        return [expr.slice(0, question).trim(), expr.slice(question + 1, i).trim(), expr.slice(i + 1).trim()];
     }
     i += 1;
   }
@@ -515,7 +532,10 @@ export function evaluate(exprText: string, scope: Scope, depth = 0): Value {
   if (equality && !expr.includes('?')) {
     const left = next(equality[1]!);
     const right = next(equality[3]!);
-    if ((typeof left === 'string' || typeof left === 'number') && (typeof right === 'string' || typeof right === 'number')) {
+    if (
+      (typeof left === 'string' || typeof left === 'number') &&
+      (typeof right === 'string' || typeof right === 'number')
+    ) {
       return equality[2] === '==' ? left === right : left !== right;
     }
     return new Unresolved(expr, scope.file.path);
@@ -534,7 +554,9 @@ export function evaluate(exprText: string, scope: Scope, depth = 0): Value {
   }
   // `resource.name`: the name the resource is declared with.
   const resourceName = /^(\w+)\.name$/.exec(expr);
-  const namedResource = resourceName ? scope.file.resources.find((r) => r.symbol === resourceName[1] && r.loop === undefined) : undefined;
+  const namedResource = resourceName
+    ? scope.file.resources.find((r) => r.symbol === resourceName[1] && r.loop === undefined)
+    : undefined;
   if (namedResource) {
     const nameExpr = getPath(namedResource.body, ['name']);
     if (nameExpr !== undefined) return next(nameExpr);
@@ -555,7 +577,11 @@ export function evaluate(exprText: string, scope: Scope, depth = 0): Value {
 }
 
 /** A scope in which a resource loop's item variable is bound to one item of its source. */
-export function loopItemScope(scope: Scope, itemName: string, item: { readonly expr: string; readonly scope: Scope }): Scope {
+export function loopItemScope(
+  scope: Scope,
+  itemName: string,
+  item: { readonly expr: string; readonly scope: Scope },
+): Scope {
   const args = new Map(scope.args);
   args.set(itemName, item);
   return { ...scope, args };
@@ -566,7 +592,9 @@ function evaluateIdentifier(name: string, scope: Scope, depth: number): Value {
   if (arg !== undefined) return evaluate(arg.expr, arg.scope, depth + 1);
   const param = scope.file.params.get(name);
   if (param !== undefined) {
-    return param.defaultExpr === undefined ? new Unresolved(name, scope.file.path) : evaluate(param.defaultExpr, scope, depth + 1);
+    return param.defaultExpr === undefined
+      ? new Unresolved(name, scope.file.path)
+      : evaluate(param.defaultExpr, scope, depth + 1);
   }
   const variable = scope.file.vars.get(name);
   if (variable !== undefined) return evaluate(variable, scope, depth + 1);

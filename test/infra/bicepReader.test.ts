@@ -93,10 +93,15 @@ describe('the tolerant Bicep reader', () => {
   it('evaluates identifiers, interpolation, arrays and ARM string() of booleans', () => {
     const scope = fileScope(main, load);
     const names = evaluate('names', scope);
-    expect(isArrayValue(names) ? names.items.map((i) => evaluate(i.expr, i.scope)) : names).toEqual(['jobs', 'jobs-poison']);
+    expect(isArrayValue(names) ? names.items.map((i) => evaluate(i.expr, i.scope)) : names).toEqual([
+      'jobs',
+      'jobs-poison',
+    ]);
     const settings = evaluate('settings', scope);
     expect(isObjectValue(settings)).toBe(true);
-    const values = Object.fromEntries(isObjectValue(settings) ? settings.entries.map((e) => [e.key, evaluate(e.expr, e.scope)]) : []);
+    const values = Object.fromEntries(
+      isObjectValue(settings) ? settings.entries.map((e) => [e.key, evaluate(e.expr, e.scope)]) : [],
+    );
     expect(values).toEqual({ QUEUE: 'jobs', COUNT: '7', FLAG: 'False', SAFE_FLAG: 'false', 'quoted-key': 'abc' });
     expect(evaluate('key', scope)).toBeInstanceOf(Unresolved);
   });

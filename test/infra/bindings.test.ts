@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadFunctionApp, type CapturedFunction, type RpcBindingInfo } from '../../dev/local/host/captureRegistrations.js';
+import {
+  loadFunctionApp,
+  type CapturedFunction,
+  type RpcBindingInfo,
+} from '../../dev/local/host/captureRegistrations.js';
 import { parseHostJson } from '../../dev/local/host/hostJson.js';
 import { Unresolved } from './bicep.js';
 import { blobContainerNames, eventSubscriptions, functionApp, queueNames, repoRoot } from './infraModel.js';
@@ -31,11 +35,14 @@ interface Binding {
 }
 
 function bindings(): Binding[] {
-  return functions.flatMap((fn) => Object.values(fn.metadata.bindings).map((info) => ({ functionName: fn.metadata.name, info })));
+  return functions.flatMap((fn) =>
+    Object.values(fn.metadata.bindings).map((info) => ({ functionName: fn.metadata.name, info })),
+  );
 }
 
 const ofType = (type: string): Binding[] => bindings().filter((b) => b.info.type === type);
-const text = (info: RpcBindingInfo, key: string): string | undefined => (typeof info[key] === 'string' ? (info[key] as string) : undefined);
+const text = (info: RpcBindingInfo, key: string): string | undefined =>
+  typeof info[key] === 'string' ? (info[key] as string) : undefined;
 
 /** Resolves `%SETTING%` the way the host does, from the Azure app settings (with parameter defaults). */
 function resolveInAzure(value: string): string {
@@ -88,7 +95,11 @@ describe('the registered functions (src/index.ts) against the infra', () => {
         problems.push(`${functionName}: ${connection}__credential is not managedidentity`);
       }
       const bindingClient = settings.get(`${connection}__clientId`)?.value;
-      if (!(bindingClient instanceof Unresolved) || !(clientId instanceof Unresolved) || bindingClient.expr !== clientId.expr) {
+      if (
+        !(bindingClient instanceof Unresolved) ||
+        !(clientId instanceof Unresolved) ||
+        bindingClient.expr !== clientId.expr
+      ) {
         problems.push(`${functionName}: ${connection}__clientId is not the app identity's client id`);
       }
       if (settings.has(connection)) problems.push(`${functionName}: ${connection} is set as a connection string`);
@@ -145,7 +156,10 @@ describe('the registered functions (src/index.ts) against the infra', () => {
     expect(subscriptions.length).toBeGreaterThan(0);
     for (const subscription of subscriptions) {
       const target = functions.find((fn) => fn.metadata.name === subscription.functionName);
-      expect(target, `subscription targets ${String(subscription.functionName)}, which is not registered`).toBeDefined();
+      expect(
+        target,
+        `subscription targets ${String(subscription.functionName)}, which is not registered`,
+      ).toBeDefined();
       const trigger = Object.values(target!.metadata.bindings).find((b) => b.type === 'blobTrigger');
       expect(trigger?.['source']).toBe('EventGrid');
       expect(subscription.endpointUrlExpr).toMatch(

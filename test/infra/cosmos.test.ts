@@ -11,8 +11,15 @@ const settings = functionApp().settings;
 const cosmos = cosmosModel();
 
 /** What src/adapters/cosmos creates when it finds nothing: the code's own idea of the database. */
-async function containersTheCodeCreates(): Promise<{ database: string; containers: Array<{ id: string; partitionKeyPaths: string[] }> }> {
-  const env: Record<string, string> = { PHI3_ENDPOINT: 'https://phi3.example.invalid', PHI3_API_KEY: 'k', COSMOS_ENDPOINT: 'https://cosmos.example.invalid' };
+async function containersTheCodeCreates(): Promise<{
+  database: string;
+  containers: Array<{ id: string; partitionKeyPaths: string[] }>;
+}> {
+  const env: Record<string, string> = {
+    PHI3_ENDPOINT: 'https://phi3.example.invalid',
+    PHI3_API_KEY: 'k',
+    COSMOS_ENDPOINT: 'https://cosmos.example.invalid',
+  };
   env['AzureWebJobsStorage__accountName'] = 'staccount';
   for (const setting of settings.values()) if (typeof setting.value === 'string') env[setting.name] = setting.value;
   const config = loadConfig(env);
@@ -63,14 +70,19 @@ function adapterQueries(): AdapterQueries[] {
       const containerSettings = className === undefined ? [] : (wiring.get(className) ?? []);
       if (containerSettings.length === 0) return [];
       // What a query selects needs no index, only what it filters or sorts on: projections are left out.
-      const queries = source.replace(/condition:\s*(`[^`]*`|'[^']*')/g, '').replace(/\bSELECT\b[^]*?\bFROM\b/g, 'SELECT FROM');
+      const queries = source
+        .replace(/condition:\s*(`[^`]*`|'[^']*')/g, '')
+        .replace(/\bSELECT\b[^]*?\bFROM\b/g, 'SELECT FROM');
       const fields = [...new Set([...queries.matchAll(/\bc\.([A-Za-z_]\w*)/g)].map((m) => m[1]!))];
       return [{ file: name, containerSettings, fields }];
     });
 }
 
 function isIndexed(field: string, container: { includedPaths: string[]; excludedPaths: string[] }): boolean {
-  return container.includedPaths.some((p) => p === `/${field}/?` || p === `/${field}/*` || (p === '/*' && !container.excludedPaths.includes(`/${field}/?`)));
+  return container.includedPaths.some(
+    (p) =>
+      p === `/${field}/?` || p === `/${field}/*` || (p === '/*' && !container.excludedPaths.includes(`/${field}/?`)),
+  );
 }
 
 describe('Cosmos DB in the infra against the code', () => {
@@ -97,9 +109,11 @@ describe('Cosmos DB in the infra against the code', () => {
     for (const adapter of adapters) {
       const ids = adapter.containerSettings.map((name) => settings.get(name)?.value);
       const containers = cosmos.containers.filter((c) => ids.includes(c.id));
-      if (containers.length !== ids.length) problems.push(`${adapter.file}: containers ${adapter.containerSettings.join(', ')} not all in the infra`);
+      if (containers.length !== ids.length)
+        problems.push(`${adapter.file}: containers ${adapter.containerSettings.join(', ')} not all in the infra`);
       for (const field of adapter.fields) {
-        if (!containers.some((c) => isIndexed(field, c))) problems.push(`${adapter.file}: c.${field} is not indexed in ${ids.join(' or ')}`);
+        if (!containers.some((c) => isIndexed(field, c)))
+          problems.push(`${adapter.file}: c.${field} is not indexed in ${ids.join(' or ')}`);
       }
     }
     expect(problems).toEqual([]);
@@ -108,7 +122,10 @@ describe('Cosmos DB in the infra against the code', () => {
   it('indexes nothing by default, so large payloads such as responses cost no index writes', () => {
     for (const container of cosmos.containers) {
       expect(container.excludedPaths, String(container.id)).toContain('/*');
-      expect(container.includedPaths.filter((p) => /^\/(response|error|request|body)\b/.test(p)), String(container.id)).toEqual([]);
+      expect(
+        container.includedPaths.filter((p) => /^\/(response|error|request|body)\b/.test(p)),
+        String(container.id),
+      ).toEqual([]);
     }
   });
 

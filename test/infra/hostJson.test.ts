@@ -25,7 +25,14 @@ function timeSpanInMs(value: unknown): number {
 }
 
 /** The queue settings the local host enforces (dev/local/host/hostJson.ts), as host.json names them. */
-const ENFORCED_QUEUE_SETTINGS = ['batchSize', 'newBatchThreshold', 'maxDequeueCount', 'visibilityTimeout', 'maxPollingInterval', 'messageEncoding'];
+const ENFORCED_QUEUE_SETTINGS = [
+  'batchSize',
+  'newBatchThreshold',
+  'maxDequeueCount',
+  'visibilityTimeout',
+  'maxPollingInterval',
+  'messageEncoding',
+];
 
 describe('host.json: what Azure runs is what the local host enforces', () => {
   it('states every queue setting the local host enforces, and only those', () => {

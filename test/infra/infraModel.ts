@@ -97,7 +97,8 @@ export function namesOfType(type: string): string[] {
   return names;
 }
 
-export const blobContainerNames = (): string[] => namesOfType('Microsoft.Storage/storageAccounts/blobServices/containers');
+export const blobContainerNames = (): string[] =>
+  namesOfType('Microsoft.Storage/storageAccounts/blobServices/containers');
 export const queueNames = (): string[] => namesOfType('Microsoft.Storage/storageAccounts/queueServices/queues');
 
 // ---------------------------------------------------------------------------------------------
@@ -121,9 +122,7 @@ export interface AppSetting {
 
 export function functionApp(): FunctionAppModel {
   const candidates = modulesDeclaring('Microsoft.Web/sites').flatMap((use) =>
-    use.resources
-      .filter((r) => /functionapp/.test(getPath(r.body, ['kind']) ?? ''))
-      .map((site) => ({ use, site })),
+    use.resources.filter((r) => /functionapp/.test(getPath(r.body, ['kind']) ?? '')).map((site) => ({ use, site })),
   );
   if (candidates.length !== 1) throw new Error(`Expected one function app in the infra, found ${candidates.length}`);
   const { use, site } = candidates[0]!;
@@ -134,10 +133,16 @@ export function functionApp(): FunctionAppModel {
   const properties = getPath(config.body, ['properties']);
   if (properties === undefined) throw new Error(`${use.scope.file.path}: appsettings without properties`);
   const object = evaluate(properties, use.scope);
-  if (!isObjectValue(object)) throw new Error(`${use.scope.file.path}: cannot read the app settings object (${String(object)})`);
+  if (!isObjectValue(object))
+    throw new Error(`${use.scope.file.path}: cannot read the app settings object (${String(object)})`);
   const settings = new Map<string, AppSetting>();
   for (const entry of object.entries) {
-    settings.set(entry.key, { name: entry.key, expr: entry.expr, scope: entry.scope, value: evaluate(entry.expr, entry.scope) });
+    settings.set(entry.key, {
+      name: entry.key,
+      expr: entry.expr,
+      scope: entry.scope,
+      value: evaluate(entry.expr, entry.scope),
+    });
   }
   return { use, site, settings, dynamicSettings: object.dynamic ?? [] };
 }
@@ -178,7 +183,9 @@ export function cosmosModel(): { databaseNames: Value[]; containers: CosmosConta
         containers.push({
           id: evaluate(getPath(resource.body, ['name']) ?? "''", scope),
           partitionKeyPaths:
-            pathsValue !== undefined && isArrayValue(pathsValue) ? pathsValue.items.map((i) => evaluate(i.expr, i.scope)) : [],
+            pathsValue !== undefined && isArrayValue(pathsValue)
+              ? pathsValue.items.map((i) => evaluate(i.expr, i.scope))
+              : [],
           includedPaths: pathList(evaluate(getPath(resourceBody, ['indexingPolicy', 'includedPaths']) ?? '[]', scope)),
           excludedPaths: pathList(evaluate(getPath(resourceBody, ['indexingPolicy', 'excludedPaths']) ?? '[]', scope)),
         });
@@ -209,7 +216,9 @@ export function eventSubscriptions(): EventSubscriptionModel[] {
       const scope = use.scope;
       const at = (...path: string[]): Value => {
         const expr = getPath(resource.body, ['properties', ...path]);
-        return expr === undefined ? new Unresolved(`(missing ${path.join('.')})`, scope.file.path) : evaluate(expr, scope);
+        return expr === undefined
+          ? new Unresolved(`(missing ${path.join('.')})`, scope.file.path)
+          : evaluate(expr, scope);
       };
       const endpointUrlExpr = getPath(resource.body, ['properties', 'destination', 'properties', 'endpointUrl']) ?? '';
       const functionNameExpr = /Host\.Functions\.\$\{([^}]+)\}/.exec(endpointUrlExpr)?.[1];
@@ -218,11 +227,19 @@ export function eventSubscriptions(): EventSubscriptionModel[] {
         use,
         resource,
         endpointUrlExpr,
-        functionName: functionNameExpr === undefined ? new Unresolved('(no Host.Functions.<name>)', scope.file.path) : evaluate(functionNameExpr, scope),
+        functionName:
+          functionNameExpr === undefined
+            ? new Unresolved('(no Host.Functions.<name>)', scope.file.path)
+            : evaluate(functionNameExpr, scope),
         includedEventTypes: isArrayValue(types) ? types.items.map((i) => evaluate(i.expr, i.scope)) : [],
         subjectBeginsWith: at('filter', 'subjectBeginsWith'),
         subjectEndsWith: at('filter', 'subjectEndsWith'),
-        deadLetterContainer: at('deadLetterWithResourceIdentity', 'deadLetterDestination', 'properties', 'blobContainerName'),
+        deadLetterContainer: at(
+          'deadLetterWithResourceIdentity',
+          'deadLetterDestination',
+          'properties',
+          'blobContainerName',
+        ),
       };
     }),
   );

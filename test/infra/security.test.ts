@@ -19,14 +19,18 @@ function allScopes(): Scope[] {
 
 /** Every declared (not `existing`) resource of a type, across the templates. */
 function declared(type: string) {
-  return allScopes().flatMap((scope) => scope.file.resources.filter((r) => r.type === type && !r.existing).map((resource) => ({ scope, resource })));
+  return allScopes().flatMap((scope) =>
+    scope.file.resources.filter((r) => r.type === type && !r.existing).map((resource) => ({ scope, resource })),
+  );
 }
 
 const property = (body: string, ...path: string[]) => getPath(body, path);
 
 describe('no secrets in the templates', () => {
   it('main.parameters.json holds only ${...} references to the azd environment', () => {
-    const literal = Object.entries(parametersFile().parameters).filter(([, entry]) => parseEnvReference(entry.value) === undefined);
+    const literal = Object.entries(parametersFile().parameters).filter(
+      ([, entry]) => parseEnvReference(entry.value) === undefined,
+    );
     expect(literal.map(([name]) => name)).toEqual([]);
   });
 
@@ -40,7 +44,10 @@ describe('no secrets in the templates', () => {
     const main = mainScope().file;
     for (const param of main.params.values()) {
       if (!param.secure) continue;
-      expect(parseEnvReference(parametersFile().parameters[param.name]?.value)?.defaultValue, param.name).toBeUndefined();
+      expect(
+        parseEnvReference(parametersFile().parameters[param.name]?.value)?.defaultValue,
+        param.name,
+      ).toBeUndefined();
     }
   });
 
@@ -49,7 +56,8 @@ describe('no secrets in the templates', () => {
       const secure = [...scope.file.params.values()].filter((p) => p.secure).map((p) => p.name);
       for (const output of scope.file.outputs.values()) {
         expect(output.expr, `${scope.file.path}: output ${output.name}`).not.toMatch(/\blist\w*\(/);
-        for (const name of secure) expect(output.expr, `${scope.file.path}: output ${output.name}`).not.toMatch(new RegExp(`\\b${name}\\b`));
+        for (const name of secure)
+          expect(output.expr, `${scope.file.path}: output ${output.name}`).not.toMatch(new RegExp(`\\b${name}\\b`));
       }
     }
   });
@@ -57,7 +65,9 @@ describe('no secrets in the templates', () => {
   it('calls listKeys() only for the Functions host blob extension key the Event Grid webhook needs', () => {
     for (const scope of allScopes()) {
       for (const [call] of scope.file.text.matchAll(/\blist\w*\([^\n]*/g)) {
-        expect(call, scope.file.path).toMatch(/^listKeys\('\$\{\w+\.id\}\/host\/default', '[\d-]+'\)\.systemKeys\.blobs_extension$/);
+        expect(call, scope.file.path).toMatch(
+          /^listKeys\('\$\{\w+\.id\}\/host\/default', '[\d-]+'\)\.systemKeys\.blobs_extension$/,
+        );
       }
     }
   });
@@ -69,7 +79,9 @@ describe('no secrets in the templates', () => {
       ...readdirSync(join(infraDir, 'scripts')).map((name) => join(infraDir, 'scripts', name)),
     ];
     for (const path of files) {
-      expect(readFileSync(path, 'utf8'), path).not.toMatch(/AccountKey=|SharedAccessSignature|listConnectionStrings|listAccountSas|primaryMasterKey|sig=/);
+      expect(readFileSync(path, 'utf8'), path).not.toMatch(
+        /AccountKey=|SharedAccessSignature|listConnectionStrings|listAccountSas|primaryMasterKey|sig=/,
+      );
     }
   });
 });
@@ -130,14 +142,18 @@ describe('identity-only access', () => {
     }
   });
 
-  it("grants the app identity the data roles its connections need", () => {
+  it('grants the app identity the data roles its connections need', () => {
     const rbac = allScopes().find((scope) => scope.file.path.endsWith('rbac.bicep'))!.file;
     const roleIds = new Map([...rbac.vars.entries()].map(([name, expr]) => [name, expr.replace(/'/g, '')]));
     const granted = (roleId: string) =>
       rbac.resources.some((r) => {
         const roleExpr = property(r.body, 'properties', 'roleDefinitionId') ?? '';
         const usesRole = [...roleIds.entries()].some(([name, id]) => id === roleId && roleExpr.includes(name));
-        return usesRole && property(r.body, 'properties', 'principalId') === 'identityPrincipalId' && r.condition === undefined;
+        return (
+          usesRole &&
+          property(r.body, 'properties', 'principalId') === 'identityPrincipalId' &&
+          r.condition === undefined
+        );
       });
     expect(granted('b7e6dc6d-f1e8-4753-8033-0f276bb0955b'), 'Storage Blob Data Owner').toBe(true);
     expect(granted('974c5e8b-45b9-4653-ba55-5f855dd0fb88'), 'Storage Queue Data Contributor').toBe(true);

@@ -26,15 +26,20 @@ export const SETTINGS_THE_CODE_READS: readonly string[] = [
 export const LOCAL_ONLY: Readonly<Record<string, string>> = {
   AzureWebJobsStorage:
     'the connection-string form: the storage account allows no shared keys, so Azure uses the identity form (AzureWebJobsStorage__*)',
-  COSMOS_KEY: 'the Cosmos DB account has local (key) auth disabled; in Azure the app uses its identity (AZURE_CLIENT_ID)',
-  COSMOS_CA_CERT_FILE: "the local Cosmos stand-in's self-signed CA; Azure's endpoint has a publicly trusted certificate",
+  COSMOS_KEY:
+    'the Cosmos DB account has local (key) auth disabled; in Azure the app uses its identity (AZURE_CLIENT_ID)',
+  COSMOS_CA_CERT_FILE:
+    "the local Cosmos stand-in's self-signed CA; Azure's endpoint has a publicly trusted certificate",
 };
 
 /** Read by the code (or host) in Azure, deliberately not in local.settings.sample.json. */
 export const AZURE_ONLY: Readonly<Record<string, string>> = {
-  AzureWebJobsStorage__accountName: 'locally the storage emulator is reached with the AzureWebJobsStorage connection string',
-  AzureWebJobsStorage__credential: 'locally the storage emulator is reached with the AzureWebJobsStorage connection string',
-  AzureWebJobsStorage__clientId: 'locally the storage emulator is reached with the AzureWebJobsStorage connection string',
+  AzureWebJobsStorage__accountName:
+    'locally the storage emulator is reached with the AzureWebJobsStorage connection string',
+  AzureWebJobsStorage__credential:
+    'locally the storage emulator is reached with the AzureWebJobsStorage connection string',
+  AzureWebJobsStorage__clientId:
+    'locally the storage emulator is reached with the AzureWebJobsStorage connection string',
 };
 
 /**

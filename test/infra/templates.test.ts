@@ -1,7 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { evaluate, getPath, isArrayValue, isObjectValue, modulePath, moduleScope, trace, type BicepFile, type Scope } from './bicep.js';
+import {
+  evaluate,
+  getPath,
+  isArrayValue,
+  isObjectValue,
+  modulePath,
+  moduleScope,
+  trace,
+  type BicepFile,
+  type Scope,
+} from './bicep.js';
 import {
   blobContainerNames,
   functionApp,
@@ -42,12 +52,16 @@ describe('infra/main.bicep and its modules', () => {
     const rg = main.file.resources.find((r) => r.type === 'Microsoft.Resources/resourceGroups');
     expect(rg).toBeDefined();
     const tags = evaluate(getPath(rg!.body, ['tags']) ?? '{}', main);
-    expect(isObjectValue(tags) ? tags.entries.map((e) => [e.key, e.expr]) : []).toEqual([['azd-env-name', 'environmentName']]);
+    expect(isObjectValue(tags) ? tags.entries.map((e) => [e.key, e.expr]) : []).toEqual([
+      ['azd-env-name', 'environmentName'],
+    ]);
   });
 
   it('references module files that exist', () => {
     const missing = allScopes().flatMap((scope) =>
-      scope.file.modules.filter((m) => !existsSync(modulePath(scope.file, m))).map((m) => `${scope.file.path}: ${m.path}`),
+      scope.file.modules
+        .filter((m) => !existsSync(modulePath(scope.file, m)))
+        .map((m) => `${scope.file.path}: ${m.path}`),
     );
     expect(missing).toEqual([]);
   });
@@ -58,9 +72,11 @@ describe('infra/main.bicep and its modules', () => {
       for (const module of scope.file.modules) {
         const target = loadBicep(modulePath(scope.file, module));
         const passed = new Set(module.params.map((p) => p.key));
-        for (const name of passed) if (!target.params.has(name)) problems.push(`${module.symbol}: ${name} is not a parameter of ${module.path}`);
+        for (const name of passed)
+          if (!target.params.has(name)) problems.push(`${module.symbol}: ${name} is not a parameter of ${module.path}`);
         for (const param of target.params.values()) {
-          if (param.defaultExpr === undefined && !passed.has(param.name)) problems.push(`${module.symbol}: ${module.path} needs ${param.name}`);
+          if (param.defaultExpr === undefined && !passed.has(param.name))
+            problems.push(`${module.symbol}: ${module.path} needs ${param.name}`);
         }
       }
     }
@@ -73,7 +89,8 @@ describe('infra/main.bicep and its modules', () => {
       for (const [, symbol, output] of scope.file.text.matchAll(/\b(\w+)\.outputs\.(\w+)/g)) {
         const module = scope.file.modules.find((m) => m.symbol === symbol);
         if (module === undefined) problems.push(`${scope.file.path}: ${symbol} is not a module`);
-        else if (!loadBicep(modulePath(scope.file, module)).outputs.has(output!)) problems.push(`${module.path} has no output ${output}`);
+        else if (!loadBicep(modulePath(scope.file, module)).outputs.has(output!))
+          problems.push(`${module.path} has no output ${output}`);
       }
     }
     expect(problems).toEqual([]);
@@ -89,8 +106,16 @@ describe('infra/main.bicep and its modules', () => {
   it('keeps every symbol unique within a file', () => {
     for (const scope of allScopes()) {
       const file: BicepFile = scope.file;
-      const symbols = [...file.params.keys(), ...file.vars.keys(), ...file.resources.map((r) => r.symbol), ...file.modules.map((m) => m.symbol)];
-      expect(symbols.filter((s, i) => symbols.indexOf(s) !== i), file.path).toEqual([]);
+      const symbols = [
+        ...file.params.keys(),
+        ...file.vars.keys(),
+        ...file.resources.map((r) => r.symbol),
+        ...file.modules.map((m) => m.symbol),
+      ];
+      expect(
+        symbols.filter((s, i) => symbols.indexOf(s) !== i),
+        file.path,
+      ).toEqual([]);
     }
   });
 
@@ -99,7 +124,8 @@ describe('infra/main.bicep and its modules', () => {
     const plan = use.scope.file.resources.find((r) => r.type === 'Microsoft.Web/serverfarms');
     expect(getPath(plan!.body, ['sku', 'name'])).toBe("'FC1'");
     expect(getPath(plan!.body, ['sku', 'tier'])).toBe("'FlexConsumption'");
-    const config = (...path: string[]) => evaluate(getPath(site.body, ['properties', 'functionAppConfig', ...path]) ?? "''", use.scope);
+    const config = (...path: string[]) =>
+      evaluate(getPath(site.body, ['properties', 'functionAppConfig', ...path]) ?? "''", use.scope);
     expect(config('runtime', 'name')).toBe('node');
     expect(config('runtime', 'version')).toBe('22');
     expect(config('deployment', 'storage', 'type')).toBe('blobContainer');
@@ -113,9 +139,13 @@ describe('infra/main.bicep and its modules', () => {
     const createdExprs = isArrayValue(created) ? created.items.map((i) => trace(i.expr, i.scope).expr) : [];
     expect(createdExprs).toContain(packageContainer);
     // Scale-out: from main.bicep's parameter, which explains its default.
-    const maxInstances = trace(getPath(site.body, ['properties', 'functionAppConfig', 'scaleAndConcurrency', 'maximumInstanceCount']) ?? '', use.scope, {
-      followDefaults: false,
-    });
+    const maxInstances = trace(
+      getPath(site.body, ['properties', 'functionAppConfig', 'scaleAndConcurrency', 'maximumInstanceCount']) ?? '',
+      use.scope,
+      {
+        followDefaults: false,
+      },
+    );
     expect(maxInstances.scope.file.path).toBe(mainBicepPath);
     expect(maxInstances.expr).toBe('maximumInstanceCount');
     expect(evaluate('maximumInstanceCount', main)).toBe(10);
@@ -140,7 +170,9 @@ describe('infra/main.parameters.json', () => {
   const parameters = parametersFile().parameters;
 
   it('provides every main.bicep parameter without a default', () => {
-    const missing = [...main.file.params.values()].filter((p) => p.defaultExpr === undefined && !(p.name in parameters)).map((p) => p.name);
+    const missing = [...main.file.params.values()]
+      .filter((p) => p.defaultExpr === undefined && !(p.name in parameters))
+      .map((p) => p.name);
     expect(missing).toEqual([]);
   });
 
@@ -148,14 +180,15 @@ describe('infra/main.parameters.json', () => {
     expect(Object.keys(parameters).filter((name) => !main.file.params.has(name))).toEqual([]);
   });
 
-  it("uses the same defaults as main.bicep, so an unset variable changes nothing", () => {
+  it('uses the same defaults as main.bicep, so an unset variable changes nothing', () => {
     const differing: string[] = [];
     for (const [name, entry] of Object.entries(parameters)) {
       const reference = parseEnvReference(entry.value);
       if (reference?.defaultValue === undefined) continue;
       const bicepDefault = main.file.params.get(name)?.defaultExpr;
       const expected = bicepDefault === undefined ? undefined : String(evaluate(bicepDefault, main));
-      if (reference.defaultValue !== expected) differing.push(`${name}: ${reference.defaultValue} vs ${String(expected)}`);
+      if (reference.defaultValue !== expected)
+        differing.push(`${name}: ${reference.defaultValue} vs ${String(expected)}`);
     }
     expect(differing).toEqual([]);
   });
@@ -189,7 +222,9 @@ describe('azure.yaml', () => {
   it('zips the staging folder npm run package fills, and never prunes the working tree', () => {
     expect(yamlPath(yaml, 'services', 'api', 'remoteBuild')).toBe('false');
     expect(yamlPath(yaml, 'services', 'api', 'dist')).toBe('.deploy/api');
-    const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    const packageJson = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
     expect(packageJson.scripts['package']).toMatch(/npm run build\b[\s\S]*packageApp\.js/);
     for (const shell of ['posix', 'windows']) {
       const prepackage = String(yamlPath(yaml, 'services', 'api', 'hooks', 'prepackage', shell, 'run'));
@@ -262,7 +297,10 @@ describe('the postdeploy hook creating the Event Grid subscription', () => {
 describe('package.json', () => {
   const pkg = readJson<{ main?: string }>(join(repoRoot, 'package.json'));
 
-  it.skipIf(pkg.main === undefined)('points "main" at the compiled src/index.ts, where the Functions host finds the app', () => {
-    expect(pkg.main).toBe('dist/src/index.js');
-  });
+  it.skipIf(pkg.main === undefined)(
+    'points "main" at the compiled src/index.ts, where the Functions host finds the app',
+    () => {
+      expect(pkg.main).toBe('dist/src/index.js');
+    },
+  );
 });

@@ -3,7 +3,10 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { describe, expect, test } from 'vitest';
 import { blobPoisonQueueName, blobReceiptsContainerName, maxBlobTries } from '../../dev/local/host/BlobListener.js';
-import { createLocalFunctionsHost, type CreateLocalFunctionsHostOptions } from '../../dev/local/host/LocalFunctionsHost.js';
+import {
+  createLocalFunctionsHost,
+  type CreateLocalFunctionsHostOptions,
+} from '../../dev/local/host/LocalFunctionsHost.js';
 import { createBlobModelBindingData, createClientFromModelBindingData } from '../../dev/local/host/modelBindingData.js';
 import { recordInvocations } from '../support/invocations.js';
 import { withLocalStack } from '../support/localStack.js';
@@ -36,7 +39,11 @@ async function setUp(overrides: Partial<CreateLocalFunctionsHostOptions> = {}): 
     options: {
       entryModules: [entry],
       hostJsonPath,
-      env: { AzureWebJobsStorage: local.stack.azurite.connectionString, UPLOADS_CONTAINER: uploads.containerName, RAW_CONTAINER: raw.containerName },
+      env: {
+        AzureWebJobsStorage: local.stack.azurite.connectionString,
+        UPLOADS_CONTAINER: uploads.containerName,
+        RAW_CONTAINER: raw.containerName,
+      },
       httpEnabled: false,
       pollAutomatically: false,
       ...overrides,
@@ -44,7 +51,10 @@ async function setUp(overrides: Partial<CreateLocalFunctionsHostOptions> = {}): 
   };
 }
 
-function deliveriesOf(container: ContainerClient, functionName = 'onUpload'): { name: string; etag: string; input: unknown }[] {
+function deliveriesOf(
+  container: ContainerClient,
+  functionName = 'onUpload',
+): { name: string; etag: string; input: unknown }[] {
   return receivedBy(functionName)
     .filter((r) => String(r.triggerMetadata?.blobTrigger).startsWith(`${container.containerName}/`))
     .map((r) => ({
@@ -70,13 +80,19 @@ describe('local host: blob triggers', () => {
     try {
       const etag = await upload(ctx.uploads, 'incoming/job-1.jsonl', '{"custom_id":"1"}\n');
       await host.pollBlobsNow();
-      const [delivery] = receivedBy('onUpload').filter((r) => r.triggerMetadata?.blobTrigger === `${ctx.uploads.containerName}/incoming/job-1.jsonl`);
+      const [delivery] = receivedBy('onUpload').filter(
+        (r) => r.triggerMetadata?.blobTrigger === `${ctx.uploads.containerName}/incoming/job-1.jsonl`,
+      );
       const client = delivery?.input as FakeBlobClient;
       expect(client).toEqual({
         kind: 'fakeBlobClient',
         source: 'AzureStorageBlobs',
         contentType: 'application/json',
-        content: { Connection: 'AzureWebJobsStorage', ContainerName: ctx.uploads.containerName, BlobName: 'incoming/job-1.jsonl' },
+        content: {
+          Connection: 'AzureWebJobsStorage',
+          ContainerName: ctx.uploads.containerName,
+          BlobName: 'incoming/job-1.jsonl',
+        },
       });
       expect(delivery?.triggerMetadata).toMatchObject({
         name: 'job-1.jsonl',
@@ -126,7 +142,9 @@ describe('local host: blob triggers', () => {
         `blobreceipts/local-functions-host/Host.Functions.onUpload/${first}/${ctx.uploads.containerName}/incoming/a.jsonl`,
       );
       const properties = await receipt.getProperties();
-      expect(Object.fromEntries(Object.entries(properties.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]))).toMatchObject({
+      expect(
+        Object.fromEntries(Object.entries(properties.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
+      ).toMatchObject({
         iscompleted: 'true',
         attempts: '1',
       });
@@ -195,7 +213,9 @@ describe('local host: blob triggers', () => {
       await host.pollBlobsNow();
       expect(invocations.events.filter((e) => e.functionName === 'onUpload')).toHaveLength(maxBlobTries);
 
-      const poison = QueueServiceClient.fromConnectionString(local.stack.azurite.connectionString).getQueueClient(blobPoisonQueueName);
+      const poison = QueueServiceClient.fromConnectionString(local.stack.azurite.connectionString).getQueueClient(
+        blobPoisonQueueName,
+      );
       const messages = (await poison.peekMessages({ numberOfMessages: 32 })).peekedMessageItems.map(
         (m) => JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as Record<string, string>,
       );

@@ -23,10 +23,17 @@ describe('registration capture', () => {
     ]);
     const byName = new Map(app.functions.map((fn) => [fn.metadata.name, fn]));
 
-    const [queueBindingName, queueTrigger] = bindingOfType(byName.get('processItem')?.metadata.bindings ?? {}, 'queueTrigger');
+    const [queueBindingName, queueTrigger] = bindingOfType(
+      byName.get('processItem')?.metadata.bindings ?? {},
+      'queueTrigger',
+    );
     // Binding names get random suffixes: the host never relies on them.
     expect(queueBindingName).toMatch(/^queueTrigger[0-9a-f]{10}$/);
-    expect(queueTrigger).toMatchObject({ direction: 'in', queueName: '%ITEMS_QUEUE%', connection: 'AzureWebJobsStorage' });
+    expect(queueTrigger).toMatchObject({
+      direction: 'in',
+      queueName: '%ITEMS_QUEUE%',
+      connection: 'AzureWebJobsStorage',
+    });
     const [, queueOutput] = bindingOfType(byName.get('processItem')?.metadata.bindings ?? {}, 'queue');
     expect(queueOutput).toMatchObject({ direction: 'out', queueName: '%FORWARD_QUEUE%' });
 

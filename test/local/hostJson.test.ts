@@ -15,7 +15,9 @@ describe('parseTimeSpan', () => {
   });
 
   test.each([['5'], ['00:60:00'], ['abc'], [''], [5000]])('%j is rejected naming the key', (value) => {
-    expect(() => parseTimeSpan(value, 'extensions.queues.visibilityTimeout')).toThrow(/extensions\.queues\.visibilityTimeout/);
+    expect(() => parseTimeSpan(value, 'extensions.queues.visibilityTimeout')).toThrow(
+      /extensions\.queues\.visibilityTimeout/,
+    );
   });
 });
 
@@ -52,7 +54,9 @@ describe('host.json', () => {
       blobs: { maxDegreeOfParallelism: 8 },
     });
     // newBatchThreshold defaults to half the batch size.
-    expect(parseHostJson({ version: '2.0', extensions: { queues: { batchSize: 5 } } }).queues.newBatchThreshold).toBe(2);
+    expect(parseHostJson({ version: '2.0', extensions: { queues: { batchSize: 5 } } }).queues.newBatchThreshold).toBe(
+      2,
+    );
     expect(parseHostJson({ version: '2.0', extensions: { http: { routePrefix: '' } } }).routePrefix).toBe('');
   });
 

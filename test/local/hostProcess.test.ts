@@ -16,7 +16,10 @@ interface InvocationLine extends HostProcessLine {
   readonly trigger: { type: string; blobName?: string; messageId?: string; disposition?: string };
 }
 
-function invocationLines(hosts: readonly RunningHostProcess[], functionName: string): { pid: number; line: InvocationLine }[] {
+function invocationLines(
+  hosts: readonly RunningHostProcess[],
+  functionName: string,
+): { pid: number; line: InvocationLine }[] {
   return hosts.flatMap((host) =>
     host.lines
       .filter((line): line is InvocationLine => line.event === 'invocation' && line.functionName === functionName)
@@ -44,7 +47,10 @@ describe('hostProcess: several host processes against one storage account', () =
     const hosts = await Promise.all([spawnHostProcess({ env }), spawnHostProcess({ env })]);
     try {
       for (const host of hosts) {
-        expect(host.ready).toMatchObject({ event: 'ready', httpUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) });
+        expect(host.ready).toMatchObject({
+          event: 'ready',
+          httpUrl: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+        });
         const response = await fetch(`${String(host.ready.httpUrl)}/api/hello`);
         expect(await response.text()).toBe('hello');
       }

@@ -37,11 +37,28 @@ describe('local host: HTTP triggers', () => {
   test('captures every app.http registration with its bindings', () => {
     const names = host.functions.map((fn) => fn.name).sort();
     expect(names).toEqual(
-      ['boom', 'cancelJob', 'cookies', 'createJob', 'files', 'getJob', 'hello', 'itemById', 'itemByName', 'nothing', 'streamed'].sort(),
+      [
+        'boom',
+        'cancelJob',
+        'cookies',
+        'createJob',
+        'files',
+        'getJob',
+        'hello',
+        'itemById',
+        'itemByName',
+        'nothing',
+        'streamed',
+      ].sort(),
     );
     const cancel = host.functions.find((fn) => fn.name === 'cancelJob');
     const trigger = Object.values(cancel?.metadata.bindings ?? {}).find((binding) => binding.type === 'httpTrigger');
-    expect(trigger).toMatchObject({ route: 'jobs/{jobId}/cancel', methods: ['POST', 'DELETE'], authLevel: 'function', direction: 'in' });
+    expect(trigger).toMatchObject({
+      route: 'jobs/{jobId}/cancel',
+      methods: ['POST', 'DELETE'],
+      authLevel: 'function',
+      direction: 'in',
+    });
     expect(cancel?.triggerType).toBe('httpTrigger');
   });
 
@@ -88,7 +105,10 @@ describe('local host: HTTP triggers', () => {
     expect(wrongKey.status).toBe(401);
     await wrongKey.body?.cancel();
 
-    const withHeader = await fetch(url('/api/jobs/7/cancel'), { method: 'POST', headers: { 'x-functions-key': functionKey } });
+    const withHeader = await fetch(url('/api/jobs/7/cancel'), {
+      method: 'POST',
+      headers: { 'x-functions-key': functionKey },
+    });
     expect(withHeader.status).toBe(202);
     expect(await withHeader.json()).toEqual({ cancelled: '7' });
 
@@ -139,7 +159,9 @@ describe('local host: HTTP triggers', () => {
   test('context.log reaches the host logger with function name and invocation id', async () => {
     const response = await fetch(url('/api/jobs/logged'));
     await response.body?.cancel();
-    const event = await invocations.next((e) => e.functionName === 'getJob' && e.trigger.type === 'http' && e.trigger.path === '/api/jobs/logged');
+    const event = await invocations.next(
+      (e) => e.functionName === 'getJob' && e.trigger.type === 'http' && e.trigger.path === '/api/jobs/logged',
+    );
     const userLog = logs.find((log) => log.category === 'user' && log.invocationId === event.invocationId);
     expect(userLog).toMatchObject({ level: 'information', functionName: 'getJob', message: 'reading job logged' });
   });

@@ -10,7 +10,13 @@ const appEntry = fileURLToPath(new URL('../../src/index.ts', import.meta.url));
 const TOTAL_BYTES = DOWNLOAD_CHUNK_BYTES * DOWNLOAD_CHUNKS;
 
 async function startHost(entry: string): Promise<LocalFunctionsHost> {
-  const host = createLocalFunctionsHost({ entryModules: [entry], hostJsonPath, env: {}, httpPort: 0, logger: { log: () => undefined } });
+  const host = createLocalFunctionsHost({
+    entryModules: [entry],
+    hostJsonPath,
+    env: {},
+    httpPort: 0,
+    logger: { log: () => undefined },
+  });
   await host.start();
   return host;
 }

@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { createLocalFunctionsHost, type CreateLocalFunctionsHostOptions } from '../../dev/local/host/LocalFunctionsHost.js';
+import {
+  createLocalFunctionsHost,
+  type CreateLocalFunctionsHostOptions,
+} from '../../dev/local/host/LocalFunctionsHost.js';
 import type { LocalHostLogEntry } from '../../dev/local/host/logger.js';
 import { StorageClients } from '../../dev/local/host/storageClients.js';
 import { countActiveHandles, expectNoHandlesBeyond } from '../support/activeHandles.js';
@@ -59,7 +62,9 @@ describe('local host lifecycle', () => {
       ['slow', 'succeeded'],
       ['slowItem', 'succeeded'],
     ]);
-    expect(invocations.events.find((e) => e.functionName === 'slowItem')?.trigger).toMatchObject({ disposition: 'deleted' });
+    expect(invocations.events.find((e) => e.functionName === 'slowItem')?.trigger).toMatchObject({
+      disposition: 'deleted',
+    });
     expect((await queue.peekMessages()).peekedMessageItems).toHaveLength(0);
     testClients.close();
     invocations.dispose();
@@ -68,7 +73,9 @@ describe('local host lifecycle', () => {
 
   test('stop gives up on an invocation that outlives stopTimeoutInMs and says so', async () => {
     const logs: LocalHostLogEntry[] = [];
-    const host = createLocalFunctionsHost(options({ stopTimeoutInMs: 50, logger: { log: (entry) => logs.push(entry) } }));
+    const host = createLocalFunctionsHost(
+      options({ stopTimeoutInMs: 50, logger: { log: (entry) => logs.push(entry) } }),
+    );
     await host.start();
     const gate = createGate();
     gates.set('stuck', gate);
@@ -109,7 +116,10 @@ describe('local host lifecycle', () => {
       expect(accepted.status).toBe(202);
       const event = await invocations.next((e) => e.functionName === 'nightly');
       expect(event).toMatchObject({ outcome: 'succeeded', trigger: { type: 'timer', isPastDue: false } });
-      const unknown = await fetch(`${host.httpUrl}/admin/functions/slow`, { method: 'POST', headers: { 'x-functions-key': 'k' } });
+      const unknown = await fetch(`${host.httpUrl}/admin/functions/slow`, {
+        method: 'POST',
+        headers: { 'x-functions-key': 'k' },
+      });
       expect(unknown.status).toBe(404);
       await unknown.body?.cancel();
     } finally {

@@ -45,7 +45,16 @@ describe('the Cosmos stand-in, queried in linear time', () => {
     const original = originalStripUndefined();
     expect(original).not.toBe(stripUndefinedLinear);
     const values = fc.letrec((tie) => ({
-      value: fc.oneof({ depthSize: 'small' }, fc.constant(undefined), fc.constant(null), fc.integer(), fc.string(), fc.boolean(), tie('array'), tie('object')),
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.constant(undefined),
+        fc.constant(null),
+        fc.integer(),
+        fc.string(),
+        fc.boolean(),
+        tie('array'),
+        tie('object'),
+      ),
       array: fc.array(tie('value'), { maxLength: 6 }),
       object: fc.dictionary(fc.string({ maxLength: 4 }), tie('value'), { maxKeys: 5 }),
     })).value;
@@ -73,21 +82,33 @@ describe('the Cosmos stand-in, queried in linear time', () => {
     }));
     const mine = docs.filter((d) => d.jobId === 'job');
     const run = (sql: string, options: Record<string, unknown> = {}): Result => {
-      const query = engine.default(sql) as unknown as { code: string; exec: (docs: unknown[], options: unknown) => Result };
+      const query = engine.default(sql) as unknown as {
+        code: string;
+        exec: (docs: unknown[], options: unknown) => Result;
+      };
       expect(query.code).not.toContain('[...$, {');
       return query.exec(docs, { parameters: [{ name: '@jobId', value: 'job' }], ...options });
     };
 
     expect(run('SELECT VALUE COUNT(1) FROM c WHERE c.jobId = @jobId').result).toEqual([mine.length]);
-    expect(run("SELECT VALUE COUNT(1) FROM c WHERE c.jobId = @jobId AND c.state = 'sent'").result).toEqual([mine.filter((d) => d.state === 'sent').length]);
-    expect(run('SELECT VALUE SUM(c.costInNanos) FROM c WHERE c.jobId = @jobId').result).toEqual([mine.reduce((s, d) => s + d.costInNanos, 0)]);
-    expect(run('SELECT c.state, c.costInNanos FROM c WHERE c.jobId = @jobId', { maxItemCount: 10_000 }).result).toHaveLength(mine.length);
+    expect(run("SELECT VALUE COUNT(1) FROM c WHERE c.jobId = @jobId AND c.state = 'sent'").result).toEqual([
+      mine.filter((d) => d.state === 'sent').length,
+    ]);
+    expect(run('SELECT VALUE SUM(c.costInNanos) FROM c WHERE c.jobId = @jobId').result).toEqual([
+      mine.reduce((s, d) => s + d.costInNanos, 0),
+    ]);
+    expect(
+      run('SELECT c.state, c.costInNanos FROM c WHERE c.jobId = @jobId', { maxItemCount: 10_000 }).result,
+    ).toHaveLength(mine.length);
 
     // ORDER BY with continuation: every line once, in order.
     const lines: number[] = [];
     let continuation: { token: string } | null = null;
     do {
-      const page: Result = run('SELECT * FROM c WHERE c.jobId = @jobId ORDER BY c.line', { maxItemCount: 500, continuation });
+      const page: Result = run('SELECT * FROM c WHERE c.jobId = @jobId ORDER BY c.line', {
+        maxItemCount: 500,
+        continuation,
+      });
       lines.push(...(page.result as Array<{ line: number }>).map((d) => d.line));
       continuation = page.continuation;
     } while (continuation !== null);

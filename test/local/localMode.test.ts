@@ -16,10 +16,19 @@ import { waitFor } from '../support/waitFor.js';
 const loader = fileURLToPath(new URL('../support/tsLoader/register.mjs', import.meta.url));
 
 describe('createShutdownController', () => {
-  function controller(stop: () => Promise<void>): { signal: (name: string) => void; exits: number[]; reports: string[] } {
+  function controller(stop: () => Promise<void>): {
+    signal: (name: string) => void;
+    exits: number[];
+    reports: string[];
+  } {
     const exits: number[] = [];
     const reports: string[] = [];
-    const shutdown = createShutdownController({ stop, exit: (code) => exits.push(code), report: (m) => reports.push(m), stopTimeoutInMs: 30_000 });
+    const shutdown = createShutdownController({
+      stop,
+      exit: (code) => exits.push(code),
+      report: (m) => reports.push(m),
+      stopTimeoutInMs: 30_000,
+    });
     return { signal: (name) => shutdown.signal(name), exits, reports };
   }
 
@@ -72,7 +81,11 @@ describe('npm start on Ctrl-C', () => {
     await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
   });
 
-  const phi3 = (): Record<string, string> => ({ PHI3_ENDPOINT: gate.url, PHI3_API_KEY: simulator.apiKey, PHI3_MODEL: simulator.model });
+  const phi3 = (): Record<string, string> => ({
+    PHI3_ENDPOINT: gate.url,
+    PHI3_API_KEY: simulator.apiKey,
+    PHI3_MODEL: simulator.model,
+  });
 
   /** Local mode with every call to the endpoint held, and one job whose only call is under way. */
   async function startWithACallUnderWay(extraEnv: Record<string, string> = {}) {
@@ -95,45 +108,59 @@ describe('npm start on Ctrl-C', () => {
     });
     running.push(local);
     const pipeline = await createPipeline({ settings: local.settings }, phi3());
-    const line = { custom_id: 'only', method: 'POST', url: '/v1/chat/completions', body: { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 } };
+    const line = {
+      custom_id: 'only',
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { messages: [{ role: 'user', content: 'Hi' }], max_tokens: 5 },
+    };
     const jobId = await pipeline.submit('one-line.jsonl', `${JSON.stringify(line)}\n`);
     await waitFor(() => gate.held() === 1, { timeoutInMs: 60_000, description: 'the call to be under way' });
     return { local, pipeline, jobId, dataDirectory };
   }
 
-  test('the call under way finishes and its outcome is recorded; no message or blob is taken after the signal', { timeout: 180_000 }, async () => {
-    const { local, pipeline, jobId, dataDirectory } = await startWithACallUnderWay();
-    local.signal('SIGINT');
-    await waitFor(() => local.output().includes('SIGINT: draining'), { description: 'the drain to start' });
-    // Work that arrives while draining: a queue message and a new input file. Neither may be taken.
-    const requests = QueueServiceClient.fromConnectionString(local.settings['AzureWebJobsStorage']!).getQueueClient(pipeline.settings['REQUEST_QUEUE']!);
-    await requests.sendMessage(Buffer.from('{"arrived":"while draining"}').toString('base64'));
-    const lateJob = await pipeline.submit('late.jsonl', `${JSON.stringify({ custom_id: 'late', body: { messages: [{ role: 'user', content: 'Hi' }] } })}\n`);
-    pipeline.close();
-    gate.release();
-    expect(await local.exited).toEqual({ code: 0, signal: null });
-    expect(local.output()).toContain('Stopped.');
+  test(
+    'the call under way finishes and its outcome is recorded; no message or blob is taken after the signal',
+    { timeout: 180_000 },
+    async () => {
+      const { local, pipeline, jobId, dataDirectory } = await startWithACallUnderWay();
+      local.signal('SIGINT');
+      await waitFor(() => local.output().includes('SIGINT: draining'), { description: 'the drain to start' });
+      // Work that arrives while draining: a queue message and a new input file. Neither may be taken.
+      const requests = QueueServiceClient.fromConnectionString(local.settings['AzureWebJobsStorage']!).getQueueClient(
+        pipeline.settings['REQUEST_QUEUE']!,
+      );
+      await requests.sendMessage(Buffer.from('{"arrived":"while draining"}').toString('base64'));
+      const lateJob = await pipeline.submit(
+        'late.jsonl',
+        `${JSON.stringify({ custom_id: 'late', body: { messages: [{ role: 'user', content: 'Hi' }] } })}\n`,
+      );
+      pipeline.close();
+      gate.release();
+      expect(await local.exited).toEqual({ code: 0, signal: null });
+      expect(local.output()).toContain('Stopped.');
 
-    // What the stopped local mode left in its data directory.
-    const stack = await startLocalStack({ dataDirectory });
-    const after = await createPipeline(stack, phi3());
-    try {
-      const outcomes = [];
-      for await (const outcome of after.jobs.listOutcomes(jobId)) outcomes.push(outcome);
-      expect(outcomes.map((o) => [o.customId, o.status])).toEqual([['only', 'succeeded']]);
-      expect(gate.answered()).toBe(1);
-      const waiting = await QueueServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!)
-        .getQueueClient(pipeline.settings['REQUEST_QUEUE']!)
-        .peekMessages({ numberOfMessages: 32 });
-      expect(waiting.peekedMessageItems.map((m) => [Buffer.from(m.messageText, 'base64').toString(), m.dequeueCount])).toEqual([
-        ['{"arrived":"while draining"}', 0],
-      ]);
-      expect(await after.jobs.getJob(lateJob)).toBeUndefined();
-    } finally {
-      after.close();
-      await stack.close();
-    }
-  });
+      // What the stopped local mode left in its data directory.
+      const stack = await startLocalStack({ dataDirectory });
+      const after = await createPipeline(stack, phi3());
+      try {
+        const outcomes = [];
+        for await (const outcome of after.jobs.listOutcomes(jobId)) outcomes.push(outcome);
+        expect(outcomes.map((o) => [o.customId, o.status])).toEqual([['only', 'succeeded']]);
+        expect(gate.answered()).toBe(1);
+        const waiting = await QueueServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!)
+          .getQueueClient(pipeline.settings['REQUEST_QUEUE']!)
+          .peekMessages({ numberOfMessages: 32 });
+        expect(
+          waiting.peekedMessageItems.map((m) => [Buffer.from(m.messageText, 'base64').toString(), m.dequeueCount]),
+        ).toEqual([['{"arrived":"while draining"}', 0]]);
+        expect(await after.jobs.getJob(lateJob)).toBeUndefined();
+      } finally {
+        after.close();
+        await stack.close();
+      }
+    },
+  );
 
   test('a second Ctrl-C exits at once, with the call still under way', { timeout: 180_000 }, async () => {
     const { local } = await startWithACallUnderWay();
@@ -145,13 +172,17 @@ describe('npm start on Ctrl-C', () => {
     expect(gate.answered()).toBe(0);
   });
 
-  test('the drain is bounded by LOCAL_STOP_TIMEOUT_MS: a call that never ends does not keep it running', { timeout: 180_000 }, async () => {
-    const { local } = await startWithACallUnderWay({ LOCAL_STOP_TIMEOUT_MS: '500' });
-    local.signal('SIGTERM');
-    expect(await local.exited).toEqual({ code: 0, signal: null });
-    expect(local.output()).toContain('up to 0.5 s');
-    expect(gate.held()).toBe(1);
-  });
+  test(
+    'the drain is bounded by LOCAL_STOP_TIMEOUT_MS: a call that never ends does not keep it running',
+    { timeout: 180_000 },
+    async () => {
+      const { local } = await startWithACallUnderWay({ LOCAL_STOP_TIMEOUT_MS: '500' });
+      local.signal('SIGTERM');
+      expect(await local.exited).toEqual({ code: 0, signal: null });
+      expect(local.output()).toContain('up to 0.5 s');
+      expect(gate.held()).toBe(1);
+    },
+  );
 });
 
 describe('npm start -- --fresh', () => {
@@ -173,7 +204,9 @@ describe('npm start -- --fresh', () => {
     const dataDirectory = await mkdtemp(join(tmpdir(), 'local-mode-'));
     directories.push(dataDirectory);
     const before = await startLocalStack({ dataDirectory });
-    await BlobServiceClient.fromConnectionString(before.settings['AzureWebJobsStorage']!).getContainerClient('kept-before').create();
+    await BlobServiceClient.fromConnectionString(before.settings['AzureWebJobsStorage']!)
+      .getContainerClient('kept-before')
+      .create();
     await before.close();
 
     const local = await spawnLocalMode({ nodeArgs: ['--import', loader], env: env(dataDirectory), args: ['--fresh'] });
@@ -191,7 +224,9 @@ describe('npm start -- --fresh', () => {
     const dataDirectory = await mkdtemp(join(tmpdir(), 'local-mode-'));
     directories.push(dataDirectory);
     await writeFile(join(dataDirectory, 'notes.txt'), 'mine');
-    await expect(spawnLocalMode({ nodeArgs: ['--import', loader], env: env(dataDirectory), args: ['--fresh'] })).rejects.toThrow(
+    await expect(
+      spawnLocalMode({ nodeArgs: ['--import', loader], env: env(dataDirectory), args: ['--fresh'] }),
+    ).rejects.toThrow(
       /Setting LOCAL_DATA_DIR: expected a directory holding only local-mode data for --fresh to delete \(it also holds notes.txt\)/,
     );
     expect(await readdir(dataDirectory)).toEqual(['notes.txt']);

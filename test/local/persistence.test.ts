@@ -66,14 +66,26 @@ describe('local stack with a data directory', () => {
       await queue.sendMessage('first');
       await queue.sendMessage('second');
       const received = await queue.receiveMessages({ numberOfMessages: 1 });
-      await queue.deleteMessage(received.receivedMessageItems[0]!.messageId, received.receivedMessageItems[0]!.popReceipt);
+      await queue.deleteMessage(
+        received.receivedMessageItems[0]!.messageId,
+        received.receivedMessageItems[0]!.popReceipt,
+      );
 
       const { database } = await cosmos.databases.createIfNotExists({ id: 'kept' });
-      const { container: docs } = await database.containers.createIfNotExists({ id: 'docs', partitionKey: { paths: ['/pk'] } });
-      for (let i = 0; i < 20; i += 1) await docs.items.create<Doc>({ id: `d${String(i).padStart(2, '0')}`, pk: `p${i % 3}`, n: i });
+      const { container: docs } = await database.containers.createIfNotExists({
+        id: 'docs',
+        partitionKey: { paths: ['/pk'] },
+      });
+      for (let i = 0; i < 20; i += 1)
+        await docs.items.create<Doc>({ id: `d${String(i).padStart(2, '0')}`, pk: `p${i % 3}`, n: i });
       await docs.items.upsert<Doc>({ id: 'd01', pk: 'p1', n: 101 });
       const { resource: current } = await docs.item('d02', 'p2').read<Doc>();
-      await docs.item('d02', 'p2').replace<Doc>({ id: 'd02', pk: 'p2', n: 102 }, { accessCondition: { type: 'IfMatch', condition: current!._etag! } });
+      await docs
+        .item('d02', 'p2')
+        .replace<Doc>(
+          { id: 'd02', pk: 'p2', n: 102 },
+          { accessCondition: { type: 'IfMatch', condition: current!._etag! } },
+        );
       await docs.item('d03', 'p0').patch([{ op: 'incr', path: '/n', value: 100 }]);
       await docs.item('d04', 'p1').delete();
       etagBeforeKill = (await docs.item('d05', 'p2').read<Doc>()).resource!._etag!;
@@ -89,18 +101,27 @@ describe('local stack with a data directory', () => {
       const container = blobsAgain.getContainerClient('kept');
       expect((await container.getBlobClient('a.txt').downloadToBuffer()).toString()).toBe('hello');
       expect(await container.getBlobClient('gone.txt').exists()).toBe(false);
-      const queue = QueueServiceClient.fromConnectionString(second.settings[localStackSettingNames.storage]!).getQueueClient('kept');
+      const queue = QueueServiceClient.fromConnectionString(
+        second.settings[localStackSettingNames.storage]!,
+      ).getQueueClient('kept');
       const peeked = await queue.peekMessages({ numberOfMessages: 32 });
       expect(peeked.peekedMessageItems.map((m) => m.messageText)).toEqual(['second']);
 
       const docs = again.database('kept').container('docs');
       const kept = await allDocs(docs);
-      expect(kept.map((d) => d.id)).toEqual(Array.from({ length: 20 }, (_, i) => `d${String(i).padStart(2, '0')}`).filter((id) => id !== 'd04'));
+      expect(kept.map((d) => d.id)).toEqual(
+        Array.from({ length: 20 }, (_, i) => `d${String(i).padStart(2, '0')}`).filter((id) => id !== 'd04'),
+      );
       expect(kept.find((d) => d.id === 'd01')?.n).toBe(101);
       expect(kept.find((d) => d.id === 'd02')?.n).toBe(102);
       expect(kept.find((d) => d.id === 'd03')?.n).toBe(103);
       // Etags survive: a conditional write made with one read before the kill still succeeds.
-      await docs.item('d05', 'p2').replace<Doc>({ id: 'd05', pk: 'p2', n: 105 }, { accessCondition: { type: 'IfMatch', condition: etagBeforeKill } });
+      await docs
+        .item('d05', 'p2')
+        .replace<Doc>(
+          { id: 'd05', pk: 'p2', n: 105 },
+          { accessCondition: { type: 'IfMatch', condition: etagBeforeKill } },
+        );
       // New documents get new resource ids: none overwrites one written before the kill.
       for (let i = 20; i < 30; i += 1) await docs.items.create<Doc>({ id: `d${i}`, pk: `p${i % 3}`, n: i });
       expect(await allDocs(docs)).toHaveLength(29);
@@ -118,7 +139,10 @@ describe('local stack with a data directory', () => {
     const cosmos = await cosmosFrom(first.settings);
     try {
       const { database } = await cosmos.databases.createIfNotExists({ id: 'kept' });
-      const { container } = await database.containers.createIfNotExists({ id: 'docs', partitionKey: { paths: ['/pk'] } });
+      const { container } = await database.containers.createIfNotExists({
+        id: 'docs',
+        partitionKey: { paths: ['/pk'] },
+      });
       for (let n = 0; n < 200; n += 1) await container.items.upsert<Doc>({ id: 'counter', pk: 'p', n });
       // One compaction at start, then more as 200 writes of the same document pass 4 KB each time.
       expect(first.cosmos?.journalStats()?.compactions).toBeGreaterThan(2);
@@ -146,7 +170,9 @@ describe('local stack with a data directory', () => {
     const thirdClient = await cosmosFrom(third.settings);
     try {
       expect(third.cosmos?.journalStats()).toMatchObject({ tornRecordIgnored: false });
-      expect((await thirdClient.database('kept').container('docs').item('counter', 'p').read<Doc>()).resource?.n).toBe(200);
+      expect((await thirdClient.database('kept').container('docs').item('counter', 'p').read<Doc>()).resource?.n).toBe(
+        200,
+      );
     } finally {
       thirdClient.dispose();
       await third.close();
@@ -182,7 +208,10 @@ describe('COSMOS_ENDPOINT pointing at another Cosmos endpoint (as for the Cosmos
     const client = createCosmosClient(config.cosmos);
     try {
       const { database } = await client.databases.createIfNotExists({ id: 'emulated' });
-      const { container } = await database.containers.createIfNotExists({ id: 'docs', partitionKey: { paths: ['/pk'] } });
+      const { container } = await database.containers.createIfNotExists({
+        id: 'docs',
+        partitionKey: { paths: ['/pk'] },
+      });
       await container.items.create<Doc>({ id: 'a', pk: 'p', n: 1 });
       expect((await container.item('a', 'p').read<Doc>()).resource?.n).toBe(1);
     } finally {

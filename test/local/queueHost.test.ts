@@ -9,7 +9,10 @@ import {
   type QueueClient,
 } from '@azure/storage-queue';
 import { describe, expect, test } from 'vitest';
-import { createLocalFunctionsHost, type CreateLocalFunctionsHostOptions } from '../../dev/local/host/LocalFunctionsHost.js';
+import {
+  createLocalFunctionsHost,
+  type CreateLocalFunctionsHostOptions,
+} from '../../dev/local/host/LocalFunctionsHost.js';
 import { azuriteAccount } from '../../dev/local/stack/startAzurite.js';
 import { recordInvocations } from '../support/invocations.js';
 import { withLocalStack } from '../support/localStack.js';
@@ -46,7 +49,11 @@ function setUp(overrides: Partial<CreateLocalFunctionsHostOptions> = {}): QueueT
     options: {
       entryModules: [entry],
       hostJsonPath,
-      env: { AzureWebJobsStorage: local.stack.azurite.connectionString, ITEMS_QUEUE: itemsQueue, FORWARD_QUEUE: forwardQueue },
+      env: {
+        AzureWebJobsStorage: local.stack.azurite.connectionString,
+        ITEMS_QUEUE: itemsQueue,
+        FORWARD_QUEUE: forwardQueue,
+      },
       httpEnabled: false,
       ...overrides,
     },
@@ -89,7 +96,12 @@ describe('local host: queue triggers', () => {
       const failedAt = Date.now();
       await host.pollQueuesNow();
       const failed = await invocations.next((e) => e.outcome === 'failed');
-      expect(failed.trigger).toMatchObject({ type: 'queue', dequeueCount: 1, disposition: 'retryScheduled', queueName: ctx.itemsQueue });
+      expect(failed.trigger).toMatchObject({
+        type: 'queue',
+        dequeueCount: 1,
+        disposition: 'retryScheduled',
+        queueName: ctx.itemsQueue,
+      });
       // The server put the message back with host.json's visibilityTimeout (1 s; its clock has 1 s resolution).
       const nextVisibleOn = failed.trigger.type === 'queue' ? failed.trigger.nextVisibleOn : undefined;
       expect(nextVisibleOn?.getTime()).toBeGreaterThanOrEqual(Math.floor(failedAt / 1000) * 1000 + 1000);
@@ -114,9 +126,12 @@ describe('local host: queue triggers', () => {
     try {
       const original = toBase64({ id: 'doomed', failUntilDequeueCount: 99 });
       await ctx.items.sendMessage(original);
-      const poisoned = await invocations.next((e) => e.trigger.type === 'queue' && e.trigger.disposition === 'poisoned', {
-        timeoutInMs: 20_000,
-      });
+      const poisoned = await invocations.next(
+        (e) => e.trigger.type === 'queue' && e.trigger.disposition === 'poisoned',
+        {
+          timeoutInMs: 20_000,
+        },
+      );
       // host.json (test copy) says maxDequeueCount 3.
       expect(poisoned.trigger).toMatchObject({ dequeueCount: 3 });
       expect(invocations.events.filter((e) => e.functionName === 'processItem').map((e) => e.outcome)).toEqual([
@@ -142,7 +157,9 @@ describe('local host: queue triggers', () => {
       await ctx.items.sendMessage('not base64 at all!');
       await host.pollQueuesNow();
       const poison = ctx.queues.getQueueClient(`${ctx.itemsQueue}-poison`);
-      expect((await poison.peekMessages()).peekedMessageItems.map((m) => m.messageText)).toEqual(['not base64 at all!']);
+      expect((await poison.peekMessages()).peekedMessageItems.map((m) => m.messageText)).toEqual([
+        'not base64 at all!',
+      ]);
       expect(receivedBy('processItem').some((r) => r.input === 'not base64 at all!')).toBe(false);
     } finally {
       await host.stop();
@@ -157,12 +174,16 @@ describe('local host: queue triggers', () => {
     try {
       const ids = Array.from({ length: 12 }, (_, i) => `batch-${i}`);
       await Promise.all(
-        ids.map((id, i) => ctx.items.sendMessage(toBase64({ id, failUntilDequeueCount: i % 4 === 0 ? 1 : undefined, forward: i === 5 }))),
+        ids.map((id, i) =>
+          ctx.items.sendMessage(toBase64({ id, failUntilDequeueCount: i % 4 === 0 ? 1 : undefined, forward: i === 5 })),
+        ),
       );
       await invocations.atLeast(ids.length, (e) => e.functionName === 'processItem' && e.outcome === 'succeeded', {
         timeoutInMs: 20_000,
       });
-      const forwarded = await invocations.atLeast(2, (e) => e.functionName === 'recordForwarded', { timeoutInMs: 20_000 });
+      const forwarded = await invocations.atLeast(2, (e) => e.functionName === 'recordForwarded', {
+        timeoutInMs: 20_000,
+      });
       expect(forwarded.every((e) => e.outcome === 'succeeded')).toBe(true);
       const inputs = receivedBy('recordForwarded')
         .map((r) => r.input as { from: string; n: number })
@@ -190,7 +211,10 @@ describe('local host: queue triggers', () => {
 
   test('a missing connection fails start with a clear error', async () => {
     const ctx = setUp();
-    const host = createLocalFunctionsHost({ ...ctx.options, env: { ITEMS_QUEUE: ctx.itemsQueue, FORWARD_QUEUE: ctx.forwardQueue } });
+    const host = createLocalFunctionsHost({
+      ...ctx.options,
+      env: { ITEMS_QUEUE: ctx.itemsQueue, FORWARD_QUEUE: ctx.forwardQueue },
+    });
     await expect(host.start()).rejects.toMatchObject({
       code: 'MissingConnection',
       message: expect.stringContaining('AzureWebJobsStorage__queueServiceUri'),

@@ -33,7 +33,10 @@ describe('route templates', () => {
   });
 
   test('several parameters in one segment', () => {
-    expect(compileRouteTemplate('files/{name}.{ext}').match('files/report.final.pdf')).toEqual({ name: 'report', ext: 'final.pdf' });
+    expect(compileRouteTemplate('files/{name}.{ext}').match('files/report.final.pdf')).toEqual({
+      name: 'report',
+      ext: 'final.pdf',
+    });
   });
 
   test('bad templates fail with the template in the message', () => {

@@ -41,15 +41,17 @@ describe('startAzurite', () => {
       expect(azurite.blobEndpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1$/);
       expect(azurite.connectionString).toContain(`BlobEndpoint=${azurite.blobEndpoint};`);
 
-      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(uniqueName('ctr'));
+      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
+        uniqueName('ctr'),
+      );
       await container.create();
       const blob = container.getBlockBlobClient('folder/data.jsonl');
       const uploaded = await blob.upload('{"a":1}\n', 8, { metadata: { kind: 'input' } });
       expect((await blob.downloadToBuffer()).toString('utf8')).toBe('{"a":1}\n');
       expect((await blob.getProperties()).metadata).toEqual({ kind: 'input' });
-      await expect(
-        blob.upload('again', 5, { conditions: { ifNoneMatch: '*' } }),
-      ).rejects.toMatchObject({ statusCode: 409 });
+      await expect(blob.upload('again', 5, { conditions: { ifNoneMatch: '*' } })).rejects.toMatchObject({
+        statusCode: 409,
+      });
       expect(uploaded.etag).toBeTruthy();
 
       const queue = QueueServiceClient.fromConnectionString(azurite.connectionString).getQueueClient(uniqueName('q'));
@@ -64,7 +66,8 @@ describe('startAzurite', () => {
       expect((await queue.receiveMessages({ numberOfMessages: 32 })).receivedMessageItems).toHaveLength(0);
       // Visible again at once after an update with visibility 0; the dequeue count goes up.
       await queue.updateMessage(message?.messageId ?? '', message?.popReceipt ?? '', undefined, 0);
-      const second = (await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 30 })).receivedMessageItems;
+      const second = (await queue.receiveMessages({ numberOfMessages: 32, visibilityTimeout: 30 }))
+        .receivedMessageItems;
       expect(second[0]?.dequeueCount).toBe(2);
       await queue.deleteMessage(second[0]?.messageId ?? '', second[0]?.popReceipt ?? '');
       expect((await queue.peekMessages({ numberOfMessages: 32 })).peekedMessageItems).toHaveLength(0);
@@ -81,7 +84,9 @@ describe('startAzurite', () => {
     try {
       const name = uniqueName('shared');
       await BlobServiceClient.fromConnectionString(one.connectionString).getContainerClient(name).create();
-      const exists = await BlobServiceClient.fromConnectionString(two.connectionString).getContainerClient(name).exists();
+      const exists = await BlobServiceClient.fromConnectionString(two.connectionString)
+        .getContainerClient(name)
+        .exists();
       expect(exists).toBe(false);
     } finally {
       await Promise.all([one.close(), two.close()]);
@@ -100,19 +105,34 @@ describe('startCosmos', () => {
     try {
       expect(await readFile(caCertPath, 'utf8')).toBe(cosmos.caCertPem);
       const { database } = await client.databases.createIfNotExists({ id: uniqueName('db') });
-      const { container } = await database.containers.createIfNotExists({ id: 'jobs', partitionKey: { paths: ['/pk'] } });
+      const { container } = await database.containers.createIfNotExists({
+        id: 'jobs',
+        partitionKey: { paths: ['/pk'] },
+      });
       await container.items.create({ id: 'a', pk: 'p1', n: 1 });
       await container.items.create({ id: 'b', pk: 'p1', n: 2 });
       await expect(container.items.create({ id: 'a', pk: 'p1' })).rejects.toMatchObject({ code: 409 });
       const { resource } = await container.item('a', 'p1').read<{ n: number }>();
       expect(resource?.n).toBe(1);
       const { resources } = await container.items
-        .query<{ id: string }>({ query: 'SELECT c.id FROM c WHERE c.pk = @pk AND c.n > @n', parameters: [{ name: '@pk', value: 'p1' }, { name: '@n', value: 1 }] })
+        .query<{ id: string }>({
+          query: 'SELECT c.id FROM c WHERE c.pk = @pk AND c.n > @n',
+          parameters: [
+            { name: '@pk', value: 'p1' },
+            { name: '@n', value: 1 },
+          ],
+        })
         .fetchAll();
       expect(resources.map((r) => r.id)).toEqual(['b']);
 
       // Without the agent, TLS verification rejects the self-signed certificate.
-      const untrusting = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, connectionPolicy: { retryOptions: { maxRetryAttemptCount: 0, fixedRetryIntervalInMilliseconds: 0, maxWaitTimeInSeconds: 1 } } });
+      const untrusting = new CosmosClient({
+        endpoint: cosmos.endpoint,
+        key: cosmos.key,
+        connectionPolicy: {
+          retryOptions: { maxRetryAttemptCount: 0, fixedRetryIntervalInMilliseconds: 0, maxWaitTimeInSeconds: 1 },
+        },
+      });
       await expect(untrusting.databases.readAll().fetchAll()).rejects.toThrow();
       untrusting.dispose();
     } finally {
@@ -126,21 +146,33 @@ describe('startCosmos', () => {
     await expectNoHandlesBeyond(baseline);
   });
 
-  test('answers the SDK\'s query-plan requests at once, without running the query', async () => {
+  test("answers the SDK's query-plan requests at once, without running the query", async () => {
     const cosmos = await startCosmos();
     const agent = createLocalCosmosAgent(cosmos.caCertPem);
     const client = new CosmosClient({ endpoint: cosmos.endpoint, key: cosmos.key, agent });
     try {
       const databaseId = uniqueName('db');
       const { database } = await client.databases.createIfNotExists({ id: databaseId });
-      const { container } = await database.containers.createIfNotExists({ id: 'items', partitionKey: { paths: ['/pk'] } });
+      const { container } = await database.containers.createIfNotExists({
+        id: 'items',
+        partitionKey: { paths: ['/pk'] },
+      });
       await container.items.create({ id: 'a', pk: 'p1', n: 1 });
       const query = { query: 'SELECT c.id FROM c WHERE c.pk = @pk', parameters: [{ name: '@pk', value: 'p1' }] };
       const ask = (headers: Record<string, string>) =>
         new Promise<{ status: number; body: string }>((resolve, reject) => {
           const request = httpsRequest(
             new URL(`dbs/${databaseId}/colls/items/docs`, cosmos.endpoint),
-            { method: 'POST', agent, headers: { 'content-type': 'application/query+json', 'x-ms-documentdb-isquery': 'True', 'x-ms-documentdb-partitionkey': '["p1"]', ...headers } },
+            {
+              method: 'POST',
+              agent,
+              headers: {
+                'content-type': 'application/query+json',
+                'x-ms-documentdb-isquery': 'True',
+                'x-ms-documentdb-partitionkey': '["p1"]',
+                ...headers,
+              },
+            },
             (response) => {
               let body = '';
               response.on('data', (chunk: Buffer) => (body += chunk.toString()));
@@ -197,14 +229,22 @@ describe('startLocalStack', () => {
   test('honours fixed ports', async () => {
     // Find three free ports, then ask for them explicitly.
     const probe = await startLocalStack();
-    const ports = [portOf(probe.azurite.blobEndpoint), portOf(probe.azurite.queueEndpoint), portOf(probe.cosmos?.endpoint ?? '')];
+    const ports = [
+      portOf(probe.azurite.blobEndpoint),
+      portOf(probe.azurite.queueEndpoint),
+      portOf(probe.cosmos?.endpoint ?? ''),
+    ];
     await probe.close();
     const stack = await startLocalStack({
       azurite: { blobPort: ports[0], queuePort: ports[1] },
       cosmos: { port: ports[2] },
     });
     try {
-      expect([portOf(stack.azurite.blobEndpoint), portOf(stack.azurite.queueEndpoint), portOf(stack.cosmos?.endpoint ?? '')]).toEqual(ports);
+      expect([
+        portOf(stack.azurite.blobEndpoint),
+        portOf(stack.azurite.queueEndpoint),
+        portOf(stack.cosmos?.endpoint ?? ''),
+      ]).toEqual(ports);
     } finally {
       await stack.close();
     }

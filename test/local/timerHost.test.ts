@@ -2,7 +2,10 @@ import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { describe, expect, test } from 'vitest';
 import { blobReceiptsContainerName } from '../../dev/local/host/BlobListener.js';
-import { createLocalFunctionsHost, type CreateLocalFunctionsHostOptions } from '../../dev/local/host/LocalFunctionsHost.js';
+import {
+  createLocalFunctionsHost,
+  type CreateLocalFunctionsHostOptions,
+} from '../../dev/local/host/LocalFunctionsHost.js';
 import { parseTimerSchedule } from '../../dev/local/host/timerSchedule.js';
 import { recordInvocations } from '../support/invocations.js';
 import { withLocalStack } from '../support/localStack.js';
@@ -15,7 +18,10 @@ const hostJsonPath = fileURLToPath(new URL('./fixtures/host.json', import.meta.u
 
 const local = withLocalStack({ cosmos: false });
 
-function options(schedule: string, overrides: Partial<CreateLocalFunctionsHostOptions> = {}): CreateLocalFunctionsHostOptions {
+function options(
+  schedule: string,
+  overrides: Partial<CreateLocalFunctionsHostOptions> = {},
+): CreateLocalFunctionsHostOptions {
   return {
     entryModules: [entry],
     hostJsonPath,
@@ -54,7 +60,11 @@ describe('local host: timer triggers', () => {
     await host.start();
     try {
       const event = await host.invokeTimer('tick');
-      expect(event).toMatchObject({ functionName: 'tick', outcome: 'succeeded', trigger: { type: 'timer', isPastDue: false } });
+      expect(event).toMatchObject({
+        functionName: 'tick',
+        outcome: 'succeeded',
+        trigger: { type: 'timer', isPastDue: false },
+      });
       const timer = receivedBy('tick').find((r) => r.invocationId === event.invocationId)?.input;
       expect(timer).toMatchObject({ isPastDue: false, schedule: { adjustForDST: true } });
       expect(timer).toHaveProperty('scheduleStatus.next');
@@ -93,9 +103,15 @@ describe('local host: timer triggers', () => {
   test('runOnStartup and past-due occurrences run at start', async () => {
     const hostOptions = options('0 0 0 1 1 *');
     // A status saying an occurrence was due in the past, as a host that was down would leave it.
-    const container = BlobServiceClient.fromConnectionString(local.stack.azurite.connectionString).getContainerClient(blobReceiptsContainerName);
+    const container = BlobServiceClient.fromConnectionString(local.stack.azurite.connectionString).getContainerClient(
+      blobReceiptsContainerName,
+    );
     await container.createIfNotExists();
-    const status = JSON.stringify({ Last: '2020-01-01T00:00:00.000Z', Next: '2021-01-01T00:00:00.000Z', LastUpdated: '2020-01-01T00:00:00.000Z' });
+    const status = JSON.stringify({
+      Last: '2020-01-01T00:00:00.000Z',
+      Next: '2021-01-01T00:00:00.000Z',
+      LastUpdated: '2020-01-01T00:00:00.000Z',
+    });
     await container
       .getBlockBlobClient(`timers/${String(hostOptions.hostId)}/Host.Functions.tick/status`)
       .upload(status, Buffer.byteLength(status));
@@ -105,7 +121,9 @@ describe('local host: timer triggers', () => {
     try {
       const startup = await invocations.next((e) => e.functionName === 'startupTick');
       expect(startup).toMatchObject({ outcome: 'succeeded', trigger: { type: 'timer', isPastDue: false } });
-      const pastDue = await invocations.next((e) => e.functionName === 'tick' && e.trigger.type === 'timer' && e.trigger.isPastDue);
+      const pastDue = await invocations.next(
+        (e) => e.functionName === 'tick' && e.trigger.type === 'timer' && e.trigger.isPastDue,
+      );
       expect(pastDue.trigger).toMatchObject({ scheduledFor: new Date('2021-01-01T00:00:00.000Z') });
       const timer = receivedBy('tick').find((r) => r.invocationId === pastDue.invocationId)?.input;
       expect(timer).toMatchObject({ isPastDue: true, scheduleStatus: { last: '2020-01-01T00:00:00.000Z' } });

@@ -13,7 +13,16 @@
  * Only committed files are in the clone: commit before running this.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -37,7 +46,19 @@ const FORBIDDEN_PACKAGES = [
   'esbuild',
   'fast-check',
 ];
-const FORBIDDEN_TOP_LEVEL = ['test', 'docs', '.git', '.local', 'examples', 'dev', 'cli', 'scripts', 'src', 'infra', '.azure'];
+const FORBIDDEN_TOP_LEVEL = [
+  'test',
+  'docs',
+  '.git',
+  '.local',
+  'examples',
+  'dev',
+  'cli',
+  'scripts',
+  'src',
+  'infra',
+  '.azure',
+];
 
 interface Registration {
   readonly name: string;
@@ -59,7 +80,9 @@ function run(command: string, args: readonly string[], cwd: string): string {
   const result = spawnSync(command, args, { cwd, env: cleanEnv(), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (result.error) throw result.error;
   if (result.status !== 0) {
-    throw new Error(`${command} ${args.join(' ')} failed in ${cwd} (${String(result.status)}):\n${result.stdout}\n${result.stderr}`);
+    throw new Error(
+      `${command} ${args.join(' ')} failed in ${cwd} (${String(result.status)}):\n${result.stdout}\n${result.stderr}`,
+    );
   }
   console.log(`${command} ${args.join(' ')}: ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
   return result.stdout;
@@ -90,7 +113,15 @@ function walkFiles(dir: string, prefix = ''): string[] {
 function normalise(registrations: readonly Registration[]): Record<string, unknown[]> {
   return Object.fromEntries(
     registrations
-      .map((r) => [r.name, Object.values(r.bindings).map((b) => JSON.stringify(b)).sort()] as const)
+      .map(
+        (r) =>
+          [
+            r.name,
+            Object.values(r.bindings)
+              .map((b) => JSON.stringify(b))
+              .sort(),
+          ] as const,
+      )
       .sort(([a], [b]) => (a < b ? -1 : 1)),
   );
 }
@@ -117,7 +148,8 @@ describe('the package azd deploys (replayed in a clean clone)', () => {
     const hook = (name: string) => service('hooks', name, 'posix', 'run');
 
     // 1. restore
-    if (!dependenciesUpToDate(projectDir)) run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], projectDir);
+    if (!dependenciesUpToDate(projectDir))
+      run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], projectDir);
     // 2. prepackage hook (service hooks run in the service's folder)
     const prepackage = hook('prepackage');
     if (typeof prepackage === 'string') run('sh', ['-c', prepackage], projectDir);
@@ -171,7 +203,9 @@ describe('the package azd deploys (replayed in a clean clone)', () => {
     expect([...new Set(files.filter((f) => f.startsWith('dist/')).map((f) => f.split('/')[1]))]).toEqual(['src']);
     const present = FORBIDDEN_PACKAGES.filter((name) => existsSync(join(unpacked, 'node_modules', name)));
     expect(present).toEqual([]);
-    expect(files.filter((file) => /(^|\/)(\.git|\.local|__tests__)\//.test(file) || file.endsWith('.test.js'))).toEqual([]);
+    expect(files.filter((file) => /(^|\/)(\.git|\.local|__tests__)\//.test(file) || file.endsWith('.test.js'))).toEqual(
+      [],
+    );
   });
 
   it(`is at most ${MAX_UNPACKED_BYTES / 1e6} MB unpacked`, () => {
@@ -215,7 +249,7 @@ function writeProbe(compiledHostDir: string, probeDir: string): string {
     probe,
     [
       `const { loadFunctionApp } = await import(${JSON.stringify(pathToFileURL(capture).href)});`,
-      "const app = await loadFunctionApp([process.argv[2]]);",
+      'const app = await loadFunctionApp([process.argv[2]]);',
       'const functions = app.functions.map((fn) => ({ name: fn.metadata.name, bindings: fn.metadata.bindings }));',
       'process.stdout.write(JSON.stringify({ functions, httpStream: app.httpStream }));',
       'process.exit(0);',
@@ -234,5 +268,8 @@ function loadPackagedApp(probe: string, unpacked: string): { functions: Registra
     dir = parent;
   }
   const entry = join(unpacked, 'dist/src/index.js');
-  return JSON.parse(run(process.execPath, [probe, entry], unpacked)) as { functions: Registration[]; httpStream: boolean };
+  return JSON.parse(run(process.execPath, [probe, entry], unpacked)) as {
+    functions: Registration[];
+    httpStream: boolean;
+  };
 }

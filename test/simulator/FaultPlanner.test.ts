@@ -48,8 +48,16 @@ describe('FaultPlanner', () => {
   it('puts 429 bursts at the end of every run of everyN requests', () => {
     const planner = plannerWith({ burst429: { everyN: 5, length: 2, retryAfterInMs: 1_000 } });
     expect(kinds(planner, 10)).toEqual([
-      'none', 'none', 'none', 'burst_429', 'burst_429',
-      'none', 'none', 'none', 'burst_429', 'burst_429',
+      'none',
+      'none',
+      'none',
+      'burst_429',
+      'burst_429',
+      'none',
+      'none',
+      'none',
+      'burst_429',
+      'burst_429',
     ]);
   });
 

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { generationTimeInMs, LatencyModel, lognormalMultiplier, streamSteps } from '../../dev/simulator/LatencyModel.js';
+import {
+  generationTimeInMs,
+  LatencyModel,
+  lognormalMultiplier,
+  streamSteps,
+} from '../../dev/simulator/LatencyModel.js';
 import { DEFAULT_LATENCY_SETTINGS } from '../../dev/simulator/settings.js';
 
 const quantile = (values: readonly number[], q: number): number => {
@@ -9,14 +14,26 @@ const quantile = (values: readonly number[], q: number): number => {
 
 describe('LatencyModel', () => {
   it('gives every request the same speed without a tail', () => {
-    const model = new LatencyModel({ ...DEFAULT_LATENCY_SETTINGS, baseInMs: 100, perCompletionTokenInMs: 20, jitterInMs: 50 });
+    const model = new LatencyModel({
+      ...DEFAULT_LATENCY_SETTINGS,
+      baseInMs: 100,
+      perCompletionTokenInMs: 20,
+      jitterInMs: 50,
+    });
     const timing = model.next(0.5);
     expect(timing).toEqual({ firstTokenInMs: 125, perTokenInMs: 20, multiplier: 1 });
     expect(generationTimeInMs(timing, 10)).toBe(325);
   });
 
   it('draws a heavy-tailed multiplier with mean 1, the same sequence for the same seed', () => {
-    const settings = { ...DEFAULT_LATENCY_SETTINGS, baseInMs: 1_000, perCompletionTokenInMs: 0, jitterInMs: 0, tailSigma: 0.6, seed: 42 };
+    const settings = {
+      ...DEFAULT_LATENCY_SETTINGS,
+      baseInMs: 1_000,
+      perCompletionTokenInMs: 0,
+      jitterInMs: 0,
+      tailSigma: 0.6,
+      seed: 42,
+    };
     const draw = (model: LatencyModel) => Array.from({ length: 4_000 }, () => model.next(0).multiplier);
     const multipliers = draw(new LatencyModel(settings));
     expect(draw(new LatencyModel(settings))).toEqual(multipliers);
@@ -51,7 +68,12 @@ describe('streamSteps', () => {
     const timing = { firstTokenInMs: 300, perTokenInMs: 25, multiplier: 1 };
     const steps = streamSteps('Simulated answer abc the end.', 9, timing);
     expect(steps[0]).toEqual({ content: '', delayInMs: 300 });
-    expect(steps.slice(1).map((step) => step.content).join('')).toBe('Simulated answer abc the end.');
+    expect(
+      steps
+        .slice(1)
+        .map((step) => step.content)
+        .join(''),
+    ).toBe('Simulated answer abc the end.');
     expect(steps.slice(1).every((step) => step.delayInMs > 0)).toBe(true);
     expect(steps.reduce((sum, step) => sum + step.delayInMs, 0)).toBe(generationTimeInMs(timing, 9));
   });

@@ -24,7 +24,9 @@ describe('simulatedCompletion', () => {
     const first = simulatedCompletion(body('What is 2 + 2?'), counter);
     expect(simulatedCompletion(body('What is 2 + 2?'), counter)).toEqual(first);
     expect(simulatedCompletion(body('What is 2 + 3?'), counter).content).not.toBe(first.content);
-    expect(first.content.startsWith(`Simulated answer ${hashMessages(body('What is 2 + 2?').messages).slice(0, 12)} `)).toBe(true);
+    expect(
+      first.content.startsWith(`Simulated answer ${hashMessages(body('What is 2 + 2?').messages).slice(0, 12)} `),
+    ).toBe(true);
     expect(first.finishReason).toBe(FinishReason.stop);
     expect(first.completionTokens).toBe(counter.countText(first.content));
   });
@@ -54,12 +56,16 @@ describe('simulatedCompletion', () => {
   it('respects any max_tokens, even one, and reports what the tokenizer counts, with either vocabulary', () => {
     for (const tokenizer of [counter, createTokenCounter('Phi-3-small-8k-instruct')]) {
       fc.assert(
-        fc.property(fc.string({ maxLength: 40 }), fc.option(fc.integer({ min: 1, max: 120 }), { nil: undefined }), (prompt, maxTokens) => {
-          const result = simulatedCompletion(body(prompt, maxTokens), tokenizer);
-          expect(result.completionTokens).toBe(tokenizer.countText(result.content));
-          if (maxTokens !== undefined) expect(result.completionTokens).toBeLessThanOrEqual(maxTokens);
-          expect(result.completionTokens).toBeGreaterThan(0);
-        }),
+        fc.property(
+          fc.string({ maxLength: 40 }),
+          fc.option(fc.integer({ min: 1, max: 120 }), { nil: undefined }),
+          (prompt, maxTokens) => {
+            const result = simulatedCompletion(body(prompt, maxTokens), tokenizer);
+            expect(result.completionTokens).toBe(tokenizer.countText(result.content));
+            if (maxTokens !== undefined) expect(result.completionTokens).toBeLessThanOrEqual(maxTokens);
+            expect(result.completionTokens).toBeGreaterThan(0);
+          },
+        ),
         { numRuns: 200 },
       );
     }

@@ -19,12 +19,17 @@ export interface CallOptions {
 
 /** One undici agent per test file, closed by the file's afterAll. */
 export function createSimulatorClient(agent: Agent) {
-  return async function call(simulator: Phi3Simulator, path: string, options: CallOptions = {}): Promise<SimulatorResponse> {
+  return async function call(
+    simulator: Phi3Simulator,
+    path: string,
+    options: CallOptions = {},
+  ): Promise<SimulatorResponse> {
     const headers: Record<string, string> = { 'content-type': 'application/json', ...options.headers };
     if (options.auth !== false) {
       headers.authorization = `Bearer ${simulator.apiKey}`;
     }
-    const body = options.body === undefined || typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    const body =
+      options.body === undefined || typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     const response = await request(`${simulator.url}${path}`, {
       dispatcher: agent,
       method: options.method ?? (body === undefined ? 'GET' : 'POST'),

@@ -20,7 +20,10 @@ const call = createSimulatorClient(agent);
 const running = new Set<Phi3Simulator>();
 
 async function start(options: StartPhi3SimulatorOptions = {}): Promise<Phi3Simulator> {
-  const simulator = await startPhi3Simulator({ latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 }, ...options });
+  const simulator = await startPhi3Simulator({
+    latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 },
+    ...options,
+  });
   running.add(simulator);
   return simulator;
 }
@@ -99,7 +102,9 @@ describe('chat completions contract', () => {
       const response = await call(simulator, path, { body });
       expect(response.status).toBe(200);
       // Phi-3-small counts with cl100k.
-      expect(response.body.usage.prompt_tokens).toBe(createTokenCounter('Phi-3-small-8k-instruct').countChatPrompt(body.messages));
+      expect(response.body.usage.prompt_tokens).toBe(
+        createTokenCounter('Phi-3-small-8k-instruct').countChatPrompt(body.messages),
+      );
     }
     expect((await call(simulator, '/info')).body).toEqual({
       model_name: 'Phi-3-small-8k-instruct',
@@ -120,7 +125,10 @@ describe('chat completions contract', () => {
   it('logs what was sent, with the custom id and client request id headers, and echoes the client request id', async () => {
     const simulator = await start();
     const body = chat('Log me', { max_tokens: 50 });
-    const response = await call(simulator, '/chat/completions', { body, headers: { [CUSTOM_ID_HEADER]: 'request-7', 'x-ms-client-request-id': 'call-42' } });
+    const response = await call(simulator, '/chat/completions', {
+      body,
+      headers: { [CUSTOM_ID_HEADER]: 'request-7', 'x-ms-client-request-id': 'call-42' },
+    });
     expect(response.headers['x-ms-client-request-id']).toBe('call-42');
     const promptTokens = mini.countChatPrompt(body.messages);
     expect(simulator.log.entries()).toEqual([
@@ -152,7 +160,10 @@ function sseEvents(text: string): string[] {
     });
 }
 
-async function streamChat(simulator: Phi3Simulator, body: unknown): Promise<{ status: number; contentType: string; events: string[] }> {
+async function streamChat(
+  simulator: Phi3Simulator,
+  body: unknown,
+): Promise<{ status: number; contentType: string; events: string[] }> {
   const response = await agent.request({
     origin: simulator.url,
     path: '/chat/completions',
@@ -161,13 +172,21 @@ async function streamChat(simulator: Phi3Simulator, body: unknown): Promise<{ st
     body: JSON.stringify(body),
   });
   const text = await response.body.text();
-  return { status: response.statusCode, contentType: String(response.headers['content-type']), events: sseEvents(text) };
+  return {
+    status: response.statusCode,
+    contentType: String(response.headers['content-type']),
+    events: sseEvents(text),
+  };
 }
 
 describe('streaming', () => {
   it('streams the same answer as chunks, with the usage in a last chunk when include_usage is set', async () => {
     const simulator = await start({ latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
-    const body = chat('Stream me an answer', { max_tokens: 200, stream: true, stream_options: { include_usage: true } });
+    const body = chat('Stream me an answer', {
+      max_tokens: 200,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const response = await streamChat(simulator, body);
     expect(response.status).toBe(200);
     expect(response.contentType).toMatch(/^text\/event-stream/);
@@ -176,7 +195,9 @@ describe('streaming', () => {
     const expected = simulatedCompletion(body, mini);
     const promptTokens = mini.countChatPrompt(body.messages);
     expect(new Set(chunks.map((c) => c.id)).size).toBe(1);
-    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.model === 'Phi-3-mini-4k-instruct')).toBe(true);
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.model === 'Phi-3-mini-4k-instruct')).toBe(
+      true,
+    );
     expect(chunks[0].choices).toEqual([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
     const content = chunks.flatMap((c) => c.choices.map((choice: any) => choice.delta.content ?? '')).join('');
     expect(content).toBe(expected.content);
@@ -184,10 +205,16 @@ describe('streaming', () => {
     expect(chunks.at(-2).choices).toEqual([{ index: 0, delta: {}, finish_reason: 'stop' }]);
     expect(chunks.at(-1)).toMatchObject({
       choices: [],
-      usage: { prompt_tokens: promptTokens, completion_tokens: expected.completionTokens, total_tokens: promptTokens + expected.completionTokens },
+      usage: {
+        prompt_tokens: promptTokens,
+        completion_tokens: expected.completionTokens,
+        total_tokens: promptTokens + expected.completionTokens,
+      },
     });
     expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
-    expect(simulator.log.entries()).toMatchObject([{ status: 200, outcome: SimulatorOutcome.completed, completionTokens: expected.completionTokens }]);
+    expect(simulator.log.entries()).toMatchObject([
+      { status: 200, outcome: SimulatorOutcome.completed, completionTokens: expected.completionTokens },
+    ]);
   });
 
   it('leaves the usage out without include_usage, and reports a truncated answer as "length"', async () => {
@@ -226,7 +253,9 @@ describe('calls under way', () => {
     const simulator = await start({ latency: { baseInMs: 60_000, perCompletionTokenInMs: 0, jitterInMs: 0 } });
     const controller = new AbortController();
     const admitted = nextLogEntry(simulator);
-    const pending = call(simulator, '/chat/completions', { body: chat('Slow'), signal: controller.signal }).catch((error: unknown) => error);
+    const pending = call(simulator, '/chat/completions', { body: chat('Slow'), signal: controller.signal }).catch(
+      (error: unknown) => error,
+    );
     await admitted;
     expect(simulator.inFlight).toBe(1);
     controller.abort();
@@ -240,7 +269,10 @@ describe('authentication', () => {
   it('accepts the key as a Bearer token or an api-key header and rejects anything else with 401', async () => {
     const simulator = await start({ apiKey: 'k'.repeat(32) });
     const body = chat('Hi');
-    expect((await call(simulator, '/chat/completions', { body, auth: false, headers: { 'api-key': 'k'.repeat(32) } })).status).toBe(200);
+    expect(
+      (await call(simulator, '/chat/completions', { body, auth: false, headers: { 'api-key': 'k'.repeat(32) } }))
+        .status,
+    ).toBe(200);
     const wrongHeaders: Record<string, string>[] = [
       {},
       { authorization: 'Bearer wrong' },
@@ -278,7 +310,12 @@ describe('request errors', () => {
       const response = await call(simulator, '/chat/completions', { body });
       expect(response.status).toBe(422);
       expect(response.headers['x-ms-error-code']).toBe(code);
-      expect(response.body).toEqual({ status: 422, code, detail: { loc, input: expect.anything() }, message: expect.any(String) });
+      expect(response.body).toEqual({
+        status: 422,
+        code,
+        detail: { loc, input: expect.anything() },
+        message: expect.any(String),
+      });
     }
   });
 
@@ -286,8 +323,12 @@ describe('request errors', () => {
     const simulator = await start();
     const body = chat('x', { safe_prompt: true });
     expect((await call(simulator, '/chat/completions', { body })).status).toBe(422);
-    expect((await call(simulator, '/chat/completions', { body, headers: { 'extra-parameters': 'drop' } })).status).toBe(200);
-    expect((await call(simulator, '/chat/completions', { body, headers: { 'extra-parameters': 'pass-through' } })).status).toBe(200);
+    expect((await call(simulator, '/chat/completions', { body, headers: { 'extra-parameters': 'drop' } })).status).toBe(
+      200,
+    );
+    expect(
+      (await call(simulator, '/chat/completions', { body, headers: { 'extra-parameters': 'pass-through' } })).status,
+    ).toBe(200);
   });
 
   it('answers 400 to invalid JSON and to the content-filter marker, 404 and 405 elsewhere', async () => {
@@ -300,7 +341,10 @@ describe('request errors', () => {
     expect(filtered.status).toBe(400);
     expect(filtered.headers['x-ms-error-code']).toBe('content_filter');
     expect(filtered.body.error).toMatchObject({ code: 'content_filter', status: 400, message: expect.any(String) });
-    expect(simulator.log.entries().at(-1)).toMatchObject({ outcome: SimulatorOutcome.contentFilter, admittedTokens: 0 });
+    expect(simulator.log.entries().at(-1)).toMatchObject({
+      outcome: SimulatorOutcome.contentFilter,
+      admittedTokens: 0,
+    });
 
     const missing = await call(simulator, '/completions', { body: chat('x') });
     expect(missing.status).toBe(404);
@@ -406,7 +450,9 @@ describe('fault injection', () => {
     const simulator = await start({ faults: { errorRate: 0.3, seed } });
     const statuses: number[] = [];
     for (let i = 0; i < 30; i += 1) {
-      statuses.push((await call(simulator, '/chat/completions', { body: chat(`Question ${i}`, { max_tokens: 10 }) })).status);
+      statuses.push(
+        (await call(simulator, '/chat/completions', { body: chat(`Question ${i}`, { max_tokens: 10 }) })).status,
+      );
     }
     await simulator.close();
     return statuses;
@@ -426,7 +472,10 @@ describe('fault injection', () => {
     expect(response.status).toBe(500);
     expect(response.headers['x-ms-error-code']).toBe('InternalServerError');
     expect(response.body.error.code).toBe('InternalServerError');
-    expect(simulator.log.entries()[0]).toMatchObject({ outcome: SimulatorOutcome.serverError, admittedTokens: expect.any(Number) });
+    expect(simulator.log.entries()[0]).toMatchObject({
+      outcome: SimulatorOutcome.serverError,
+      admittedTokens: expect.any(Number),
+    });
     expect(simulator.log.entries()[0]?.admittedTokens).toBeGreaterThan(10);
   });
 
@@ -481,7 +530,10 @@ describe('fault injection', () => {
     const simulator = await start({ faults: { hangRate: 1 } });
     const abort = new AbortController();
     const logged = nextLogEntry(simulator);
-    const pending = call(simulator, '/chat/completions', { body: chat('hang', { max_tokens: 10 }), signal: abort.signal });
+    const pending = call(simulator, '/chat/completions', {
+      body: chat('hang', { max_tokens: 10 }),
+      signal: abort.signal,
+    });
     await logged;
     abort.abort();
     await expect(pending).rejects.toThrow();
@@ -500,7 +552,10 @@ describe('fault injection', () => {
 describe('admin routes', () => {
   it('exposes the log, clears it, and changes faults and limits over HTTP', async () => {
     const simulator = await start();
-    await call(simulator, '/chat/completions', { body: chat('x', { max_tokens: 10 }), headers: { [CUSTOM_ID_HEADER]: 'line-1' } });
+    await call(simulator, '/chat/completions', {
+      body: chat('x', { max_tokens: 10 }),
+      headers: { [CUSTOM_ID_HEADER]: 'line-1' },
+    });
     const log = await call(simulator, '/_simulator/log');
     expect(log.status).toBe(200);
     expect(log.body).toEqual(simulator.log.entries());

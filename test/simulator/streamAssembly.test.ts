@@ -29,7 +29,12 @@ describe('a streamed call to the simulator', () => {
       for (const event of parser.end()) assembler.add(event);
       expect(assembler.done).toBe(true);
       const { id: _id, created: _created, ...rest } = assembler.result();
-      expect(rest).toEqual({ object: plain['object'], model: plain['model'], choices: plain['choices'], usage: plain['usage'] });
+      expect(rest).toEqual({
+        object: plain['object'],
+        model: plain['model'],
+        choices: plain['choices'],
+        usage: plain['usage'],
+      });
     } finally {
       await simulator.close();
     }

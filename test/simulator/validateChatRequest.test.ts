@@ -24,7 +24,13 @@ describe('validateChatRequest', () => {
       validateChatRequest({
         messages: [
           { role: 'system', content: 'S' },
-          { role: 'user', content: [{ type: 'text', text: 'T' }, { type: 'image_url', image_url: { url: 'x' } }] },
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'T' },
+              { type: 'image_url', image_url: { url: 'x' } },
+            ],
+          },
           { role: 'assistant', content: null },
           { role: 'tool', content: '42' },
         ],
@@ -37,11 +43,31 @@ describe('validateChatRequest', () => {
     ['missing messages', {}, ValidationCode.missing, ['body', 'messages']],
     ['messages not an array', { messages: 'hi' }, ValidationCode.invalidType, ['body', 'messages']],
     ['empty messages', { messages: [] }, ValidationCode.invalidValue, ['body', 'messages']],
-    ['an unknown role', { messages: [{ role: 'robot', content: 'x' }] }, ValidationCode.invalidValue, ['body', 'messages', 0, 'role']],
+    [
+      'an unknown role',
+      { messages: [{ role: 'robot', content: 'x' }] },
+      ValidationCode.invalidValue,
+      ['body', 'messages', 0, 'role'],
+    ],
     ['a missing role', { messages: [{ content: 'x' }] }, ValidationCode.missing, ['body', 'messages', 0, 'role']],
-    ['user content missing', { messages: [{ role: 'user' }] }, ValidationCode.missing, ['body', 'messages', 0, 'content']],
-    ['content a number', { messages: [{ role: 'user', content: 3 }] }, ValidationCode.invalidType, ['body', 'messages', 0, 'content']],
-    ['a text part without text', { messages: [{ role: 'user', content: [{ type: 'text' }] }] }, ValidationCode.invalidType, ['body', 'messages', 0, 'content', 0, 'text']],
+    [
+      'user content missing',
+      { messages: [{ role: 'user' }] },
+      ValidationCode.missing,
+      ['body', 'messages', 0, 'content'],
+    ],
+    [
+      'content a number',
+      { messages: [{ role: 'user', content: 3 }] },
+      ValidationCode.invalidType,
+      ['body', 'messages', 0, 'content'],
+    ],
+    [
+      'a text part without text',
+      { messages: [{ role: 'user', content: [{ type: 'text' }] }] },
+      ValidationCode.invalidType,
+      ['body', 'messages', 0, 'content', 0, 'text'],
+    ],
     ['max_tokens zero', { messages, max_tokens: 0 }, ValidationCode.invalidValue, ['body', 'max_tokens']],
     ['max_tokens fractional', { messages, max_tokens: 1.5 }, ValidationCode.invalidValue, ['body', 'max_tokens']],
     ['max_tokens a string', { messages, max_tokens: '10' }, ValidationCode.invalidValue, ['body', 'max_tokens']],
@@ -49,11 +75,31 @@ describe('validateChatRequest', () => {
     ['temperature a string', { messages, temperature: 'hot' }, ValidationCode.invalidType, ['body', 'temperature']],
     ['top_p above 1', { messages, top_p: 1.1 }, ValidationCode.invalidValue, ['body', 'top_p']],
     ['top_p below 0', { messages, top_p: -0.1 }, ValidationCode.invalidValue, ['body', 'top_p']],
-    ['json_object response format', { messages, response_format: { type: 'json_object' } }, ValidationCode.parameterNotSupported, ['body', 'response_format']],
+    [
+      'json_object response format',
+      { messages, response_format: { type: 'json_object' } },
+      ValidationCode.parameterNotSupported,
+      ['body', 'response_format'],
+    ],
     ['tools', { messages, tools: [{ type: 'function' }] }, ValidationCode.parameterNotSupported, ['body', 'tools']],
-    ['stream_options without stream', { messages, stream_options: { include_usage: true } }, ValidationCode.invalidValue, ['body', 'stream_options']],
-    ['include_usage a string', { messages, stream: true, stream_options: { include_usage: 'yes' } }, ValidationCode.invalidType, ['body', 'stream_options', 'include_usage']],
-    ['an unknown field', { messages, logit_bias: {} }, ValidationCode.extraParametersNotAllowed, ['body', 'logit_bias']],
+    [
+      'stream_options without stream',
+      { messages, stream_options: { include_usage: true } },
+      ValidationCode.invalidValue,
+      ['body', 'stream_options'],
+    ],
+    [
+      'include_usage a string',
+      { messages, stream: true, stream_options: { include_usage: 'yes' } },
+      ValidationCode.invalidType,
+      ['body', 'stream_options', 'include_usage'],
+    ],
+    [
+      'an unknown field',
+      { messages, logit_bias: {} },
+      ValidationCode.extraParametersNotAllowed,
+      ['body', 'logit_bias'],
+    ],
   ])('rejects %s', (_, input, code, loc) => {
     const result = validateChatRequest(input);
     expect(result.ok).toBe(false);

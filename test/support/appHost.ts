@@ -1,7 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { closeServices } from '../../src/compositionRoot.js';
 import { withSettingDefaults } from '../../src/config.js';
-import { createLocalFunctionsHost, type LocalFunctionsHost, type LocalHostLogEntry } from '../../dev/local/host/index.js';
+import {
+  createLocalFunctionsHost,
+  type LocalFunctionsHost,
+  type LocalHostLogEntry,
+} from '../../dev/local/host/index.js';
 import type { LocalStack } from '../../dev/local/stack/index.js';
 
 const root = (path: string) => fileURLToPath(new URL(`../../${path}`, import.meta.url));

@@ -50,7 +50,8 @@ async function runHeadless(chromium: string, args: readonly string[]): Promise<s
           ...args,
         ],
         { timeout: KILL_AFTER_IN_MS, maxBuffer: 64 * 1024 * 1024 },
-        (error, stdout, stderr) => (error ? reject(new Error(`${chromium} failed: ${error.message}\n${stderr.slice(-2000)}`)) : resolve(stdout)),
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`${chromium} failed: ${error.message}\n${stderr.slice(-2000)}`)) : resolve(stdout),
       );
     });
   } finally {
@@ -64,7 +65,12 @@ export function dumpDom(chromium: string, url: string, options: HeadlessRunOptio
 }
 
 /** A PNG of the page after its scripts ran for the virtual-time budget. */
-export async function screenshot(chromium: string, url: string, file: string, options: HeadlessRunOptions): Promise<void> {
+export async function screenshot(
+  chromium: string,
+  url: string,
+  file: string,
+  options: HeadlessRunOptions,
+): Promise<void> {
   const size = options.windowSize ?? { width: 1280, height: 900 };
   await runHeadless(chromium, [
     `--virtual-time-budget=${options.virtualTimeBudgetInMs}`,

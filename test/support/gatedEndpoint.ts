@@ -36,7 +36,8 @@ export async function startGatedEndpoint(upstreamUrl: string): Promise<GatedEndp
     const answer = Buffer.from(await upstream.arrayBuffer());
     const responseHeaders: Record<string, string> = {};
     upstream.headers.forEach((value, name) => {
-      if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name)) responseHeaders[name] = value;
+      if (!['content-length', 'transfer-encoding', 'connection', 'keep-alive'].includes(name))
+        responseHeaders[name] = value;
     });
     answered += 1;
     response.writeHead(upstream.status, responseHeaders).end(answer);

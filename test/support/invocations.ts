@@ -7,7 +7,11 @@ export interface InvocationRecorder {
   /** Resolves with the first recorded event (past or future) matching `predicate`. */
   next(predicate: (event: InvocationEvent) => boolean, options?: WaitForOptions): Promise<InvocationEvent>;
   /** Resolves once `count` recorded events match `predicate`. */
-  atLeast(count: number, predicate: (event: InvocationEvent) => boolean, options?: WaitForOptions): Promise<InvocationEvent[]>;
+  atLeast(
+    count: number,
+    predicate: (event: InvocationEvent) => boolean,
+    options?: WaitForOptions,
+  ): Promise<InvocationEvent[]>;
   dispose(): void;
 }
 

@@ -1,5 +1,9 @@
 import { afterAll, beforeAll } from 'vitest';
-import { startLocalStack, type LocalStack, type StartLocalStackOptions } from '../../dev/local/stack/startLocalStack.js';
+import {
+  startLocalStack,
+  type LocalStack,
+  type StartLocalStackOptions,
+} from '../../dev/local/stack/startLocalStack.js';
 
 export interface LocalStackFixture {
   /** The running stack; only inside tests and hooks that run after beforeAll. */

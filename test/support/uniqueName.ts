@@ -8,7 +8,11 @@ let counter = 0;
  */
 export function uniqueName(prefix = 't'): string {
   counter += 1;
-  const base = prefix.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '') || 't';
+  const base =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-+|-+$/g, '') || 't';
   const suffix = `${process.pid.toString(36)}-${counter.toString(36)}-${randomBytes(3).toString('hex')}`;
   return `${base.slice(0, 63 - suffix.length - 1)}-${suffix}`;
 }

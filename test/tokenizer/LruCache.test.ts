@@ -40,7 +40,9 @@ describe('LruCache', () => {
             if (found !== undefined) model = [...model.filter(([key]) => key !== op.key), found];
           } else {
             cache.set(op.key, op.value);
-            model = [...model.filter(([key]) => key !== op.key), [op.key, op.value] as [number, number]].slice(-maxEntries);
+            model = [...model.filter(([key]) => key !== op.key), [op.key, op.value] as [number, number]].slice(
+              -maxEntries,
+            );
           }
           expect(cache.size).toBe(model.length);
         }

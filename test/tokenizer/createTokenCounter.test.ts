@@ -45,8 +45,7 @@ describe('countChatPrompt', () => {
   });
 
   it('does not tokenize the characters of the special markers', () => {
-    const perMessageOverhead =
-      mini.countChatPrompt([{ role: 'system', content: '' }]) - mini.countChatPrompt([]);
+    const perMessageOverhead = mini.countChatPrompt([{ role: 'system', content: '' }]) - mini.countChatPrompt([]);
     // <|system|> + "\n" (2) + <|end|> + "\n" (2): far below the 5+ tokens "<|system|>" spelled out would take.
     expect(perMessageOverhead).toBe(6);
   });
@@ -70,11 +69,7 @@ describe('countChatPrompt', () => {
     const asParts: ChatMessage[] = [
       {
         role: 'user',
-        content: [
-          { type: 'text', text: 'Hello ' },
-          { type: 'image_url' },
-          { type: 'text', text: 'world!' },
-        ],
+        content: [{ type: 'text', text: 'Hello ' }, { type: 'image_url' }, { type: 'text', text: 'world!' }],
       },
     ];
     const asString: ChatMessage[] = [{ role: 'user', content: 'Hello world!' }];
@@ -93,9 +88,7 @@ describe('countChatPrompt', () => {
     const first = mini.countChatPrompt(messages);
     expect(mini.countChatPrompt(messages)).toBe(first);
     expect(createTokenCounter('phi-3-medium-4k-instruct').countChatPrompt(messages)).toBe(first);
-    expect(first).toBe(
-      1 + (1 + mini.countText(`\n${longSystemPrompt}`) + 1 + 2) + (1 + 5 + 1 + 2) + (1 + 2),
-    );
+    expect(first).toBe(1 + (1 + mini.countText(`\n${longSystemPrompt}`) + 1 + 2) + (1 + 5 + 1 + 2) + (1 + 2));
   });
 });
 

@@ -214,17 +214,20 @@ export class BlobListener {
       throw error;
     }
     const leaseId = lease.leaseId;
-    const renewal = setInterval(() => {
-      lease.renewLease().catch((error: unknown) => {
-        logger.log({
-          level: LogLevel.warning,
-          category: 'host',
-          functionName: fn.name,
-          error: ensureError(error),
-          message: `Could not renew the receipt lease for blob "${item.name}"; another instance may run it too.`,
+    const renewal = setInterval(
+      () => {
+        lease.renewLease().catch((error: unknown) => {
+          logger.log({
+            level: LogLevel.warning,
+            category: 'host',
+            functionName: fn.name,
+            error: ensureError(error),
+            message: `Could not renew the receipt lease for blob "${item.name}"; another instance may run it too.`,
+          });
         });
-      });
-    }, (receiptLeaseInSeconds * 1000) / 2);
+      },
+      (receiptLeaseInSeconds * 1000) / 2,
+    );
     try {
       const current = await receipt.getProperties({ conditions: { leaseId } });
       if (readMetadata(current.metadata, isCompletedKey) === 'true') {
@@ -235,7 +238,10 @@ export class BlobListener {
       if (previousTries >= maxBlobTries) {
         // Tries ran out while a host was down between its last failure and poisoning.
         await this.#poison(item);
-        await receipt.setMetadata({ IsCompleted: 'true', Attempts: String(previousTries), Poisoned: 'true' }, { conditions: { leaseId } });
+        await receipt.setMetadata(
+          { IsCompleted: 'true', Attempts: String(previousTries), Poisoned: 'true' },
+          { conditions: { leaseId } },
+        );
         this.#done.add(key);
         return;
       }
@@ -249,7 +255,10 @@ export class BlobListener {
         this.#done.add(key);
       } else if (attempt >= maxBlobTries) {
         await this.#poison(item);
-        await receipt.setMetadata({ IsCompleted: 'true', Attempts: String(attempt), Poisoned: 'true' }, { conditions: { leaseId } });
+        await receipt.setMetadata(
+          { IsCompleted: 'true', Attempts: String(attempt), Poisoned: 'true' },
+          { conditions: { leaseId } },
+        );
         this.#done.add(key);
         disposition = BlobDisposition.poisoned;
       } else {
@@ -292,7 +301,9 @@ export class BlobListener {
     return invoker.invoke(fn, {
       resolveInput: () =>
         deferred
-          ? createClientFromModelBindingData(createBlobModelBindingData(connectionName, pattern.containerName, item.name))
+          ? createClientFromModelBindingData(
+              createBlobModelBindingData(connectionName, pattern.containerName, item.name),
+            )
           : blob.downloadToBuffer(),
       triggerMetadata: {
         ...bindingData,

@@ -64,7 +64,9 @@ export class HttpListener {
       .map((fn): HttpRoute => {
         const binding = fn.trigger.binding;
         const template = typeof binding.route === 'string' && binding.route !== '' ? binding.route : fn.name;
-        const methods = Array.isArray(binding.methods) ? binding.methods.map((m) => String(m).toUpperCase()) : ['GET', 'POST'];
+        const methods = Array.isArray(binding.methods)
+          ? binding.methods.map((m) => String(m).toUpperCase())
+          : ['GET', 'POST'];
         const authLevel = String(binding.authLevel ?? AuthLevel.anonymous).toLowerCase() as AuthLevel;
         return { fn, route: compileRouteTemplate(template), methods: new Set(methods), authLevel };
       })
@@ -148,7 +150,9 @@ export class HttpListener {
       writeJson(res, 404, { error: { code: 'NotFound', message: `No function matches ${method} ${path}.` } });
       return;
     }
-    const chosen = matches.find((m) => m.route.methods.has(method) || (method === 'HEAD' && m.route.methods.has('GET')));
+    const chosen = matches.find(
+      (m) => m.route.methods.has(method) || (method === 'HEAD' && m.route.methods.has('GET')),
+    );
     if (!chosen) {
       const allowed = [...new Set(matches.flatMap((m) => [...m.route.methods]))].sort();
       res.setHeader('allow', allowed.join(', '));
@@ -178,7 +182,11 @@ export class HttpListener {
     let writeError: Error | undefined;
     if (result.error) {
       writeJson(res, 500, {
-        error: { code: 'InternalServerError', message: 'An internal error occurred.', invocationId: result.invocationId },
+        error: {
+          code: 'InternalServerError',
+          message: 'An internal error occurred.',
+          invocationId: result.invocationId,
+        },
       });
     } else {
       try {
@@ -195,7 +203,11 @@ export class HttpListener {
         });
         if (!res.headersSent) {
           writeJson(res, 500, {
-            error: { code: 'InternalServerError', message: 'An internal error occurred.', invocationId: result.invocationId },
+            error: {
+              code: 'InternalServerError',
+              message: 'An internal error occurred.',
+              invocationId: result.invocationId,
+            },
           });
         } else {
           res.destroy();
@@ -365,7 +377,10 @@ function toHeaderRecord(req: IncomingMessage): Record<string, string> {
 
 function writeJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+  });
   res.end(text);
 }
 
@@ -392,7 +407,12 @@ function isResponseLike(value: unknown): value is ResponseLike {
  * Without `stream`, the body is read to the end first and sent with its length, as the worker hands the host a
  * finished response: a handler that returns a stream still waits for all of it, memory and time.
  */
-async function writeHandlerResponse(res: ServerResponse, value: unknown, isHead: boolean, stream: boolean): Promise<number> {
+async function writeHandlerResponse(
+  res: ServerResponse,
+  value: unknown,
+  isHead: boolean,
+  stream: boolean,
+): Promise<number> {
   if (value === undefined || value === null) {
     res.writeHead(204).end();
     return 204;

@@ -177,11 +177,7 @@ export class Invoker {
     }
   }
 
-  async #sendOutputs(
-    fn: LocalFunction,
-    context: InvocationContext,
-    result: unknown,
-  ): Promise<void> {
+  async #sendOutputs(fn: LocalFunction, context: InvocationContext, result: unknown): Promise<void> {
     for (const sender of this.#options.outputs.get(fn.name) ?? []) {
       const value = sender.bindingName === returnBindingName ? result : context.extraOutputs.get(sender.bindingName);
       if (value !== undefined && value !== null) {

@@ -86,7 +86,13 @@ export interface LocalFunctionsHost {
   onInvocation(listener: InvocationListener): () => void;
 }
 
-const HostState = { created: 'created', starting: 'starting', running: 'running', stopping: 'stopping', stopped: 'stopped' } as const;
+const HostState = {
+  created: 'created',
+  starting: 'starting',
+  running: 'running',
+  stopping: 'stopping',
+  stopped: 'stopped',
+} as const;
 type HostState = (typeof HostState)[keyof typeof HostState];
 
 const defaultHostId = 'local-functions-host';
@@ -214,12 +220,19 @@ class LocalFunctionsHostImpl implements LocalFunctionsHost {
     this.#assertRunning('invokeTimer');
     const timer = this.#listeners.timers.get(functionName.toLowerCase());
     if (!timer) {
-      throw new LocalHostError(LocalHostErrorCode.UnknownFunction, `No timer-triggered function named "${functionName}".`);
+      throw new LocalHostError(
+        LocalHostErrorCode.UnknownFunction,
+        `No timer-triggered function named "${functionName}".`,
+      );
     }
     return timer.invokeNow();
   }
 
-  async invokeFunction(functionName: string, input: unknown, options: InvokeFunctionOptions = {}): Promise<InvocationEvent> {
+  async invokeFunction(
+    functionName: string,
+    input: unknown,
+    options: InvokeFunctionOptions = {},
+  ): Promise<InvocationEvent> {
     this.#assertRunning('invokeFunction');
     const fn = this.#find(functionName);
     const invoker = this.#invoker as Invoker;
@@ -259,7 +272,10 @@ class LocalFunctionsHostImpl implements LocalFunctionsHost {
 
   #assertRunning(member: string): void {
     if (this.#state !== HostState.running) {
-      throw new LocalHostError(LocalHostErrorCode.InvalidState, `${member}() needs a running host (it is ${this.#state}).`);
+      throw new LocalHostError(
+        LocalHostErrorCode.InvalidState,
+        `${member}() needs a running host (it is ${this.#state}).`,
+      );
     }
   }
 
@@ -366,9 +382,15 @@ class LocalFunctionsHostImpl implements LocalFunctionsHost {
       }
       const queueNameOption = stringOption(output.binding, 'queueName');
       if (!queueNameOption) {
-        throw new LocalHostError(LocalHostErrorCode.InvalidBinding, `Function "${fn.name}": queue output "${output.name}" needs a queueName.`);
+        throw new LocalHostError(
+          LocalHostErrorCode.InvalidBinding,
+          `Function "${fn.name}": queue output "${output.name}" needs a queueName.`,
+        );
       }
-      const queueName = resolveAppSettingReferences(queueNameOption, this.#settings, { functionName: fn.name, property: 'queueName' });
+      const queueName = resolveAppSettingReferences(queueNameOption, this.#settings, {
+        functionName: fn.name,
+        property: 'queueName',
+      });
       const queue = clients.queueService(stringOption(output.binding, 'connection'), fn.name).getQueueClient(queueName);
       let created: Promise<unknown> | undefined;
       senders.push({
@@ -392,17 +414,25 @@ class LocalFunctionsHostImpl implements LocalFunctionsHost {
       (this.#settings[defaultStorageConnectionName] ?? '') !== '' ||
       (this.#settings[`${defaultStorageConnectionName}__blobServiceUri`] ?? '') !== '';
     const encodeMessage = (text: string): string =>
-      hostSettings.queues.messageEncoding === QueueMessageEncoding.base64 ? Buffer.from(text, 'utf8').toString('base64') : text;
+      hostSettings.queues.messageEncoding === QueueMessageEncoding.base64
+        ? Buffer.from(text, 'utf8').toString('base64')
+        : text;
 
     for (const fn of this.#functions) {
       const binding = fn.trigger.binding;
       const resolve = (property: string): string =>
-        resolveAppSettingReferences(requireStringOption(fn, property), this.#settings, { functionName: fn.name, property });
+        resolveAppSettingReferences(requireStringOption(fn, property), this.#settings, {
+          functionName: fn.name,
+          property,
+        });
       const connectionOption = stringOption(binding, 'connection');
       const connection =
         connectionOption === undefined || connectionOption === ''
           ? undefined
-          : resolveAppSettingReferences(connectionOption, this.#settings, { functionName: fn.name, property: 'connection' });
+          : resolveAppSettingReferences(connectionOption, this.#settings, {
+              functionName: fn.name,
+              property: 'connection',
+            });
 
       switch (fn.triggerType) {
         case TriggerType.http.toLowerCase():

@@ -160,22 +160,25 @@ export class QueueListener {
     let popReceipt = message.popReceipt;
     let renewing: Promise<void> = Promise.resolve();
     // Keep the message invisible while a long invocation runs, like the host's visibility renewal.
-    const renewal = setInterval(() => {
-      renewing = queue
-        .updateMessage(message.messageId, popReceipt, undefined, toSeconds(leaseInMs))
-        .then((response) => {
-          popReceipt = response.popReceipt ?? popReceipt;
-        })
-        .catch((error: unknown) => {
-          logger.log({
-            level: LogLevel.warning,
-            category: 'host',
-            functionName: fn.name,
-            error: ensureError(error),
-            message: `Could not extend the lease on message ${message.messageId}; another instance may receive it.`,
+    const renewal = setInterval(
+      () => {
+        renewing = queue
+          .updateMessage(message.messageId, popReceipt, undefined, toSeconds(leaseInMs))
+          .then((response) => {
+            popReceipt = response.popReceipt ?? popReceipt;
+          })
+          .catch((error: unknown) => {
+            logger.log({
+              level: LogLevel.warning,
+              category: 'host',
+              functionName: fn.name,
+              error: ensureError(error),
+              message: `Could not extend the lease on message ${message.messageId}; another instance may receive it.`,
+            });
           });
-        });
-    }, Math.max(1_000, leaseInMs / 2));
+      },
+      Math.max(1_000, leaseInMs / 2),
+    );
 
     const result = await invoker.invoke(fn, {
       input: toTriggerValue(decoded),

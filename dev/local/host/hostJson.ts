@@ -146,7 +146,14 @@ function parseQueues(section: Record<string, unknown>): QueueHostSettings {
     }
     messageEncoding = normalized;
   }
-  return { batchSize, newBatchThreshold, maxPollingIntervalInMs, visibilityTimeoutInMs, maxDequeueCount, messageEncoding };
+  return {
+    batchSize,
+    newBatchThreshold,
+    maxPollingIntervalInMs,
+    visibilityTimeoutInMs,
+    maxDequeueCount,
+    messageEncoding,
+  };
 }
 
 /** Validates a parsed host.json and returns the settings the local host honours. */
@@ -162,7 +169,9 @@ export function parseHostJson(json: unknown): HostSettings {
   }
   const timeout = json.functionTimeout;
   const functionTimeoutInMs =
-    timeout === undefined || timeout === null || timeout === '-1' ? undefined : parseTimeSpan(timeout, 'functionTimeout');
+    timeout === undefined || timeout === null || timeout === '-1'
+      ? undefined
+      : parseTimeSpan(timeout, 'functionTimeout');
   const extensions = readSection(json, 'extensions', 'extensions');
   const http = readSection(extensions, 'http', 'extensions.http');
   const routePrefixValue = http.routePrefix ?? 'api';

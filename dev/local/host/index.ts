@@ -26,7 +26,13 @@ export {
 } from './events.js';
 export { ensureError, FunctionTimeoutError, LocalHostError, LocalHostErrorCode } from './errors.js';
 export { parseHostJson, parseTimeSpan, readHostJson, type HostSettings, type QueueHostSettings } from './hostJson.js';
-export { createJsonLinesLogger, LogLevel, silentLogger, type LocalHostLogEntry, type LocalHostLogger } from './logger.js';
+export {
+  createJsonLinesLogger,
+  LogLevel,
+  silentLogger,
+  type LocalHostLogEntry,
+  type LocalHostLogger,
+} from './logger.js';
 export { compileRouteTemplate, type CompiledRoute } from './routeTemplate.js';
 export { parseTimerSchedule, type TimerSchedule } from './timerSchedule.js';
 export { blobPoisonQueueName, blobReceiptsContainerName, maxBlobTries, type BlobPollResult } from './BlobListener.js';

@@ -1,4 +1,9 @@
-import type { CapturedFunction, CoreFunctionMetadata, FunctionCallback, RpcBindingInfo } from './captureRegistrations.js';
+import type {
+  CapturedFunction,
+  CoreFunctionMetadata,
+  FunctionCallback,
+  RpcBindingInfo,
+} from './captureRegistrations.js';
 import { LocalHostError, LocalHostErrorCode } from './errors.js';
 
 export const TriggerType = {

@@ -71,7 +71,9 @@ export function createJsonLinesLogger(stream: Writable, options: CreateJsonLines
         message: entry.message,
         functionName: entry.functionName,
         invocationId: entry.invocationId,
-        error: entry.error ? { name: entry.error.name, message: entry.error.message, stack: entry.error.stack } : undefined,
+        error: entry.error
+          ? { name: entry.error.name, message: entry.error.message, stack: entry.error.stack }
+          : undefined,
         data: entry.data,
       };
       stream.write(`${JSON.stringify(line)}\n`);

@@ -26,7 +26,11 @@ interface ExtensionsBaseEsmModule {
 
 export const blobModelBindingSource = 'AzureStorageBlobs';
 
-export function createBlobModelBindingData(connection: string, containerName: string, blobName: string): ModelBindingData {
+export function createBlobModelBindingData(
+  connection: string,
+  containerName: string,
+  blobName: string,
+): ModelBindingData {
   return {
     source: blobModelBindingSource,
     contentType: 'application/json',

@@ -139,9 +139,13 @@ function parseConstraint(text: string, template: string): Constraint {
         // ASP.NET routing escapes braces inside templates by doubling them: {{3}} means {3}.
         pattern = new RegExp(args.replace(/\{\{/g, '{').replace(/\}\}/g, '}'), 'i');
       } catch (error) {
-        throw new LocalHostError(LocalHostErrorCode.InvalidRoute, `Route template "${template}": bad regex "${args}".`, {
-          cause: error,
-        });
+        throw new LocalHostError(
+          LocalHostErrorCode.InvalidRoute,
+          `Route template "${template}": bad regex "${args}".`,
+          {
+            cause: error,
+          },
+        );
       }
       return make((v) => pattern.test(v));
     }
@@ -258,7 +262,10 @@ function decode(value: string): string | undefined {
 }
 
 export function compileRouteTemplate(template: string): CompiledRoute {
-  const trimmed = template.trim().replace(/^[~/]+/, '').replace(/\/+$/, '');
+  const trimmed = template
+    .trim()
+    .replace(/^[~/]+/, '')
+    .replace(/\/+$/, '');
   const segmentTexts = trimmed === '' ? [] : splitOutside(trimmed, '/');
   const segments = segmentTexts.map((text) => {
     if (text === '') {
@@ -283,7 +290,8 @@ export function compileRouteTemplate(template: string): CompiledRoute {
   if (firstOptional >= 0) {
     for (const segment of segments.slice(firstOptional)) {
       const [part] = segment.parts;
-      const omittable = part?.kind === 'parameter' && (part.optional || part.defaultValue !== undefined || part.catchAll);
+      const omittable =
+        part?.kind === 'parameter' && (part.optional || part.defaultValue !== undefined || part.catchAll);
       if (!omittable) {
         throw invalid(template, 'only optional or defaulted parameters may follow an optional one');
       }

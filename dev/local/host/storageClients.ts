@@ -14,11 +14,18 @@ import {
   type RequestPolicyFactory,
   type StoragePipelineOptions,
 } from '@azure/storage-queue';
-import { resolveStorageConnection, type AppSettings, type StorageEndpoint, type StorageService } from './appSettings.js';
+import {
+  resolveStorageConnection,
+  type AppSettings,
+  type StorageEndpoint,
+  type StorageService,
+} from './appSettings.js';
 import { LocalHostError, LocalHostErrorCode } from './errors.js';
 
 // Fail fast when storage is down: the host polls again anyway, and a long SDK retry would stall stop().
-const pipelineOptions: StoragePipelineOptions = { retryOptions: { maxTries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 1_000 } };
+const pipelineOptions: StoragePipelineOptions = {
+  retryOptions: { maxTries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 1_000 },
+};
 
 const developmentStorage = {
   accountName: 'devstoreaccount1',
@@ -43,7 +50,11 @@ export function parseStorageConnectionString(connectionString: string, service: 
     }
   }
   if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true') {
-    return { url: developmentStorage[service], accountName: developmentStorage.accountName, accountKey: developmentStorage.accountKey };
+    return {
+      url: developmentStorage[service],
+      accountName: developmentStorage.accountName,
+      accountKey: developmentStorage.accountKey,
+    };
   }
   const accountName = parts.get('accountname');
   const accountKey = parts.get('accountkey');

@@ -75,7 +75,9 @@ function installHooks(): void {
   if (hooksInstalled) return;
   const require = standInRequire();
   const itemsModule = require('@vercel/cosmosdb-server/lib/account/items') as { default: { prototype: StandInItems } };
-  const accountModule = require('@vercel/cosmosdb-server/lib/account') as { default: new (...args: unknown[]) => StandInAccount };
+  const accountModule = require('@vercel/cosmosdb-server/lib/account') as {
+    default: new (...args: unknown[]) => StandInAccount;
+  };
   const prototype = itemsModule.default.prototype;
   const set = prototype._set;
   const remove = prototype.delete;
@@ -364,7 +366,8 @@ function register(account: StandInAccount, journal: CosmosJournal): void {
     for (const collectionItem of database.collections._data.values()) {
       const collection = collectionItem as unknown as StandInCollection;
       const coll = collection.read();
-      if (coll !== undefined) scopes.set(collection.documents, { journal, kind: 'documents', db: db.id, coll: coll.id });
+      if (coll !== undefined)
+        scopes.set(collection.documents, { journal, kind: 'documents', db: db.id, coll: coll.id });
     }
   }
 }

@@ -7,6 +7,17 @@ export {
   type LocalCosmos,
   type StartCosmosOptions,
 } from './startCosmos.js';
-export { localStackDataPaths, localStackSettingNames, startLocalStack, type LocalStack, type StartLocalStackOptions } from './startLocalStack.js';
+export {
+  localStackDataPaths,
+  localStackSettingNames,
+  startLocalStack,
+  type LocalStack,
+  type StartLocalStackOptions,
+} from './startLocalStack.js';
 export { startLocalStackProcesses, type LocalStackProcesses } from './startLocalStackProcesses.js';
-export { CosmosJournal, CosmosJournalError, type CosmosJournalOptions, type CosmosJournalStats } from './CosmosJournal.js';
+export {
+  CosmosJournal,
+  CosmosJournalError,
+  type CosmosJournalOptions,
+  type CosmosJournalStats,
+} from './CosmosJournal.js';

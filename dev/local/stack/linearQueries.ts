@@ -13,13 +13,18 @@ type Helpers = { stripUndefined: (value: unknown) => unknown; [PATCHED]?: true }
  * is copied once per document, so every query costs the square of the container's size (3 s for a
  * COUNT over 20,000 documents, and the stand-in serves nothing else meanwhile).
  */
-const QUADRATIC_FROM = /\$c\.reduce\(\(\$, (\w+)\) => typeof \1 !== "undefined" \? \[\.\.\.\$, \{\s*(\w+): \1\s*\}\] : \$, \[\]\)/g;
+const QUADRATIC_FROM =
+  /\$c\.reduce\(\(\$, (\w+)\) => typeof \1 !== "undefined" \? \[\.\.\.\$, \{\s*(\w+): \1\s*\}\] : \$, \[\]\)/g;
 
 const PATCHED = Symbol.for('phi3-batch.linearQueries');
 
 /** The same expression in linear time: keep the defined documents, wrap each as the engine expects. */
 export function linearizeQueryCode(code: string): string {
-  return code.replace(QUADRATIC_FROM, (_match, item: string, alias: string) => `$c.filter((${item}) => typeof ${item} !== "undefined").map((${item}) => ({ ${alias}: ${item} }))`);
+  return code.replace(
+    QUADRATIC_FROM,
+    (_match, item: string, alias: string) =>
+      `$c.filter((${item}) => typeof ${item} !== "undefined").map((${item}) => ({ ${alias}: ${item} }))`,
+  );
 }
 
 /**

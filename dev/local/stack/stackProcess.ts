@@ -32,7 +32,9 @@ async function main(): Promise<void> {
   }
   // Storage's process serves the storage setting; Cosmos's every other one.
   const isStorage = (name: string): boolean => name === localStackSettingNames.storage;
-  const settings = Object.fromEntries(Object.entries(stack.settings).filter(([name]) => isStorage(name) === (part === 'storage')));
+  const settings = Object.fromEntries(
+    Object.entries(stack.settings).filter(([name]) => isStorage(name) === (part === 'storage')),
+  );
   process.stdout.write(`${JSON.stringify({ event: 'ready', settings })}\n`);
   let stopping = false;
   const stop = (): void => {

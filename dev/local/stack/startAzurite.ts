@@ -91,11 +91,14 @@ function loadAzurite(): AzuriteModules {
   };
   return {
     BlobServer: (require('azurite/dist/src/blob/BlobServer.js') as { default: AzuriteModules['BlobServer'] }).default,
-    BlobConfiguration: (require('azurite/dist/src/blob/BlobConfiguration.js') as { default: AzuriteConfigurationConstructor })
+    BlobConfiguration: (
+      require('azurite/dist/src/blob/BlobConfiguration.js') as { default: AzuriteConfigurationConstructor }
+    ).default,
+    QueueServer: (require('azurite/dist/src/queue/QueueServer.js') as { default: AzuriteModules['QueueServer'] })
       .default,
-    QueueServer: (require('azurite/dist/src/queue/QueueServer.js') as { default: AzuriteModules['QueueServer'] }).default,
-    QueueConfiguration: (require('azurite/dist/src/queue/QueueConfiguration.js') as { default: AzuriteConfigurationConstructor })
-      .default,
+    QueueConfiguration: (
+      require('azurite/dist/src/queue/QueueConfiguration.js') as { default: AzuriteConfigurationConstructor }
+    ).default,
     MemoryExtentChunkStore: memory.MemoryExtentChunkStore,
     defaultMemoryLimitInBytes: memory.DEFAULT_EXTENT_MEMORY_LIMIT,
   };
@@ -152,7 +155,9 @@ function createConfiguration(
 function save(database: LokiDatabase | undefined): Promise<void> {
   if (database === undefined) return Promise.resolve();
   return new Promise((resolve, reject) =>
-    database.saveDatabase((error) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve())),
+    database.saveDatabase((error) =>
+      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
+    ),
   );
 }
 
@@ -169,7 +174,9 @@ const readOnlyMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 function saveBeforeAnsweringWrites(server: AzuriteServer): void {
   const httpServer = server.httpServer;
   if (httpServer === undefined) throw new Error('Azurite changed: its server has no httpServer field.');
-  const handlers = httpServer.listeners('request') as Array<(request: IncomingMessage, response: ServerResponse) => void>;
+  const handlers = httpServer.listeners('request') as Array<
+    (request: IncomingMessage, response: ServerResponse) => void
+  >;
   httpServer.removeAllListeners('request');
   httpServer.on('request', (request: IncomingMessage, response: ServerResponse) => {
     if (!readOnlyMethods.has(request.method ?? 'GET')) {

@@ -3,12 +3,18 @@ import { Agent, type AgentOptions } from 'node:https';
 import type { Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { CosmosJournal, prepareStandInAccountCapture, takeCreatedStandInAccount, type CosmosJournalStats } from './CosmosJournal.js';
+import {
+  CosmosJournal,
+  prepareStandInAccountCapture,
+  takeCreatedStandInAccount,
+  type CosmosJournalStats,
+} from './CosmosJournal.js';
 import { useLinearStandInQueries } from './linearQueries.js';
 import type { AddressInfo, Socket } from 'node:net';
 
 /** The Cosmos emulator's well-known key. The stand-in accepts any key; the SDK only needs valid base64. */
-export const cosmosEmulatorKey = 'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU9DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
+export const cosmosEmulatorKey =
+  'C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU9DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==';
 
 export interface StartCosmosOptions {
   /** Default 0 (a free port); 8081 is the emulator's usual one. */
@@ -56,13 +62,13 @@ export function createLocalCosmosAgent(caCertPem: string, options: Omit<AgentOpt
     override createConnection(connectOptions: { host?: string | null }, callback?: unknown): Socket {
       const target = connectOptions.host ?? '';
       if (!loopbackHosts.has(target)) {
-        throw new NonLoopbackHostError(`This agent trusts a local test certificate and only connects to loopback, not "${target}".`);
+        throw new NonLoopbackHostError(
+          `This agent trusts a local test certificate and only connects to loopback, not "${target}".`,
+        );
       }
-      return (Agent.prototype as unknown as { createConnection: (o: unknown, c?: unknown) => Socket }).createConnection.call(
-        this,
-        connectOptions,
-        callback,
-      );
+      return (
+        Agent.prototype as unknown as { createConnection: (o: unknown, c?: unknown) => Socket }
+      ).createConnection.call(this, connectOptions, callback);
     }
   }
   return new LoopbackOnlyAgent({ keepAlive: true, ...options, ca: caCertPem });
@@ -126,7 +132,12 @@ function answerQueryPlanRequestsUnrun(server: Server): void {
     }
     request.resume();
     response.writeHead(400, { 'content-type': 'application/json' });
-    response.end(JSON.stringify({ code: 'BadRequest', message: 'The local Cosmos DB stand-in computes no query plans: it runs every query whole.' }));
+    response.end(
+      JSON.stringify({
+        code: 'BadRequest',
+        message: 'The local Cosmos DB stand-in computes no query plans: it runs every query whole.',
+      }),
+    );
   });
 }
 

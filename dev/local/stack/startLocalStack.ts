@@ -24,7 +24,10 @@ export interface StartLocalStackOptions {
 }
 
 /** Where a stack started with `dataDirectory` keeps each service's data. */
-export function localStackDataPaths(dataDirectory: string): { readonly storage: string; readonly cosmosJournal: string } {
+export function localStackDataPaths(dataDirectory: string): {
+  readonly storage: string;
+  readonly cosmosJournal: string;
+} {
   return { storage: join(dataDirectory, 'storage'), cosmosJournal: join(dataDirectory, 'cosmos', 'journal.jsonl') };
 }
 

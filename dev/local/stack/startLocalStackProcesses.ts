@@ -30,7 +30,11 @@ function startPart(
   nodeArgs: readonly string[],
   dataDirectory: string | undefined,
 ): { child: ChildProcess; settings: Promise<Record<string, string>>; exited: Promise<void> } {
-  const env = { PATH: process.env['PATH'] ?? '', LOCAL_STACK_PART: part, ...(dataDirectory && { LOCAL_DATA_DIR: dataDirectory }) };
+  const env = {
+    PATH: process.env['PATH'] ?? '',
+    LOCAL_STACK_PART: part,
+    ...(dataDirectory && { LOCAL_DATA_DIR: dataDirectory }),
+  };
   const child = spawn(process.execPath, [...nodeArgs, STACK_PROCESS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -52,15 +56,23 @@ function startPart(
 }
 
 /** Starts both parts side by side; their settings together are the app settings for the stack. */
-export async function startLocalStackProcesses(options: StartLocalStackProcessesOptions = {}): Promise<LocalStackProcesses> {
-  const parts = (['storage', 'cosmos'] as const).map((part) => startPart(part, options.nodeArgs ?? [], options.dataDirectory));
+export async function startLocalStackProcesses(
+  options: StartLocalStackProcessesOptions = {},
+): Promise<LocalStackProcesses> {
+  const parts = (['storage', 'cosmos'] as const).map((part) =>
+    startPart(part, options.nodeArgs ?? [], options.dataDirectory),
+  );
   const stopWith = async (signal: NodeJS.Signals): Promise<void> => {
-    for (const part of parts) if (part.child.exitCode === null && part.child.signalCode === null) part.child.kill(signal);
+    for (const part of parts)
+      if (part.child.exitCode === null && part.child.signalCode === null) part.child.kill(signal);
     await Promise.all(parts.map((part) => part.exited));
   };
   const close = (): Promise<void> => stopWith('SIGTERM');
   try {
-    const settings = Object.assign({}, ...(await Promise.all(parts.map((part) => part.settings)))) as Record<string, string>;
+    const settings = Object.assign({}, ...(await Promise.all(parts.map((part) => part.settings)))) as Record<
+      string,
+      string
+    >;
     return { settings, pids: parts.map((part) => part.child.pid ?? 0), close, kill: () => stopWith('SIGKILL') };
   } catch (error) {
     await close();

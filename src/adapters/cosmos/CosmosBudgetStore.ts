@@ -16,14 +16,23 @@ const MAX_ATTEMPTS = 100;
 export class CosmosBudgetStore implements BudgetStore {
   constructor(private readonly container: Container) {}
 
-  async update<T>(deploymentId: string, change: (state: ScheduleState) => { state: ScheduleState; result: T }): Promise<T> {
+  async update<T>(
+    deploymentId: string,
+    change: (state: ScheduleState) => { state: ScheduleState; result: T },
+  ): Promise<T> {
     const item = this.container.item(deploymentId, deploymentId);
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
       const { resource } = await item.read<BudgetDocument>();
       const current: ScheduleState =
-        resource === undefined ? EMPTY_SCHEDULE : { cursorInMs: resource.cursorInMs, pausedUntilInMs: resource.pausedUntilInMs };
+        resource === undefined
+          ? EMPTY_SCHEDULE
+          : { cursorInMs: resource.cursorInMs, pausedUntilInMs: resource.pausedUntilInMs };
       const { state, result } = change(current);
-      const document: BudgetDocument = { id: deploymentId, cursorInMs: state.cursorInMs, pausedUntilInMs: state.pausedUntilInMs };
+      const document: BudgetDocument = {
+        id: deploymentId,
+        cursorInMs: state.cursorInMs,
+        pausedUntilInMs: state.pausedUntilInMs,
+      };
       try {
         if (resource === undefined) await this.container.items.create(document);
         else await item.replace(document, { accessCondition: { type: 'IfMatch', condition: resource._etag ?? '' } });

@@ -44,7 +44,10 @@ export class CosmosBulkWriter {
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;
-    runBulk(this.#container, batch.map((w) => w.operation)).then(
+    runBulk(
+      this.#container,
+      batch.map((w) => w.operation),
+    ).then(
       (statuses) => batch.forEach((write, index) => write.resolve(statuses[index]!)),
       (error: unknown) => {
         const failure = error instanceof Error ? error : new Error(String(error));

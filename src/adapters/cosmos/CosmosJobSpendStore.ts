@@ -32,9 +32,11 @@ export class CosmosJobSpendStore implements JobSpendStore {
     const operations: PatchOperation[] = [];
     const unconfirmed = settlement.unconfirmedCalls ?? 0;
     if (unconfirmed !== 0) operations.push({ op: 'incr', path: '/spend/unconfirmedCalls', value: unconfirmed });
-    if (settlement.costInNanos !== 0) operations.push({ op: 'incr', path: '/spend/committed', value: settlement.costInNanos });
+    if (settlement.costInNanos !== 0)
+      operations.push({ op: 'incr', path: '/spend/committed', value: settlement.costInNanos });
     if (settlement.calls !== 0) operations.push({ op: 'incr', path: '/spend/calls', value: settlement.calls });
-    if (settlement.releaseInNanos !== 0) operations.push({ op: 'incr', path: '/spend/reserved', value: -settlement.releaseInNanos });
+    if (settlement.releaseInNanos !== 0)
+      operations.push({ op: 'incr', path: '/spend/reserved', value: -settlement.releaseInNanos });
     if (operations.length > 0) await this.jobs.item(jobId, jobId).patch(operations);
   }
 

@@ -81,7 +81,8 @@ export class CosmosJobStore implements JobStore {
       page = await iterator.fetchNext();
     } catch (error) {
       // The query is fixed: a 400 on a continued listing is the token's fault.
-      if (options.continuationToken !== undefined && statusOf(error) === 400) throw new InvalidPageTokenError({ cause: error });
+      if (options.continuationToken !== undefined && statusOf(error) === 400)
+        throw new InvalidPageTokenError({ cause: error });
       throw error;
     }
     return {
@@ -102,9 +103,14 @@ export class CosmosJobStore implements JobStore {
   }
 
   async deleteOutcomes(jobId: string, lines: readonly number[]): Promise<void> {
-    const operations = lines.map((line): OperationInput => ({ operationType: BulkOperationType.Delete, partitionKey: jobId, id: String(line) }));
+    const operations = lines.map((line): OperationInput => ({
+      operationType: BulkOperationType.Delete,
+      partitionKey: jobId,
+      id: String(line),
+    }));
     for (const status of await runBulk(this.lines, operations)) {
-      if (status !== 204 && status !== 404) throw new Error(`Deleting an outcome of job ${jobId} failed with status ${status}`);
+      if (status !== 204 && status !== 404)
+        throw new Error(`Deleting an outcome of job ${jobId} failed with status ${status}`);
     }
   }
 
@@ -131,7 +137,8 @@ export class CosmosJobStore implements JobStore {
     const statuses = await runBulk(this.lines, operations);
     return outcomes.filter((outcome, index) => {
       const status = statuses[index];
-      if (status !== 201 && status !== 409) throw new Error(`Recording the outcome of line ${outcome.line} failed with status ${String(status)}`);
+      if (status !== 201 && status !== 409)
+        throw new Error(`Recording the outcome of line ${outcome.line} failed with status ${String(status)}`);
       return status === 201;
     });
   }
@@ -141,12 +148,17 @@ export class CosmosJobStore implements JobStore {
     const unique = [...new Set(lines)];
     const statuses = await runBulk(
       this.lines,
-      unique.map((line): OperationInput => ({ operationType: BulkOperationType.Read, partitionKey: jobId, id: String(line) })),
+      unique.map((line): OperationInput => ({
+        operationType: BulkOperationType.Read,
+        partitionKey: jobId,
+        id: String(line),
+      })),
     );
     return new Set(
       unique.filter((line, index) => {
         const status = statuses[index];
-        if (status !== 200 && status !== 404) throw new Error(`Looking up the outcome of line ${line} failed with status ${String(status)}`);
+        if (status !== 200 && status !== 404)
+          throw new Error(`Looking up the outcome of line ${line} failed with status ${String(status)}`);
         return status === 200;
       }),
     );
@@ -172,9 +184,16 @@ export class CosmosJobStore implements JobStore {
     return { succeeded, failed: all - succeeded, promptTokens, completionTokens, costInNanos };
   }
 
-  async *listOutcomes(jobId: string, options: { afterLine?: number; status?: 'succeeded' | 'not_succeeded' } = {}): AsyncIterable<LineOutcome> {
+  async *listOutcomes(
+    jobId: string,
+    options: { afterLine?: number; status?: 'succeeded' | 'not_succeeded' } = {},
+  ): AsyncIterable<LineOutcome> {
     const statusFilter =
-      options.status === 'succeeded' ? "AND c.status = 'succeeded'" : options.status === 'not_succeeded' ? "AND c.status != 'succeeded'" : '';
+      options.status === 'succeeded'
+        ? "AND c.status = 'succeeded'"
+        : options.status === 'not_succeeded'
+          ? "AND c.status != 'succeeded'"
+          : '';
     const iterator = this.lines.items.query<OutcomeDocument>(
       {
         query: `SELECT * FROM c WHERE c.jobId = @jobId AND c.line > @after ${statusFilter} ORDER BY c.line`,

@@ -3,7 +3,13 @@ import { statusOf } from './statusOf.js';
 import type { RollupStore } from '../../app/ports.js';
 import { rollupId, type CostRollup, type RollupKey } from '../../core/costReport.js';
 
-type RollupDocument = CostRollup & { _etag?: string; _rid?: string; _self?: string; _attachments?: string; _ts?: number };
+type RollupDocument = CostRollup & {
+  _etag?: string;
+  _rid?: string;
+  _self?: string;
+  _attachments?: string;
+  _ts?: number;
+};
 
 function strip(resource: RollupDocument): CostRollup {
   const { _etag, _rid, _self, _attachments, _ts, ...rollup } = resource;
@@ -26,7 +32,10 @@ export class CosmosRollupStore implements RollupStore {
   async listJob(jobId: string): Promise<Array<{ rollup: CostRollup; etag: string }>> {
     // Across the day partitions: a job's rollups are a few (its days × its models).
     const { resources } = await this.container.items
-      .query<RollupDocument>({ query: 'SELECT * FROM c WHERE c.jobId = @jobId', parameters: [{ name: '@jobId', value: jobId }] })
+      .query<RollupDocument>({
+        query: 'SELECT * FROM c WHERE c.jobId = @jobId',
+        parameters: [{ name: '@jobId', value: jobId }],
+      })
       .fetchAll();
     return resources.map((resource) => ({ rollup: strip(resource), etag: resource._etag ?? '' }));
   }
@@ -43,7 +52,9 @@ export class CosmosRollupStore implements RollupStore {
 
   async replace(rollup: CostRollup, etag: string): Promise<boolean> {
     try {
-      await this.container.item(rollup.id, rollup.day).replace(rollup, { accessCondition: { type: 'IfMatch', condition: etag } });
+      await this.container
+        .item(rollup.id, rollup.day)
+        .replace(rollup, { accessCondition: { type: 'IfMatch', condition: etag } });
       return true;
     } catch (error) {
       if (statusOf(error) === 412) return false;

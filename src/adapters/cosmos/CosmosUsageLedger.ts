@@ -26,7 +26,11 @@ export class CosmosUsageLedger implements UsageLedger {
   }
 
   async record(entry: LedgerEntry): Promise<boolean> {
-    const status = await this.#writes.write({ operationType: BulkOperationType.Create, partitionKey: entry.jobId, resourceBody: asBody(entry) });
+    const status = await this.#writes.write({
+      operationType: BulkOperationType.Create,
+      partitionKey: entry.jobId,
+      resourceBody: asBody(entry),
+    });
     // 409: this call is already recorded (the write was retried).
     if (status === 201) return true;
     if (status === 409) return false;
@@ -34,8 +38,13 @@ export class CosmosUsageLedger implements UsageLedger {
   }
 
   async settle(entry: LedgerEntry): Promise<void> {
-    const status = await this.#writes.write({ operationType: BulkOperationType.Upsert, partitionKey: entry.jobId, resourceBody: asBody(entry) });
-    if (status !== 200 && status !== 201) throw new Error(`Settling ledger entry ${entry.id} failed with status ${status}`);
+    const status = await this.#writes.write({
+      operationType: BulkOperationType.Upsert,
+      partitionKey: entry.jobId,
+      resourceBody: asBody(entry),
+    });
+    if (status !== 200 && status !== 201)
+      throw new Error(`Settling ledger entry ${entry.id} failed with status ${status}`);
   }
 
   async discard(jobId: string, id: string): Promise<void> {
@@ -49,7 +58,8 @@ export class CosmosUsageLedger implements UsageLedger {
     // Page by page: a million-line job's ledger is never held whole.
     const iterator = this.container.items.query<LedgerRow>(
       {
-        query: 'SELECT c.day, c.model, c.currency, c.state, c.promptTokens, c.completionTokens, c.costInNanos FROM c WHERE c.jobId = @jobId',
+        query:
+          'SELECT c.day, c.model, c.currency, c.state, c.promptTokens, c.completionTokens, c.costInNanos FROM c WHERE c.jobId = @jobId',
         parameters: [{ name: '@jobId', value: jobId }],
       },
       { maxItemCount: LISTING_PAGE_SIZE },
@@ -64,7 +74,10 @@ export class CosmosUsageLedger implements UsageLedger {
 
   async *listEntries(jobId: string): AsyncIterable<LedgerEntry> {
     const iterator = this.container.items.query<LedgerEntry & Record<string, unknown>>(
-      { query: 'SELECT * FROM c WHERE c.jobId = @jobId ORDER BY c.atInMs', parameters: [{ name: '@jobId', value: jobId }] },
+      {
+        query: 'SELECT * FROM c WHERE c.jobId = @jobId ORDER BY c.atInMs',
+        parameters: [{ name: '@jobId', value: jobId }],
+      },
       { maxItemCount: PAGE_SIZE },
     );
     while (iterator.hasMoreResults()) {

@@ -10,7 +10,11 @@ export function createCosmosClient(config: AppConfig['cosmos']): CosmosClient {
     config.caCertFile === undefined
       ? new Agent({ keepAlive: true })
       : new Agent({ keepAlive: true, ca: readFileSync(config.caCertFile, 'utf8') });
-  const base = { endpoint: config.endpoint, agent, connectionPolicy: { enableEndpointDiscovery: config.caCertFile === undefined } };
+  const base = {
+    endpoint: config.endpoint,
+    agent,
+    connectionPolicy: { enableEndpointDiscovery: config.caCertFile === undefined },
+  };
   return config.key !== undefined
     ? new CosmosClient({ ...base, key: config.key })
     : new CosmosClient({ ...base, aadCredentials: createAzureCredential(config.clientId) });
@@ -29,10 +33,14 @@ export interface CosmosContainers {
  * Creates the database and containers if missing (locally; in Azure the infra creates them and
  * these calls are reads). Partition keys: jobs by `/id`, lines by `/jobId` so a job's outcomes share a partition.
  */
-export async function ensureCosmosContainers(client: CosmosClient, config: AppConfig['cosmos']): Promise<CosmosContainers> {
+export async function ensureCosmosContainers(
+  client: CosmosClient,
+  config: AppConfig['cosmos'],
+): Promise<CosmosContainers> {
   const { database } = await evenIfRaced(() => client.databases.createIfNotExists({ id: config.database }));
   const container = async (id: string, partitionKey: string): Promise<Container> =>
-    (await evenIfRaced(() => database.containers.createIfNotExists({ id, partitionKey: { paths: [partitionKey] } }))).container;
+    (await evenIfRaced(() => database.containers.createIfNotExists({ id, partitionKey: { paths: [partitionKey] } })))
+      .container;
   const jobs = await container(config.jobsContainer, '/id');
   const lines = await container(config.linesContainer, '/jobId');
   const budget = await container(config.budgetContainer, '/id');
@@ -54,7 +62,9 @@ const WARM_UP_ID = '__phi3-batch-warm-up__';
 export async function warmBulkRouting(containers: readonly Container[]): Promise<void> {
   await Promise.all(
     containers.map((container) =>
-      container.items.bulk([{ operationType: BulkOperationType.Read, id: WARM_UP_ID, partitionKey: WARM_UP_ID }], { continueOnError: true }),
+      container.items.bulk([{ operationType: BulkOperationType.Read, id: WARM_UP_ID, partitionKey: WARM_UP_ID }], {
+        continueOnError: true,
+      }),
     ),
   );
 }

@@ -25,7 +25,8 @@ export const BLOB_RESOURCE_TYPE = 'AzureStorageBlobs';
  */
 export function parseBlobModelBindingData(data: ModelBindingData | ModelBindingData[]): BlobTriggerReference {
   const single = Array.isArray(data) ? data[0] : data;
-  if (single?.content === undefined || single.content === null) throw new Error('Blob trigger binding data has no content');
+  if (single?.content === undefined || single.content === null)
+    throw new Error('Blob trigger binding data has no content');
   const parsed = JSON.parse(Buffer.from(single.content).toString('utf8')) as Record<string, unknown>;
   const connection = parsed['Connection'];
   const containerName = parsed['ContainerName'];

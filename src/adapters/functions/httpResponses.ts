@@ -22,7 +22,11 @@ export function httpHandler(
       if (thrown instanceof ConflictError) return errorResponse(409, thrown.code, thrown.message);
       const error = ensureError(thrown);
       context.error(`${request.method} ${new URL(request.url).pathname} failed: ${error.name}: ${error.message}`);
-      return errorResponse(500, 'internal_error', `The request failed; see the function logs for invocation ${context.invocationId}`);
+      return errorResponse(
+        500,
+        'internal_error',
+        `The request failed; see the function logs for invocation ${context.invocationId}`,
+      );
     }
   };
 }

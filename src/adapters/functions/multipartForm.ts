@@ -49,7 +49,9 @@ export function multipartForm(contentType: string | null, body: WebReadableStrea
             fail(error);
           });
         });
-        parser.on('error', (error) => fail(new BadRequestError(`Malformed multipart body: ${ensureError(error).message}`)));
+        parser.on('error', (error) =>
+          fail(new BadRequestError(`Malformed multipart body: ${ensureError(error).message}`)),
+        );
         parser.on('close', () => {
           fileWork.then(() => {
             if (settled) return;

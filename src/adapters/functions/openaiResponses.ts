@@ -4,7 +4,13 @@ import { BadRequestError, ConflictError, ErrorCode, NotFoundError, ensureError }
 import { jsonResponse } from './httpResponses.js';
 
 /** OpenAI's error body: `{error: {message, type, param, code}}`; the SDK turns the status into its typed errors. */
-export function openaiError(status: number, type: string, message: string, param?: string, code?: string): HttpResponseInit {
+export function openaiError(
+  status: number,
+  type: string,
+  message: string,
+  param?: string,
+  code?: string,
+): HttpResponseInit {
   return jsonResponse(status, { error: { message, type, param: param ?? null, code: code ?? null } });
 }
 
@@ -20,13 +26,20 @@ export function openaiHandler(
     try {
       return await handler(request, context);
     } catch (thrown) {
-      if (thrown instanceof BadRequestError) return openaiError(400, 'invalid_request_error', thrown.message, thrown.parameter, specificCode(thrown.code));
-      if (thrown instanceof NotFoundError) return openaiError(404, 'invalid_request_error', thrown.message, thrown.parameter);
+      if (thrown instanceof BadRequestError)
+        return openaiError(400, 'invalid_request_error', thrown.message, thrown.parameter, specificCode(thrown.code));
+      if (thrown instanceof NotFoundError)
+        return openaiError(404, 'invalid_request_error', thrown.message, thrown.parameter);
       if (thrown instanceof ConflictError) return openaiError(409, 'invalid_request_error', thrown.message);
-      if (thrown instanceof FileTooLargeError) return openaiError(413, 'invalid_request_error', thrown.message, 'file', thrown.code);
+      if (thrown instanceof FileTooLargeError)
+        return openaiError(413, 'invalid_request_error', thrown.message, 'file', thrown.code);
       const error = ensureError(thrown);
       context.error(`${request.method} ${new URL(request.url).pathname} failed: ${error.name}: ${error.message}`);
-      return openaiError(500, 'server_error', `The request failed; see the function logs for invocation ${context.invocationId}`);
+      return openaiError(
+        500,
+        'server_error',
+        `The request failed; see the function logs for invocation ${context.invocationId}`,
+      );
     }
   };
 }

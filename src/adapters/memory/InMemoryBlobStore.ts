@@ -34,7 +34,9 @@ export class InMemoryBlobStore implements BlobStore {
 
   async getProperties(container: string, name: string): Promise<BlobProperties | undefined> {
     const blob = this.#blobs.get(this.#key(container, name));
-    return blob === undefined ? undefined : { etag: blob.etag, size: blob.content.length, metadata: { ...blob.metadata } };
+    return blob === undefined
+      ? undefined
+      : { etag: blob.etag, size: blob.content.length, metadata: { ...blob.metadata } };
   }
 
   #pinned(container: string, name: string, etag: string): StoredBlob {
@@ -43,7 +45,11 @@ export class InMemoryBlobStore implements BlobStore {
     return blob;
   }
 
-  async openRead(container: string, name: string, options: { etag: string; offset?: number; size?: number }): Promise<AsyncIterable<Buffer>> {
+  async openRead(
+    container: string,
+    name: string,
+    options: { etag: string; offset?: number; size?: number },
+  ): Promise<AsyncIterable<Buffer>> {
     const content = this.#pinned(container, name, options.etag).content.subarray(options.offset ?? 0);
     const size = this.readChunkBytes;
     return (async function* () {
@@ -51,11 +57,22 @@ export class InMemoryBlobStore implements BlobStore {
     })();
   }
 
-  async readRange(container: string, name: string, options: { etag: string; offset: number; length: number }): Promise<Buffer> {
-    return Buffer.from(this.#pinned(container, name, options.etag).content.subarray(options.offset, options.offset + options.length));
+  async readRange(
+    container: string,
+    name: string,
+    options: { etag: string; offset: number; length: number },
+  ): Promise<Buffer> {
+    return Buffer.from(
+      this.#pinned(container, name, options.etag).content.subarray(options.offset, options.offset + options.length),
+    );
   }
 
-  async setMetadata(container: string, name: string, metadata: Record<string, string>, options: { etag: string }): Promise<void> {
+  async setMetadata(
+    container: string,
+    name: string,
+    metadata: Record<string, string>,
+    options: { etag: string },
+  ): Promise<void> {
     const blob = this.#pinned(container, name, options.etag);
     this.#version += 1;
     blob.metadata = { ...metadata };
@@ -82,15 +99,21 @@ export class InMemoryBlobStore implements BlobStore {
   async stageBlock(container: string, name: string, blockId: string, content: string): Promise<void> {
     const key = this.#key(container, name);
     const staged = this.#staged.get(key) ?? new Map<string, Buffer>();
-    const lengths = new Set([...staged.keys(), ...(this.#blobs.get(key)?.blocks ?? []).map((b) => b.id)].map((id) => id.length));
-    if (lengths.size > 0 && !lengths.has(blockId.length)) throw new Error(`Block id ${blockId} has another length than the blob's other block ids`);
+    const lengths = new Set(
+      [...staged.keys(), ...(this.#blobs.get(key)?.blocks ?? []).map((b) => b.id)].map((id) => id.length),
+    );
+    if (lengths.size > 0 && !lengths.has(blockId.length))
+      throw new Error(`Block id ${blockId} has another length than the blob's other block ids`);
     staged.set(blockId, Buffer.from(content));
     this.#staged.set(key, staged);
   }
 
   async listBlocks(container: string, name: string): Promise<BlobBlocks> {
     const key = this.#key(container, name);
-    return { committed: (this.#blobs.get(key)?.blocks ?? []).map((b) => b.id), uncommitted: [...(this.#staged.get(key)?.keys() ?? [])] };
+    return {
+      committed: (this.#blobs.get(key)?.blocks ?? []).map((b) => b.id),
+      uncommitted: [...(this.#staged.get(key)?.keys() ?? [])],
+    };
   }
 
   async commitBlocks(container: string, name: string, blockIds: readonly string[]): Promise<void> {

@@ -6,7 +6,10 @@ export class InMemoryBudgetStore implements BudgetStore {
   readonly #states = new Map<string, ScheduleState>();
   updates = 0;
 
-  async update<T>(deploymentId: string, change: (state: ScheduleState) => { state: ScheduleState; result: T }): Promise<T> {
+  async update<T>(
+    deploymentId: string,
+    change: (state: ScheduleState) => { state: ScheduleState; result: T },
+  ): Promise<T> {
     this.updates += 1;
     const { state, result } = change(this.#states.get(deploymentId) ?? EMPTY_SCHEDULE);
     this.#states.set(deploymentId, state);

@@ -19,7 +19,10 @@ export class InMemoryJobSpendStore implements JobSpendStore {
     return fits;
   }
 
-  async settle(jobId: string, settlement: { costInNanos: number; calls: number; releaseInNanos: number; unconfirmedCalls?: number }): Promise<void> {
+  async settle(
+    jobId: string,
+    settlement: { costInNanos: number; calls: number; releaseInNanos: number; unconfirmedCalls?: number },
+  ): Promise<void> {
     await this.#update(jobId, (job) => {
       const spend = job.spend ?? NO_SPEND;
       return {
@@ -36,7 +39,11 @@ export class InMemoryJobSpendStore implements JobSpendStore {
   }
 
   async markCapReached(jobId: string, atInMs: number): Promise<void> {
-    await this.#update(jobId, (job) => (job.spend?.capReachedAtInMs !== undefined ? undefined : { ...job, spend: { ...(job.spend ?? NO_SPEND), capReachedAtInMs: atInMs } }));
+    await this.#update(jobId, (job) =>
+      job.spend?.capReachedAtInMs !== undefined
+        ? undefined
+        : { ...job, spend: { ...(job.spend ?? NO_SPEND), capReachedAtInMs: atInMs } },
+    );
   }
 
   async #update(jobId: string, change: (job: Job) => Job | undefined): Promise<void> {

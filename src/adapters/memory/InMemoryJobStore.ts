@@ -50,15 +50,21 @@ export class InMemoryJobStore implements JobStore {
   }
 
   async listJobs(options: { pageSize: number; continuationToken?: string | undefined }) {
-    const all = [...this.#jobs.values()].map((s) => s.job).sort((a, b) => b.createdAtInMs - a.createdAtInMs || a.id.localeCompare(b.id));
+    const all = [...this.#jobs.values()]
+      .map((s) => s.job)
+      .sort((a, b) => b.createdAtInMs - a.createdAtInMs || a.id.localeCompare(b.id));
     const start = options.continuationToken === undefined ? 0 : offsetOf(options.continuationToken);
     const page = all.slice(start, start + options.pageSize);
     const next = start + options.pageSize;
-    return { jobs: structuredClone(page), continuationToken: next < all.length ? JSON.stringify({ offset: next }) : undefined };
+    return {
+      jobs: structuredClone(page),
+      continuationToken: next < all.length ? JSON.stringify({ offset: next }) : undefined,
+    };
   }
 
   async *listActiveJobs(): AsyncIterable<Job> {
-    for (const { job } of [...this.#jobs.values()]) if (ACTIVE_STATUSES.includes(job.status)) yield structuredClone(job);
+    for (const { job } of [...this.#jobs.values()])
+      if (ACTIVE_STATUSES.includes(job.status)) yield structuredClone(job);
   }
 
   async deleteOutcomes(jobId: string, lines: readonly number[]): Promise<void> {
@@ -91,7 +97,10 @@ export class InMemoryJobStore implements JobStore {
     return totalsOf([...(this.#outcomes.get(jobId)?.values() ?? [])]);
   }
 
-  async *listOutcomes(jobId: string, options: { afterLine?: number; status?: 'succeeded' | 'not_succeeded' } = {}): AsyncIterable<LineOutcome> {
+  async *listOutcomes(
+    jobId: string,
+    options: { afterLine?: number; status?: 'succeeded' | 'not_succeeded' } = {},
+  ): AsyncIterable<LineOutcome> {
     const lines = [...(this.#outcomes.get(jobId)?.values() ?? [])].sort((a, b) => a.line - b.line);
     for (const outcome of lines) {
       if (outcome.line <= (options.afterLine ?? 0)) continue;

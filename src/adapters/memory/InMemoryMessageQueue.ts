@@ -6,7 +6,10 @@ export class InMemoryMessageQueue implements MessageQueue {
 
   async send(payloads: readonly unknown[], options: { visibilityDelayInMs?: number } = {}): Promise<void> {
     for (const payload of payloads) {
-      this.sent.push({ payload: JSON.parse(JSON.stringify(payload)) as unknown, visibilityDelayInMs: options.visibilityDelayInMs ?? 0 });
+      this.sent.push({
+        payload: JSON.parse(JSON.stringify(payload)) as unknown,
+        visibilityDelayInMs: options.visibilityDelayInMs ?? 0,
+      });
     }
   }
 

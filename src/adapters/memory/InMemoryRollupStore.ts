@@ -11,7 +11,9 @@ export class InMemoryRollupStore implements RollupStore {
   }
 
   async listJob(jobId: string): Promise<Array<{ rollup: CostRollup; etag: string }>> {
-    return [...this.#rollups.values()].filter((stored) => stored.rollup.jobId === jobId).map((stored) => structuredClone(stored));
+    return [...this.#rollups.values()]
+      .filter((stored) => stored.rollup.jobId === jobId)
+      .map((stored) => structuredClone(stored));
   }
 
   async create(rollup: CostRollup): Promise<boolean> {

@@ -25,7 +25,8 @@ export class InMemoryUsageLedger implements UsageLedger {
   }
 
   async *listEntries(jobId: string): AsyncIterable<LedgerEntry> {
-    for (const e of this.#of(jobId).sort((a, b) => a.atInMs - b.atInMs || (a.id < b.id ? -1 : 1))) yield structuredClone(e);
+    for (const e of this.#of(jobId).sort((a, b) => a.atInMs - b.atInMs || (a.id < b.id ? -1 : 1)))
+      yield structuredClone(e);
   }
 
   #of(jobId: string): LedgerEntry[] {

@@ -19,7 +19,12 @@ export const CUSTOM_ID_HEADER = 'x-phi3batch-custom-id';
 
 const TIMEOUT_CODES: ReadonlySet<string> = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 /** Failures before a connection existed: the request never reached the endpoint, so it cannot be billed. */
-const NEVER_SENT_CODES: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT']);
+const NEVER_SENT_CODES: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 /** Half a surrogate pair: legal in a JSON string, but encodeURIComponent throws on it. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
@@ -65,7 +70,8 @@ export class Phi3ChatClient implements ChatClient {
       accept: 'application/json',
     };
     if (options.callId !== undefined) headers['x-ms-client-request-id'] = options.callId;
-    if (options.customId !== undefined) headers[CUSTOM_ID_HEADER] = encodeURIComponent(options.customId.replace(LONE_SURROGATE, '\ufffd'));
+    if (options.customId !== undefined)
+      headers[CUSTOM_ID_HEADER] = encodeURIComponent(options.customId.replace(LONE_SURROGATE, '\ufffd'));
     try {
       const response = await this.#pool.request({
         method: 'POST',
@@ -85,14 +91,27 @@ export class Phi3ChatClient implements ChatClient {
       for (const [name, value] of Object.entries(response.headers)) {
         flatHeaders[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
       }
-      const requestId = flatHeaders['x-request-id'] ?? flatHeaders['apim-request-id'] ?? flatHeaders['x-ms-request-id'] ?? '';
-      return { kind: 'response', status: response.statusCode, headers: flatHeaders, body: parsed, requestId, latencyInMs: latency() };
+      const requestId =
+        flatHeaders['x-request-id'] ?? flatHeaders['apim-request-id'] ?? flatHeaders['x-ms-request-id'] ?? '';
+      return {
+        kind: 'response',
+        status: response.statusCode,
+        headers: flatHeaders,
+        body: parsed,
+        requestId,
+        latencyInMs: latency(),
+      };
     } catch (error) {
       const code = (error as { code?: string } | null)?.code;
       if (code !== undefined && TIMEOUT_CODES.has(code)) return { kind: 'timeout', latencyInMs: latency() };
       if (error instanceof undiciErrors.RequestAbortedError) throw error;
       const message = error instanceof Error ? `${error.name}: ${error.message}` : 'unknown network error';
-      return { kind: 'network', message, neverSent: code !== undefined && NEVER_SENT_CODES.has(code), latencyInMs: latency() };
+      return {
+        kind: 'network',
+        message,
+        neverSent: code !== undefined && NEVER_SENT_CODES.has(code),
+        latencyInMs: latency(),
+      };
     }
   }
 

@@ -26,7 +26,11 @@ export class AzureBlobStore implements BlobStore {
    * which a 1 GB input cannot afford. Ranges keep memory at two blocks whatever the size. The first range
    * is small, so the first lines (and a job's first messages) do not wait for a whole block to arrive.
    */
-  async openRead(container: string, name: string, options: { etag: string; offset?: number; size?: number }): Promise<AsyncIterable<Buffer>> {
+  async openRead(
+    container: string,
+    name: string,
+    options: { etag: string; offset?: number; size?: number },
+  ): Promise<AsyncIterable<Buffer>> {
     const blob = this.service.getContainerClient(container).getBlobClient(name);
     let size = options.size;
     if (size === undefined) {
@@ -40,7 +44,11 @@ export class AzureBlobStore implements BlobStore {
     }
     const read = async (offset: number, length: number): Promise<Buffer> => {
       try {
-        return await blob.downloadToBuffer(offset, length, { conditions: { ifMatch: options.etag }, blockSize: READ_BLOCK_BYTES, concurrency: 1 });
+        return await blob.downloadToBuffer(offset, length, {
+          conditions: { ifMatch: options.etag },
+          blockSize: READ_BLOCK_BYTES,
+          concurrency: 1,
+        });
       } catch (error) {
         if (isStatus(error, 404, 412)) throw new BlobChangedError(container, name, { cause: error });
         throw error;
@@ -63,7 +71,11 @@ export class AzureBlobStore implements BlobStore {
     })();
   }
 
-  async readRange(container: string, name: string, options: { etag: string; offset: number; length: number }): Promise<Buffer> {
+  async readRange(
+    container: string,
+    name: string,
+    options: { etag: string; offset: number; length: number },
+  ): Promise<Buffer> {
     const blob = this.service.getContainerClient(container).getBlobClient(name);
     try {
       return await blob.downloadToBuffer(options.offset, options.length, { conditions: { ifMatch: options.etag } });
@@ -73,7 +85,12 @@ export class AzureBlobStore implements BlobStore {
     }
   }
 
-  async setMetadata(container: string, name: string, metadata: Record<string, string>, options: { etag: string }): Promise<void> {
+  async setMetadata(
+    container: string,
+    name: string,
+    metadata: Record<string, string>,
+    options: { etag: string },
+  ): Promise<void> {
     const blob = this.service.getContainerClient(container).getBlobClient(name);
     try {
       await blob.setMetadata(metadata, { conditions: { ifMatch: options.etag } });
@@ -83,7 +100,12 @@ export class AzureBlobStore implements BlobStore {
     }
   }
 
-  async upload(container: string, name: string, content: AsyncIterable<string | Buffer> | string, options: { contentType: string }): Promise<void> {
+  async upload(
+    container: string,
+    name: string,
+    content: AsyncIterable<string | Buffer> | string,
+    options: { contentType: string },
+  ): Promise<void> {
     const blob = this.service.getContainerClient(container).getBlockBlobClient(name);
     const headers = { blobHTTPHeaders: { blobContentType: options.contentType } };
     if (typeof content === 'string') {
@@ -111,7 +133,10 @@ export class AzureBlobStore implements BlobStore {
 
   async stageBlock(container: string, name: string, blockId: string, content: string): Promise<void> {
     const body = Buffer.from(content);
-    await this.service.getContainerClient(container).getBlockBlobClient(name).stageBlock(toWireBlockId(blockId), body, body.length);
+    await this.service
+      .getContainerClient(container)
+      .getBlockBlobClient(name)
+      .stageBlock(toWireBlockId(blockId), body, body.length);
   }
 
   async listBlocks(container: string, name: string): Promise<BlobBlocks> {
@@ -127,7 +152,12 @@ export class AzureBlobStore implements BlobStore {
     }
   }
 
-  async commitBlocks(container: string, name: string, blockIds: readonly string[], options: { contentType: string }): Promise<void> {
+  async commitBlocks(
+    container: string,
+    name: string,
+    blockIds: readonly string[],
+    options: { contentType: string },
+  ): Promise<void> {
     await this.service
       .getContainerClient(container)
       .getBlockBlobClient(name)

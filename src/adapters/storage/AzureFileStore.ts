@@ -16,7 +16,12 @@ const toMetadata = (file: Omit<StoredFile, 'bytes'>): Record<string, string> => 
   [META.createdAt]: String(file.createdAtInMs),
 });
 
-function fromMetadata(id: string, bytes: number, metadata: Record<string, string> | undefined, lastModified: Date | undefined): StoredFile {
+function fromMetadata(
+  id: string,
+  bytes: number,
+  metadata: Record<string, string> | undefined,
+  lastModified: Date | undefined,
+): StoredFile {
   const createdAt = Number(metadata?.[META.createdAt]);
   let filename = id;
   try {
@@ -43,7 +48,11 @@ export class AzureFileStore implements FileStore {
     this.container = service.getContainerClient(containerName);
   }
 
-  async upload(file: Omit<StoredFile, 'bytes'>, content: AsyncIterable<Buffer>, options: { maxBytes: number }): Promise<StoredFile> {
+  async upload(
+    file: Omit<StoredFile, 'bytes'>,
+    content: AsyncIterable<Buffer>,
+    options: { maxBytes: number },
+  ): Promise<StoredFile> {
     let bytes = 0;
     const counter = new Transform({
       transform(chunk: Buffer, _encoding, callback) {

@@ -16,14 +16,16 @@ export class AzureMessageQueue implements MessageQueue {
   async send(payloads: readonly unknown[], options: { visibilityDelayInMs?: number } = {}): Promise<void> {
     const delay = options.visibilityDelayInMs;
     const visibilityTimeout =
-      delay === undefined || delay <= 0 ? undefined : Math.min(MAX_VISIBILITY_DELAY_IN_SECONDS, Math.ceil(delay / 1000));
+      delay === undefined || delay <= 0
+        ? undefined
+        : Math.min(MAX_VISIBILITY_DELAY_IN_SECONDS, Math.ceil(delay / 1000));
     // The Functions queue trigger decodes base64 by default (host.json messageEncoding).
     const texts = payloads.map((p) => Buffer.from(payloadJson(p)).toString('base64'));
     for (let start = 0; start < texts.length; start += SEND_CONCURRENCY) {
       await Promise.all(
-        texts.slice(start, start + SEND_CONCURRENCY).map((text) =>
-          this.queue.sendMessage(text, visibilityTimeout === undefined ? {} : { visibilityTimeout }),
-        ),
+        texts
+          .slice(start, start + SEND_CONCURRENCY)
+          .map((text) => this.queue.sendMessage(text, visibilityTimeout === undefined ? {} : { visibilityTimeout })),
       );
     }
   }

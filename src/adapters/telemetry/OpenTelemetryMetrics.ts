@@ -52,7 +52,10 @@ export class OpenTelemetryMetrics implements Metrics {
       description: 'Tokens charged at admission (prompt + max_tokens) of the calls sent',
       unit: '{token}',
     });
-    this.#throttled = meter.createCounter(MetricName.throttled, { description: 'Calls answered 429', unit: '{response}' });
+    this.#throttled = meter.createCounter(MetricName.throttled, {
+      description: 'Calls answered 429',
+      unit: '{response}',
+    });
     this.#inFlight = meter.createUpDownCounter(MetricName.inFlight, { description: 'Calls under way', unit: '{call}' });
     this.#duration = meter.createHistogram(MetricName.duration, {
       description: 'Time from sending a call to its answer',
@@ -67,8 +70,14 @@ export class OpenTelemetryMetrics implements Metrics {
       description: 'The call latency (a high percentile) the in-flight size was computed for',
       unit: 'ms',
     });
-    this.#queueDepth = meter.createGauge(MetricName.queueDepth, { description: 'Messages waiting in the queue', unit: '{message}' });
-    this.#lines = meter.createCounter(MetricName.lines, { description: 'Lines whose outcome became final', unit: '{line}' });
+    this.#queueDepth = meter.createGauge(MetricName.queueDepth, {
+      description: 'Messages waiting in the queue',
+      unit: '{message}',
+    });
+    this.#lines = meter.createCounter(MetricName.lines, {
+      description: 'Lines whose outcome became final',
+      unit: '{line}',
+    });
   }
 
   setDeploymentLimits(deployment: string, limits: DeploymentLimits): void {

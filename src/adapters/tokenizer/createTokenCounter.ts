@@ -61,8 +61,7 @@ const countingByFamily = new Map<TokenizerFamily, FamilyCounting>();
 function countingFor(family: TokenizerFamily): FamilyCounting {
   let counting = countingByFamily.get(family);
   if (counting === undefined) {
-    const countSegment =
-      family === TokenizerFamily.cl100kBase ? getCl100kSegmentCounter() : getLlamaSegmentCounter();
+    const countSegment = family === TokenizerFamily.cl100kBase ? getCl100kSegmentCounter() : getLlamaSegmentCounter();
     counting = {
       countSegment,
       cache: new LruCache<string, number>(MESSAGE_COUNT_CACHE_MAX_ENTRIES),

@@ -29,7 +29,7 @@ function countWithLongWordsInPieces(text: string, count: CountSegmentTokens): nu
     const start = match.index;
     if (start > from) total += count(text.slice(from, start));
     const word = match[0];
-    for (let at = 0; at < word.length; ) {
+    for (let at = 0; at < word.length;) {
       let end = Math.min(word.length, at + WORD_PIECE_CHARS);
       // Never split a surrogate pair.
       const last = word.charCodeAt(end - 1);
@@ -64,7 +64,11 @@ const SPACE_MARK = 0x2581;
  * there into chunks that BPE handles independently, each beginning with its space. (The test checks
  * the vocabulary for such pieces and compares both counts over generated text.)
  */
-export function countLlamaByWords(text: string, countWithLeadingSpace: CountSegmentTokens, cache: LruCache<string, number>): number {
+export function countLlamaByWords(
+  text: string,
+  countWithLeadingSpace: CountSegmentTokens,
+  cache: LruCache<string, number>,
+): number {
   if (text.length === 0) return 0;
   // The dummy prefix: SentencePiece encodes a segment as if it began with a space.
   const spaced = ` ${text}`;

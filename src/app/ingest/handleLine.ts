@@ -30,7 +30,11 @@ export function handleLine(run: IngestRun, raw: RawLine, deps: LineDeps): void {
   const counted = exactPromptTokens(tally, line.body, deployment.tokenCounter, run.exactTokenLines);
   const oversized = oversizedRequestError(line.body, counted, deployment, deps.defaultMaxTokens);
   if (oversized !== undefined) {
-    recordInvalidLine(run, { kind: 'invalid', lineNumber: line.lineNumber, customId: line.customId, error: oversized }, deps);
+    recordInvalidLine(
+      run,
+      { kind: 'invalid', lineNumber: line.lineNumber, customId: line.customId, error: oversized },
+      deps,
+    );
     return;
   }
   tally.requests += 1;

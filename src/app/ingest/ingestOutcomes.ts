@@ -11,7 +11,14 @@ function unsentOutcome(
   error: LineError,
   nowInMs: number,
 ): LineOutcome {
-  return failedLineOutcome({ jobId, item: { line, id: customId }, error, attempts: 0, finishedAtInMs: nowInMs, status });
+  return failedLineOutcome({
+    jobId,
+    item: { line, id: customId },
+    error,
+    attempts: 0,
+    finishedAtInMs: nowInMs,
+    status,
+  });
 }
 
 export function invalidLineOutcome(

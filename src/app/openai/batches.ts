@@ -29,7 +29,8 @@ export interface BatchesDeps {
 }
 
 function asObject(body: unknown): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new BadRequestError('The request body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new BadRequestError('The request body must be a JSON object');
   return body as Record<string, unknown>;
 }
 
@@ -41,18 +42,30 @@ function asObject(body: unknown): Record<string, unknown> {
 export async function createBatch(deps: BatchesDeps, body: unknown): Promise<OpenAIBatch> {
   const request = asObject(body);
   const inputFileId = request['input_file_id'];
-  if (typeof inputFileId !== 'string' || inputFileId === '') throw new BadRequestError("Missing required parameter: 'input_file_id'", 'input_file_id');
+  if (typeof inputFileId !== 'string' || inputFileId === '')
+    throw new BadRequestError("Missing required parameter: 'input_file_id'", 'input_file_id');
   if (request['endpoint'] !== CHAT_COMPLETIONS_ENDPOINT) {
-    throw new BadRequestError(`Invalid endpoint ${JSON.stringify(request['endpoint'])}: only "${CHAT_COMPLETIONS_ENDPOINT}" is supported`, 'endpoint');
+    throw new BadRequestError(
+      `Invalid endpoint ${JSON.stringify(request['endpoint'])}: only "${CHAT_COMPLETIONS_ENDPOINT}" is supported`,
+      'endpoint',
+    );
   }
   const completionWindow = request['completion_window'];
   const windowInMs = parseCompletionWindow(completionWindow, deps.windowLimits);
   const metadata = parseBatchMetadata(request['metadata']);
   const ref = parseFileId(inputFileId);
-  if (ref?.kind !== 'uploaded') throw new BadRequestError(`Invalid input_file_id ${JSON.stringify(inputFileId)}: not an uploaded batch file`, 'input_file_id');
+  if (ref?.kind !== 'uploaded')
+    throw new BadRequestError(
+      `Invalid input_file_id ${JSON.stringify(inputFileId)}: not an uploaded batch file`,
+      'input_file_id',
+    );
   const file = await deps.files.get(ref.id);
   if (file === undefined) throw new NotFoundError(`No such File object: ${ref.id}`, 'input_file_id');
-  if (file.purpose !== 'batch') throw new BadRequestError(`File ${ref.id} has purpose ${JSON.stringify(file.purpose)}, not "batch"`, 'input_file_id');
+  if (file.purpose !== 'batch')
+    throw new BadRequestError(
+      `File ${ref.id} has purpose ${JSON.stringify(file.purpose)}, not "batch"`,
+      'input_file_id',
+    );
 
   const jobId = `job_${deps.newHex32()}`;
   const target = { container: deps.outputContainer, name: `${jobId}/input.jsonl` };
@@ -66,7 +79,12 @@ export async function createBatch(deps: BatchesDeps, body: unknown): Promise<Ope
     model: deps.deployments.primary.model,
     deployment: deps.deployments.all.length === 1 ? deps.deployments.primary.name : '',
     ...(deps.defaultMaxCostInNanos === undefined ? {} : { maxCostInNanos: deps.defaultMaxCostInNanos }),
-    batchRequest: { completionWindow: completionWindow as string, expiresAtInMs: now + windowInMs, metadata, inputFileId: ref.id },
+    batchRequest: {
+      completionWindow: completionWindow as string,
+      expiresAtInMs: now + windowInMs,
+      metadata,
+      inputFileId: ref.id,
+    },
   });
   if (!(await deps.jobs.createJob(job))) throw new Error(`Job ${jobId} exists already`);
   const ingest: ControlMessage = { v: 1, kind: 'ingest', container: target.container, name: target.name };
@@ -84,7 +102,10 @@ export async function getBatch(jobs: JobStore, id: string | undefined): Promise<
   return toOpenAIBatch(await requireBatch(jobs, id));
 }
 
-export async function cancelBatch(deps: Pick<BatchesDeps, 'jobs' | 'controlQueue' | 'clock'>, id: string | undefined): Promise<OpenAIBatch> {
+export async function cancelBatch(
+  deps: Pick<BatchesDeps, 'jobs' | 'controlQueue' | 'clock'>,
+  id: string | undefined,
+): Promise<OpenAIBatch> {
   const job = await requireBatch(deps.jobs, id);
   return toOpenAIBatch(await cancelJob(deps, job.id));
 }
@@ -103,7 +124,10 @@ const STORE_PAGE = 100;
  * Newest first, `limit` at a time after the batch `after` (OpenAI's cursor: the last id of the page
  * before). The store is paged through from the newest, so a deep cursor costs a longer walk.
  */
-export async function listBatches(jobs: JobStore, query: { limit: string | null; after: string | null; filter?: JobFilter }): Promise<BatchPage> {
+export async function listBatches(
+  jobs: JobStore,
+  query: { limit: string | null; after: string | null; filter?: JobFilter },
+): Promise<BatchPage> {
   const limit = parseLimit(query.limit, 20, 100);
   const filter = query.filter ?? {};
   const data: OpenAIBatch[] = [];

@@ -17,7 +17,13 @@ export interface FilesDeps {
 
 /** A multipart form read as it arrives: the file part is handed over as a stream, the text fields at the end. */
 export interface UploadForm {
-  read(onFile: (filename: string, content: AsyncIterable<Buffer>, fieldsSoFar: Readonly<Record<string, string>>) => Promise<void>): Promise<Record<string, string>>;
+  read(
+    onFile: (
+      filename: string,
+      content: AsyncIterable<Buffer>,
+      fieldsSoFar: Readonly<Record<string, string>>,
+    ) => Promise<void>,
+  ): Promise<Record<string, string>>;
 }
 
 const BATCH_PURPOSE = 'batch';
@@ -25,7 +31,10 @@ const BATCH_PURPOSE = 'batch';
 function checkPurpose(purpose: string | undefined): void {
   if (purpose === undefined) throw new BadRequestError("Missing required parameter: 'purpose'", 'purpose');
   if (purpose !== BATCH_PURPOSE) {
-    throw new BadRequestError(`Invalid purpose ${JSON.stringify(purpose)}: this service only takes files with purpose "batch"`, 'purpose');
+    throw new BadRequestError(
+      `Invalid purpose ${JSON.stringify(purpose)}: this service only takes files with purpose "batch"`,
+      'purpose',
+    );
   }
 }
 
@@ -39,9 +48,13 @@ export async function createFile(deps: FilesDeps, form: UploadForm): Promise<Ope
     if (fieldsSoFar['purpose'] !== undefined) checkPurpose(fieldsSoFar['purpose']);
     if (stored !== undefined) throw new BadRequestError('Only one file may be uploaded at a time', 'file');
     const id = uploadedFileId(deps.newHex32());
-    stored = await deps.files.upload({ id, filename, purpose: BATCH_PURPOSE, createdAtInMs: deps.clock.nowInMs() }, content, {
-      maxBytes: deps.maxFileBytes,
-    });
+    stored = await deps.files.upload(
+      { id, filename, purpose: BATCH_PURPOSE, createdAtInMs: deps.clock.nowInMs() },
+      content,
+      {
+        maxBytes: deps.maxFileBytes,
+      },
+    );
   });
   if (stored === undefined) throw new BadRequestError("Missing required parameter: 'file'", 'file');
   try {
@@ -69,14 +82,29 @@ async function jobFile(deps: FilesDeps, ref: Exclude<FileRef, { kind: 'uploaded'
     location = job.input;
   } else {
     if (!TERMINAL_STATUSES.has(job.status) || job.output === undefined) return undefined;
-    location = { container: job.output.container, name: ref.kind === 'output' ? job.output.resultsBlob : job.output.errorsBlob };
+    location = {
+      container: job.output.container,
+      name: ref.kind === 'output' ? job.output.resultsBlob : job.output.errorsBlob,
+    };
   }
   const properties = await deps.blobs.getProperties(location.container, location.name);
   if (properties === undefined) return undefined;
   const t = job.timestamps;
-  const createdAtInMs = ref.kind === 'input' ? job.createdAtInMs : (t.completedAt ?? t.failedAt ?? t.cancelledAt ?? t.expiredAt ?? job.createdAtInMs);
-  const filename = ref.kind === 'input' ? (job.input.name.split('/').pop() ?? job.input.name) : `${job.id}_${ref.kind === 'output' ? 'output' : 'error'}.jsonl`;
-  const file = toOpenAIFile({ id: ref.id, bytes: properties.size, createdAtInMs, filename, purpose: ref.kind === 'input' ? 'batch' : 'batch_output' });
+  const createdAtInMs =
+    ref.kind === 'input'
+      ? job.createdAtInMs
+      : (t.completedAt ?? t.failedAt ?? t.cancelledAt ?? t.expiredAt ?? job.createdAtInMs);
+  const filename =
+    ref.kind === 'input'
+      ? (job.input.name.split('/').pop() ?? job.input.name)
+      : `${job.id}_${ref.kind === 'output' ? 'output' : 'error'}.jsonl`;
+  const file = toOpenAIFile({
+    id: ref.id,
+    bytes: properties.size,
+    createdAtInMs,
+    filename,
+    purpose: ref.kind === 'input' ? 'batch' : 'batch_output',
+  });
   return { file, location, etag: properties.etag, size: properties.size };
 }
 
@@ -114,7 +142,10 @@ export interface FilePage {
 }
 
 /** Uploaded files, in id order, `limit` at a time after `after` (OpenAI's cursor: the last id of the page before). */
-export async function listFiles(deps: FilesDeps, query: { limit: string | null; after: string | null; purpose: string | null }): Promise<FilePage> {
+export async function listFiles(
+  deps: FilesDeps,
+  query: { limit: string | null; after: string | null; purpose: string | null },
+): Promise<FilePage> {
   const limit = parseLimit(query.limit, 10_000, 10_000);
   const data: OpenAIFile[] = [];
   let hasMore = false;
@@ -130,11 +161,17 @@ export async function listFiles(deps: FilesDeps, query: { limit: string | null; 
   return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
 }
 
-export async function deleteFile(deps: FilesDeps, id: string | undefined): Promise<{ id: string; object: 'file'; deleted: true }> {
+export async function deleteFile(
+  deps: FilesDeps,
+  id: string | undefined,
+): Promise<{ id: string; object: 'file'; deleted: true }> {
   const ref = requireRef(id);
   if (ref.kind !== 'uploaded') {
     if ((await jobFile(deps, ref)) === undefined) throw new NotFoundError(`No such File object: ${ref.id}`);
-    throw new BadRequestError('The files of a batch are kept with the batch and cannot be deleted on their own', 'file_id');
+    throw new BadRequestError(
+      'The files of a batch are kept with the batch and cannot be deleted on their own',
+      'file_id',
+    );
   }
   if (!(await deps.files.delete(ref.id))) throw new NotFoundError(`No such File object: ${ref.id}`);
   return { id: ref.id, object: 'file', deleted: true };
@@ -143,6 +180,7 @@ export async function deleteFile(deps: FilesDeps, id: string | undefined): Promi
 export function parseLimit(value: string | null, fallback: number, max: number): number {
   if (value === null) return fallback;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1 || parsed > max) throw new BadRequestError(`limit must be an integer from 1 to ${max}`, 'limit');
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > max)
+    throw new BadRequestError(`limit must be an integer from 1 to ${max}`, 'limit');
   return parsed;
 }

@@ -10,7 +10,11 @@ export interface StoredFile {
 /** Uploaded files, kept as blobs (the input container, under `files/`). */
 export interface FileStore {
   /** Streams `content` into a new file; never holds it whole. Fails with FileTooLargeError past `maxBytes`. */
-  upload(file: Omit<StoredFile, 'bytes'>, content: AsyncIterable<Buffer>, options: { maxBytes: number }): Promise<StoredFile>;
+  upload(
+    file: Omit<StoredFile, 'bytes'>,
+    content: AsyncIterable<Buffer>,
+    options: { maxBytes: number },
+  ): Promise<StoredFile>;
   get(id: string): Promise<StoredFile | undefined>;
   /** Files in id order, from after `afterId`. */
   list(options: { afterId?: string | undefined }): AsyncIterable<StoredFile>;
@@ -22,7 +26,11 @@ export interface FileStore {
    * Copies the file, server side, to `target` (a batch's own input: later deletes of the file leave the
    * batch alone), with `metadata` on the copy; returns the copy's ETag and size.
    */
-  copyTo(id: string, target: { container: string; name: string }, metadata: Record<string, string>): Promise<{ etag: string; size: number } | undefined>;
+  copyTo(
+    id: string,
+    target: { container: string; name: string },
+    metadata: Record<string, string>,
+  ): Promise<{ etag: string; size: number } | undefined>;
 }
 
 /** The upload is bigger than the service takes. */

@@ -65,5 +65,7 @@ export function requeueForBudget(run: MessageRun, line: LineState, waitInMs: num
 /** A request its deployment could never serve (over the context or the tokens per minute): never sent. */
 export function oversizedResult(run: MessageRun, line: LineState, error: LineError): LineResult {
   const finishedAtInMs = run.deps.clock.nowInMs();
-  return outcomeResult(failedLineOutcome({ jobId: run.message.jobId, item: line.item, error, attempts: line.attempts, finishedAtInMs }));
+  return outcomeResult(
+    failedLineOutcome({ jobId: run.message.jobId, item: line.item, error, attempts: line.attempts, finishedAtInMs }),
+  );
 }

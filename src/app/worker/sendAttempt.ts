@@ -25,9 +25,7 @@ export type Sending =
   | { readonly kind: 'oversized'; readonly error: LineError }
   | ({ readonly kind: 'answered'; readonly answer: ChatAnswer } & AdmittedCall);
 
-type Admission =
-  | Exclude<Sending, { kind: 'answered' | 'oversized' }>
-  | ({ readonly kind: 'admitted' } & AdmittedCall);
+type Admission = Exclude<Sending, { kind: 'answered' | 'oversized' }> | ({ readonly kind: 'admitted' } & AdmittedCall);
 
 /**
  * One call for the line. A slot covers it from its reservation and write-ahead to its answer: what is
@@ -39,7 +37,11 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
   return deps.callSlots(async (): Promise<Sending> => {
     const maxTokens = line.body.max_tokens as number;
     line.reservedTokens ??= deployment.tokenCounter.countChatPrompt(line.body.messages) + maxTokens;
-    const size = { promptTokens: line.reservedTokens - maxTokens, maxTokens, maxTokensDefaulted: line.maxTokensDefaulted };
+    const size = {
+      promptTokens: line.reservedTokens - maxTokens,
+      maxTokens,
+      maxTokensDefaulted: line.maxTokensDefaulted,
+    };
     const oversized = requestSizeError(size, requestLimitsOf(deployment));
     if (oversized !== undefined) return { kind: 'oversized', error: oversized };
     const admission = await deps.admissionSlots(deployment.name, () => admit(run, line, line.reservedTokens!));

@@ -11,16 +11,26 @@ export function parseBatchMetadata(value: unknown): Readonly<Record<string, stri
   }
   const entries = Object.entries(value as Record<string, unknown>);
   if (entries.length > METADATA_LIMITS.maxPairs) {
-    throw new BadRequestError(`Invalid metadata: at most ${METADATA_LIMITS.maxPairs} pairs, got ${entries.length}`, 'metadata');
+    throw new BadRequestError(
+      `Invalid metadata: at most ${METADATA_LIMITS.maxPairs} pairs, got ${entries.length}`,
+      'metadata',
+    );
   }
   const metadata: Record<string, string> = {};
   for (const [key, item] of entries) {
     if (key.length === 0 || key.length > METADATA_LIMITS.maxKeyLength) {
-      throw new BadRequestError(`Invalid metadata key: keys are 1 to ${METADATA_LIMITS.maxKeyLength} characters`, 'metadata');
+      throw new BadRequestError(
+        `Invalid metadata key: keys are 1 to ${METADATA_LIMITS.maxKeyLength} characters`,
+        'metadata',
+      );
     }
-    if (typeof item !== 'string') throw new BadRequestError(`Invalid metadata value for ${JSON.stringify(key)}: expected a string`, 'metadata');
+    if (typeof item !== 'string')
+      throw new BadRequestError(`Invalid metadata value for ${JSON.stringify(key)}: expected a string`, 'metadata');
     if (item.length > METADATA_LIMITS.maxValueLength) {
-      throw new BadRequestError(`Invalid metadata value for ${JSON.stringify(key)}: at most ${METADATA_LIMITS.maxValueLength} characters`, 'metadata');
+      throw new BadRequestError(
+        `Invalid metadata value for ${JSON.stringify(key)}: at most ${METADATA_LIMITS.maxValueLength} characters`,
+        'metadata',
+      );
     }
     metadata[key] = item;
   }
@@ -28,6 +38,9 @@ export function parseBatchMetadata(value: unknown): Readonly<Record<string, stri
 }
 
 /** Whether the job's metadata has every pair of `filter`. */
-export function metadataMatches(metadata: Readonly<Record<string, string>> | undefined, filter: Readonly<Record<string, string>>): boolean {
+export function metadataMatches(
+  metadata: Readonly<Record<string, string>> | undefined,
+  filter: Readonly<Record<string, string>>,
+): boolean {
   return Object.entries(filter).every(([key, value]) => metadata?.[key] === value);
 }

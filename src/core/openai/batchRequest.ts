@@ -1,5 +1,10 @@
 import { parseBatchMetadata } from './batchMetadata.js';
-import { COMPLETION_WINDOW_LIMITS, DEFAULT_COMPLETION_WINDOW, parseCompletionWindow, type CompletionWindowLimits } from './completionWindow.js';
+import {
+  COMPLETION_WINDOW_LIMITS,
+  DEFAULT_COMPLETION_WINDOW,
+  parseCompletionWindow,
+  type CompletionWindowLimits,
+} from './completionWindow.js';
 
 /** How a batch was asked for: through `POST /v1/batches`, or in a dropped blob's metadata. */
 export interface BatchRequest {

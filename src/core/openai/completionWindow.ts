@@ -17,7 +17,10 @@ const UNIT_IN_MS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_
  * The window's length: a whole number and a unit (`s`, `m`, `h`, `d`), within the limits. Seconds and
  * minutes only pass limits lowered below an hour (a test setting).
  */
-export function parseCompletionWindow(value: unknown, limits: CompletionWindowLimits = COMPLETION_WINDOW_LIMITS): number {
+export function parseCompletionWindow(
+  value: unknown,
+  limits: CompletionWindowLimits = COMPLETION_WINDOW_LIMITS,
+): number {
   const match = typeof value === 'string' ? /^([1-9][0-9]{0,5})([smhd])$/.exec(value) : null;
   const inMs = match === null ? undefined : Number(match[1]) * UNIT_IN_MS[match[2]!]!;
   if (inMs === undefined || inMs < limits.minInMs || inMs > limits.maxInMs) {

@@ -63,7 +63,13 @@ export interface OpenAIFile {
   readonly status_details: null;
 }
 
-export function toOpenAIFile(file: { id: string; bytes: number; createdAtInMs: number; filename: string; purpose: OpenAIFile['purpose'] }): OpenAIFile {
+export function toOpenAIFile(file: {
+  id: string;
+  bytes: number;
+  createdAtInMs: number;
+  filename: string;
+  purpose: OpenAIFile['purpose'];
+}): OpenAIFile {
   return {
     id: file.id,
     object: 'file',
@@ -76,4 +82,3 @@ export function toOpenAIFile(file: { id: string; bytes: number; createdAtInMs: n
     status_details: null,
   };
 }
-

@@ -25,7 +25,13 @@ export function batchEventFor(job: Job): BatchEvent | undefined {
   if (type === undefined) return undefined;
   const t = job.timestamps;
   const endedAt = t.completedAt ?? t.failedAt ?? t.cancelledAt ?? t.expiredAt ?? job.createdAtInMs;
-  return { id: `evt_${job.id.slice('job_'.length)}_${job.retries ?? 0}`, object: 'event', created_at: Math.floor(endedAt / 1000), type, data: { id: job.id } };
+  return {
+    id: `evt_${job.id.slice('job_'.length)}_${job.retries ?? 0}`,
+    object: 'event',
+    created_at: Math.floor(endedAt / 1000),
+    type,
+    data: { id: job.id },
+  };
 }
 
 const SECRET_PREFIX = 'whsec_';
@@ -39,7 +45,12 @@ export function isWebhookSecret(value: string): boolean {
  * Standard Webhooks headers for `body`: `webhook-signature` is `v1,` and the base64 HMAC-SHA256, keyed by
  * the secret's bytes, of `${id}.${timestamp}.${body}`.
  */
-export function signWebhook(secret: string, id: string, timestampInSeconds: number, body: string): Record<string, string> {
+export function signWebhook(
+  secret: string,
+  id: string,
+  timestampInSeconds: number,
+  body: string,
+): Record<string, string> {
   const key = Buffer.from(secret.slice(SECRET_PREFIX.length), 'base64');
   const signature = createHmac('sha256', key).update(`${id}.${timestampInSeconds}.${body}`).digest('base64');
   return {
@@ -51,4 +62,6 @@ export function signWebhook(secret: string, id: string, timestampInSeconds: numb
 }
 
 /** Standard Webhooks' retry schedule after the first attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (about 28 h in all). */
-export const DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS: readonly number[] = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
+export const DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS: readonly number[] = [
+  5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000,
+];

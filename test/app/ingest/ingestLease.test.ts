@@ -70,7 +70,7 @@ describe('the ingest lease', () => {
     expect(await createLeasedJob(blob, 'you', world.ingestDeps)).toBeUndefined();
   });
 
-  it('backs off while another reader\'s lease is live, and takes it over once it has lapsed', async () => {
+  it("backs off while another reader's lease is live, and takes it over once it has lapsed", async () => {
     const world = createWorld();
     const ingestLease = { owner: 'other', untilInMs: world.clock.nowInMs() + 1000 };
     await world.jobs.createJob(storedJob(world, { ingestLease }));

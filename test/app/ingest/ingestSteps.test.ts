@@ -101,7 +101,11 @@ describe('line handling', () => {
   it('keeps at most MAX_ERRORS_ON_JOB errors on the job, each line once', () => {
     const world = createWorld();
     const run = runFor(world, jobFor(world));
-    handleAll(run, world, Array.from({ length: MAX_ERRORS_ON_JOB + 5 }, () => '{'));
+    handleAll(
+      run,
+      world,
+      Array.from({ length: MAX_ERRORS_ON_JOB + 5 }, () => '{'),
+    );
     expect(run.errors).toHaveLength(MAX_ERRORS_ON_JOB);
     expect(run.directOutcomes).toHaveLength(MAX_ERRORS_ON_JOB + 5);
   });
@@ -148,7 +152,11 @@ describe('sending', () => {
   /** A run whose outgoing list holds `count` packed messages of four lines each. */
   async function runWithMessages(world: World, count: number, job = jobFor(world)): Promise<IngestRun> {
     const run = runFor(world, job);
-    handleAll(run, world, Array.from({ length: count * 4 }, (_, i) => chatLine(`r${i}`, `p${i}`)));
+    handleAll(
+      run,
+      world,
+      Array.from({ length: count * 4 }, (_, i) => chatLine(`r${i}`, `p${i}`)),
+    );
     run.outgoing.push(...run.packer.flush());
     return run;
   }

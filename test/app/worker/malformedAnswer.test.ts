@@ -22,8 +22,7 @@ async function runJob(world: World, text: string): Promise<string> {
     const work = world.requestQueue.drain();
     const control = world.controlQueue.drain();
     if (work.length === 0 && control.length === 0) break;
-    for (const payload of work)
-      await processRequestMessage(requestMessageOf(payload), world.workerDeps);
+    for (const payload of work) await processRequestMessage(requestMessageOf(payload), world.workerDeps);
     for (const payload of control) {
       const message = parseControlMessage(payload);
       if (typeof message !== 'string' && message.kind === 'finalize')

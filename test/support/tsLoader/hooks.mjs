@@ -13,7 +13,11 @@ let compiler;
 
 export async function resolve(specifier, context, nextResolve) {
   const parent = context.parentURL;
-  if (parent?.endsWith('.ts') && specifier.endsWith('.js') && (specifier.startsWith('.') || specifier.startsWith('file:'))) {
+  if (
+    parent?.endsWith('.ts') &&
+    specifier.endsWith('.js') &&
+    (specifier.startsWith('.') || specifier.startsWith('file:'))
+  ) {
     const candidate = new URL(specifier.replace(/\.js$/, '.ts'), parent);
     if (!existsSync(fileURLToPath(new URL(specifier, parent))) && existsSync(fileURLToPath(candidate))) {
       return nextResolve(candidate.href, context);
