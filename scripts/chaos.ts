@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     kills += 1;
     process.stdout.write(`  kill ${kills}: worker pid ${workers[victim]!.child.pid}\n`);
     workers[victim] = startWorkerProcess(workerEnv);
-    await workers[victim]!.ready;
+    await workers[victim].ready;
     if (kills >= MIN_KILLS) break;
   }
   const job = await done;

@@ -310,11 +310,11 @@ function readPrices(reader: SettingsReader): readonly ModelPrice[] {
       /^\d{4}-\d{2}-\d{2}$/.test(p.effectiveFrom);
     if (!valid) throw new ConfigError('PHI3_PRICES', expected, JSON.stringify(entry));
     return {
-      model: p.model!,
-      inputPerMillion: p.inputPerMillion!,
-      outputPerMillion: p.outputPerMillion!,
+      model: p.model,
+      inputPerMillion: p.inputPerMillion,
+      outputPerMillion: p.outputPerMillion,
       currency: p.currency ?? 'USD',
-      effectiveFrom: p.effectiveFrom!,
+      effectiveFrom: p.effectiveFrom,
     };
   });
 }

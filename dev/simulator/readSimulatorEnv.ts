@@ -74,7 +74,7 @@ export function readSimulatorEnv(env: Env): StartPhi3SimulatorOptions & { readon
     host: read(env, 'SIMULATOR_HOST') ?? '127.0.0.1',
     port: port ?? DEFAULT_SIMULATOR_PORT,
     ...(apiKey !== undefined ? { apiKey: apiKey.trim() } : {}),
-    ...(read(env, 'SIMULATOR_MODEL') !== undefined ? { model: read(env, 'SIMULATOR_MODEL') as string } : {}),
+    ...(read(env, 'SIMULATOR_MODEL') !== undefined ? { model: read(env, 'SIMULATOR_MODEL') } : {}),
     limits: defined({ requestsPerMinute, tokensPerMinute }),
     latency: defined({ baseInMs, perCompletionTokenInMs, jitterInMs, tailSigma, seed: latencySeed }),
     faults: defined({ errorRate, hangRate, seed }),

@@ -229,7 +229,7 @@ function checkParameters(body: Record<string, unknown>): number | null {
       'Tool calling is not supported by this model.',
     );
   }
-  return (maxTokens as number | null | undefined) ?? null;
+  return maxTokens ?? null;
 }
 
 function parseExtraParametersMode(header: string | undefined): ExtraParametersMode {

@@ -36,7 +36,7 @@ export function startWorkerProcess(env: Record<string, string>): WorkerProcess {
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const logFile = process.env['BENCH_WORKER_LOG'];
   const ready = new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (logFile !== undefined && !line.includes('"event":"invocation"'))
         appendFileSync(logFile, `${child.pid} ${line}\n`);
       if (line.includes('"event":"ready"')) resolve();

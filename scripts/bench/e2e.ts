@@ -37,7 +37,7 @@ async function startSimulatorProcess(
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       const match = /listening on (http:\/\/\S+)/.exec(line);
       if (match !== null) resolve(match[1]!);
     });

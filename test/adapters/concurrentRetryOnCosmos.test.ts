@@ -51,7 +51,7 @@ describe('concurrent retries of one job (Cosmos DB stand-in)', () => {
     );
 
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason)).toEqual([
+    expect(results.filter((r) => r.status === 'rejected').map((r) => r.reason)).toEqual([
       expect.objectContaining({ code: 'conflict' }),
       expect.objectContaining({ code: 'conflict' }),
     ]);

@@ -52,7 +52,7 @@ function limiterOnSlowStore(
   const store: BudgetStore = {
     update: (deploymentId, change) =>
       new Promise((resolve, reject) => {
-        time.timers.setTimeout(() => inner.update(deploymentId, change).then(resolve, reject), delayInMs);
+        time.timers.setTimeout(() => void inner.update(deploymentId, change).then(resolve, reject), delayInMs);
       }),
   };
   const rates = scheduleRates({ requestsPerMinute, tokensPerMinute: 1e9 }, 1);
@@ -221,7 +221,7 @@ describe('SharedRateLimiter', () => {
         new Promise((resolve, reject) => {
           time.timers.setTimeout(() => {
             const answer = inner.update(deploymentId, change);
-            time.timers.setTimeout(() => answer.then(resolve, reject), 150);
+            time.timers.setTimeout(() => void answer.then(resolve, reject), 150);
           }, 150);
         }),
     };

@@ -603,7 +603,6 @@ describe('the pipeline on in-memory ports', () => {
   });
 
   it('lines waiting for a call slot have counted, reserved and written nothing yet', async () => {
-    let world!: World;
     const unsettledAtEachCall: number[] = [];
     const countedAtEachCall: number[] = [];
     const counting = vi.spyOn(roughTokenCounter, 'countChatPrompt');
@@ -612,7 +611,7 @@ describe('the pipeline on in-memory ports', () => {
       countedAtEachCall.push(counting.mock.calls.length);
       return okResponse(body);
     });
-    world = createWorld(chat);
+    const world: World = createWorld(chat);
     // One slot: the message's three lines take turns.
     const oneSlot = oneAtATime();
     try {

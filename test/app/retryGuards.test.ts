@@ -116,7 +116,7 @@ describe('concurrent retries of one job (in memory)', () => {
     const won = results.filter((r) => r.status === 'fulfilled');
     const refused = results.filter((r) => r.status === 'rejected');
     expect(won).toHaveLength(1);
-    expect(refused.map((r) => (r as PromiseRejectedResult).reason)).toEqual([
+    expect(refused.map((r) => r.reason)).toEqual([
       expect.objectContaining({ code: 'conflict' }),
       expect.objectContaining({ code: 'conflict' }),
     ]);

@@ -72,12 +72,10 @@ async function upload(container: string, name: string, text: string): Promise<st
 /** Uploads with the name's path sent as is, dots percent-encoded, as any HTTP client can: Azure keeps the name literally. */
 async function uploadRaw(container: string, encodedName: string, text: string): Promise<void> {
   const sas = new URL(
-    await blobService
-      .getContainerClient(container)
-      .generateSasUrl({
-        permissions: ContainerSASPermissions.parse('racwl'),
-        expiresOn: new Date(Date.now() + 3_600_000),
-      }),
+    await blobService.getContainerClient(container).generateSasUrl({
+      permissions: ContainerSASPermissions.parse('racwl'),
+      expiresOn: new Date(Date.now() + 3_600_000),
+    }),
   );
   const status = await new Promise<number>((resolve, reject) => {
     const put = request(

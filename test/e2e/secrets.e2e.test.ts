@@ -65,12 +65,12 @@ beforeAll(async () => {
   }
   for (const stream of [process.stdout, process.stderr]) {
     const write = stream.write.bind(stream);
-    stream.write = ((chunk: unknown, ...rest: unknown[]) => {
+    stream.write = (chunk: unknown, ...rest: unknown[]) => {
       consoleLines.push(
         `${stream === process.stdout ? 'stdout' : 'stderr'}: ${Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk)}`,
       );
       return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof stream.write;
+    };
     restoreWrites.push(() => {
       stream.write = write;
     });
@@ -336,7 +336,7 @@ describe('the endpoint key never leaves the request header', () => {
       .sendMessage(Buffer.from(JSON.stringify({ note: `${WRONG_KEY.slice(1)}` })).toString('base64'));
     // A job document whose input blob name carries the key, so the API serves it back.
     const jobs = cosmos.database('secrets').container('jobs');
-    const { resource: original } = await jobs.item(jobIds[0]!, jobIds[0]!).read<Record<string, any>>();
+    const { resource: original } = await jobs.item(jobIds[0]!, jobIds[0]).read<Record<string, any>>();
     const { _rid, _self, _etag, _attachments, _ts, ...copy } = original!;
     const plantedId = `job_${'f'.repeat(32)}`;
     await jobs.items.create({ ...copy, id: plantedId, input: { ...copy['input'], name: `planted-${KEY}.jsonl` } });

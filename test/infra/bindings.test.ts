@@ -42,7 +42,7 @@ function bindings(): Binding[] {
 
 const ofType = (type: string): Binding[] => bindings().filter((b) => b.info.type === type);
 const text = (info: RpcBindingInfo, key: string): string | undefined =>
-  typeof info[key] === 'string' ? (info[key] as string) : undefined;
+  typeof info[key] === 'string' ? info[key] : undefined;
 
 /** Resolves `%SETTING%` the way the host does, from the Azure app settings (with parameter defaults). */
 function resolveInAzure(value: string): string {

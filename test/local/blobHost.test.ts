@@ -259,7 +259,7 @@ describe('ModelBindingData conversion', () => {
     const source = 'EsmOnlySource';
     // What an ESM app gets from `import base from '@azure/functions-extensions-base'` (the .mjs build has
     // only a default export).
-    const esm = (await import('@azure/functions-extensions-base' as string)) as {
+    const esm = (await import('@azure/functions-extensions-base')) as {
       default: typeof import('@azure/functions-extensions-base');
     };
     esm.default.ResourceFactoryResolver.getInstance().registerResourceFactory(source, () => ({}));

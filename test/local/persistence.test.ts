@@ -84,7 +84,7 @@ describe('local stack with a data directory', () => {
         .item('d02', 'p2')
         .replace<Doc>(
           { id: 'd02', pk: 'p2', n: 102 },
-          { accessCondition: { type: 'IfMatch', condition: current!._etag! } },
+          { accessCondition: { type: 'IfMatch', condition: current!._etag } },
         );
       await docs.item('d03', 'p0').patch([{ op: 'incr', path: '/n', value: 100 }]);
       await docs.item('d04', 'p1').delete();

@@ -204,7 +204,7 @@ describe('startCosmos', () => {
   test('the agent refuses hosts other than loopback', async () => {
     const agent = createLocalCosmosAgent('not used before the host check');
     try {
-      expect(() => agent.createConnection({ host: 'example.com', port: 443 } as never)).toThrow(NonLoopbackHostError);
+      expect(() => agent.createConnection({ host: 'example.com', port: 443 })).toThrow(NonLoopbackHostError);
     } finally {
       agent.destroy();
     }

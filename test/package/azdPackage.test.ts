@@ -218,7 +218,7 @@ describe('the package azd deploys (replayed in a clean clone)', () => {
     const expected = await loadFunctionApp([join(repoRoot, 'src/index.ts')]);
     const expectedRegistrations = expected.functions.map((fn) => ({
       name: fn.metadata.name,
-      bindings: fn.metadata.bindings as Record<string, Record<string, unknown>>,
+      bindings: fn.metadata.bindings,
     }));
     expect(loaded.functions.length).toBeGreaterThan(0);
     expect(normalise(loaded.functions)).toEqual(normalise(expectedRegistrations));

@@ -115,6 +115,8 @@ export class BlobListener {
   async #runLoop(): Promise<void> {
     while (this.#running) {
       try {
+        // The candidates found run on: the tracker holds them and stopping waits for them.
+        // eslint-disable-next-line @typescript-eslint/no-floating-promises
         await this.#scan();
       } catch (error) {
         if (!this.#running) {

@@ -67,7 +67,9 @@ export class HttpListener {
         const methods = Array.isArray(binding.methods)
           ? binding.methods.map((m) => String(m).toUpperCase())
           : ['GET', 'POST'];
-        const authLevel = String(binding.authLevel ?? AuthLevel.anonymous).toLowerCase() as AuthLevel;
+        const authLevel = (
+          typeof binding.authLevel === 'string' ? binding.authLevel : AuthLevel.anonymous
+        ).toLowerCase() as AuthLevel;
         return { fn, route: compileRouteTemplate(template), methods: new Set(methods), authLevel };
       })
       .sort((a, b) => compareRoutePrecedence(a.route, b.route));
@@ -332,7 +334,7 @@ function streamedRequest(
     method,
     headers: toHeaderRecord(req),
     ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
-  } as RequestInit);
+  });
   const init = { nativeRequest, params } as unknown as ConstructorParameters<typeof azureFunctions.HttpRequest>[0];
   return new azureFunctions.HttpRequest(init);
 }

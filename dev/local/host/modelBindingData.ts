@@ -52,7 +52,7 @@ function loadLibraryResolver(): ResourceFactoryResolverLike {
 
 async function isRegisteredInEsmBuild(source: string): Promise<boolean> {
   try {
-    const esm = (await import('@azure/functions-extensions-base' as string)) as ExtensionsBaseEsmModule;
+    const esm = (await import('@azure/functions-extensions-base')) as ExtensionsBaseEsmModule;
     const resolver = esm.ResourceFactoryResolver ?? esm.default?.ResourceFactoryResolver;
     return resolver?.getInstance().hasResourceFactory(source) ?? false;
   } catch {

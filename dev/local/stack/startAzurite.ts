@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { ensureError } from '../../../src/core/errors.js';
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -155,9 +156,7 @@ function createConfiguration(
 function save(database: LokiDatabase | undefined): Promise<void> {
   if (database === undefined) return Promise.resolve();
   return new Promise((resolve, reject) =>
-    database.saveDatabase((error) =>
-      error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),
-    ),
+    database.saveDatabase((error) => (error ? reject(ensureError(error)) : resolve())),
   );
 }
 

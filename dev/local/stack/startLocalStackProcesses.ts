@@ -40,7 +40,7 @@ function startPart(
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const settings = new Promise<Record<string, string>>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       // Anything else a stand-in prints on stdout is not ours to read.
       let event: { event?: string; settings?: Record<string, string> };
       try {

@@ -20,7 +20,7 @@ function toStoredJob(resource: JobDocument | undefined): StoredJob | undefined {
   if (resource === undefined) return undefined;
   const { _etag, ...job } = resource as JobDocument & Record<string, unknown>;
   for (const key of ['_rid', '_self', '_attachments', '_ts']) delete (job as Record<string, unknown>)[key];
-  return { job: job as Job, etag: _etag ?? '' };
+  return { job: job, etag: _etag ?? '' };
 }
 
 export class CosmosJobStore implements JobStore {

@@ -84,7 +84,7 @@ export class CosmosUsageLedger implements UsageLedger {
       const page = await iterator.fetchNext();
       for (const resource of page.resources) {
         const { _rid, _self, _etag, _attachments, _ts, ...entry } = resource;
-        yield entry as unknown as LedgerEntry;
+        yield entry;
       }
     }
   }

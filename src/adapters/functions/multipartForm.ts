@@ -34,7 +34,7 @@ export function multipartForm(contentType: string | null, body: WebReadableStrea
           settled = true;
           source.unpipe(parser);
           source.resume();
-          reject(error);
+          reject(ensureError(error));
         };
         parser.on('field', (name, value) => {
           fields[name] = value;

@@ -80,7 +80,7 @@ export class InMemoryJobStore implements JobStore {
     const created: LineOutcome[] = [];
     for (const outcome of outcomes) {
       let lines = this.#outcomes.get(outcome.jobId);
-      if (lines === undefined) this.#outcomes.set(outcome.jobId, (lines = new Map()));
+      if (lines === undefined) this.#outcomes.set(outcome.jobId, (lines = new Map<number, LineOutcome>()));
       if (lines.has(outcome.line)) continue;
       lines.set(outcome.line, structuredClone(outcome));
       created.push(outcome);

@@ -8,7 +8,7 @@ export function promptChars(body: ChatCompletionBody): number {
   for (const message of body.messages) {
     const content = message.content;
     if (typeof content === 'string') chars += content.length;
-    else if (Array.isArray(content)) {
+    else if (content !== null) {
       for (const part of content) chars += typeof part.text === 'string' ? part.text.length : 0;
     }
   }

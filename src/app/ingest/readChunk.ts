@@ -22,7 +22,7 @@ export async function readChunk(run: IngestRun, deps: IngestDeps): Promise<void>
   // The job pinned this version's size with its ETag: no need to ask for it again.
   const stream = await deps.blobs.openRead(container, name, { etag, offset: run.chunkStart.byteOffset, size });
   for await (const chunk of stream) {
-    for (let at = 0, step = INGEST_READ_SLICE_BYTES; at < chunk.length && run.chunkEnd === undefined; at += step) {
+    for (let at = 0, step: number; at < chunk.length && run.chunkEnd === undefined; at += step) {
       step = sliceBytes(run);
       handleSlice(run, run.splitter.push(chunk.subarray(at, at + step)), deps);
       if (run.chunkEnd !== undefined) break;

@@ -51,7 +51,7 @@ function rawLines(...texts: string[]): RawLine[] {
 
 function body(content: string, maxTokens?: number | null): ChatCompletionBody {
   const messages = [{ role: 'user' as const, content }];
-  return (maxTokens === undefined ? { messages } : { messages, max_tokens: maxTokens }) as ChatCompletionBody;
+  return maxTokens === undefined ? { messages } : { messages, max_tokens: maxTokens };
 }
 
 describe('token sampling', () => {
