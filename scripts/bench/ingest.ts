@@ -103,8 +103,8 @@ async function runChild(
 async function main(): Promise<void> {
   const rows: string[][] = [];
   for (const [index, lines] of SIZES.entries()) {
-    // A fresh Azurite per size: one that still holds an earlier run's data (deleted or not) served the next
-    // run four times slower, which measured the stand-in, not the ingest.
+    // A fresh Azurite per size: one that still holds an earlier run's data (deleted or not) slows the next
+    // run down, and the figures would measure the stand-in, not the ingest.
     const stack = await startLocalStack();
     const blobService = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);
     const queueService = QueueServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);

@@ -1,5 +1,5 @@
 /**
- * Internal tuning values: measured choices that are not settings (settings and their defaults are in
+ * Internal tuning values: choices that are not settings (settings and their defaults are in
  * `src/config.ts`, the only place those live). Kept together so that each has one home.
  */
 
@@ -14,14 +14,13 @@ export const INGEST_SEND_BATCH_MESSAGES = 32;
 export const INGEST_READ_SLICE_BYTES = 64 * 1024;
 /**
  * Until the job's first message is out, slices are smaller: the first lines' tokens are counted exactly
- * (slowly), and a whole first slice of them held the first message back by ~150 ms.
+ * (slowly), so a whole first slice of them would hold the first message back.
  */
 export const INGEST_FIRST_SLICE_BYTES = 8 * 1024;
 /**
  * Batches of sends under way while reading goes on: two (up to 64 sends) keep the queue service busy
- * without flooding it. With six (~190 sends) queued at Azurite at a job's start, the workers' receives and
- * range reads waited behind them. Azure's target for one queue is 2,000 messages a second, which 64 sends
- * in flight reach (bench:ingest: 100,000 lines as fast as with six, 1,000,000 lines ~11% slower).
+ * without flooding it, so the workers' receives and range reads at a job's start do not queue behind the
+ * ingest's sends. Azure's target for one queue is 2,000 messages a second, which 64 sends in flight reach.
  */
 export const INGEST_MAX_SEND_BATCHES_IN_FLIGHT = 2;
 /** Renewed at every checkpoint; a reader that died lets another take over after this. */

@@ -58,8 +58,8 @@ export function debtInMs(
 
 /**
  * How far the cursor may lie ahead of now (or of a pause's end): slices are claimed at most a slice
- * ahead, requests cost at most a window, debts at most a window. A stored cursor further ahead (left
- * by a bug, or by an unbounded correction of an earlier version) is brought back when it is next read.
+ * ahead, requests cost at most a window, debts at most a window. A stored cursor further ahead
+ * (written by a bug, or by data from before this bound) is brought back when it is next read.
  */
 export const MAX_CURSOR_LEAD_IN_MS = BUDGET_WINDOW_IN_MS;
 

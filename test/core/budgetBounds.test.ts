@@ -75,7 +75,7 @@ describe('the budget never lets one header or one request hold the deployment fo
     await new Promise((resolve) => setImmediate(resolve));
     expect(store.stateOf('d').cursorInMs).toBe(clock.now + 60_000);
 
-    // A cursor left 85 hours ahead (by an earlier version) no longer stalls the deployment: the next claim
+    // A cursor left 85 hours ahead (by a bug, or written before the bound) does not stall the deployment: the next claim
     // starts a window from now at most (the caller, who waits 30 s at most, is told how long).
     await store.update('d', () => ({
       state: { cursorInMs: clock.now + 85 * HOUR, pausedUntilInMs: 0 },

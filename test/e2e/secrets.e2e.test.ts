@@ -244,7 +244,7 @@ describe('the endpoint key never leaves the request header', () => {
         body: { model: MODEL, messages: [{ role: 'user', content: 'Count to three.' }], max_tokens: 12 },
       },
       ask('filtered', 'please [[content_filter]] this'),
-      // A 422 from the endpoint (a line over the model's context is now refused before any call).
+      // A 422 from the endpoint (a line over the model's context is refused before any call).
       { ...ask('json-mode', 'Answer in JSON.'), response_format: { type: 'json_object' } },
       '{"custom_id": "broken", "messages": [',
       {

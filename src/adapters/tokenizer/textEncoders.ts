@@ -50,7 +50,7 @@ function countWithLongWordsInPieces(text: string, count: CountSegmentTokens): nu
 const WORD_CACHE_MAX_CHARS = 12;
 /**
  * The most recently used words: a language's most frequent words, which make up most of its text, stay.
- * 20,000 added ~15 MB to the ingest's peak RSS (`bench:ingest`, 1,000,000 lines: 303-306 MB against 288).
+ * A cache ten times larger catches few more words and adds its size to every ingest's peak memory.
  */
 const WORD_CACHE_MAX_ENTRIES = 2_000;
 const SPACE = 0x20;
@@ -98,7 +98,7 @@ export function countLlamaByWords(
 
 /**
  * Llama-2 SentencePiece (Phi-3-mini/medium, Phi-3.5). Loaded on first use with `require` because
- * llama-tokenizer-js decodes its 32k vocabulary while its module is evaluated (~100 ms): a static
+ * llama-tokenizer-js decodes its 32k vocabulary while its module is evaluated: a static
  * import would charge that to every process that merely imports this adapter.
  */
 export function getLlamaSegmentCounter(): CountSegmentTokens {
