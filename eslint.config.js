@@ -1,6 +1,7 @@
 // @ts-check
 // Lint: typescript-eslint's type-aware rules (docs/decisions/0007-lint-and-format.md). Formatting is Prettier's.
 import js from '@eslint/js';
+import { readFileSync } from 'node:fs';
 import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
@@ -14,6 +15,15 @@ const APP = ['src/*.ts', 'src/{core,app,adapters,functions,dashboard}/**/*.ts'];
 const DEV_TOOLING = {
   regex: '(^|/)(local|simulator|cli)/',
   message: 'The app does not import the local tooling, the simulator or the CLI: they are not deployed.',
+};
+
+/** package.json's dev dependencies: installed for the build, the tests and the tooling, not deployed. */
+const devDependencies = Object.keys(
+  JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8')).devDependencies,
+).map((name) => name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+const DEV_DEPENDENCIES = {
+  regex: `^(${devDependencies.join('|')})($|/)`,
+  message: 'A dev dependency is not deployed: the app must not import it (build steps live in scripts/).',
 };
 
 /** Node modules that reach the outside world (files, network, processes, the clock, the environment). */
@@ -57,7 +67,7 @@ export default defineConfig(
   {
     files: APP,
     rules: {
-      'no-restricted-imports': ['error', { patterns: [DEV_TOOLING] }],
+      'no-restricted-imports': ['error', { patterns: [DEV_TOOLING, DEV_DEPENDENCIES] }],
     },
   },
   {
@@ -68,6 +78,7 @@ export default defineConfig(
         {
           patterns: [
             DEV_TOOLING,
+            DEV_DEPENDENCIES,
             NODE_IO,
             {
               regex: '^(@azure/|@azure-rest/|undici($|/)|openai($|/))',

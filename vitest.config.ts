@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The app run from its sources serves the dashboard's script from dist/: bundled there first.
+    globalSetup: ['test/support/dashboardScript.ts'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,

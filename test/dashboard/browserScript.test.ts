@@ -5,7 +5,8 @@ import type { JobPage } from '../../src/app/jobQueries.js';
 import type { CostReport } from '../../src/core/costReport.js';
 import { money, utcDays } from '../../src/dashboard/browser/format.js';
 import type { WireCostReport, WireJobsPage } from '../../src/dashboard/browser/wire.js';
-import { bundleBrowserScript } from '../../src/dashboard/browserScript.js';
+import { browserScript } from '../../src/dashboard/browserScript.js';
+import { bundleBrowserScript } from '../../scripts/bundleBrowserScript.js';
 
 const entry = fileURLToPath(new URL('../../src/dashboard/browser/dashboard.ts', import.meta.url));
 
@@ -21,6 +22,10 @@ describe("the dashboard's browser script", () => {
     // Parses as a plain script: no import or export is left for the browser to resolve.
     expect(() => new Script(script)).not.toThrow();
     expect(script).toContain('function layoutCostChart(');
+  });
+
+  it('is served as built from the current sources', () => {
+    expect(browserScript()).toBe(bundleBrowserScript(entry));
   });
 
   it('shows small amounts with two significant digits and no exponent', () => {
