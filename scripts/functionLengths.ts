@@ -3,7 +3,7 @@
  * A function's length is its line count from its first line to its last, signature and body included;
  * a nested function counts on its own and inside the function that holds it.
  *
- *   npm run build && node dist/scripts/functionLengths.js [--top 10] [folder or file ...]
+ *   npm run lengths -- [--top 10] [folder or file ...]
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
