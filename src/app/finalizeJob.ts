@@ -2,7 +2,7 @@ import { isComplete, JobStatus, TERMINAL_STATUSES, totalTasks, type Job } from '
 import { LineErrorCode } from '../core/lineErrors.js';
 import { toBatchOutputLine, type LineOutcome } from '../core/lineOutcome.js';
 import type { Logger } from './Logger.js';
-import type { Clock, JobStore, RollupStore, UsageLedger } from './ports.js';
+import type { Clock, JobStore, LedgerTotals, RollupStore, UsageLedger } from './ports.js';
 import { refreshRollups } from './costRollups.js';
 import { errorsBlobName, resultsBlobName, type ResultParts } from './resultParts.js';
 import { updateJob } from './updateJob.js';
@@ -50,76 +50,108 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
     if (stored.job.webhook === undefined) await deps.onFinal?.(stored.job);
     return 'already-final';
   }
-  if (!stored.job.ingest.done) return 'not-ready';
-  // The live counters move only after outcomes are written, so they can lag but never lead: when they
-  // say complete, the job is. Only when they do not (a worker died in between) is the exact count taken.
-  if (!isComplete(stored.job)) {
-    const exact = await deps.jobs.totalsOfOutcomes(jobId);
-    if (exact.succeeded + exact.failed < totalTasks(stored.job)) return 'not-ready';
-  }
+  if (!(await everyLineHasItsOutcome(stored.job, deps))) return 'not-ready';
 
-  const finalizingAt = stored.job.timestamps.finalizingAt ?? deps.clock.nowInMs();
-  const marked = await replaceWithRetry(jobId, deps, (job) => ({
-    ...job,
-    status: job.status === JobStatus.cancelling ? job.status : JobStatus.finalizing,
-    timestamps: { ...job.timestamps, finalizingAt },
-  }));
+  const marked = await markFinalizing(stored.job, deps);
   if (TERMINAL_STATUSES.has(marked.status)) return 'already-final';
 
-  const resultsBlob = resultsBlobName(jobId);
-  const errorsBlob = errorsBlobName(jobId);
   // The files and the ledger's sums are independent: they go on side by side.
-  const [totals, { totals: spent }] = await Promise.all([
+  const [counts, { totals: spent }] = await Promise.all([
     writeFiles(jobId, marked, deps),
     // Spend is the ledger's (every billed call, repeats included), summed as the rollups are brought up to it.
     refreshRollups(jobId, deps),
   ]);
-  const now = deps.clock.nowInMs();
-  const final = await replaceWithRetry(jobId, deps, (job) => {
-    const noRequests = job.ingest.requests === 0;
-    const status =
-      job.status === JobStatus.cancelling
-        ? JobStatus.cancelled
-        : noRequests || job.halt !== undefined
-          ? JobStatus.failed
-          : job.windowClosedAtInMs !== undefined
-            ? JobStatus.expired
-            : JobStatus.completed;
-    const stamp = STAMPS[status];
-    return {
-      ...job,
-      status,
-      counts: { succeeded: totals.succeeded, failed: totals.failed },
-      usage: {
-        promptTokens: spent.promptTokens,
-        completionTokens: spent.completionTokens,
-        costInNanos: spent.costInNanos,
-      },
-      spend: {
-        ...job.spend,
-        committed: spent.costInNanos,
-        reserved: 0,
-        calls: spent.calls,
-        unconfirmedCalls: spent.unconfirmedCalls,
-      },
-      jobError: noRequests
-        ? {
-            code: job.ingest.invalid === 0 ? 'empty_batch' : LineErrorCode.invalidRequest,
-            message:
-              job.ingest.invalid === 0
-                ? `The file has no request lines (${job.ingest.linesRead} blank lines)`
-                : `The file has no valid request line: all ${job.ingest.invalid} lines failed validation`,
-          }
-        : job.halt !== undefined
-          ? { code: job.halt.code, message: job.halt.message }
-          : job.jobError,
-      timestamps: { ...job.timestamps, [stamp]: now },
-      output: { container: deps.outputContainer, resultsBlob, errorsBlob },
-    };
-  });
-  deps.logger.info(`Job ${jobId} ${final.status}: ${totals.succeeded} succeeded, ${totals.failed} failed`);
+  const closing: Closing = {
+    counts,
+    spent,
+    nowInMs: deps.clock.nowInMs(),
+    output: { container: deps.outputContainer, resultsBlob: resultsBlobName(jobId), errorsBlob: errorsBlobName(jobId) },
+  };
+  const final = await replaceWithRetry(jobId, deps, (job) => closedJob(job, closing));
+  deps.logger.info(`Job ${jobId} ${final.status}: ${counts.succeeded} succeeded, ${counts.failed} failed`);
   await deps.onFinal?.(final);
   return 'finalized';
+}
+
+/**
+ * Whether the ingest is done and every request line has its outcome. The live counters move only after
+ * outcomes are written, so they can lag but never lead: when they say complete, the job is. Only when they
+ * do not (a worker died in between) is the exact count taken.
+ */
+async function everyLineHasItsOutcome(job: Job, deps: FinalizeDeps): Promise<boolean> {
+  if (!job.ingest.done) return false;
+  if (isComplete(job)) return true;
+  const exact = await deps.jobs.totalsOfOutcomes(job.id);
+  return exact.succeeded + exact.failed >= totalTasks(job);
+}
+
+/** Shows the job as finalizing (a cancelling job stays cancelling), stamped once: a repeat keeps the first time. */
+async function markFinalizing(job: Job, deps: FinalizeDeps): Promise<Job> {
+  const finalizingAt = job.timestamps.finalizingAt ?? deps.clock.nowInMs();
+  return replaceWithRetry(job.id, deps, (current) => ({
+    ...current,
+    status: current.status === JobStatus.cancelling ? current.status : JobStatus.finalizing,
+    timestamps: { ...current.timestamps, finalizingAt },
+  }));
+}
+
+/** What finalisation found, for the job's final record. */
+interface Closing {
+  readonly counts: LineCounts;
+  readonly spent: LedgerTotals;
+  readonly nowInMs: number;
+  readonly output: NonNullable<Job['output']>;
+}
+
+interface LineCounts {
+  readonly succeeded: number;
+  readonly failed: number;
+}
+
+/** The job in its final state: status and its stamp, exact counts, the ledger's spend, the files. */
+function closedJob(job: Job, closing: Closing): Job {
+  const { counts, spent } = closing;
+  const status = finalStatusOf(job);
+  return {
+    ...job,
+    status,
+    counts: { succeeded: counts.succeeded, failed: counts.failed },
+    usage: {
+      promptTokens: spent.promptTokens,
+      completionTokens: spent.completionTokens,
+      costInNanos: spent.costInNanos,
+    },
+    spend: {
+      ...job.spend,
+      committed: spent.costInNanos,
+      reserved: 0,
+      calls: spent.calls,
+      unconfirmedCalls: spent.unconfirmedCalls,
+    },
+    jobError: finalJobErrorOf(job),
+    timestamps: { ...job.timestamps, [STAMPS[status]]: closing.nowInMs },
+    output: closing.output,
+  };
+}
+
+function finalStatusOf(job: Job): keyof typeof STAMPS {
+  if (job.status === JobStatus.cancelling) return JobStatus.cancelled;
+  if (job.ingest.requests === 0 || job.halt !== undefined) return JobStatus.failed;
+  return job.windowClosedAtInMs !== undefined ? JobStatus.expired : JobStatus.completed;
+}
+
+/** A file without a request line fails whole; a halted job fails with its halt's reason. */
+function finalJobErrorOf(job: Job): Job['jobError'] {
+  if (job.ingest.requests === 0) {
+    return job.ingest.invalid === 0
+      ? { code: 'empty_batch', message: `The file has no request lines (${job.ingest.linesRead} blank lines)` }
+      : {
+          code: LineErrorCode.invalidRequest,
+          message: `The file has no valid request line: all ${job.ingest.invalid} lines failed validation`,
+        };
+  }
+  if (job.halt !== undefined) return { code: job.halt.code, message: job.halt.message };
+  return job.jobError;
 }
 
 /**
@@ -128,7 +160,7 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
  * whole write. Otherwise (a part was never staged; a retried job, whose earlier error lines are stale)
  * the files are written from the outcomes themselves, counted as they are written.
  */
-async function writeFiles(jobId: string, job: Job, deps: FinalizeDeps): Promise<{ succeeded: number; failed: number }> {
+async function writeFiles(jobId: string, job: Job, deps: FinalizeDeps): Promise<LineCounts> {
   const known = isComplete(job) ? job.counts : undefined;
   if (known !== undefined && (job.retries ?? 0) === 0 && (await deps.resultParts.commit(jobId, known))) {
     return { succeeded: known.succeeded, failed: known.failed };
