@@ -70,57 +70,18 @@ export class BatchFileValidator {
   validate(line: RawLine): ValidatedLine {
     const { lineNumber } = line;
     const fallbackId = defaultCustomId(lineNumber);
-    if (line.bytes === null) {
-      return this.#invalid(lineNumber, fallbackId, {
-        code: LineErrorCode.lineTooLarge,
-        message: `Line is ${line.byteLength} bytes; the limit is ${this.#options.maxLineBytes}`,
-      });
-    }
-    if (line.byteLength === 0) return { kind: 'blank', lineNumber };
-
-    let text: string;
-    try {
-      text = this.#decoder.decode(line.bytes);
-    } catch {
-      return this.#invalid(lineNumber, fallbackId, {
-        code: LineErrorCode.invalidUtf8,
-        message: 'Line is not valid UTF-8',
-      });
-    }
+    const text = this.#decode(line);
+    if (typeof text !== 'string') return this.#invalid(lineNumber, fallbackId, text);
 
     const parsed = parseBatchLine(text);
     if (parsed.kind === 'blank') return { kind: 'blank', lineNumber };
     const customId = parsed.customId ?? fallbackId;
     if (parsed.kind === 'invalid') return this.#invalid(lineNumber, customId, crOnlyHint(text, parsed.error));
 
-    if (this.#tasks >= this.#options.maxLinesPerFile) {
-      return this.#invalid(lineNumber, customId, {
-        code: LineErrorCode.tooManyTasks,
-        message: `A file may hold at most ${this.#options.maxLinesPerFile} requests`,
-      });
-    }
-    const model = parsed.body.model;
-    if (model !== undefined) {
-      if (this.#model === undefined) this.#model = model;
-      else if (model !== this.#model) {
-        return this.#invalid(lineNumber, customId, {
-          code: LineErrorCode.modelMismatch,
-          message: `body.model "${model}" differs from "${this.#model}" named earlier in the file`,
-          param: 'body.model',
-        });
-      }
-    }
+    const refused = this.#fileRuleBroken(parsed.body);
+    if (refused !== undefined) return this.#invalid(lineNumber, customId, refused);
     if (!this.#seenCustomIds.add(customId)) {
-      return {
-        kind: 'invalid',
-        lineNumber,
-        customId,
-        error: {
-          code: LineErrorCode.duplicateCustomId,
-          message: `custom_id "${customId}" appears more than once in the file`,
-          param: 'custom_id',
-        },
-      };
+      return { kind: 'invalid', lineNumber, customId, error: duplicateCustomIdError(customId) };
     }
     this.#tasks += 1;
     return {
@@ -133,11 +94,56 @@ export class BatchFileValidator {
     };
   }
 
+  /** The line's text, or why it has none: too large, or not UTF-8. */
+  #decode(line: RawLine): string | LineError {
+    if (line.bytes === null) {
+      return {
+        code: LineErrorCode.lineTooLarge,
+        message: `Line is ${line.byteLength} bytes; the limit is ${this.#options.maxLineBytes}`,
+      };
+    }
+    try {
+      return this.#decoder.decode(line.bytes);
+    } catch {
+      return { code: LineErrorCode.invalidUtf8, message: 'Line is not valid UTF-8' };
+    }
+  }
+
+  /**
+   * The per-file limit and the one model per file, for a request that parsed; the first model named
+   * becomes the file's.
+   */
+  #fileRuleBroken(body: ChatCompletionBody): LineError | undefined {
+    if (this.#tasks >= this.#options.maxLinesPerFile) {
+      return {
+        code: LineErrorCode.tooManyTasks,
+        message: `A file may hold at most ${this.#options.maxLinesPerFile} requests`,
+      };
+    }
+    const { model } = body;
+    if (model === undefined) return undefined;
+    this.#model ??= model;
+    if (model === this.#model) return undefined;
+    return {
+      code: LineErrorCode.modelMismatch,
+      message: `body.model "${model}" differs from "${this.#model}" named earlier in the file`,
+      param: 'body.model',
+    };
+  }
+
   #invalid(lineNumber: number, customId: string, error: LineError): ValidatedLine {
     // An invalid line's id still claims its custom_id, so a later duplicate is reported against the first.
     this.#seenCustomIds.add(customId);
     return { kind: 'invalid', lineNumber, customId, error };
   }
+}
+
+function duplicateCustomIdError(customId: string): LineError {
+  return {
+    code: LineErrorCode.duplicateCustomId,
+    message: `custom_id "${customId}" appears more than once in the file`,
+    param: 'custom_id',
+  };
 }
 
 /**
