@@ -6,9 +6,7 @@ const toSeconds = (ms: number | undefined): number | null => (ms === undefined ?
 
 /** The job as an OpenAI Batch object, plus this service's own fields (input blob, model, usage, cost). */
 export function toBatchObject(job: Job) {
-  const t = job.timestamps;
   const total = job.ingest.done ? totalTasks(job) : Math.max(totalTasks(job), job.counts.succeeded + job.counts.failed);
-  const errorList = job.jobError === undefined ? job.errors : [{ ...job.jobError, line: null }, ...job.errors];
   return {
     id: job.id,
     object: 'batch',
@@ -19,21 +17,9 @@ export function toBatchObject(job: Job) {
     model: job.model,
     requested_model: job.requestedModel ?? null,
     deployment: job.deployment,
-    created_at: toSeconds(job.createdAtInMs),
-    in_progress_at: toSeconds(t.inProgressAt),
-    finalizing_at: toSeconds(t.finalizingAt),
-    completed_at: toSeconds(t.completedAt),
-    failed_at: toSeconds(t.failedAt),
-    cancelling_at: toSeconds(t.cancellingAt),
-    cancelled_at: toSeconds(t.cancelledAt),
+    ...lifecycleTimes(job),
     request_counts: { total, completed: job.counts.succeeded, failed: job.counts.failed },
-    ingest: {
-      done: job.ingest.done,
-      lines_read: job.ingest.linesRead,
-      requests: job.ingest.requests,
-      invalid_lines: job.ingest.invalid,
-      default_max_tokens_applied: job.ingest.defaultMaxTokensApplied,
-    },
+    ingest: ingestOf(job),
     usage: {
       input_tokens: job.usage.promptTokens,
       output_tokens: job.usage.completionTokens,
@@ -48,11 +34,7 @@ export function toBatchObject(job: Job) {
       ...estimatedCosts(job),
     },
     spending_cap: spendingCapStatus(job),
-    errors: {
-      object: 'list',
-      data: errorList.map((e) => ({ code: e.code, message: e.message, param: e.param ?? null, line: e.line })),
-      total: job.ingest.invalid + (job.jobError === undefined ? 0 : 1),
-    },
+    errors: errorsOf(job),
     /** Lines held back until this time because the endpoint asked for a long pause (e.g. a daily quota). */
     // A finished job waits for nothing, whatever deferral its last re-queued lines left on it.
     waiting:
@@ -63,6 +45,40 @@ export function toBatchObject(job: Job) {
     retries: job.retries ?? 0,
     output_blob: job.output === undefined ? null : `${job.output.container}/${job.output.resultsBlob}`,
     error_blob: job.output === undefined ? null : `${job.output.container}/${job.output.errorsBlob}`,
+  };
+}
+
+/** When the job was created and reached each stage, in Unix seconds (null: not reached). */
+function lifecycleTimes(job: Job) {
+  const t = job.timestamps;
+  return {
+    created_at: toSeconds(job.createdAtInMs),
+    in_progress_at: toSeconds(t.inProgressAt),
+    finalizing_at: toSeconds(t.finalizingAt),
+    completed_at: toSeconds(t.completedAt),
+    failed_at: toSeconds(t.failedAt),
+    cancelling_at: toSeconds(t.cancellingAt),
+    cancelled_at: toSeconds(t.cancelledAt),
+  };
+}
+
+function ingestOf(job: Job) {
+  return {
+    done: job.ingest.done,
+    lines_read: job.ingest.linesRead,
+    requests: job.ingest.requests,
+    invalid_lines: job.ingest.invalid,
+    default_max_tokens_applied: job.ingest.defaultMaxTokensApplied,
+  };
+}
+
+/** The job's own error (if any) first, then the invalid lines' errors kept on the job; `total` counts every one. */
+function errorsOf(job: Job) {
+  const errorList = job.jobError === undefined ? job.errors : [{ ...job.jobError, line: null }, ...job.errors];
+  return {
+    object: 'list',
+    data: errorList.map((e) => ({ code: e.code, message: e.message, param: e.param ?? null, line: e.line })),
+    total: job.ingest.invalid + (job.jobError === undefined ? 0 : 1),
   };
 }
 
