@@ -1,6 +1,7 @@
-import { batchEventFor, signWebhook } from '../core/openai/standardWebhooks.js';
+import { batchEventFor, signWebhook, type BatchEvent } from '../core/openai/standardWebhooks.js';
+import type { WebhookRecord } from '../core/openai/webhookRecord.js';
 import { TERMINAL_STATUSES, type Job } from '../core/job.js';
-import type { ControlMessage } from '../core/controlMessage.js';
+import { webhookMessage } from '../core/controlMessage.js';
 import type { Logger } from './Logger.js';
 import type { Clock, JobStore, MessageQueue } from './ports.js';
 import { updateJob } from './updateJob.js';
@@ -42,32 +43,33 @@ export async function queueFinalEvent(job: Job, deps: Pick<WebhookDeps, 'control
   const event = batchEventFor(job);
   const record = job.webhook;
   if (event === undefined || (record !== undefined && record.eventId === event.id && record.attempts > 0)) return;
-  const message: ControlMessage = { v: 1, kind: 'webhook', jobId: job.id, eventId: event.id, attempt: 1 };
-  await deps.controlQueue.send([message]);
+  await deps.controlQueue.send([webhookMessage(job.id, event.id, 1)]);
 }
+
+export interface WebhookAttempt {
+  readonly jobId: string;
+  readonly eventId: string;
+  /** From 1. */
+  readonly attempt: number;
+}
+
+/** What the receiver answered one attempt. */
+type WebhookAnswer = Awaited<ReturnType<WebhookSender['post']>>;
 
 /**
  * One delivery attempt. A 2xx ends it; anything else is recorded on the job and tried again after the
  * next delay of the schedule (a delayed control message), until the schedule runs out.
  */
 export async function deliverWebhook(
-  message: { jobId: string; eventId: string; attempt: number },
+  message: WebhookAttempt,
   deps: WebhookDeps,
 ): Promise<'delivered' | 'retrying' | 'gave-up' | 'skipped'> {
   const target = deps.target;
-  const stored = await deps.jobs.getJob(message.jobId);
-  const event = stored === undefined ? undefined : batchEventFor(stored.job);
-  if (target === undefined || stored === undefined || event === undefined || event.id !== message.eventId)
-    return 'skipped';
-  const previous = stored.job.webhook;
-  if (
-    previous?.eventId === event.id &&
-    (previous.deliveredAtInMs !== undefined || previous.attempts >= message.attempt)
-  )
-    return 'skipped';
+  const event = target === undefined ? undefined : await eventStillToDeliver(message, deps);
+  if (target === undefined || event === undefined) return 'skipped';
 
-  const body = JSON.stringify(event);
   const now = deps.clock.nowInMs();
+  const body = JSON.stringify(event);
   const answer = await deps.sender.post(
     target.url,
     body,
@@ -78,16 +80,7 @@ export async function deliverWebhook(
   const gaveUp = !delivered && delay === undefined;
   await updateJob(deps.jobs, message.jobId, (job) => ({
     ...job,
-    webhook: {
-      eventId: event.id,
-      type: event.type,
-      attempts: message.attempt,
-      lastStatus: answer.status,
-      lastError: answer.error,
-      lastAttemptAtInMs: now,
-      deliveredAtInMs: delivered ? now : undefined,
-      gaveUpAtInMs: gaveUp ? now : undefined,
-    },
+    webhook: attemptRecord(event, message.attempt, answer, { nowInMs: now, delivered, gaveUp }),
   }));
   if (delivered) return 'delivered';
   if (gaveUp) {
@@ -96,13 +89,40 @@ export async function deliverWebhook(
     );
     return 'gave-up';
   }
-  const next: ControlMessage = {
-    v: 1,
-    kind: 'webhook',
-    jobId: message.jobId,
-    eventId: event.id,
-    attempt: message.attempt + 1,
-  };
-  await deps.controlQueue.send([next], { visibilityDelayInMs: delay });
+  await deps.controlQueue.send([webhookMessage(message.jobId, event.id, message.attempt + 1)], {
+    visibilityDelayInMs: delay,
+  });
   return 'retrying';
+}
+
+/**
+ * The job's final event, unless this attempt has nothing to do: the job is gone or not final, its event
+ * changed, or the event was delivered or this attempt already made (a message delivered twice).
+ */
+async function eventStillToDeliver(message: WebhookAttempt, deps: WebhookDeps): Promise<BatchEvent | undefined> {
+  const stored = await deps.jobs.getJob(message.jobId);
+  const event = stored === undefined ? undefined : batchEventFor(stored.job);
+  if (stored === undefined || event === undefined || event.id !== message.eventId) return undefined;
+  const previous = stored.job.webhook;
+  const done =
+    previous?.eventId === event.id && (previous.deliveredAtInMs !== undefined || previous.attempts >= message.attempt);
+  return done ? undefined : event;
+}
+
+function attemptRecord(
+  event: BatchEvent,
+  attempt: number,
+  answer: WebhookAnswer,
+  outcome: { readonly nowInMs: number; readonly delivered: boolean; readonly gaveUp: boolean },
+): WebhookRecord {
+  return {
+    eventId: event.id,
+    type: event.type,
+    attempts: attempt,
+    lastStatus: answer.status,
+    lastError: answer.error,
+    lastAttemptAtInMs: outcome.nowInMs,
+    deliveredAtInMs: outcome.delivered ? outcome.nowInMs : undefined,
+    gaveUpAtInMs: outcome.gaveUp ? outcome.nowInMs : undefined,
+  };
 }

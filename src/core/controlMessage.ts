@@ -22,6 +22,11 @@ export function ingestMessage(container: string, name: string): ControlMessage {
   return { v: 1, kind: 'ingest', container, name };
 }
 
+/** Attempt `attempt` (from 1) at delivering the job's final event `eventId` to the webhook endpoint. */
+export function webhookMessage(jobId: string, eventId: string, attempt: number): ControlMessage {
+  return { v: 1, kind: 'webhook', jobId, eventId, attempt };
+}
+
 export function parseControlMessage(payload: unknown): ControlMessage | string {
   if (typeof payload !== 'object' || payload === null) return 'control message is not a JSON object';
   const m = payload as Record<string, unknown>;
@@ -36,7 +41,7 @@ export function parseControlMessage(payload: unknown): ControlMessage | string {
     typeof m['eventId'] === 'string' &&
     Number.isInteger(m['attempt'])
   ) {
-    return { v: 1, kind: 'webhook', jobId: m['jobId'], eventId: m['eventId'], attempt: m['attempt'] as number };
+    return webhookMessage(m['jobId'], m['eventId'], m['attempt'] as number);
   }
   return `unknown control message kind ${JSON.stringify(m['kind'])}`;
 }
