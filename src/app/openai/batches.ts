@@ -7,7 +7,7 @@ import { parseCompletionWindow, type CompletionWindowLimits } from '../../core/o
 import { parseFileId } from '../../core/openai/fileIds.js';
 import { CHAT_COMPLETIONS_ENDPOINT, toOpenAIBatch, type OpenAIBatch } from '../../core/openai/openaiObjects.js';
 import { cancelJob } from '../cancelJob.js';
-import type { ControlMessage } from '../../core/controlMessage.js';
+import { ingestMessage } from '../../core/controlMessage.js';
 import type { Deployments } from '../deployments.js';
 import { JOB_ID_METADATA } from '../ingestBlob.js';
 import type { Clock, JobStore, MessageQueue } from '../ports.js';
@@ -40,6 +40,43 @@ function asObject(body: unknown): Record<string, unknown> {
  * file's. The job exists before the ingest can run, so the batch is visible at once.
  */
 export async function createBatch(deps: BatchesDeps, body: unknown): Promise<OpenAIBatch> {
+  const request = parseCreateBatchRequest(body, deps.windowLimits);
+  await requireBatchFile(deps.files, request.inputFileId);
+
+  const jobId = `job_${deps.newHex32()}`;
+  const target = { container: deps.outputContainer, name: `${jobId}/input.jsonl` };
+  const copied = await deps.files.copyTo(request.inputFileId, target, { [JOB_ID_METADATA]: jobId });
+  if (copied === undefined) throw new NotFoundError(`No such File object: ${request.inputFileId}`, 'input_file_id');
+  const now = deps.clock.nowInMs();
+  const job = newJob({
+    id: jobId,
+    createdAtInMs: now,
+    input: { ...target, etag: copied.etag, size: copied.size },
+    model: deps.deployments.primary.model,
+    deployment: deps.deployments.all.length === 1 ? deps.deployments.primary.name : '',
+    ...(deps.defaultMaxCostInNanos === undefined ? {} : { maxCostInNanos: deps.defaultMaxCostInNanos }),
+    batchRequest: {
+      completionWindow: request.completionWindow,
+      expiresAtInMs: now + request.windowInMs,
+      metadata: request.metadata,
+      inputFileId: request.inputFileId,
+    },
+  });
+  if (!(await deps.jobs.createJob(job))) throw new Error(`Job ${jobId} exists already`);
+  await deps.controlQueue.send([ingestMessage(target.container, target.name)]);
+  return toOpenAIBatch(job);
+}
+
+interface CreateBatchRequest {
+  /** The id of an uploaded file (`file-...`). */
+  readonly inputFileId: string;
+  readonly completionWindow: string;
+  readonly windowInMs: number;
+  readonly metadata: Readonly<Record<string, string>> | undefined;
+}
+
+/** The body of `POST /v1/batches`, checked field by field in OpenAI's order; a BadRequestError names the field. */
+function parseCreateBatchRequest(body: unknown, windowLimits: CompletionWindowLimits): CreateBatchRequest {
   const request = asObject(body);
   const inputFileId = request['input_file_id'];
   if (typeof inputFileId !== 'string' || inputFileId === '')
@@ -51,7 +88,7 @@ export async function createBatch(deps: BatchesDeps, body: unknown): Promise<Ope
     );
   }
   const completionWindow = request['completion_window'];
-  const windowInMs = parseCompletionWindow(completionWindow, deps.windowLimits);
+  const windowInMs = parseCompletionWindow(completionWindow, windowLimits);
   const metadata = parseBatchMetadata(request['metadata']);
   const ref = parseFileId(inputFileId);
   if (ref?.kind !== 'uploaded')
@@ -59,37 +96,16 @@ export async function createBatch(deps: BatchesDeps, body: unknown): Promise<Ope
       `Invalid input_file_id ${JSON.stringify(inputFileId)}: not an uploaded batch file`,
       'input_file_id',
     );
-  const file = await deps.files.get(ref.id);
-  if (file === undefined) throw new NotFoundError(`No such File object: ${ref.id}`, 'input_file_id');
-  if (file.purpose !== 'batch')
-    throw new BadRequestError(
-      `File ${ref.id} has purpose ${JSON.stringify(file.purpose)}, not "batch"`,
-      'input_file_id',
-    );
+  // parseCompletionWindow accepts only strings.
+  return { inputFileId: ref.id, completionWindow: completionWindow as string, windowInMs, metadata };
+}
 
-  const jobId = `job_${deps.newHex32()}`;
-  const target = { container: deps.outputContainer, name: `${jobId}/input.jsonl` };
-  const copied = await deps.files.copyTo(ref.id, target, { [JOB_ID_METADATA]: jobId });
-  if (copied === undefined) throw new NotFoundError(`No such File object: ${ref.id}`, 'input_file_id');
-  const now = deps.clock.nowInMs();
-  const job = newJob({
-    id: jobId,
-    createdAtInMs: now,
-    input: { ...target, etag: copied.etag, size: copied.size },
-    model: deps.deployments.primary.model,
-    deployment: deps.deployments.all.length === 1 ? deps.deployments.primary.name : '',
-    ...(deps.defaultMaxCostInNanos === undefined ? {} : { maxCostInNanos: deps.defaultMaxCostInNanos }),
-    batchRequest: {
-      completionWindow: completionWindow as string,
-      expiresAtInMs: now + windowInMs,
-      metadata,
-      inputFileId: ref.id,
-    },
-  });
-  if (!(await deps.jobs.createJob(job))) throw new Error(`Job ${jobId} exists already`);
-  const ingest: ControlMessage = { v: 1, kind: 'ingest', container: target.container, name: target.name };
-  await deps.controlQueue.send([ingest]);
-  return toOpenAIBatch(job);
+/** The uploaded file exists and is meant for batches. */
+async function requireBatchFile(files: FileStore, id: string): Promise<void> {
+  const file = await files.get(id);
+  if (file === undefined) throw new NotFoundError(`No such File object: ${id}`, 'input_file_id');
+  if (file.purpose !== 'batch')
+    throw new BadRequestError(`File ${id} has purpose ${JSON.stringify(file.purpose)}, not "batch"`, 'input_file_id');
 }
 
 async function requireBatch(jobs: JobStore, id: string | undefined): Promise<Job> {
@@ -131,24 +147,33 @@ export async function listBatches(
   const limit = parseLimit(query.limit, 20, 100);
   const filter = query.filter ?? {};
   const data: OpenAIBatch[] = [];
-  let passedCursor = query.after === null;
   let hasMore = false;
-  let continuationToken: string | undefined;
-  scan: do {
-    const page = await jobs.listJobs({ pageSize: STORE_PAGE, continuationToken });
-    for (const job of page.jobs) {
-      if (!passedCursor) {
-        passedCursor = job.id === query.after;
-        continue;
-      }
-      if (!jobMatches(job, filter)) continue;
-      if (data.length === limit) {
-        hasMore = true;
-        break scan;
-      }
-      data.push(toOpenAIBatch(job));
+  for await (const job of jobsAfter(jobsNewestFirst(jobs), query.after)) {
+    if (!jobMatches(job, filter)) continue;
+    if (data.length === limit) {
+      hasMore = true;
+      break;
     }
+    data.push(toOpenAIBatch(job));
+  }
+  return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
+}
+
+/** Every job, newest first, a store page at a time as they are consumed. */
+async function* jobsNewestFirst(jobs: JobStore): AsyncIterable<Job> {
+  let continuationToken: string | undefined;
+  do {
+    const page = await jobs.listJobs({ pageSize: STORE_PAGE, continuationToken });
+    yield* page.jobs;
     continuationToken = page.continuationToken;
   } while (continuationToken !== undefined);
-  return { object: 'list', data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: hasMore };
+}
+
+/** The jobs that come after the one with id `cursor` (all of them when there is none). */
+async function* jobsAfter(jobs: AsyncIterable<Job>, cursor: string | null): AsyncIterable<Job> {
+  let passedCursor = cursor === null;
+  for await (const job of jobs) {
+    if (passedCursor) yield job;
+    else passedCursor = job.id === cursor;
+  }
 }
