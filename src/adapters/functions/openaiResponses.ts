@@ -1,7 +1,7 @@
-import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { FileTooLargeError } from '../../app/openai/ports.js';
-import { BadRequestError, ConflictError, ErrorCode, NotFoundError, ensureError } from '../../core/errors.js';
-import { jsonResponse } from './httpResponses.js';
+import { BadRequestError, ConflictError, ErrorCode, NotFoundError } from '../../core/errors.js';
+import { answeringErrors, jsonResponse, type HttpHandler } from './httpResponses.js';
 
 /** OpenAI's error body: `{error: {message, type, param, code}}`; the SDK turns the status into its typed errors. */
 export function openaiError(
@@ -19,13 +19,9 @@ const specificCode = (code: string): string | undefined =>
   code === ErrorCode.badRequest || code === ErrorCode.notFound || code === ErrorCode.conflict ? undefined : code;
 
 /** Maps the app's errors to OpenAI's statuses and body; anything unexpected is logged and answered without internals. */
-export function openaiHandler(
-  handler: (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit>,
-): (request: HttpRequest, context: InvocationContext) => Promise<HttpResponseInit> {
-  return async (request, context) => {
-    try {
-      return await handler(request, context);
-    } catch (thrown) {
+export function openaiHandler(handler: HttpHandler): HttpHandler {
+  return answeringErrors(handler, {
+    known(thrown) {
       if (thrown instanceof BadRequestError)
         return openaiError(400, 'invalid_request_error', thrown.message, thrown.parameter, specificCode(thrown.code));
       if (thrown instanceof NotFoundError)
@@ -33,15 +29,10 @@ export function openaiHandler(
       if (thrown instanceof ConflictError) return openaiError(409, 'invalid_request_error', thrown.message);
       if (thrown instanceof FileTooLargeError)
         return openaiError(413, 'invalid_request_error', thrown.message, 'file', thrown.code);
-      const error = ensureError(thrown);
-      context.error(`${request.method} ${new URL(request.url).pathname} failed: ${error.name}: ${error.message}`);
-      return openaiError(
-        500,
-        'server_error',
-        `The request failed; see the function logs for invocation ${context.invocationId}`,
-      );
-    }
-  };
+      return undefined;
+    },
+    unexpected: (message) => openaiError(500, 'server_error', message),
+  });
 }
 
 /** The JSON body, or a 400 in OpenAI's shape. */
