@@ -34,7 +34,7 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
   // One reader per file: a second delivery of the event (or a sweeper's resume) backs off while the lease is live.
   const owner = randomUUID();
   let reader: IngestReader | NotReading | undefined;
-  const stored = await deps.jobs.getJob(pinned.jobId);
+  const stored = pinned.lookup !== undefined ? pinned.lookup.stored : await deps.jobs.getJob(pinned.jobId);
   if (stored === undefined) reader = await createLeasedJob({ ...pinned, container, name }, owner, deps);
   if (reader === undefined) {
     // An existing job (or one another delivery created first): take turns through the lease like any later run.
