@@ -77,10 +77,12 @@ export async function finalizeJob(jobId: string, deps: FinalizeDeps): Promise<Fi
   const now = deps.clock.nowInMs();
   const final = await replaceWithRetry(jobId, deps, (job) => {
     const noRequests = job.ingest.requests === 0;
+    // Input deleted or replaced before it was read to its end: what was read is finished, the job failed.
+    const inputLost = job.jobError?.code === LineErrorCode.inputChanged;
     const status =
       job.status === JobStatus.cancelling
         ? JobStatus.cancelled
-        : noRequests || job.halt !== undefined
+        : noRequests || job.halt !== undefined || inputLost
           ? JobStatus.failed
           : job.windowClosedAtInMs !== undefined
             ? JobStatus.expired
