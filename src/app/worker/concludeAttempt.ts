@@ -115,7 +115,8 @@ export function haltOnRefusal(run: MessageRun, error: ChatCallError, nowInMs: nu
     code: LineErrorCode.deploymentRejected,
     message:
       `The endpoint answered HTTP ${error.status} (${error.code}: ${error.message}); ` +
-      'check PHI3_ENDPOINT and PHI3_API_KEY, then retry the failed lines (POST /retry?retryable_only=true)',
+      'check PHI3_ENDPOINT and PHI3_API_KEY, then retry the failed lines (POST /retry?retryable_only=true): ' +
+      "the deployment's running jobs stop too; a retried or new job tries again and its first success lifts the halt",
     atInMs: nowInMs,
   };
   deployment.limiter.haltSending(guard.halt);
