@@ -7,6 +7,7 @@
  */
 import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startLocalStack } from '../dev/local/stack/index.js';
 import { startPhi3Simulator } from '../dev/simulator/index.js';
@@ -19,6 +20,13 @@ const LINES = 20;
 
 /** What the fault proxy does to the next calls. */
 type ProxyMode = 'pass' | '401' | '404' | 'garbage-2xx' | 'negative-headers' | 'absurd-retry-after';
+
+/** POSTs to the host's API; the answer's status. */
+async function post(apiUrl: string, path: string): Promise<number> {
+  const answer = await fetch(`${apiUrl}${path}`, { method: 'POST' });
+  await answer.arrayBuffer();
+  return answer.status;
+}
 
 /** A proxy in front of the simulator that answers as `mode` says once `afterCalls` calls went through. */
 function startFaultProxy(target: string) {
@@ -50,7 +58,7 @@ function startFaultProxy(target: string) {
     const url = new URL(req.url ?? '/', target);
     const upstream = request(url, { method: req.method, headers: { ...req.headers, host: url.host } }, (answer) => {
       const headers = { ...answer.headers };
-      if (faulty && state.mode === 'negative-headers') {
+      if (faulty && state.mode === 'negative-headers' && state.faulted < 3) {
         state.faulted += 1;
         headers['x-ratelimit-remaining-tokens'] = '-999999999';
         headers['x-ratelimit-remaining-requests'] = '-999999';
@@ -113,8 +121,19 @@ async function main(): Promise<void> {
     SWEEPER_SCHEDULE: '*/5 * * * * *',
     SWEEPER_STALL_MS: '10000',
   });
-  const worker = startWorkerProcess({ ...pipeline.settings, LOCAL_HOST_BLOB_POLL_MS: '200' });
+  const worker = startWorkerProcess({
+    ...pipeline.settings,
+    LOCAL_HOST_BLOB_POLL_MS: '200',
+    LOCAL_HOST_HTTP_PORT: '0',
+  });
+  const apiUrlSeen = new Promise<string>((resolve) =>
+    createInterface({ input: worker.child.stdout! }).on('line', (text) => {
+      const match = /"httpUrl":"([^"]+)"/.exec(text);
+      if (match !== null) resolve(match[1]!.replace(/\/$/, ''));
+    }),
+  );
   await worker.ready;
+  const apiUrl = await apiUrlSeen;
   const input = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!).getContainerClient(
     pipeline.settings['INPUT_CONTAINER'] ?? 'batch-input',
   );
@@ -144,7 +163,12 @@ async function main(): Promise<void> {
     proxy.state.mode = 'pass';
     process.stderr.write(`  ${name}: done\n`);
   };
-  const submit = (name: string, text: string | Buffer) => pipeline.submit(name, text as string);
+  const submitted = new Map<string, string>();
+  const submit = async (name: string, text: string | Buffer) => {
+    const jobId = await pipeline.submit(name, text as string);
+    submitted.set(name, jobId);
+    return jobId;
+  };
 
   await run('BOM at the start', async () => [await submit('bom.jsonl', `\uFEFF${plain('bom').join('\n')}\n`)]);
   await run('CR-only line ends', async () => [await submit('cr.jsonl', `${plain('cr').join('\r')}\r`)]);
@@ -173,6 +197,14 @@ async function main(): Promise<void> {
   ]);
   await run('401 mid-job', async () => [await submit('k401.jsonl', plain('k', 40).join('\n'))], '401', 5);
   await run('after the key is fixed', async () => [await submit('fixed.jsonl', plain('f', 5).join('\n'))]);
+  await run('3 concurrent retries of the 401 job', async () => {
+    const jobId = submitted.get('k401.jsonl') ?? '';
+    const statuses = await Promise.all(
+      [1, 2, 3].map(() => post(apiUrl, `/api/jobs/${jobId}/retry?retryable_only=true`)),
+    );
+    process.stderr.write(`  concurrent retries answered ${statuses.join(', ')}\n`);
+    return [jobId];
+  });
   await run('404 mid-job', async () => [await submit('k404.jsonl', plain('n', 40).join('\n'))], '404', 5);
   await run('garbage 2xx', async () => [await submit('garbage.jsonl', plain('g').join('\n'))], 'garbage-2xx');
   await run(
@@ -204,6 +236,18 @@ async function main(): Promise<void> {
     const jobId = await submit('gone.jsonl', plain('gone', 60).join('\n'));
     await waitFor(pipeline, jobId, (job) => job.ingest.linesRead > 0);
     await input.getBlockBlobClient('gone.jsonl').deleteIfExists();
+    return [jobId];
+  });
+  await run('retry with its input deleted', async () => {
+    const jobId = submitted.get('gone.jsonl') ?? '';
+    const status = await post(apiUrl, `/api/jobs/${jobId}/retry`);
+    process.stderr.write(`  retry of a job whose input is gone answered ${status}\n`);
+    return [jobId];
+  });
+  await run('cancel mid-ingest', async () => {
+    const jobId = await submit('cancel.jsonl', plain('cx', 60).join('\n'));
+    await waitFor(pipeline, jobId, (job) => job.ingest.linesRead > 0);
+    process.stderr.write(`  cancel answered ${await post(apiUrl, `/api/jobs/${jobId}/cancel`)}\n`);
     return [jobId];
   });
 
