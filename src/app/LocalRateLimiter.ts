@@ -1,4 +1,5 @@
 import { PacedBudget, type BudgetCost, type PacedBudgetOptions } from '../core/PacedBudget.js';
+import { haltAfterSuccess, laterHalt, type DeploymentHalt } from '../core/SliceSchedule.js';
 import type { AcquireResult, Clock, RateLimiter, Timers } from './ports.js';
 
 interface Waiter {
@@ -22,6 +23,7 @@ export class LocalRateLimiter implements RateLimiter {
   readonly #timers: Timers;
   readonly #waiters: Waiter[] = [];
   #timer: unknown;
+  #halt: DeploymentHalt | undefined;
 
   constructor(options: PacedBudgetOptions, clock: Clock, timers: Timers = realTimers) {
     this.#clock = clock;
@@ -31,6 +33,18 @@ export class LocalRateLimiter implements RateLimiter {
 
   get pausedUntilInMs(): number {
     return this.#budget.pausedUntilInMs;
+  }
+
+  get halt(): DeploymentHalt | undefined {
+    return this.#halt;
+  }
+
+  haltSending(halt: DeploymentHalt): void {
+    this.#halt = laterHalt(this.#halt, halt);
+  }
+
+  resumeSending(sentAtInMs: number): void {
+    this.#halt = haltAfterSuccess(this.#halt, sentAtInMs);
   }
 
   acquire(cost: BudgetCost, options: { maxWaitInMs: number }): Promise<AcquireResult> {

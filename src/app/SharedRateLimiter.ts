@@ -4,8 +4,11 @@ import {
   costInMs,
   debtInMs,
   delaySchedule,
+  haltAfterSuccess,
+  laterHalt,
   pauseSchedule,
   SlicePacer,
+  type DeploymentHalt,
   type ScheduleRates,
   type Slice,
 } from '../core/SliceSchedule.js';
@@ -46,6 +49,8 @@ export class SharedRateLimiter implements RateLimiter {
   #claimRoundTripInMs = 0;
   #pausedUntilInMs = 0;
   #lastCorrectionInMs = -Infinity;
+  /** The deployment's halt as last seen: set here, or read from the shared state at each claim. */
+  #halt: DeploymentHalt | undefined;
 
   constructor(options: SharedRateLimiterOptions) {
     this.#options = options;
@@ -54,6 +59,32 @@ export class SharedRateLimiter implements RateLimiter {
 
   get pausedUntilInMs(): number {
     return this.#pausedUntilInMs;
+  }
+
+  get halt(): DeploymentHalt | undefined {
+    return this.#halt;
+  }
+
+  haltSending(halt: DeploymentHalt): void {
+    if (this.#halt !== undefined && this.#halt.atInMs >= halt.atInMs) return;
+    this.#halt = halt;
+    this.#background(
+      this.#options.store.update(this.#options.deploymentId, (state) => ({
+        state: { ...state, halt: laterHalt(state.halt, halt) },
+        result: undefined,
+      })),
+    );
+  }
+
+  resumeSending(sentAtInMs: number): void {
+    if (this.#halt === undefined) return;
+    this.#halt = haltAfterSuccess(this.#halt, sentAtInMs);
+    this.#background(
+      this.#options.store.update(this.#options.deploymentId, (state) => ({
+        state: { ...state, halt: haltAfterSuccess(state.halt, sentAtInMs) },
+        result: undefined,
+      })),
+    );
   }
 
   acquire(cost: BudgetCost, options: { maxWaitInMs: number }): Promise<AcquireResult> {
@@ -181,15 +212,17 @@ export class SharedRateLimiter implements RateLimiter {
     this.#claiming = true;
     const now = this.#options.clock.nowInMs();
     this.#options.store
-      .update<Slice>(this.#options.deploymentId, (state) => {
+      .update<{ slice: Slice; halt: DeploymentHalt | undefined }>(this.#options.deploymentId, (state) => {
         // The time the state was read, not the time the claim began: a slow read does not date the slice back.
         // Writing the claim back takes about as long again, and the slice is of use only from then on.
         const readAtInMs = this.#options.clock.nowInMs();
         const claimed = claimSlice(state, durationInMs, readAtInMs, readAtInMs - now);
-        return { state: claimed.state, result: claimed.slice };
+        return { state: claimed.state, result: { slice: claimed.slice, halt: state.halt } };
       })
       .then(
-        (slice) => {
+        ({ slice, halt }) => {
+          // Every claim brings the shared halt along: another instance's refusal (or its lifting) arrives here.
+          this.#halt = halt;
           const roundTripInMs = this.#options.clock.nowInMs() - now;
           this.#claimRoundTripInMs =
             this.#claimRoundTripInMs === 0 ? roundTripInMs : 0.8 * this.#claimRoundTripInMs + 0.2 * roundTripInMs;

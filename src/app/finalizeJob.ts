@@ -136,7 +136,9 @@ function closedJob(job: Job, closing: Closing): Job {
 
 function finalStatusOf(job: Job): keyof typeof STAMPS {
   if (job.status === JobStatus.cancelling) return JobStatus.cancelled;
-  if (job.ingest.requests === 0 || job.halt !== undefined) return JobStatus.failed;
+  // Input deleted or replaced before it was read to its end: what was read is finished, the job failed.
+  const inputLost = job.jobError?.code === LineErrorCode.inputChanged;
+  if (job.ingest.requests === 0 || job.halt !== undefined || inputLost) return JobStatus.failed;
   return job.windowClosedAtInMs !== undefined ? JobStatus.expired : JobStatus.completed;
 }
 

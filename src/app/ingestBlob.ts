@@ -5,6 +5,11 @@ import { openIngestRun } from './ingest/IngestRun.js';
 import { pinBlobToJob } from './ingest/pinBlobToJob.js';
 import { readChunk } from './ingest/readChunk.js';
 import { finishIngest, handOffChunk } from './ingest/finishChunk.js';
+import { checkpoint } from './ingest/checkpoint.js';
+import { endIngestEarly } from './ingest/endIngestEarly.js';
+import type { IngestRun } from './ingest/IngestRun.js';
+import { BlobChangedError } from './ports.js';
+import type { ControlMessage } from '../core/controlMessage.js';
 
 export type { IngestDeps } from './ingest/IngestDeps.js';
 export { IngestLeaseLostError } from './ingest/ingestLease.js';
@@ -15,6 +20,8 @@ export type IngestResult =
   | { readonly kind: 'already-ingested'; readonly jobId: string }
   | { readonly kind: 'busy'; readonly jobId: string }
   | { readonly kind: 'continued'; readonly jobId: string; readonly linesRead: number }
+  /** The job's input version was deleted or replaced before it was read to its end: the job's ingest ended. */
+  | { readonly kind: 'input-lost'; readonly jobId: string }
   | { readonly kind: 'ingested'; readonly jobId: string; readonly requests: number; readonly invalid: number };
 
 /**
@@ -34,7 +41,7 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
   // One reader per file: a second delivery of the event (or a sweeper's resume) backs off while the lease is live.
   const owner = randomUUID();
   let reader: IngestReader | NotReading | undefined;
-  const stored = await deps.jobs.getJob(pinned.jobId);
+  const stored = pinned.lookup !== undefined ? pinned.lookup.stored : await deps.jobs.getJob(pinned.jobId);
   if (stored === undefined) reader = await createLeasedJob({ ...pinned, container, name }, owner, deps);
   if (reader === undefined) {
     // An existing job (or one another delivery created first): take turns through the lease like any later run.
@@ -44,6 +51,37 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
     reader = await takeIngestLease(pinned.jobId, owner, deps);
   }
   if ('kind' in reader) return { kind: reader.kind, jobId: pinned.jobId };
+  return streamIntoJob(reader, deps);
+}
+
+/** A control queue's ingest message: a job's continuation (by its id), or a blob to ingest (by its name). */
+export function runIngestMessage(
+  message: Extract<ControlMessage, { kind: 'ingest' }>,
+  deps: IngestDeps,
+): Promise<IngestResult> {
+  return message.jobId === undefined
+    ? ingestBlob(message.container, message.name, deps)
+    : continueIngest(message.jobId, deps);
+}
+
+/**
+ * Goes on with a job's ingest (the next chunk, or a resume after a crash) from the input version the
+ * job pinned, never from whatever now has its name: if that version is gone, the job's ingest ends
+ * (`endIngestEarly`) rather than waiting for it forever.
+ */
+export async function continueIngest(jobId: string, deps: IngestDeps): Promise<IngestResult> {
+  const stored = await deps.jobs.getJob(jobId);
+  if (stored === undefined) return { kind: 'ignored', reason: 'job no longer exists' };
+  const { job } = stored;
+  if (job.ingest.done) return { kind: 'already-ingested', jobId };
+  const { container, name, etag } = job.input;
+  const properties = await deps.blobs.getProperties(container, name);
+  if (properties?.etag !== etag) {
+    await endIngestEarly(jobId, properties === undefined, deps);
+    return { kind: 'input-lost', jobId };
+  }
+  const reader = await takeIngestLease(jobId, randomUUID(), deps);
+  if ('kind' in reader) return { kind: reader.kind, jobId };
   return streamIntoJob(reader, deps);
 }
 
@@ -69,7 +107,12 @@ function unreadableName(name: string): { reason: string; warning: string } | und
  */
 async function streamIntoJob(reader: IngestReader, deps: IngestDeps): Promise<IngestResult> {
   const run = await openIngestRun(reader, deps);
-  await readChunk(run, deps);
+  try {
+    await readChunk(run, deps);
+  } catch (error) {
+    if (!(error instanceof BlobChangedError)) throw error;
+    return endRunEarly(run, deps);
+  }
   const jobId = run.job.id;
   if (run.chunkEnd !== undefined) {
     await handOffChunk(run, run.chunkEnd, deps);
@@ -77,4 +120,13 @@ async function streamIntoJob(reader: IngestReader, deps: IngestDeps): Promise<In
   }
   await finishIngest(run, deps);
   return { kind: 'ingested', jobId, requests: run.tally.requests, invalid: run.tally.invalid };
+}
+
+/** The pinned version vanished while the chunk was read: what was read goes out and is kept, then the ingest ends. */
+async function endRunEarly(run: IngestRun, deps: IngestDeps): Promise<IngestResult> {
+  run.outgoing.push(...run.packer.flush());
+  await checkpoint(run, deps, 'done');
+  const deleted = (await deps.blobs.getProperties(run.job.input.container, run.job.input.name)) === undefined;
+  await endIngestEarly(run.job.id, deleted, deps);
+  return { kind: 'input-lost', jobId: run.job.id };
 }

@@ -5,7 +5,7 @@ import type { LineOutcome, OutcomeTotals } from '../core/lineOutcome.js';
 import { Phi3BatchError } from '../core/errors.js';
 import { endpointErrorCode, LineErrorCode } from '../core/lineErrors.js';
 import type { BudgetCost } from '../core/PacedBudget.js';
-import type { ScheduleState } from '../core/SliceSchedule.js';
+import type { DeploymentHalt, ScheduleState } from '../core/SliceSchedule.js';
 
 export interface BlobProperties {
   readonly etag: string;
@@ -348,6 +348,12 @@ export interface RateLimiter {
   refundTokens(tokens: number): void;
   /** When a pause the server asked for ends (0 if none). */
   readonly pausedUntilInMs: number;
+  /** The deployment refused our key or address, as this process last learned it (shared through the budget's state). */
+  readonly halt: DeploymentHalt | undefined;
+  /** A 401/403/404: jobs started before it stop sending, here at once and in other instances at their next claim. */
+  haltSending(halt: DeploymentHalt): void;
+  /** A call sent at `sentAtInMs` succeeded: a halt set before it is lifted (here and in the shared state). */
+  resumeSending(sentAtInMs: number): void;
 }
 
 /** Where every instance finds a deployment's schedule. Updates are read-modify-write with optimistic concurrency. */

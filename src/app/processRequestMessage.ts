@@ -7,7 +7,7 @@ import { recordOutcomesAndMaybeFinalize } from './recordOutcomesAndMaybeFinalize
 import { updateJob } from './updateJob.js';
 import { cancelledOutcome, haltedOutcome, outcomeResult } from './worker/lineResults.js';
 import type { LineResult } from './worker/LineState.js';
-import type { Halt, MessageRun } from './worker/MessageRun.js';
+import { haltOf, type Halt, type MessageRun } from './worker/MessageRun.js';
 import { readLineBodies, type LineBody } from './worker/readLineBodies.js';
 import { deferLines, type DeferredLine } from './worker/deferLines.js';
 import { runLine } from './worker/runLine.js';
@@ -81,9 +81,11 @@ async function runPendingLines(
     const now = deps.clock.nowInMs();
     return pending.map((item) => outcomeResult(cancelledOutcome(message.jobId, item, now)));
   }
-  const halt = job.halt;
+  const deployment = deps.deployments.byName(job.deployment);
+  const halt = haltOf(job, deployment);
   if (halt !== undefined) {
     const now = deps.clock.nowInMs();
+    if (job.halt === undefined) await haltJob(message.jobId, halt, deps);
     return pending.map((item) => outcomeResult(haltedOutcome(message.jobId, item, halt, now)));
   }
   if (isWindowClosed(job, deps.clock.nowInMs())) {
@@ -93,7 +95,7 @@ async function runPendingLines(
   const run: MessageRun = {
     message,
     job,
-    deployment: deps.deployments.byName(job.deployment),
+    deployment,
     guard: { halt: undefined },
     deps,
     spend,

@@ -98,6 +98,9 @@ async function requireInputUnchanged(job: Job, deps: Pick<RetryFailedLinesDeps, 
   }
 }
 
+/** Answers that refuse the deployment's key or address, not the line. */
+const DEPLOYMENT_REFUSED: ReadonlySet<number> = new Set([401, 403, 404]);
+
 /** The failed lines a retry sends again, with how many calls each already had. */
 async function linesToRetry(
   job: Job,
@@ -108,9 +111,11 @@ async function linesToRetry(
   for await (const outcome of deps.jobs.listOutcomes(job.id, { status: 'not_succeeded' })) {
     const code = outcome.error?.code ?? '';
     if (isValidationError(code)) continue;
-    // A 5xx (or 429) that outlasted the retries says nothing against the line, whatever code its body named.
+    // A 5xx (or 429) that outlasted the retries says nothing against the line, whatever code its body named;
+    // nor does the 401/403/404 that halted the job (a wrong key or address: fixed, the line can succeed).
     const status = outcome.response?.status_code ?? 0;
-    if (options.retryableOnly && !isRetryableLineError(code) && status < 500 && status !== 429) continue;
+    const lineNotAtFault = status >= 500 || status === 429 || DEPLOYMENT_REFUSED.has(status);
+    if (options.retryableOnly && !isRetryableLineError(code) && !lineNotAtFault) continue;
     attemptsByLine.set(outcome.line, outcome.attempts);
   }
   return attemptsByLine;
@@ -135,6 +140,7 @@ function reopen(job: Job, lines: number, nowInMs: number): Job {
     windowClosedAtInMs: undefined,
     status: JobStatus.inProgress,
     halt: undefined,
+    reopenedAtInMs: nowInMs,
     jobError: undefined,
     deferral: undefined,
     retries: (job.retries ?? 0) + 1,

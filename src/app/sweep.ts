@@ -72,7 +72,7 @@ async function sweepJob(
 
   const touch = () => updateJob(deps.jobs, job.id, (current) => ({ ...current, progressAtInMs: now }));
   if (!job.ingest.done) {
-    const resume = ingestMessage(job.input.container, job.input.name);
+    const resume = ingestMessage(job.input.container, job.input.name, job.id);
     await deps.controlQueue.send([resume]);
     await touch();
     deps.logger.warn(`Sweeper: job ${job.id} stalled while reading its file; ingest resumed`);

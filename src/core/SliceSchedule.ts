@@ -11,6 +11,31 @@ export interface ScheduleState {
   readonly cursorInMs: number;
   /** Nobody sends before this (a 429's retry-after, shared). */
   readonly pausedUntilInMs: number;
+  /** The deployment refused our key or address (see `DeploymentHalt`); absent while it serves us. */
+  readonly halt?: DeploymentHalt | undefined;
+}
+
+/**
+ * Set by the first 401/403/404 a deployment answers, with when: jobs that started (or were retried)
+ * before it send nothing more. Cleared by the first success of a call sent after it, i.e. once a
+ * retried or new job finds the key and address fixed.
+ */
+export interface DeploymentHalt {
+  readonly code: string;
+  readonly message: string;
+  readonly atInMs: number;
+}
+
+/** The later of two halts (a newer refusal replaces an older one). */
+export function laterHalt(a: DeploymentHalt | undefined, b: DeploymentHalt | undefined): DeploymentHalt | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return b.atInMs > a.atInMs ? b : a;
+}
+
+/** The halt left once a call sent at `sentAtInMs` succeeded: one set before that call no longer holds. */
+export function haltAfterSuccess(halt: DeploymentHalt | undefined, sentAtInMs: number): DeploymentHalt | undefined {
+  return halt !== undefined && halt.atInMs < sentAtInMs ? undefined : halt;
 }
 
 export interface Slice {
@@ -90,6 +115,7 @@ export function claimSlice(
 
 export function pauseSchedule(state: ScheduleState, untilInMs: number): ScheduleState {
   return {
+    ...state,
     cursorInMs: Math.max(state.cursorInMs, untilInMs),
     pausedUntilInMs: Math.max(state.pausedUntilInMs, untilInMs),
   };

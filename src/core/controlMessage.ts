@@ -1,8 +1,18 @@
 /** Messages on the control queue: job-level work that must survive a crash and run once at least. */
 export type ControlMessage =
   | { readonly v: 1; readonly kind: 'finalize'; readonly jobId: string }
-  /** Resume (or start) the ingest of a blob: the sweeper's way back into a stalled ingest. */
-  | { readonly v: 1; readonly kind: 'ingest'; readonly container: string; readonly name: string }
+  /**
+   * Resume (or start) the ingest of a blob: the sweeper's way back into a stalled ingest, and a chunk's
+   * continuation. With `jobId`, the ingest goes on with that job's pinned input version, or ends the
+   * job's ingest if that version is gone; without it (older messages), the blob as it is now is read.
+   */
+  | {
+      readonly v: 1;
+      readonly kind: 'ingest';
+      readonly container: string;
+      readonly name: string;
+      readonly jobId?: string | undefined;
+    }
   /** Deliver (attempt) a job's final event to the webhook endpoint. */
   | {
       readonly v: 1;
@@ -17,9 +27,11 @@ export function finalizeMessage(jobId: string): ControlMessage {
   return { v: 1, kind: 'finalize', jobId };
 }
 
-/** Resumes (or starts) the ingest of a blob. */
-export function ingestMessage(container: string, name: string): ControlMessage {
-  return { v: 1, kind: 'ingest', container, name };
+/** Resumes (or starts) the ingest of a blob; with `jobId`, of that job's pinned version of it. */
+export function ingestMessage(container: string, name: string, jobId?: string): ControlMessage {
+  return jobId === undefined
+    ? { v: 1, kind: 'ingest', container, name }
+    : { v: 1, kind: 'ingest', container, name, jobId };
 }
 
 /** Attempt `attempt` (from 1) at delivering the job's final event `eventId` to the webhook endpoint. */
@@ -33,7 +45,9 @@ export function parseControlMessage(payload: unknown): ControlMessage | string {
   if (m['v'] !== 1) return 'control message lacks v';
   if (m['kind'] === 'finalize' && typeof m['jobId'] === 'string') return finalizeMessage(m['jobId']);
   if (m['kind'] === 'ingest' && typeof m['container'] === 'string' && typeof m['name'] === 'string') {
-    return ingestMessage(m['container'], m['name']);
+    const jobId = m['jobId'];
+    if (jobId !== undefined && typeof jobId !== 'string') return 'ingest message has a jobId that is not a string';
+    return ingestMessage(m['container'], m['name'], jobId);
   }
   if (
     m['kind'] === 'webhook' &&

@@ -69,6 +69,8 @@ export interface Job {
   readonly id: string;
   readonly status: JobStatus;
   readonly createdAtInMs: number;
+  /** When a retry last reopened the job: a deployment halt set before then no longer stops it. */
+  readonly reopenedAtInMs?: number | undefined;
   readonly input: InputBlobRef & { readonly size: number };
   /** The deployment's model: what actually answers. */
   readonly model: string;

@@ -1,7 +1,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { parseControlMessage } from '../core/controlMessage.js';
 import { finalizeJob } from '../app/finalizeJob.js';
-import { ingestBlob } from '../app/ingestBlob.js';
+import { runIngestMessage } from '../app/ingestBlob.js';
 import { deliverWebhook } from '../app/webhooks.js';
 import { getServices } from '../compositionRoot.js';
 
@@ -10,7 +10,7 @@ export async function processControlHandler(payload: unknown, context: Invocatio
   if (typeof message === 'string') throw new Error(`Malformed control message: ${message}`);
   const services = await getServices();
   if (message.kind === 'ingest') {
-    const result = await ingestBlob(message.container, message.name, services.ingestDeps(context));
+    const result = await runIngestMessage(message, services.ingestDeps(context));
     context.log(`ingest ${message.container}/${message.name}: ${result.kind}`);
     return;
   }

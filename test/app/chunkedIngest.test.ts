@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseControlMessage } from '../../src/core/controlMessage.js';
-import { ingestBlob, type IngestResult } from '../../src/app/ingestBlob.js';
+import { ingestBlob, runIngestMessage, type IngestResult } from '../../src/app/ingestBlob.js';
 import type { RequestMessage } from '../../src/core/requestMessage.js';
 import { createWorld } from './fixtures.js';
 
@@ -21,7 +21,7 @@ async function ingestAll(
     const [message] = world.controlQueue.sent.splice(continuation, 1);
     const parsed = parseControlMessage(message!.payload);
     if (typeof parsed === 'string' || parsed.kind !== 'ingest') throw new Error('bad continuation');
-    results.push(await ingestBlob(parsed.container, parsed.name, deps));
+    results.push(await runIngestMessage(parsed, deps));
   }
   return { results, invocations: results.length };
 }

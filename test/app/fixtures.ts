@@ -15,6 +15,7 @@ import { toChatCompletionResult, type Phi3HttpAnswer } from '../../src/adapters/
 import { buildWorkerDeps } from '../../src/buildWorkerDeps.js';
 import type { ChatCompletionBody, TokenCounter } from '../../src/core/chat.js';
 import { DEFAULT_PRICES } from '../../src/core/pricing.js';
+import { haltAfterSuccess, laterHalt, type DeploymentHalt } from '../../src/core/SliceSchedule.js';
 
 /** Counts characters / 4: deterministic and good enough where exact tokenisation is not what is tested. */
 export const roughTokenCounter: TokenCounter = {
@@ -73,7 +74,14 @@ export class RecordingLimiter implements RateLimiter {
   readonly pauses: number[] = [];
   readonly corrections: Array<{ requests?: number | undefined; tokens?: number | undefined }> = [];
   acquired = 0;
+  halt: DeploymentHalt | undefined;
   constructor(private readonly clock: { nowInMs(): number }) {}
+  haltSending(halt: DeploymentHalt): void {
+    this.halt = laterHalt(this.halt, halt);
+  }
+  resumeSending(sentAtInMs: number): void {
+    this.halt = haltAfterSuccess(this.halt, sentAtInMs);
+  }
   async acquire(_cost: { requests: number; tokens: number }, options: { maxWaitInMs: number }) {
     const wait = this.pausedUntilInMs - this.clock.nowInMs();
     if (wait > options.maxWaitInMs) return { granted: false as const, waitInMs: wait };

@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { parseControlMessage } from '../../src/core/controlMessage.js';
 import { Deployments } from '../../src/app/deployments.js';
 import { finalizeJob } from '../../src/app/finalizeJob.js';
-import { ingestBlob, type IngestDeps, type IngestResult } from '../../src/app/ingestBlob.js';
+import { ingestBlob, runIngestMessage, type IngestDeps, type IngestResult } from '../../src/app/ingestBlob.js';
 import type { ChatClient } from '../../src/app/ports.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
 import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
@@ -607,7 +607,7 @@ export async function ingestAll(deps: IngestDeps, world: World, name: string): P
     const parsed = parseControlMessage(message!.payload);
     if (typeof parsed === 'string' || parsed.kind !== 'ingest')
       throw new Error(`bad continuation: ${JSON.stringify(message)}`);
-    results.push(await ingestBlob(parsed.container, parsed.name, deps));
+    results.push(await runIngestMessage(parsed, deps));
   }
   throw new Error('the ingest never finished');
 }

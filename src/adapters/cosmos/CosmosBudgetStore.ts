@@ -26,12 +26,13 @@ export class CosmosBudgetStore implements BudgetStore {
       const current: ScheduleState =
         resource === undefined
           ? EMPTY_SCHEDULE
-          : { cursorInMs: resource.cursorInMs, pausedUntilInMs: resource.pausedUntilInMs };
+          : { cursorInMs: resource.cursorInMs, pausedUntilInMs: resource.pausedUntilInMs, halt: resource.halt };
       const { state, result } = change(current);
       const document: BudgetDocument = {
         id: deploymentId,
         cursorInMs: state.cursorInMs,
         pausedUntilInMs: state.pausedUntilInMs,
+        ...(state.halt === undefined ? {} : { halt: state.halt }),
       };
       try {
         if (resource === undefined) await this.container.items.create(document);

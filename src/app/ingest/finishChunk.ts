@@ -13,7 +13,7 @@ export async function handOffChunk(run: IngestRun, end: LinePosition, deps: Inge
   run.outgoing.push(...run.packer.flush());
   await checkpoint(run, deps, 'chunk-end', end);
   const { container, name } = run.job.input;
-  const next = ingestMessage(container, name);
+  const next = ingestMessage(container, name, run.job.id);
   await deps.controlQueue.send([next]);
   const { linesRead } = run.tally;
   const where = `${container}/${name}`;

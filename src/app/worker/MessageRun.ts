@@ -13,6 +13,24 @@ export interface HaltGuard {
   halt: Halt | undefined;
 }
 
+/**
+ * Why the job must not send (more): its own halt, or its deployment's when that was set after the job
+ * started or was last retried (a job retried after a halt tries again: its first success lifts it).
+ */
+export function haltOf(job: Job, deployment: Deployment, guard?: HaltGuard): Halt | undefined {
+  const own = guard?.halt ?? job.halt;
+  if (own !== undefined) return own;
+  const shared = deployment.limiter.halt;
+  return shared !== undefined && shared.atInMs >= (job.reopenedAtInMs ?? job.createdAtInMs) ? shared : undefined;
+}
+
+/** Before a call: the halt that stops it, kept on the run so that the job is halted once its lines are in. */
+export function haltBeforeCall(run: MessageRun): Halt | undefined {
+  const halt = haltOf(run.job, run.deployment, run.guard);
+  if (halt !== undefined) run.guard.halt ??= halt;
+  return halt;
+}
+
 /** What the lines of one message share while they run. */
 export interface MessageRun {
   readonly message: RequestMessage;

@@ -27,6 +27,8 @@ export function concludeSuccess(
 ): LineResult {
   const { message, deployment, deps } = run;
   const { usage } = result;
+  // A call that succeeded after a halt was set shows the deployment serves us again.
+  if (deployment.limiter.halt !== undefined) deployment.limiter.resumeSending(nowInMs - result.latencyInMs);
   if (deps.returnUnusedTokens) {
     deployment.limiter.refundTokens(Math.max(0, (line.reservedTokens ?? 0) - usage.totalTokens));
   }
@@ -78,17 +80,9 @@ export function concludeFailure(
  * answer ends as `retries_exhausted`. A 401/403/404 halts the job: no later line can do better.
  */
 function failedResult(run: MessageRun, line: LineState, error: ChatCallError, nowInMs: number): LineResult {
-  const { message, guard } = run;
+  const { message } = run;
   const attemptError: LineError = { code: error.code, message: error.message };
-  if ((error instanceof AuthenticationError || error instanceof NotFoundError) && guard.halt === undefined) {
-    guard.halt = {
-      code: LineErrorCode.deploymentRejected,
-      message:
-        `The endpoint answered HTTP ${error.status} (${attemptError.code}: ${attemptError.message}); ` +
-        'check PHI3_ENDPOINT and PHI3_API_KEY, then retry the failed lines',
-      atInMs: nowInMs,
-    };
-  }
+  haltOnRefusal(run, error, nowInMs);
   const http = error instanceof EndpointHttpError;
   const finalError: LineError = http
     ? attemptError
@@ -107,6 +101,25 @@ function failedResult(run: MessageRun, line: LineState, error: ChatCallError, no
       startedAtInMs: line.startedAtInMs,
     }),
   );
+}
+
+/**
+ * A 401/403/404 halts the job and every job of the deployment started before it: in this process at
+ * once (noted as soon as the answer is in, before the ledger is settled), in the others at their next
+ * budget claim.
+ */
+export function haltOnRefusal(run: MessageRun, error: ChatCallError, nowInMs: number): void {
+  const { guard, deployment } = run;
+  if (!(error instanceof AuthenticationError || error instanceof NotFoundError) || guard.halt !== undefined) return;
+  guard.halt = {
+    code: LineErrorCode.deploymentRejected,
+    message:
+      `The endpoint answered HTTP ${error.status} (${error.code}: ${error.message}); ` +
+      'check PHI3_ENDPOINT and PHI3_API_KEY, then retry the failed lines (POST /retry?retryable_only=true): ' +
+      "the deployment's running jobs stop too; a retried or new job tries again and its first success lifts the halt",
+    atInMs: nowInMs,
+  };
+  deployment.limiter.haltSending(guard.halt);
 }
 
 /** The failure as the retry policy reads it. */

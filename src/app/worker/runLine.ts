@@ -3,10 +3,16 @@ import { failedLineOutcome } from '../../core/lineOutcome.js';
 import { expireLines } from '../expireLines.js';
 import type { RequestItem } from '../../core/requestMessage.js';
 import { ChatCallError } from '../ports.js';
-import { concludeFailure, concludeSuccess, decideAfterFailure, type NextStep } from './concludeAttempt.js';
+import {
+  concludeFailure,
+  concludeSuccess,
+  decideAfterFailure,
+  haltOnRefusal,
+  type NextStep,
+} from './concludeAttempt.js';
 import { cappedResult, haltedOutcome, outcomeResult, oversizedResult, requeueForBudget } from './lineResults.js';
 import { startLine, type LineResult, type LineState } from './LineState.js';
-import type { MessageRun } from './MessageRun.js';
+import { haltBeforeCall, type MessageRun } from './MessageRun.js';
 import type { LineBody } from './readLineBodies.js';
 import { sendAttempt, type Sending } from './sendAttempt.js';
 import { feedBudget, settleCall } from './settleCall.js';
@@ -28,6 +34,8 @@ export async function runLine(run: MessageRun, item: RequestItem, body: LineBody
     if (stop !== undefined) return stop;
     if (isWindowClosed(run.job, deps.clock.nowInMs())) return expiredResult(run, line);
     const sending = await sendAttempt(run, line);
+    if (sending.kind === 'halted')
+      return outcomeResult(haltedOutcome(message.jobId, line.item, sending.halt, deps.clock.nowInMs()));
     if (sending.kind === 'capped') return cappedResult(run, line);
     if (sending.kind === 'oversized') return oversizedResult(run, line, sending.error);
     if (sending.kind === 'paused') return requeueForBudget(run, line, sending.waitInMs);
@@ -42,9 +50,10 @@ export async function runLine(run: MessageRun, item: RequestItem, body: LineBody
  * before anything is written).
  */
 export function stopBeforeSending(run: MessageRun, line: LineState): LineResult | undefined {
-  const { message, deployment, guard, deps, spend } = run;
+  const { message, deployment, deps, spend } = run;
   const now = deps.clock.nowInMs();
-  if (guard.halt !== undefined) return outcomeResult(haltedOutcome(message.jobId, line.item, guard.halt, now));
+  const halt = haltBeforeCall(run);
+  if (halt !== undefined) return outcomeResult(haltedOutcome(message.jobId, line.item, halt, now));
   if (spend.stopped) return cappedResult(run, line);
   const pausedForInMs = deployment.limiter.pausedUntilInMs - now;
   if (pausedForInMs > deps.retry.maxInlineWaitInMs) return requeueForBudget(run, line, pausedForInMs);
@@ -68,6 +77,7 @@ export async function settleAttempt(
     return concludeSuccess(run, line, answer, costInNanos, now);
   }
   const decision = decideAfterFailure(run, line, answer);
+  haltOnRefusal(run, answer, now);
   await settleCall(run, sending, answer, now);
   return concludeFailure(run, line, answer, decision, now);
 }

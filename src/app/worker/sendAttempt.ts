@@ -5,7 +5,7 @@ import { requestLimitsOf } from '../deployments.js';
 import { ChatCallError, LedgerState, type ChatCompletionResult, type LedgerEntry } from '../ports.js';
 import type { SpendReservation } from '../jobSpend.js';
 import type { LineState } from './LineState.js';
-import type { MessageRun } from './MessageRun.js';
+import { haltBeforeCall, type Halt, type MessageRun } from './MessageRun.js';
 
 /** The endpoint's answer to one call: a billed completion, or the typed error for what went wrong. */
 export type ChatAnswer = ChatCompletionResult | ChatCallError;
@@ -20,12 +20,15 @@ export interface AdmittedCall {
 /** How a call's turn ended: never sent (the cap, a pause), or sent and answered. */
 export type Sending =
   | { readonly kind: 'capped' }
+  /** The job or its deployment halted while the line waited for its slot (see `haltOf`). */
+  | { readonly kind: 'halted'; readonly halt: Halt }
   | { readonly kind: 'paused'; readonly waitInMs: number }
   /** The request could never be served (over the context or the tokens per minute): refused before the budget. */
   | { readonly kind: 'oversized'; readonly error: LineError }
   | ({ readonly kind: 'answered'; readonly answer: ChatAnswer } & AdmittedCall);
 
-type Admission = Exclude<Sending, { kind: 'answered' | 'oversized' }> | ({ readonly kind: 'admitted' } & AdmittedCall);
+type Admission =
+  Exclude<Sending, { kind: 'answered' | 'oversized' | 'halted' }> | ({ readonly kind: 'admitted' } & AdmittedCall);
 
 /**
  * One call for the line. A slot covers it from its reservation and write-ahead to its answer: what is
@@ -35,6 +38,8 @@ type Admission = Exclude<Sending, { kind: 'answered' | 'oversized' }> | ({ reado
 export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> {
   const { deployment, deps } = run;
   return deps.callSlots(async (): Promise<Sending> => {
+    const halt = haltBeforeCall(run);
+    if (halt !== undefined) return { kind: 'halted', halt };
     const maxTokens = line.body.max_tokens as number;
     line.reservedTokens ??= deployment.tokenCounter.countChatPrompt(line.body.messages) + maxTokens;
     const size = {

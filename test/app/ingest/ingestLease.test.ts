@@ -3,6 +3,7 @@ import { BlobChangedError, type BlobStore } from '../../../src/app/ports.js';
 import { createLeasedJob, takeIngestLease } from '../../../src/app/ingest/ingestLease.js';
 import { JOB_ID_METADATA, pinBlobToJob } from '../../../src/app/ingest/pinBlobToJob.js';
 import { newJob, type Job } from '../../../src/core/job.js';
+import { ingestBlob } from '../../../src/app/ingestBlob.js';
 import { createWorld } from '../fixtures.js';
 
 type World = ReturnType<typeof createWorld>;
@@ -28,7 +29,7 @@ describe('pinning a blob to its job', () => {
     const properties = await world.blobs.getProperties('batch-input', 'in.jsonl');
     expect(properties?.metadata[JOB_ID_METADATA]).toBe(pinned?.jobId);
     expect(pinned?.etag).toBe(properties?.etag);
-    expect(await pinBlobToJob('batch-input', 'in.jsonl', world)).toEqual(pinned);
+    expect(await pinBlobToJob('batch-input', 'in.jsonl', world)).toMatchObject(pinned!);
   });
 
   it('looks again when the blob changed between its read and the label, and gives up on other failures', async () => {
@@ -36,12 +37,16 @@ describe('pinning a blob to its job', () => {
     world.blobs.put('batch-input', 'in.jsonl', '{}\n');
     const changed = new BlobChangedError('batch-input', 'in.jsonl');
     const changedOnce = failingMetadataWrites(world, (call) => (call === 1 ? changed : undefined));
-    expect((await pinBlobToJob('batch-input', 'in.jsonl', { blobs: changedOnce }))?.jobId).toMatch(/^job_/);
+    expect((await pinBlobToJob('batch-input', 'in.jsonl', { blobs: changedOnce, jobs: world.jobs }))?.jobId).toMatch(
+      /^job_/,
+    );
 
     const other = createWorld();
     other.blobs.put('batch-input', 'other.jsonl', '{}\n');
     const broken = failingMetadataWrites(other, () => new Error('storage is down'));
-    await expect(pinBlobToJob('batch-input', 'other.jsonl', { blobs: broken })).rejects.toThrow('storage is down');
+    await expect(pinBlobToJob('batch-input', 'other.jsonl', { blobs: broken, jobs: other.jobs })).rejects.toThrow(
+      'storage is down',
+    );
   });
 
   it('says undefined for a blob that is gone', async () => {
@@ -91,5 +96,46 @@ describe('the ingest lease', () => {
     const job = storedJob(done);
     await done.jobs.createJob({ ...job, ingest: { ...job.ingest, done: true } });
     expect(await takeIngestLease(JOB_ID, 'me', done)).toEqual({ kind: 'already-ingested' });
+  });
+});
+
+describe('copies and uploads that carry a job label', () => {
+  const lines = [
+    '{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"messages":[{"role":"user","content":"hi"}]}}',
+  ];
+
+  it('a copy of an ingested blob (its label copied along) becomes a job of its own', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'original.jsonl', lines.join('\n'));
+    const original = await ingestBlob('batch-input', 'original.jsonl', world.ingestDeps);
+    expect(original.kind).toBe('ingested');
+    const labelled = await world.blobs.getProperties('batch-input', 'original.jsonl');
+    // What az storage blob copy, azcopy and beginCopyFromURL do: content and metadata, label included.
+    world.blobs.put('batch-input', 'copy.jsonl', lines.join('\n'), { ...labelled!.metadata });
+
+    const copy = await ingestBlob('batch-input', 'copy.jsonl', world.ingestDeps);
+    expect(copy.kind).toBe('ingested');
+    if (copy.kind !== 'ingested' || original.kind !== 'ingested') return;
+    expect(copy.jobId).not.toBe(original.jobId);
+    expect((await world.jobs.getJob(copy.jobId))?.job.input.name).toBe('copy.jsonl');
+    expect((await world.blobs.getProperties('batch-input', 'copy.jsonl'))?.metadata[JOB_ID_METADATA]).toBe(copy.jobId);
+    // The original still maps to its own job, read once.
+    expect(await ingestBlob('batch-input', 'original.jsonl', world.ingestDeps)).toEqual({
+      kind: 'already-ingested',
+      jobId: original.jobId,
+    });
+  });
+
+  it('a new upload over the same name whose metadata names the existing job is a new job too', async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'in.jsonl', lines.join('\n'));
+    const first = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    if (first.kind !== 'ingested') throw new Error('not ingested');
+    world.blobs.put('batch-input', 'in.jsonl', [...lines, lines[0]!.replace('"a"', '"b"')].join('\n'), {
+      [JOB_ID_METADATA]: first.jobId,
+    });
+    const second = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    expect(second).toMatchObject({ kind: 'ingested', requests: 2 });
+    if (second.kind === 'ingested') expect(second.jobId).not.toBe(first.jobId);
   });
 });
