@@ -316,6 +316,11 @@ export interface ChatCompleteOptions {
   readonly customId?: string;
   /** Sent as `x-ms-client-request-id`, so a call in our ledger can be matched with the endpoint's own logs. */
   readonly callId?: string;
+  /**
+   * This call's time limit, fitted to what it may generate (decision 0010); absent, the client's own.
+   * A call cut off by it may still have been generated and billed (`TimeoutError.mayHaveBilled`).
+   */
+  readonly timeoutInMs?: number;
 }
 
 export interface ChatClient {
