@@ -428,6 +428,19 @@ export interface UsageLedger {
   totalsByKey(jobId: string): Promise<LedgerKeyTotals[]>;
   /** The job's entries, oldest first. */
   listEntries(jobId: string): AsyncIterable<LedgerEntry>;
+  /**
+   * Calls recorded since `sinceInMs` (by their entry's time: the write-ahead, or the answer once billed),
+   * all jobs and instances, per deployment, with the tokens charged at admission (`reservedTokens`).
+   */
+  recentUse(sinceInMs: number): Promise<DeploymentUse[]>;
+}
+
+/** A deployment's calls in a recent window, as the ledger holds them. */
+export interface DeploymentUse {
+  readonly deployment: string;
+  readonly calls: number;
+  /** Prompt + max_tokens of those calls: what the deployment's tokens-per-minute limit counts. */
+  readonly tokens: number;
 }
 
 /** Cost rollups per day × model × job, each a recomputation of the ledger for its key. */
