@@ -4,7 +4,8 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { JobPage } from '../../src/app/jobQueries.js';
 import type { CostReport } from '../../src/core/costReport.js';
 import { money, utcDays } from '../../src/dashboard/browser/format.js';
-import type { WireCostReport, WireJobsPage } from '../../src/dashboard/browser/wire.js';
+import type { WireBudgetUse, WireCostReport, WireJobsPage } from '../../src/dashboard/browser/wire.js';
+import type { BudgetUseReport } from '../../src/app/budgetUse.js';
 import { bundleBrowserScript } from '../../src/dashboard/browserScript.js';
 
 const entry = fileURLToPath(new URL('../../src/dashboard/browser/dashboard.ts', import.meta.url));
@@ -13,6 +14,7 @@ describe("the dashboard's browser script", () => {
   it('reads only fields that the API answers with (checked by the compiler)', () => {
     expectTypeOf<JobPage>().toExtend<WireJobsPage>();
     expectTypeOf<CostReport>().toExtend<WireCostReport>();
+    expectTypeOf<BudgetUseReport>().toExtend<WireBudgetUse>();
   });
 
   it('is bundled into one classic script, chart layout included', () => {
@@ -21,6 +23,7 @@ describe("the dashboard's browser script", () => {
     // Parses as a plain script: no import or export is left for the browser to resolve.
     expect(() => new Script(script)).not.toThrow();
     expect(script).toContain('function layoutCostChart(');
+    expect(script).toContain('function renderBudgetGauges(');
   });
 
   it('shows small amounts with two significant digits and no exponent', () => {
