@@ -181,13 +181,13 @@ param phi3ExtraDeployments string = ''
 param phi3ExtraKeySettings string = ''
 
 @minValue(100)
-@description('PHI3_TIMEOUT_MS')
+@description('PHI3_TIMEOUT_MS: the shortest time limit of a call; calls that may write more get the time their max_tokens need.')
 param phi3TimeoutMs int = 60000
 
 @minValue(1)
-@maxValue(1000)
-@description('PHI3_MAX_CONCURRENCY: calls in flight per instance.')
-param phi3MaxConcurrency int = 64
+@maxValue(4096)
+@description('PHI3_MAX_CONCURRENCY: the most calls in flight per instance; the working number follows the endpoint latency.')
+param phi3MaxConcurrency int = 1024
 
 @minValue(1)
 @description('DEFAULT_MAX_TOKENS: max_tokens for lines that set none.')

@@ -2,11 +2,31 @@ import pLimit from 'p-limit';
 import { coalescedRangeReads } from './app/coalescedRangeReads.js';
 import type { Deployments } from './app/deployments.js';
 import type { Logger } from './app/Logger.js';
-import type { BlobStore, Clock, JobSpendStore, JobStore, MessageQueue, UsageLedger } from './app/ports.js';
+import {
+  noMetrics,
+  type BlobStore,
+  type Clock,
+  type JobSpendStore,
+  type JobStore,
+  type MessageQueue,
+  type Metrics,
+  type Timers,
+  type UsageLedger,
+} from './app/ports.js';
 import type { ResultParts } from './app/resultParts.js';
 import { sharedReads } from './app/sharedReads.js';
+import { AdaptiveCallSlots } from './app/worker/AdaptiveCallSlots.js';
+import { WatchedEndpointCalls } from './app/worker/EndpointCalls.js';
 import { INPUT_RANGE_COALESCING } from './app/worker/readLineBodies.js';
 import type { WorkerDeps } from './app/worker/WorkerDeps.js';
+import type { CallTimeLimitOptions } from './core/callTimeout.js';
+import {
+  budgetRatePerSecond,
+  DEFAULT_IN_FLIGHT_SIZER_OPTIONS,
+  InFlightSizer,
+  memoryCeiling,
+  type InFlightSize,
+} from './core/InFlightSizer.js';
 import { admissionSlotsFor } from './core/PacedBudget.js';
 import type { ModelPrice } from './core/pricing.js';
 import type { RetryPolicy } from './core/retryPolicy.js';
@@ -25,6 +45,10 @@ export interface WorkerAdapters {
   readonly random: () => number;
   readonly sleep: (delayInMs: number) => Promise<void>;
   readonly newCallId: () => string;
+  /** Where the budget's figures go (admissions, 429s, calls in flight, latency, the in-flight size); nowhere by default. */
+  readonly metrics?: Metrics;
+  /** Re-checks the in-flight size while lines wait for a slot; without it, only as calls start and end. */
+  readonly timers?: Timers;
   /** Finalises a job in the invocation that recorded its last outcome (with that invocation's logger). */
   readonly finalizeInline?: ((jobId: string, logger: Logger) => Promise<unknown>) | undefined;
 }
@@ -36,14 +60,36 @@ export interface WorkerSettings {
   readonly defaultMaxTokens: number;
   readonly returnUnusedTokens: boolean;
   /**
-   * Endpoint calls under way at once in this process, and each deployment's requests per minute (which
-   * sizes its admission slots, `admissionSlotsFor`). Without it, calls are not bounded here.
+   * Endpoint calls under way at once in this process, sized to the latency the calls show (decision
+   * 0010): `maxConcurrency` is a ceiling; each deployment's requests per minute (times
+   * `budgetUtilization`) is the rate to keep fed, and sizes its admission slots (`admissionSlotsFor`).
+   * Without it, calls are not bounded here.
    */
   readonly concurrency?: {
     readonly maxConcurrency: number;
     readonly deployments: readonly { readonly name: string; readonly requestsPerMinute: number }[];
+    /** The share of each deployment's budget the limiter grants (PHI3_BUDGET_UTILIZATION); 1 by default. */
+    readonly budgetUtilization?: number;
+    /** Requests per queue message, for the messages the size asks for; 1 by default. */
+    readonly requestsPerMessage?: number;
   };
+  /** Time limits per call that fit the generation (`callTimeLimitInMs`); absent: the client's fixed limit. */
+  readonly timeLimits?: CallTimeLimitOptions;
+  /**
+   * What one line may spend on calls that timed out (counted as billed at their worst case), in
+   * nanodollars: it bounds the line's retries after timeouts (`timedOutAttemptsAllowed`).
+   */
+  readonly unconfirmedSpendPerLineInNanos?: number;
 }
+
+/** Memory the calls under way may hold, and about what one holds (request, answer, socket buffers). */
+export const CALL_MEMORY = { budgetBytes: 256 * 1024 * 1024, bytesPerCall: 64 * 1024 } as const;
+
+/** What a line may spend on timed-out calls when nothing is configured: one US cent. */
+export const DEFAULT_UNCONFIRMED_SPEND_PER_LINE_IN_NANOS = 10_000_000;
+
+/** How often the in-flight size is looked at again while lines wait for a slot and no call ends. */
+const RECHECK_EVERY_IN_MS = 1_000;
 
 /**
  * The worker's dependencies for one invocation (its logger), over parts shared by every invocation of
@@ -51,13 +97,22 @@ export interface WorkerSettings {
  * input, and the call and admission slots. Used by the composition root and by the tests alike.
  */
 export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettings): (logger: Logger) => WorkerDeps {
-  const { jobs, blobs, finalizeInline, ...rest } = adapters;
+  const { jobs, blobs, finalizeInline, metrics: _metrics, timers: _timers, ...rest } = adapters;
   const readJob = sharedReads((jobId: string) => jobs.getJob(jobId));
   const readInputRange = coalescedRangeReads(
     (container, name, range) => blobs.readRange(container, name, range),
     INPUT_RANGE_COALESCING,
   );
-  const { callSlots, admissionSlots } = slotsFor(settings.concurrency);
+  const metrics = adapters.metrics ?? noMetrics;
+  const { callSlots, admissionSlots, adaptive } = slotsFor(settings.concurrency, adapters, metrics);
+  const calls = new WatchedEndpointCalls({
+    clock: adapters.clock,
+    metrics,
+    ...(adaptive === undefined ? {} : { slots: adaptive }),
+    ...(settings.timeLimits === undefined ? {} : { timeLimits: settings.timeLimits }),
+    unconfirmedSpendPerLineInNanos:
+      settings.unconfirmedSpendPerLineInNanos ?? DEFAULT_UNCONFIRMED_SPEND_PER_LINE_IN_NANOS,
+  });
   const { retry, prices, defaultMaxTokens, returnUnusedTokens } = settings;
   return (logger) => ({
     ...rest,
@@ -66,6 +121,7 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
     readInputRange,
     callSlots,
     admissionSlots,
+    calls,
     retry,
     prices,
     defaultMaxTokens,
@@ -75,15 +131,54 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
   });
 }
 
-function slotsFor(concurrency: WorkerSettings['concurrency']): Pick<WorkerDeps, 'callSlots' | 'admissionSlots'> {
+function slotsFor(
+  concurrency: WorkerSettings['concurrency'],
+  adapters: WorkerAdapters,
+  metrics: Metrics,
+): Pick<WorkerDeps, 'callSlots' | 'admissionSlots'> & { readonly adaptive?: AdaptiveCallSlots } {
   if (concurrency === undefined) return { callSlots: (task) => task(), admissionSlots: (_deployment, task) => task() };
   const { maxConcurrency, deployments } = concurrency;
-  const callSlots = pLimit(maxConcurrency);
-  const admissionSlots = new Map(
-    deployments.map((d) => [d.name, pLimit(admissionSlotsFor(d.requestsPerMinute, maxConcurrency))] as const),
+  const admissionCounts = deployments.map((d) => admissionSlotsFor(d.requestsPerMinute, maxConcurrency));
+  const admissionSlots = new Map(deployments.map((d, i) => [d.name, pLimit(admissionCounts[i]!)] as const));
+  // Calls the budget has not admitted yet wait in admission slots, on top of those at the endpoint.
+  const extraSlots = Math.min(
+    maxConcurrency - 1,
+    admissionCounts.reduce((sum, count) => sum + count, 0),
   );
+  const ratePerSecond = deployments.reduce(
+    // Requests per minute bind: tokens per call vary by line, and sizing for more calls costs memory only.
+    (sum, d) =>
+      sum +
+      budgetRatePerSecond({
+        requestsPerMinute: d.requestsPerMinute,
+        tokensPerMinute: Number.POSITIVE_INFINITY,
+        tokensPerCall: 1,
+        share: concurrency.budgetUtilization ?? 1,
+      }),
+    0,
+  );
+  const sizer = new InFlightSizer({
+    ...DEFAULT_IN_FLIGHT_SIZER_OPTIONS,
+    ceilings: {
+      operator: Math.max(1, maxConcurrency - extraSlots),
+      memory: memoryCeiling(CALL_MEMORY.budgetBytes, CALL_MEMORY.bytesPerCall),
+    },
+  });
+  const report = (size: InFlightSize): void => {
+    for (const d of deployments) metrics.setInFlightTarget(d.name, size.calls, size.latencyInMs);
+  };
+  const adaptive = new AdaptiveCallSlots({
+    sizer,
+    clock: adapters.clock,
+    ratePerSecond,
+    requestsPerMessage: concurrency.requestsPerMessage ?? 1,
+    extraSlots,
+    onResize: report,
+    ...(adapters.timers === undefined ? {} : { recheck: { timers: adapters.timers, everyInMs: RECHECK_EVERY_IN_MS } }),
+  });
   return {
-    callSlots: (task) => callSlots(task),
+    adaptive,
+    callSlots: (task) => adaptive.run(task),
     admissionSlots: (deployment, task) => {
       const slots = admissionSlots.get(deployment);
       if (slots === undefined) throw new Error(`No deployment named ${deployment}`);

@@ -39,6 +39,9 @@ import type { FilesDeps } from './app/openai/files.js';
 import type { BatchesDeps } from './app/openai/batches.js';
 import { queueFinalEvent, type WebhookDeps } from './app/webhooks.js';
 import { FetchWebhookSender } from './adapters/webhooks/FetchWebhookSender.js';
+import { createAzureCredential } from './adapters/azureCredential.js';
+import { noMetrics, type Metrics } from './app/ports.js';
+import { DEFAULT_CALL_TIME_LIMIT_OPTIONS } from './core/callTimeout.js';
 /** Largest upload through `POST /v1/files`: OpenAI takes 200 MB; the ingest reads far bigger files in chunks. */
 const MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 
@@ -97,6 +100,7 @@ export async function createServices(env: Env): Promise<Services> {
         endpoint: d.endpoint,
         apiKey: d.apiKey,
         apiVersion: config.phi3.apiVersion,
+        // A call's own limit (fitted to its generation) replaces this one; it stays for calls without.
         timeoutInMs: config.phi3.timeoutInMs,
         connections: config.phi3.maxConcurrency,
       }),
@@ -105,6 +109,13 @@ export async function createServices(env: Env): Promise<Services> {
       requestLimits: { contextLength: d.contextLength, tokensPerMinute: d.tokensPerMinute },
     })),
   );
+  const telemetry = await startMetrics(env, config);
+  for (const d of config.phi3.deployments) {
+    telemetry.metrics.setDeploymentLimits(d.name, {
+      requestsPerMinute: d.requestsPerMinute,
+      tokensPerMinute: d.tokensPerMinute,
+    });
+  }
   const resultParts = new ResultParts(blobs, config.outputContainer, () =>
     randomUUID().replaceAll('-', '').slice(0, 16),
   );
@@ -137,6 +148,11 @@ export async function createServices(env: Env): Promise<Services> {
       random: Math.random,
       sleep: (delayInMs) => sleep(delayInMs),
       newCallId: randomUUID,
+      metrics: telemetry.metrics,
+      timers: {
+        setTimeout: (callback, delayInMs) => setTimeout(callback, delayInMs).unref(),
+        clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+      },
       // The job's last lines are done here: finalising here spares it a trip through the control queue.
       finalizeInline: (jobId, logger) => finalizeJob(jobId, finalizeDeps(logger)),
     },
@@ -145,7 +161,14 @@ export async function createServices(env: Env): Promise<Services> {
       prices: config.prices,
       defaultMaxTokens: config.phi3.defaultMaxTokens,
       returnUnusedTokens: config.phi3.returnUnusedTokens,
-      concurrency: { maxConcurrency: config.phi3.maxConcurrency, deployments: config.phi3.deployments },
+      concurrency: {
+        maxConcurrency: config.phi3.maxConcurrency,
+        deployments: config.phi3.deployments,
+        budgetUtilization: config.phi3.budgetUtilization,
+        requestsPerMessage: config.limits.maxRequestsPerMessage,
+      },
+      // PHI3_TIMEOUT_MS is the shortest limit; a call that may write more gets the time its tokens need.
+      timeLimits: { ...DEFAULT_CALL_TIME_LIMIT_OPTIONS, minimumInMs: config.phi3.timeoutInMs },
     },
   );
 
@@ -204,9 +227,27 @@ export async function createServices(env: Env): Promise<Services> {
     finalizeDeps,
     close: async () => {
       await Promise.all(deployments.all.map((d) => d.chat.close()));
+      await telemetry.shutdown();
       cosmosClient.dispose();
     },
   };
+}
+
+/**
+ * The budget's figures to Application Insights when `APPLICATIONINSIGHTS_CONNECTION_STRING` is set
+ * (signed in with the app's identity, `AZURE_CLIENT_ID`: the component has local auth disabled),
+ * nowhere otherwise. The exporter is loaded only when used.
+ */
+async function startMetrics(
+  env: Env,
+  config: AppConfig,
+): Promise<{ readonly metrics: Metrics; shutdown(): Promise<void> }> {
+  const connectionString = env.APPLICATIONINSIGHTS_CONNECTION_STRING;
+  if (connectionString === undefined || connectionString === '') {
+    return { metrics: noMetrics, shutdown: async () => undefined };
+  }
+  const { startAzureMonitorMetrics } = await import('./adapters/telemetry/azureMonitorMetrics.js');
+  return startAzureMonitorMetrics({ connectionString, credential: createAzureCredential(config.cosmos.clientId) });
 }
 
 function createLimiter(config: AppConfig, deployment: DeploymentConfig, store: BudgetStore): RateLimiter {

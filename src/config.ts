@@ -58,7 +58,9 @@ export interface AppConfig {
     /** `deployment`: one budget shared by every instance (through Cosmos); `instance`: each process alone. */
     readonly budgetScope: 'deployment' | 'instance';
     readonly budgetSliceInMs: number;
+    /** The shortest time limit of a call: one that may write more gets what its max_tokens need (decision 0010). */
     readonly timeoutInMs: number;
+    /** A ceiling on calls under way per instance: the working number follows the latency (decision 0010). */
     readonly maxConcurrency: number;
     readonly defaultMaxTokens: number;
     readonly returnUnusedTokens: boolean;
@@ -116,7 +118,7 @@ export const SETTINGS = {
   PHI3_BUDGET_SLICE_MS: '1000',
   PHI3_EXTRA_DEPLOYMENTS: undefined,
   PHI3_TIMEOUT_MS: '60000',
-  PHI3_MAX_CONCURRENCY: '64',
+  PHI3_MAX_CONCURRENCY: '1024',
   DEFAULT_MAX_TOKENS: '1024',
   PHI3_RETURN_UNUSED_TOKENS: 'false',
   RETRY_MAX_ATTEMPTS: '6',
@@ -378,7 +380,7 @@ export function loadConfig(env: Env): AppConfig {
       budgetScope: reader.oneOf('PHI3_BUDGET_SCOPE', ['deployment', 'instance'] as const),
       budgetSliceInMs: reader.integer('PHI3_BUDGET_SLICE_MS', 50, 60_000),
       timeoutInMs: reader.integer('PHI3_TIMEOUT_MS', 100),
-      maxConcurrency: reader.integer('PHI3_MAX_CONCURRENCY', 1, 1000),
+      maxConcurrency: reader.integer('PHI3_MAX_CONCURRENCY', 1, 4096),
       defaultMaxTokens: reader.integer('DEFAULT_MAX_TOKENS', 1),
       returnUnusedTokens: reader.boolean('PHI3_RETURN_UNUSED_TOKENS'),
     },

@@ -12,6 +12,7 @@ import './functions/processRequestsPoison.js';
 import './functions/retryJob.js';
 import './functions/sweeper.js';
 import './functions/getCosts.js';
+import './functions/getBudgetUse.js';
 import './functions/dashboard.js';
 import './functions/appLifecycle.js';
 import './functions/openaiFiles.js';

@@ -6,7 +6,9 @@
  *
  * Environment: BENCH_LATENCY_CASES (mean answer seconds, comma-separated; default 0.05,2,8,30),
  * BENCH_LATENCY_INSTANCES (default 1,4), BENCH_LATENCY_SECONDS (default 60), BENCH_LATENCY_RPM (default
- * 1200), BENCH_LATENCY_TAIL_SIGMA (default 0.5). A case that has not finished after twice its target
+ * 1200), BENCH_LATENCY_TAIL_SIGMA (default 0.5), QUEUE_MESSAGE_MAX_REQUESTS (passed to the app when set: the host
+ * holds at most batchSize + newBatchThreshold messages, so the requests a message carries bound the calls
+ * an instance can keep under way). A case that has not finished after twice its target
  * plus three mean answer times (and 20 s to start) is stopped; its figures cover what was done by then.
  */
 import { readFileSync } from 'node:fs';
@@ -90,6 +92,9 @@ async function runCase(meanAnswerSeconds: number, instances: number, run: number
     PHI3_DEPLOYMENT: 'bench-latency',
     COSMOS_DATABASE: `benchlatency${run}`,
     SWEEPER_SCHEDULE: '0 0 0 1 1 *',
+    ...(process.env['QUEUE_MESSAGE_MAX_REQUESTS'] === undefined
+      ? {}
+      : { QUEUE_MESSAGE_MAX_REQUESTS: process.env['QUEUE_MESSAGE_MAX_REQUESTS'] }),
   });
   const workers: WorkerProcess[] = Array.from({ length: instances }, () =>
     startWorkerProcess({ ...pipeline.settings, LOCAL_HOST_BLOB_POLL_MS: '100' }),

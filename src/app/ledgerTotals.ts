@@ -1,4 +1,4 @@
-import { LedgerState, type LedgerKeyTotals, type LedgerTotals, type UsageLedger } from './ports.js';
+import { LedgerState, type DeploymentUse, type LedgerKeyTotals, type LedgerTotals, type UsageLedger } from './ports.js';
 
 /** The fields of a ledger entry that its sums need. */
 export interface LedgerRow {
@@ -59,4 +59,18 @@ export function sumLedgerTotals(byKey: readonly LedgerKeyTotals[]): LedgerTotals
 /** The job's whole ledger summed: every call it made, repeats included. */
 export async function ledgerTotals(ledger: UsageLedger, jobId: string): Promise<LedgerTotals> {
   return sumLedgerTotals(await ledger.totalsByKey(jobId));
+}
+
+/** Sums ledger rows per deployment. */
+export function sumUse(
+  rows: Iterable<{ readonly deployment: string; readonly reservedTokens: number }>,
+): DeploymentUse[] {
+  const sums = new Map<string, { calls: number; tokens: number }>();
+  for (const row of rows) {
+    const sum = sums.get(row.deployment) ?? { calls: 0, tokens: 0 };
+    sum.calls += 1;
+    sum.tokens += row.reservedTokens;
+    sums.set(row.deployment, sum);
+  }
+  return [...sums].map(([deployment, sum]) => ({ deployment, ...sum }));
 }

@@ -1,5 +1,5 @@
 /**
- * The dashboard page. It holds no data: every number on it comes from the API (/api/jobs, /api/costs),
+ * The dashboard page. It holds no data: every number on it comes from the API (/api/jobs, /api/costs, /api/metrics/budget),
  * read by the script with the function key given as ?code= on the page's own URL, which is also passed
  * on to the page's own files (they need the key like every function of the app).
  */
@@ -20,6 +20,10 @@ const DASHBOARD_HTML = `<!doctype html>
 <body>
 <header><h1>phi3-batch</h1><span id="status">Loading…</span></header>
 <main>
+<section>
+<h2>Budget used, last minute <span class="muted">(all instances; the binding limit of requests or tokens per minute)</span></h2>
+<div id="budget" class="gauges"></div>
+</section>
 <section>
 <h2>Cost per day, by model <span class="muted" id="chart-range"></span></h2>
 <div id="chart" data-state="loading"></div>

@@ -15,6 +15,14 @@ section h2 { margin: 0 0 8px; font-size: 15px; }
 #chart .axis { stroke: #98a2b3; stroke-width: 1; }
 #chart .grid { stroke: var(--line); stroke-width: 1; }
 #chart text { font-size: 11px; fill: var(--muted); }
+.gauges { display: flex; flex-wrap: wrap; gap: 24px; }
+.gauge { margin: 0; display: flex; align-items: center; gap: 12px; }
+.gauge svg { width: 160px; height: auto; }
+.gauge .track { fill: none; stroke: var(--line); stroke-width: 12; }
+.gauge .value { fill: none; stroke: #2e90fa; stroke-width: 12; }
+.gauge .value.high { stroke: #12b76a; }
+.gauge .value.full { stroke: #f79009; }
+.gauge .percent { font-size: 16px; font-weight: 600; }
 #legend { display: flex; flex-wrap: wrap; gap: 14px; margin-top: 6px; }
 #legend .chip { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
 table { width: 100%; border-collapse: collapse; }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryMetrics } from '../../src/adapters/memory/InMemoryMetrics.js';
-import { CallResult } from '../../src/app/metrics.js';
+import { CallResult } from '../../src/app/ports.js';
 import { metricsConformance } from './metricsConformance.js';
 
 metricsConformance('in memory', () => {

@@ -13,7 +13,7 @@ import {
   MetricName,
   OpenTelemetryMetrics,
 } from '../../src/adapters/telemetry/OpenTelemetryMetrics.js';
-import { CallResult } from '../../src/app/metrics.js';
+import { CallResult } from '../../src/app/ports.js';
 import { metricsConformance, type MetricsUnderTest } from './metricsConformance.js';
 
 /** An SDK meter provider whose only reader exports to memory, read on demand. */

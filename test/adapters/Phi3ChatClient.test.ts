@@ -30,6 +30,8 @@ interface Scripted {
   readonly body?: string;
   /** Never answer (the client's timeout fires). */
   readonly hang?: true;
+  /** Answer this long after the request, past the client's default time limit. */
+  readonly delayInMs?: number;
 }
 
 const COMPLETION = {
@@ -75,6 +77,7 @@ const SCRIPTS: Record<string, Scripted> = {
   okTruncated: { status: 200, body: JSON.stringify(COMPLETION).slice(0, 40) },
   okNoUsage: { status: 200, body: JSON.stringify({ choices: [] }) },
   hang: { status: 200, hang: true },
+  longGeneration: { status: 200, body: JSON.stringify(COMPLETION), delayInMs: 1_500 },
 };
 
 let server: Server;
@@ -90,8 +93,12 @@ beforeAll(async () => {
       const body = JSON.parse(text) as ChatCompletionBody;
       const script = SCRIPTS[String(body.messages[0]?.content)]!;
       if (script.hang) return;
-      response.writeHead(script.status, { 'content-type': 'application/json', ...script.headers });
-      response.end(script.body ?? '');
+      const answer = (): void => {
+        response.writeHead(script.status, { 'content-type': 'application/json', ...script.headers });
+        response.end(script.body ?? '');
+      };
+      if (script.delayInMs === undefined) answer();
+      else setTimeout(answer, script.delayInMs);
     });
   });
   server.on('connection', (socket) => {
@@ -203,6 +210,17 @@ describe('Phi3ChatClient answers', () => {
     const error = await failure('hang');
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.mayHaveBilled).toBe(true);
+  });
+
+  it("a call's own time limit replaces the client's: a generation longer than the default still answers", async () => {
+    // The client's limit is 300 ms; the answer takes 1.5 s (undici checks its timers about every half second); this call may take 10 s.
+    const result = await client.complete(ask('longGeneration'), { timeoutInMs: 10_000 });
+    expect(result.usage.completionTokens).toBe(3);
+    const error = await client.complete(ask('hang'), { timeoutInMs: 50 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TimeoutError);
   });
 });
 

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { CallResult, LineResult, type Metrics } from '../../src/app/metrics.js';
+import { CallResult, LineResult, type Metrics } from '../../src/app/ports.js';
 import type { MetricsSnapshot } from '../../src/adapters/memory/InMemoryMetrics.js';
 
 export interface MetricsUnderTest {

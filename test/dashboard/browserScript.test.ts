@@ -4,7 +4,8 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { JobPage } from '../../src/app/jobQueries.js';
 import type { CostReport } from '../../src/core/costReport.js';
 import { money, utcDays } from '../../src/dashboard/browser/format.js';
-import type { WireCostReport, WireJobsPage } from '../../src/dashboard/browser/wire.js';
+import type { WireBudgetUse, WireCostReport, WireJobsPage } from '../../src/dashboard/browser/wire.js';
+import type { BudgetUseReport } from '../../src/app/budgetUse.js';
 import { browserScript } from '../../src/dashboard/browserScript.js';
 import { bundleBrowserScript } from '../../scripts/bundleBrowserScript.js';
 
@@ -14,6 +15,7 @@ describe("the dashboard's browser script", () => {
   it('reads only fields that the API answers with (checked by the compiler)', () => {
     expectTypeOf<JobPage>().toExtend<WireJobsPage>();
     expectTypeOf<CostReport>().toExtend<WireCostReport>();
+    expectTypeOf<BudgetUseReport>().toExtend<WireBudgetUse>();
   });
 
   it('is bundled into one classic script, chart layout included', () => {
@@ -22,6 +24,7 @@ describe("the dashboard's browser script", () => {
     // Parses as a plain script: no import or export is left for the browser to resolve.
     expect(() => new Script(script)).not.toThrow();
     expect(script).toContain('function layoutCostChart(');
+    expect(script).toContain('function renderBudgetGauges(');
   });
 
   it('is served as built from the current sources', () => {

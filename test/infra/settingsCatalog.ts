@@ -53,7 +53,8 @@ export const OPTIONAL_ALTERNATIVES: Readonly<Record<string, string>> = {
 
 /** App settings in Azure that only the platform reads. */
 export const PLATFORM_SETTINGS: Readonly<Record<string, string>> = {
-  APPLICATIONINSIGHTS_CONNECTION_STRING: 'where the host sends telemetry',
+  APPLICATIONINSIGHTS_CONNECTION_STRING:
+    'where the host sends telemetry, and the app its metrics (read by the composition root, not src/config.ts)',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'telemetry sent with the identity (the component has local auth disabled)',
 };
 

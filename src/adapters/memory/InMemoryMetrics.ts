@@ -1,4 +1,4 @@
-import type { CallResult, DeploymentLimits, LineResult, Metrics } from '../../app/metrics.js';
+import type { CallResult, DeploymentLimits, LineResult, Metrics } from '../../app/ports.js';
 
 /** One deployment's figures since the start. */
 export interface DeploymentMetricsSnapshot {

@@ -1,5 +1,5 @@
-import { LedgerSums } from '../../app/ledgerTotals.js';
-import type { LedgerEntry, LedgerKeyTotals, UsageLedger } from '../../app/ports.js';
+import { LedgerSums, sumUse } from '../../app/ledgerTotals.js';
+import type { DeploymentUse, LedgerEntry, LedgerKeyTotals, UsageLedger } from '../../app/ports.js';
 
 export class InMemoryUsageLedger implements UsageLedger {
   readonly entries = new Map<string, LedgerEntry>();
@@ -27,6 +27,10 @@ export class InMemoryUsageLedger implements UsageLedger {
   async *listEntries(jobId: string): AsyncIterable<LedgerEntry> {
     for (const e of this.#of(jobId).sort((a, b) => a.atInMs - b.atInMs || (a.id < b.id ? -1 : 1)))
       yield structuredClone(e);
+  }
+
+  async recentUse(sinceInMs: number): Promise<DeploymentUse[]> {
+    return sumUse([...this.entries.values()].filter((e) => e.atInMs >= sinceInMs));
   }
 
   #of(jobId: string): LedgerEntry[] {

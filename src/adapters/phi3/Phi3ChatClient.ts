@@ -79,6 +79,11 @@ export class Phi3ChatClient implements ChatClient {
         headers,
         body: JSON.stringify(payload),
         signal: options.abortSignal,
+        // A limit fitted to this call's generation: until the answer's headers (an unstreamed answer
+        // comes whole) and between two chunks of its body.
+        ...(options.timeoutInMs === undefined
+          ? {}
+          : { headersTimeout: options.timeoutInMs, bodyTimeout: options.timeoutInMs }),
       });
       const text = await response.body.text();
       let parsed: unknown = text;

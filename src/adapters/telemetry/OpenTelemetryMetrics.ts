@@ -1,5 +1,5 @@
 import type { Attributes, Counter, Gauge, Histogram, Meter, UpDownCounter } from '@opentelemetry/api';
-import type { CallResult, DeploymentLimits, LineResult, Metrics } from '../../app/metrics.js';
+import type { CallResult, DeploymentLimits, LineResult, Metrics } from '../../app/ports.js';
 
 /** Instrument names, as they appear in Application Insights' `customMetrics` (see docs/metrics.md). */
 export const MetricName = {

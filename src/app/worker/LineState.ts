@@ -13,6 +13,8 @@ export interface LineState {
   attempts: number;
   /** Failed calls in this round that count against the retry limit (throttled ones do not). */
   failedAttempts: number;
+  /** Calls of this round our time limit cut off: each may have been billed (decision 0010). */
+  timedOutAttempts: number;
   /** When the first call of this round left. */
   startedAtInMs: number | null;
   /**
@@ -37,6 +39,7 @@ export function startLine(item: RequestItem, body: ChatCompletionBody, defaultMa
     maxTokensDefaulted,
     attempts: item.prior ?? 0,
     failedAttempts: 0,
+    timedOutAttempts: 0,
     startedAtInMs: null,
     reservedTokens: undefined,
   };

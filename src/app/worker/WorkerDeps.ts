@@ -5,6 +5,7 @@ import type { Deployments } from '../deployments.js';
 import type { JobSpendDeps } from '../jobSpend.js';
 import type { JobSpendStore, JobStore, MessageQueue, StoredJob, UsageLedger } from '../ports.js';
 import type { RecordOutcomesDeps } from '../recordOutcomesAndMaybeFinalize.js';
+import type { EndpointCalls } from './EndpointCalls.js';
 
 /** What the worker (`processRequestMessage`) needs; built by `buildWorkerDeps`. */
 export interface WorkerDeps extends RecordOutcomesDeps, JobSpendDeps {
@@ -27,6 +28,8 @@ export interface WorkerDeps extends RecordOutcomesDeps, JobSpendDeps {
    * what a crash can leave in the ledger as unconfirmed without the request ever having left.
    */
   readonly admissionSlots: <T>(deployment: string, task: () => Promise<T>) => Promise<T>;
+  /** Reported to and sized by: metrics, the call slots' latency, each call's time limit. */
+  readonly calls: EndpointCalls;
   readonly random: () => number;
   readonly sleep: (delayInMs: number) => Promise<void>;
   /** A fresh id per endpoint call (a UUID): the ledger entry's id and the request's `x-ms-client-request-id`. */

@@ -2,7 +2,9 @@ import { isWindowClosed } from '../../core/job.js';
 import { failedLineOutcome } from '../../core/lineOutcome.js';
 import { expireLines } from '../expireLines.js';
 import type { RequestItem } from '../../core/requestMessage.js';
-import { ChatCallError } from '../ports.js';
+import { costInNanos, priceFor, utcDay } from '../../core/pricing.js';
+import type { RetryDecision } from '../../core/retryPolicy.js';
+import { ChatCallError, TimeoutError } from '../ports.js';
 import {
   concludeFailure,
   concludeSuccess,
@@ -76,10 +78,33 @@ export async function settleAttempt(
     const costInNanos = await settleCall(run, sending, answer, now);
     return concludeSuccess(run, line, answer, costInNanos, now);
   }
-  const decision = decideAfterFailure(run, line, answer);
+  const decision = boundedAfterTimeout(run, line, answer, decideAfterFailure(run, line, answer));
   haltOnRefusal(run, answer, now);
   await settleCall(run, sending, answer, now);
   return concludeFailure(run, line, answer, decision, now);
+}
+
+/**
+ * A call our time limit cut off was most likely generated and billed (it stays billed-unconfirmed):
+ * the line tries again only while its timed-out attempts, each at its worst case (prompt + max_tokens
+ * at the deployment's prices), fit what a line may spend unseen (`timedOutAttemptsAllowed`).
+ */
+export function boundedAfterTimeout(
+  run: MessageRun,
+  line: LineState,
+  answer: ChatCallError,
+  decision: RetryDecision,
+): RetryDecision {
+  if (!(answer instanceof TimeoutError)) return decision;
+  line.timedOutAttempts += 1;
+  if (decision.action !== 'retry' && decision.action !== 'requeue') return decision;
+  const { deployment, deps } = run;
+  const price = priceFor(deps.prices, deployment.model, utcDay(deps.clock.nowInMs()));
+  const maxTokens = line.body.max_tokens as number;
+  const promptTokens = (line.reservedTokens ?? maxTokens) - maxTokens;
+  const worstCase = price === undefined ? 0 : costInNanos(price, promptTokens, maxTokens);
+  const allowed = deps.calls.timedOutAttemptsAllowed(worstCase, deps.retry.maxAttempts);
+  return line.timedOutAttempts < allowed ? decision : { action: 'fail' };
 }
 
 /** The job's completion window closed while the line waited for its (next) call: it is not sent. */

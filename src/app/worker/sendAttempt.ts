@@ -52,14 +52,25 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
     const admission = await deps.admissionSlots(deployment.name, () => admit(run, line, line.reservedTokens!));
     if (admission.kind !== 'admitted') return admission;
     const { reservation, sent } = admission;
+    const timeoutInMs = deps.calls.timeLimitInMs(deployment.name, maxTokens, line.timedOutAttempts);
+    deps.calls.admitted(deployment.name, line.reservedTokens);
+    const ended = deps.calls.started(deployment.name);
     let answer: ChatAnswer;
     try {
-      answer = await deployment.chat.complete(line.body, { customId: line.item.id, callId: sent.id });
+      answer = await deployment.chat.complete(line.body, {
+        customId: line.item.id,
+        callId: sent.id,
+        ...(timeoutInMs === undefined ? {} : { timeoutInMs }),
+      });
     } catch (error) {
       // The endpoint's failures are answers; anything else (an abort, a bug) propagates.
-      if (!(error instanceof ChatCallError)) throw error;
+      if (!(error instanceof ChatCallError)) {
+        ended(undefined);
+        throw error;
+      }
       answer = error;
     }
+    ended(answer);
     return { kind: 'answered', reservation, sent, answer };
   });
 }

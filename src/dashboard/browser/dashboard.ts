@@ -3,20 +3,23 @@
  * script). It builds the DOM with createElement and textContent only: job data is never parsed as HTML.
  */
 import { createApiClient } from './api.js';
+import { renderBudgetGauges } from './budgetGauge.js';
 import { renderCostChart } from './costChartSvg.js';
 import { required } from './dom.js';
 import { utcDays } from './format.js';
 import { renderJobs } from './jobsTable.js';
-import type { WireCostReport, WireJobsPage } from './wire.js';
+import type { WireBudgetUse, WireCostReport, WireJobsPage } from './wire.js';
 
 /** Days shown in the chart, ending today (UTC). */
 const CHART_DAYS = 14;
 const JOBS_POLL_IN_MS = 2_000;
 const COSTS_POLL_IN_MS = 10_000;
+const BUDGET_POLL_IN_MS = 5_000;
 
 const api = createApiClient(new URLSearchParams(location.search).get('code'));
 const statusLine = required('#status');
 const jobsBody = required('#jobs tbody');
+const budgetGauges = required('#budget');
 const chartElements = { chart: required('#chart'), legend: required('#legend'), range: required('#chart-range') };
 
 function setStatus(text: string, isError: boolean): void {
@@ -47,5 +50,15 @@ async function pollCosts(): Promise<void> {
   setTimeout(() => void pollCosts(), COSTS_POLL_IN_MS);
 }
 
+async function pollBudget(): Promise<void> {
+  try {
+    renderBudgetGauges(budgetGauges, await api<WireBudgetUse>('metrics/budget'));
+  } catch (error) {
+    setStatus(messageOf(error), true);
+  }
+  setTimeout(() => void pollBudget(), BUDGET_POLL_IN_MS);
+}
+
 void pollJobs();
 void pollCosts();
+void pollBudget();

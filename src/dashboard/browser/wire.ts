@@ -39,3 +39,17 @@ export interface WireCostReport {
   /** Null when the rows mix currencies. */
   readonly total: { readonly cost: number | null };
 }
+
+/** GET /api/metrics/budget: each deployment's use of its limits over the last minute, all instances. */
+export interface WireBudgetUse {
+  readonly deployments: readonly {
+    readonly deployment: string;
+    readonly requestsPerMinute: number;
+    readonly tokensPerMinute: number;
+    readonly requests: number;
+    readonly tokens: number;
+    readonly requestsUsed: number;
+    readonly tokensUsed: number;
+    readonly bindingUsed: number;
+  }[];
+}

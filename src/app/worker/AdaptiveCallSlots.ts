@@ -1,0 +1,140 @@
+import type { InFlightSize, InFlightSizer } from '../../core/InFlightSizer.js';
+import type { Clock, Timers } from '../ports.js';
+
+export interface AdaptiveCallSlotsOptions {
+  readonly sizer: InFlightSizer;
+  readonly clock: Clock;
+  /** Calls per second this process may make, all deployments together (`budgetRatePerSecond` of each). */
+  readonly ratePerSecond: number;
+  /** Requests a queue message carries, on average: how many messages feed the calls (`InFlightSize.messages`). */
+  readonly requestsPerMessage: number;
+  /**
+   * Slots on top of the sized endpoint calls: calls written ahead and waiting for their deployment's budget
+   * (the admission slots). Their wait is not endpoint latency: counting it in would size for itself.
+   */
+  readonly extraSlots: number;
+  /** Told each time the size changes (for the in-flight target metric). */
+  readonly onResize?: (size: InFlightSize) => void;
+  /**
+   * While lines wait for a slot and no call ends, the size is looked at again this often: the age of the
+   * oldest call says a slow endpoint is slow before its first answer. Only while something waits.
+   */
+  readonly recheck?: { readonly timers: Timers; readonly everyInMs: number };
+}
+
+/**
+ * The process's call slots, sized to the endpoint's observed latency (decision 0010): a slot covers a
+ * line from its write-ahead to its answer, and the number of slots is `InFlightSizer`'s size for the
+ * endpoint calls, plus the admission slots. The latency fed to the sizer is the endpoint's alone (from
+ * {@link callStarted} to its end), so time spent waiting for the budget never grows the size.
+ * Shrinking never cuts a call short: slots above the new size are not handed out again when they free.
+ */
+export class AdaptiveCallSlots {
+  readonly #options: AdaptiveCallSlotsOptions;
+  readonly #waiting: Array<() => void> = [];
+  /** Endpoint calls under way, by a serial number, with the time each left; in order of leaving. */
+  readonly #calls = new Map<number, number>();
+  #nextCall = 0;
+  #active = 0;
+  #size: InFlightSize;
+  #recheckTimer: unknown;
+
+  constructor(options: AdaptiveCallSlotsOptions) {
+    this.#options = options;
+    this.#size = this.#sizeNow();
+    options.onResize?.(this.#size);
+  }
+
+  /** The current size (recomputed as calls start and end). */
+  get size(): InFlightSize {
+    return this.#size;
+  }
+
+  /** Slots handed out: at most the size's calls plus the extra slots. */
+  get capacity(): number {
+    return this.#size.calls + this.#options.extraSlots;
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  get pending(): number {
+    return this.#waiting.length;
+  }
+
+  /** Runs `task` in a slot, waiting for one if all are taken. */
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    // A slow endpoint shows before its first answer (the oldest call's age): resize before waiting.
+    if (this.#active >= this.capacity) this.#resize();
+    if (this.#active >= this.capacity) {
+      const turn = new Promise<void>((resolve) => this.#waiting.push(resolve));
+      this.#scheduleRecheck();
+      await turn;
+    } else {
+      this.#active += 1;
+    }
+    try {
+      return await task();
+    } finally {
+      this.#release();
+    }
+  }
+
+  /** An endpoint call leaves; call the returned function when its answer (or error) is back. */
+  callStarted(): () => void {
+    const id = this.#nextCall++;
+    const startedAtInMs = this.#options.clock.nowInMs();
+    this.#calls.set(id, startedAtInMs);
+    return () => {
+      if (!this.#calls.delete(id)) return;
+      const nowInMs = this.#options.clock.nowInMs();
+      this.#options.sizer.observe(nowInMs - startedAtInMs, nowInMs);
+      this.#resize();
+    };
+  }
+
+  #release(): void {
+    this.#active -= 1;
+    this.#handOut();
+  }
+
+  /** Hands free slots to waiting tasks, up to the current capacity. */
+  #handOut(): void {
+    while (this.#active < this.capacity && this.#waiting.length > 0) {
+      this.#active += 1;
+      this.#waiting.shift()!();
+    }
+  }
+
+  #scheduleRecheck(): void {
+    const recheck = this.#options.recheck;
+    if (recheck === undefined || this.#recheckTimer !== undefined) return;
+    this.#recheckTimer = recheck.timers.setTimeout(() => {
+      this.#recheckTimer = undefined;
+      this.#resize();
+      if (this.#waiting.length > 0) this.#scheduleRecheck();
+    }, recheck.everyInMs);
+  }
+
+  /** Recomputes the size, tells `onResize` if it changed, and hands out any slots it frees. */
+  #resize(): void {
+    const size = this.#sizeNow();
+    if (size.calls !== this.#size.calls) this.#options.onResize?.(size);
+    this.#size = size;
+    this.#handOut();
+  }
+
+  #sizeNow(): InFlightSize {
+    const nowInMs = this.#options.clock.nowInMs();
+    const oldest = this.#calls.values().next();
+    return this.#options.sizer.size(
+      {
+        ratePerSecond: this.#options.ratePerSecond,
+        requestsPerMessage: this.#options.requestsPerMessage,
+        ...(oldest.done === true ? {} : { oldestInFlightAgeInMs: nowInMs - oldest.value }),
+      },
+      nowInMs,
+    );
+  }
+}
