@@ -167,8 +167,13 @@ export async function createServices(env: Env): Promise<Services> {
         budgetUtilization: config.phi3.budgetUtilization,
         requestsPerMessage: config.limits.maxRequestsPerMessage,
       },
-      // PHI3_TIMEOUT_MS is the shortest limit; a call that may write more gets the time its tokens need.
-      timeLimits: { ...DEFAULT_CALL_TIME_LIMIT_OPTIONS, minimumInMs: config.phi3.timeoutInMs },
+      // PHI3_TIMEOUT_MS is the shortest limit and the time to first token allowed before the deployment's
+      // speed is measured; a call that may write more gets the time its tokens need.
+      timeLimits: {
+        ...DEFAULT_CALL_TIME_LIMIT_OPTIONS,
+        minimumInMs: config.phi3.timeoutInMs,
+        maxFirstTokenInMs: config.phi3.timeoutInMs,
+      },
     },
   );
 
