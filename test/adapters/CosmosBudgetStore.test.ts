@@ -3,6 +3,7 @@ import type { CosmosClient } from '@azure/cosmos';
 import { CosmosBudgetStore } from '../../src/adapters/cosmos/CosmosBudgetStore.js';
 import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
 import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
+import { cosmosConfigOn } from '../support/cosmosOnStack.js';
 
 let stack: LocalStack;
 let client: CosmosClient;
@@ -10,18 +11,7 @@ let store: CosmosBudgetStore;
 
 beforeAll(async () => {
   stack = await startLocalStack();
-  const config = {
-    endpoint: stack.settings['COSMOS_ENDPOINT']!,
-    key: stack.settings['COSMOS_KEY'],
-    clientId: undefined,
-    database: 'budget-store',
-    jobsContainer: 'jobs',
-    linesContainer: 'lines',
-    budgetContainer: 'budget',
-    ledgerContainer: 'ledger',
-    rollupsContainer: 'rollups',
-    caCertFile: stack.settings['COSMOS_CA_CERT_FILE'],
-  };
+  const config = cosmosConfigOn(stack, 'budget-store');
   client = createCosmosClient(config);
   store = new CosmosBudgetStore((await ensureCosmosContainers(client, config)).budget);
 });

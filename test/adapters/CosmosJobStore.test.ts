@@ -3,6 +3,7 @@ import type { CosmosClient } from '@azure/cosmos';
 import { CosmosJobStore } from '../../src/adapters/cosmos/CosmosJobStore.js';
 import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
 import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
+import { cosmosConfigOn } from '../support/cosmosOnStack.js';
 import { describeJobStoreConformance } from './jobStoreConformance.js';
 
 let stack: LocalStack;
@@ -12,18 +13,7 @@ let config: Parameters<typeof ensureCosmosContainers>[1];
 
 beforeAll(async () => {
   stack = await startLocalStack();
-  config = {
-    endpoint: stack.settings['COSMOS_ENDPOINT']!,
-    key: stack.settings['COSMOS_KEY'],
-    clientId: undefined,
-    database: 'conformance',
-    jobsContainer: 'jobs',
-    linesContainer: 'lines',
-    budgetContainer: 'budget',
-    ledgerContainer: 'ledger',
-    rollupsContainer: 'rollups',
-    caCertFile: stack.settings['COSMOS_CA_CERT_FILE'],
-  };
+  config = cosmosConfigOn(stack, 'conformance');
   client = createCosmosClient(config);
   const containers = await ensureCosmosContainers(client, config);
   store = new CosmosJobStore(containers.jobs, containers.lines);

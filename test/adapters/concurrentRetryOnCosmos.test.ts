@@ -6,6 +6,7 @@ import { retryFailedLines } from '../../src/app/retryFailedLines.js';
 import type { LineOutcome } from '../../src/core/lineOutcome.js';
 import type { RequestMessage } from '../../src/core/requestMessage.js';
 import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
+import { cosmosConfigOn } from '../support/cosmosOnStack.js';
 import { finishedJobWithFailures } from '../app/finishedJob.js';
 
 let stack: LocalStack;
@@ -14,18 +15,7 @@ let store: CosmosJobStore;
 
 beforeAll(async () => {
   stack = await startLocalStack();
-  const config = {
-    endpoint: stack.settings['COSMOS_ENDPOINT']!,
-    key: stack.settings['COSMOS_KEY'],
-    clientId: undefined,
-    database: 'concurrent-retry',
-    jobsContainer: 'jobs',
-    linesContainer: 'lines',
-    budgetContainer: 'budget',
-    ledgerContainer: 'ledger',
-    rollupsContainer: 'rollups',
-    caCertFile: stack.settings['COSMOS_CA_CERT_FILE'],
-  };
+  const config = cosmosConfigOn(stack, 'concurrent-retry');
   client = createCosmosClient(config);
   const containers = await ensureCosmosContainers(client, config);
   store = new CosmosJobStore(containers.jobs, containers.lines);
