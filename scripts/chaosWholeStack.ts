@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { spawnLocalMode, type RunningLocalMode } from '../dev/local/localModeProcess.js';
+import { localModeOnFreePorts, spawnLocalMode, type RunningLocalMode } from '../dev/local/localModeProcess.js';
 import { startPhi3Simulator } from '../dev/simulator/index.js';
 import { createPipeline, table, type Pipeline } from './bench/benchSupport.js';
 
@@ -58,12 +58,7 @@ export async function wholeStackChaos(): Promise<void> {
     PHI3_RPM_LIMIT: '3000',
     PHI3_TPM_LIMIT: '600000',
     RETRY_BASE_DELAY_MS: '100',
-    LOCAL_DATA_DIR: dataDirectory,
-    LOCAL_RUN_EXAMPLE: 'false',
-    LOCAL_BLOB_PORT: '0',
-    LOCAL_QUEUE_PORT: '0',
-    LOCAL_COSMOS_PORT: '0',
-    LOCAL_FUNCTIONS_PORT: '0',
+    ...localModeOnFreePorts(dataDirectory),
     // A killed run's messages come back after this, as a crashed host's do after ~10 minutes in Azure.
     LOCAL_HOST_QUEUE_LEASE_MS: '5000',
   };

@@ -50,6 +50,19 @@ const banner = {
   data: /^\s+Data kept in\s+(\S+)/,
 } as const;
 
+/** Settings for local mode kept in `dataDirectory`, every service on a free port, no example job. */
+export function localModeOnFreePorts(dataDirectory: string): Record<string, string> {
+  return {
+    LOCAL_DATA_DIR: dataDirectory,
+    LOCAL_RUN_EXAMPLE: 'false',
+    LOCAL_BLOB_PORT: '0',
+    LOCAL_QUEUE_PORT: '0',
+    LOCAL_COSMOS_PORT: '0',
+    LOCAL_FUNCTIONS_PORT: '0',
+    LOCAL_SIMULATOR_PORT: '0',
+  };
+}
+
 /**
  * Runs `npm start`'s entry in a process group of its own (set LOCAL_RUN_EXAMPLE=false for no example job) and
  * resolves once it serves, with the endpoints its banner names.

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
-import { spawnLocalMode, type RunningLocalMode } from '../../dev/local/localModeProcess.js';
+import { localModeOnFreePorts, spawnLocalMode, type RunningLocalMode } from '../../dev/local/localModeProcess.js';
 import { createShutdownController, IMMEDIATE_EXIT_CODE } from '../../dev/local/shutdownController.js';
 import { startLocalStack } from '../../dev/local/stack/startLocalStack.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
@@ -97,12 +97,7 @@ describe('npm start on Ctrl-C', () => {
       nodeArgs: ['--import', loader],
       env: {
         ...phi3(),
-        LOCAL_DATA_DIR: dataDirectory,
-        LOCAL_RUN_EXAMPLE: 'false',
-        LOCAL_BLOB_PORT: '0',
-        LOCAL_QUEUE_PORT: '0',
-        LOCAL_COSMOS_PORT: '0',
-        LOCAL_FUNCTIONS_PORT: '0',
+        ...localModeOnFreePorts(dataDirectory),
         ...extraEnv,
       },
     });
@@ -190,15 +185,6 @@ describe('npm start -- --fresh', () => {
   afterEach(async () => {
     await Promise.all(directories.splice(0).map((directory) => rm(directory, { recursive: true, force: true })));
   });
-  const env = (dataDirectory: string): Record<string, string> => ({
-    LOCAL_DATA_DIR: dataDirectory,
-    LOCAL_RUN_EXAMPLE: 'false',
-    LOCAL_BLOB_PORT: '0',
-    LOCAL_QUEUE_PORT: '0',
-    LOCAL_COSMOS_PORT: '0',
-    LOCAL_FUNCTIONS_PORT: '0',
-    LOCAL_SIMULATOR_PORT: '0',
-  });
 
   test('starts with none of the data kept before, and says so', { timeout: 180_000 }, async () => {
     const dataDirectory = await mkdtemp(join(tmpdir(), 'local-mode-'));
@@ -209,7 +195,11 @@ describe('npm start -- --fresh', () => {
       .create();
     await before.close();
 
-    const local = await spawnLocalMode({ nodeArgs: ['--import', loader], env: env(dataDirectory), args: ['--fresh'] });
+    const local = await spawnLocalMode({
+      nodeArgs: ['--import', loader],
+      env: localModeOnFreePorts(dataDirectory),
+      args: ['--fresh'],
+    });
     try {
       expect(local.output()).toContain('started empty (--fresh)');
       const blobs = BlobServiceClient.fromConnectionString(local.settings['AzureWebJobsStorage']!);
@@ -225,7 +215,7 @@ describe('npm start -- --fresh', () => {
     directories.push(dataDirectory);
     await writeFile(join(dataDirectory, 'notes.txt'), 'mine');
     await expect(
-      spawnLocalMode({ nodeArgs: ['--import', loader], env: env(dataDirectory), args: ['--fresh'] }),
+      spawnLocalMode({ nodeArgs: ['--import', loader], env: localModeOnFreePorts(dataDirectory), args: ['--fresh'] }),
     ).rejects.toThrow(
       /Setting LOCAL_DATA_DIR: expected a directory holding only local-mode data for --fresh to delete \(it also holds notes.txt\)/,
     );

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { spawnLocalMode, type RunningLocalMode } from '../../dev/local/localModeProcess.js';
+import { localModeOnFreePorts, spawnLocalMode, type RunningLocalMode } from '../../dev/local/localModeProcess.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
 import { createPipeline, type Pipeline } from '../../scripts/bench/benchSupport.js';
 import { startGatedEndpoint, type GatedEndpoint } from '../support/gatedEndpoint.js';
@@ -71,12 +71,7 @@ describe('npm start keeps its data across a SIGKILL of the whole process group',
       nodeArgs: ['--import', loader],
       env: {
         ...phi3(),
-        LOCAL_DATA_DIR: dataDirectory,
-        LOCAL_RUN_EXAMPLE: 'false',
-        LOCAL_BLOB_PORT: '0',
-        LOCAL_QUEUE_PORT: '0',
-        LOCAL_COSMOS_PORT: '0',
-        LOCAL_FUNCTIONS_PORT: '0',
+        ...localModeOnFreePorts(dataDirectory),
         // A killed run's messages come back after this, as a crashed host's do after ~10 minutes in Azure.
         LOCAL_HOST_QUEUE_LEASE_MS: '3000',
         QUEUE_MESSAGE_MAX_REQUESTS: '4',
