@@ -141,7 +141,7 @@ export function totalsOf(outcomes: readonly LineOutcome[]): OutcomeTotals {
     promptTokens,
     completionTokens,
     costInNanos,
-    cacheHits,
-    cacheSavedInNanos,
+    // Present only when there were hits: most totals have none.
+    ...(cacheHits === 0 ? {} : { cacheHits, cacheSavedInNanos }),
   };
 }
