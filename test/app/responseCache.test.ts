@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InMemoryResponseCache } from '../../src/adapters/memory/InMemoryResponseCache.js';
 import { Deployments } from '../../src/app/deployments.js';
+import { finalizeJob } from '../../src/app/finalizeJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
 import type { ResponseCache } from '../../src/app/ports.js';
@@ -203,6 +204,32 @@ describe('the response cache', () => {
     const job = await runFile(world, tenLines());
     expect(chat.calls).toHaveLength(10);
     expect(job).toMatchObject({ status: 'completed', counts: { succeeded: 10, failed: 0 } });
+  });
+
+  it('counts cache hits exactly at the end when a worker died between recording outcomes and counting them', async () => {
+    const store = new InMemoryResponseCache();
+    await runFile(cachedWorld(store).world, tenLines());
+    const { world } = cachedWorld(store);
+    const count = world.jobs.addToJobCounters.bind(world.jobs);
+    let failures = 1;
+    world.jobs.addToJobCounters = async (...args) => {
+      if (failures-- > 0) throw new Error('host died after the outcomes were kept');
+      return count(...args);
+    };
+    world.blobs.put('batch-input', 'in.jsonl', tenLines());
+    const ingested = await ingestBlob('batch-input', 'in.jsonl', world.ingestDeps);
+    const jobId = ingested.kind === 'ingested' ? ingested.jobId : '';
+    for (const payload of world.requestQueue.drain()) {
+      const message = requestMessageOf(payload);
+      await processRequestMessage(message, world.workerDeps).catch(async () => {
+        // The queue delivers it again: its lines have outcomes already, so nothing is counted for them.
+        expect((await processRequestMessage(message, world.workerDeps, { dequeueCount: 2 })).recorded).toBe(0);
+      });
+    }
+    expect((await world.jobs.getJob(jobId))!.job.cacheHits).toBeLessThan(10);
+    await finalizeJob(jobId, world.finalizeDeps);
+    const job = (await world.jobs.getJob(jobId))!.job;
+    expect(job).toMatchObject({ status: 'completed', counts: { succeeded: 10, failed: 0 }, cacheHits: 10 });
   });
 
   it('gives a line answered from the cache exactly one outcome when its message is delivered again', async () => {
