@@ -28,6 +28,7 @@ import { CosmosBudgetStore } from './adapters/cosmos/CosmosBudgetStore.js';
 import { CosmosUsageLedger } from './adapters/cosmos/CosmosUsageLedger.js';
 import { CosmosRollupStore } from './adapters/cosmos/CosmosRollupStore.js';
 import { CosmosJobSpendStore } from './adapters/cosmos/CosmosJobSpendStore.js';
+import { CosmosResponseCache } from './adapters/cosmos/CosmosResponseCache.js';
 import { Deployments } from './app/deployments.js';
 import { SharedRateLimiter } from './app/SharedRateLimiter.js';
 import { scheduleRates } from './core/SliceSchedule.js';
@@ -148,6 +149,7 @@ export async function createServices(env: Env): Promise<Services> {
       random: Math.random,
       sleep: (delayInMs) => sleep(delayInMs),
       newCallId: randomUUID,
+      responseCache: { store: new CosmosResponseCache(containers.cache), policy: config.responseCache },
       metrics: telemetry.metrics,
       timers: {
         setTimeout: (callback, delayInMs) => setTimeout(callback, delayInMs).unref(),

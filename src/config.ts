@@ -2,6 +2,7 @@ import { ConfigError } from './core/errors.js';
 import { parseAmountToNanos } from './core/money.js';
 import { DEFAULT_PRICES, type ModelPrice } from './core/pricing.js';
 import { defaultContextLength } from './core/requestLimits.js';
+import { ResponseCacheMode, type ResponseCachePolicy } from './core/responseCache.js';
 import type { RetryPolicy } from './core/retryPolicy.js';
 import { COMPLETION_WINDOW_LIMITS } from './core/openai/completionWindow.js';
 import { DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS, isWebhookSecret } from './core/openai/standardWebhooks.js';
@@ -47,6 +48,8 @@ export interface AppConfig {
     readonly ledgerContainer: string;
     /** Cost rollups per day × model × job, partitioned by `/day`. */
     readonly rollupsContainer: string;
+    /** Stored answers of the response cache, partitioned by `/id` (the request's hash). */
+    readonly cacheContainer: string;
     /** Local stand-in only: a CA certificate to trust for the loopback endpoint. */
     readonly caCertFile: string | undefined;
   };
@@ -81,6 +84,8 @@ export interface AppConfig {
   /** Spending cap of jobs whose blob has no `maxcost` metadata, in nano-units of the price currency; undefined = none. */
   readonly defaultMaxCostPerJobInNanos: number | undefined;
   readonly sweeper: { readonly stallInMs: number };
+  /** Which requests are answered from stored answers, for how long, and the largest answer stored. */
+  readonly responseCache: ResponseCachePolicy;
   /** The completion windows a batch may ask for (OpenAI's is 24h; from this minimum to 7 days here). */
   readonly completionWindow: { readonly minInMs: number; readonly maxInMs: number };
   /** Where final batch events are posted, signed with the secret; undefined: no webhooks. */
@@ -103,6 +108,7 @@ export const SETTINGS = {
   COSMOS_BUDGET_CONTAINER: 'budget',
   COSMOS_LEDGER_CONTAINER: 'ledger',
   COSMOS_ROLLUPS_CONTAINER: 'rollups',
+  COSMOS_CACHE_CONTAINER: 'cache',
   COSMOS_CA_CERT_FILE: undefined,
   AZURE_CLIENT_ID: undefined,
   PHI3_ENDPOINT: undefined,
@@ -140,6 +146,9 @@ export const SETTINGS = {
   WEBHOOK_RETRY_DELAYS_MS: DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS.join(','),
   PHI3_PRICES: undefined,
   DEFAULT_MAX_COST_PER_JOB: undefined,
+  RESPONSE_CACHE: 'temperature-zero',
+  RESPONSE_CACHE_MAX_AGE_DAYS: '30',
+  RESPONSE_CACHE_MAX_ANSWER_BYTES: '65536',
 } as const satisfies Record<string, string | undefined>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -356,6 +365,7 @@ export function loadConfig(env: Env): AppConfig {
       budgetContainer: reader.required('COSMOS_BUDGET_CONTAINER', 'a container name'),
       ledgerContainer: reader.required('COSMOS_LEDGER_CONTAINER', 'a container name'),
       rollupsContainer: reader.required('COSMOS_ROLLUPS_CONTAINER', 'a container name'),
+      cacheContainer: reader.required('COSMOS_CACHE_CONTAINER', 'a container name'),
       caCertFile: reader.raw('COSMOS_CA_CERT_FILE'),
     },
     phi3: {
@@ -402,6 +412,12 @@ export function loadConfig(env: Env): AppConfig {
     prices: readPrices(reader),
     defaultMaxCostPerJobInNanos: readDefaultMaxCost(reader),
     sweeper: { stallInMs: reader.integer('SWEEPER_STALL_MS', 1000) },
+    responseCache: {
+      mode: reader.oneOf('RESPONSE_CACHE', Object.values(ResponseCacheMode)),
+      maxAgeInMs: reader.integer('RESPONSE_CACHE_MAX_AGE_DAYS', 1, 3650) * 86_400_000,
+      // Below Cosmos DB's 2 MB item limit, with room for the rest of the document.
+      maxAnswerBytes: reader.integer('RESPONSE_CACHE_MAX_ANSWER_BYTES', 1024, 1_500_000),
+    },
     webhook: readWebhook(reader),
     completionWindow: {
       minInMs: reader.integer('MIN_COMPLETION_WINDOW_MS', 1000, COMPLETION_WINDOW_LIMITS.maxInMs),

@@ -5,6 +5,7 @@ import type { Deployments } from '../deployments.js';
 import type { JobSpendDeps } from '../jobSpend.js';
 import type { JobSpendStore, JobStore, MessageQueue, StoredJob, UsageLedger } from '../ports.js';
 import type { RecordOutcomesDeps } from '../recordOutcomesAndMaybeFinalize.js';
+import type { ResponseCacheDeps } from './cachedAnswers.js';
 import type { EndpointCalls } from './EndpointCalls.js';
 
 /** What the worker (`processRequestMessage`) needs; built by `buildWorkerDeps`. */
@@ -38,4 +39,6 @@ export interface WorkerDeps extends RecordOutcomesDeps, JobSpendDeps {
   readonly prices: readonly ModelPrice[];
   readonly defaultMaxTokens: number;
   readonly returnUnusedTokens: boolean;
+  /** Stored answers that repeated requests are answered from; absent: every request is sent. */
+  readonly responseCache?: ResponseCacheDeps | undefined;
 }
