@@ -1,4 +1,5 @@
 import { parsed, rejected, type ParseResult } from './parseResult.js';
+import type { LineError } from './lineErrors.js';
 
 /**
  * How much of its deployment's budget a job asks for, relative to the other jobs there: a named level
@@ -57,4 +58,31 @@ export function describePriority(priority: JobPriority): string {
 /** The priority as the API shows it: the level's name, or the bare weight. */
 export function priorityValue(priority: JobPriority): PriorityLevel | number {
   return priority.level ?? priority.weight;
+}
+
+/** The code a job fails with when its priority cannot be read. */
+export const PRIORITY_ERROR_CODE = 'invalid_priority';
+
+/** What a dropped file's metadata gives its job: a priority, or an error that stops it. */
+export type PriorityFields =
+  { readonly priority?: JobPriority } | { readonly priority?: undefined; readonly refusal: LineError };
+
+/**
+ * A dropped file's priority from its blob metadata `priority` (key in any case); absent or blank, the
+ * default. A value that cannot be read refuses the job: running a file at a priority nobody asked for
+ * would be silently wrong, in either direction.
+ */
+export function priorityFromBlobMetadata(metadata: Readonly<Record<string, string>>): PriorityFields {
+  const key = Object.keys(metadata).find((k) => k.toLowerCase() === PRIORITY_METADATA);
+  const text = key === undefined ? undefined : metadata[key];
+  if (text === undefined || text.trim() === '') return {};
+  const result = parsePriority(text);
+  if (result.ok) return { priority: result.value };
+  return {
+    refusal: {
+      code: PRIORITY_ERROR_CODE,
+      message: `Blob metadata ${result.error}; no line is sent`,
+      param: PRIORITY_METADATA,
+    },
+  };
 }
