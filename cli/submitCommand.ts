@@ -1,7 +1,9 @@
 import { ConfigError } from '../src/core/errors.js';
+import { PRIORITY_METADATA } from '../src/core/priority.js';
 import { ApiError } from './apiClient.js';
 import { createApiClient, writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
 import { maskConnectionString, readStorageSettings, type StorageSettings } from './cliSettings.js';
+import { requirePriority } from './jobCommands.js';
 import { formatJobSummary, watchJob } from './progress.js';
 import { containerUploader, uploadBatchFile, type BlobUploader } from './uploadBatchFile.js';
 
@@ -9,6 +11,8 @@ export interface SubmitCommandOptions {
   readonly name?: string;
   readonly watch?: boolean;
   readonly overwrite?: boolean;
+  /** Set as the blob's `priority` metadata. */
+  readonly priority?: string;
 }
 
 /**
@@ -21,6 +25,7 @@ export async function submitCommand(
   globals: GlobalOptions,
   context: CliContext,
 ): Promise<number> {
+  const priority = options.priority === undefined ? undefined : requirePriority(options.priority);
   const storage = readStorageSettings(context.env, {
     connectionString: globals.connectionString,
     accountUrl: globals.accountUrl,
@@ -34,6 +39,7 @@ export async function submitCommand(
     blobName: options.name,
     uploader,
     overwrite: options.overwrite ?? false,
+    ...(priority === undefined ? {} : { metadata: { [PRIORITY_METADATA]: priority } }),
     abortSignal: context.abortSignal,
   });
   writeLine(

@@ -17,6 +17,8 @@ export interface BlobUploadOptions {
   readonly sizeInBytes: number;
   /** Replace a blob of the same name; otherwise an existing blob is an error. */
   readonly overwrite: boolean;
+  /** Blob metadata the ingest reads (`priority`, for one). */
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
   readonly abortSignal?: AbortSignal | undefined;
 }
 
@@ -26,6 +28,7 @@ export interface UploadBatchFileOptions {
   readonly blobName?: string | undefined;
   readonly uploader: BlobUploader;
   readonly overwrite?: boolean;
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
   readonly abortSignal?: AbortSignal | undefined;
 }
 
@@ -60,6 +63,7 @@ export async function uploadBatchFile(options: UploadBatchFileOptions): Promise<
     const { etag } = await options.uploader.upload(blobName, source, {
       sizeInBytes,
       overwrite: options.overwrite ?? false,
+      metadata: options.metadata,
       abortSignal: options.abortSignal,
     });
     const container = options.uploader.container;
@@ -111,6 +115,7 @@ export function containerUploader(containerClient: ContainerClient): BlobUploade
       try {
         const response = await blob.uploadStream(source, UPLOAD_BLOCK_SIZE_IN_BYTES, UPLOAD_CONCURRENCY, {
           blobHTTPHeaders: { blobContentType: 'application/jsonl' },
+          ...(options.metadata === undefined ? {} : { metadata: { ...options.metadata } }),
           // Replacing a blob that is being ingested would break that job: only on request.
           ...(options.overwrite ? {} : { conditions: { ifNoneMatch: '*' } }),
           ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
