@@ -229,5 +229,22 @@ describe('the dashboard in a browser', () => {
       );
       expect(hostile.status).toBe(401);
     });
+
+    it("changes a running job's priority through the API (PATCH beside GET on the job's route), not a finished one's", async () => {
+      const patch = (jobId: string, body: string) =>
+        fetch(`${host.httpUrl}/api/jobs/${jobId}`, {
+          method: 'PATCH',
+          headers: { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/json' },
+          body,
+        });
+      const changed = await patch(jobs.waiting, '{"priority":"low"}');
+      expect(changed.status).toBe(200);
+      expect(await changed.json()).toMatchObject({ id: jobs.waiting, priority: 'low', share: 0.8 });
+      expect(await statusOf(jobs.waiting)).toMatchObject({ priority: 'low' });
+      expect((await patch(jobs.waiting, '{"priority":"soon"}')).status).toBe(400);
+      expect((await patch(jobs.waiting, 'not json')).status).toBe(400);
+      expect((await patch(jobs.mini, '{"priority":"high"}')).status).toBe(409);
+      expect((await statusOf(jobs.mini))['priority']).toBe('normal');
+    });
   });
 });
