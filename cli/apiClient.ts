@@ -127,6 +127,14 @@ export class BatchApiClient {
     return (await readJson(response, this.urlOf(path))) as BatchObject;
   }
 
+  /** Gives a running job a new priority: `high`, `normal`, `low` or a weight from 1 to 100. */
+  async setPriority(jobId: string, priority: string, options: CallOptions = {}): Promise<BatchObject> {
+    const path = `/jobs/${encodeURIComponent(jobId)}`;
+    const response = await this.send(path, options, 'PATCH', { priority });
+    if (response.statusCode !== 200) throw await toApiError(response, this.urlOf(path));
+    return (await readJson(response, this.urlOf(path))) as BatchObject;
+  }
+
   /** Sends a finished job's failed lines again (only those a retry can fix, with `retryableOnly`). */
   async retryJob(jobId: string, options: CallOptions & { retryableOnly?: boolean } = {}): Promise<RetryResult> {
     const path = `/jobs/${encodeURIComponent(jobId)}/retry${options.retryableOnly === true ? '?retryable_only=true' : ''}`;
@@ -157,15 +165,18 @@ export class BatchApiClient {
   private async send(
     path: string,
     options: CallOptions,
-    method: 'GET' | 'POST' = 'GET',
+    method: 'GET' | 'POST' | 'PATCH' = 'GET',
+    body?: unknown,
   ): Promise<Dispatcher.ResponseData> {
     const url = this.urlOf(path);
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.functionKey !== undefined) headers['x-functions-key'] = this.functionKey;
+    if (body !== undefined) headers['content-type'] = 'application/json';
     try {
       return await request(url, {
         method,
         headers,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         headersTimeout: this.timeoutInMs,
         ...(options.abortSignal === undefined ? {} : { signal: options.abortSignal }),
         ...(this.dispatcher === undefined ? {} : { dispatcher: this.dispatcher }),

@@ -1,4 +1,6 @@
+import { parsePriority } from '../src/core/priority.js';
 import { createApiClient, requireJobId, writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
+import { CliErrorCode, CliUsageError } from './errors.js';
 
 /** `cancel <jobId>`: prints the job's status after the request (cancelling, or cancelled). */
 export async function cancelCommand(
@@ -34,4 +36,34 @@ export async function retryCommand(
       : `${id}: ${result.retried_lines} line(s) sent again; ${result.job.status}`,
   );
   return 0;
+}
+
+/** `priority <jobId> <priority>`: changes a running job's priority and prints it. */
+export async function priorityCommand(
+  jobId: string,
+  priority: string,
+  options: { json?: boolean },
+  globals: GlobalOptions,
+  context: CliContext,
+): Promise<number> {
+  const id = requireJobId(jobId);
+  const chosen = requirePriority(priority);
+  const client = createApiClient(context, globals);
+  const job = await client.setPriority(
+    id,
+    chosen,
+    context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal },
+  );
+  writeLine(
+    context.stdout,
+    options.json === true ? JSON.stringify(job, null, 2) : `${job.id} priority ${job.priority}`,
+  );
+  return 0;
+}
+
+/** The priority as the service takes it (`high`, or `12`), checked here so that a typo costs no request or upload. */
+export function requirePriority(value: string): string {
+  const result = parsePriority(value);
+  if (!result.ok) throw new CliUsageError(CliErrorCode.invalidOption, result.error);
+  return result.value.level ?? String(result.value.weight);
 }

@@ -22,6 +22,7 @@ export function formatJobSummary(job: BatchObject, options: FormatJobSummaryOpti
       ? `${job.model} (file asked for ${job.requested_model})`
       : job.model,
   ]);
+  rows.push(['Priority', formatPriority(job)]);
   const reading = job.ingest.done ? '' : ', still reading';
   rows.push([
     'Lines',
@@ -72,6 +73,14 @@ function failureBreakdown(job: BatchObject): [string, string][] {
   return rows;
 }
 
+/** `high`, or while it runs `high, 62% of the budget, done by about 10:42:00Z`. */
+function formatPriority(job: BatchObject): string {
+  const priority = typeof job.priority === 'number' ? `weight ${job.priority}` : job.priority;
+  if (job.share === null) return priority;
+  const eta = job.eta === null ? '' : `, done by about ${formatTimestamp(Date.parse(job.eta) / 1000)}`;
+  return `${priority}, ${formatPercent(job.share)} of the budget${eta}`;
+}
+
 function formatDuration(job: BatchObject, nowInMs: number | undefined): string {
   const start = job.created_at;
   if (start === null) return '-';
@@ -83,7 +92,7 @@ function formatDuration(job: BatchObject, nowInMs: number | undefined): string {
   return `started ${formatTimestamp(start)}`;
 }
 
-const TABLE_HEADER = ['ID', 'STATUS', 'DONE/TOTAL', 'TOKENS IN/OUT', 'COST', 'CREATED'] as const;
+const TABLE_HEADER = ['ID', 'STATUS', 'PRIORITY', 'DONE/TOTAL', 'TOKENS IN/OUT', 'COST', 'CREATED'] as const;
 
 /** Recent jobs as an aligned text table, one row per job. */
 export function formatJobTable(jobs: readonly BatchObject[]): string {
@@ -95,6 +104,7 @@ export function formatJobTable(jobs: readonly BatchObject[]): string {
     return [
       job.id,
       job.status,
+      job.share === null ? String(job.priority) : `${job.priority} ${formatPercent(job.share)}`,
       `${formatCount(done)}/${total}`,
       `${formatTokens(job.usage.input_tokens)}/${formatTokens(job.usage.output_tokens)}`,
       formatCost(job.cost),

@@ -8,7 +8,7 @@ import { resultsCommand, type ResultsCommandOptions } from './resultsCommand.js'
 import { statusCommand, type StatusCommandOptions } from './statusCommand.js';
 import { submitCommand, type SubmitCommandOptions } from './submitCommand.js';
 import { registerCostsCommand } from './costsCommand.js';
-import { cancelCommand, retryCommand } from './jobCommands.js';
+import { cancelCommand, priorityCommand, retryCommand } from './jobCommands.js';
 
 export type { RunCliOptions } from './cliContext.js';
 
@@ -81,6 +81,7 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .argument('<file>', 'the batch file (OpenAI Batch JSONL)')
     .option('--name <blobName>', 'blob name in the input container (default: the file name)')
     .option('--overwrite', 'replace an existing blob of the same name')
+    .option('--priority <priority>', 'high, normal (the default), low, or a weight from 1 to 100')
     .option('--watch', 'show progress until the job ends, then a summary; exit code 1 unless it completed')
     .option('--cache', 'answer repeated requests from the response cache, whatever their temperature')
     .option('--no-cache', 'never answer this job from the response cache nor store its answers')
@@ -146,6 +147,16 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option('--json', 'print the answer as JSON')
     .action(async (jobId: string, options: { json?: boolean; retryableOnly?: boolean }, command: Command) => {
       setExitCode(await retryCommand(jobId, options, globals(command), context));
+    });
+
+  program
+    .command('priority')
+    .description("change a running job's share of the budget: high, normal, low, or a weight from 1 to 100")
+    .argument('<jobId>', 'the job id printed by submit')
+    .argument('<priority>', 'high, normal, low, or a weight from 1 to 100')
+    .option('--json', 'print the job object as JSON')
+    .action(async (jobId: string, priority: string, options: { json?: boolean }, command: Command) => {
+      setExitCode(await priorityCommand(jobId, priority, options, globals(command), context));
     });
 
   registerCostsCommand(program, context, setExitCode);

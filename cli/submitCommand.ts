@@ -1,8 +1,10 @@
 import { ConfigError } from '../src/core/errors.js';
 import { CACHE_METADATA } from '../src/core/responseCache.js';
+import { PRIORITY_METADATA } from '../src/core/priority.js';
 import { ApiError } from './apiClient.js';
 import { createApiClient, writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
 import { maskConnectionString, readStorageSettings, type StorageSettings } from './cliSettings.js';
+import { requirePriority } from './jobCommands.js';
 import { formatJobSummary, watchJob } from './progress.js';
 import { containerUploader, uploadBatchFile, type BlobUploader } from './uploadBatchFile.js';
 
@@ -12,6 +14,8 @@ export interface SubmitCommandOptions {
   readonly overwrite?: boolean;
   /** `--cache` / `--no-cache`: the job's response-cache choice (blob metadata `cache`); absent: the service's rule. */
   readonly cache?: boolean;
+  /** Set as the blob's `priority` metadata. */
+  readonly priority?: string;
 }
 
 /**
@@ -24,6 +28,7 @@ export async function submitCommand(
   globals: GlobalOptions,
   context: CliContext,
 ): Promise<number> {
+  const priority = options.priority === undefined ? undefined : requirePriority(options.priority);
   const storage = readStorageSettings(context.env, {
     connectionString: globals.connectionString,
     accountUrl: globals.accountUrl,
@@ -37,8 +42,8 @@ export async function submitCommand(
     blobName: options.name,
     uploader,
     overwrite: options.overwrite ?? false,
+    ...withMetadata(uploadMetadata(priority, options.cache)),
     abortSignal: context.abortSignal,
-    ...(options.cache === undefined ? {} : { metadata: { [CACHE_METADATA]: String(options.cache) } }),
   });
   writeLine(
     context.stderr,
@@ -97,4 +102,16 @@ function formatBytes(bytes: number): string {
   if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
   if (bytes < 1024 * 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
   return `${(bytes / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}
+
+/** The blob metadata the job reads its choices from; only what was asked for is set. */
+function uploadMetadata(priority: string | undefined, cache: boolean | undefined): Record<string, string> {
+  return {
+    ...(priority === undefined ? {} : { [PRIORITY_METADATA]: priority }),
+    ...(cache === undefined ? {} : { [CACHE_METADATA]: String(cache) }),
+  };
+}
+
+function withMetadata(metadata: Record<string, string>): { metadata?: Record<string, string> } {
+  return Object.keys(metadata).length === 0 ? {} : { metadata };
 }

@@ -18,6 +18,7 @@ import type {
   MessageQueue,
   RateLimiter,
   RollupStore,
+  ScheduleViews,
   UsageLedger,
 } from './app/ports.js';
 import type { WorkerDeps } from './app/worker/WorkerDeps.js';
@@ -43,6 +44,7 @@ import { FetchWebhookSender } from './adapters/webhooks/FetchWebhookSender.js';
 import { createAzureCredential } from './adapters/azureCredential.js';
 import { noMetrics, type Metrics } from './app/ports.js';
 import { DEFAULT_CALL_TIME_LIMIT_OPTIONS } from './core/callTimeout.js';
+import { InMemoryScheduleViews } from './adapters/memory/InMemoryScheduleViews.js';
 /** Largest upload through `POST /v1/files`: OpenAI takes 200 MB; the ingest reads far bigger files in chunks. */
 const MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 
@@ -59,6 +61,8 @@ export interface Services {
   readonly resultParts: ResultParts;
   /** Files uploaded through the OpenAI Files API. */
   readonly files: FileStore;
+  /** Each running job's share of its deployment's budget and its ETA, for the job views. */
+  readonly schedule: ScheduleViews;
   filesDeps(): FilesDeps;
   batchesDeps(): BatchesDeps;
   webhookDeps(logger: Logger): WebhookDeps;
@@ -122,6 +126,8 @@ export async function createServices(env: Env): Promise<Services> {
   );
   const files = new AzureFileStore(blobService, config.inputContainer);
   const newHex32 = (): string => randomUUID().replaceAll('-', '');
+  // Placeholder until the scheduler's adapter reports shares: every job shows share and eta null.
+  const schedule: ScheduleViews = new InMemoryScheduleViews();
   const webhookTarget = config.webhook;
   const webhookSender = new FetchWebhookSender();
   const finalizeDeps = (logger: Logger): FinalizeDeps => ({
@@ -191,6 +197,7 @@ export async function createServices(env: Env): Promise<Services> {
     clock: systemClock,
     resultParts,
     files,
+    schedule,
     filesDeps: () => ({ files, jobs, blobs, clock: systemClock, newHex32, maxFileBytes: MAX_UPLOAD_BYTES }),
     batchesDeps: () => ({
       jobs,

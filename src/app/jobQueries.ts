@@ -1,8 +1,15 @@
 import { toBatchObject, type BatchObject } from '../core/batchObject.js';
 import { BadRequestError, NotFoundError } from '../core/errors.js';
+import { JobStatus, type Job } from '../core/job.js';
 import { isValidJobId } from '../core/jobId.js';
 import { toBatchOutputLine } from '../core/lineOutcome.js';
-import { InvalidPageTokenError, type JobStore, type StoredJob } from './ports.js';
+import {
+  InvalidPageTokenError,
+  type JobScheduleView,
+  type JobStore,
+  type ScheduleViews,
+  type StoredJob,
+} from './ports.js';
 import { isFiltering, jobMatches, type JobFilter } from './jobFilter.js';
 
 export async function requireJob(jobs: JobStore, jobId: string | undefined): Promise<StoredJob> {
@@ -14,8 +21,26 @@ export async function requireJob(jobs: JobStore, jobId: string | undefined): Pro
   return stored;
 }
 
-export async function getJobStatus(jobs: JobStore, jobId: string | undefined): Promise<BatchObject> {
-  return toBatchObject((await requireJob(jobs, jobId)).job);
+/** What the job views read: the jobs, and each running job's place in its deployment's schedule. */
+export interface JobQueryDeps {
+  readonly jobs: JobStore;
+  readonly schedule: ScheduleViews;
+}
+
+export async function getJobStatus(deps: JobQueryDeps, jobId: string | undefined): Promise<BatchObject> {
+  const { job } = await requireJob(deps.jobs, jobId);
+  return (await viewsOf([job], deps.schedule))[0]!;
+}
+
+const isRunning = (job: Job): boolean => job.status === JobStatus.validating || job.status === JobStatus.inProgress;
+
+/** The jobs as the API shows them, the running ones with their schedule: one read per deployment they run on. */
+export async function viewsOf(jobs: readonly Job[], schedule: ScheduleViews): Promise<BatchObject[]> {
+  const deployments = [...new Set(jobs.filter(isRunning).map((job) => job.deployment))];
+  const views = new Map<string, ReadonlyMap<string, JobScheduleView>>(
+    await Promise.all(deployments.map(async (name) => [name, await schedule.viewsFor(name)] as const)),
+  );
+  return jobs.map((job) => toBatchObject(job, views.get(job.deployment)?.get(job.id)));
 }
 
 /** Store pages one filtered list request reads at most before answering (with has_more). */
@@ -30,7 +55,7 @@ export interface JobPage {
 
 /** Newest first. The page token is the store's continuation token, opaque to clients. */
 export async function listJobs(
-  jobs: JobStore,
+  deps: JobQueryDeps,
   options: { limit: string | null; after: string | null; maxPageSize: number; filter?: JobFilter },
 ): Promise<JobPage> {
   let pageSize = 20;
@@ -51,6 +76,7 @@ export async function listJobs(
       throw badAfter();
     }
   }
+  const { jobs } = deps;
   const filter = options.filter ?? {};
   let page: Awaited<ReturnType<JobStore['listJobs']>>;
   try {
@@ -72,7 +98,7 @@ export async function listJobs(
   }
   return {
     object: 'list',
-    data: data.map(toBatchObject),
+    data: await viewsOf(data, deps.schedule),
     has_more: page.continuationToken !== undefined,
     next_page:
       page.continuationToken === undefined ? null : Buffer.from(page.continuationToken, 'utf8').toString('base64url'),

@@ -132,6 +132,19 @@ export interface JobStore {
   ): AsyncIterable<LineOutcome>;
 }
 
+/** A running job's place in its deployment's schedule. */
+export interface JobScheduleView {
+  /** Its part (0..1) of the deployment's budget over the last minute. */
+  readonly share: number;
+  /** When its last line should be done at its current share; undefined when that cannot be told yet. */
+  readonly etaAtInMs: number | undefined;
+}
+
+/** How a deployment's budget is shared between its jobs right now, by job id (jobs with no work left are absent). */
+export interface ScheduleViews {
+  viewsFor(deployment: string): Promise<ReadonlyMap<string, JobScheduleView>>;
+}
+
 /** The endpoint's rate-limit headers on an answer, read as numbers (remaining counts can be negative). */
 export interface RateLimitInfo {
   readonly remainingRequests?: number | undefined;

@@ -1,11 +1,22 @@
-import { TERMINAL_STATUSES, totalTasks, type Job } from './job.js';
+import { JobStatus, TERMINAL_STATUSES, totalTasks, type Job } from './job.js';
 import { costSoFar, currencyOf, estimatedCosts, spendingCapStatus } from './jobCosts.js';
 import { nanosToAmount } from './pricing.js';
+import { priorityOf, priorityValue } from './priority.js';
 
 const toSeconds = (ms: number | undefined): number | null => (ms === undefined ? null : Math.floor(ms / 1000));
 
-/** The job as an OpenAI Batch object, plus this service's own fields (input blob, model, usage, cost). */
-export function toBatchObject(job: Job) {
+/** A running job's place in its deployment's schedule, as the scheduler last saw it. */
+export interface ScheduleFigures {
+  /** Its part (0..1) of the deployment's budget over the last minute. */
+  readonly share: number;
+  readonly etaAtInMs: number | undefined;
+}
+
+/**
+ * The job as an OpenAI Batch object, plus this service's own fields (input blob, model, usage, cost,
+ * priority); `schedule`, the scheduler's figures for the job, gives its share and ETA while it runs.
+ */
+export function toBatchObject(job: Job, schedule?: ScheduleFigures) {
   const total = job.ingest.done ? totalTasks(job) : Math.max(totalTasks(job), job.counts.succeeded + job.counts.failed);
   return {
     id: job.id,
@@ -49,8 +60,27 @@ export function toBatchObject(job: Job) {
         : { until: toSeconds(job.deferral.untilInMs), reason: job.deferral.reason },
     halted: job.halt === undefined ? null : { code: job.halt.code, message: job.halt.message },
     retries: job.retries ?? 0,
+    /** `high`, `normal`, `low`, or a weight from 1 to 100. */
+    priority: priorityValue(priorityOf(job)),
+    ...scheduleOf(job, schedule),
     output_blob: job.output === undefined ? null : `${job.output.container}/${job.output.resultsBlob}`,
     error_blob: job.output === undefined ? null : `${job.output.container}/${job.output.errorsBlob}`,
+  };
+}
+
+/** Digits a share is shown with: 0.125, not 0.12499999. */
+const SHARE_DIGITS = 3;
+
+/** Share and ETA of a job that is still sending lines; null otherwise, or when the scheduler has no figures for it. */
+function scheduleOf(job: Job, schedule: ScheduleFigures | undefined): { share: number | null; eta: string | null } {
+  const running = job.status === JobStatus.validating || job.status === JobStatus.inProgress;
+  if (!running || schedule === undefined) return { share: null, eta: null };
+  const scale = 10 ** SHARE_DIGITS;
+  return {
+    /** Of the deployment's budget over the last minute, 0 to 1. */
+    share: Math.round(Math.min(1, Math.max(0, schedule.share)) * scale) / scale,
+    /** When its last line should be done at its current share (ISO 8601). */
+    eta: schedule.etaAtInMs === undefined ? null : new Date(schedule.etaAtInMs).toISOString(),
   };
 }
 

@@ -2,6 +2,7 @@ import type { CostEstimate } from './costEstimate.js';
 import type { LineError } from './lineErrors.js';
 import type { BatchRequest } from './openai/batchRequest.js';
 import type { WebhookRecord } from './openai/webhookRecord.js';
+import type { JobPriority } from './priority.js';
 import type { InputBlobRef } from './requestMessage.js';
 import { NO_SPEND, type JobSpend } from './spendingCap.js';
 
@@ -137,6 +138,8 @@ export interface Job {
    */
   readonly cacheHits?: number | undefined;
   readonly cacheSavedInNanos?: number | undefined;
+  /** Its claim on the deployment's budget against the other jobs there; absent = DEFAULT_PRIORITY. Changeable while it runs. */
+  readonly priority?: JobPriority | undefined;
   /** The delivery of the job's final event to the webhook endpoint: attempts and how the last one went. */
   readonly webhook?: WebhookRecord | undefined;
 }
@@ -151,6 +154,7 @@ export function newJob(fields: {
   jobError?: LineError;
   batchRequest?: BatchRequest;
   cacheChoice?: boolean | undefined;
+  priority?: JobPriority;
 }): Job {
   return {
     ...fields,

@@ -23,6 +23,8 @@ const DASHBOARD_HTML = `<!doctype html>
 <section>
 <h2>Budget used, last minute <span class="muted">(all instances; the binding limit of requests or tokens per minute)</span></h2>
 <div id="budget" class="gauges"></div>
+<h3>Shares of running jobs <span class="muted">(by deployment; a higher priority gets a larger share)</span></h3>
+<div id="shares"></div>
 </section>
 <section>
 <h2>Cost per day, by model <span class="muted" id="chart-range"></span></h2>
@@ -32,7 +34,7 @@ const DASHBOARD_HTML = `<!doctype html>
 <section>
 <h2>Jobs</h2>
 <table id="jobs">
-<thead><tr><th>Job</th><th>Status</th><th>Progress</th><th>Cost so far</th><th>Estimate</th><th>Cap</th></tr></thead>
+<thead><tr><th>Job</th><th>Status</th><th>Priority</th><th>Progress</th><th>Cost so far</th><th>Estimate</th><th>Cap</th></tr></thead>
 <tbody></tbody>
 </table>
 </section>

@@ -10,6 +10,7 @@ header h1 { margin: 0; font-size: 18px; }
 main { padding: 16px 24px; display: grid; gap: 16px; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 12px 16px; }
 section h2 { margin: 0 0 8px; font-size: 15px; }
+section h3 { margin: 10px 0 4px; font-size: 13px; }
 .muted { color: var(--muted); }
 #chart svg { display: block; width: 100%; height: auto; }
 #chart .axis { stroke: #98a2b3; stroke-width: 1; }
@@ -40,4 +41,20 @@ td code { font-size: 12px; }
 .status.failed, .status.cancelled, .status.expired { background: #fbe7e5; color: #a1291d; }
 .status.in_progress, .status.finalizing { background: #e6eefc; color: #1f4fa8; }
 .cap-reached { color: var(--bad); font-weight: 600; }
+.priority { white-space: nowrap; }
+.priority-level { display: inline-block; min-width: 6ch; }
+.share { position: relative; width: 80px; height: 8px; background: #eef1f5; border-radius: 4px; overflow: hidden; display: inline-block; vertical-align: middle; margin-left: 6px; }
+.share .fill { position: absolute; inset: 0 auto 0 0; background: #7a5af8; }
+.share-text { margin-left: 6px; color: var(--muted); font-variant-numeric: tabular-nums; }
+.shares { margin: 0 0 6px; }
+.stack { display: flex; width: 100%; max-width: 640px; height: 14px; background: #eef1f5; border-radius: 7px; overflow: hidden; margin: 4px 0; }
+.stack .segment { height: 100%; border-right: 1px solid #fff; }
+.share-list { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap; gap: 4px 16px; color: var(--muted); }
+.share-list .chip { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px; vertical-align: -1px; }
+.priority-level.p-high { font-weight: 600; color: #b54708; }
+.priority-level.p-low { color: var(--muted); }
+.segment, .share-list .chip { background: #7a5af8; }
+.segment.p-high, .chip.p-high { background: #f79009; }
+.segment.p-normal, .chip.p-normal { background: #2e90fa; }
+.segment.p-low, .chip.p-low { background: #98a2b3; }
 `;

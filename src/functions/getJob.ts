@@ -5,7 +5,7 @@ import { getServices } from '../compositionRoot.js';
 
 export async function getJobHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const services = await getServices();
-  return jsonResponse(200, await getJobStatus(services.jobs, request.params['jobId']));
+  return jsonResponse(200, await getJobStatus(services, request.params['jobId']));
 }
 
 app.http('getJob', {

@@ -6,7 +6,7 @@ import { parseJobFilter } from '../app/jobFilter.js';
 
 export async function listJobsHandler(request: HttpRequest): Promise<HttpResponseInit> {
   const services = await getServices();
-  const page = await listJobs(services.jobs, {
+  const page = await listJobs(services, {
     limit: request.query.get('limit'),
     after: request.query.get('after'),
     maxPageSize: services.config.limits.maxPageSize,

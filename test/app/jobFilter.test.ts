@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InMemoryScheduleViews } from '../../src/adapters/memory/InMemoryScheduleViews.js';
 import { InMemoryJobStore } from '../../src/adapters/memory/InMemoryJobStore.js';
 import { parseJobFilter } from '../../src/app/jobFilter.js';
 import { listJobs } from '../../src/app/jobQueries.js';
@@ -27,12 +28,18 @@ describe('job lists filtered by status and metadata', () => {
   it('the jobs API pages through the store and returns only matching jobs', async () => {
     const jobs = await store();
     const filter = parseJobFilter(new URLSearchParams('status=completed'));
-    const first = await listJobs(jobs, { limit: '2', after: null, maxPageSize: 100, filter });
+    const first = await listJobs(
+      { jobs, schedule: new InMemoryScheduleViews() },
+      { limit: '2', after: null, maxPageSize: 100, filter },
+    );
     expect(first.data.map((j) => j.id.slice(-1))).toEqual(['5']);
     const rest: string[] = [];
     let after = first.next_page;
     while (after !== null) {
-      const page = await listJobs(jobs, { limit: '2', after, maxPageSize: 100, filter });
+      const page = await listJobs(
+        { jobs, schedule: new InMemoryScheduleViews() },
+        { limit: '2', after, maxPageSize: 100, filter },
+      );
       rest.push(...page.data.map((j) => j.id.slice(-1)));
       after = page.next_page;
     }

@@ -1,4 +1,5 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
+import { InMemoryScheduleViews } from '../../src/adapters/memory/InMemoryScheduleViews.js';
 import { describe, expect, it } from 'vitest';
 import { httpHandler, jsonResponse } from '../../src/adapters/functions/httpResponses.js';
 import { InMemoryJobStore } from '../../src/adapters/memory/InMemoryJobStore.js';
@@ -12,7 +13,13 @@ describe('listing jobs with a bad page token', () => {
     const jobs = new InMemoryJobStore();
     await jobs.createJob(sampleJob());
     const handler = httpHandler(async (request) =>
-      jsonResponse(200, await listJobs(jobs, { limit: null, after: request.query.get('after'), maxPageSize: 100 })),
+      jsonResponse(
+        200,
+        await listJobs(
+          { jobs, schedule: new InMemoryScheduleViews() },
+          { limit: null, after: request.query.get('after'), maxPageSize: 100 },
+        ),
+      ),
     );
     const request = new HttpRequest({ method: 'GET', url: `http://127.0.0.1/api/jobs?after=${token(text)}` });
     const response = await handler(request, new InvocationContext({ functionName: 'listJobs', invocationId: 'test' }));
@@ -23,8 +30,14 @@ describe('listing jobs with a bad page token', () => {
   it('a token it handed out still pages on', async () => {
     const jobs = new InMemoryJobStore();
     for (let i = 0; i < 3; i += 1) await jobs.createJob(sampleJob(undefined, 1_000 + i));
-    const first = await listJobs(jobs, { limit: '2', after: null, maxPageSize: 100 });
-    const second = await listJobs(jobs, { limit: '2', after: first.next_page, maxPageSize: 100 });
+    const first = await listJobs(
+      { jobs, schedule: new InMemoryScheduleViews() },
+      { limit: '2', after: null, maxPageSize: 100 },
+    );
+    const second = await listJobs(
+      { jobs, schedule: new InMemoryScheduleViews() },
+      { limit: '2', after: first.next_page, maxPageSize: 100 },
+    );
     expect([first.data.length, second.data.length, second.has_more]).toEqual([2, 1, false]);
   });
 });

@@ -21,12 +21,22 @@ export class FakeJobsApi {
   /** Newest first, as the API lists them. */
   listed: BatchObject[] = [];
   readonly results = new Map<string, FakeResults>();
-  readonly requests: { method: string; url: string; headers: IncomingHttpHeaders }[] = [];
+  readonly requests: { method: string; url: string; headers: IncomingHttpHeaders; body?: string }[] = [];
   /** States for the first job asked about that is not in `jobs` (an id only known after an upload). */
   nextJob: (BatchObject | undefined)[] | undefined;
   private readonly server = createServer((request, response) => {
-    this.requests.push({ method: request.method ?? '', url: request.url ?? '', headers: request.headers });
-    this.handle(request.method ?? 'GET', new URL(request.url ?? '/', 'http://fake'), request.headers, response);
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      this.requests.push({
+        method: request.method ?? '',
+        url: request.url ?? '',
+        headers: request.headers,
+        ...(body === '' ? {} : { body }),
+      });
+      this.handle(request.method ?? 'GET', new URL(request.url ?? '/', 'http://fake'), request.headers, response, body);
+    });
   });
 
   private constructor(private readonly options: FakeJobsApiOptions) {}
@@ -50,9 +60,14 @@ export class FakeJobsApi {
     await new Promise<void>((resolve, reject) => this.server.close((error) => (error ? reject(error) : resolve())));
   }
 
-  private handle(method: string, url: URL, headers: IncomingHttpHeaders, response: ServerResponse): void {
+  private handle(method: string, url: URL, headers: IncomingHttpHeaders, response: ServerResponse, body: string): void {
     if (this.options.functionKey !== undefined && headers['x-functions-key'] !== this.options.functionKey) {
       response.writeHead(401).end();
+      return;
+    }
+    const patched = /^\/api\/jobs\/([^/]+)$/.exec(url.pathname);
+    if (method === 'PATCH' && patched !== null) {
+      this.patch(decodeURIComponent(patched[1]!), body, response);
       return;
     }
     const action = /^\/api\/jobs\/([^/]+)\/(cancel|retry)$/.exec(url.pathname);
@@ -103,6 +118,19 @@ export class FakeJobsApi {
       return;
     }
     sendJson(response, 200, state);
+  }
+
+  /** The priority change: the real API's answers for an unknown or finished job. */
+  private patch(id: string, body: string, response: ServerResponse): void {
+    const state = this.jobs.get(id)?.at(-1);
+    if (state === undefined) {
+      sendError(response, 404, 'not_found', `No job ${id}`);
+    } else if (!['validating', 'in_progress'].includes(state.status)) {
+      sendError(response, 409, 'conflict', `Job ${id} is ${state.status}: its priority can change only while it runs`);
+    } else {
+      const { priority } = JSON.parse(body) as { priority: string };
+      sendJson(response, 200, { ...state, priority: /^\d+$/.test(priority) ? Number(priority) : priority });
+    }
   }
 
   private list(url: URL, response: ServerResponse): void {

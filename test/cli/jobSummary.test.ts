@@ -10,6 +10,7 @@ describe('formatJobSummary', () => {
         '  Status             completed (100%)',
         '  Input              batch-input/prompts.jsonl',
         '  Model              Phi-3-mini-4k-instruct',
+        '  Priority           normal',
         '  Lines              1,000 read: 1,000 requests, 0 invalid',
         '  Succeeded          993',
         '  Failed             7',
@@ -69,6 +70,14 @@ describe('formatJobSummary', () => {
     expect(summary).toContain('  Duration   started 2025-01-02 10:00:00Z');
   });
 
+  test('a running job’s priority with its share of the budget and when it should be done', () => {
+    const job = { ...stages.reading(40, 3), priority: 12, share: 0.25, eta: '2025-01-02T10:42:00.000Z' };
+    expect(formatJobSummary(job)).toContain(
+      '  Priority   weight 12, 25% of the budget, done by about 2025-01-02 10:42:00Z\n',
+    );
+    expect(formatJobSummary({ ...job, eta: null })).toContain('  Priority   weight 12, 25% of the budget\n');
+  });
+
   test('finalizing never reads as 100%', () => {
     expect(formatJobSummary(stages.finalizing(5))).toContain('finalizing (99%)');
   });
@@ -80,11 +89,12 @@ describe('formatJobSummary', () => {
 
 describe('formatJobTable', () => {
   test('aligned columns, one row per job, a growing total marked with +', () => {
-    const table = formatJobTable([stages.completed(1000, 7), stages.reading(40, 3)]);
+    const running = { ...stages.reading(40, 3), priority: 'high' as const, share: 0.625 };
+    const table = formatJobTable([stages.completed(1000, 7), running]);
     expect(table.split('\n')).toEqual([
-      'ID                                    STATUS       DONE/TOTAL   TOKENS IN/OUT  COST     CREATED',
-      `${JOB_ID}  completed    1,000/1,000  12.3k/6.79k    $0.0051  2025-01-02 10:00:00Z`,
-      `${JOB_ID}  in_progress  3/40+        0/0            $0.00    2025-01-02 10:00:00Z`,
+      'ID                                    STATUS       PRIORITY  DONE/TOTAL   TOKENS IN/OUT  COST     CREATED',
+      `${JOB_ID}  completed    normal    1,000/1,000  12.3k/6.79k    $0.0051  2025-01-02 10:00:00Z`,
+      `${JOB_ID}  in_progress  high 62%  3/40+        0/0            $0.00    2025-01-02 10:00:00Z`,
     ]);
   });
 

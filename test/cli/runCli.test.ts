@@ -56,6 +56,33 @@ describe('status filters, cancel and retry', () => {
     expect((await cli(['status', '--metadata', 'team'])).code).toBe(2);
   });
 
+  test('priority patches the job with the level or weight, checked before any request', async () => {
+    api.setJob(stages.running(10, 3));
+    expect(await cli(['priority', JOB_ID, 'HIGH'])).toMatchObject({ code: 0, stdout: `${JOB_ID} priority high\n` });
+    expect(api.requests.at(-1)).toMatchObject({
+      method: 'PATCH',
+      url: `/api/jobs/${JOB_ID}`,
+      body: '{"priority":"high"}',
+    });
+    expect((await cli(['priority', JOB_ID, '40'])).stdout).toBe(`${JOB_ID} priority 40\n`);
+
+    const asked = api.requests.length;
+    const refused = await cli(['priority', JOB_ID, 'urgent']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(
+      'priority "urgent" is not high, normal, low or a whole-number weight from 1 to 100',
+    );
+    expect(api.requests.length).toBe(asked);
+  });
+
+  test('priority of a finished or unknown job fails with the API’s reason', async () => {
+    api.setJob(stages.completed(10));
+    const finished = await cli(['priority', JOB_ID, 'low']);
+    expect(finished.code).toBe(1);
+    expect(finished.stderr).toContain('is completed');
+    expect((await cli(['priority', `job_${'e'.repeat(32)}`, 'low'])).code).toBe(1);
+  });
+
   test('cancel and retry post to the job and say what happened', async () => {
     api.setJob(stages.completed(1000, 7));
     const cancelled = await cli(['cancel', JOB_ID]);
@@ -75,9 +102,9 @@ describe('status', () => {
     expect(code).toBe(0);
     expect(stderr).toBe('');
     expect(stdout.split('\n')).toEqual([
-      'ID                                    STATUS      DONE/TOTAL   TOKENS IN/OUT  COST     CREATED',
-      `${JOB_ID}  completed   1,000/1,000  12.3k/6.79k    $0.0051  2025-01-02 10:00:00Z`,
-      `job_${'b'.repeat(32)}  validating  0/0+         0/0            $0.00    2025-01-02 10:00:00Z`,
+      'ID                                    STATUS      PRIORITY  DONE/TOTAL   TOKENS IN/OUT  COST     CREATED',
+      `${JOB_ID}  completed   normal    1,000/1,000  12.3k/6.79k    $0.0051  2025-01-02 10:00:00Z`,
+      `job_${'b'.repeat(32)}  validating  normal    0/0+         0/0            $0.00    2025-01-02 10:00:00Z`,
       '',
     ]);
     expect(api.requests.at(-1)?.url).toBe('/api/jobs?limit=20');

@@ -182,6 +182,29 @@ describe('submit against blob storage', () => {
     expect(await metadata('default.jsonl')).toEqual({});
   });
 
+  test('--priority and --cache together: both in the metadata', async () => {
+    await submit([file, '--name', 'both.jsonl', '--priority', 'low', '--cache']);
+    const { metadata } = await container.getBlobClient('both.jsonl').getProperties();
+    expect(metadata).toEqual({ priority: 'low', cache: 'true' });
+  });
+
+  test('--priority becomes the blob’s priority metadata, set with the upload itself', async () => {
+    const { code } = await submit([file, '--name', 'urgent.jsonl', '--priority', 'High']);
+    expect(code).toBe(0);
+    expect((await container.getBlobClient('urgent.jsonl').getProperties()).metadata).toEqual({ priority: 'high' });
+    expect((await submit([file, '--name', 'weighted.jsonl', '--priority', '12'])).code).toBe(0);
+    expect((await container.getBlobClient('weighted.jsonl').getProperties()).metadata).toEqual({ priority: '12' });
+  });
+
+  test('an unreadable --priority: exit 2 saying what is allowed, nothing uploaded', async () => {
+    const { code, stderr } = await submit([file, '--priority', 'asap']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('priority "asap" is not high, normal, low or a whole-number weight from 1 to 100');
+    const names: string[] = [];
+    for await (const blob of container.listBlobsFlat()) names.push(blob.name);
+    expect(names).toEqual([]);
+  });
+
   test('a container that does not exist: exit 1 naming it', async () => {
     const { code, stderr } = await submit([file], {
       env: { AzureWebJobsStorage: storage.connectionString, INPUT_CONTAINER: 'no-such-container' },

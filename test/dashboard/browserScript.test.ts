@@ -3,8 +3,9 @@ import { Script } from 'node:vm';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { JobPage } from '../../src/app/jobQueries.js';
 import type { CostReport } from '../../src/core/costReport.js';
-import { money, utcDays } from '../../src/dashboard/browser/format.js';
-import type { WireBudgetUse, WireCostReport, WireJobsPage } from '../../src/dashboard/browser/wire.js';
+import { money, percent, priorityLabel, utcDays } from '../../src/dashboard/browser/format.js';
+import { sharesByDeployment } from '../../src/dashboard/browser/shares.js';
+import type { WireBudgetUse, WireCostReport, WireJob, WireJobsPage } from '../../src/dashboard/browser/wire.js';
 import type { BudgetUseReport } from '../../src/app/budgetUse.js';
 import { browserScript } from '../../src/dashboard/browserScript.js';
 import { bundleBrowserScript } from '../../scripts/bundleBrowserScript.js';
@@ -25,6 +26,7 @@ describe("the dashboard's browser script", () => {
     expect(() => new Script(script)).not.toThrow();
     expect(script).toContain('function layoutCostChart(');
     expect(script).toContain('function renderBudgetGauges(');
+    expect(script).toContain('function renderBudgetShares(');
   });
 
   it('is served as built from the current sources', () => {
@@ -42,5 +44,37 @@ describe("the dashboard's browser script", () => {
 
   it('lists the last days in UTC, oldest first, ending with today', () => {
     expect(utcDays(3, Date.UTC(2026, 0, 1, 23, 59))).toEqual(['2025-12-30', '2025-12-31', '2026-01-01']);
+  });
+
+  it('groups the running jobs’ shares by deployment, largest first, leaving out jobs without one', () => {
+    const job = (id: string, deployment: string, priority: string | number, share: number | null): WireJob => ({
+      id,
+      deployment,
+      priority,
+      share,
+      status: share === null ? 'completed' : 'in_progress',
+      input_blob: 'c/n.jsonl',
+      request_counts: { total: 1, completed: 0, failed: 0 },
+      ingest: { done: true },
+      cost_so_far: { amount: 0, currency: 'USD' },
+      estimate: { min_cost: null, max_cost: null, currency: 'USD' },
+      spending_cap: null,
+    });
+    const groups = sharesByDeployment([
+      job('a', 'mini', 'low', 0.03),
+      job('b', 'mini', 'high', 0.88),
+      job('c', 'medium', 7, 0.5),
+      job('d', 'mini', 'normal', null),
+    ]);
+    expect([...groups].map(([name, jobs]) => [name, jobs.map((j) => j.id)])).toEqual([
+      ['medium', ['c']],
+      ['mini', ['b', 'a']],
+    ]);
+    expect([percent(0.625), percent(1.2), priorityLabel(7), priorityLabel('high')]).toEqual([
+      '63%',
+      '100%',
+      'weight 7',
+      'high',
+    ]);
   });
 });

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeServices } from '../../src/compositionRoot.js';
+import type { InMemoryScheduleViews } from '../../src/adapters/memory/InMemoryScheduleViews.js';
+import { closeServices, getServices } from '../../src/compositionRoot.js';
 import { withSettingDefaults } from '../../src/config.js';
 import { jobIdFor } from '../../src/core/jobId.js';
 import { createLocalFunctionsHost, type LocalFunctionsHost } from '../../dev/local/host/index.js';
@@ -122,9 +123,12 @@ describe('the dashboard in a browser', () => {
         );
         if (states.every((s) => s === 'completed' || s === 'failed')) break;
       }
-      // Ingested but not processed: a job waiting at 0 %.
-      jobs.waiting = await upload('backlog', MINI, 5);
+      // Ingested but not processed: a high-priority job waiting at 0 %, with the share a scheduler would report.
+      jobs.waiting = await upload('backlog', MINI, 5, { priority: 'high' });
       await host.pollBlobsNow();
+      const waiting = await statusOf(jobs.waiting);
+      const schedule = (await getServices()).schedule as InMemoryScheduleViews;
+      schedule.set(String(waiting['deployment']), jobs.waiting, { share: 0.8, etaAtInMs: Date.now() + 60_000 });
     });
 
     afterAll(async () => {
@@ -162,6 +166,12 @@ describe('the dashboard in a browser', () => {
       );
       expect(dom).toMatch(/class="fill" style="width: 100(\.0)?%;"/);
       expect(dom).toMatch(/class="num cap-reached">\$0\.0000\d* reached</);
+      // Priorities in the table; the running job's share there and in its deployment's summary.
+      expect(dom).toContain('<span class="priority-level p-high">high</span>');
+      expect(dom).toContain('<span class="priority-level p-normal">normal</span>');
+      expect(dom).toMatch(new RegExp(`role="meter"[^>]*aria-valuenow="0.8"[^>]*data-job="${jobs.waiting}"`));
+      expect(dom).toMatch(/<figure class="shares" data-deployment="phi3-mini">/);
+      expect(dom).toMatch(new RegExp(`class="segment p-high" title="${jobs.waiting}: high, 80%"`));
 
       const today = new Date().toISOString().slice(0, 10);
       const rects = [...dom.matchAll(/<rect class="bar" ([^>]+)>/g)].map((m) =>
@@ -218,6 +228,23 @@ describe('the dashboard in a browser', () => {
         `${host.httpUrl}/api/dashboard?code=${encodeURIComponent(`${FUNCTION_KEY}"><script>`)}`,
       );
       expect(hostile.status).toBe(401);
+    });
+
+    it("changes a running job's priority through the API (PATCH beside GET on the job's route), not a finished one's", async () => {
+      const patch = (jobId: string, body: string) =>
+        fetch(`${host.httpUrl}/api/jobs/${jobId}`, {
+          method: 'PATCH',
+          headers: { 'x-functions-key': FUNCTION_KEY, 'content-type': 'application/json' },
+          body,
+        });
+      const changed = await patch(jobs.waiting, '{"priority":"low"}');
+      expect(changed.status).toBe(200);
+      expect(await changed.json()).toMatchObject({ id: jobs.waiting, priority: 'low', share: 0.8 });
+      expect(await statusOf(jobs.waiting)).toMatchObject({ priority: 'low' });
+      expect((await patch(jobs.waiting, '{"priority":"soon"}')).status).toBe(400);
+      expect((await patch(jobs.waiting, 'not json')).status).toBe(400);
+      expect((await patch(jobs.mini, '{"priority":"high"}')).status).toBe(409);
+      expect((await statusOf(jobs.mini))['priority']).toBe('normal');
     });
   });
 });

@@ -399,6 +399,11 @@ describe('the OpenAI SDK against the local stack', () => {
       status: 400,
       param: 'metadata',
     });
+    await expect(create({ metadata: { priority: 'asap' } })).rejects.toMatchObject({
+      status: 400,
+      param: 'metadata.priority',
+      message: expect.stringContaining('metadata.priority "asap" is not high, normal, low'),
+    });
 
     // Without the function key the host refuses the call: the SDK's AuthenticationError.
     const keyless = new OpenAI({ baseURL: `${app.host.httpUrl}/api/v1`, apiKey: 'x', maxRetries: 0 });

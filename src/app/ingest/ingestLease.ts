@@ -1,6 +1,7 @@
 import { newJob, type IngestChunkStart, type Job } from '../../core/job.js';
 import { batchRequestFromBlobMetadata } from '../../core/openai/batchRequest.js';
 import { cacheChoiceFromMetadata } from '../../core/responseCache.js';
+import { priorityFromBlobMetadata } from '../../core/priority.js';
 import { spendingCapFromMetadata } from '../../core/spendingCap.js';
 import type { Deployments } from '../deployments.js';
 import type { Clock, JobStore } from '../ports.js';
@@ -61,8 +62,22 @@ export async function createLeasedJob(
     batchRequest,
     cacheChoice: cacheChoiceFromMetadata(blob.metadata, batchRequest.metadata),
   });
-  const job: Job = { ...created, ingestLease: ingestLease(owner, deps.clock.nowInMs()) };
+  const job: Job = {
+    ...created,
+    ...priorityOfBlob(blob.metadata, deps.clock.nowInMs()),
+    ingestLease: ingestLease(owner, deps.clock.nowInMs()),
+  };
   return (await deps.jobs.createJob(job)) ? { job, owner, firstReader: true } : undefined;
+}
+
+/**
+ * The job's priority from its blob metadata. One that cannot be read halts the job from the start: its
+ * lines end as not sent, with the reason, and the job fails with it (the cap's own error, if any, gives way).
+ */
+function priorityOfBlob(metadata: Readonly<Record<string, string>>, nowInMs: number): Partial<Job> {
+  const fields = priorityFromBlobMetadata(metadata);
+  if (!('refusal' in fields)) return fields.priority === undefined ? {} : { priority: fields.priority };
+  return { jobError: fields.refusal, halt: { ...fields.refusal, atInMs: nowInMs } };
 }
 
 /** Takes the lease of an existing job for `owner`, unless its file is read already or another live reader holds it. */

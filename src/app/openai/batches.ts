@@ -6,6 +6,7 @@ import { parseBatchMetadata } from '../../core/openai/batchMetadata.js';
 import { parseCompletionWindow, type CompletionWindowLimits } from '../../core/openai/completionWindow.js';
 import { cacheChoiceFromMetadata } from '../../core/responseCache.js';
 import { parseFileId } from '../../core/openai/fileIds.js';
+import { parsePriority, PRIORITY_METADATA, type JobPriority } from '../../core/priority.js';
 import { CHAT_COMPLETIONS_ENDPOINT, toOpenAIBatch, type OpenAIBatch } from '../../core/openai/openaiObjects.js';
 import { cancelJob } from '../cancelJob.js';
 import { ingestMessage } from '../../core/controlMessage.js';
@@ -56,6 +57,7 @@ export async function createBatch(deps: BatchesDeps, body: unknown): Promise<Ope
     model: deps.deployments.primary.model,
     deployment: deps.deployments.all.length === 1 ? deps.deployments.primary.name : '',
     ...(deps.defaultMaxCostInNanos === undefined ? {} : { maxCostInNanos: deps.defaultMaxCostInNanos }),
+    ...(request.priority === undefined ? {} : { priority: request.priority }),
     batchRequest: {
       completionWindow: request.completionWindow,
       expiresAtInMs: now + request.windowInMs,
@@ -75,6 +77,8 @@ interface CreateBatchRequest {
   readonly completionWindow: string;
   readonly windowInMs: number;
   readonly metadata: Readonly<Record<string, string>> | undefined;
+  /** From `metadata.priority`; undefined = the default. */
+  readonly priority: JobPriority | undefined;
 }
 
 /** The body of `POST /v1/batches`, checked field by field in OpenAI's order; a BadRequestError names the field. */
@@ -99,7 +103,22 @@ function parseCreateBatchRequest(body: unknown, windowLimits: CompletionWindowLi
       'input_file_id',
     );
   // parseCompletionWindow accepts only strings.
-  return { inputFileId: ref.id, completionWindow: completionWindow as string, windowInMs, metadata };
+  return {
+    inputFileId: ref.id,
+    completionWindow: completionWindow as string,
+    windowInMs,
+    metadata,
+    priority: priorityOfMetadata(metadata),
+  };
+}
+
+/** The batch's priority from its metadata's `priority` pair: refused with a 400 when it cannot be read. */
+function priorityOfMetadata(metadata: Readonly<Record<string, string>> | undefined): JobPriority | undefined {
+  const text = metadata?.[PRIORITY_METADATA];
+  if (text === undefined) return undefined;
+  const result = parsePriority(text);
+  if (!result.ok) throw new BadRequestError(`metadata.${result.error}`, `metadata.${PRIORITY_METADATA}`);
+  return result.value;
 }
 
 /** The uploaded file exists and is meant for batches. */

@@ -13,7 +13,8 @@ export const CHAT_COMPLETIONS_ENDPOINT = '/v1/chat/completions';
  * job is final and the file has lines, as OpenAI does.
  */
 export function toOpenAIBatch(job: Job) {
-  const base = toBatchObject(job);
+  // The batch shows its priority in its metadata, as it was asked for; the schedule has the jobs API.
+  const { priority: _priority, share: _share, eta: _eta, ...base } = toBatchObject(job);
   const final = TERMINAL_STATUSES.has(job.status) && job.output !== undefined;
   const request = job.batchRequest;
   return {

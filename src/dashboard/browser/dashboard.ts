@@ -4,6 +4,7 @@
  */
 import { createApiClient } from './api.js';
 import { renderBudgetGauges } from './budgetGauge.js';
+import { renderBudgetShares } from './budgetShares.js';
 import { renderCostChart } from './costChartSvg.js';
 import { required } from './dom.js';
 import { utcDays } from './format.js';
@@ -20,6 +21,7 @@ const api = createApiClient(new URLSearchParams(location.search).get('code'));
 const statusLine = required('#status');
 const jobsBody = required('#jobs tbody');
 const budgetGauges = required('#budget');
+const budgetShares = required('#shares');
 const chartElements = { chart: required('#chart'), legend: required('#legend'), range: required('#chart-range') };
 
 function setStatus(text: string, isError: boolean): void {
@@ -31,7 +33,9 @@ const messageOf = (error: unknown): string => (error instanceof Error ? error.me
 
 async function pollJobs(): Promise<void> {
   try {
-    renderJobs(jobsBody, await api<WireJobsPage>('jobs?limit=20'));
+    const page = await api<WireJobsPage>('jobs?limit=20');
+    renderJobs(jobsBody, page);
+    renderBudgetShares(budgetShares, page);
     setStatus(`Updated ${new Date().toISOString().slice(11, 19)} UTC`, false);
   } catch (error) {
     setStatus(messageOf(error), true);

@@ -17,3 +17,13 @@ export function utcDays(count: number, nowInMs: number): string[] {
   for (let i = count - 1; i >= 0; i -= 1) days.push(new Date(today - i * DAY_IN_MS).toISOString().slice(0, 10));
   return days;
 }
+
+/** A fraction as a whole percentage: 0.625 is "63%" (never more than 100%). */
+export function percent(fraction: number): string {
+  return `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)}%`;
+}
+
+/** A priority as the page shows it: the level, or "weight 12". */
+export function priorityLabel(priority: string | number): string {
+  return typeof priority === 'number' ? `weight ${priority}` : priority;
+}

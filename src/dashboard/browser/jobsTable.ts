@@ -1,6 +1,6 @@
 import type { WireJob, WireJobsPage } from './wire.js';
 import { el } from './dom.js';
-import { money } from './format.js';
+import { money, percent, priorityLabel } from './format.js';
 
 function progressCell(job: WireJob): HTMLTableCellElement {
   const { total, completed, failed } = job.request_counts;
@@ -27,6 +27,33 @@ function progressCell(job: WireJob): HTMLTableCellElement {
   progressText.textContent =
     `${done}/${total}${job.ingest.done ? '' : '+'}` + (failed > 0 ? ` (${failed} failed)` : '');
   return el('td', {}, [bar, progressText]);
+}
+
+/** The priority, and while the job runs its share of the deployment's budget as a small bar. */
+function priorityCell(job: WireJob): HTMLTableCellElement {
+  const cell = el('td', { class: 'priority' }, [
+    el('span', { class: `priority-level p-${job.priority}` }, [priorityLabel(job.priority)]),
+  ]);
+  if (job.share === null) return cell;
+  const fill = el('div', { class: 'fill' });
+  fill.style.width = percent(job.share);
+  cell.append(
+    el(
+      'div',
+      {
+        class: 'share',
+        role: 'meter',
+        'aria-valuemin': 0,
+        'aria-valuemax': 1,
+        'aria-valuenow': job.share,
+        'aria-label': `Share of the budget of ${job.id}`,
+        'data-job': job.id,
+      },
+      [fill],
+    ),
+    el('span', { class: 'share-text' }, [percent(job.share)]),
+  );
+  return cell;
 }
 
 function capCell(job: WireJob): HTMLTableCellElement {
@@ -60,6 +87,7 @@ function jobRow(job: WireJob): HTMLTableRowElement {
   return el('tr', { 'data-job': job.id }, [
     idCell,
     el('td', {}, [statusBadge]),
+    priorityCell(job),
     progressCell(job),
     costCell,
     el('td', { class: 'num' }, [estimate]),
@@ -67,7 +95,7 @@ function jobRow(job: WireJob): HTMLTableRowElement {
   ]);
 }
 
-/** One row per job: id and input, status, a progress bar, cost so far, the estimate's range, the cap. */
+/** One row per job: id and input, status, priority and share, a progress bar, cost so far, the estimate's range, the cap. */
 export function renderJobs(body: HTMLElement, page: WireJobsPage): void {
   body.replaceChildren(...page.data.map(jobRow));
 }

@@ -15,6 +15,11 @@ export interface WireJob {
   readonly status: string;
   /** `container/name` of the input file. */
   readonly input_blob: string;
+  readonly deployment: string;
+  /** `high`, `normal`, `low`, or a weight from 1 to 100. */
+  readonly priority: string | number;
+  /** Its part (0..1) of its deployment's budget over the last minute; null when it is not running or not known. */
+  readonly share: number | null;
   readonly request_counts: { readonly total: number; readonly completed: number; readonly failed: number };
   /** `done` is false while lines are still being read: the total can still grow. */
   readonly ingest: { readonly done: boolean };
