@@ -6,6 +6,7 @@ import { Phi3BatchError } from '../core/errors.js';
 import { endpointErrorCode, LineErrorCode } from '../core/lineErrors.js';
 import type { BudgetCost } from '../core/PacedBudget.js';
 import type { DeploymentHalt, ScheduleState } from '../core/SliceSchedule.js';
+import type { BudgetPeriodState } from '../core/spendBudgets.js';
 
 export interface BlobProperties {
   readonly etag: string;
@@ -480,6 +481,19 @@ export interface JobSpendStore {
     },
   ): Promise<void>;
   markCapReached(jobId: string, atInMs: number): Promise<void>;
+}
+
+/**
+ * The documents of spending budgets, one per budget and period (see BudgetPeriodState), changed only
+ * by read and ETag-conditional create or replace: concurrent writers on any number of instances
+ * cannot both act on the same state.
+ */
+export interface SpendBudgetStore {
+  get(id: string): Promise<{ readonly state: BudgetPeriodState; readonly etag: string } | undefined>;
+  /** Creates the document; undefined if one with its id already exists. */
+  create(state: BudgetPeriodState): Promise<string | undefined>;
+  /** Replaces the document if it is still at `etag`; undefined if it changed (or went). */
+  replace(state: BudgetPeriodState, etag: string): Promise<string | undefined>;
 }
 
 /**

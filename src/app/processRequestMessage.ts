@@ -1,6 +1,7 @@
 import { isWindowClosed, JobStatus, type Job } from '../core/job.js';
 import { expireLines } from './expireLines.js';
 import type { RequestMessage } from '../core/requestMessage.js';
+import { BudgetMeter } from './budgetSpend.js';
 import { JobSpendMeter } from './jobSpend.js';
 import type { StoredJob } from './ports.js';
 import { recordOutcomesAndMaybeFinalize } from './recordOutcomesAndMaybeFinalize.js';
@@ -41,10 +42,12 @@ export async function processRequestMessage(
   bodiesRead.catch(() => undefined);
   const { stored, done } = await readMessageState(message, deps, delivery);
   const spend = new JobSpendMeter(stored.job, deps);
-  const results = await runPendingLines(message, stored.job, done, { deps, spend, bodiesRead });
+  const budgets = new BudgetMeter(stored.job, deps.spendBudgets);
+  const results = await runPendingLines(message, stored.job, done, { deps, spend, budgets, bodiesRead });
   const outcomes = results.flatMap((r) => (r.kind === 'outcome' ? [r.outcome] : []));
   const requeue = results.flatMap((r): DeferredLine[] => (r.kind === 'requeue' ? [r] : []));
   await spend.flush();
+  await budgets.flush();
   const created = await recordOutcomesAndMaybeFinalize(message.jobId, outcomes, deps);
   if (requeue.length > 0) await deferLines(message, requeue, deps);
   return { recorded: created, alreadyDone: done.size, requeued: requeue.length };
@@ -73,9 +76,14 @@ async function runPendingLines(
   message: RequestMessage,
   job: Job,
   done: ReadonlySet<number>,
-  context: { deps: WorkerDeps; spend: JobSpendMeter; bodiesRead: Promise<Map<number, LineBody>> },
+  context: {
+    deps: WorkerDeps;
+    spend: JobSpendMeter;
+    budgets: BudgetMeter;
+    bodiesRead: Promise<Map<number, LineBody>>;
+  },
 ): Promise<LineResult[]> {
-  const { deps, spend } = context;
+  const { deps, spend, budgets } = context;
   const pending = message.items.filter((item) => !done.has(item.line));
   if (job.status === JobStatus.cancelling || job.status === JobStatus.cancelled) {
     const now = deps.clock.nowInMs();
@@ -99,6 +107,7 @@ async function runPendingLines(
     guard: { halt: undefined },
     deps,
     spend,
+    budgets,
   };
   const results = await Promise.all(pending.map((item) => runLine(run, item, bodies.get(item.line)!)));
   if (run.guard.halt !== undefined) await haltJob(message.jobId, run.guard.halt, deps);
