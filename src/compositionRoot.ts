@@ -28,6 +28,7 @@ import { CosmosBudgetStore } from './adapters/cosmos/CosmosBudgetStore.js';
 import { CosmosUsageLedger } from './adapters/cosmos/CosmosUsageLedger.js';
 import { CosmosRollupStore } from './adapters/cosmos/CosmosRollupStore.js';
 import { CosmosJobSpendStore } from './adapters/cosmos/CosmosJobSpendStore.js';
+import { CosmosSpendBudgetStore } from './adapters/cosmos/CosmosSpendBudgetStore.js';
 import { Deployments } from './app/deployments.js';
 import { SharedRateLimiter } from './app/SharedRateLimiter.js';
 import { scheduleRates } from './core/SliceSchedule.js';
@@ -152,6 +153,13 @@ export async function createServices(env: Env): Promise<Services> {
       timers: {
         setTimeout: (callback, delayInMs) => setTimeout(callback, delayInMs).unref(),
         clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+      },
+      budgeting: {
+        budgets: config.budgets,
+        // Beside the rate budget's documents (decision 0013).
+        store: new CosmosSpendBudgetStore(containers.budget),
+        sender: webhookSender,
+        target: webhookTarget,
       },
       // The job's last lines are done here: finalising here spares it a trip through the control queue.
       finalizeInline: (jobId, logger) => finalizeJob(jobId, finalizeDeps(logger)),

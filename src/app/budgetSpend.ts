@@ -55,7 +55,10 @@ export class BudgetMeter {
   readonly #budgets: readonly SpendBudget[];
   readonly #deps: BudgetDeps | undefined;
   readonly #currency: string;
-  readonly #pending = new Map<string, { budget: SpendBudget; periodId: string; cost: number; release: number; calls: number }>();
+  readonly #pending = new Map<
+    string,
+    { budget: SpendBudget; periodId: string; cost: number; release: number; calls: number }
+  >();
 
   /** `deps` undefined: no budgets are configured. */
   constructor(job: Job, deps: BudgetDeps | undefined) {
@@ -83,7 +86,10 @@ export class BudgetMeter {
     if (this.#budgets.length === 0) return NO_HOLD;
     const held: PeriodHold[] = [];
     for (const budget of this.#budgets) {
-      const periods = new Set([periodIdAt(budget.period, nowInMs), periodIdAt(budget.period, nowInMs + PRICE_HORIZON_IN_MS)]);
+      const periods = new Set([
+        periodIdAt(budget.period, nowInMs),
+        periodIdAt(budget.period, nowInMs + PRICE_HORIZON_IN_MS),
+      ]);
       for (const periodId of periods) {
         const fits = await this.#reserveIn(budget, periodId, amountInNanos, nowInMs);
         if (!fits) {
@@ -133,7 +139,13 @@ export class BudgetMeter {
     }
   }
 
-  async #settle(s: { budget: SpendBudget; periodId: string; cost: number; release: number; calls: number }): Promise<BudgetAlert[]> {
+  async #settle(s: {
+    budget: SpendBudget;
+    periodId: string;
+    cost: number;
+    release: number;
+    calls: number;
+  }): Promise<BudgetAlert[]> {
     const { budget, periodId } = s;
     try {
       const reached = await this.#live.budgetPeriods.update(emptyBudgetPeriod(budget, periodId), (state) => {
@@ -158,7 +170,10 @@ export class BudgetMeter {
         currency: this.#currency,
       }));
     } catch (error) {
-      this.#live.logger.error(`Budget ${budgetPeriodId(budget, periodId)}: spend not settled; its reservations stay held`, error);
+      this.#live.logger.error(
+        `Budget ${budgetPeriodId(budget, periodId)}: spend not settled; its reservations stay held`,
+        error,
+      );
       return [];
     }
   }

@@ -135,29 +135,34 @@ export const BUDGETS_SYNTAX =
   'deployment:<name> or tag:<key>=<value>, e.g. deployment:phi3-mini:monthly=50,tag:project=x:daily=5:action=wait';
 
 /**
- * Reads `BUDGETS`. Returns the budgets, or what is wrong with the first entry that cannot be read
- * (the caller names the setting).
+ * Reads `BUDGETS`. Returns the budgets, or what was expected of the first entry that cannot be read
+ * and the entry itself (the caller names the setting).
  */
-export function parseBudgets(text: string): { budgets: SpendBudget[] } | { error: string } {
+export function parseBudgets(
+  text: string,
+): { budgets: SpendBudget[] } | { error: { readonly expected: string; readonly received: string } } {
   const budgets: SpendBudget[] = [];
   const seen = new Set<string>();
   for (const raw of text.split(',')) {
     const entry = raw.trim();
     if (entry === '') continue;
     const groups = ENTRY.exec(entry)?.groups;
-    if (groups === undefined) return { error: `"${entry}" is not of the form ${BUDGETS_SYNTAX}` };
+    if (groups === undefined) return { error: { expected: BUDGETS_SYNTAX, received: entry } };
     const limitInNanos = parseAmountToNanos(groups['amount']!);
     if (limitInNanos === undefined)
-      return { error: `"${entry}": the limit ${groups['amount']} is not a decimal amount such as 50 or 2.50` };
+      return { error: { expected: 'a limit that is a decimal amount such as 50 or 2.50', received: entry } };
     const action = groups['action'] ?? BudgetAction.stop;
     if (action !== BudgetAction.stop && action !== BudgetAction.wait)
-      return { error: `"${entry}": action must be stop or wait, not ${action}` };
+      return { error: { expected: 'action=stop or action=wait', received: entry } };
     const scope: BudgetScope =
       groups['deployment'] !== undefined
         ? { kind: 'deployment', deployment: groups['deployment'] }
         : { kind: 'tag', key: groups['key']!, value: groups['value']! };
     const budget: SpendBudget = { scope, period: groups['period'] as BudgetPeriod, limitInNanos, action };
-    if (seen.has(budgetKey(budget))) return { error: `"${entry}": ${budgetKey(budget)} is set twice` };
+    if (seen.has(budgetKey(budget)))
+      return {
+        error: { expected: `one limit per scope and period (${budgetKey(budget)} is set twice)`, received: entry },
+      };
     seen.add(budgetKey(budget));
     budgets.push(budget);
   }
