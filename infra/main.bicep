@@ -251,6 +251,9 @@ param phi3Prices string = ''
 @description('DEFAULT_MAX_COST_PER_JOB: spending cap of a job that sets none, in the price currency (e.g. 2.50). Empty: no cap.')
 param defaultMaxCostPerJob string = ''
 
+@description('BUDGETS: daily and monthly spending limits per deployment or tag, e.g. deployment:phi3-mini:monthly=50,tag:project=x:daily=5:action=wait. Empty: none.')
+param budgets string = ''
+
 @description('SWEEPER_SCHEDULE: NCRONTAB schedule (with seconds) of the sweeper that resumes stalled jobs.')
 param sweeperSchedule string = '0 */5 * * * *'
 
@@ -553,6 +556,7 @@ var appSettings = {
   INGEST_EXACT_TOKEN_LINES: string(ingestExactTokenLines)
   PHI3_PRICES: phi3Prices
   DEFAULT_MAX_COST_PER_JOB: defaultMaxCostPerJob
+  BUDGETS: budgets
   SWEEPER_SCHEDULE: sweeperSchedule
   SWEEPER_STALL_MS: string(sweeperStallMs)
   MIN_COMPLETION_WINDOW_MS: string(minCompletionWindowMs)
