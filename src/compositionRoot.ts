@@ -18,6 +18,7 @@ import type {
   MessageQueue,
   RateLimiter,
   RollupStore,
+  SpendBudgetStore,
   UsageLedger,
 } from './app/ports.js';
 import type { WorkerDeps } from './app/worker/WorkerDeps.js';
@@ -55,6 +56,8 @@ export interface Services {
   readonly deployments: Deployments;
   readonly ledger: UsageLedger;
   readonly rollups: RollupStore;
+  /** The documents of the daily and monthly budgets (BUDGETS). */
+  readonly spendBudgets: SpendBudgetStore;
   readonly clock: Clock;
   readonly resultParts: ResultParts;
   /** Files uploaded through the OpenAI Files API. */
@@ -93,6 +96,8 @@ export async function createServices(env: Env): Promise<Services> {
   const ledger = new CosmosUsageLedger(containers.ledger);
   const rollups = new CosmosRollupStore(containers.rollups);
   const jobSpend = new CosmosJobSpendStore(containers.jobs);
+  // Beside the rate budget's documents (decision 0013).
+  const spendBudgets = new CosmosSpendBudgetStore(containers.budget);
   const deployments = new Deployments(
     config.phi3.deployments.map((d) => ({
       name: d.name,
@@ -156,8 +161,7 @@ export async function createServices(env: Env): Promise<Services> {
       },
       budgeting: {
         budgets: config.budgets,
-        // Beside the rate budget's documents (decision 0013).
-        store: new CosmosSpendBudgetStore(containers.budget),
+        store: spendBudgets,
         sender: webhookSender,
         target: webhookTarget,
       },
@@ -194,6 +198,7 @@ export async function createServices(env: Env): Promise<Services> {
     deployments,
     ledger,
     rollups,
+    spendBudgets,
     clock: systemClock,
     resultParts,
     files,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InMemorySpendBudgetStore } from '../../src/adapters/memory/InMemorySpendBudgetStore.js';
 import { BudgetPeriodWriter } from '../../src/app/BudgetPeriodWriter.js';
+import { listBudgets } from '../../src/app/budgetQueries.js';
 import { BudgetMeter, type BudgetDeps } from '../../src/app/budgetSpend.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { silentLogger, type Logger } from '../../src/app/Logger.js';
@@ -108,7 +109,7 @@ async function periodOf(store: SpendBudgetStore, budget: SpendBudget, periodId: 
 
 describe('a monthly deployment budget', () => {
   it('stops a second job at the limit; the budget, the jobs and the ledger agree to the nano-dollar', async () => {
-    // Each call here costs 2,600 nano-dollars (10 + 5 tokens) and reserves at most 12,000.
+    // Each call here costs 3,900 nano-dollars (10 + 5 tokens) and reserves more (prompt + max_tokens).
     const [budget] = budgetsOf('deployment:test:monthly=0.00006');
     const w = budgetWorld([budget!]);
     const first = await submit(w, 'first', 3);
@@ -238,6 +239,33 @@ describe('budget alerts', () => {
     // More spending in the same period alerts no more; a new period starts afresh.
     await spendOnce(a);
     expect(a.posts.length + b.posts.length).toBe(3);
+  });
+});
+
+describe('GET /api/budgets', () => {
+  it('shows each budget in its current period: limit, spent, reserved, remaining, alerts fired', async () => {
+    const budgets = budgetsOf('deployment:test:monthly=0.00006,tag:project=x:daily=5:action=wait');
+    const w = budgetWorld(budgets);
+    await submit(w, 'listed', 3);
+    await runQueued(w);
+    const list = await listBudgets({ budgets, store: w.store, clock: w.world.clock, currency: 'USD' });
+    expect(list.data).toEqual([
+      {
+        budget: 'deployment:test',
+        period: 'monthly',
+        period_id: '2026-11',
+        resets_at: Date.UTC(2026, 11, 1) / 1000,
+        action: 'stop',
+        currency: 'USD',
+        limit: '0.00006',
+        spent: '0.0000117',
+        reserved: '0.00',
+        remaining: '0.0000483',
+        calls: 3,
+        alerts_fired: [],
+      },
+      expect.objectContaining({ budget: 'tag:project=x', period_id: '2026-11-27', spent: '0.00', action: 'wait' }),
+    ]);
   });
 });
 
