@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetPeriodWriter } from '../../src/app/BudgetPeriodWriter.js';
 import type { SpendBudgetStore } from '../../src/app/ports.js';
-import { emptyBudgetPeriod, type SpendBudget } from '../../src/core/spendBudgets.js';
+import { BudgetMeter, type BudgetDeps } from '../../src/app/budgetSpend.js';
+import { silentLogger } from '../../src/app/Logger.js';
+import type { Job } from '../../src/core/job.js';
+import { budgetPeriodId, emptyBudgetPeriod, type SpendBudget } from '../../src/core/spendBudgets.js';
+
+const NOW = Date.UTC(2026, 11, 7, 12);
 
 let counter = 0;
 
@@ -55,6 +60,41 @@ export function describeSpendBudgetStoreConformance(name: string, getStore: () =
       const admitted = await Promise.all(Array.from({ length: 40 }, (_, i) => reserve(instances[i % 2]!)));
       expect(admitted.filter(Boolean)).toHaveLength(33);
       expect((await store.get(initial.id))!.state.reservedInNanos).toBe(990);
+    });
+
+    it('two instances spending against one budget: each alert threshold is claimed by exactly one of them', async () => {
+      const store = getStore();
+      const budget = uniqueBudget(100_000);
+      const alerts: number[] = [];
+      const instance = (): BudgetDeps => ({
+        budgets: [budget],
+        budgetPeriods: new BudgetPeriodWriter(store),
+        sender: { post: async () => ({ status: 200 }) },
+        target: undefined,
+        clock: { nowInMs: () => NOW },
+        logger: {
+          ...silentLogger,
+          warn: (message: string) => {
+            const reached = /: (\d+)% reached/.exec(message);
+            if (reached !== null) alerts.push(Number(reached[1]));
+          },
+        },
+      });
+      const instances = [instance(), instance()];
+      const job = { id: 'job', deployment: 'd', tags: { test: budget.scope.kind === 'tag' ? budget.scope.value : '' } };
+      const spendOnce = async (deps: BudgetDeps) => {
+        const meter = new BudgetMeter(job as unknown as Job, deps);
+        const hold = await meter.reserve(4_000, NOW);
+        if ('holds' in hold) meter.bill(hold, 3_000, '2026-12-07');
+        await meter.flush();
+      };
+      for (let round = 0; round < 20; round += 1) await Promise.all(instances.map(spendOnce));
+      expect(alerts.sort()).toEqual([100, 50, 80]);
+      const { state } = (await store.get(budgetPeriodId(budget, '2026-12')))!;
+      expect(state.alerted.slice().sort()).toEqual([100, 50, 80]);
+      expect(state.committedInNanos).toBe(state.calls * 3_000);
+      expect(state.committedInNanos).toBeLessThanOrEqual(100_000);
+      expect(state.reservedInNanos).toBe(0);
     });
   });
 }
