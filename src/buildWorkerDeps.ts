@@ -152,6 +152,7 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
             target: budgeting.target,
             clock: adapters.clock,
             logger,
+            metrics,
           },
   });
 }

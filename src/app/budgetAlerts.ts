@@ -1,8 +1,8 @@
 import { formatNanos } from '../core/money.js';
 import { signWebhook } from '../core/openai/standardWebhooks.js';
-import { BUDGET_ALERT_EVENT, scopeKey, type SpendBudget } from '../core/spendBudgets.js';
+import { BUDGET_ALERT_EVENT, budgetKey, scopeKey, type SpendBudget } from '../core/spendBudgets.js';
 import type { Logger } from './Logger.js';
-import type { Clock } from './ports.js';
+import type { Clock, Metrics } from './ports.js';
 import type { WebhookSender, WebhookTarget } from './webhooks.js';
 
 /** One threshold of one budget reached in one period: claimed once, in the period's document. */
@@ -17,6 +17,7 @@ export interface BudgetAlert {
 export interface BudgetAlertDeps {
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly metrics: Metrics;
   readonly sender: WebhookSender;
   /** Undefined: alerts go to the logs only. */
   readonly target: WebhookTarget | undefined;
@@ -46,7 +47,7 @@ export function budgetAlertEvent(alert: BudgetAlert, nowInMs: number) {
 }
 
 /**
- * Tells of a reached threshold: a log line always, a signed webhook when one is configured. Its one
+ * Tells of a reached threshold: a log line and a metric always, a signed webhook when one is configured. Its one
  * attempt is not retried: a failure is logged (the alert was claimed, so no other instance repeats it).
  */
 export async function sendBudgetAlert(alert: BudgetAlert, deps: BudgetAlertDeps): Promise<void> {
@@ -55,6 +56,7 @@ export async function sendBudgetAlert(alert: BudgetAlert, deps: BudgetAlertDeps)
     `Budget ${scopeKey(budget.scope)} (${budget.period}, ${alert.periodId}): ${alert.thresholdPercent}% reached, ` +
     `${formatNanos(alert.spentInNanos)} of ${formatNanos(budget.limitInNanos)} ${alert.currency} spent`;
   deps.logger.warn(what);
+  deps.metrics.recordBudgetAlert(budgetKey(budget), alert.thresholdPercent);
   const target = deps.target;
   if (target === undefined) return;
   const now = deps.clock.nowInMs();

@@ -542,6 +542,8 @@ export interface Metrics {
   setQueueDepth(queue: string, depth: number): void;
   /** Lines whose outcome became final. */
   recordLines(count: number, result: LineResult): void;
+  /** A spending budget reached a threshold (percent) in its period: once per threshold and period, over all instances. */
+  recordBudgetAlert(budget: string, thresholdPercent: number): void;
 }
 
 /** Metrics that go nowhere: the default when no backend is configured. */
@@ -554,4 +556,5 @@ export const noMetrics: Metrics = {
   setInFlightTarget: () => undefined,
   setQueueDepth: () => undefined,
   recordLines: () => undefined,
+  recordBudgetAlert: () => undefined,
 };

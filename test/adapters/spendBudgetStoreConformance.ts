@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BudgetPeriodWriter } from '../../src/app/BudgetPeriodWriter.js';
-import type { SpendBudgetStore } from '../../src/app/ports.js';
+import { noMetrics, type SpendBudgetStore } from '../../src/app/ports.js';
 import { BudgetMeter, type BudgetDeps } from '../../src/app/budgetSpend.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import type { Job } from '../../src/core/job.js';
@@ -72,6 +72,7 @@ export function describeSpendBudgetStoreConformance(name: string, getStore: () =
         sender: { post: async () => ({ status: 200 }) },
         target: undefined,
         clock: { nowInMs: () => NOW },
+        metrics: noMetrics,
         logger: {
           ...silentLogger,
           warn: (message: string) => {

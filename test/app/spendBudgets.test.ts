@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { InMemoryMetrics } from '../../src/adapters/memory/InMemoryMetrics.js';
 import { InMemorySpendBudgetStore } from '../../src/adapters/memory/InMemorySpendBudgetStore.js';
 import { BudgetPeriodWriter } from '../../src/app/BudgetPeriodWriter.js';
 import { listBudgets } from '../../src/app/budgetQueries.js';
@@ -52,6 +53,7 @@ function budgetWorld(budgets: readonly SpendBudget[], store: SpendBudgetStore = 
   const world = createWorld();
   const { posts, sender } = recordingSender();
   const { warnings, logger } = recordingLogger();
+  const metrics = new InMemoryMetrics();
   const spendBudgets: BudgetDeps = {
     budgets,
     budgetPeriods: new BudgetPeriodWriter(store),
@@ -59,9 +61,10 @@ function budgetWorld(budgets: readonly SpendBudget[], store: SpendBudgetStore = 
     target: { url: 'http://127.0.0.1:9/hook', secret: SECRET, retryDelaysInMs: [] },
     clock: world.clock,
     logger,
+    metrics,
   };
   const workerDeps: WorkerDeps = { ...world.workerDeps, spendBudgets };
-  return { world, store, workerDeps, posts, warnings };
+  return { world, store, workerDeps, posts, warnings, metrics };
 }
 
 type BudgetWorld = ReturnType<typeof budgetWorld>;
@@ -231,6 +234,15 @@ describe('budget alerts', () => {
     expect(posts[0]!.body.data).toMatchObject({ budget: 'deployment:test', period: 'monthly', period_id: '2026-12' });
     const logged = [...a.warnings, ...b.warnings].filter((m) => /% reached/.test(m));
     expect(logged).toHaveLength(3);
+    const counted: Record<string, number> = {};
+    for (const w of [a, b])
+      for (const [key, count] of Object.entries(w.metrics.snapshot().budgetAlerts))
+        counted[key] = (counted[key] ?? 0) + count;
+    expect(counted).toEqual({
+      'deployment:test:monthly|50': 1,
+      'deployment:test:monthly|80': 1,
+      'deployment:test:monthly|100': 1,
+    });
     const period = await periodOf(store, budget!, '2026-12');
     expect(period.alerted.slice().sort()).toEqual([100, 50, 80]);
     expect(period.committedInNanos).toBeLessThanOrEqual(budget!.limitInNanos);
