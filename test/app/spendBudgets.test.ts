@@ -17,7 +17,7 @@ import type { LineOutcome } from '../../src/core/lineOutcome.js';
 import { parseAmountToNanos } from '../../src/core/money.js';
 import { budgetPeriodId, parseBudgets, type BudgetPeriodState, type SpendBudget } from '../../src/core/spendBudgets.js';
 import { requestMessageOf } from '../support/requestMessageOf.js';
-import { chatLine, createWorld } from './fixtures.js';
+import { chatLine, createWorld, ScriptedChatClient } from './fixtures.js';
 
 const SECRET = `whsec_${Buffer.from('0123456789abcdef0123').toString('base64')}`;
 
@@ -49,8 +49,12 @@ function recordingLogger() {
 }
 
 /** A world whose worker enforces `budgets` (one instance: one period writer). */
-function budgetWorld(budgets: readonly SpendBudget[], store: SpendBudgetStore = new InMemorySpendBudgetStore()) {
-  const world = createWorld();
+function budgetWorld(
+  budgets: readonly SpendBudget[],
+  store: SpendBudgetStore = new InMemorySpendBudgetStore(),
+  chat?: ScriptedChatClient,
+) {
+  const world = createWorld(chat);
   const { posts, sender } = recordingSender();
   const { warnings, logger } = recordingLogger();
   const metrics = new InMemoryMetrics();
@@ -141,6 +145,27 @@ describe('a monthly deployment budget', () => {
     expect(toBatchObject(secondJob).halted).toMatchObject({ code: 'budget_exceeded' });
     // Every call the job made is in the budget: what the job spent, the ledger spent.
     expect(secondJob.usage.costInNanos + firstJob.usage.costInNanos).toBe(period.committedInNanos);
+  });
+});
+
+describe('calls whose answer is lost', () => {
+  it('keep their worst case held in the period: the budget is undercut, never passed', async () => {
+    const [budget] = budgetsOf('deployment:test:monthly=1');
+    const store = new InMemorySpendBudgetStore();
+    const w = budgetWorld([budget!], store, new ScriptedChatClient(() => ({ kind: 'timeout', latencyInMs: 5 })));
+    const { world } = w;
+    const jobId = await submit(w, 'lost', 2);
+    for (const payload of world.requestQueue.drain())
+      await processRequestMessage(requestMessageOf(payload), w.workerDeps);
+    const period = await periodOf(store, budget!, '2026-11');
+    const sent = [...world.ledger.entries.values()].filter((e) => e.jobId === jobId);
+    expect(sent.length).toBeGreaterThan(0);
+    expect(sent.every((e) => e.state === LedgerState.sent)).toBe(true);
+    expect(period.committedInNanos).toBe(0);
+    expect(period.calls).toBe(0);
+    // Each unanswered call may have been billed up to its worst case: that much stays reserved.
+    expect(period.reservedInNanos).toBeGreaterThan(0);
+    expect(period.reservedInNanos % sent.length).toBe(0);
   });
 });
 
