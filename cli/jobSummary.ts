@@ -37,6 +37,10 @@ export function formatJobSummary(job: BatchObject, options: FormatJobSummaryOpti
     `${formatCount(job.usage.input_tokens)} in, ${formatCount(job.usage.output_tokens)} out, ${formatCount(job.usage.total_tokens)} total`,
   ]);
   rows.push(['Cost', formatCost(job.cost)]);
+  // A server older than the response cache sends no `cache`.
+  const cache = (job as Partial<BatchObject>).cache;
+  if (cache !== undefined && cache.hits > 0)
+    rows.push(['Cached', `${formatCount(cache.hits)} lines answered from the cache, ${formatCost(cache.saved)} saved`]);
   rows.push(['Duration', formatDuration(job, options.nowInMs)]);
   if (job.output_blob !== null) rows.push(['Output', job.output_blob]);
   if (job.error_blob !== null) rows.push(['Errors', job.error_blob]);

@@ -82,6 +82,8 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option('--name <blobName>', 'blob name in the input container (default: the file name)')
     .option('--overwrite', 'replace an existing blob of the same name')
     .option('--watch', 'show progress until the job ends, then a summary; exit code 1 unless it completed')
+    .option('--cache', 'answer repeated requests from the response cache, whatever their temperature')
+    .option('--no-cache', 'never answer this job from the response cache nor store its answers')
     .action(async (file: string, options: SubmitCommandOptions, command: Command) => {
       setExitCode(await submitCommand(file, options, globals(command), context));
     });

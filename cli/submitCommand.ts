@@ -1,4 +1,5 @@
 import { ConfigError } from '../src/core/errors.js';
+import { CACHE_METADATA } from '../src/core/responseCache.js';
 import { ApiError } from './apiClient.js';
 import { createApiClient, writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
 import { maskConnectionString, readStorageSettings, type StorageSettings } from './cliSettings.js';
@@ -9,6 +10,8 @@ export interface SubmitCommandOptions {
   readonly name?: string;
   readonly watch?: boolean;
   readonly overwrite?: boolean;
+  /** `--cache` / `--no-cache`: the job's response-cache choice (blob metadata `cache`); absent: the service's rule. */
+  readonly cache?: boolean;
 }
 
 /**
@@ -35,6 +38,7 @@ export async function submitCommand(
     uploader,
     overwrite: options.overwrite ?? false,
     abortSignal: context.abortSignal,
+    ...(options.cache === undefined ? {} : { metadata: { [CACHE_METADATA]: String(options.cache) } }),
   });
   writeLine(
     context.stderr,

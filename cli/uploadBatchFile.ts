@@ -18,6 +18,8 @@ export interface BlobUploadOptions {
   /** Replace a blob of the same name; otherwise an existing blob is an error. */
   readonly overwrite: boolean;
   readonly abortSignal?: AbortSignal | undefined;
+  /** Blob metadata written with the upload, so the ingest sees it with the first version. */
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface UploadBatchFileOptions {
@@ -27,6 +29,8 @@ export interface UploadBatchFileOptions {
   readonly uploader: BlobUploader;
   readonly overwrite?: boolean;
   readonly abortSignal?: AbortSignal | undefined;
+  /** Blob metadata the job reads (`cache`, `maxcost`...). */
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface UploadedBatchFile {
@@ -61,6 +65,7 @@ export async function uploadBatchFile(options: UploadBatchFileOptions): Promise<
       sizeInBytes,
       overwrite: options.overwrite ?? false,
       abortSignal: options.abortSignal,
+      ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
     });
     const container = options.uploader.container;
     // The ingest function derives the id from the version it first sees: this upload's ETag.
@@ -111,6 +116,7 @@ export function containerUploader(containerClient: ContainerClient): BlobUploade
       try {
         const response = await blob.uploadStream(source, UPLOAD_BLOCK_SIZE_IN_BYTES, UPLOAD_CONCURRENCY, {
           blobHTTPHeaders: { blobContentType: 'application/jsonl' },
+          ...(options.metadata === undefined ? {} : { metadata: { ...options.metadata } }),
           // Replacing a blob that is being ingested would break that job: only on request.
           ...(options.overwrite ? {} : { conditions: { ifNoneMatch: '*' } }),
           ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),

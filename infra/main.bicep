@@ -124,6 +124,9 @@ param cosmosLedgerContainerName string = 'ledger'
 @description('COSMOS_ROLLUPS_CONTAINER: cost per day and model.')
 param cosmosRollupsContainerName string = 'rollups'
 
+@description('COSMOS_CACHE_CONTAINER: stored answers of the response cache.')
+param cosmosCacheContainerName string = 'cache'
+
 // ---------------------------------------------------------------------------------------------
 // The Phi-3 endpoint and how the app uses it (defaults equal those in src/config.ts SETTINGS)
 // ---------------------------------------------------------------------------------------------
@@ -253,6 +256,24 @@ param defaultMaxCostPerJob string = ''
 
 @description('BUDGETS: daily and monthly spending limits per deployment or tag, e.g. deployment:phi3-mini:monthly=50,tag:project=x:daily=5:action=wait. Empty: none.')
 param budgets string = ''
+
+@allowed([
+  'temperature-zero'
+  'all'
+  'off'
+])
+@description('RESPONSE_CACHE: which requests are answered from stored answers (a job may say cache=true|false).')
+param responseCache string = 'temperature-zero'
+
+@minValue(1)
+@maxValue(3650)
+@description('RESPONSE_CACHE_MAX_AGE_DAYS: the oldest stored answer used; also the cache container\'s TTL.')
+param responseCacheMaxAgeDays int = 30
+
+@minValue(1024)
+@maxValue(1500000)
+@description('RESPONSE_CACHE_MAX_ANSWER_BYTES: completions larger than this (as JSON) are not stored.')
+param responseCacheMaxAnswerBytes int = 65536
 
 @description('SWEEPER_SCHEDULE: NCRONTAB schedule (with seconds) of the sweeper that resumes stalled jobs.')
 param sweeperSchedule string = '0 */5 * * * *'
@@ -415,6 +436,19 @@ var cosmosContainers = [
       }
     ]
   }
+  {
+    // Response cache: point reads and writes by id (the request's hash), nothing queried. Answers expire
+    // after the maximum age (the app checks the age on read as well).
+    id: cosmosCacheContainerName
+    partitionKeyPath: '/id'
+    includedPaths: []
+    excludedPaths: [
+      {
+        path: '/*'
+      }
+    ]
+    defaultTtl: responseCacheMaxAgeDays * 86400
+  }
 ]
 
 // ---------------------------------------------------------------------------------------------
@@ -524,6 +558,7 @@ var appSettings = {
   COSMOS_BUDGET_CONTAINER: cosmosBudgetContainerName
   COSMOS_LEDGER_CONTAINER: cosmosLedgerContainerName
   COSMOS_ROLLUPS_CONTAINER: cosmosRollupsContainerName
+  COSMOS_CACHE_CONTAINER: cosmosCacheContainerName
   // Cosmos DB is reached with the user-assigned identity: local (key) auth is disabled.
   AZURE_CLIENT_ID: identity.outputs.clientId
   PHI3_ENDPOINT: phi3Endpoint
@@ -557,6 +592,9 @@ var appSettings = {
   PHI3_PRICES: phi3Prices
   DEFAULT_MAX_COST_PER_JOB: defaultMaxCostPerJob
   BUDGETS: budgets
+  RESPONSE_CACHE: responseCache
+  RESPONSE_CACHE_MAX_AGE_DAYS: string(responseCacheMaxAgeDays)
+  RESPONSE_CACHE_MAX_ANSWER_BYTES: string(responseCacheMaxAnswerBytes)
   SWEEPER_SCHEDULE: sweeperSchedule
   SWEEPER_STALL_MS: string(sweeperStallMs)
   MIN_COMPLETION_WINDOW_MS: string(minCompletionWindowMs)

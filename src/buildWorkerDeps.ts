@@ -18,6 +18,7 @@ import {
 import type { ResultParts } from './app/resultParts.js';
 import { sharedReads } from './app/sharedReads.js';
 import { AdaptiveCallSlots } from './app/worker/AdaptiveCallSlots.js';
+import type { ResponseCacheDeps } from './app/worker/cachedAnswers.js';
 import { WatchedEndpointCalls } from './app/worker/EndpointCalls.js';
 import { INPUT_RANGE_COALESCING } from './app/worker/readLineBodies.js';
 import type { WorkerDeps } from './app/worker/WorkerDeps.js';
@@ -60,6 +61,8 @@ export interface WorkerAdapters {
     readonly sender: WebhookSender;
     readonly target: WebhookTarget | undefined;
   };
+  /** Stored answers that repeated requests are answered from; absent: every request is sent. */
+  readonly responseCache?: ResponseCacheDeps | undefined;
   /** Finalises a job in the invocation that recorded its last outcome (with that invocation's logger). */
   readonly finalizeInline?: ((jobId: string, logger: Logger) => Promise<unknown>) | undefined;
 }

@@ -30,6 +30,7 @@ import { CosmosUsageLedger } from './adapters/cosmos/CosmosUsageLedger.js';
 import { CosmosRollupStore } from './adapters/cosmos/CosmosRollupStore.js';
 import { CosmosJobSpendStore } from './adapters/cosmos/CosmosJobSpendStore.js';
 import { CosmosSpendBudgetStore } from './adapters/cosmos/CosmosSpendBudgetStore.js';
+import { CosmosResponseCache } from './adapters/cosmos/CosmosResponseCache.js';
 import { Deployments } from './app/deployments.js';
 import { SharedRateLimiter } from './app/SharedRateLimiter.js';
 import { scheduleRates } from './core/SliceSchedule.js';
@@ -154,6 +155,7 @@ export async function createServices(env: Env): Promise<Services> {
       random: Math.random,
       sleep: (delayInMs) => sleep(delayInMs),
       newCallId: randomUUID,
+      responseCache: { store: new CosmosResponseCache(containers.cache), policy: config.responseCache },
       metrics: telemetry.metrics,
       timers: {
         setTimeout: (callback, delayInMs) => setTimeout(callback, delayInMs).unref(),

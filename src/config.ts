@@ -3,6 +3,7 @@ import { parseAmountToNanos } from './core/money.js';
 import { DEFAULT_PRICES, type ModelPrice } from './core/pricing.js';
 import { defaultContextLength } from './core/requestLimits.js';
 import { parseBudgets, type SpendBudget } from './core/spendBudgets.js';
+import { ResponseCacheMode, type ResponseCachePolicy } from './core/responseCache.js';
 import type { RetryPolicy } from './core/retryPolicy.js';
 import { COMPLETION_WINDOW_LIMITS } from './core/openai/completionWindow.js';
 import { DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS, isWebhookSecret } from './core/openai/standardWebhooks.js';
@@ -48,6 +49,8 @@ export interface AppConfig {
     readonly ledgerContainer: string;
     /** Cost rollups per day × model × job, partitioned by `/day`. */
     readonly rollupsContainer: string;
+    /** Stored answers of the response cache, partitioned by `/id` (the request's hash). */
+    readonly cacheContainer: string;
     /** Local stand-in only: a CA certificate to trust for the loopback endpoint. */
     readonly caCertFile: string | undefined;
   };
@@ -84,6 +87,8 @@ export interface AppConfig {
   /** Daily and monthly spending limits per deployment or tag value (BUDGETS); empty: none. */
   readonly budgets: readonly SpendBudget[];
   readonly sweeper: { readonly stallInMs: number };
+  /** Which requests are answered from stored answers, for how long, and the largest answer stored. */
+  readonly responseCache: ResponseCachePolicy;
   /** The completion windows a batch may ask for (OpenAI's is 24h; from this minimum to 7 days here). */
   readonly completionWindow: { readonly minInMs: number; readonly maxInMs: number };
   /** Where final batch events are posted, signed with the secret; undefined: no webhooks. */
@@ -106,6 +111,7 @@ export const SETTINGS = {
   COSMOS_BUDGET_CONTAINER: 'budget',
   COSMOS_LEDGER_CONTAINER: 'ledger',
   COSMOS_ROLLUPS_CONTAINER: 'rollups',
+  COSMOS_CACHE_CONTAINER: 'cache',
   COSMOS_CA_CERT_FILE: undefined,
   AZURE_CLIENT_ID: undefined,
   PHI3_ENDPOINT: undefined,
@@ -144,6 +150,9 @@ export const SETTINGS = {
   PHI3_PRICES: undefined,
   DEFAULT_MAX_COST_PER_JOB: undefined,
   BUDGETS: undefined,
+  RESPONSE_CACHE: 'temperature-zero',
+  RESPONSE_CACHE_MAX_AGE_DAYS: '30',
+  RESPONSE_CACHE_MAX_ANSWER_BYTES: '65536',
 } as const satisfies Record<string, string | undefined>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -360,6 +369,7 @@ export function loadConfig(env: Env): AppConfig {
       budgetContainer: reader.required('COSMOS_BUDGET_CONTAINER', 'a container name'),
       ledgerContainer: reader.required('COSMOS_LEDGER_CONTAINER', 'a container name'),
       rollupsContainer: reader.required('COSMOS_ROLLUPS_CONTAINER', 'a container name'),
+      cacheContainer: reader.required('COSMOS_CACHE_CONTAINER', 'a container name'),
       caCertFile: reader.raw('COSMOS_CA_CERT_FILE'),
     },
     phi3: {
@@ -407,6 +417,12 @@ export function loadConfig(env: Env): AppConfig {
     defaultMaxCostPerJobInNanos: readDefaultMaxCost(reader),
     budgets: [],
     sweeper: { stallInMs: reader.integer('SWEEPER_STALL_MS', 1000) },
+    responseCache: {
+      mode: reader.oneOf('RESPONSE_CACHE', Object.values(ResponseCacheMode)),
+      maxAgeInMs: reader.integer('RESPONSE_CACHE_MAX_AGE_DAYS', 1, 3650) * 86_400_000,
+      // Below Cosmos DB's 2 MB item limit, with room for the rest of the document.
+      maxAnswerBytes: reader.integer('RESPONSE_CACHE_MAX_ANSWER_BYTES', 1024, 1_500_000),
+    },
     webhook: readWebhook(reader),
     completionWindow: {
       minInMs: reader.integer('MIN_COMPLETION_WINDOW_MS', 1000, COMPLETION_WINDOW_LIMITS.maxInMs),

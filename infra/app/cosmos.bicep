@@ -85,6 +85,8 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
         includedPaths: container.includedPaths
         excludedPaths: container.excludedPaths
       }
+      // Seconds after its last write that a document expires; absent: never.
+      defaultTtl: container.?defaultTtl
     }
   }
 }]

@@ -28,9 +28,20 @@ const STAMPS = {
 
 export type FinalizeResult = 'finalized' | 'not-ready' | 'already-final';
 
-async function* jsonLines(outcomes: AsyncIterable<LineOutcome>, counted: { lines: number }): AsyncIterable<string> {
+/** Lines written to a file, and of those the ones answered from the response cache. */
+interface Counted {
+  lines: number;
+  cacheHits: number;
+  cacheSavedInNanos: number;
+}
+
+async function* jsonLines(outcomes: AsyncIterable<LineOutcome>, counted: Counted): AsyncIterable<string> {
   for await (const outcome of outcomes) {
     counted.lines += 1;
+    if (outcome.cached !== undefined) {
+      counted.cacheHits += 1;
+      counted.cacheSavedInNanos += outcome.cached.savedInNanos;
+    }
     yield `${JSON.stringify(toBatchOutputLine(outcome))}\n`;
   }
 }
@@ -106,6 +117,8 @@ interface Closing {
 interface LineCounts {
   readonly succeeded: number;
   readonly failed: number;
+  /** Counted from the outcomes when the files were written from them; else the job's live counters stand. */
+  readonly cache?: { readonly hits: number; readonly savedInNanos: number };
 }
 
 /** The job in its final state: status and its stamp, exact counts, the ledger's spend, the files. */
@@ -116,6 +129,7 @@ function closedJob(job: Job, closing: Closing): Job {
     ...job,
     status,
     counts: { succeeded: counts.succeeded, failed: counts.failed },
+    ...exactCacheCounts(job, counts),
     usage: {
       promptTokens: spent.promptTokens,
       completionTokens: spent.completionTokens,
@@ -132,6 +146,16 @@ function closedJob(job: Job, closing: Closing): Job {
     timestamps: { ...job.timestamps, [STAMPS[status]]: closing.nowInMs },
     output: closing.output,
   };
+}
+
+/**
+ * The cache counters move with the line counts in one write, so complete live counts mean exact cache
+ * counts; when the files were written from the outcomes, their count replaces them.
+ */
+function exactCacheCounts(job: Job, counts: LineCounts): Pick<Job, 'cacheHits' | 'cacheSavedInNanos'> {
+  const cache = counts.cache;
+  if (cache === undefined || (cache.hits === 0 && job.cacheHits === undefined)) return {};
+  return { cacheHits: cache.hits, cacheSavedInNanos: cache.savedInNanos };
 }
 
 function finalStatusOf(job: Job): keyof typeof STAMPS {
@@ -167,8 +191,8 @@ async function writeFiles(jobId: string, job: Job, deps: FinalizeDeps): Promise<
   if (known !== undefined && (job.retries ?? 0) === 0 && (await deps.resultParts.commit(jobId, known))) {
     return { succeeded: known.succeeded, failed: known.failed };
   }
-  const succeeded = { lines: 0 };
-  const failed = { lines: 0 };
+  const succeeded: Counted = { lines: 0, cacheHits: 0, cacheSavedInNanos: 0 };
+  const failed: Counted = { lines: 0, cacheHits: 0, cacheSavedInNanos: 0 };
   // A file the complete counters say is empty needs no listing.
   const outcomes = (status: 'succeeded' | 'not_succeeded', expected: number | undefined): AsyncIterable<LineOutcome> =>
     expected === 0 ? noOutcomes() : deps.jobs.listOutcomes(jobId, { status });
@@ -176,7 +200,8 @@ async function writeFiles(jobId: string, job: Job, deps: FinalizeDeps): Promise<
     deps.resultParts.writeWhole(resultsBlobName(jobId), jsonLines(outcomes('succeeded', known?.succeeded), succeeded)),
     deps.resultParts.writeWhole(errorsBlobName(jobId), jsonLines(outcomes('not_succeeded', known?.failed), failed)),
   ]);
-  return { succeeded: succeeded.lines, failed: failed.lines };
+  const cache = { hits: succeeded.cacheHits, savedInNanos: succeeded.cacheSavedInNanos };
+  return { succeeded: succeeded.lines, failed: failed.lines, cache };
 }
 
 async function replaceWithRetry(jobId: string, deps: FinalizeDeps, change: (job: Job) => Job): Promise<Job> {

@@ -5,6 +5,7 @@ import type { LineOutcome, OutcomeTotals } from '../core/lineOutcome.js';
 import { Phi3BatchError } from '../core/errors.js';
 import { endpointErrorCode, LineErrorCode } from '../core/lineErrors.js';
 import type { BudgetCost } from '../core/PacedBudget.js';
+import type { CachedAnswer } from '../core/responseCache.js';
 import type { DeploymentHalt, ScheduleState } from '../core/SliceSchedule.js';
 import type { BudgetPeriodState } from '../core/spendBudgets.js';
 
@@ -461,6 +462,17 @@ export interface RollupStore {
   replace(rollup: CostRollup, etag: string): Promise<boolean>;
   /** Every rollup of the UTC days from `fromDay` to `toDay` (inclusive), all jobs. */
   listDays(fromDay: string, toDay: string): AsyncIterable<CostRollup>;
+}
+
+/**
+ * Stored answers of the response cache, by cache key (`cacheKeyOf`). Whether one is still good (its age,
+ * its deployment and model) is the caller's to check: a store's own expiry is only housekeeping.
+ */
+export interface ResponseCache {
+  /** The answers stored under these keys (point reads); a key with none is absent from the map. */
+  getMany(keys: readonly string[]): Promise<Map<string, CachedAnswer>>;
+  /** Stores the answer under its key, replacing any older one. */
+  put(answer: CachedAnswer): Promise<void>;
 }
 
 /** The live spend counters on a job document (see JobSpend). */

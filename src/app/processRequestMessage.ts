@@ -12,6 +12,13 @@ import { haltOf, type Halt, type MessageRun } from './worker/MessageRun.js';
 import { readLineBodies, type LineBody } from './worker/readLineBodies.js';
 import { deferLines, type DeferredLine } from './worker/deferLines.js';
 import { runLine } from './worker/runLine.js';
+import {
+  cachedOutcome,
+  cacheKeysOf,
+  lookUpAnswers,
+  storeAnswers,
+  type MessageCacheKeys,
+} from './worker/cachedAnswers.js';
 import type { WorkerDeps } from './worker/WorkerDeps.js';
 
 export interface ProcessRequestsResult {
@@ -43,12 +50,19 @@ export async function processRequestMessage(
   const { stored, done } = await readMessageState(message, deps, delivery);
   const spend = new JobSpendMeter(stored.job, deps);
   const budgets = new BudgetMeter(stored.job, deps.spendBudgets);
-  const results = await runPendingLines(message, stored.job, done, { deps, spend, budgets, bodiesRead });
+  const { results, cacheKeys } = await runPendingLines(message, stored.job, done, {
+    deps,
+    spend,
+    budgets,
+    bodiesRead,
+  });
   const outcomes = results.flatMap((r) => (r.kind === 'outcome' ? [r.outcome] : []));
   const requeue = results.flatMap((r): DeferredLine[] => (r.kind === 'requeue' ? [r] : []));
   await spend.flush();
   await budgets.flush();
   const created = await recordOutcomesAndMaybeFinalize(message.jobId, outcomes, deps);
+  // After the outcomes: a crash before this only loses a store, never gives a line a second outcome.
+  if (cacheKeys !== undefined) await storeAnswers(cacheKeys, outcomes, deps);
   if (requeue.length > 0) await deferLines(message, requeue, deps);
   return { recorded: created, alreadyDone: done.size, requeued: requeue.length };
 }
@@ -71,7 +85,16 @@ async function readMessageState(
   return { stored, done };
 }
 
-/** The lines without an outcome: cancelled, not sent because the job halted, or run against the endpoint. */
+/** The lines' results, and the cache keys of those that went through the cache. */
+interface PendingRun {
+  readonly results: LineResult[];
+  readonly cacheKeys?: MessageCacheKeys;
+}
+
+/**
+ * The lines without an outcome: cancelled, not sent because the job halted, answered from the response
+ * cache, or run against the endpoint.
+ */
 async function runPendingLines(
   message: RequestMessage,
   job: Job,
@@ -82,24 +105,27 @@ async function runPendingLines(
     budgets: BudgetMeter;
     bodiesRead: Promise<Map<number, LineBody>>;
   },
-): Promise<LineResult[]> {
+): Promise<PendingRun> {
   const { deps, spend, budgets } = context;
   const pending = message.items.filter((item) => !done.has(item.line));
   if (job.status === JobStatus.cancelling || job.status === JobStatus.cancelled) {
     const now = deps.clock.nowInMs();
-    return pending.map((item) => outcomeResult(cancelledOutcome(message.jobId, item, now)));
+    return { results: pending.map((item) => outcomeResult(cancelledOutcome(message.jobId, item, now))) };
   }
   const deployment = deps.deployments.byName(job.deployment);
   const halt = haltOf(job, deployment);
   if (halt !== undefined) {
     const now = deps.clock.nowInMs();
     if (job.halt === undefined) await haltJob(message.jobId, halt, deps);
-    return pending.map((item) => outcomeResult(haltedOutcome(message.jobId, item, halt, now)));
+    return { results: pending.map((item) => outcomeResult(haltedOutcome(message.jobId, item, halt, now))) };
   }
   if (isWindowClosed(job, deps.clock.nowInMs())) {
-    return (await expireLines(job, pending, deps)).map(outcomeResult);
+    return { results: (await expireLines(job, pending, deps)).map(outcomeResult) };
   }
   const bodies = await context.bodiesRead;
+  // Before any line takes a call slot, budget or spend reservation: a hit needs none of them.
+  const cacheKeys = cacheKeysOf(job, deployment, pending, bodies, deps);
+  const hits = await lookUpAnswers(cacheKeys, deps);
   const run: MessageRun = {
     message,
     job,
@@ -109,9 +135,15 @@ async function runPendingLines(
     spend,
     budgets,
   };
-  const results = await Promise.all(pending.map((item) => runLine(run, item, bodies.get(item.line)!)));
+  const results = await Promise.all(
+    pending.map(async (item) => {
+      const hit = hits.get(item.line);
+      if (hit !== undefined) return outcomeResult(cachedOutcome(message.jobId, item, hit, deps.clock.nowInMs()));
+      return runLine(run, item, bodies.get(item.line)!);
+    }),
+  );
   if (run.guard.halt !== undefined) await haltJob(message.jobId, run.guard.halt, deps);
-  return results;
+  return { results, cacheKeys };
 }
 
 async function haltJob(jobId: string, halt: Halt, deps: WorkerDeps): Promise<void> {

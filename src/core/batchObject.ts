@@ -34,6 +34,12 @@ export function toBatchObject(job: Job) {
       ...estimatedCosts(job),
     },
     spending_cap: spendingCapStatus(job),
+    /** Lines answered from the response cache: not sent, billed nothing; `saved` is what their stored answers cost. */
+    cache: {
+      choice: job.cacheChoice ?? null,
+      hits: job.cacheHits ?? 0,
+      saved: { amount: nanosToAmount(job.cacheSavedInNanos ?? 0), currency: currencyOf(job) },
+    },
     errors: errorsOf(job),
     /** Lines held back until this time because the endpoint asked for a long pause (e.g. a daily quota). */
     // A finished job waits for nothing, whatever deferral its last re-queued lines left on it.

@@ -131,6 +131,14 @@ export interface Job {
   readonly batchRequest?: BatchRequest | undefined;
   /** When a line was first refused for the closed window: finalisation then makes the job `expired`. */
   readonly windowClosedAtInMs?: number | undefined;
+  /** The job's own response-cache choice (metadata `cache=true|false`); absent: `RESPONSE_CACHE` decides per request. */
+  readonly cacheChoice?: boolean | undefined;
+  /**
+   * Lines answered from the response cache (not sent, not billed), and what their stored answers' calls
+   * cost. Top-level fields so that a counter patch can create them on any job document.
+   */
+  readonly cacheHits?: number | undefined;
+  readonly cacheSavedInNanos?: number | undefined;
   /** The delivery of the job's final event to the webhook endpoint: attempts and how the last one went. */
   readonly webhook?: WebhookRecord | undefined;
 }
@@ -144,6 +152,7 @@ export function newJob(fields: {
   maxCostInNanos?: number;
   jobError?: LineError;
   batchRequest?: BatchRequest;
+  cacheChoice?: boolean | undefined;
 }): Job {
   return {
     ...fields,

@@ -20,6 +20,8 @@ export interface LineOutcome {
   readonly startedAtInMs: number | null;
   readonly finishedAtInMs: number;
   readonly latencyInMs: number | null;
+  /** Answered from the response cache (no call, nothing billed): what the stored answer's call cost. */
+  readonly cached?: { readonly savedInNanos: number; readonly storedAtInMs: number } | undefined;
 }
 
 /** The line an outcome is for: its number in the file and its custom_id. */
@@ -91,6 +93,8 @@ export interface BatchOutputLine {
   readonly custom_id: string;
   readonly response: LineOutcome['response'];
   readonly error: { readonly code: string; readonly message: string } | null;
+  /** Present (true) only on a line answered from the response cache: OpenAI's shape is otherwise unchanged. */
+  readonly cached?: true;
 }
 
 export function toBatchOutputLine(outcome: LineOutcome): BatchOutputLine {
@@ -99,6 +103,7 @@ export function toBatchOutputLine(outcome: LineOutcome): BatchOutputLine {
     custom_id: outcome.customId,
     response: outcome.response,
     error: outcome.error === null ? null : { code: outcome.error.code, message: outcome.error.message },
+    ...(outcome.cached === undefined ? {} : { cached: true as const }),
   };
 }
 
@@ -108,6 +113,9 @@ export interface OutcomeTotals {
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly costInNanos: number;
+  /** Lines answered from the response cache, and what their stored answers' calls cost. */
+  readonly cacheHits?: number;
+  readonly cacheSavedInNanos?: number;
 }
 
 export function totalsOf(outcomes: readonly LineOutcome[]): OutcomeTotals {
@@ -115,11 +123,25 @@ export function totalsOf(outcomes: readonly LineOutcome[]): OutcomeTotals {
   let promptTokens = 0;
   let completionTokens = 0;
   let costInNanos = 0;
+  let cacheHits = 0;
+  let cacheSavedInNanos = 0;
   for (const o of outcomes) {
     if (o.status === LineStatus.succeeded) succeeded += 1;
+    if (o.cached !== undefined) {
+      cacheHits += 1;
+      cacheSavedInNanos += o.cached.savedInNanos;
+    }
     promptTokens += o.usage?.prompt_tokens ?? 0;
     completionTokens += o.usage?.completion_tokens ?? 0;
     costInNanos += o.costInNanos;
   }
-  return { succeeded, failed: outcomes.length - succeeded, promptTokens, completionTokens, costInNanos };
+  return {
+    succeeded,
+    failed: outcomes.length - succeeded,
+    promptTokens,
+    completionTokens,
+    costInNanos,
+    // Present only when there were hits: most totals have none.
+    ...(cacheHits === 0 ? {} : { cacheHits, cacheSavedInNanos }),
+  };
 }

@@ -32,6 +32,6 @@ describe('ensureCosmosContainers', () => {
     const results = await Promise.all([1, 2, 3, 4].map(() => ensureCosmosContainers(client, fresh)));
     for (const containers of results) expect(containers.ledger.id).toBe('ledger');
     const { resources } = await client.database('raced-start').containers.readAll().fetchAll();
-    expect(resources.map((c) => c.id).sort()).toEqual(['budget', 'jobs', 'ledger', 'lines', 'rollups']);
+    expect(resources.map((c) => c.id).sort()).toEqual(['budget', 'cache', 'jobs', 'ledger', 'lines', 'rollups']);
   });
 });

@@ -76,6 +76,22 @@ export function describeJobStoreConformance(name: string, getStore: () => JobSto
       expect(stored.usage).toEqual({ promptTokens: 30, completionTokens: 40, costInNanos: 50 });
     });
 
+    it('adds cache hits and what they saved to the job, starting from none', async () => {
+      const store = getStore();
+      const job = sampleJob();
+      await store.createJob(job);
+      const plain = { succeeded: 1, failed: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
+      await store.addToJobCounters(job.id, { ...plain, cacheHits: 0, cacheSavedInNanos: 0 }, 1);
+      expect((await store.getJob(job.id))!.job.cacheHits).toBeUndefined();
+      const hits = { ...plain, cacheHits: 2, cacheSavedInNanos: 7 };
+      await Promise.all([store.addToJobCounters(job.id, hits, 2), store.addToJobCounters(job.id, hits, 3)]);
+      expect((await store.getJob(job.id))!.job).toMatchObject({
+        counts: { succeeded: 3 },
+        cacheHits: 4,
+        cacheSavedInNanos: 14,
+      });
+    });
+
     it('records an outcome once: the first wins, repeats are reported as not created', async () => {
       const store = getStore();
       const jobId = uniqueJobId();

@@ -23,6 +23,12 @@ describe('formatJobSummary', () => {
     );
   });
 
+  test('lines answered from the response cache, and what they saved', () => {
+    const job = batchObject((j) => ({ ...j, cacheHits: 7, cacheSavedInNanos: 1_200_000 }));
+    expect(formatJobSummary(job)).toMatch(/^ {2}Cached +7 lines answered from the cache, \$0\.0012 saved$/m);
+    expect(formatJobSummary(stages.completed(10))).not.toContain('Cached');
+  });
+
   test('a failed job: failures by error code and the job-level error', () => {
     const summary = formatJobSummary(stages.failed());
     expect(summary).toMatch(/^ {2}Status +failed \(100%\)$/m);

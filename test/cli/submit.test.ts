@@ -172,6 +172,16 @@ describe('submit against blob storage', () => {
     expect(replaced.stdout).not.toBe(first.stdout);
   });
 
+  test('--cache and --no-cache set the blob metadata the job reads; neither sets none', async () => {
+    await submit([file, '--name', 'on.jsonl', '--cache']);
+    await submit([file, '--name', 'off.jsonl', '--no-cache']);
+    await submit([file, '--name', 'default.jsonl']);
+    const metadata = async (name: string) => (await container.getBlobClient(name).getProperties()).metadata;
+    expect(await metadata('on.jsonl')).toEqual({ cache: 'true' });
+    expect(await metadata('off.jsonl')).toEqual({ cache: 'false' });
+    expect(await metadata('default.jsonl')).toEqual({});
+  });
+
   test('a container that does not exist: exit 1 naming it', async () => {
     const { code, stderr } = await submit([file], {
       env: { AzureWebJobsStorage: storage.connectionString, INPUT_CONTAINER: 'no-such-container' },

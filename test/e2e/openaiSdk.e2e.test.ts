@@ -194,6 +194,27 @@ describe('the OpenAI SDK against the local stack', () => {
     expect((await client.batches.retrieve(done.id)).status).toBe('completed');
   });
 
+  it('answers a repeated batch with metadata.cache from the response cache: same output shape, cached lines marked, $0', async () => {
+    const file = await uploadLines([line('c-1', 'Cache me', { temperature: 0.9 }), line('c-2', 'And me')]);
+    const create = () =>
+      client.batches.create({
+        input_file_id: file.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+        metadata: { cache: 'true' },
+      });
+    const first = await retrieveUntilFinal((await create()).id);
+    const calls = simulator.log.entries().length;
+    const second = await retrieveUntilFinal((await create()).id);
+    expect(simulator.log.entries().length).toBe(calls);
+    expect(second.request_counts).toEqual({ total: 2, completed: 2, failed: 0 });
+    expect(second).toMatchObject({ cache: { choice: true, hits: 2 }, cost: { amount: 0 } });
+    const [before, after] = [await contentLines(first.output_file_id!), await contentLines(second.output_file_id!)];
+    expect(after.map((l) => l['cached'])).toEqual([true, true]);
+    expect(after.map((l) => l['response'])).toEqual(before.map((l) => l['response']));
+    expect(before.some((l) => 'cached' in l)).toBe(false);
+  });
+
   it('posts a signed batch.completed webhook that the SDK verifies; a receiver refusing the first deliveries gets it once per id', async () => {
     const file = await uploadLines([line('h-1', 'Hook')]);
     const batch = await client.batches.create({

@@ -15,6 +15,7 @@ export function cosmosConfigOn(stack: LocalStack, database: string): CosmosTestC
     budgetContainer: 'budget',
     ledgerContainer: 'ledger',
     rollupsContainer: 'rollups',
+    cacheContainer: 'cache',
     caCertFile: stack.settings['COSMOS_CA_CERT_FILE'],
   };
 }

@@ -65,6 +65,12 @@ export class CosmosJobStore implements JobStore {
       { op: 'incr', path: '/usage/completionTokens', value: delta.completionTokens },
       { op: 'incr', path: '/usage/costInNanos', value: delta.costInNanos },
     ];
+    if ((delta.cacheHits ?? 0) > 0) {
+      operations.push(
+        { op: 'incr', path: '/cacheHits', value: delta.cacheHits ?? 0 },
+        { op: 'incr', path: '/cacheSavedInNanos', value: delta.cacheSavedInNanos ?? 0 },
+      );
+    }
     const { resource } = await this.jobs.item(jobId, jobId).patch<JobDocument>(operations);
     const stored = toStoredJob(resource);
     if (stored === undefined) throw new Error(`Job ${jobId} vanished while its counters were updated`);

@@ -27,6 +27,7 @@ export interface CosmosContainers {
   readonly budget: Container;
   readonly ledger: Container;
   readonly rollups: Container;
+  readonly cache: Container;
 }
 
 /**
@@ -47,7 +48,9 @@ export async function ensureCosmosContainers(
   const ledger = await container(config.ledgerContainer, '/jobId');
   // By day: a rollup refresh writes one day's partition; a report reads the partitions of its range.
   const rollups = await container(config.rollupsContainer, '/day');
-  return { database, jobs, lines, budget, ledger, rollups };
+  // By the request's hash: every read and write is a point operation on its own partition.
+  const cache = await container(config.cacheContainer, '/id');
+  return { database, jobs, lines, budget, ledger, rollups, cache };
 }
 
 /** An id no document has: reading it is the cheapest request the bulk path can make. */

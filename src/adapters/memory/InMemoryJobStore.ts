@@ -46,6 +46,12 @@ export class InMemoryJobStore implements JobStore {
         completionTokens: job.usage.completionTokens + delta.completionTokens,
         costInNanos: job.usage.costInNanos + delta.costInNanos,
       },
+      ...((delta.cacheHits ?? 0) > 0
+        ? {
+            cacheHits: (job.cacheHits ?? 0) + (delta.cacheHits ?? 0),
+            cacheSavedInNanos: (job.cacheSavedInNanos ?? 0) + (delta.cacheSavedInNanos ?? 0),
+          }
+        : {}),
     });
   }
 

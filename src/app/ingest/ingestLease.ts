@@ -1,5 +1,6 @@
 import { newJob, type IngestChunkStart, type Job } from '../../core/job.js';
 import { batchRequestFromBlobMetadata } from '../../core/openai/batchRequest.js';
+import { cacheChoiceFromMetadata } from '../../core/responseCache.js';
 import { spendingCapFromMetadata } from '../../core/spendingCap.js';
 import type { Deployments } from '../deployments.js';
 import type { Clock, JobStore } from '../ports.js';
@@ -46,6 +47,8 @@ export async function createLeasedJob(
   deps: LeaseDeps & { readonly deployments: Deployments; readonly defaultMaxCostInNanos: number | undefined },
 ): Promise<IngestReader | undefined> {
   const { deployments } = deps;
+  // A dropped file takes its completion window and batch metadata from the blob's metadata.
+  const batchRequest = batchRequestFromBlobMetadata(blob.metadata, deps.clock.nowInMs());
   const created = newJob({
     ...spendingCapFromMetadata(blob.metadata, deps.defaultMaxCostInNanos),
     id: blob.jobId,
@@ -55,8 +58,8 @@ export async function createLeasedJob(
     // there is no choice, and pinning it now spares the first message a write before it goes out.
     model: deployments.primary.model,
     deployment: deployments.all.length === 1 ? deployments.primary.name : '',
-    // A dropped file takes its completion window and batch metadata from the blob's metadata.
-    batchRequest: batchRequestFromBlobMetadata(blob.metadata, deps.clock.nowInMs()),
+    batchRequest,
+    cacheChoice: cacheChoiceFromMetadata(blob.metadata, batchRequest.metadata),
   });
   const job: Job = { ...created, ingestLease: ingestLease(owner, deps.clock.nowInMs()) };
   return (await deps.jobs.createJob(job)) ? { job, owner, firstReader: true } : undefined;

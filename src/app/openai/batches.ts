@@ -4,6 +4,7 @@ import { jobMatches, type JobFilter } from '../jobFilter.js';
 import { isValidJobId } from '../../core/jobId.js';
 import { parseBatchMetadata } from '../../core/openai/batchMetadata.js';
 import { parseCompletionWindow, type CompletionWindowLimits } from '../../core/openai/completionWindow.js';
+import { cacheChoiceFromMetadata } from '../../core/responseCache.js';
 import { parseFileId } from '../../core/openai/fileIds.js';
 import { CHAT_COMPLETIONS_ENDPOINT, toOpenAIBatch, type OpenAIBatch } from '../../core/openai/openaiObjects.js';
 import { cancelJob } from '../cancelJob.js';
@@ -61,6 +62,7 @@ export async function createBatch(deps: BatchesDeps, body: unknown): Promise<Ope
       metadata: request.metadata,
       inputFileId: request.inputFileId,
     },
+    cacheChoice: cacheChoiceFromMetadata({}, request.metadata),
   });
   if (!(await deps.jobs.createJob(job))) throw new Error(`Job ${jobId} exists already`);
   await deps.controlQueue.send([ingestMessage(target.container, target.name)]);

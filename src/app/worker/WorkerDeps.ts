@@ -6,6 +6,7 @@ import type { Deployments } from '../deployments.js';
 import type { JobSpendDeps } from '../jobSpend.js';
 import type { JobSpendStore, JobStore, MessageQueue, StoredJob, UsageLedger } from '../ports.js';
 import type { RecordOutcomesDeps } from '../recordOutcomesAndMaybeFinalize.js';
+import type { ResponseCacheDeps } from './cachedAnswers.js';
 import type { EndpointCalls } from './EndpointCalls.js';
 
 /** What the worker (`processRequestMessage`) needs; built by `buildWorkerDeps`. */
@@ -41,4 +42,6 @@ export interface WorkerDeps extends RecordOutcomesDeps, JobSpendDeps {
   readonly returnUnusedTokens: boolean;
   /** Daily and monthly spending budgets (BUDGETS); undefined: none configured. */
   readonly spendBudgets?: BudgetDeps | undefined;
+  /** Stored answers that repeated requests are answered from; absent: every request is sent. */
+  readonly responseCache?: ResponseCacheDeps | undefined;
 }

@@ -51,11 +51,17 @@ function jobRow(job: WireJob): HTMLTableRowElement {
   idCell.append(el('div', { class: 'muted blob-name', title: job.input_blob }, [job.input_blob]));
   const statusBadge = el('span', { class: `status ${job.status}` }, [job.status.replace('_', ' ')]);
   const soFar = job.cost_so_far;
+  const costCell = el('td', { class: 'num' }, [money(soFar.amount, soFar.currency)]);
+  const cache = job.cache;
+  if (cache !== undefined && cache.hits > 0) {
+    const saved = `${cache.hits} cached, ${money(cache.saved.amount, cache.saved.currency)} saved`;
+    costCell.append(el('div', { class: 'muted' }, [saved]));
+  }
   return el('tr', { 'data-job': job.id }, [
     idCell,
     el('td', {}, [statusBadge]),
     progressCell(job),
-    el('td', { class: 'num' }, [money(soFar.amount, soFar.currency)]),
+    costCell,
     el('td', { class: 'num' }, [estimate]),
     capCell(job),
   ]);

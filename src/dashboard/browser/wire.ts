@@ -24,6 +24,8 @@ export interface WireJob {
   readonly estimate: { readonly min_cost: number | null; readonly max_cost: number | null; readonly currency: string };
   /** Null when the job has no spending cap. */
   readonly spending_cap: { readonly max_cost: number; readonly currency: string; readonly reached: boolean } | null;
+  /** Lines answered from the response cache and what their stored answers cost (absent from older servers). */
+  readonly cache?: { readonly hits: number; readonly saved: Amount };
 }
 
 /** GET /api/jobs: a page of jobs. */
