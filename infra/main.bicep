@@ -254,6 +254,9 @@ param phi3Prices string = ''
 @description('DEFAULT_MAX_COST_PER_JOB: spending cap of a job that sets none, in the price currency (e.g. 2.50). Empty: no cap.')
 param defaultMaxCostPerJob string = ''
 
+@description('BUDGETS: daily and monthly spending limits per deployment or tag, e.g. deployment:phi3-mini:monthly=50,tag:project=x:daily=5:action=wait. Empty: none.')
+param budgets string = ''
+
 @allowed([
   'temperature-zero'
   'all'
@@ -588,6 +591,7 @@ var appSettings = {
   INGEST_EXACT_TOKEN_LINES: string(ingestExactTokenLines)
   PHI3_PRICES: phi3Prices
   DEFAULT_MAX_COST_PER_JOB: defaultMaxCostPerJob
+  BUDGETS: budgets
   RESPONSE_CACHE: responseCache
   RESPONSE_CACHE_MAX_AGE_DAYS: string(responseCacheMaxAgeDays)
   RESPONSE_CACHE_MAX_ANSWER_BYTES: string(responseCacheMaxAnswerBytes)

@@ -1,4 +1,5 @@
 import pLimit from 'p-limit';
+import { BudgetPeriodWriter } from './app/BudgetPeriodWriter.js';
 import { coalescedRangeReads } from './app/coalescedRangeReads.js';
 import type { Deployments } from './app/deployments.js';
 import type { Logger } from './app/Logger.js';
@@ -10,6 +11,7 @@ import {
   type JobStore,
   type MessageQueue,
   type Metrics,
+  type SpendBudgetStore,
   type Timers,
   type UsageLedger,
 } from './app/ports.js';
@@ -31,6 +33,8 @@ import {
 import { admissionSlotsFor } from './core/PacedBudget.js';
 import type { ModelPrice } from './core/pricing.js';
 import type { RetryPolicy } from './core/retryPolicy.js';
+import type { SpendBudget } from './core/spendBudgets.js';
+import type { WebhookSender, WebhookTarget } from './app/webhooks.js';
 
 /** The adapters the worker runs on, built once per process. */
 export interface WorkerAdapters {
@@ -50,6 +54,13 @@ export interface WorkerAdapters {
   readonly metrics?: Metrics;
   /** Re-checks the in-flight size while lines wait for a slot; without it, only as calls start and end. */
   readonly timers?: Timers;
+  /** Daily and monthly spending budgets, their documents and where alerts go; none by default. */
+  readonly budgeting?: {
+    readonly budgets: readonly SpendBudget[];
+    readonly store: SpendBudgetStore;
+    readonly sender: WebhookSender;
+    readonly target: WebhookTarget | undefined;
+  };
   /** Stored answers that repeated requests are answered from; absent: every request is sent. */
   readonly responseCache?: ResponseCacheDeps | undefined;
   /** Finalises a job in the invocation that recorded its last outcome (with that invocation's logger). */
@@ -100,7 +111,10 @@ const RECHECK_EVERY_IN_MS = 1_000;
  * input, and the call and admission slots. Used by the composition root and by the tests alike.
  */
 export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettings): (logger: Logger) => WorkerDeps {
-  const { jobs, blobs, finalizeInline, metrics: _metrics, timers: _timers, ...rest } = adapters;
+  const { jobs, blobs, finalizeInline, metrics: _metrics, timers: _timers, budgeting, ...rest } = adapters;
+  // One writer per process: its calls to the same budget document go out together, not against each other.
+  const budgetPeriods =
+    budgeting === undefined || budgeting.budgets.length === 0 ? undefined : new BudgetPeriodWriter(budgeting.store);
   const readJob = sharedReads((jobId: string) => jobs.getJob(jobId));
   const readInputRange = coalescedRangeReads(
     (container, name, range) => blobs.readRange(container, name, range),
@@ -131,6 +145,18 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
     returnUnusedTokens,
     finalizeInline: finalizeInline === undefined ? undefined : (jobId) => finalizeInline(jobId, logger),
     logger,
+    spendBudgets:
+      budgeting === undefined || budgetPeriods === undefined
+        ? undefined
+        : {
+            budgets: budgeting.budgets,
+            budgetPeriods,
+            sender: budgeting.sender,
+            target: budgeting.target,
+            clock: adapters.clock,
+            logger,
+            metrics,
+          },
   });
 }
 

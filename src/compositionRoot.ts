@@ -19,6 +19,7 @@ import type {
   RateLimiter,
   RollupStore,
   ScheduleViews,
+  SpendBudgetStore,
   UsageLedger,
 } from './app/ports.js';
 import type { WorkerDeps } from './app/worker/WorkerDeps.js';
@@ -29,6 +30,7 @@ import { CosmosBudgetStore } from './adapters/cosmos/CosmosBudgetStore.js';
 import { CosmosUsageLedger } from './adapters/cosmos/CosmosUsageLedger.js';
 import { CosmosRollupStore } from './adapters/cosmos/CosmosRollupStore.js';
 import { CosmosJobSpendStore } from './adapters/cosmos/CosmosJobSpendStore.js';
+import { CosmosSpendBudgetStore } from './adapters/cosmos/CosmosSpendBudgetStore.js';
 import { CosmosResponseCache } from './adapters/cosmos/CosmosResponseCache.js';
 import { Deployments } from './app/deployments.js';
 import { SharedRateLimiter } from './app/SharedRateLimiter.js';
@@ -57,6 +59,8 @@ export interface Services {
   readonly deployments: Deployments;
   readonly ledger: UsageLedger;
   readonly rollups: RollupStore;
+  /** The documents of the daily and monthly budgets (BUDGETS). */
+  readonly spendBudgets: SpendBudgetStore;
   readonly clock: Clock;
   readonly resultParts: ResultParts;
   /** Files uploaded through the OpenAI Files API. */
@@ -97,6 +101,8 @@ export async function createServices(env: Env): Promise<Services> {
   const ledger = new CosmosUsageLedger(containers.ledger);
   const rollups = new CosmosRollupStore(containers.rollups);
   const jobSpend = new CosmosJobSpendStore(containers.jobs);
+  // Beside the rate budget's documents (decision 0013).
+  const spendBudgets = new CosmosSpendBudgetStore(containers.budget);
   const deployments = new Deployments(
     config.phi3.deployments.map((d) => ({
       name: d.name,
@@ -161,6 +167,12 @@ export async function createServices(env: Env): Promise<Services> {
         setTimeout: (callback, delayInMs) => setTimeout(callback, delayInMs).unref(),
         clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
       },
+      budgeting: {
+        budgets: config.budgets,
+        store: spendBudgets,
+        sender: webhookSender,
+        target: webhookTarget,
+      },
       // The job's last lines are done here: finalising here spares it a trip through the control queue.
       finalizeInline: (jobId, logger) => finalizeJob(jobId, finalizeDeps(logger)),
     },
@@ -194,6 +206,7 @@ export async function createServices(env: Env): Promise<Services> {
     deployments,
     ledger,
     rollups,
+    spendBudgets,
     clock: systemClock,
     resultParts,
     files,

@@ -2,6 +2,7 @@ import { ConfigError } from './core/errors.js';
 import { parseAmountToNanos } from './core/money.js';
 import { DEFAULT_PRICES, type ModelPrice } from './core/pricing.js';
 import { defaultContextLength } from './core/requestLimits.js';
+import { parseBudgets, type SpendBudget } from './core/spendBudgets.js';
 import { ResponseCacheMode, type ResponseCachePolicy } from './core/responseCache.js';
 import type { RetryPolicy } from './core/retryPolicy.js';
 import { COMPLETION_WINDOW_LIMITS } from './core/openai/completionWindow.js';
@@ -83,6 +84,8 @@ export interface AppConfig {
   readonly prices: readonly ModelPrice[];
   /** Spending cap of jobs whose blob has no `maxcost` metadata, in nano-units of the price currency; undefined = none. */
   readonly defaultMaxCostPerJobInNanos: number | undefined;
+  /** Daily and monthly spending limits per deployment or tag value (BUDGETS); empty: none. */
+  readonly budgets: readonly SpendBudget[];
   readonly sweeper: { readonly stallInMs: number };
   /** Which requests are answered from stored answers, for how long, and the largest answer stored. */
   readonly responseCache: ResponseCachePolicy;
@@ -146,6 +149,7 @@ export const SETTINGS = {
   WEBHOOK_RETRY_DELAYS_MS: DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS.join(','),
   PHI3_PRICES: undefined,
   DEFAULT_MAX_COST_PER_JOB: undefined,
+  BUDGETS: undefined,
   RESPONSE_CACHE: 'temperature-zero',
   RESPONSE_CACHE_MAX_AGE_DAYS: '30',
   RESPONSE_CACHE_MAX_ANSWER_BYTES: '65536',
@@ -411,6 +415,7 @@ export function loadConfig(env: Env): AppConfig {
     },
     prices: readPrices(reader),
     defaultMaxCostPerJobInNanos: readDefaultMaxCost(reader),
+    budgets: [],
     sweeper: { stallInMs: reader.integer('SWEEPER_STALL_MS', 1000) },
     responseCache: {
       mode: reader.oneOf('RESPONSE_CACHE', Object.values(ResponseCacheMode)),
@@ -431,7 +436,25 @@ export function loadConfig(env: Env): AppConfig {
       'deployment names that differ from each other and from PHI3_DEPLOYMENT',
       names.join(', '),
     );
-  return config;
+  return { ...config, budgets: readBudgets(reader, names) };
+}
+
+function readBudgets(reader: SettingsReader, deploymentNames: readonly string[]): SpendBudget[] {
+  const text = reader.raw('BUDGETS');
+  if (text === undefined) return [];
+  const parsed = parseBudgets(text);
+  if ('error' in parsed) throw new ConfigError('BUDGETS', parsed.error.expected, parsed.error.received);
+  for (const budget of parsed.budgets) {
+    const scope = budget.scope;
+    // A budget on a deployment that does not exist would never count anything: a typo, said at start-up.
+    if (scope.kind === 'deployment' && !deploymentNames.includes(scope.deployment))
+      throw new ConfigError(
+        'BUDGETS',
+        `budgets on configured deployments only (${deploymentNames.join(', ')})`,
+        `deployment:${scope.deployment}`,
+      );
+  }
+  return parsed.budgets;
 }
 
 function readWebhook(reader: SettingsReader): AppConfig['webhook'] {

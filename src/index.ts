@@ -14,6 +14,7 @@ import './functions/retryJob.js';
 import './functions/sweeper.js';
 import './functions/getCosts.js';
 import './functions/getBudgetUse.js';
+import './functions/listBudgets.js';
 import './functions/dashboard.js';
 import './functions/appLifecycle.js';
 import './functions/openaiFiles.js';

@@ -6,6 +6,7 @@ import { spendingCapError } from '../core/spendingCap.js';
 import type { Deployment } from './deployments.js';
 import type { Logger } from './Logger.js';
 import type { Clock, JobSpendStore, LedgerEntry, UsageLedger } from './ports.js';
+import { PRICE_HORIZON_IN_MS } from './tuning.js';
 
 export interface JobSpendDeps {
   readonly ledger: UsageLedger;
@@ -21,8 +22,27 @@ export interface SpendReservation {
 }
 
 const NO_RESERVATION: SpendReservation = { amountInNanos: 0 };
-/** Longer than any call takes to be answered (queueing for a call slot included). */
-const PRICE_HORIZON_IN_MS = 3_600_000;
+
+/**
+ * The most a call may cost: prompt + max_tokens at the price it may be billed at. A call is priced on
+ * the day it is answered: close to midnight, the dearer of the two days. Unpriced calls are recorded
+ * at 0, so they cannot move a cap or a budget either.
+ */
+export function worstCaseCostInNanos(
+  prices: readonly ModelPrice[],
+  deployment: Deployment,
+  body: ChatCompletionBody,
+  nowInMs: number,
+): number {
+  const promptTokens = deployment.tokenCounter.countChatPrompt(body.messages);
+  return Math.max(
+    0,
+    ...[utcDay(nowInMs), utcDay(nowInMs + PRICE_HORIZON_IN_MS)].map((day) => {
+      const price = priceFor(prices, deployment.model, day);
+      return price === undefined ? 0 : costInNanos(price, promptTokens, body.max_tokens ?? 0);
+    }),
+  );
+}
 
 /**
  * Keeps one job's spend for the lines of one work message: reserves each call's maximum cost against
@@ -66,16 +86,7 @@ export class JobSpendMeter {
     if (cap === undefined) return NO_RESERVATION;
     if (this.#stopped) return undefined;
     const now = this.#deps.clock.nowInMs();
-    const promptTokens = deployment.tokenCounter.countChatPrompt(body.messages);
-    // A call is priced on the day it is answered: close to midnight, hold the dearer of the two days.
-    // Unpriced calls are recorded at 0, so they cannot move the cap either.
-    const amount = Math.max(
-      0,
-      ...[utcDay(now), utcDay(now + PRICE_HORIZON_IN_MS)].map((day) => {
-        const price = priceFor(this.#deps.prices, deployment.model, day);
-        return price === undefined ? 0 : costInNanos(price, promptTokens, body.max_tokens ?? 0);
-      }),
-    );
+    const amount = worstCaseCostInNanos(this.#deps.prices, deployment, body, now);
     if (await this.#deps.jobSpend.reserve(this.#jobId, amount, cap)) return { amountInNanos: amount };
     if (!this.#stopped) {
       this.#stopped = true;
@@ -104,6 +115,11 @@ export class JobSpendMeter {
   /** An answer that shows the call was not billed (429, 4xx, 5xx): its entry goes, its reservation is given back. */
   async notBilled(reservation: SpendReservation, entry: LedgerEntry): Promise<void> {
     await this.#deps.ledger.discard(entry.jobId, entry.id);
+    this.#pending.releaseInNanos += reservation.amountInNanos;
+  }
+
+  /** A reservation given back before its call was written ahead (a budget refused the call). */
+  release(reservation: SpendReservation): void {
     this.#pending.releaseInNanos += reservation.amountInNanos;
   }
 

@@ -7,6 +7,7 @@ import { endpointErrorCode, LineErrorCode } from '../core/lineErrors.js';
 import type { BudgetCost } from '../core/PacedBudget.js';
 import type { CachedAnswer } from '../core/responseCache.js';
 import type { DeploymentHalt, ScheduleState } from '../core/SliceSchedule.js';
+import type { BudgetPeriodState } from '../core/spendBudgets.js';
 
 export interface BlobProperties {
   readonly etag: string;
@@ -508,6 +509,19 @@ export interface JobSpendStore {
 }
 
 /**
+ * The documents of spending budgets, one per budget and period (see BudgetPeriodState), changed only
+ * by read and ETag-conditional create or replace: concurrent writers on any number of instances
+ * cannot both act on the same state.
+ */
+export interface SpendBudgetStore {
+  get(id: string): Promise<{ readonly state: BudgetPeriodState; readonly etag: string } | undefined>;
+  /** Creates the document; undefined if one with its id already exists. */
+  create(state: BudgetPeriodState): Promise<string | undefined>;
+  /** Replaces the document if it is still at `etag`; undefined if it changed (or went). */
+  replace(state: BudgetPeriodState, etag: string): Promise<string | undefined>;
+}
+
+/**
  * What the app reports about its use of each deployment's budget, as it happens. One instance reports its
  * own figures; the backend adds up the instances. Counts are per call, so a retried line counts each call.
  */
@@ -553,6 +567,8 @@ export interface Metrics {
   setQueueDepth(queue: string, depth: number): void;
   /** Lines whose outcome became final. */
   recordLines(count: number, result: LineResult): void;
+  /** A spending budget reached a threshold (percent) in its period: once per threshold and period, over all instances. */
+  recordBudgetAlert(budget: string, thresholdPercent: number): void;
 }
 
 /** Metrics that go nowhere: the default when no backend is configured. */
@@ -565,4 +581,5 @@ export const noMetrics: Metrics = {
   setInFlightTarget: () => undefined,
   setQueueDepth: () => undefined,
   recordLines: () => undefined,
+  recordBudgetAlert: () => undefined,
 };

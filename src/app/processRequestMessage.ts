@@ -1,6 +1,7 @@
 import { isWindowClosed, JobStatus, type Job } from '../core/job.js';
 import { expireLines } from './expireLines.js';
 import type { RequestMessage } from '../core/requestMessage.js';
+import { BudgetMeter } from './budgetSpend.js';
 import { JobSpendMeter } from './jobSpend.js';
 import type { StoredJob } from './ports.js';
 import { recordOutcomesAndMaybeFinalize } from './recordOutcomesAndMaybeFinalize.js';
@@ -48,10 +49,17 @@ export async function processRequestMessage(
   bodiesRead.catch(() => undefined);
   const { stored, done } = await readMessageState(message, deps, delivery);
   const spend = new JobSpendMeter(stored.job, deps);
-  const { results, cacheKeys } = await runPendingLines(message, stored.job, done, { deps, spend, bodiesRead });
+  const budgets = new BudgetMeter(stored.job, deps.spendBudgets);
+  const { results, cacheKeys } = await runPendingLines(message, stored.job, done, {
+    deps,
+    spend,
+    budgets,
+    bodiesRead,
+  });
   const outcomes = results.flatMap((r) => (r.kind === 'outcome' ? [r.outcome] : []));
   const requeue = results.flatMap((r): DeferredLine[] => (r.kind === 'requeue' ? [r] : []));
   await spend.flush();
+  await budgets.flush();
   const created = await recordOutcomesAndMaybeFinalize(message.jobId, outcomes, deps);
   // After the outcomes: a crash before this only loses a store, never gives a line a second outcome.
   if (cacheKeys !== undefined) await storeAnswers(cacheKeys, outcomes, deps);
@@ -91,9 +99,14 @@ async function runPendingLines(
   message: RequestMessage,
   job: Job,
   done: ReadonlySet<number>,
-  context: { deps: WorkerDeps; spend: JobSpendMeter; bodiesRead: Promise<Map<number, LineBody>> },
+  context: {
+    deps: WorkerDeps;
+    spend: JobSpendMeter;
+    budgets: BudgetMeter;
+    bodiesRead: Promise<Map<number, LineBody>>;
+  },
 ): Promise<PendingRun> {
-  const { deps, spend } = context;
+  const { deps, spend, budgets } = context;
   const pending = message.items.filter((item) => !done.has(item.line));
   if (job.status === JobStatus.cancelling || job.status === JobStatus.cancelled) {
     const now = deps.clock.nowInMs();
@@ -120,6 +133,7 @@ async function runPendingLines(
     guard: { halt: undefined },
     deps,
     spend,
+    budgets,
   };
   const results = await Promise.all(
     pending.map(async (item) => {

@@ -44,3 +44,9 @@ export const BUDGET_CORRECTION_INTERVAL_IN_MS = 1_000;
  * passes while requests are still being admitted, however slow the store is.
  */
 export const BUDGET_MIN_CLAIM_LEAD_IN_MS = 100;
+
+/**
+ * Longer than any call takes from its reservation to its answer (queueing for a call slot included):
+ * a call reserved this close to midnight may be priced, and counted, on the next day.
+ */
+export const PRICE_HORIZON_IN_MS = 3_600_000;

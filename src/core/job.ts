@@ -78,6 +78,8 @@ export interface Job {
   /** The model the file's lines named, when they named one. */
   readonly requestedModel?: string | undefined;
   readonly deployment: string;
+  /** Key/value tags the job carries (blob metadata, batch metadata); absent = no tags. */
+  readonly tags?: Readonly<Record<string, string>>;
   readonly ingest: {
     readonly done: boolean;
     /** Lines read, blank ones included. */

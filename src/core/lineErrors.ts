@@ -28,6 +28,8 @@ export const LineErrorCode = {
   batchHalted: 'batch_halted',
   deploymentRejected: 'deployment_rejected',
   spendingCapReached: 'spending_cap_reached',
+  /** A daily or monthly budget (deployment or tag) would be passed by the call: not sent. */
+  budgetExceeded: 'budget_exceeded',
   /** Prompt + max_tokens over the model's context window: refused without a call. */
   contextLengthExceeded: 'context_length_exceeded',
   /** Prompt + max_tokens over the deployment's tokens per minute: no window could ever admit it. */
@@ -61,6 +63,7 @@ const RETRYABLE_CODES: ReadonlySet<string> = new Set([
   LineErrorCode.poisonMessage,
   LineErrorCode.batchHalted,
   LineErrorCode.deploymentRejected,
+  LineErrorCode.budgetExceeded,
   LineErrorCode.endpointTimeout,
   LineErrorCode.endpointUnreachable,
   LineErrorCode.malformedResponse,

@@ -57,6 +57,7 @@ function toSnapshot(data: readonly MetricData[]): MetricsSnapshot {
     }) as { -readonly [K in keyof DeploymentMetricsSnapshot]: DeploymentMetricsSnapshot[K] };
   const queueDepths: Record<string, number> = {};
   const lines: Record<string, number> = {};
+  const budgetAlerts: Record<string, number> = {};
   for (const metric of data) {
     for (const point of metric.dataPoints) {
       const name = String(point.attributes['deployment'] ?? '');
@@ -99,12 +100,15 @@ function toSnapshot(data: readonly MetricData[]): MetricsSnapshot {
         case MetricName.lines:
           lines[String(point.attributes['result'])] = value;
           break;
+        case MetricName.budgetAlerts:
+          budgetAlerts[`${String(point.attributes['budget'])}|${String(point.attributes['threshold'])}`] = value;
+          break;
         default:
           throw new Error(`unexpected metric ${metric.descriptor.name}`);
       }
     }
   }
-  return { deployments, queueDepths, lines };
+  return { deployments, queueDepths, lines, budgetAlerts };
 }
 
 metricsConformance('OpenTelemetry SDK, in-memory exporter', withInMemoryExporter);

@@ -74,5 +74,18 @@ export function metricsConformance(name: string, create: () => MetricsUnderTest)
       expect(snapshot.queueDepths).toEqual({ 'phi3-requests': 7 });
       expect(snapshot.lines).toEqual({ succeeded: 20, failed: 1 });
     });
+
+    it('counts budget alerts by budget and threshold', async () => {
+      const { metrics, read } = start();
+      metrics.recordBudgetAlert('deployment:mini:monthly', 50);
+      metrics.recordBudgetAlert('deployment:mini:monthly', 80);
+      metrics.recordBudgetAlert('tag:project=x:daily', 50);
+      metrics.recordBudgetAlert('tag:project=x:daily', 50);
+      expect((await read()).budgetAlerts).toEqual({
+        'deployment:mini:monthly|50': 1,
+        'deployment:mini:monthly|80': 1,
+        'tag:project=x:daily|50': 2,
+      });
+    });
   });
 }

@@ -92,3 +92,27 @@ describe('loadConfig', () => {
     });
   });
 });
+
+describe('BUDGETS', () => {
+  it('reads budgets on configured deployments and on tags; none by default', () => {
+    expect(loadConfig(base).budgets).toEqual([]);
+    const budgets = loadConfig({
+      ...base,
+      PHI3_DEPLOYMENT: 'phi3-mini',
+      BUDGETS: 'deployment:phi3-mini:monthly=50,tag:project=x:daily=5:action=wait',
+    }).budgets;
+    expect(budgets.map((b) => [b.scope.kind, b.period, b.limitInNanos, b.action])).toEqual([
+      ['deployment', 'monthly', 50e9, 'stop'],
+      ['tag', 'daily', 5e9, 'wait'],
+    ]);
+  });
+
+  it('stops the app naming the setting and the entry at fault', () => {
+    const load = (text: string) => () => loadConfig({ ...base, PHI3_DEPLOYMENT: 'phi3-mini', BUDGETS: text });
+    expect(load('deployment:phi3-mini:yearly=5')).toThrow(ConfigError);
+    expect(load('deployment:phi3-mini:yearly=5')).toThrow(/^Setting BUDGETS: expected comma-separated budgets/);
+    expect(load('deployment:phi3-mini:monthly=5$')).toThrow(/decimal amount.*"deployment:phi3-mini:monthly=5\$"/);
+    expect(load('deployment:phi3-max:monthly=5')).toThrow(/configured deployments only \(phi3-mini\)/);
+    expect(load('tag:team=a:daily=1:action=later')).toThrow(/action=stop or action=wait/);
+  });
+});

@@ -18,6 +18,8 @@ export interface MetricsSnapshot {
   readonly deployments: Readonly<Record<string, DeploymentMetricsSnapshot>>;
   readonly queueDepths: Readonly<Record<string, number>>;
   readonly lines: Readonly<Partial<Record<LineResult, number>>>;
+  /** Budget alerts, by `<budget>|<threshold>`. */
+  readonly budgetAlerts: Readonly<Record<string, number>>;
 }
 
 interface DeploymentState {
@@ -38,6 +40,7 @@ export class InMemoryMetrics implements Metrics {
   readonly #deployments = new Map<string, DeploymentState>();
   readonly #queueDepths = new Map<string, number>();
   readonly #lines: Partial<Record<LineResult, number>> = {};
+  readonly #budgetAlerts = new Map<string, number>();
   /** Durations kept per deployment for percentiles: the newest this many. */
   readonly #maxDurations: number;
 
@@ -106,6 +109,11 @@ export class InMemoryMetrics implements Metrics {
     this.#lines[result] = (this.#lines[result] ?? 0) + count;
   }
 
+  recordBudgetAlert(budget: string, thresholdPercent: number): void {
+    const key = `${budget}|${thresholdPercent}`;
+    this.#budgetAlerts.set(key, (this.#budgetAlerts.get(key) ?? 0) + 1);
+  }
+
   /** The `p` quantile (0-1) of the kept call durations of a deployment, or undefined before any call. */
   durationPercentileInMs(deployment: string, p: number): number | undefined {
     const sorted = [...(this.#deployments.get(deployment)?.durations ?? [])].sort((a, b) => a - b);
@@ -119,6 +127,11 @@ export class InMemoryMetrics implements Metrics {
       const { durations: _durations, ...figures } = state;
       deployments[name] = { ...figures, callsByResult: { ...state.callsByResult } };
     }
-    return { deployments, queueDepths: Object.fromEntries(this.#queueDepths), lines: { ...this.#lines } };
+    return {
+      deployments,
+      queueDepths: Object.fromEntries(this.#queueDepths),
+      lines: { ...this.#lines },
+      budgetAlerts: Object.fromEntries(this.#budgetAlerts),
+    };
   }
 }

@@ -14,6 +14,7 @@ export const MetricName = {
   latencyTarget: 'phi3batch.endpoint.latency.sized_for',
   queueDepth: 'phi3batch.queue.depth',
   lines: 'phi3batch.lines',
+  budgetAlerts: 'phi3batch.budget.alerts',
 } as const;
 
 /** Bucket bounds of the call-duration histogram, in ms: from a 20 ms answer to a 10-minute generation. */
@@ -34,6 +35,7 @@ export class OpenTelemetryMetrics implements Metrics {
   readonly #latencyTarget: Gauge;
   readonly #queueDepth: Gauge;
   readonly #lines: Counter;
+  readonly #budgetAlerts: Counter;
 
   constructor(meter: Meter) {
     this.#limitRequests = meter.createGauge(MetricName.limitRequestsPerMinute, {
@@ -78,6 +80,10 @@ export class OpenTelemetryMetrics implements Metrics {
       description: 'Lines whose outcome became final',
       unit: '{line}',
     });
+    this.#budgetAlerts = meter.createCounter(MetricName.budgetAlerts, {
+      description: 'Spending budgets that reached an alert threshold, by budget and threshold',
+      unit: '{alert}',
+    });
   }
 
   setDeploymentLimits(deployment: string, limits: DeploymentLimits): void {
@@ -117,5 +123,9 @@ export class OpenTelemetryMetrics implements Metrics {
 
   recordLines(count: number, result: LineResult): void {
     this.#lines.add(count, { result });
+  }
+
+  recordBudgetAlert(budget: string, thresholdPercent: number): void {
+    this.#budgetAlerts.add(1, { budget, threshold: thresholdPercent });
   }
 }

@@ -2,6 +2,7 @@ import type { Job } from '../../core/job.js';
 import type { LineError } from '../../core/lineErrors.js';
 import type { RequestMessage } from '../../core/requestMessage.js';
 import type { Deployment } from '../deployments.js';
+import type { BudgetMeter } from '../budgetSpend.js';
 import type { JobSpendMeter } from '../jobSpend.js';
 import type { WorkerDeps } from './WorkerDeps.js';
 
@@ -40,4 +41,6 @@ export interface MessageRun {
   readonly guard: HaltGuard;
   readonly deps: WorkerDeps;
   readonly spend: JobSpendMeter;
+  /** The daily and monthly budgets that apply to the job. */
+  readonly budgets: BudgetMeter;
 }

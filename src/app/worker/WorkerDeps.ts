@@ -1,6 +1,7 @@
 import type { ModelPrice } from '../../core/pricing.js';
 import type { RetryPolicy } from '../../core/retryPolicy.js';
 import type { RangeRead } from '../coalescedRangeReads.js';
+import type { BudgetDeps } from '../budgetSpend.js';
 import type { Deployments } from '../deployments.js';
 import type { JobSpendDeps } from '../jobSpend.js';
 import type { JobSpendStore, JobStore, MessageQueue, StoredJob, UsageLedger } from '../ports.js';
@@ -39,6 +40,8 @@ export interface WorkerDeps extends RecordOutcomesDeps, JobSpendDeps {
   readonly prices: readonly ModelPrice[];
   readonly defaultMaxTokens: number;
   readonly returnUnusedTokens: boolean;
+  /** Daily and monthly spending budgets (BUDGETS); undefined: none configured. */
+  readonly spendBudgets?: BudgetDeps | undefined;
   /** Stored answers that repeated requests are answered from; absent: every request is sent. */
   readonly responseCache?: ResponseCacheDeps | undefined;
 }

@@ -3,6 +3,8 @@ import { failedLineOutcome, LineStatus, type LineOutcome } from '../../core/line
 import type { RequestItem } from '../../core/requestMessage.js';
 import type { LineResult, LineState } from './LineState.js';
 import type { Halt, MessageRun } from './MessageRun.js';
+import type { BudgetRefusal } from '../budgetSpend.js';
+import { BudgetAction } from '../../core/spendBudgets.js';
 
 // A line's results other than a call's own conclusion: never sent (cancelled, halted, capped) or re-queued.
 
@@ -29,7 +31,11 @@ export function cancelledOutcome(jobId: string, item: RequestItem, nowInMs: numb
 
 /** A line not sent because its job halted. */
 export function haltedOutcome(jobId: string, item: RequestItem, halt: Halt, nowInMs: number): LineOutcome {
-  const error: LineError = { code: LineErrorCode.batchHalted, message: `Not sent: ${halt.message}` };
+  // A job stopped by a budget says so on every line it did not send.
+  const error: LineError =
+    halt.code === LineErrorCode.budgetExceeded
+      ? { code: halt.code, message: halt.message }
+      : { code: LineErrorCode.batchHalted, message: `Not sent: ${halt.message}` };
   return failedLineOutcome({ jobId, item, error, attempts: item.prior ?? 0, finishedAtInMs: nowInMs });
 }
 
@@ -43,6 +49,32 @@ export function cappedResult(run: MessageRun, line: LineState): LineResult {
       error: spend.refusal,
       attempts: line.attempts,
       finishedAtInMs: deps.clock.nowInMs(),
+      startedAtInMs: line.startedAtInMs,
+    }),
+  );
+}
+
+/**
+ * A budget refused the line's call. `wait`: the line travels on in a delayed message until the period
+ * ends (or the longest re-queue delay, then asks again). `stop`: it fails, and the job stops sending
+ * (a halt with the budget's error, which its other lines then end with too; a retry lifts it).
+ */
+export function overBudgetResult(run: MessageRun, line: LineState, refusal: BudgetRefusal): LineResult {
+  const { deps, message } = run;
+  const now = deps.clock.nowInMs();
+  if (refusal.budget.action === BudgetAction.wait) {
+    const delayInMs = Math.min(Math.max(refusal.periodEndsAtInMs - now, 1000), deps.retry.maxRequeueDelayInMs);
+    const until = new Date(refusal.periodEndsAtInMs).toISOString();
+    return requeueResult(line, delayInMs, `${refusal.error.message.replace(/^Not sent: /, '')} (until ${until})`);
+  }
+  run.guard.halt ??= { ...refusal.error, atInMs: now };
+  return outcomeResult(
+    failedLineOutcome({
+      jobId: message.jobId,
+      item: line.item,
+      error: refusal.error,
+      attempts: line.attempts,
+      finishedAtInMs: now,
       startedAtInMs: line.startedAtInMs,
     }),
   );

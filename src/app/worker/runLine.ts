@@ -12,7 +12,14 @@ import {
   haltOnRefusal,
   type NextStep,
 } from './concludeAttempt.js';
-import { cappedResult, haltedOutcome, outcomeResult, oversizedResult, requeueForBudget } from './lineResults.js';
+import {
+  cappedResult,
+  haltedOutcome,
+  outcomeResult,
+  overBudgetResult,
+  oversizedResult,
+  requeueForBudget,
+} from './lineResults.js';
 import { startLine, type LineResult, type LineState } from './LineState.js';
 import { haltBeforeCall, type MessageRun } from './MessageRun.js';
 import type { LineBody } from './readLineBodies.js';
@@ -39,6 +46,7 @@ export async function runLine(run: MessageRun, item: RequestItem, body: LineBody
     if (sending.kind === 'halted')
       return outcomeResult(haltedOutcome(message.jobId, line.item, sending.halt, deps.clock.nowInMs()));
     if (sending.kind === 'capped') return cappedResult(run, line);
+    if (sending.kind === 'overBudget') return overBudgetResult(run, line, sending.refusal);
     if (sending.kind === 'oversized') return oversizedResult(run, line, sending.error);
     if (sending.kind === 'paused') return requeueForBudget(run, line, sending.waitInMs);
     const next = await settleAttempt(run, line, sending);

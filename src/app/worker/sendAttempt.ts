@@ -3,7 +3,8 @@ import { utcDay } from '../../core/pricing.js';
 import { requestSizeError } from '../../core/requestLimits.js';
 import { requestLimitsOf } from '../deployments.js';
 import { ChatCallError, LedgerState, type ChatCompletionResult, type LedgerEntry } from '../ports.js';
-import type { SpendReservation } from '../jobSpend.js';
+import type { BudgetHold, BudgetRefusal } from '../budgetSpend.js';
+import { worstCaseCostInNanos, type SpendReservation } from '../jobSpend.js';
 import type { LineState } from './LineState.js';
 import { haltBeforeCall, type Halt, type MessageRun } from './MessageRun.js';
 
@@ -13,6 +14,8 @@ export type ChatAnswer = ChatCompletionResult | ChatCallError;
 /** A call admitted to the endpoint: held against the cap and written ahead to the ledger. */
 export interface AdmittedCall {
   readonly reservation: SpendReservation;
+  /** Held against the budgets that apply to the job. */
+  readonly budgetHold: BudgetHold;
   /** The ledger entry written ahead, state `sent`. */
   readonly sent: LedgerEntry;
 }
@@ -20,6 +23,8 @@ export interface AdmittedCall {
 /** How a call's turn ended: never sent (the cap, a pause), or sent and answered. */
 export type Sending =
   | { readonly kind: 'capped' }
+  /** A daily or monthly budget would be passed: the line stops or waits, as the budget says. */
+  | { readonly kind: 'overBudget'; readonly refusal: BudgetRefusal }
   /** The job or its deployment halted while the line waited for its slot (see `haltOf`). */
   | { readonly kind: 'halted'; readonly halt: Halt }
   | { readonly kind: 'paused'; readonly waitInMs: number }
@@ -51,7 +56,7 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
     if (oversized !== undefined) return { kind: 'oversized', error: oversized };
     const admission = await deps.admissionSlots(deployment.name, () => admit(run, line, line.reservedTokens!));
     if (admission.kind !== 'admitted') return admission;
-    const { reservation, sent } = admission;
+    const { reservation, budgetHold, sent } = admission;
     const timeoutInMs = deps.calls.timeLimitInMs(deployment.name, maxTokens, line.timedOutAttempts);
     deps.calls.admitted(deployment.name, line.reservedTokens);
     const ended = deps.calls.started(deployment.name);
@@ -71,7 +76,7 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
       answer = error;
     }
     ended(answer);
-    return { kind: 'answered', reservation, sent, answer };
+    return { kind: 'answered', reservation, budgetHold, sent, answer };
   });
 }
 
@@ -81,19 +86,33 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
  * the endpoint then sees requests at the pace the budget grants them, not in bunches.
  */
 export async function admit(run: MessageRun, line: LineState, reservedTokens: number): Promise<Admission> {
-  const { deployment, deps, spend } = run;
-  // Held against the job's spending cap until the answer is billed or not.
+  const { deployment, deps, spend, budgets } = run;
+  // Held against the job's spending cap and the budgets until the answer is billed or not.
   const reservation = await spend.reserve(deployment, line.body);
   if (reservation === undefined) return { kind: 'capped' };
+  const budgetHold = await holdAgainstBudgets(run, line);
+  if (!('holds' in budgetHold)) {
+    spend.release(reservation);
+    return { kind: 'overBudget', refusal: budgetHold };
+  }
   const sent = sentEntry(run, line, reservedTokens, deps.clock.nowInMs());
   await spend.open(sent);
   const budget = { requests: 1, tokens: reservedTokens };
   const admission = await deployment.limiter.acquire(budget, { maxWaitInMs: deps.retry.maxInlineWaitInMs });
   if (!admission.granted) {
     await spend.notBilled(reservation, sent);
+    budgets.release(budgetHold);
     return { kind: 'paused', waitInMs: admission.waitInMs };
   }
-  return { kind: 'admitted', reservation, sent };
+  return { kind: 'admitted', reservation, budgetHold, sent };
+}
+
+/** The call's worst case held against every budget that applies to the job (none: nothing written). */
+async function holdAgainstBudgets(run: MessageRun, line: LineState): Promise<BudgetHold | BudgetRefusal> {
+  const { budgets, deployment, deps } = run;
+  if (!budgets.active) return { holds: [] };
+  const now = deps.clock.nowInMs();
+  return budgets.reserve(worstCaseCostInNanos(deps.prices, deployment, line.body, now), now);
 }
 
 /** The ledger entry written before the request leaves: state `sent`, nothing known of the answer yet. */

@@ -34,7 +34,7 @@ export async function settleCall(
   answer: ChatAnswer,
   nowInMs: number,
 ): Promise<number> {
-  const { deployment, deps, spend } = run;
+  const { deployment, deps, spend, budgets } = run;
   const billed = billedAnswer(answer);
   if (billed !== undefined) {
     const { usage } = billed;
@@ -55,9 +55,14 @@ export async function settleCall(
       currency: price?.currency ?? 'USD',
       costInNanos: cost,
     });
+    budgets.bill(call.budgetHold, cost, day);
     return cost;
   }
-  if (answer instanceof ChatCallError && !answer.mayHaveBilled) await spend.notBilled(call.reservation, call.sent);
+  if (answer instanceof ChatCallError && !answer.mayHaveBilled) {
+    await spend.notBilled(call.reservation, call.sent);
+    budgets.release(call.budgetHold);
+  }
+  // No answer: the call may have been billed, so what it holds against the budgets stays held.
   else spend.unconfirmed();
   return 0;
 }

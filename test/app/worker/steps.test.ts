@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { endpointHttpError, toChatCompletionResult } from '../../../src/adapters/phi3/phi3Answer.js';
+import { BudgetMeter, type BudgetHold } from '../../../src/app/budgetSpend.js';
 import { JobSpendMeter } from '../../../src/app/jobSpend.js';
 import {
   ConnectionError,
@@ -35,7 +36,16 @@ function setUp() {
   const job = { id: 'job-1' } as Job;
   const spend = new JobSpendMeter(job, world.workerDeps);
   const deployment = world.workerDeps.deployments.primary;
-  const run: MessageRun = { message, job, deployment, guard: { halt: undefined }, deps: world.workerDeps, spend };
+  const budgets = new BudgetMeter(job, undefined);
+  const run: MessageRun = {
+    message,
+    job,
+    deployment,
+    guard: { halt: undefined },
+    deps: world.workerDeps,
+    spend,
+    budgets,
+  };
   const line = startLine(item, item.body, 100);
   return { world, run, line, spend };
 }
@@ -45,7 +55,7 @@ let calls = 0;
 async function openCall(
   _world: ReturnType<typeof createWorld>,
   spend: JobSpendMeter,
-): Promise<{ reservation: { amountInNanos: number }; sent: LedgerEntry }> {
+): Promise<{ reservation: { amountInNanos: number }; budgetHold: BudgetHold; sent: LedgerEntry }> {
   const sent: LedgerEntry = {
     id: `call-${(calls += 1)}`,
     jobId: 'job-1',
@@ -67,7 +77,7 @@ async function openCall(
     costInNanos: 0,
   };
   await spend.open(sent);
-  return { reservation: { amountInNanos: 0 }, sent };
+  return { reservation: { amountInNanos: 0 }, budgetHold: { holds: [] }, sent };
 }
 
 const completion = (): ChatCompletionResult => toChatCompletionResult(okResponse(item.body), 0);
