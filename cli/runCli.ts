@@ -82,6 +82,11 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option('--name <blobName>', 'blob name in the input container (default: the file name)')
     .option('--overwrite', 'replace an existing blob of the same name')
     .option('--watch', 'show progress until the job ends, then a summary; exit code 1 unless it completed')
+    .option(
+      '--tag <key=value>',
+      'tag the job for cost reports, e.g. --tag project=apollo (repeatable)',
+      (pair: string, all: string[] = []) => [...all, pair],
+    )
     .action(async (file: string, options: SubmitCommandOptions, command: Command) => {
       setExitCode(await submitCommand(file, options, globals(command), context));
     });

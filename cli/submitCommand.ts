@@ -3,12 +3,14 @@ import { ApiError } from './apiClient.js';
 import { createApiClient, writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
 import { maskConnectionString, readStorageSettings, type StorageSettings } from './cliSettings.js';
 import { formatJobSummary, watchJob } from './progress.js';
-import { containerUploader, uploadBatchFile, type BlobUploader } from './uploadBatchFile.js';
+import { containerUploader, parseTagOptions, uploadBatchFile, type BlobUploader } from './uploadBatchFile.js';
 
 export interface SubmitCommandOptions {
   readonly name?: string;
   readonly watch?: boolean;
   readonly overwrite?: boolean;
+  /** `key=value` pairs: the job's tags. */
+  readonly tag?: readonly string[];
 }
 
 /**
@@ -21,6 +23,7 @@ export async function submitCommand(
   globals: GlobalOptions,
   context: CliContext,
 ): Promise<number> {
+  const tags = parseTagOptions(options.tag ?? []);
   const storage = readStorageSettings(context.env, {
     connectionString: globals.connectionString,
     accountUrl: globals.accountUrl,
@@ -35,6 +38,7 @@ export async function submitCommand(
     uploader,
     overwrite: options.overwrite ?? false,
     abortSignal: context.abortSignal,
+    tags,
   });
   writeLine(
     context.stderr,

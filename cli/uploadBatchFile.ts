@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ContainerClient } from '@azure/storage-blob';
 import { jobIdFor } from '../src/core/jobId.js';
+import { parseTagPair, parseTags, tagsToBlobMetadata } from '../src/core/tags.js';
 import { CliErrorCode, CliOperationError, CliUsageError } from './errors.js';
 
 /** Where an upload goes: one container. A port, so the upload logic is testable without storage. */
@@ -18,6 +19,8 @@ export interface BlobUploadOptions {
   /** Replace a blob of the same name; otherwise an existing blob is an error. */
   readonly overwrite: boolean;
   readonly abortSignal?: AbortSignal | undefined;
+  /** Blob metadata set with the upload (the job's `tag_` tags). */
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface UploadBatchFileOptions {
@@ -27,6 +30,8 @@ export interface UploadBatchFileOptions {
   readonly uploader: BlobUploader;
   readonly overwrite?: boolean;
   readonly abortSignal?: AbortSignal | undefined;
+  /** The job's tags, sent as `tag_<key>` blob metadata with the upload (so they are there before the ingest). */
+  readonly tags?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface UploadedBatchFile {
@@ -61,6 +66,7 @@ export async function uploadBatchFile(options: UploadBatchFileOptions): Promise<
       sizeInBytes,
       overwrite: options.overwrite ?? false,
       abortSignal: options.abortSignal,
+      ...(options.tags === undefined ? {} : { metadata: tagsToBlobMetadata(options.tags) }),
     });
     const container = options.uploader.container;
     // The ingest function derives the id from the version it first sees: this upload's ETag.
@@ -111,6 +117,7 @@ export function containerUploader(containerClient: ContainerClient): BlobUploade
       try {
         const response = await blob.uploadStream(source, UPLOAD_BLOCK_SIZE_IN_BYTES, UPLOAD_CONCURRENCY, {
           blobHTTPHeaders: { blobContentType: 'application/jsonl' },
+          ...(options.metadata === undefined ? {} : { metadata: { ...options.metadata } }),
           // Replacing a blob that is being ingested would break that job: only on request.
           ...(options.overwrite ? {} : { conditions: { ifNoneMatch: '*' } }),
           ...(options.abortSignal === undefined ? {} : { abortSignal: options.abortSignal }),
@@ -150,4 +157,20 @@ function translateStorageError(error: unknown, container: string, blobName: stri
     );
   }
   return error;
+}
+
+/** `--tag key=value` options as the job's tags, checked as the ingest will check them. */
+export function parseTagOptions(pairs: readonly string[]): Readonly<Record<string, string>> | undefined {
+  if (pairs.length === 0) return undefined;
+  const tags: Record<string, string> = {};
+  for (const text of pairs) {
+    const pair = parseTagPair(text);
+    if (!pair.ok) throw new CliUsageError(CliErrorCode.invalidOption, `--tag ${text}: ${pair.error}`);
+    const [key, value] = pair.value;
+    if (Object.hasOwn(tags, key)) throw new CliUsageError(CliErrorCode.invalidOption, `--tag ${key} given twice`);
+    tags[key] = value;
+  }
+  const checked = parseTags(tags);
+  if (!checked.ok) throw new CliUsageError(CliErrorCode.invalidOption, `--tag: ${checked.error}`);
+  return checked.value;
 }

@@ -405,6 +405,8 @@ export interface LedgerEntry {
   readonly outputPerMillion: number;
   readonly currency: string;
   readonly costInNanos: number;
+  /** The job's tags when the call was made, so that spend can be attributed from the ledger alone. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** Sums over ledger entries. `calls` counts every entry; `unconfirmedCalls` those still `sent`. */
@@ -421,6 +423,8 @@ export interface LedgerKeyTotals {
   readonly key: RollupKey;
   readonly currency: string;
   readonly totals: LedgerTotals;
+  /** The tags of the key's first entry (a job's entries all carry the job's tags); absent = none. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface UsageLedger {

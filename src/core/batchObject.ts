@@ -17,6 +17,9 @@ export function toBatchObject(job: Job) {
     model: job.model,
     requested_model: job.requestedModel ?? null,
     deployment: job.deployment,
+    tags: job.tags ?? {},
+    /** When its outcomes and files were deleted (Unix seconds); the job itself stays, with its costs. */
+    deleted_at: toSeconds(job.deletedAtInMs),
     ...lifecycleTimes(job),
     request_counts: { total, completed: job.counts.succeeded, failed: job.counts.failed },
     ingest: ingestOf(job),
@@ -43,8 +46,12 @@ export function toBatchObject(job: Job) {
         : { until: toSeconds(job.deferral.untilInMs), reason: job.deferral.reason },
     halted: job.halt === undefined ? null : { code: job.halt.code, message: job.halt.message },
     retries: job.retries ?? 0,
-    output_blob: job.output === undefined ? null : `${job.output.container}/${job.output.resultsBlob}`,
-    error_blob: job.output === undefined ? null : `${job.output.container}/${job.output.errorsBlob}`,
+    output_blob:
+      job.output === undefined || job.deletedAtInMs !== undefined
+        ? null
+        : `${job.output.container}/${job.output.resultsBlob}`,
+    error_blob:
+      job.output === undefined || job.deletedAtInMs !== undefined ? null : `${job.output.container}/${job.output.errorsBlob}`,
   };
 }
 

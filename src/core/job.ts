@@ -131,6 +131,10 @@ export interface Job {
   readonly windowClosedAtInMs?: number | undefined;
   /** The delivery of the job's final event to the webhook endpoint: attempts and how the last one went. */
   readonly webhook?: WebhookRecord | undefined;
+  /** Key/value attribution (project, team...), copied onto every ledger entry and rollup; absent = no tags. */
+  readonly tags?: Readonly<Record<string, string>>;
+  /** When the job's outcomes and files were deleted (`DELETE /api/jobs/{id}`): the job stays as a tombstone. */
+  readonly deletedAtInMs?: number | undefined;
 }
 
 export function newJob(fields: {
@@ -142,6 +146,7 @@ export function newJob(fields: {
   maxCostInNanos?: number;
   jobError?: LineError;
   batchRequest?: BatchRequest;
+  tags?: Readonly<Record<string, string>>;
 }): Job {
   return {
     ...fields,

@@ -5,6 +5,7 @@ import { isValidJobId } from '../../core/jobId.js';
 import { parseBatchMetadata } from '../../core/openai/batchMetadata.js';
 import { parseCompletionWindow, type CompletionWindowLimits } from '../../core/openai/completionWindow.js';
 import { parseFileId } from '../../core/openai/fileIds.js';
+import { parseTags } from '../../core/tags.js';
 import { CHAT_COMPLETIONS_ENDPOINT, toOpenAIBatch, type OpenAIBatch } from '../../core/openai/openaiObjects.js';
 import { cancelJob } from '../cancelJob.js';
 import { ingestMessage } from '../../core/controlMessage.js';
@@ -55,6 +56,7 @@ export async function createBatch(deps: BatchesDeps, body: unknown): Promise<Ope
     model: deps.deployments.primary.model,
     deployment: deps.deployments.all.length === 1 ? deps.deployments.primary.name : '',
     ...(deps.defaultMaxCostInNanos === undefined ? {} : { maxCostInNanos: deps.defaultMaxCostInNanos }),
+    ...(request.tags === undefined ? {} : { tags: request.tags }),
     batchRequest: {
       completionWindow: request.completionWindow,
       expiresAtInMs: now + request.windowInMs,
@@ -73,6 +75,8 @@ interface CreateBatchRequest {
   readonly completionWindow: string;
   readonly windowInMs: number;
   readonly metadata: Readonly<Record<string, string>> | undefined;
+  /** The metadata's pairs as the job's tags; undefined when it has none. */
+  readonly tags: Readonly<Record<string, string>> | undefined;
 }
 
 /** The body of `POST /v1/batches`, checked field by field in OpenAI's order; a BadRequestError names the field. */
@@ -90,6 +94,7 @@ function parseCreateBatchRequest(body: unknown, windowLimits: CompletionWindowLi
   const completionWindow = request['completion_window'];
   const windowInMs = parseCompletionWindow(completionWindow, windowLimits);
   const metadata = parseBatchMetadata(request['metadata']);
+  const tags = tagsOfMetadata(metadata);
   const ref = parseFileId(inputFileId);
   if (ref?.kind !== 'uploaded')
     throw new BadRequestError(
@@ -97,7 +102,19 @@ function parseCreateBatchRequest(body: unknown, windowLimits: CompletionWindowLi
       'input_file_id',
     );
   // parseCompletionWindow accepts only strings.
-  return { inputFileId: ref.id, completionWindow: completionWindow as string, windowInMs, metadata };
+  return { inputFileId: ref.id, completionWindow: completionWindow as string, windowInMs, metadata, tags };
+}
+
+/**
+ * Every metadata pair is a tag: metadata is how an OpenAI client attributes a batch, and no key is
+ * reserved. Pairs that cannot be tags are refused, as OpenAI refuses metadata over its limits, rather than
+ * leaving the batch's spend unattributed.
+ */
+function tagsOfMetadata(metadata: Readonly<Record<string, string>> | undefined): Record<string, string> | undefined {
+  if (metadata === undefined || Object.keys(metadata).length === 0) return undefined;
+  const tags = parseTags(metadata);
+  if (!tags.ok) throw new BadRequestError(`Invalid metadata: every pair is a cost tag, and ${tags.error}`, 'metadata');
+  return { ...tags.value };
 }
 
 /** The uploaded file exists and is meant for batches. */
