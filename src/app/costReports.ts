@@ -66,7 +66,8 @@ export function parseCostReportQuery(query: {
 
 /** A comma list of report dimensions, each once: day, model, job or tag:<key>. */
 export function parseGroupBy(text: string): CostDimension[] {
-  const groupBy = text.split(',').map((d) => d.trim());
+  // Tag keys ignore case, as tags do.
+  const groupBy = text.split(',').map((d) => (isTagDimension(d.trim()) ? d.trim().toLowerCase() : d.trim()));
   const valid =
     groupBy.length > 0 &&
     groupBy.every((d) => (COST_DIMENSIONS as readonly string[]).includes(d) || isTagKeyDimension(d)) &&
@@ -83,8 +84,7 @@ export function parseGroupBy(text: string): CostDimension[] {
 function isTagKeyDimension(dimension: string): boolean {
   if (!isTagDimension(dimension)) return false;
   const key = dimension.slice(TAG_DIMENSION_PREFIX.length);
-  const checked = parseTags({ [key]: 'x' });
-  return checked.ok && Object.hasOwn(checked.value, key);
+  return parseTags({ [key]: 'x' }).ok;
 }
 
 /** `tag:<key>=<value>` filters (each parameter may hold several, comma-separated) as one set of tag pairs. */
@@ -92,7 +92,9 @@ export function parseFilter(texts: readonly string[]): Record<string, string> {
   const filter: Record<string, string> = {};
   for (const text of texts.flatMap((t) => t.split(',')).map((t) => t.trim())) {
     if (text === '') continue;
-    const pair = text.startsWith(TAG_DIMENSION_PREFIX) ? parseTagPair(text.slice(TAG_DIMENSION_PREFIX.length)) : undefined;
+    const pair = text.startsWith(TAG_DIMENSION_PREFIX)
+      ? parseTagPair(text.slice(TAG_DIMENSION_PREFIX.length))
+      : undefined;
     if (pair === undefined || !pair.ok) {
       const why = pair === undefined ? 'it does not start with tag:' : pair.error;
       throw new BadRequestError(`filter must be tag:<key>=<value>, got ${JSON.stringify(text)}: ${why}`, 'filter');
