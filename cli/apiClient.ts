@@ -127,6 +127,14 @@ export class BatchApiClient {
     return (await readJson(response, this.urlOf(path))) as BatchObject;
   }
 
+  /** Deletes a finished job's outcomes and files; the job stays as a tombstone with its costs. */
+  async deleteJob(jobId: string, options: CallOptions = {}): Promise<BatchObject> {
+    const path = `/jobs/${encodeURIComponent(jobId)}`;
+    const response = await this.send(path, options, 'DELETE');
+    if (response.statusCode !== 200) throw await toApiError(response, this.urlOf(path));
+    return (await readJson(response, this.urlOf(path))) as BatchObject;
+  }
+
   /** Sends a finished job's failed lines again (only those a retry can fix, with `retryableOnly`). */
   async retryJob(jobId: string, options: CallOptions & { retryableOnly?: boolean } = {}): Promise<RetryResult> {
     const path = `/jobs/${encodeURIComponent(jobId)}/retry${options.retryableOnly === true ? '?retryable_only=true' : ''}`;
@@ -157,7 +165,7 @@ export class BatchApiClient {
   private async send(
     path: string,
     options: CallOptions,
-    method: 'GET' | 'POST' = 'GET',
+    method: 'GET' | 'POST' | 'DELETE' = 'GET',
   ): Promise<Dispatcher.ResponseData> {
     const url = this.urlOf(path);
     const headers: Record<string, string> = { accept: 'application/json' };

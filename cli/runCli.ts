@@ -8,7 +8,7 @@ import { resultsCommand, type ResultsCommandOptions } from './resultsCommand.js'
 import { statusCommand, type StatusCommandOptions } from './statusCommand.js';
 import { submitCommand, type SubmitCommandOptions } from './submitCommand.js';
 import { registerCostsCommand } from './costsCommand.js';
-import { cancelCommand, retryCommand } from './jobCommands.js';
+import { cancelCommand, deleteCommand, retryCommand } from './jobCommands.js';
 
 export type { RunCliOptions } from './cliContext.js';
 
@@ -136,6 +136,17 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option('--json', 'print the job object as JSON')
     .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
       setExitCode(await cancelCommand(jobId, options, globals(command), context));
+    });
+
+  program
+    .command('delete')
+    .description(
+      "delete a finished job's outcomes and files (cancel a running job first); its costs stay in the reports",
+    )
+    .argument('<jobId>', 'the job id printed by submit')
+    .option('--json', 'print the job object as JSON')
+    .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
+      setExitCode(await deleteCommand(jobId, options, globals(command), context));
     });
 
   program

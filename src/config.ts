@@ -81,6 +81,12 @@ export interface AppConfig {
   /** Spending cap of jobs whose blob has no `maxcost` metadata, in nano-units of the price currency; undefined = none. */
   readonly defaultMaxCostPerJobInNanos: number | undefined;
   readonly sweeper: { readonly stallInMs: number };
+  /** Days a finished job's outcomes and files are kept, and the ledger and rollups (Cosmos TTL); undefined = for ever. */
+  readonly retention: {
+    readonly outcomesDays: number | undefined;
+    readonly filesDays: number | undefined;
+    readonly ledgerDays: number | undefined;
+  };
   /** The completion windows a batch may ask for (OpenAI's is 24h; from this minimum to 7 days here). */
   readonly completionWindow: { readonly minInMs: number; readonly maxInMs: number };
   /** Where final batch events are posted, signed with the secret; undefined: no webhooks. */
@@ -140,6 +146,9 @@ export const SETTINGS = {
   WEBHOOK_RETRY_DELAYS_MS: DEFAULT_WEBHOOK_RETRY_DELAYS_IN_MS.join(','),
   PHI3_PRICES: undefined,
   DEFAULT_MAX_COST_PER_JOB: undefined,
+  RETENTION_OUTCOMES_DAYS: '30',
+  RETENTION_FILES_DAYS: '30',
+  LEDGER_RETENTION_DAYS: '400',
 } as const satisfies Record<string, string | undefined>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -334,6 +343,32 @@ function readDefaultMaxCost(reader: SettingsReader): number | undefined {
   return nanos;
 }
 
+/**
+ * Retention in days, 0 = for ever. Outcomes outlive the longest completion window (Cosmos TTL counts
+ * from each outcome's write, so a running job must not lose any); the ledger, the billing record,
+ * outlives both.
+ */
+function readRetention(reader: SettingsReader): AppConfig['retention'] {
+  const days = (name: SettingName, min: number): number | undefined => {
+    const text = reader.required(name, `0 (keep for ever) or a number of days from ${min}`);
+    const value = Number(text);
+    if (!Number.isInteger(value) || (value !== 0 && value < min) || value > 36_500)
+      throw new ConfigError(name, `0 (keep for ever) or a whole number of days from ${min} to 36500`, text);
+    return value === 0 ? undefined : value;
+  };
+  const outcomesDays = days('RETENTION_OUTCOMES_DAYS', Math.ceil(COMPLETION_WINDOW_LIMITS.maxInMs / 86_400_000) + 1);
+  const filesDays = days('RETENTION_FILES_DAYS', 1);
+  const ledgerDays = days('LEDGER_RETENTION_DAYS', 31);
+  const longest = Math.max(outcomesDays ?? Infinity, filesDays ?? Infinity);
+  if (ledgerDays !== undefined && ledgerDays < longest)
+    throw new ConfigError(
+      'LEDGER_RETENTION_DAYS',
+      'at least RETENTION_OUTCOMES_DAYS and RETENTION_FILES_DAYS (0 keeps the ledger for ever)',
+      String(ledgerDays),
+    );
+  return { outcomesDays, filesDays, ledgerDays };
+}
+
 /** Reads and validates every setting once. Throws a ConfigError naming the first bad setting. */
 export function loadConfig(env: Env): AppConfig {
   const reader = new SettingsReader(env);
@@ -402,6 +437,7 @@ export function loadConfig(env: Env): AppConfig {
     prices: readPrices(reader),
     defaultMaxCostPerJobInNanos: readDefaultMaxCost(reader),
     sweeper: { stallInMs: reader.integer('SWEEPER_STALL_MS', 1000) },
+    retention: readRetention(reader),
     webhook: readWebhook(reader),
     completionWindow: {
       minInMs: reader.integer('MIN_COMPLETION_WINDOW_MS', 1000, COMPLETION_WINDOW_LIMITS.maxInMs),

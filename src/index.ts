@@ -8,6 +8,7 @@ import './functions/listJobs.js';
 import './functions/getJob.js';
 import './functions/getJobResults.js';
 import './functions/cancelJob.js';
+import './functions/deleteJob.js';
 import './functions/processRequestsPoison.js';
 import './functions/retryJob.js';
 import './functions/sweeper.js';

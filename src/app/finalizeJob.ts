@@ -130,6 +130,7 @@ function closedJob(job: Job, closing: Closing): Job {
     },
     jobError: finalJobErrorOf(job),
     timestamps: { ...job.timestamps, [STAMPS[status]]: closing.nowInMs },
+    finishedAtInMs: closing.nowInMs,
     output: closing.output,
   };
 }

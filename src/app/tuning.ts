@@ -44,3 +44,6 @@ export const BUDGET_CORRECTION_INTERVAL_IN_MS = 1_000;
  * passes while requests are still being admitted, however slow the store is.
  */
 export const BUDGET_MIN_CLAIM_LEAD_IN_MS = 100;
+
+/** Outcomes deleted per bulk request when a job's outcomes are removed (deleted, or past retention). */
+export const REMOVE_OUTCOMES_BATCH = 1_000;

@@ -135,7 +135,20 @@ export interface Job {
   readonly tags?: Readonly<Record<string, string>>;
   /** When the job's outcomes and files were deleted (`DELETE /api/jobs/{id}`): the job stays as a tombstone. */
   readonly deletedAtInMs?: number | undefined;
+  /** When the job last reached a final status: retention periods count from here. */
+  readonly finishedAtInMs?: number | undefined;
+  /** What of the job's data is gone (deleted, or past its retention period), and when it went. */
+  readonly removed?: JobDataRemoved | undefined;
 }
+
+/** The job's data that was removed: line outcomes (Cosmos `lines`) and files (output container, `{jobId}/`). */
+export interface JobDataRemoved {
+  readonly outcomesAtInMs?: number | undefined;
+  readonly filesAtInMs?: number | undefined;
+}
+
+/** A job's data, as retention and deletion name it. */
+export type JobData = 'outcomes' | 'files';
 
 export function newJob(fields: {
   id: string;
