@@ -343,6 +343,10 @@ var cosmosContainers = [
         path: '/finishedAtInMs/?'
       }
       {
+        // Top jobs by cost (docs/data-model.md).
+        path: '/usage/costInNanos/?'
+      }
+      {
         path: '/removed/*'
       }
     ]
