@@ -134,7 +134,8 @@ export class AzureBlobStore implements BlobStore {
   async deletePrefix(container: string, prefix: string): Promise<number> {
     const client = this.service.getContainerClient(container);
     let deleted = 0;
-    for await (const blob of client.listBlobsFlat({ prefix })) {
+    // With the blobs that have staged blocks only (a part staged, the file never committed).
+    for await (const blob of client.listBlobsFlat({ prefix, includeUncommitedBlobs: true })) {
       try {
         await client.deleteBlob(blob.name, { deleteSnapshots: 'include' });
         deleted += 1;
