@@ -3,6 +3,7 @@ import { cancelJob } from '../../src/app/cancelJob.js';
 import { getCostReport } from '../../src/app/costReports.js';
 import { deleteJob } from '../../src/app/deleteJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
+import { requireOutcomesKept } from '../../src/app/jobQueries.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { applyRetention } from '../../src/app/retention.js';
 import { retryFailedLines } from '../../src/app/retryFailedLines.js';
@@ -54,6 +55,8 @@ describe('DELETE /api/jobs/{id}', () => {
     // The tombstone refuses a retry (nothing left to send), and a second delete is harmless.
     await expect(retryFailedLines(w.ingestDeps, jobId, { retryableOnly: false })).rejects.toThrow(ConflictError);
     await expect(deleteJob(removalDeps(w), jobId)).resolves.toMatchObject({ deletedAtInMs: job.deletedAtInMs });
+    // Its results are gone, and reading them says so rather than answering an empty file.
+    expect(() => requireOutcomesKept(job)).toThrow(/outcomes were deleted/);
   });
 
   it('refuses a running job (409: cancel first) and an unknown one (404)', async () => {
