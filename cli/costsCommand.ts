@@ -124,14 +124,7 @@ export function formatCostTable(report: CostReport): string {
     formatCount(t.total_tokens),
     formatAmount(t.cost_nanos, currency),
   ];
-  const header = [
-    ...dimensions.map(heading),
-    'CALLS',
-    'INPUT TOKENS',
-    'OUTPUT TOKENS',
-    'TOTAL TOKENS',
-    'COST',
-  ];
+  const header = [...dimensions.map(heading), 'CALLS', 'INPUT TOKENS', 'OUTPUT TOKENS', 'TOTAL TOKENS', 'COST'];
   const body = report.rows.map((row) => [
     ...dimensions.map((d) => (isTagDimension(d) && row[d] === '' ? '(untagged)' : (row[d] ?? ''))),
     ...metrics(row, row.currency),

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { IngestDeps } from './ingest/IngestDeps.js';
 import { parseTags, tagsFromBlobMetadata } from '../core/tags.js';
-import { createJobWithBadTags, createLeasedJob, takeIngestLease, type IngestReader, type NotReading } from './ingest/ingestLease.js';
+import {
+  createJobWithBadTags,
+  createLeasedJob,
+  takeIngestLease,
+  type IngestReader,
+  type NotReading,
+} from './ingest/ingestLease.js';
 import { openIngestRun } from './ingest/IngestRun.js';
 import { pinBlobToJob } from './ingest/pinBlobToJob.js';
 import { readChunk } from './ingest/readChunk.js';

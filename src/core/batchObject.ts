@@ -51,7 +51,9 @@ export function toBatchObject(job: Job) {
         ? null
         : `${job.output.container}/${job.output.resultsBlob}`,
     error_blob:
-      job.output === undefined || job.deletedAtInMs !== undefined ? null : `${job.output.container}/${job.output.errorsBlob}`,
+      job.output === undefined || job.deletedAtInMs !== undefined
+        ? null
+        : `${job.output.container}/${job.output.errorsBlob}`,
   };
 }
 

@@ -20,8 +20,7 @@ export const TAG_METADATA_PREFIX = 'tag_';
  */
 export function parseTags(source: Readonly<Record<string, string>>): ParseResult<Readonly<Record<string, string>>> {
   const entries = Object.entries(source);
-  if (entries.length > TAG_LIMITS.maxTags)
-    return rejected(`at most ${TAG_LIMITS.maxTags} tags, got ${entries.length}`);
+  if (entries.length > TAG_LIMITS.maxTags) return rejected(`at most ${TAG_LIMITS.maxTags} tags, got ${entries.length}`);
   const tags: Record<string, string> = {};
   for (const [rawKey, value] of entries) {
     const key = rawKey.toLowerCase();
