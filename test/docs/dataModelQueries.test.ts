@@ -8,6 +8,8 @@ import { CosmosUsageLedger } from '../../src/adapters/cosmos/CosmosUsageLedger.j
 import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
 import { deleteJob } from '../../src/app/deleteJob.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
+import { silentLogger } from '../../src/app/Logger.js';
+import { applyRetention } from '../../src/app/retention.js';
 import type { LedgerEntry } from '../../src/app/ports.js';
 import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
 import { runQueues, type World } from '../app/finishedJob.js';
@@ -137,5 +139,35 @@ describe('docs/data-model.md', () => {
     expect(rows).toHaveLength(6);
     expect(rows.every((r) => r.state === 'billed')).toBe(true);
     expect(rows.reduce((sum, r) => sum + r.costInNanos, 0)).toBe(await costOf(jobs['apolloNov']!));
+  });
+  // Last: it removes the outcomes the queries above do not need.
+  it('retention on the stand-in removes outcomes and files of jobs past their period, and the ledger queries still add up', async () => {
+    const before = await run(0);
+    const count = async (jobId: string) => {
+      const { resources } = await containers['lines']!.items.query({
+        query: 'SELECT VALUE COUNT(1) FROM c WHERE c.jobId = @jobId',
+        parameters: [{ name: '@jobId', value: jobId }],
+      }).fetchAll();
+      return resources[0] as number;
+    };
+    expect(await count(jobs['apolloNov']!)).toBe(6);
+    // 20 November + 30 days: the November jobs are past it, the December one is not.
+    world.clock.now = Date.UTC(2026, 11, 21, 12);
+    const deps = {
+      jobs: world.jobs,
+      blobs: world.blobs,
+      clock: world.clock,
+      logger: silentLogger,
+      outputContainer: 'batch-output',
+    };
+    // The deleted job's data is gone already: only the two other November jobs are expired.
+    expect(await applyRetention({ outcomesDays: 30, filesDays: 30 }, deps)).toEqual({ outcomes: 2, files: 2 });
+    expect(await count(jobs['apolloNov']!)).toBe(0);
+    expect(await count(jobs['untagged']!)).toBe(0);
+    expect(await count(jobs['apolloDec']!)).toBe(4);
+    expect(await world.blobs.download('batch-output', `${jobs['apolloNov']!}/results.jsonl`)).toBeUndefined();
+    expect(await world.blobs.download('batch-output', `${jobs['apolloDec']!}/results.jsonl`)).toBeDefined();
+    expect(await run(0)).toEqual(before);
+    expect(await ledgerOf(jobs['apolloNov']!)).toHaveLength(6);
   });
 });
