@@ -135,6 +135,14 @@ export class BatchApiClient {
     return (await readJson(response, this.urlOf(path))) as BatchObject;
   }
 
+  /** Deletes a finished job's outcomes and files; the job stays as a tombstone with its costs. */
+  async deleteJob(jobId: string, options: CallOptions = {}): Promise<BatchObject> {
+    const path = `/jobs/${encodeURIComponent(jobId)}`;
+    const response = await this.send(path, options, 'DELETE');
+    if (response.statusCode !== 200) throw await toApiError(response, this.urlOf(path));
+    return (await readJson(response, this.urlOf(path))) as BatchObject;
+  }
+
   /** Sends a finished job's failed lines again (only those a retry can fix, with `retryableOnly`). */
   async retryJob(jobId: string, options: CallOptions & { retryableOnly?: boolean } = {}): Promise<RetryResult> {
     const path = `/jobs/${encodeURIComponent(jobId)}/retry${options.retryableOnly === true ? '?retryable_only=true' : ''}`;
@@ -165,7 +173,7 @@ export class BatchApiClient {
   private async send(
     path: string,
     options: CallOptions,
-    method: 'GET' | 'POST' | 'PATCH' = 'GET',
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE' = 'GET',
     body?: unknown,
   ): Promise<Dispatcher.ResponseData> {
     const url = this.urlOf(path);

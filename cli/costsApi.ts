@@ -14,8 +14,10 @@ export type { CostReport } from '../src/core/costReport.js';
 export interface GetCostsQuery {
   readonly from: string;
   readonly to: string;
-  /** day, model, job, or a comma list such as day,model. */
+  /** day, model, job, tag:<key>, or a comma list such as day,tag:project. */
   readonly groupBy: string;
+  /** `tag:<key>=<value>` filters, all of which must hold. */
+  readonly filter?: readonly string[];
 }
 
 const DEFAULT_TIMEOUT_IN_MS = 30_000;
@@ -44,6 +46,7 @@ export class CostsApiClient {
 
   async #get(query: GetCostsQuery, format: 'json' | 'csv', options: CallOptions): Promise<string> {
     const search = new URLSearchParams({ from: query.from, to: query.to, groupBy: query.groupBy, format });
+    for (const filter of query.filter ?? []) search.append('filter', filter);
     const url = `${this.baseUrl}/costs?${search.toString()}`;
     const headers: Record<string, string> = { accept: format === 'csv' ? 'text/csv' : 'application/json' };
     if (this.#functionKey !== undefined) headers['x-functions-key'] = this.#functionKey;

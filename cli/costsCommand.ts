@@ -1,5 +1,11 @@
 import { Option, type Command } from 'commander';
-import { COST_DIMENSIONS, type CostDimension, type CostReport, type CostTotals } from '../src/core/costReport.js';
+import {
+  COST_DIMENSIONS,
+  isTagDimension,
+  type CostDimension,
+  type CostReport,
+  type CostTotals,
+} from '../src/core/costReport.js';
 import { formatNanos } from '../src/core/money.js';
 import { readApiSettings } from './cliSettings.js';
 import { writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
@@ -11,12 +17,15 @@ export interface CostsCommandOptions {
   readonly from?: string;
   readonly to?: string;
   readonly by?: string;
+  readonly groupBy?: string;
+  readonly filter?: readonly string[];
   readonly csv?: boolean;
 }
 
 const DEFAULT_DAYS = 30;
 const DAY_IN_MS = 86_400_000;
-const HEADINGS: Readonly<Record<CostDimension, string>> = { day: 'DAY', model: 'MODEL', job: 'JOB' };
+const HEADINGS: Readonly<Record<string, string>> = { day: 'DAY', model: 'MODEL', job: 'JOB' };
+const heading = (dimension: CostDimension): string => HEADINGS[dimension] ?? dimension.toUpperCase();
 
 /** Adds `phi3-batch costs` to the program. */
 export function registerCostsCommand(
@@ -27,14 +36,21 @@ export function registerCostsCommand(
   return program
     .command('costs')
     .description(
-      'spend per day, model or job over a range of UTC days (from the cost rollups, which equal the usage ledger)',
+      'spend per day, model, job or tag over a range of UTC days (from the cost rollups, which equal the usage ledger)',
     )
     .option('--from <day>', `first UTC day, YYYY-MM-DD (default: ${DEFAULT_DAYS - 1} days before --to)`)
     .option('--to <day>', 'last UTC day, YYYY-MM-DD (default: today)')
     .addOption(
-      new Option('--by <dimension>', `group by ${COST_DIMENSIONS.join(', ')}, or several joined by commas`).default(
-        'day',
-      ),
+      new Option(
+        '--by <dimension>',
+        `group by ${COST_DIMENSIONS.join(', ')} or tag:<key>, or several joined by commas`,
+      ).default('day'),
+    )
+    .option('--group-by <dimension>', 'the same as --by (e.g. --group-by tag:project)')
+    .option(
+      '--filter <tag:key=value>',
+      'count only jobs with this tag (repeatable: all must hold)',
+      (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--csv', 'print the report as CSV (RFC 4180) instead of a table')
     .action(async (options: CostsCommandOptions, command: Command) => {
@@ -52,14 +68,16 @@ export async function costsCommand(
   const from =
     options.from ?? new Date(Date.parse(`${to}T00:00:00Z`) - (DEFAULT_DAYS - 1) * DAY_IN_MS).toISOString().slice(0, 10);
   requireDay(from, '--from');
-  const dimensions = (options.by ?? 'day').split(',').map((d) => d.trim());
+  const by = options.groupBy ?? options.by ?? 'day';
+  const dimensions = by.split(',').map((d) => d.trim());
+  // The API checks tag keys and filters itself, and its 400 names what is wrong.
   if (
-    !dimensions.every((d) => (COST_DIMENSIONS as readonly string[]).includes(d)) ||
+    !dimensions.every((d) => (COST_DIMENSIONS as readonly string[]).includes(d) || isTagDimension(d)) ||
     new Set(dimensions).size !== dimensions.length
   ) {
     throw new CliUsageError(
       CliErrorCode.invalidOption,
-      `--by must be ${COST_DIMENSIONS.join(', ')} or several of them joined by commas, got ${JSON.stringify(options.by)}`,
+      `--by must be ${COST_DIMENSIONS.join(', ')} or tag:<key>, or several of them joined by commas, got ${JSON.stringify(by)}`,
     );
   }
   const settings = readApiSettings(context.env, { apiUrl: globals.apiUrl });
@@ -69,7 +87,7 @@ export async function costsCommand(
     ...(context.dispatcher === undefined ? {} : { dispatcher: context.dispatcher }),
   });
   const call = context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal };
-  const query = { from, to, groupBy: dimensions.join(',') };
+  const query = { from, to, groupBy: dimensions.join(','), filter: options.filter ?? [] };
   if (options.csv === true) {
     context.stdout.write(await client.getCostsCsv(query, call));
     return 0;
@@ -106,15 +124,11 @@ export function formatCostTable(report: CostReport): string {
     formatCount(t.total_tokens),
     formatAmount(t.cost_nanos, currency),
   ];
-  const header = [
-    ...dimensions.map((d) => HEADINGS[d]),
-    'CALLS',
-    'INPUT TOKENS',
-    'OUTPUT TOKENS',
-    'TOTAL TOKENS',
-    'COST',
-  ];
-  const body = report.rows.map((row) => [...dimensions.map((d) => row[d] ?? ''), ...metrics(row, row.currency)]);
+  const header = [...dimensions.map(heading), 'CALLS', 'INPUT TOKENS', 'OUTPUT TOKENS', 'TOTAL TOKENS', 'COST'];
+  const body = report.rows.map((row) => [
+    ...dimensions.map((d) => (isTagDimension(d) && row[d] === '' ? '(untagged)' : (row[d] ?? ''))),
+    ...metrics(row, row.currency),
+  ]);
   const total = ['TOTAL', ...dimensions.slice(1).map(() => ''), ...metrics(report.total, report.currency)];
   const table = [header, ...body, total];
   const widths = header.map((_, column) => Math.max(...table.map((cells) => cells[column]!.length)));
@@ -125,7 +139,7 @@ export function formatCostTable(report: CostReport): string {
       .join('  ')
       .trimEnd();
   const lines = [
-    `Costs ${report.from} to ${report.to} (UTC days), by ${dimensions.join(' and ')}`,
+    `Costs ${report.from} to ${report.to} (UTC days), by ${dimensions.join(' and ')}${filterText(report)}`,
     render(header),
     ...body.map(render),
   ];
@@ -137,4 +151,9 @@ export function formatCostTable(report: CostReport): string {
     );
   }
   return lines.join('\n');
+}
+
+function filterText(report: CostReport): string {
+  const pairs = Object.entries(report.filter ?? {});
+  return pairs.length === 0 ? '' : `, jobs tagged ${pairs.map(([key, value]) => `${key}=${value}`).join(' and ')}`;
 }

@@ -16,6 +16,25 @@ export async function cancelCommand(
   return 0;
 }
 
+/** `delete <jobId>`: removes a finished job's outcomes and files; its costs stay in the reports. */
+export async function deleteCommand(
+  jobId: string,
+  options: { json?: boolean },
+  globals: GlobalOptions,
+  context: CliContext,
+): Promise<number> {
+  const id = requireJobId(jobId);
+  const client = createApiClient(context, globals);
+  const job = await client.deleteJob(id, context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal });
+  writeLine(
+    context.stdout,
+    options.json === true
+      ? JSON.stringify(job, null, 2)
+      : `${job.id} deleted: its outcomes and files are gone; its costs stay in the reports`,
+  );
+  return 0;
+}
+
 /** `retry <jobId>`: prints how many lines were sent again. */
 export async function retryCommand(
   jobId: string,

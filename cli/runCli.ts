@@ -8,7 +8,7 @@ import { resultsCommand, type ResultsCommandOptions } from './resultsCommand.js'
 import { statusCommand, type StatusCommandOptions } from './statusCommand.js';
 import { submitCommand, type SubmitCommandOptions } from './submitCommand.js';
 import { registerCostsCommand } from './costsCommand.js';
-import { cancelCommand, priorityCommand, retryCommand } from './jobCommands.js';
+import { cancelCommand, deleteCommand, priorityCommand, retryCommand } from './jobCommands.js';
 
 export type { RunCliOptions } from './cliContext.js';
 
@@ -85,6 +85,11 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option('--watch', 'show progress until the job ends, then a summary; exit code 1 unless it completed')
     .option('--cache', 'answer repeated requests from the response cache, whatever their temperature')
     .option('--no-cache', 'never answer this job from the response cache nor store its answers')
+    .option(
+      '--tag <key=value>',
+      'tag the job for cost reports, e.g. --tag project=apollo (repeatable)',
+      (pair: string, all: string[] = []) => [...all, pair],
+    )
     .action(async (file: string, options: SubmitCommandOptions, command: Command) => {
       setExitCode(await submitCommand(file, options, globals(command), context));
     });
@@ -134,6 +139,17 @@ function buildProgram(context: CliContext, setExitCode: (code: number) => void):
     .option('--json', 'print the job object as JSON')
     .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
       setExitCode(await cancelCommand(jobId, options, globals(command), context));
+    });
+
+  program
+    .command('delete')
+    .description(
+      "delete a finished job's outcomes and files (cancel a running job first); its costs stay in the reports",
+    )
+    .argument('<jobId>', 'the job id printed by submit')
+    .option('--json', 'print the job object as JSON')
+    .action(async (jobId: string, options: { json?: boolean }, command: Command) => {
+      setExitCode(await deleteCommand(jobId, options, globals(command), context));
     });
 
   program

@@ -6,7 +6,7 @@ import { createApiClient, writeLine, type CliContext, type GlobalOptions } from 
 import { maskConnectionString, readStorageSettings, type StorageSettings } from './cliSettings.js';
 import { requirePriority } from './jobCommands.js';
 import { formatJobSummary, watchJob } from './progress.js';
-import { containerUploader, uploadBatchFile, type BlobUploader } from './uploadBatchFile.js';
+import { containerUploader, parseTagOptions, uploadBatchFile, type BlobUploader } from './uploadBatchFile.js';
 
 export interface SubmitCommandOptions {
   readonly name?: string;
@@ -16,6 +16,8 @@ export interface SubmitCommandOptions {
   readonly cache?: boolean;
   /** Set as the blob's `priority` metadata. */
   readonly priority?: string;
+  /** `key=value` pairs: the job's tags. */
+  readonly tag?: readonly string[];
 }
 
 /**
@@ -29,6 +31,7 @@ export async function submitCommand(
   context: CliContext,
 ): Promise<number> {
   const priority = options.priority === undefined ? undefined : requirePriority(options.priority);
+  const tags = parseTagOptions(options.tag ?? []);
   const storage = readStorageSettings(context.env, {
     connectionString: globals.connectionString,
     accountUrl: globals.accountUrl,
@@ -44,6 +47,7 @@ export async function submitCommand(
     overwrite: options.overwrite ?? false,
     ...withMetadata(uploadMetadata(priority, options.cache)),
     abortSignal: context.abortSignal,
+    tags,
   });
   writeLine(
     context.stderr,

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { ContainerClient } from '@azure/storage-blob';
 import { jobIdFor } from '../src/core/jobId.js';
+import { parseTagPair, parseTags, tagsToBlobMetadata } from '../src/core/tags.js';
 import { CliErrorCode, CliOperationError, CliUsageError } from './errors.js';
 
 /** Where an upload goes: one container. A port, so the upload logic is testable without storage. */
@@ -31,6 +32,8 @@ export interface UploadBatchFileOptions {
   readonly abortSignal?: AbortSignal | undefined;
   /** Blob metadata the job reads (`cache`, `maxcost`...). */
   readonly metadata?: Readonly<Record<string, string>> | undefined;
+  /** The job's tags, sent as `tag_<key>` blob metadata with the upload (so they are there before the ingest). */
+  readonly tags?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface UploadedBatchFile {
@@ -65,7 +68,7 @@ export async function uploadBatchFile(options: UploadBatchFileOptions): Promise<
       sizeInBytes,
       overwrite: options.overwrite ?? false,
       abortSignal: options.abortSignal,
-      ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
+      ...withMetadata({ ...options.metadata, ...(options.tags === undefined ? {} : tagsToBlobMetadata(options.tags)) }),
     });
     const container = options.uploader.container;
     // The ingest function derives the id from the version it first sees: this upload's ETag.
@@ -156,4 +159,24 @@ function translateStorageError(error: unknown, container: string, blobName: stri
     );
   }
   return error;
+}
+
+/** `--tag key=value` options as the job's tags, checked as the ingest will check them. */
+export function parseTagOptions(pairs: readonly string[]): Readonly<Record<string, string>> | undefined {
+  if (pairs.length === 0) return undefined;
+  const tags: Record<string, string> = {};
+  for (const text of pairs) {
+    const pair = parseTagPair(text);
+    if (!pair.ok) throw new CliUsageError(CliErrorCode.invalidOption, `--tag ${text}: ${pair.error}`);
+    const [key, value] = pair.value;
+    if (Object.hasOwn(tags, key)) throw new CliUsageError(CliErrorCode.invalidOption, `--tag ${key} given twice`);
+    tags[key] = value;
+  }
+  const checked = parseTags(tags);
+  if (!checked.ok) throw new CliUsageError(CliErrorCode.invalidOption, `--tag: ${checked.error}`);
+  return checked.value;
+}
+
+function withMetadata(metadata: Readonly<Record<string, string>>): { metadata?: Readonly<Record<string, string>> } {
+  return Object.keys(metadata).length === 0 ? {} : { metadata };
 }

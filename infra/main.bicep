@@ -275,6 +275,18 @@ param responseCacheMaxAgeDays int = 30
 @description('RESPONSE_CACHE_MAX_ANSWER_BYTES: completions larger than this (as JSON) are not stored.')
 param responseCacheMaxAnswerBytes int = 65536
 
+@minValue(0)
+@description('RETENTION_OUTCOMES_DAYS: days line outcomes are kept after their job ends (Cosmos TTL on lines, and the sweeper); 0 = for ever, else at least 8.')
+param retentionOutcomesDays int = 30
+
+@minValue(0)
+@description('RETENTION_FILES_DAYS: days output and error files are kept (Blob lifecycle rule on the output container, and the sweeper); 0 = for ever.')
+param retentionFilesDays int = 30
+
+@minValue(0)
+@description('LEDGER_RETENTION_DAYS: days ledger entries and cost rollups are kept (Cosmos TTL), the billing record; 0 = for ever.')
+param ledgerRetentionDays int = 400
+
 @description('SWEEPER_SCHEDULE: NCRONTAB schedule (with seconds) of the sweeper that resumes stalled jobs.')
 param sweeperSchedule string = '0 */5 * * * *'
 
@@ -330,11 +342,18 @@ var queueNames = [
   'webjobs-blobtrigger-poison'
 ]
 
+// Cosmos TTL in seconds (null: no TTL). Outcome TTL counts from each outcome's write, so the app's own
+// pass (from the job's end) removes most of them first; TTL is the backstop that needs no code.
+var outcomesTtl = retentionOutcomesDays == 0 ? null : retentionOutcomesDays * 86400
+var ledgerTtl = ledgerRetentionDays == 0 ? null : ledgerRetentionDays * 86400
+
 // Cosmos DB containers. A new container is one entry here. Only the paths queries filter or sort
 // on are indexed; everything else, including the large response payloads, is not.
 var cosmosContainers = [
   {
-    // Jobs: point reads by id, and the job list ordered by creation time across partitions.
+    // Jobs: point reads by id, the job list ordered by creation time across partitions, and the
+    // retention pass's jobs finished before a time whose data is not yet removed. No TTL: a job
+    // (or its tombstone once deleted) names its ledger entries in reports.
     id: cosmosJobsContainerName
     partitionKeyPath: '/id'
     includedPaths: [
@@ -343,6 +362,16 @@ var cosmosContainers = [
       }
       {
         path: '/status/?'
+      }
+      {
+        path: '/finishedAtInMs/?'
+      }
+      {
+        // Top jobs by cost (docs/data-model.md).
+        path: '/usage/costInNanos/?'
+      }
+      {
+        path: '/removed/*'
       }
     ]
     excludedPaths: [
@@ -355,6 +384,7 @@ var cosmosContainers = [
     // Line outcomes of one job share its partition; id is the line number.
     id: cosmosLinesContainerName
     partitionKeyPath: '/jobId'
+    defaultTtl: outcomesTtl
     includedPaths: [
       {
         path: '/jobId/?'
@@ -404,6 +434,7 @@ var cosmosContainers = [
     // model by the app. Two writes per call: only what the queries filter or sort on is indexed.
     id: cosmosLedgerContainerName
     partitionKeyPath: '/jobId'
+    defaultTtl: ledgerTtl
     includedPaths: [
       {
         path: '/jobId/?'
@@ -422,6 +453,7 @@ var cosmosContainers = [
     // Cost rollups: one document per day, model and job, read back by day range, and by job when it is refreshed.
     id: cosmosRollupsContainerName
     partitionKeyPath: '/day'
+    defaultTtl: ledgerTtl
     includedPaths: [
       {
         path: '/day/?'
@@ -491,6 +523,8 @@ module storage 'app/storage.bicep' = {
     tags: tags
     containerNames: blobContainerNames
     queueNames: queueNames
+    outputContainerName: outputContainerName
+    outputRetentionDays: retentionFilesDays
   }
 }
 
@@ -596,6 +630,9 @@ var appSettings = {
   RESPONSE_CACHE_MAX_AGE_DAYS: string(responseCacheMaxAgeDays)
   RESPONSE_CACHE_MAX_ANSWER_BYTES: string(responseCacheMaxAnswerBytes)
   SWEEPER_SCHEDULE: sweeperSchedule
+  RETENTION_OUTCOMES_DAYS: string(retentionOutcomesDays)
+  RETENTION_FILES_DAYS: string(retentionFilesDays)
+  LEDGER_RETENTION_DAYS: string(ledgerRetentionDays)
   SWEEPER_STALL_MS: string(sweeperStallMs)
   MIN_COMPLETION_WINDOW_MS: string(minCompletionWindowMs)
   WEBHOOK_URL: webhookUrl

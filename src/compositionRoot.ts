@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { RetentionDeps } from './app/retention.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CosmosJobStore } from './adapters/cosmos/CosmosJobStore.js';
 import { createCosmosClient, ensureCosmosContainers, warmBulkRouting } from './adapters/cosmos/createCosmosClient.js';
@@ -73,6 +74,8 @@ export interface Services {
   ingestDeps(logger: Logger): IngestDeps;
   workerDeps(logger: Logger): WorkerDeps;
   finalizeDeps(logger: Logger): FinalizeDeps;
+  /** What deleting a job and the retention pass need. */
+  retentionDeps(logger: Logger): RetentionDeps;
   close(): Promise<void>;
 }
 
@@ -252,6 +255,7 @@ export async function createServices(env: Env): Promise<Services> {
     }),
     workerDeps,
     finalizeDeps,
+    retentionDeps: (logger) => ({ jobs, blobs, clock: systemClock, logger, outputContainer: config.outputContainer }),
     close: async () => {
       await Promise.all(deployments.all.map((d) => d.chat.close()));
       await telemetry.shutdown();

@@ -89,6 +89,12 @@ export interface AppConfig {
   readonly sweeper: { readonly stallInMs: number };
   /** Which requests are answered from stored answers, for how long, and the largest answer stored. */
   readonly responseCache: ResponseCachePolicy;
+  /** Days a finished job's outcomes and files are kept, and the ledger and rollups (Cosmos TTL); undefined = for ever. */
+  readonly retention: {
+    readonly outcomesDays: number | undefined;
+    readonly filesDays: number | undefined;
+    readonly ledgerDays: number | undefined;
+  };
   /** The completion windows a batch may ask for (OpenAI's is 24h; from this minimum to 7 days here). */
   readonly completionWindow: { readonly minInMs: number; readonly maxInMs: number };
   /** Where final batch events are posted, signed with the secret; undefined: no webhooks. */
@@ -153,6 +159,9 @@ export const SETTINGS = {
   RESPONSE_CACHE: 'temperature-zero',
   RESPONSE_CACHE_MAX_AGE_DAYS: '30',
   RESPONSE_CACHE_MAX_ANSWER_BYTES: '65536',
+  RETENTION_OUTCOMES_DAYS: '30',
+  RETENTION_FILES_DAYS: '30',
+  LEDGER_RETENTION_DAYS: '400',
 } as const satisfies Record<string, string | undefined>;
 
 type SettingName = keyof typeof SETTINGS;
@@ -347,6 +356,32 @@ function readDefaultMaxCost(reader: SettingsReader): number | undefined {
   return nanos;
 }
 
+/**
+ * Retention in days, 0 = for ever. Outcomes outlive the longest completion window (Cosmos TTL counts
+ * from each outcome's write, so a running job must not lose any); the ledger, the billing record,
+ * outlives both.
+ */
+function readRetention(reader: SettingsReader): AppConfig['retention'] {
+  const days = (name: SettingName, min: number): number | undefined => {
+    const text = reader.required(name, `0 (keep for ever) or a number of days from ${min}`);
+    const value = Number(text);
+    if (!Number.isInteger(value) || (value !== 0 && value < min) || value > 36_500)
+      throw new ConfigError(name, `0 (keep for ever) or a whole number of days from ${min} to 36500`, text);
+    return value === 0 ? undefined : value;
+  };
+  const outcomesDays = days('RETENTION_OUTCOMES_DAYS', Math.ceil(COMPLETION_WINDOW_LIMITS.maxInMs / 86_400_000) + 1);
+  const filesDays = days('RETENTION_FILES_DAYS', 1);
+  const ledgerDays = days('LEDGER_RETENTION_DAYS', 31);
+  const longest = Math.max(outcomesDays ?? Infinity, filesDays ?? Infinity);
+  if (ledgerDays !== undefined && ledgerDays < longest)
+    throw new ConfigError(
+      'LEDGER_RETENTION_DAYS',
+      'at least RETENTION_OUTCOMES_DAYS and RETENTION_FILES_DAYS (0 keeps the ledger for ever)',
+      String(ledgerDays),
+    );
+  return { outcomesDays, filesDays, ledgerDays };
+}
+
 /** Reads and validates every setting once. Throws a ConfigError naming the first bad setting. */
 export function loadConfig(env: Env): AppConfig {
   const reader = new SettingsReader(env);
@@ -423,6 +458,7 @@ export function loadConfig(env: Env): AppConfig {
       // Below Cosmos DB's 2 MB item limit, with room for the rest of the document.
       maxAnswerBytes: reader.integer('RESPONSE_CACHE_MAX_ANSWER_BYTES', 1024, 1_500_000),
     },
+    retention: readRetention(reader),
     webhook: readWebhook(reader),
     completionWindow: {
       minInMs: reader.integer('MIN_COMPLETION_WINDOW_MS', 1000, COMPLETION_WINDOW_LIMITS.maxInMs),

@@ -9,6 +9,7 @@ import './functions/getJob.js';
 import './functions/getJobResults.js';
 import './functions/cancelJob.js';
 import './functions/setJobPriority.js';
+import './functions/deleteJob.js';
 import './functions/processRequestsPoison.js';
 import './functions/retryJob.js';
 import './functions/sweeper.js';

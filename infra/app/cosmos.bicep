@@ -15,7 +15,7 @@ param autoscaleMaxThroughput int = 1000
 
 param databaseName string
 
-@description('Containers: { id, partitionKeyPath, includedPaths: [{ path }], excludedPaths: [{ path }] }.')
+@description('Containers: { id, partitionKeyPath, defaultTtl?: seconds, includedPaths: [{ path }], excludedPaths: [{ path }] }.')
 param containers array
 
 var serverless = capacityMode == 'serverless'
@@ -79,6 +79,8 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
         kind: 'Hash'
         version: 2
       }
+      // Items expire this long after their last write; absent: they never do.
+      defaultTtl: container.?defaultTtl
       indexingPolicy: {
         indexingMode: 'consistent'
         automatic: true

@@ -10,6 +10,13 @@ param containerNames array
 @description('Queues to create.')
 param queueNames array
 
+@description('The output container: its files are deleted this many days after their last change.')
+param outputContainerName string
+
+@minValue(0)
+@description('Days output files are kept; 0 = for ever (no lifecycle rule).')
+param outputRetentionDays int = 0
+
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: name
   location: location
@@ -62,3 +69,48 @@ output name string = storage.name
 output id string = storage.id
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output queueEndpoint string = storage.properties.primaryEndpoints.queue
+
+// Output files (results, errors, staged parts, a batch's input copy: all under {jobId}/ in the output
+// container) are deleted once past retention, counted from their last change, as are old versions and snapshots.
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2023-05-01' = if (outputRetentionDays > 0) {
+  parent: storage
+  name: 'default'
+  properties: {
+    policy: {
+      rules: [
+        {
+          name: 'expire-output-files'
+          enabled: true
+          type: 'Lifecycle'
+          definition: {
+            filters: {
+              blobTypes: [
+                'blockBlob'
+              ]
+              prefixMatch: [
+                '${outputContainerName}/'
+              ]
+            }
+            actions: {
+              baseBlob: {
+                delete: {
+                  daysAfterModificationGreaterThan: outputRetentionDays
+                }
+              }
+              snapshot: {
+                delete: {
+                  daysAfterCreationGreaterThan: outputRetentionDays
+                }
+              }
+              version: {
+                delete: {
+                  daysAfterCreationGreaterThan: outputRetentionDays
+                }
+              }
+            }
+          }
+        }
+      ]
+    }
+  }
+}

@@ -42,9 +42,10 @@ export async function refreshRollups(jobId: string, deps: RollupDeps): Promise<R
         key: { day: rollup.day, model: rollup.model },
         currency: rollup.currency,
         totals: NO_TOTALS,
+        tags: rollup.tags,
       }));
     let overtaken = false;
-    for (const { key, currency, totals } of [...byKey, ...emptied]) {
+    for (const { key, currency, totals, tags } of [...byKey, ...emptied]) {
       const stored = current.get(rollupKeyId(key));
       // An entry adds a call, a settled one changes the unconfirmed count and tokens, a discarded one removes a call:
       // equal totals mean the stored rollup already has every entry seen here.
@@ -57,6 +58,7 @@ export async function refreshRollups(jobId: string, deps: RollupDeps): Promise<R
         ...totals,
         currency,
         refreshedAtInMs: deps.clock.nowInMs(),
+        ...(tags === undefined ? {} : { tags }),
       };
       const done =
         stored === undefined ? await deps.rollups.create(next) : await deps.rollups.replace(next, stored.etag);

@@ -144,6 +144,7 @@ function closedJob(job: Job, closing: Closing): Job {
     },
     jobError: finalJobErrorOf(job),
     timestamps: { ...job.timestamps, [STAMPS[status]]: closing.nowInMs },
+    finishedAtInMs: closing.nowInMs,
     output: closing.output,
   };
 }
@@ -168,6 +169,7 @@ function finalStatusOf(job: Job): keyof typeof STAMPS {
 
 /** A file without a request line fails whole; a halted job fails with its halt's reason. */
 function finalJobErrorOf(job: Job): Job['jobError'] {
+  if (job.jobError?.code === LineErrorCode.invalidTags) return job.jobError;
   if (job.ingest.requests === 0) {
     return job.ingest.invalid === 0
       ? { code: 'empty_batch', message: `The file has no request lines (${job.ingest.linesRead} blank lines)` }

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { IngestDeps } from './ingest/IngestDeps.js';
-import { createLeasedJob, takeIngestLease, type IngestReader, type NotReading } from './ingest/ingestLease.js';
+import { parseTags, tagsFromBlobMetadata } from '../core/tags.js';
+import {
+  createJobWithBadTags,
+  createLeasedJob,
+  takeIngestLease,
+  type IngestReader,
+  type NotReading,
+} from './ingest/ingestLease.js';
 import { openIngestRun } from './ingest/IngestRun.js';
 import { pinBlobToJob } from './ingest/pinBlobToJob.js';
 import { readChunk } from './ingest/readChunk.js';
@@ -42,7 +49,14 @@ export async function ingestBlob(container: string, name: string, deps: IngestDe
   const owner = randomUUID();
   let reader: IngestReader | NotReading | undefined;
   const stored = pinned.lookup !== undefined ? pinned.lookup.stored : await deps.jobs.getJob(pinned.jobId);
-  if (stored === undefined) reader = await createLeasedJob({ ...pinned, container, name }, owner, deps);
+  if (stored === undefined) {
+    const tags = parseTags(tagsFromBlobMetadata(pinned.metadata));
+    if (!tags.ok) {
+      await createJobWithBadTags({ ...pinned, container, name }, tags.error, deps);
+      return { kind: 'ingested', jobId: pinned.jobId, requests: 0, invalid: 0 };
+    }
+    reader = await createLeasedJob({ ...pinned, container, name }, owner, deps, tags.value);
+  }
   if (reader === undefined) {
     // An existing job (or one another delivery created first): take turns through the lease like any later run.
     const current = stored ?? (await deps.jobs.getJob(pinned.jobId));

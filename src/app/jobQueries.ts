@@ -1,5 +1,5 @@
 import { toBatchObject, type BatchObject } from '../core/batchObject.js';
-import { BadRequestError, NotFoundError } from '../core/errors.js';
+import { BadRequestError, ConflictError, NotFoundError } from '../core/errors.js';
 import { JobStatus, type Job } from '../core/job.js';
 import { isValidJobId } from '../core/jobId.js';
 import { toBatchOutputLine } from '../core/lineOutcome.js';
@@ -112,6 +112,14 @@ export function parseResultKind(value: string | null): ResultKind {
   if (value === null) return 'results';
   if ((RESULT_KINDS as readonly string[]).includes(value)) return value as ResultKind;
   throw new BadRequestError(`kind must be one of ${RESULT_KINDS.join(', ')}`, 'kind');
+}
+
+/** A job whose outcomes were deleted (or are past retention) has no output lines left to read: 409, not an empty file. */
+export function requireOutcomesKept(job: Job): void {
+  const removedAtInMs = job.removed?.outcomesAtInMs ?? job.deletedAtInMs;
+  if (removedAtInMs === undefined) return;
+  const why = job.deletedAtInMs !== undefined ? 'were deleted' : 'are past their retention period and were removed';
+  throw new ConflictError(`Job ${job.id}: its outcomes ${why} on ${new Date(removedAtInMs).toISOString()}`);
 }
 
 /** The job's output lines so far, in line order, as OpenAI Batch JSONL (UTF-8 bytes, ready for a response body). */

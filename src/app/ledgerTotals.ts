@@ -9,6 +9,7 @@ export interface LedgerRow {
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly costInNanos: number;
+  readonly tags?: Readonly<Record<string, string>> | undefined;
 }
 
 /** LedgerTotals being added up. */
@@ -18,13 +19,16 @@ const noCalls = (): Sums => ({ calls: 0, unconfirmedCalls: 0, promptTokens: 0, c
 
 /** Sums entries per (UTC day, model) as they come; the currency is a key's first entry's (one price applies to a key). */
 export class LedgerSums {
-  readonly #byKey = new Map<string, { key: { day: string; model: string }; currency: string; totals: Sums }>();
+  readonly #byKey = new Map<
+    string,
+    { key: { day: string; model: string }; currency: string; totals: Sums; tags: LedgerRow['tags'] }
+  >();
 
   add(row: LedgerRow): void {
     const id = `${row.day}|${row.model}`;
     let group = this.#byKey.get(id);
     if (group === undefined) {
-      group = { key: { day: row.day, model: row.model }, currency: row.currency, totals: noCalls() };
+      group = { key: { day: row.day, model: row.model }, currency: row.currency, totals: noCalls(), tags: row.tags };
       this.#byKey.set(id, group);
     }
     const totals = group.totals;
@@ -40,6 +44,7 @@ export class LedgerSums {
       key: group.key,
       currency: group.currency,
       totals: { ...group.totals },
+      ...(group.tags === undefined ? {} : { tags: group.tags }),
     }));
   }
 }

@@ -1,6 +1,6 @@
 import type { ChatCompletion, ChatCompletionBody, FinishReason } from '../core/chat.js';
 import type { CostRollup, RollupKey } from '../core/costReport.js';
-import type { Job } from '../core/job.js';
+import type { Job, JobData } from '../core/job.js';
 import type { LineOutcome, OutcomeTotals } from '../core/lineOutcome.js';
 import { Phi3BatchError } from '../core/errors.js';
 import { endpointErrorCode, LineErrorCode } from '../core/lineErrors.js';
@@ -62,6 +62,8 @@ export interface BlobStore {
   ): Promise<void>;
   download(container: string, name: string): Promise<Buffer | undefined>;
   ensureContainer(container: string): Promise<void>;
+  /** Deletes every blob whose name starts with `prefix` (staged blocks and snapshots with it); returns how many. */
+  deletePrefix(container: string, prefix: string): Promise<number>;
   /** Stages one block of a block blob, visible once committed. A blob's block ids all have one length (at most 64 bytes). */
   stageBlock(container: string, name: string, blockId: string, content: string): Promise<void>;
   /** The blob's block ids: the committed ones in order, and those staged since and not yet committed. */
@@ -112,6 +114,8 @@ export interface JobStore {
   addToJobCounters(jobId: string, delta: OutcomeTotals, nowInMs: number): Promise<StoredJob>;
   /** Jobs not yet in a terminal status, for the sweeper. */
   listActiveJobs(): AsyncIterable<Job>;
+  /** Jobs that finished before `beforeInMs` and still have `data` (retention: `removed` does not name it yet). */
+  listFinishedBefore(beforeInMs: number, data: JobData): AsyncIterable<Job>;
   /** Removes outcomes so the lines can run again (a retry of failed lines). */
   deleteOutcomes(jobId: string, lines: readonly number[]): Promise<void>;
   /** Line numbers that have an outcome, in order. */
@@ -420,6 +424,8 @@ export interface LedgerEntry {
   readonly outputPerMillion: number;
   readonly currency: string;
   readonly costInNanos: number;
+  /** The job's tags when the call was made, so that spend can be attributed from the ledger alone. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 /** Sums over ledger entries. `calls` counts every entry; `unconfirmedCalls` those still `sent`. */
@@ -436,6 +442,8 @@ export interface LedgerKeyTotals {
   readonly key: RollupKey;
   readonly currency: string;
   readonly totals: LedgerTotals;
+  /** The tags of the key's first entry (a job's entries all carry the job's tags); absent = none. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface UsageLedger {

@@ -48,6 +48,10 @@ export async function retryFailedLines(
     if (!TERMINAL_STATUSES.has(job.status)) {
       throw new ConflictError(`Job ${job.id} is ${job.status}; failed lines can be retried once it has finished`);
     }
+    if (job.deletedAtInMs !== undefined || job.removed?.outcomesAtInMs !== undefined) {
+      const why = job.deletedAtInMs !== undefined ? 'was deleted' : 'has outcomes past their retention period';
+      throw new ConflictError(`Job ${job.id} ${why}: its outcomes are gone, so submit the file again`);
+    }
     await requireInputUnchanged(job, deps);
     const attemptsByLine = await linesToRetry(job, deps, options);
     if (attemptsByLine.size === 0) {

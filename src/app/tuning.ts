@@ -50,3 +50,6 @@ export const BUDGET_MIN_CLAIM_LEAD_IN_MS = 100;
  * a call reserved this close to midnight may be priced, and counted, on the next day.
  */
 export const PRICE_HORIZON_IN_MS = 3_600_000;
+
+/** Outcomes deleted per bulk request when a job's outcomes are removed (deleted, or past retention). */
+export const REMOVE_OUTCOMES_BATCH = 1_000;

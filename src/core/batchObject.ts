@@ -28,6 +28,9 @@ export function toBatchObject(job: Job, schedule?: ScheduleFigures) {
     model: job.model,
     requested_model: job.requestedModel ?? null,
     deployment: job.deployment,
+    tags: job.tags ?? {},
+    /** When its outcomes and files were deleted (Unix seconds); the job itself stays, with its costs. */
+    deleted_at: toSeconds(job.deletedAtInMs),
     ...lifecycleTimes(job),
     request_counts: { total, completed: job.counts.succeeded, failed: job.counts.failed },
     ingest: ingestOf(job),
@@ -63,8 +66,14 @@ export function toBatchObject(job: Job, schedule?: ScheduleFigures) {
     /** `high`, `normal`, `low`, or a weight from 1 to 100. */
     priority: priorityValue(priorityOf(job)),
     ...scheduleOf(job, schedule),
-    output_blob: job.output === undefined ? null : `${job.output.container}/${job.output.resultsBlob}`,
-    error_blob: job.output === undefined ? null : `${job.output.container}/${job.output.errorsBlob}`,
+    output_blob:
+      job.output === undefined || job.deletedAtInMs !== undefined
+        ? null
+        : `${job.output.container}/${job.output.resultsBlob}`,
+    error_blob:
+      job.output === undefined || job.deletedAtInMs !== undefined
+        ? null
+        : `${job.output.container}/${job.output.errorsBlob}`,
   };
 }
 

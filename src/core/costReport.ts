@@ -18,6 +18,8 @@ export interface CostRollup {
   readonly costInNanos: number;
   readonly currency: string;
   readonly refreshedAtInMs: number;
+  /** The job's tags, copied from its ledger entries: reports group and filter by them. Absent = none. */
+  readonly tags?: Readonly<Record<string, string>>;
 }
 
 export interface RollupKey {
@@ -31,7 +33,18 @@ export function rollupId(day: string, model: string, jobId: string): string {
 }
 
 export const COST_DIMENSIONS = ['day', 'model', 'job'] as const;
-export type CostDimension = (typeof COST_DIMENSIONS)[number];
+/** A tag's key as a report dimension: `tag:project` groups by the value of the `project` tag. */
+export type TagDimension = `tag:${string}`;
+export type CostDimension = (typeof COST_DIMENSIONS)[number] | TagDimension;
+
+export const TAG_DIMENSION_PREFIX = 'tag:';
+
+/** Rows of rollups without the grouped tag show this value (a tag value is never empty). */
+export const UNTAGGED = '';
+
+export function isTagDimension(dimension: string): dimension is TagDimension {
+  return dimension.startsWith(TAG_DIMENSION_PREFIX);
+}
 
 export interface CostTotals {
   readonly calls: number;
@@ -52,6 +65,8 @@ export interface CostReportRow extends CostTotals {
   readonly day?: string;
   readonly model?: string;
   readonly job?: string;
+  /** A grouped tag's value (`"tag:project": "apollo"`), empty for jobs without that tag. */
+  readonly [tag: TagDimension]: string;
   readonly currency: string;
   readonly cost: number;
   readonly cost_nanos: number;
@@ -61,6 +76,8 @@ export interface CostReport {
   readonly from: string;
   readonly to: string;
   readonly groupBy: string;
+  /** The tag pairs a rollup had to carry to be counted (`filter=tag:project=apollo`); absent = all. */
+  readonly filter?: Readonly<Record<string, string>>;
   /** The rows' currency; "mixed" when prices in the range use several (then `total.cost` is null). */
   readonly currency: string;
   readonly rows: readonly CostReportRow[];
@@ -75,17 +92,28 @@ interface Sum {
   costInNanos: number;
 }
 
-const valueOf = (rollup: CostRollup, dimension: CostDimension): string =>
-  dimension === 'day' ? rollup.day : dimension === 'model' ? rollup.model : rollup.jobId;
+function valueOf(rollup: CostRollup, dimension: CostDimension): string {
+  if (isTagDimension(dimension)) return rollup.tags?.[dimension.slice(TAG_DIMENSION_PREFIX.length)] ?? UNTAGGED;
+  return dimension === 'day' ? rollup.day : dimension === 'model' ? rollup.model : rollup.jobId;
+}
+
+export interface CostReportOptions {
+  readonly from: string;
+  readonly to: string;
+  readonly groupBy: readonly CostDimension[];
+  /** Only rollups whose tags hold every one of these pairs; absent or empty = all. */
+  readonly filter?: Readonly<Record<string, string>> | undefined;
+  readonly defaultCurrency: string;
+}
 
 /** Sums rollups by the chosen dimensions, in exact integers, one rollup at a time (rows sorted by key). */
 export class CostReportBuilder {
-  readonly #options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string };
+  readonly #options: CostReportOptions;
   readonly #groups = new Map<string, { values: string[]; currency: string; sum: Sum }>();
   readonly #currencies = new Set<string>();
   readonly #total: Sum = { calls: 0, unconfirmedCalls: 0, promptTokens: 0, completionTokens: 0, costInNanos: 0 };
 
-  constructor(options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string }) {
+  constructor(options: CostReportOptions) {
     this.#options = options;
   }
 
@@ -93,6 +121,8 @@ export class CostReportBuilder {
     if (rollup.day < this.#options.from || rollup.day > this.#options.to) return;
     // A rollup with no calls (its entries were all discarded) has nothing to report.
     if (rollup.calls === 0) return;
+    const filter = this.#options.filter ?? {};
+    if (!Object.entries(filter).every(([key, value]) => rollup.tags?.[key] === value)) return;
     const values = this.#options.groupBy.map((d) => valueOf(rollup, d));
     // Amounts of different currencies are never added: the currency is part of the group.
     const id = JSON.stringify([...values, rollup.currency]);
@@ -115,7 +145,7 @@ export class CostReportBuilder {
     const { groupBy } = this.#options;
     const rows = [...this.#groups.values()]
       .map(({ values, currency, sum }): CostReportRow => {
-        const dimensions: Partial<Record<CostDimension, string>> = {};
+        const dimensions: Partial<Record<string, string>> = {};
         groupBy.forEach((d, i) => (dimensions[d] = values[i]!));
         return {
           key: values.join('|'),
@@ -132,6 +162,9 @@ export class CostReportBuilder {
       from: this.#options.from,
       to: this.#options.to,
       groupBy: groupBy.join(','),
+      ...(this.#options.filter === undefined || Object.keys(this.#options.filter).length === 0
+        ? {}
+        : { filter: this.#options.filter }),
       currency: single ? ([...this.#currencies][0] ?? this.#options.defaultCurrency) : 'mixed',
       rows,
       total: {
@@ -143,10 +176,7 @@ export class CostReportBuilder {
   }
 }
 
-export function buildCostReport(
-  rollups: Iterable<CostRollup>,
-  options: { from: string; to: string; groupBy: readonly CostDimension[]; defaultCurrency: string },
-): CostReport {
+export function buildCostReport(rollups: Iterable<CostRollup>, options: CostReportOptions): CostReport {
   const builder = new CostReportBuilder(options);
   for (const rollup of rollups) builder.add(rollup);
   return builder.build();

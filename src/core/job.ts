@@ -78,8 +78,6 @@ export interface Job {
   /** The model the file's lines named, when they named one. */
   readonly requestedModel?: string | undefined;
   readonly deployment: string;
-  /** Key/value tags the job carries (blob metadata, batch metadata); absent = no tags. */
-  readonly tags?: Readonly<Record<string, string>>;
   readonly ingest: {
     readonly done: boolean;
     /** Lines read, blank ones included. */
@@ -144,7 +142,24 @@ export interface Job {
   readonly priority?: JobPriority | undefined;
   /** The delivery of the job's final event to the webhook endpoint: attempts and how the last one went. */
   readonly webhook?: WebhookRecord | undefined;
+  /** Key/value attribution (project, team...), copied onto every ledger entry and rollup; absent = no tags. */
+  readonly tags?: Readonly<Record<string, string>>;
+  /** When the job's outcomes and files were deleted (`DELETE /api/jobs/{id}`): the job stays as a tombstone. */
+  readonly deletedAtInMs?: number | undefined;
+  /** When the job last reached a final status: retention periods count from here. */
+  readonly finishedAtInMs?: number | undefined;
+  /** What of the job's data is gone (deleted, or past its retention period), and when it went. */
+  readonly removed?: JobDataRemoved | undefined;
 }
+
+/** The job's data that was removed: line outcomes (Cosmos `lines`) and files (output container, `{jobId}/`). */
+export interface JobDataRemoved {
+  readonly outcomesAtInMs?: number | undefined;
+  readonly filesAtInMs?: number | undefined;
+}
+
+/** A job's data, as retention and deletion name it. */
+export type JobData = 'outcomes' | 'files';
 
 export function newJob(fields: {
   id: string;
@@ -157,6 +172,7 @@ export function newJob(fields: {
   batchRequest?: BatchRequest;
   cacheChoice?: boolean | undefined;
   priority?: JobPriority;
+  tags?: Readonly<Record<string, string>>;
 }): Job {
   return {
     ...fields,

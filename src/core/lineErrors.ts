@@ -34,6 +34,8 @@ export const LineErrorCode = {
   contextLengthExceeded: 'context_length_exceeded',
   /** Prompt + max_tokens over the deployment's tokens per minute: no window could ever admit it. */
   tokensExceedRateLimit: 'tokens_exceed_rate_limit',
+  /** A dropped file's `tag_` metadata is not valid tags: the job fails unread rather than spend unattributed. */
+  invalidTags: 'invalid_tags',
 } as const;
 export type LineErrorCode = (typeof LineErrorCode)[keyof typeof LineErrorCode];
 

@@ -27,7 +27,9 @@ const DASHBOARD_HTML = `<!doctype html>
 <div id="shares"></div>
 </section>
 <section>
-<h2>Cost per day, by model <span class="muted" id="chart-range"></span></h2>
+<h2>Cost per day <span class="muted" id="chart-range"></span></h2>
+<form id="chart-view"><label>By <input id="group" name="group" placeholder="model or tag:project" size="18"></label>
+<label>Only <input id="filter" name="filter" placeholder="tag:team=search" size="22"></label></form>
 <div id="chart" data-state="loading"></div>
 <div id="legend"></div>
 </section>

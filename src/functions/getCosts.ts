@@ -15,7 +15,7 @@ export async function getCostsHandler(request: HttpRequest): Promise<HttpRespons
     status: 200,
     headers: {
       'content-type': 'text/csv; charset=utf-8; header=present',
-      'content-disposition': `attachment; filename="costs-${query.from}-${query.to}-by-${query.groupBy.join('-')}.csv"`,
+      'content-disposition': `attachment; filename="costs-${query.from}-${query.to}-by-${query.groupBy.join('-').replace(/:/g, '_')}.csv"`,
       'cache-control': 'no-store',
     },
     body: costReportCsv(report),

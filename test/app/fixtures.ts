@@ -9,7 +9,16 @@ import type { IngestDeps } from '../../src/app/ingestBlob.js';
 import { Deployments } from '../../src/app/deployments.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { ResultParts } from '../../src/app/resultParts.js';
-import type { ChatClient, ChatCompleteOptions, ChatCompletionResult, RateLimiter } from '../../src/app/ports.js';
+import type {
+  ChatClient,
+  ChatCompleteOptions,
+  ChatCompletionResult,
+  JobSpendStore,
+  JobStore,
+  RateLimiter,
+  RollupStore,
+  UsageLedger,
+} from '../../src/app/ports.js';
 import type { WorkerDeps } from '../../src/app/worker/WorkerDeps.js';
 import { toChatCompletionResult, type Phi3HttpAnswer } from '../../src/adapters/phi3/phi3Answer.js';
 import { buildWorkerDeps } from '../../src/buildWorkerDeps.js';
@@ -98,23 +107,33 @@ export class RecordingLimiter implements RateLimiter {
   refundTokens(): void {}
 }
 
-export function createWorld(chat: ChatClient = new ScriptedChatClient()) {
+/** Stores a world may take instead of its in-memory ones (the Cosmos adapters, for tests against the stand-in). */
+export interface WorldStores {
+  readonly jobs: JobStore;
+  readonly ledger: UsageLedger;
+  readonly rollups: RollupStore;
+  readonly jobSpend: JobSpendStore;
+}
+
+export function createWorld(chat: ChatClient = new ScriptedChatClient(), stores?: WorldStores) {
   const clock = {
     now: Date.UTC(2026, 10, 27, 12),
     nowInMs(): number {
       return this.now;
     },
   };
-  const jobs = new InMemoryJobStore();
+  // Typed as the in-memory stores for the tests that reach into them; a world given other stores is used
+  // through the ports only.
+  const jobs = (stores?.jobs as InMemoryJobStore | undefined) ?? new InMemoryJobStore();
   const blobs = new InMemoryBlobStore();
   const requestQueue = new InMemoryMessageQueue();
   const controlQueue = new InMemoryMessageQueue();
   const limiter = new RecordingLimiter(clock);
   const sleeps: number[] = [];
-  const ledger = new InMemoryUsageLedger();
+  const ledger = (stores?.ledger as InMemoryUsageLedger | undefined) ?? new InMemoryUsageLedger();
   let callIds = 0;
-  const rollups = new InMemoryRollupStore();
-  const jobSpend = new InMemoryJobSpendStore(jobs);
+  const rollups = (stores?.rollups as InMemoryRollupStore | undefined) ?? new InMemoryRollupStore();
+  const jobSpend = stores?.jobSpend ?? new InMemoryJobSpendStore(jobs);
   let partIds = 0;
   const resultParts = new ResultParts(blobs, 'batch-output', () => (partIds += 1).toString(16).padStart(16, '0'));
   if (chat instanceof ScriptedChatClient) chat.clock = clock;

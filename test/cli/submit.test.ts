@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { runCli, type RunCliOptions } from '../../cli/runCli.js';
-import { uploadBatchFile, type BlobUploader } from '../../cli/uploadBatchFile.js';
+import { parseTagOptions, uploadBatchFile, type BlobUploader } from '../../cli/uploadBatchFile.js';
 import { jobIdFor } from '../../src/core/jobId.js';
 import { FakeJobsApi } from './fakeJobsApi.js';
 import { stages, T0_IN_MS } from './fixtures.js';
@@ -88,6 +88,24 @@ describe('uploadBatchFile', () => {
     });
     expect(uploaded.jobId).toBe(jobIdFor('batch-input', 'team-a/run-1.JSONL', '"0x8DC0FFEE"'));
     expect(uploader.received[0]).toMatchObject({ blobName: 'team-a/run-1.JSONL', overwrite: true });
+  });
+
+  test('sends --tag pairs as tag_ blob metadata with the upload, and refuses bad ones before uploading', async () => {
+    const metadata: Array<Readonly<Record<string, string>> | undefined> = [];
+    const uploader: BlobUploader = {
+      container: 'batch-input',
+      async upload(_blobName, source, options) {
+        for await (const _ of source) void _;
+        metadata.push(options.metadata);
+        return { etag: '"0x1"' };
+      },
+    };
+    await uploadBatchFile({ filePath: file, uploader, tags: parseTagOptions(['Project=apollo', 'team=a=b']) });
+    expect(metadata).toEqual([{ tag_project: 'apollo', tag_team: 'a=b' }]);
+    expect(() => parseTagOptions(['cost center=x'])).toThrow(/letters, digits or underscores/);
+    expect(() => parseTagOptions(['team=a', 'TEAM=b'])).toThrow(/given twice/);
+    expect(() => parseTagOptions(['team'])).toThrow(/key=value/);
+    expect(parseTagOptions([])).toBeUndefined();
   });
 
   test.each([

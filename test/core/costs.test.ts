@@ -248,6 +248,7 @@ describe('the report query', () => {
       from: '2026-01-01',
       to: '2026-12-31',
       groupBy: ['day', 'model'],
+      filter: {},
       format: 'csv',
     });
     expect(query({ from: '2026-01-01', to: '2026-01-01' })).toMatchObject({ groupBy: ['day'], format: 'json' });

@@ -112,8 +112,8 @@ describe('the dashboard in a browser', () => {
       blobService = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);
       outputDir = await mkdtemp(join(tmpdir(), 'dashboard-'));
 
-      jobs.mini = await upload('summaries', MINI, 6);
-      jobs.medium = await upload('translations', MEDIUM, 4);
+      jobs.mini = await upload('summaries', MINI, 6, { tag_project: 'apollo' });
+      jobs.medium = await upload('translations', MEDIUM, 4, { tag_project: 'hermes' });
       jobs.capped = await upload('capped', MINI, 6, { maxcost: '0.00004' });
       for (let round = 0; round < 300; round += 1) {
         await host.pollBlobsNow();
@@ -192,6 +192,22 @@ describe('the dashboard in a browser', () => {
       const page = await fetch(`${host.httpUrl}/api/dashboard?code=${encodeURIComponent(FUNCTION_KEY)}`);
       expect(await page.text()).toContain(`src="dashboard/app.js?code=${encodeURIComponent(FUNCTION_KEY)}"`);
       expect((await fetch(`${host.httpUrl}/api/dashboard`)).status).toBe(401);
+    });
+
+    it("groups the day's cost by a tag's value and filters by tag, as the page's URL asks", async () => {
+      const today = new Date().toISOString().slice(0, 10);
+      const segments = async (query: string): Promise<string[]> => {
+        const url = `${host.httpUrl}/api/dashboard?code=${encodeURIComponent(FUNCTION_KEY)}&${query}`;
+        const dom = await dumpDom(chromium!, url, { virtualTimeBudgetInMs: VIRTUAL_TIME_BUDGET_IN_MS });
+        expect(dom).not.toMatch(/id="status" class="error"/);
+        return [...dom.matchAll(/<rect class="bar" [^>]*data-day="([^"]+)" data-model="([^"]*)"/g)]
+          .filter((m) => m[1] === today)
+          .map((m) => m[2]!)
+          .sort();
+      };
+      expect(await segments('group=tag:project')).toEqual(['(untagged)', 'apollo', 'hermes']);
+      expect(await segments('group=tag:project&filter=tag:project%3Dapollo')).toEqual(['apollo']);
+      expect(await segments('group=model&filter=tag:project%3Dhermes')).toEqual([MEDIUM]);
     });
 
     it('renders to a screenshot', async () => {

@@ -1,7 +1,7 @@
 import { BulkOperationType, type Container, type OperationInput, type PatchOperation } from '@azure/cosmos';
 import { statusOf } from './statusOf.js';
 import { InvalidPageTokenError, type JobStore, type OutcomeTotals, type StoredJob } from '../../app/ports.js';
-import { ACTIVE_STATUSES, type Job } from '../../core/job.js';
+import { ACTIVE_STATUSES, type Job, type JobData } from '../../core/job.js';
 import type { LineOutcome } from '../../core/lineOutcome.js';
 import { runBulk } from './runBulk.js';
 
@@ -101,6 +101,19 @@ export class CosmosJobStore implements JobStore {
     const iterator = this.jobs.items.query<JobDocument>({
       query: 'SELECT * FROM c WHERE ARRAY_CONTAINS(@statuses, c.status)',
       parameters: [{ name: '@statuses', value: [...ACTIVE_STATUSES] }],
+    });
+    while (iterator.hasMoreResults()) {
+      const page = await iterator.fetchNext();
+      for (const resource of page.resources) yield toStoredJob(resource)!.job;
+    }
+  }
+
+  async *listFinishedBefore(beforeInMs: number, data: JobData): AsyncIterable<Job> {
+    // Across partitions, but only the jobs due now: those of the retention period's first day, at most.
+    const field = data === 'outcomes' ? 'outcomesAtInMs' : 'filesAtInMs';
+    const iterator = this.jobs.items.query<JobDocument>({
+      query: `SELECT * FROM c WHERE c.finishedAtInMs < @before AND NOT IS_DEFINED(c.removed.${field})`,
+      parameters: [{ name: '@before', value: beforeInMs }],
     });
     while (iterator.hasMoreResults()) {
       const page = await iterator.fetchNext();

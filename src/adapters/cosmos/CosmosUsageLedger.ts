@@ -59,7 +59,7 @@ export class CosmosUsageLedger implements UsageLedger {
     const iterator = this.container.items.query<LedgerRow>(
       {
         query:
-          'SELECT c.day, c.model, c.currency, c.state, c.promptTokens, c.completionTokens, c.costInNanos FROM c WHERE c.jobId = @jobId',
+          'SELECT c.day, c.model, c.currency, c.state, c.promptTokens, c.completionTokens, c.costInNanos, c.tags FROM c WHERE c.jobId = @jobId',
         parameters: [{ name: '@jobId', value: jobId }],
       },
       { maxItemCount: LISTING_PAGE_SIZE },

@@ -90,6 +90,14 @@ export class InMemoryBlobStore implements BlobStore {
     this.put(container, name, buffer);
   }
 
+  async deletePrefix(container: string, prefix: string): Promise<number> {
+    const start = this.#key(container, prefix);
+    for (const key of this.#staged.keys()) if (key.startsWith(start)) this.#staged.delete(key);
+    const names = [...this.#blobs.keys()].filter((key) => key.startsWith(start));
+    for (const key of names) this.#blobs.delete(key);
+    return names.length;
+  }
+
   async download(container: string, name: string): Promise<Buffer | undefined> {
     return this.#blobs.get(this.#key(container, name))?.content;
   }

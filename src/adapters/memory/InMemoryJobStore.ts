@@ -1,5 +1,5 @@
 import { InvalidPageTokenError, type JobStore, type OutcomeTotals, type StoredJob } from '../../app/ports.js';
-import { ACTIVE_STATUSES, type Job } from '../../core/job.js';
+import { ACTIVE_STATUSES, type Job, type JobData } from '../../core/job.js';
 import type { LineOutcome } from '../../core/lineOutcome.js';
 import { totalsOf } from '../../core/lineOutcome.js';
 
@@ -53,6 +53,14 @@ export class InMemoryJobStore implements JobStore {
           }
         : {}),
     });
+  }
+
+  async *listFinishedBefore(beforeInMs: number, data: JobData): AsyncIterable<Job> {
+    for (const { job } of [...this.#jobs.values()]) {
+      const removedAt = data === 'outcomes' ? job.removed?.outcomesAtInMs : job.removed?.filesAtInMs;
+      if (job.finishedAtInMs !== undefined && job.finishedAtInMs < beforeInMs && removedAt === undefined)
+        yield structuredClone(job);
+    }
   }
 
   async listJobs(options: { pageSize: number; continuationToken?: string | undefined }) {

@@ -131,6 +131,22 @@ export class AzureBlobStore implements BlobStore {
     await this.service.getContainerClient(container).createIfNotExists();
   }
 
+  async deletePrefix(container: string, prefix: string): Promise<number> {
+    const client = this.service.getContainerClient(container);
+    let deleted = 0;
+    // With the blobs that have staged blocks only (a part staged, the file never committed).
+    for await (const blob of client.listBlobsFlat({ prefix, includeUncommitedBlobs: true })) {
+      try {
+        await client.deleteBlob(blob.name, { deleteSnapshots: 'include' });
+        deleted += 1;
+      } catch (error) {
+        // Deleted meanwhile (another deletion, the lifecycle rule): what was asked for holds.
+        if (!isStatus(error, 404)) throw error;
+      }
+    }
+    return deleted;
+  }
+
   async stageBlock(container: string, name: string, blockId: string, content: string): Promise<void> {
     const body = Buffer.from(content);
     await this.service

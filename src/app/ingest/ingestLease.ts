@@ -1,10 +1,13 @@
+import { finalizeMessage } from '../../core/controlMessage.js';
 import { newJob, type IngestChunkStart, type Job } from '../../core/job.js';
+import { LineErrorCode } from '../../core/lineErrors.js';
 import { batchRequestFromBlobMetadata } from '../../core/openai/batchRequest.js';
 import { cacheChoiceFromMetadata } from '../../core/responseCache.js';
 import { priorityFromBlobMetadata } from '../../core/priority.js';
 import { spendingCapFromMetadata } from '../../core/spendingCap.js';
 import type { Deployments } from '../deployments.js';
-import type { Clock, JobStore } from '../ports.js';
+import type { Logger } from '../Logger.js';
+import type { Clock, JobStore, MessageQueue } from '../ports.js';
 import { INGEST_LEASE_IN_MS } from '../tuning.js';
 import { updateJob } from '../updateJob.js';
 import { FILE_START } from './IngestTally.js';
@@ -45,12 +48,47 @@ export function ingestLease(owner: string, nowInMs: number): NonNullable<Job['in
 export async function createLeasedJob(
   blob: PinnedBlob & { readonly container: string; readonly name: string },
   owner: string,
-  deps: LeaseDeps & { readonly deployments: Deployments; readonly defaultMaxCostInNanos: number | undefined },
+  deps: NewJobDeps,
+  tags: Readonly<Record<string, string>>,
 ): Promise<IngestReader | undefined> {
+  const job: Job = { ...jobOfBlob(blob, deps, tags), ingestLease: ingestLease(owner, deps.clock.nowInMs()) };
+  return (await deps.jobs.createJob(job)) ? { job, owner, firstReader: true } : undefined;
+}
+
+type NewJobDeps = LeaseDeps & { readonly deployments: Deployments; readonly defaultMaxCostInNanos: number | undefined };
+
+/**
+ * A dropped file whose `tag_` metadata is not valid tags: its job is created already read, with no line and
+ * an `invalid_tags` error saying why, so finalisation fails it at once and nothing is spent unattributed.
+ */
+export async function createJobWithBadTags(
+  blob: PinnedBlob & { readonly container: string; readonly name: string },
+  error: string,
+  deps: NewJobDeps & { readonly controlQueue: MessageQueue; readonly logger: Logger },
+): Promise<void> {
+  const created = jobOfBlob(blob, deps, undefined);
+  const message = `The file's tag_ metadata is not valid tags (${error}); upload it again with valid tags`;
+  const job: Job = {
+    ...created,
+    ingest: { ...created.ingest, done: true },
+    jobError: { code: LineErrorCode.invalidTags, message, param: 'tags' },
+  };
+  // Another delivery may have created it first: finalisation is asked for either way, and runs once.
+  await deps.jobs.createJob(job);
+  await deps.controlQueue.send([finalizeMessage(job.id)]);
+  deps.logger.warn(`Job ${job.id}: ${message}`);
+}
+
+function jobOfBlob(
+  blob: PinnedBlob & { readonly container: string; readonly name: string },
+  deps: NewJobDeps,
+  tags: Readonly<Record<string, string>> | undefined,
+): Job {
   const { deployments } = deps;
   // A dropped file takes its completion window and batch metadata from the blob's metadata.
   const batchRequest = batchRequestFromBlobMetadata(blob.metadata, deps.clock.nowInMs());
   const created = newJob({
+    ...(tags === undefined || Object.keys(tags).length === 0 ? {} : { tags }),
     ...spendingCapFromMetadata(blob.metadata, deps.defaultMaxCostInNanos),
     id: blob.jobId,
     createdAtInMs: deps.clock.nowInMs(),
@@ -62,12 +100,7 @@ export async function createLeasedJob(
     batchRequest,
     cacheChoice: cacheChoiceFromMetadata(blob.metadata, batchRequest.metadata),
   });
-  const job: Job = {
-    ...created,
-    ...priorityOfBlob(blob.metadata, deps.clock.nowInMs()),
-    ingestLease: ingestLease(owner, deps.clock.nowInMs()),
-  };
-  return (await deps.jobs.createJob(job)) ? { job, owner, firstReader: true } : undefined;
+  return { ...created, ...priorityOfBlob(blob.metadata, deps.clock.nowInMs()) };
 }
 
 /**

@@ -7,6 +7,7 @@ import { parseCompletionWindow, type CompletionWindowLimits } from '../../core/o
 import { cacheChoiceFromMetadata } from '../../core/responseCache.js';
 import { parseFileId } from '../../core/openai/fileIds.js';
 import { parsePriority, PRIORITY_METADATA, type JobPriority } from '../../core/priority.js';
+import { parseTags } from '../../core/tags.js';
 import { CHAT_COMPLETIONS_ENDPOINT, toOpenAIBatch, type OpenAIBatch } from '../../core/openai/openaiObjects.js';
 import { cancelJob } from '../cancelJob.js';
 import { ingestMessage } from '../../core/controlMessage.js';
@@ -58,6 +59,7 @@ export async function createBatch(deps: BatchesDeps, body: unknown): Promise<Ope
     deployment: deps.deployments.all.length === 1 ? deps.deployments.primary.name : '',
     ...(deps.defaultMaxCostInNanos === undefined ? {} : { maxCostInNanos: deps.defaultMaxCostInNanos }),
     ...(request.priority === undefined ? {} : { priority: request.priority }),
+    ...(request.tags === undefined ? {} : { tags: request.tags }),
     batchRequest: {
       completionWindow: request.completionWindow,
       expiresAtInMs: now + request.windowInMs,
@@ -79,6 +81,8 @@ interface CreateBatchRequest {
   readonly metadata: Readonly<Record<string, string>> | undefined;
   /** From `metadata.priority`; undefined = the default. */
   readonly priority: JobPriority | undefined;
+  /** The metadata's pairs as the job's tags; undefined when it has none. */
+  readonly tags: Readonly<Record<string, string>> | undefined;
 }
 
 /** The body of `POST /v1/batches`, checked field by field in OpenAI's order; a BadRequestError names the field. */
@@ -96,6 +100,7 @@ function parseCreateBatchRequest(body: unknown, windowLimits: CompletionWindowLi
   const completionWindow = request['completion_window'];
   const windowInMs = parseCompletionWindow(completionWindow, windowLimits);
   const metadata = parseBatchMetadata(request['metadata']);
+  const tags = tagsOfMetadata(metadata);
   const ref = parseFileId(inputFileId);
   if (ref?.kind !== 'uploaded')
     throw new BadRequestError(
@@ -109,6 +114,7 @@ function parseCreateBatchRequest(body: unknown, windowLimits: CompletionWindowLi
     windowInMs,
     metadata,
     priority: priorityOfMetadata(metadata),
+    tags,
   };
 }
 
@@ -119,6 +125,18 @@ function priorityOfMetadata(metadata: Readonly<Record<string, string>> | undefin
   const result = parsePriority(text);
   if (!result.ok) throw new BadRequestError(`metadata.${result.error}`, `metadata.${PRIORITY_METADATA}`);
   return result.value;
+}
+
+/**
+ * Every metadata pair is a tag: metadata is how an OpenAI client attributes a batch, and no key is
+ * reserved. Pairs that cannot be tags are refused, as OpenAI refuses metadata over its limits, rather than
+ * leaving the batch's spend unattributed.
+ */
+function tagsOfMetadata(metadata: Readonly<Record<string, string>> | undefined): Record<string, string> | undefined {
+  if (metadata === undefined || Object.keys(metadata).length === 0) return undefined;
+  const tags = parseTags(metadata);
+  if (!tags.ok) throw new BadRequestError(`Invalid metadata: every pair is a cost tag, and ${tags.error}`, 'metadata');
+  return { ...tags.value };
 }
 
 /** The uploaded file exists and is meant for batches. */

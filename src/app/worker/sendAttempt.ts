@@ -137,5 +137,6 @@ function sentEntry(run: MessageRun, line: LineState, reservedTokens: number, ope
     outputPerMillion: 0,
     currency: 'USD',
     costInNanos: 0,
+    ...(run.job.tags === undefined ? {} : { tags: run.job.tags }),
   };
 }

@@ -11,19 +11,31 @@ export interface CostChartElements {
   readonly range: HTMLElement;
 }
 
+/** What the chart's segments are: the model, or a tag's value (`tag:<key>`). */
+export type ChartGroup = 'model' | `tag:${string}`;
+
+/** A row's segment: its model, or its value of the grouped tag ('(untagged)' for jobs without it). */
+function segmentOf(row: WireCostReport['rows'][number], group: ChartGroup): string | undefined {
+  if (group === 'model') return row.model;
+  const value = row[group];
+  return value === undefined ? undefined : value === '' ? '(untagged)' : value;
+}
+
 function chartSvg(
   report: WireCostReport,
   days: readonly string[],
+  group: ChartGroup,
 ): { root: SVGSVGElement; models: readonly { model: string; color: string }[] } {
-  const rows: CostChartRow[] = report.rows.flatMap((r) =>
-    r.day === undefined || r.model === undefined ? [] : [{ day: r.day, model: r.model, cost: r.cost }],
-  );
+  const rows: CostChartRow[] = report.rows.flatMap((r) => {
+    const segment = segmentOf(r, group);
+    return r.day === undefined || segment === undefined ? [] : [{ day: r.day, model: segment, cost: r.cost }];
+  });
   const layout = layoutCostChart(rows, days, CHART_SIZE);
   const { plot } = layout;
   const root = svg('svg', {
     viewBox: `0 0 ${layout.width} ${layout.height}`,
     role: 'img',
-    'aria-label': 'Cost per day by model',
+    'aria-label': `Cost per day by ${group}`,
   });
   for (const fraction of [0.5, 1]) {
     const y = plot.top + plot.height * (1 - fraction);
@@ -59,9 +71,14 @@ function chartSvg(
   return { root, models: layout.models };
 }
 
-/** Cost per day as one stacked bar per day (a segment per model), its legend, and the range's total. */
-export function renderCostChart(elements: CostChartElements, report: WireCostReport, days: readonly string[]): void {
-  const { root, models } = chartSvg(report, days);
+/** Cost per day as one stacked bar per day (a segment per model or tag value), its legend, and the range's total. */
+export function renderCostChart(
+  elements: CostChartElements,
+  report: WireCostReport,
+  days: readonly string[],
+  group: ChartGroup = 'model',
+): void {
+  const { root, models } = chartSvg(report, days, group);
   elements.chart.replaceChildren(root);
   elements.chart.setAttribute('data-state', 'ready');
   elements.legend.replaceChildren(

@@ -5,7 +5,7 @@
 import { createApiClient } from './api.js';
 import { renderBudgetGauges } from './budgetGauge.js';
 import { renderBudgetShares } from './budgetShares.js';
-import { renderCostChart } from './costChartSvg.js';
+import { renderCostChart, type ChartGroup } from './costChartSvg.js';
 import { required } from './dom.js';
 import { utcDays } from './format.js';
 import { renderJobs } from './jobsTable.js';
@@ -43,16 +43,46 @@ async function pollJobs(): Promise<void> {
   setTimeout(() => void pollJobs(), JOBS_POLL_IN_MS);
 }
 
-async function pollCosts(): Promise<void> {
+/** The chart's grouping and tag filter, from the page's URL (`&group=tag:project&filter=tag:team=search`). */
+const pageQuery = new URLSearchParams(location.search);
+const groupInput = required<HTMLInputElement>('#group');
+const filterInput = required<HTMLInputElement>('#filter');
+groupInput.value = pageQuery.get('group') ?? 'model';
+filterInput.value = pageQuery.get('filter') ?? '';
+
+function chartGroup(): ChartGroup {
+  const group = groupInput.value.trim();
+  return group.startsWith('tag:') ? (group as ChartGroup) : 'model';
+}
+
+async function showCosts(): Promise<void> {
   const days = utcDays(CHART_DAYS, Date.now());
+  const group = chartGroup();
+  const filter = filterInput.value.trim();
+  const query = new URLSearchParams({ from: days.at(0) ?? '', to: days.at(-1) ?? '', groupBy: `day,${group}` });
+  if (filter !== '') query.set('filter', filter);
   try {
-    const range = `from=${days.at(0) ?? ''}&to=${days.at(-1) ?? ''}`;
-    renderCostChart(chartElements, await api<WireCostReport>(`costs?${range}&groupBy=day,model`), days);
+    renderCostChart(chartElements, await api<WireCostReport>(`costs?${query.toString()}`), days, group);
   } catch (error) {
     setStatus(messageOf(error), true);
   }
+}
+
+async function pollCosts(): Promise<void> {
+  await showCosts();
   setTimeout(() => void pollCosts(), COSTS_POLL_IN_MS);
 }
+
+// Enter in a field changes the view (below), never reloads the page.
+required<HTMLFormElement>('#chart-view').addEventListener('submit', (event) => event.preventDefault());
+// A new grouping or filter shows at once and stays in the URL, so the view can be bookmarked.
+required<HTMLFormElement>('#chart-view').addEventListener('change', () => {
+  pageQuery.set('group', chartGroup());
+  if (filterInput.value.trim() === '') pageQuery.delete('filter');
+  else pageQuery.set('filter', filterInput.value.trim());
+  history.replaceState(null, '', `?${pageQuery.toString()}`);
+  void showCosts();
+});
 
 async function pollBudget(): Promise<void> {
   try {

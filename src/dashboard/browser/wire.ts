@@ -38,11 +38,17 @@ export interface WireJobsPage {
   readonly data: readonly WireJob[];
 }
 
-/** GET /api/costs?groupBy=day,model: one row per day and model. */
+/** GET /api/costs?groupBy=day,model (or day,tag:<key>): one row per day and model (or tag value). */
 export interface WireCostReport {
   /** The rows' currency ("mixed" when they use several). */
   readonly currency: string;
-  readonly rows: readonly { readonly day?: string; readonly model?: string; readonly cost: number }[];
+  readonly rows: readonly {
+    readonly day?: string;
+    readonly model?: string;
+    /** A grouped tag's value (`"tag:project": "apollo"`), empty for jobs without the tag. */
+    readonly [tag: `tag:${string}`]: string;
+    readonly cost: number;
+  }[];
   /** Null when the rows mix currencies. */
   readonly total: { readonly cost: number | null };
 }

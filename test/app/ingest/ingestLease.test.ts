@@ -69,10 +69,10 @@ describe('the ingest lease', () => {
   it('creates a new job with the lease already taken, once', async () => {
     const world = createWorld();
     const blob = { jobId: JOB_ID, etag: '"0x1"', size: 3, metadata: {}, container: 'batch-input', name: 'in.jsonl' };
-    const first = await createLeasedJob(blob, 'me', world.ingestDeps);
+    const first = await createLeasedJob(blob, 'me', world.ingestDeps, {});
     expect(first).toMatchObject({ owner: 'me', firstReader: true });
     expect((await world.jobs.getJob(JOB_ID))?.job.ingestLease?.owner).toBe('me');
-    expect(await createLeasedJob(blob, 'you', world.ingestDeps)).toBeUndefined();
+    expect(await createLeasedJob(blob, 'you', world.ingestDeps, {})).toBeUndefined();
   });
 
   it("backs off while another reader's lease is live, and takes it over once it has lapsed", async () => {
