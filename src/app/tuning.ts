@@ -44,3 +44,14 @@ export const BUDGET_CORRECTION_INTERVAL_IN_MS = 1_000;
  * passes while requests are still being admitted, however slow the store is.
  */
 export const BUDGET_MIN_CLAIM_LEAD_IN_MS = 100;
+
+/** How long a feeder holds the backlog messages it moves; a feeder that dies lets them reappear after this. */
+export const FEED_LEASE_IN_MS = 30_000;
+/** Added to the latency in the lead target: a worker's receive, reads and admission before a call leaves. */
+export const FEED_MARGIN_IN_MS = 2_000;
+/** The work queue's least lead, in messages: every instance's first receive finds work. */
+export const FEED_MIN_LEAD_MESSAGES = 4;
+/** Most messages one feed moves: bounds what two feeders racing can put beyond the lead. */
+export const FEED_MAX_MESSAGES = 64;
+/** A cancelled job's backlog messages moved per feed: they only get their `batch_cancelled` outcome. */
+export const FEED_DRAIN_MESSAGES = 64;
