@@ -251,6 +251,9 @@ param phi3Prices string = ''
 @description('DEFAULT_MAX_COST_PER_JOB: spending cap of a job that sets none, in the price currency (e.g. 2.50). Empty: no cap.')
 param defaultMaxCostPerJob string = ''
 
+@description('FEEDER_SCHEDULE: NCRONTAB schedule (with seconds) of the feeder that tops the work queue up from the backlogs of the jobs.')
+param feederSchedule string = '*/10 * * * * *'
+
 @description('SWEEPER_SCHEDULE: NCRONTAB schedule (with seconds) of the sweeper that resumes stalled jobs.')
 param sweeperSchedule string = '0 */5 * * * *'
 
@@ -554,6 +557,7 @@ var appSettings = {
   PHI3_PRICES: phi3Prices
   DEFAULT_MAX_COST_PER_JOB: defaultMaxCostPerJob
   SWEEPER_SCHEDULE: sweeperSchedule
+  FEEDER_SCHEDULE: feederSchedule
   SWEEPER_STALL_MS: string(sweeperStallMs)
   MIN_COMPLETION_WINDOW_MS: string(minCompletionWindowMs)
   WEBHOOK_URL: webhookUrl

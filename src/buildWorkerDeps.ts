@@ -51,6 +51,8 @@ export interface WorkerAdapters {
   readonly timers?: Timers;
   /** Finalises a job in the invocation that recorded its last outcome (with that invocation's logger). */
   readonly finalizeInline?: ((jobId: string, logger: Logger) => Promise<unknown>) | undefined;
+  /** Tops the work queue up from the backlogs after each message (decision 0012). */
+  readonly feed?: ((deployment: string, latencyInMs: number | undefined) => Promise<unknown>) | undefined;
 }
 
 /** The worker's settings, from the validated configuration. */
@@ -127,6 +129,7 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
     defaultMaxTokens,
     returnUnusedTokens,
     finalizeInline: finalizeInline === undefined ? undefined : (jobId) => finalizeInline(jobId, logger),
+    latencyInMs: () => adaptive?.size.latencyInMs,
     logger,
   });
 }

@@ -42,6 +42,12 @@ import { FetchWebhookSender } from './adapters/webhooks/FetchWebhookSender.js';
 import { createAzureCredential } from './adapters/azureCredential.js';
 import { noMetrics, type Metrics } from './app/ports.js';
 import { DEFAULT_CALL_TIME_LIMIT_OPTIONS } from './core/callTimeout.js';
+import { AzureBacklogs, AzureQueueDepth } from './adapters/storage/AzureBacklogs.js';
+import { CosmosFairShareStore } from './adapters/cosmos/CosmosFairShareStore.js';
+import { feedWork, type FeedDeps } from './app/feedWork.js';
+import type { TendDeps } from './app/tendFairShare.js';
+import { FairShareScheduleViews } from './app/fairShareViews.js';
+import type { DeploymentLimits, FairShareStore, ScheduleViews } from './app/ports.js';
 /** Largest upload through `POST /v1/files`: OpenAI takes 200 MB; the ingest reads far bigger files in chunks. */
 const MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 
@@ -58,6 +64,11 @@ export interface Services {
   readonly resultParts: ResultParts;
   /** Files uploaded through the OpenAI Files API. */
   readonly files: FileStore;
+  /** Each deployment's fair sharing between jobs (decision 0012). */
+  readonly fairShare: FairShareStore;
+  readonly scheduleViews: ScheduleViews;
+  /** What the feeder's timer needs. */
+  tendDeps(logger: Logger): TendDeps;
   filesDeps(): FilesDeps;
   batchesDeps(): BatchesDeps;
   webhookDeps(logger: Logger): WebhookDeps;
@@ -109,6 +120,25 @@ export async function createServices(env: Env): Promise<Services> {
       requestLimits: { contextLength: d.contextLength, tokensPerMinute: d.tokensPerMinute },
     })),
   );
+  const fairShare = new CosmosFairShareStore(containers.budget);
+  const backlogs = new AzureBacklogs(queueService, config.requestQueue);
+  const workQueueDepth = new AzureQueueDepth(queueService.getQueueClient(config.requestQueue));
+  const limitsOf = deploymentLimits(config);
+  const feedDeps = (logger: Logger): FeedDeps => ({
+    backlogs,
+    requestQueue,
+    workQueueDepth,
+    fairShare,
+    clock: systemClock,
+    logger,
+    limitsOf,
+    requestsPerMessage: config.limits.maxRequestsPerMessage,
+    newFeedId: randomUUID,
+  });
+  const feed = (deployment: string, latencyInMs: number | undefined) =>
+    feedWork(feedDeps(consoleLogger), deployment, { latencyInMs });
+  const scheduling = { backlogs, fairShare, feed: (deployment: string) => feed(deployment, undefined) };
+  const scheduleViews = new FairShareScheduleViews(fairShare, systemClock, limitsOf);
   const telemetry = await startMetrics(env, config);
   for (const d of config.phi3.deployments) {
     telemetry.metrics.setDeploymentLimits(d.name, {
@@ -155,6 +185,7 @@ export async function createServices(env: Env): Promise<Services> {
       },
       // The job's last lines are done here: finalising here spares it a trip through the control queue.
       finalizeInline: (jobId, logger) => finalizeJob(jobId, finalizeDeps(logger)),
+      feed,
     },
     {
       retry: config.retry,
@@ -189,6 +220,9 @@ export async function createServices(env: Env): Promise<Services> {
     clock: systemClock,
     resultParts,
     files,
+    fairShare,
+    scheduleViews,
+    tendDeps: (logger) => ({ ...feedDeps(logger), jobs }),
     filesDeps: () => ({ files, jobs, blobs, clock: systemClock, newHex32, maxFileBytes: MAX_UPLOAD_BYTES }),
     batchesDeps: () => ({
       jobs,
@@ -200,6 +234,7 @@ export async function createServices(env: Env): Promise<Services> {
       outputContainer: config.outputContainer,
       windowLimits: config.completionWindow,
       defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
+      fairShare,
     }),
     webhookDeps: (logger) => ({
       jobs,
@@ -227,6 +262,7 @@ export async function createServices(env: Env): Promise<Services> {
       prices: config.prices,
       defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
       resultParts,
+      scheduling,
     }),
     workerDeps,
     finalizeDeps,
@@ -253,6 +289,19 @@ async function startMetrics(
   }
   const { startAzureMonitorMetrics } = await import('./adapters/telemetry/azureMonitorMetrics.js');
   return startAzureMonitorMetrics({ connectionString, credential: createAzureCredential(config.cosmos.clientId) });
+}
+
+const consoleLogger: Logger = { info: console.info, warn: console.warn, error: console.error };
+
+/** Each deployment's limits as its shared budget applies them: what the fair shares are shares of. */
+function deploymentLimits(config: AppConfig): (deployment: string) => DeploymentLimits {
+  const utilization = config.phi3.budgetUtilization;
+  const byName = new Map(config.phi3.deployments.map((d) => [d.name, d]));
+  const primary = config.phi3.deployments[0]!;
+  return (deployment) => {
+    const d = byName.get(deployment) ?? primary;
+    return { requestsPerMinute: d.requestsPerMinute * utilization, tokensPerMinute: d.tokensPerMinute * utilization };
+  };
 }
 
 function createLimiter(config: AppConfig, deployment: DeploymentConfig, store: BudgetStore): RateLimiter {

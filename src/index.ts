@@ -11,6 +11,7 @@ import './functions/cancelJob.js';
 import './functions/processRequestsPoison.js';
 import './functions/retryJob.js';
 import './functions/sweeper.js';
+import './functions/feeder.js';
 import './functions/getCosts.js';
 import './functions/getBudgetUse.js';
 import './functions/dashboard.js';

@@ -2,6 +2,7 @@ import type { CostEstimate } from './costEstimate.js';
 import type { LineError } from './lineErrors.js';
 import type { BatchRequest } from './openai/batchRequest.js';
 import type { WebhookRecord } from './openai/webhookRecord.js';
+import type { JobPriority } from './priority.js';
 import type { InputBlobRef } from './requestMessage.js';
 import { NO_SPEND, type JobSpend } from './spendingCap.js';
 
@@ -131,6 +132,8 @@ export interface Job {
   readonly windowClosedAtInMs?: number | undefined;
   /** The delivery of the job's final event to the webhook endpoint: attempts and how the last one went. */
   readonly webhook?: WebhookRecord | undefined;
+  /** The job's weight in its deployment's fair sharing; absent: DEFAULT_PRIORITY. */
+  readonly priority?: JobPriority | undefined;
 }
 
 export function newJob(fields: {

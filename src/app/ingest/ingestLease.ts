@@ -1,3 +1,4 @@
+import { priorityFromBlobMetadata } from './priorityFromBlobMetadata.js';
 import { newJob, type IngestChunkStart, type Job } from '../../core/job.js';
 import { batchRequestFromBlobMetadata } from '../../core/openai/batchRequest.js';
 import { spendingCapFromMetadata } from '../../core/spendingCap.js';
@@ -58,7 +59,11 @@ export async function createLeasedJob(
     // A dropped file takes its completion window and batch metadata from the blob's metadata.
     batchRequest: batchRequestFromBlobMetadata(blob.metadata, deps.clock.nowInMs()),
   });
-  const job: Job = { ...created, ingestLease: ingestLease(owner, deps.clock.nowInMs()) };
+  const job: Job = {
+    ...created,
+    ...priorityFromBlobMetadata(blob.metadata),
+    ingestLease: ingestLease(owner, deps.clock.nowInMs()),
+  };
   return (await deps.jobs.createJob(job)) ? { job, owner, firstReader: true } : undefined;
 }
 
