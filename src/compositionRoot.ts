@@ -138,7 +138,12 @@ export async function createServices(env: Env): Promise<Services> {
   const feed = (deployment: string, latencyInMs: number | undefined) =>
     feedWork(feedDeps(consoleLogger), deployment, { latencyInMs });
   const scheduling = { backlogs, fairShare, feed: (deployment: string) => feed(deployment, undefined) };
-  const scheduleViews = new FairShareScheduleViews(fairShare, systemClock, limitsOf);
+  const scheduleViews = new FairShareScheduleViews(
+    fairShare,
+    systemClock,
+    limitsOf,
+    config.limits.maxRequestsPerMessage,
+  );
   const telemetry = await startMetrics(env, config);
   for (const d of config.phi3.deployments) {
     telemetry.metrics.setDeploymentLimits(d.name, {

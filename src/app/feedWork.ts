@@ -5,6 +5,8 @@ import {
   planFeeds,
   removePendingFeed,
   returnUnfed,
+  tokensPerRequest,
+  bindingTokensPerMinute,
   type FairShareState,
   type FeedPick,
 } from '../core/fairShare.js';
@@ -117,7 +119,8 @@ function planTurn(
   const noted = options.latencyInMs === undefined ? state : { ...state, latencyInMs: options.latencyInMs };
   const room = Math.min(FEED_MAX_MESSAGES, roomFor(noted, outstanding, limits, deps, options));
   if (room <= 0) return { state: noted, result: [] };
-  const plan = planFeeds(noted, room, { nowInMs, tokensPerMinute: limits.tokensPerMinute });
+  const tokensPerMinute = bindingTokensPerMinute(noted, limits, deps.requestsPerMessage);
+  const plan = planFeeds(noted, room, { nowInMs, tokensPerMinute });
   if (plan.picks.length === 0) return { state: noted, result: [] };
   const pending = { id: feedId, messages: plan.picks.length, untilInMs: nowInMs + FEED_LEASE_IN_MS };
   return { state: addPendingFeed(plan.state, pending, nowInMs), result: plan.picks };
@@ -141,17 +144,6 @@ function roomFor(
     minimumMessages: FEED_MIN_LEAD_MESSAGES,
   });
   return lead - outstanding - pending;
-}
-
-/** Estimated tokens per request of the work waiting (prompt + max_tokens), from the backlogs' totals. */
-function tokensPerRequest(state: FairShareState, requestsPerMessage: number): number {
-  let tokens = 0;
-  let messages = 0;
-  for (const job of Object.values(state.jobs)) {
-    tokens += job.ingestTokens + job.extraTokens;
-    messages += job.ingestMessages + job.extraMessages;
-  }
-  return messages === 0 ? 1 : tokens / messages / Math.max(1, requestsPerMessage);
 }
 
 function groupByJob(picks: readonly FeedPick[]): Map<string, FeedPick[]> {

@@ -1,7 +1,7 @@
 import { backlogOf, hasWork, leave, type FairShareJob } from '../core/fairShare.js';
 import { JobStatus, TERMINAL_STATUSES, type Job } from '../core/job.js';
 import { feedWork, type FeedDeps, type FeedReport } from './feedWork.js';
-import { deadlineOf, registerWork, reweighJob, weightOf, withdrawJob } from './jobScheduling.js';
+import { deadlineOf, registerWork, weightOf, withdrawJob } from './jobScheduling.js';
 import type { JobStore } from './ports.js';
 
 /** What the feeder's timer needs: the feeder's deps and the jobs. */
@@ -46,7 +46,8 @@ async function tendJob(jobId: string, entry: FairShareJob, deployment: string, d
     }
     return false;
   }
-  if (entry.weight !== weightOf(job) || entry.deadlineAtInMs !== deadlineOf(job)) await reweighJob(deps.fairShare, job);
+  if (entry.weight !== weightOf(job) || entry.deadlineAtInMs !== deadlineOf(job))
+    await registerWork(deps.fairShare, job, {});
   if (!hasWork(entry)) await rescheduleLeftovers(job, entry, deps);
   return false;
 }

@@ -334,3 +334,30 @@ export function leadTarget(inputs: LeadInputs): number {
   const requests = perMs * (inputs.latencyInMs * 1.25 + inputs.marginInMs);
   return Math.max(inputs.minimumMessages, Math.ceil(requests / Math.max(1, inputs.requestsPerMessage)));
 }
+
+/**
+ * The deployment's rate in estimated tokens a minute, whichever of its limits binds: its tokens per
+ * minute, or its requests per minute times the tokens a request of the waiting work is estimated at.
+ * Shares and the deadline boost are reckoned against it.
+ */
+export function bindingTokensPerMinute(
+  state: FairShareState,
+  limits: { readonly requestsPerMinute: number; readonly tokensPerMinute: number },
+  requestsPerMessage: number,
+): number {
+  return Math.max(
+    1,
+    Math.min(limits.tokensPerMinute, limits.requestsPerMinute * tokensPerRequest(state, requestsPerMessage)),
+  );
+}
+
+/** Estimated tokens per request of the jobs' work (prompt + max_tokens), from their backlogs' totals. */
+export function tokensPerRequest(state: FairShareState, requestsPerMessage: number): number {
+  let tokens = 0;
+  let messages = 0;
+  for (const job of Object.values(state.jobs)) {
+    tokens += job.ingestTokens + job.extraTokens;
+    messages += job.ingestMessages + job.extraMessages;
+  }
+  return messages === 0 ? 1 : tokens / messages / Math.max(1, requestsPerMessage);
+}
