@@ -152,6 +152,20 @@ function groupByJob(picks: readonly FeedPick[]): Map<string, FeedPick[]> {
   return byJob;
 }
 
+/**
+ * The message as the work queue gets it. One received from the backlog before may have reached the work
+ * queue already (its feeder died before removing it): it loses its `firstSend` mark, so that the worker
+ * looks up which of its lines are done instead of calling for them again.
+ */
+function workPayload(message: BacklogMessage): unknown {
+  const { payload } = message;
+  if (message.dequeueCount <= 1 || typeof payload !== 'object' || payload === null || !('firstSend' in payload)) {
+    return payload;
+  }
+  const { firstSend: _repeated, ...rest } = payload as Record<string, unknown>;
+  return rest;
+}
+
 /** Moves up to `count` messages of the job's backlog to the work queue; returns how many it moved. */
 export async function moveMessages(
   jobId: string,
@@ -162,7 +176,7 @@ export async function moveMessages(
   while (moved < count) {
     const received = await deps.backlogs.receive(jobId, count - moved, FEED_LEASE_IN_MS);
     if (received.length === 0) break;
-    await deps.requestQueue.send(received.map((m: BacklogMessage) => m.payload));
+    await deps.requestQueue.send(received.map(workPayload));
     await Promise.all(received.map((m) => deps.backlogs.remove(jobId, m)));
     moved += received.length;
   }

@@ -88,6 +88,8 @@ export interface MessageQueue {
 /** A work message held in a job's backlog, with what removing it takes. */
 export interface BacklogMessage {
   readonly payload: unknown;
+  /** Times it was received, this one included: above 1, an earlier feeder may have moved it already. */
+  readonly dequeueCount: number;
   readonly receipt: { readonly messageId: string; readonly popReceipt: string };
 }
 

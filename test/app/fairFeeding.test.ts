@@ -92,6 +92,9 @@ describe('lazy fan-out through per-job backlogs', () => {
     expect(world.requestQueue.sent).toHaveLength(0);
     world.clock.now += FEED_LEASE_IN_MS + 1;
     await tendFairShare({ ...world.feedDeps, jobs: world.jobs }, 'test');
+    // They may have reached the work queue before: the worker is told to look which lines are done.
+    expect(world.requestQueue.sent.length).toBeGreaterThan(0);
+    expect(world.requestQueue.sent.filter((m) => 'firstSend' in (m.payload as object))).toEqual([]);
     await runWorkQueue(world);
     const { job } = (await world.jobs.getJob(jobId))!;
     expect(job.counts).toEqual({ succeeded: 8, failed: 0 });

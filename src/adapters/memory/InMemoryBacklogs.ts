@@ -5,6 +5,7 @@ interface Held {
   readonly payload: unknown;
   visibleAtInMs: number;
   popReceipt: string;
+  dequeueCount: number;
 }
 
 /** Backlogs in one process, leases included, on an injected clock: for use-case tests. */
@@ -23,6 +24,7 @@ export class InMemoryBacklogs implements Backlogs {
         payload: JSON.parse(JSON.stringify(payload)),
         visibleAtInMs: 0,
         popReceipt: '',
+        dequeueCount: 0,
       });
     }
   }
@@ -33,7 +35,12 @@ export class InMemoryBacklogs implements Backlogs {
     return visible.map((m) => {
       m.visibleAtInMs = now + leaseInMs;
       m.popReceipt = `p${this.#next++}`;
-      return { payload: m.payload, receipt: { messageId: m.id, popReceipt: m.popReceipt } };
+      m.dequeueCount += 1;
+      return {
+        payload: m.payload,
+        dequeueCount: m.dequeueCount,
+        receipt: { messageId: m.id, popReceipt: m.popReceipt },
+      };
     });
   }
 

@@ -53,6 +53,7 @@ export class AzureBacklogs implements Backlogs {
       });
       return response.receivedMessageItems.map((m) => ({
         payload: JSON.parse(Buffer.from(m.messageText, 'base64').toString('utf8')) as unknown,
+        dequeueCount: m.dequeueCount,
         receipt: { messageId: m.messageId, popReceipt: m.popReceipt },
       }));
     } catch (error) {
