@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InMemoryBacklogs } from '../../src/adapters/memory/InMemoryBacklogs.js';
 import { InMemoryFairShareStore } from '../../src/adapters/memory/InMemoryFairShareStore.js';
 import { cancelJob } from '../../src/app/cancelJob.js';
+import { FairShareScheduleViews } from '../../src/app/fairShareViews.js';
 import { feedWork, type FeedDeps } from '../../src/app/feedWork.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
@@ -117,5 +118,21 @@ describe('lazy fan-out through per-job backlogs', () => {
     expect(report.left).toBe(1);
     expect(world.backlogs.jobIds).toEqual([]);
     expect((await world.fairShare.read('test')).jobs).toEqual({});
+  });
+
+  it('shows each job’s share over the last minute and an ETA at its weighted share', async () => {
+    const world = fairWorld();
+    world.blobs.put('batch-input', 'a.jsonl', fileOf('a', 40), { priority: 'high' });
+    world.blobs.put('batch-input', 'b.jsonl', fileOf('b', 40), { priority: 'low' });
+    const a = await ingestBlob('batch-input', 'a.jsonl', world.ingestDeps);
+    const b = await ingestBlob('batch-input', 'b.jsonl', world.ingestDeps);
+    const views = await new FairShareScheduleViews(world.fairShare, world.clock, world.feedDeps.limitsOf, 4).viewsFor(
+      'test',
+    );
+    const high = views.get('jobId' in a ? a.jobId : '')!;
+    const low = views.get('jobId' in b ? b.jobId : '')!;
+    expect(high.share).toBeGreaterThan(0);
+    // The high job's work ends first: it gets 32/33 of the rate.
+    expect(high.etaAtInMs!).toBeLessThan(low.etaAtInMs!);
   });
 });
