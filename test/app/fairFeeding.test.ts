@@ -6,6 +6,7 @@ import { FairShareScheduleViews } from '../../src/app/fairShareViews.js';
 import { feedWork, type FeedDeps } from '../../src/app/feedWork.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
+import { sweep } from '../../src/app/sweep.js';
 import { tendFairShare } from '../../src/app/tendFairShare.js';
 import { FEED_LEASE_IN_MS } from '../../src/app/tuning.js';
 import { silentLogger } from '../../src/app/Logger.js';
@@ -134,5 +135,16 @@ describe('lazy fan-out through per-job backlogs', () => {
     expect(high.share).toBeGreaterThan(0);
     // The high job's work ends first: it gets 32/33 of the rate.
     expect(high.etaAtInMs!).toBeLessThan(low.etaAtInMs!);
+  });
+
+  it('is not taken for stalled by the sweeper while its backlog holds work', async () => {
+    const world = fairWorld();
+    world.blobs.put('batch-input', 'w.jsonl', fileOf('w', 40));
+    const result = await ingestBlob('batch-input', 'w.jsonl', world.ingestDeps);
+    const jobId = 'jobId' in result ? result.jobId : '';
+    world.clock.now += 3_600_000;
+    const report = await sweep({ ...world.ingestDeps, scheduling: world.scheduling }, { stallInMs: 60_000 });
+    expect(report.actions[jobId]).toBe('waiting');
+    expect(report.requeuedLines).toBe(0);
   });
 });
