@@ -287,6 +287,9 @@ param retentionFilesDays int = 30
 @description('LEDGER_RETENTION_DAYS: days ledger entries and cost rollups are kept (Cosmos TTL), the billing record; 0 = for ever.')
 param ledgerRetentionDays int = 400
 
+@description('FEEDER_SCHEDULE: NCRONTAB schedule (with seconds) of the feeder that tops the work queue up from the backlogs of the jobs.')
+param feederSchedule string = '*/10 * * * * *'
+
 @description('SWEEPER_SCHEDULE: NCRONTAB schedule (with seconds) of the sweeper that resumes stalled jobs.')
 param sweeperSchedule string = '0 */5 * * * *'
 
@@ -633,6 +636,7 @@ var appSettings = {
   RETENTION_OUTCOMES_DAYS: string(retentionOutcomesDays)
   RETENTION_FILES_DAYS: string(retentionFilesDays)
   LEDGER_RETENTION_DAYS: string(ledgerRetentionDays)
+  FEEDER_SCHEDULE: feederSchedule
   SWEEPER_STALL_MS: string(sweeperStallMs)
   MIN_COMPLETION_WINDOW_MS: string(minCompletionWindowMs)
   WEBHOOK_URL: webhookUrl

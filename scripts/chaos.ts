@@ -1,7 +1,8 @@
 /**
  * npm run chaos -- --whole-stack: see wholeStackChaos below.
  *
- * npm run chaos: a job of CHAOS_LINES lines (default 5,000) through the real pipeline while the
+ * npm run chaos: a `low` job of CHAOS_LINES lines (default 5,000) and a `high` job of a fifth of that,
+ * sharing the deployment's budget (decision 0012), through the real pipeline while the
  * endpoint misbehaves (about 5% 500s, 2% hangs past the client timeout (20 s against 10 s), bursts of 429, negative
  * x-ratelimit-remaining-tokens, one daily-quota "retry after 86400 s") and worker processes are
  * killed with SIGKILL at random moments. Then it counts what every line came to, and matches the
@@ -67,35 +68,47 @@ async function main(): Promise<void> {
     SWEEPER_SCHEDULE: '*/10 * * * * *',
     SWEEPER_STALL_MS: '45000',
   });
+  pipelineJobs = pipeline.jobs;
+  stackOfRun = stack;
   // A killed worker's messages come back after this lease, as a crashed host's do after ~10 minutes in Azure.
   const workerEnv = { ...pipeline.settings, LOCAL_HOST_QUEUE_LEASE_MS: '20000', LOCAL_HOST_BLOB_POLL_MS: '200' };
   const workers: WorkerProcess[] = [];
   for (let i = 0; i < WORKERS; i += 1) workers.push(startWorkerProcess(workerEnv));
   await Promise.all(workers.map((w) => w.ready));
 
-  const text = Array.from({ length: LINES }, (_, i) =>
-    JSON.stringify({
-      custom_id: `chaos-${i}`,
-      method: 'POST',
-      url: '/v1/chat/completions',
-      body: { messages: [{ role: 'user', content: `Chaos question ${i}: name a colour.` }], max_tokens: 40 },
-    }),
-  ).join('\n');
+  const fileOf = (prefix: string, lines: number): string =>
+    Array.from({ length: lines }, (_, i) =>
+      JSON.stringify({
+        custom_id: `${prefix}-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { messages: [{ role: 'user', content: `Chaos question ${i}: name a colour.` }], max_tokens: 40 },
+      }),
+    ).join('\n') + '\n';
   const started = Date.now();
-  const jobId = await pipeline.submit('chaos.jsonl', `${text}\n`);
+  const runs = [
+    { lines: LINES, jobId: await pipeline.submit('chaos.jsonl', fileOf('chaos', LINES), { priority: 'low' }) },
+  ];
+  const highLines = Math.max(1, Math.floor(LINES / 5));
+  runs.push({
+    lines: highLines,
+    jobId: await pipeline.submit('chaos-high.jsonl', fileOf('chaos-high', highLines), { priority: 'high' }),
+  });
 
-  // Kill only once the file is read: an ingest killed mid-file waits out its 5-minute lease before resuming.
-  for (;;) {
-    const stored = await pipeline.jobs.getJob(jobId);
-    if (stored?.job.ingest.done) break;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+  // Kill only once the files are read: an ingest killed mid-file waits out its 5-minute lease before resuming.
+  for (const { jobId } of runs) {
+    for (;;) {
+      const stored = await pipeline.jobs.getJob(jobId);
+      if (stored?.job.ingest.done) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
   }
   simulator.setFaults({ dailyQuotaOnce: true });
   let kills = 0;
   let finished = false;
-  const done = pipeline.waitForJob(jobId, 500).then((job) => {
+  const done = Promise.all(runs.map((run) => pipeline.waitForJob(run.jobId, 500))).then((jobs) => {
     finished = true;
-    return job;
+    return jobs;
   });
   while (!finished && (kills < MIN_KILLS || Date.now() - started < 600_000)) {
     await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 1_500 + random() * 4_000))]);
@@ -108,43 +121,36 @@ async function main(): Promise<void> {
     await workers[victim].ready;
     if (kills >= MIN_KILLS) break;
   }
-  const job = await done;
+  const finalJobs = await done;
   const elapsedInMs = Date.now() - started;
   await stopWorkerProcesses(workers);
 
-  // What every line came to.
-  const outcomes = new Map<number, number>();
   const byCode = new Map<string, number>();
-  let succeeded = 0;
-  for await (const outcome of pipeline.jobs.listOutcomes(jobId)) {
-    outcomes.set(outcome.line, (outcomes.get(outcome.line) ?? 0) + 1);
-    if (outcome.status === 'succeeded') succeeded += 1;
-    else byCode.set(outcome.error?.code ?? 'unknown', (byCode.get(outcome.error?.code ?? 'unknown') ?? 0) + 1);
-  }
-  const lost = Array.from({ length: LINES }, (_, i) => i + 1).filter((line) => !outcomes.has(line)).length;
-  const duplicatedOutcomes = [...outcomes.values()].filter((n) => n > 1).length;
-  const resultsBlob = await createBlobText(stack, `${jobId}/results.jsonl`);
-  const resultIds = resultsBlob
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
-  const duplicatedResults = resultIds.length - new Set(resultIds).size;
-  const errorsBlob = await createBlobText(stack, `${jobId}/errors.jsonl`);
-  const errorIds = errorsBlob
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
-  // Every line in exactly one of the two files: none missing, none in both.
-  const inFiles = new Set([...resultIds, ...errorIds]);
-  const missingFromFiles = LINES - inFiles.size;
-  const inBothFiles = resultIds.length + errorIds.length - inFiles.size - duplicatedResults;
+  const lineReports: LineReport[] = [];
+  for (const run of runs) lineReports.push(await linesOf(run.jobId, run.lines, byCode));
+  const sum = (pick: (r: LineReport) => number): number => lineReports.reduce((total, r) => total + pick(r), 0);
+  const succeeded = sum((r) => r.succeeded);
+  const lost = sum((r) => r.lost);
+  const duplicatedOutcomes = sum((r) => r.duplicatedOutcomes);
+  const duplicatedResults = sum((r) => r.duplicatedResults);
+  const missingFromFiles = sum((r) => r.missingFromFiles);
+  const inBothFiles = sum((r) => r.inBothFiles);
+  const resultCount = sum((r) => r.results);
+  const errorCount = sum((r) => r.errors);
 
   const config = loadConfig(pipeline.settings);
   const cosmos = createCosmosClient(config.cosmos);
   const ledger = new CosmosUsageLedger((await ensureCosmosContainers(cosmos, config.cosmos)).ledger);
-  const ledgerSums = await ledgerTotals(ledger, jobId);
+  const sums = await Promise.all(runs.map((run) => ledgerTotals(ledger, run.jobId)));
+  const ledgerSums = {
+    calls: sums.reduce((total, s) => total + s.calls, 0),
+    unconfirmedCalls: sums.reduce((total, s) => total + s.unconfirmedCalls, 0),
+    promptTokens: sums.reduce((total, s) => total + s.promptTokens, 0),
+    completionTokens: sums.reduce((total, s) => total + s.completionTokens, 0),
+  };
   const ledgerStates = new Map<string, string>();
-  for await (const entry of ledger.listEntries(jobId)) ledgerStates.set(entry.id, entry.state);
+  for (const run of runs)
+    for await (const entry of ledger.listEntries(run.jobId)) ledgerStates.set(entry.id, entry.state);
   cosmos.dispose();
   const all = simulator.log.entries();
   const billed = all.filter((e) => e.status === 200);
@@ -166,15 +172,19 @@ async function main(): Promise<void> {
     `\n${table(
       ['measure', 'value'],
       [
-        ['lines', String(LINES)],
-        ['job status', job.status],
+        ['lines (low job + high job)', `${LINES} + ${highLines}`],
+        ['job status (low, high)', finalJobs.map((j) => j.status).join(', ')],
+        [
+          'finished at (low, high)',
+          finalJobs.map((j) => `${(((j.timestamps.completedAt ?? 0) - started) / 1000).toFixed(1)} s`).join(', '),
+        ],
         ['succeeded', String(succeeded)],
         ['failed (by code)', [...byCode.entries()].map(([code, n]) => `${code}: ${n}`).join(', ') || '0'],
         ['lost (no outcome)', String(lost)],
         ['duplicated outcomes / results', `${duplicatedOutcomes} / ${duplicatedResults}`],
         [
           'lines in the output files (results + errors) / missing / in both',
-          `${resultIds.length} + ${errorIds.length} / ${missingFromFiles} / ${inBothFiles}`,
+          `${resultCount} + ${errorCount} / ${missingFromFiles} / ${inBothFiles}`,
         ],
         ['workers killed (SIGKILL)', String(kills)],
         ['endpoint calls (all / answered 200)', `${all.length} / ${billed.length}`],
@@ -210,11 +220,58 @@ async function main(): Promise<void> {
       missingFromFiles === 0 &&
       inBothFiles === 0 &&
       missing === 0 &&
-      job.status === 'completed'
+      finalJobs.every((j) => j.status === 'completed')
       ? 0
       : 1,
   );
 }
+
+interface LineReport {
+  readonly succeeded: number;
+  readonly lost: number;
+  readonly duplicatedOutcomes: number;
+  readonly duplicatedResults: number;
+  readonly missingFromFiles: number;
+  readonly inBothFiles: number;
+  readonly results: number;
+  readonly errors: number;
+}
+
+/** What every line of one job came to, in its outcomes and its output files; failures counted by code into `byCode`. */
+async function linesOf(jobId: string, lines: number, byCode: Map<string, number>): Promise<LineReport> {
+  const outcomes = new Map<number, number>();
+  let succeeded = 0;
+  for await (const outcome of pipelineJobs!.listOutcomes(jobId)) {
+    outcomes.set(outcome.line, (outcomes.get(outcome.line) ?? 0) + 1);
+    if (outcome.status === 'succeeded') succeeded += 1;
+    else byCode.set(outcome.error?.code ?? 'unknown', (byCode.get(outcome.error?.code ?? 'unknown') ?? 0) + 1);
+  }
+  const lost = Array.from({ length: lines }, (_, i) => i + 1).filter((line) => !outcomes.has(line)).length;
+  const duplicatedOutcomes = [...outcomes.values()].filter((n) => n > 1).length;
+  const idsOf = (text: string) =>
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
+  const resultIds = idsOf(await createBlobText(stackOfRun!, `${jobId}/results.jsonl`));
+  const errorIds = idsOf(await createBlobText(stackOfRun!, `${jobId}/errors.jsonl`));
+  const duplicatedResults = resultIds.length - new Set(resultIds).size;
+  // Every line in exactly one of the two files: none missing, none in both.
+  const inFiles = new Set([...resultIds, ...errorIds]);
+  return {
+    succeeded,
+    lost,
+    duplicatedOutcomes,
+    duplicatedResults,
+    missingFromFiles: lines - inFiles.size,
+    inBothFiles: resultIds.length + errorIds.length - inFiles.size - duplicatedResults,
+    results: resultIds.length,
+    errors: errorIds.length,
+  };
+}
+
+let pipelineJobs: Awaited<ReturnType<typeof createPipeline>>['jobs'] | undefined;
+let stackOfRun: Awaited<ReturnType<typeof startLocalStack>> | undefined;
 
 async function createBlobText(stack: Awaited<ReturnType<typeof startLocalStack>>, name: string): Promise<string> {
   const { BlobServiceClient } = await import('@azure/storage-blob');

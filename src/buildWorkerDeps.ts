@@ -65,6 +65,8 @@ export interface WorkerAdapters {
   readonly responseCache?: ResponseCacheDeps | undefined;
   /** Finalises a job in the invocation that recorded its last outcome (with that invocation's logger). */
   readonly finalizeInline?: ((jobId: string, logger: Logger) => Promise<unknown>) | undefined;
+  /** Tops the work queue up from the backlogs after each message (decision 0012). */
+  readonly feed?: ((deployment: string, latencyInMs: number | undefined) => Promise<unknown>) | undefined;
 }
 
 /** The worker's settings, from the validated configuration. */
@@ -144,6 +146,7 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
     defaultMaxTokens,
     returnUnusedTokens,
     finalizeInline: finalizeInline === undefined ? undefined : (jobId) => finalizeInline(jobId, logger),
+    latencyInMs: () => adaptive?.size.latencyInMs,
     logger,
     spendBudgets:
       budgeting === undefined || budgetPeriods === undefined

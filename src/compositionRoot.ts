@@ -47,7 +47,12 @@ import { FetchWebhookSender } from './adapters/webhooks/FetchWebhookSender.js';
 import { createAzureCredential } from './adapters/azureCredential.js';
 import { noMetrics, type Metrics } from './app/ports.js';
 import { DEFAULT_CALL_TIME_LIMIT_OPTIONS } from './core/callTimeout.js';
-import { InMemoryScheduleViews } from './adapters/memory/InMemoryScheduleViews.js';
+import { AzureBacklogs, AzureQueueDepth } from './adapters/storage/AzureBacklogs.js';
+import { CosmosFairShareStore } from './adapters/cosmos/CosmosFairShareStore.js';
+import { feedWork, type FeedDeps } from './app/feedWork.js';
+import type { TendDeps } from './app/tendFairShare.js';
+import { FairShareScheduleViews } from './app/fairShareViews.js';
+import type { DeploymentLimits, FairShareStore } from './app/ports.js';
 /** Largest upload through `POST /v1/files`: OpenAI takes 200 MB; the ingest reads far bigger files in chunks. */
 const MAX_UPLOAD_BYTES = 1024 * 1024 * 1024;
 
@@ -68,6 +73,10 @@ export interface Services {
   readonly files: FileStore;
   /** Each running job's share of its deployment's budget and its ETA, for the job views. */
   readonly schedule: ScheduleViews;
+  /** Each deployment's fair sharing between jobs (decision 0012). */
+  readonly fairShare: FairShareStore;
+  /** What the feeder's timer needs. */
+  tendDeps(logger: Logger): TendDeps;
   filesDeps(): FilesDeps;
   batchesDeps(): BatchesDeps;
   webhookDeps(logger: Logger): WebhookDeps;
@@ -123,6 +132,30 @@ export async function createServices(env: Env): Promise<Services> {
       requestLimits: { contextLength: d.contextLength, tokensPerMinute: d.tokensPerMinute },
     })),
   );
+  const fairShare = new CosmosFairShareStore(containers.budget);
+  const backlogs = new AzureBacklogs(queueService, config.requestQueue);
+  const workQueueDepth = new AzureQueueDepth(queueService.getQueueClient(config.requestQueue));
+  const limitsOf = deploymentLimits(config);
+  const feedDeps = (logger: Logger): FeedDeps => ({
+    backlogs,
+    requestQueue,
+    workQueueDepth,
+    fairShare,
+    clock: systemClock,
+    logger,
+    limitsOf,
+    requestsPerMessage: config.limits.maxRequestsPerMessage,
+    newFeedId: randomUUID,
+  });
+  const feed = (deployment: string, latencyInMs: number | undefined) =>
+    feedWork(feedDeps(consoleLogger), deployment, { latencyInMs });
+  const scheduling = { backlogs, fairShare, feed: (deployment: string) => feed(deployment, undefined) };
+  const scheduleViews = new FairShareScheduleViews(
+    fairShare,
+    systemClock,
+    limitsOf,
+    config.limits.maxRequestsPerMessage,
+  );
   const telemetry = await startMetrics(env, config);
   for (const d of config.phi3.deployments) {
     telemetry.metrics.setDeploymentLimits(d.name, {
@@ -135,8 +168,6 @@ export async function createServices(env: Env): Promise<Services> {
   );
   const files = new AzureFileStore(blobService, config.inputContainer);
   const newHex32 = (): string => randomUUID().replaceAll('-', '');
-  // Placeholder until the scheduler's adapter reports shares: every job shows share and eta null.
-  const schedule: ScheduleViews = new InMemoryScheduleViews();
   const webhookTarget = config.webhook;
   const webhookSender = new FetchWebhookSender();
   const finalizeDeps = (logger: Logger): FinalizeDeps => ({
@@ -178,6 +209,7 @@ export async function createServices(env: Env): Promise<Services> {
       },
       // The job's last lines are done here: finalising here spares it a trip through the control queue.
       finalizeInline: (jobId, logger) => finalizeJob(jobId, finalizeDeps(logger)),
+      feed,
     },
     {
       retry: config.retry,
@@ -213,7 +245,9 @@ export async function createServices(env: Env): Promise<Services> {
     clock: systemClock,
     resultParts,
     files,
-    schedule,
+    schedule: scheduleViews,
+    fairShare,
+    tendDeps: (logger) => ({ ...feedDeps(logger), jobs }),
     filesDeps: () => ({ files, jobs, blobs, clock: systemClock, newHex32, maxFileBytes: MAX_UPLOAD_BYTES }),
     batchesDeps: () => ({
       jobs,
@@ -225,6 +259,7 @@ export async function createServices(env: Env): Promise<Services> {
       outputContainer: config.outputContainer,
       windowLimits: config.completionWindow,
       defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
+      fairShare,
     }),
     webhookDeps: (logger) => ({
       jobs,
@@ -252,6 +287,7 @@ export async function createServices(env: Env): Promise<Services> {
       prices: config.prices,
       defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
       resultParts,
+      scheduling,
     }),
     workerDeps,
     finalizeDeps,
@@ -279,6 +315,19 @@ async function startMetrics(
   }
   const { startAzureMonitorMetrics } = await import('./adapters/telemetry/azureMonitorMetrics.js');
   return startAzureMonitorMetrics({ connectionString, credential: createAzureCredential(config.cosmos.clientId) });
+}
+
+const consoleLogger: Logger = { info: console.info, warn: console.warn, error: console.error };
+
+/** Each deployment's limits as its shared budget applies them: what the fair shares are shares of. */
+function deploymentLimits(config: AppConfig): (deployment: string) => DeploymentLimits {
+  const utilization = config.phi3.budgetUtilization;
+  const byName = new Map(config.phi3.deployments.map((d) => [d.name, d]));
+  const primary = config.phi3.deployments[0]!;
+  return (deployment) => {
+    const d = byName.get(deployment) ?? primary;
+    return { requestsPerMinute: d.requestsPerMinute * utilization, tokensPerMinute: d.tokensPerMinute * utilization };
+  };
 }
 
 function createLimiter(config: AppConfig, deployment: DeploymentConfig, store: BudgetStore): RateLimiter {

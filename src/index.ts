@@ -13,6 +13,7 @@ import './functions/deleteJob.js';
 import './functions/processRequestsPoison.js';
 import './functions/retryJob.js';
 import './functions/sweeper.js';
+import './functions/feeder.js';
 import './functions/getCosts.js';
 import './functions/getBudgetUse.js';
 import './functions/listBudgets.js';

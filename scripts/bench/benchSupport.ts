@@ -61,7 +61,8 @@ export async function stopWorkerProcesses(workers: readonly WorkerProcess[]): Pr
 export interface Pipeline {
   readonly settings: Record<string, string>;
   readonly jobs: CosmosJobStore;
-  submit(name: string, text: string): Promise<string>;
+  /** Uploads a file as a new job, with blob metadata such as `priority`; resolves with the job's id. */
+  submit(name: string, text: string, metadata?: Record<string, string>): Promise<string>;
   /**
    * Resolves with the job once it is final. Polls every `pollInMs`, or every `nearEnd.pollInMs` once at
    * most `nearEnd.lines` of its requests are left: a benchmark sees the end exactly without its polling
@@ -93,8 +94,10 @@ export async function createPipeline(
   return {
     settings,
     jobs,
-    async submit(name, text) {
-      const result = await input.getBlockBlobClient(name).upload(text, Buffer.byteLength(text));
+    async submit(name, text, metadata) {
+      const result = await input
+        .getBlockBlobClient(name)
+        .upload(text, Buffer.byteLength(text), metadata === undefined ? {} : { metadata });
       return jobIdFor(config.inputContainer, name, result.etag!);
     },
     async waitForJob(jobId, pollInMs = 250, nearEnd) {

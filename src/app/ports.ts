@@ -8,6 +8,7 @@ import type { BudgetCost } from '../core/PacedBudget.js';
 import type { CachedAnswer } from '../core/responseCache.js';
 import type { DeploymentHalt, ScheduleState } from '../core/SliceSchedule.js';
 import type { BudgetPeriodState } from '../core/spendBudgets.js';
+import type { FairShareState } from '../core/fairShare.js';
 
 export interface BlobProperties {
   readonly etag: string;
@@ -86,6 +87,53 @@ export interface MessageQueue {
   /** Sends JSON payloads, base64-encoded as the Functions queue trigger expects. */
   send(payloads: readonly unknown[], options?: { visibilityDelayInMs?: number }): Promise<void>;
   ensureExists(): Promise<void>;
+}
+
+/** A work message held in a job's backlog, with what removing it takes. */
+export interface BacklogMessage {
+  readonly payload: unknown;
+  /** Times it was received, this one included: above 1, an earlier feeder may have moved it already. */
+  readonly dequeueCount: number;
+  readonly receipt: { readonly messageId: string; readonly popReceipt: string };
+}
+
+/**
+ * Each job's work messages not yet fed to the work queue (decision 0012): one backlog per job, so the
+ * feeder can take from any job in any order. At least once, like the queue the messages move to.
+ */
+export interface Backlogs {
+  /** Puts work messages in the job's backlog, creating it on first use. */
+  send(jobId: string, payloads: readonly unknown[]): Promise<void>;
+  /** Takes up to `max` messages out of sight for `leaseInMs`; they come back unless removed. None if the backlog is gone. */
+  receive(jobId: string, max: number, leaseInMs: number): Promise<BacklogMessage[]>;
+  /** Removes a received message; nothing if it is gone already. */
+  remove(jobId: string, message: BacklogMessage): Promise<void>;
+  /** Messages in the backlog, those out of sight included (approximate); 0 if it does not exist. */
+  approximateCount(jobId: string): Promise<number>;
+  /** Deletes the backlog and whatever it still holds. */
+  drop(jobId: string): Promise<void>;
+}
+
+/** The work queue's outstanding messages, those leased or delayed included, as the service counts them. */
+export interface QueueDepth {
+  approximateCount(): Promise<number>;
+}
+
+/** Where every instance finds each deployment's fair-share state (decision 0012). */
+export interface FairShareStore {
+  /** Applies `change` to the deployment's state with optimistic concurrency (retrying on conflicts); returns its result. */
+  update<T>(deployment: string, change: (state: FairShareState) => { state: FairShareState; result: T }): Promise<T>;
+  read(deployment: string): Promise<FairShareState>;
+}
+
+/** What the job status and the dashboard show of a job's place in its deployment's schedule. */
+export interface JobScheduleView {
+  readonly share: number /*0..1, of the deployment's budget over the last minute*/;
+  readonly etaAtInMs: number | undefined;
+}
+
+export interface ScheduleViews {
+  viewsFor(deployment: string): Promise<ReadonlyMap<string /*jobId*/, JobScheduleView>>;
 }
 
 export interface StoredJob {

@@ -1,3 +1,4 @@
+import { ensureError } from '../core/errors.js';
 import { isWindowClosed, JobStatus, type Job } from '../core/job.js';
 import { expireLines } from './expireLines.js';
 import type { RequestMessage } from '../core/requestMessage.js';
@@ -64,7 +65,18 @@ export async function processRequestMessage(
   // After the outcomes: a crash before this only loses a store, never gives a line a second outcome.
   if (cacheKeys !== undefined) await storeAnswers(cacheKeys, outcomes, deps);
   if (requeue.length > 0) await deferLines(message, requeue, deps);
+  await feedAfter(stored.job, deps);
   return { recorded: created, alreadyDone: done.size, requeued: requeue.length };
+}
+
+/** The message is done: the work queue is topped up from the backlogs. A failed feed is only logged (the next one makes up for it). */
+async function feedAfter(job: Job, deps: WorkerDeps): Promise<void> {
+  if (deps.feed === undefined || job.deployment === '') return;
+  try {
+    await deps.feed(job.deployment, deps.latencyInMs?.());
+  } catch (thrown) {
+    deps.logger.warn(`Feeding the work queue after a message of job ${job.id} failed: ${ensureError(thrown).message}`);
+  }
 }
 
 /** The job, and which of the message's lines already have an outcome. */

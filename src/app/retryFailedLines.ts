@@ -1,6 +1,8 @@
 import type { BatchRequest } from '../core/openai/batchRequest.js';
 import { parseCompletionWindow } from '../core/openai/completionWindow.js';
-import { ConflictError } from '../core/errors.js';
+import { ConflictError, ensureError } from '../core/errors.js';
+import type { IngestScheduling } from './ingest/IngestDeps.js';
+import { backlogAsQueue, registerWork } from './jobScheduling.js';
 import { JobStatus, TERMINAL_STATUSES, type Job } from '../core/job.js';
 import { isRetryableLineError, isValidationError } from '../core/lineErrors.js';
 import { requireJob } from './jobQueries.js';
@@ -14,6 +16,8 @@ export interface RetryFailedLinesDeps extends RequeueLinesDeps {
   readonly blobs: BlobStore;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Lazy fan-out (decision 0012): retried lines go to the job's backlog. */
+  readonly scheduling?: IngestScheduling | undefined;
 }
 
 export interface RetryResult {
@@ -71,18 +75,39 @@ export async function retryFailedLines(
     // Outcomes go first, then the lines: a line is never both recorded and queued. A crash in between
     // leaves lines with neither, which the sweeper finds and queues.
     await deps.jobs.deleteOutcomes(job.id, [...attemptsByLine.keys()]);
-    const retried = await requeueLines(
-      reopened.job,
-      (line) => {
-        const prior = attemptsByLine.get(line);
-        return prior === undefined ? undefined : { prior };
-      },
-      deps,
-    );
+    const retried = await requeueFailed(reopened.job, attemptsByLine, deps);
     deps.logger.info(`Job ${job.id}: ${retried} failed line(s) sent again`);
     return { job: reopened.job, retried };
   }
   throw new ConflictError(`Job ${jobId ?? ''} kept changing while its retry was prepared; try again`);
+}
+
+/**
+ * The lines go to the job's backlog, fed fairly like its first run's (decision 0012), or straight to the
+ * work queue without lazy fan-out.
+ */
+async function requeueFailed(job: Job, attemptsByLine: ReadonlyMap<number, number>, deps: RetryFailedLinesDeps) {
+  const select = (line: number) => {
+    const prior = attemptsByLine.get(line);
+    return prior === undefined ? undefined : { prior };
+  };
+  const { scheduling } = deps;
+  if (scheduling === undefined) return requeueLines(job, select, deps);
+  const backlog = backlogAsQueue(scheduling.backlogs, job.id);
+  const retried = await requeueLines(job, select, { ...deps, requestQueue: backlog });
+  const perLine =
+    job.ingest.requests === 0
+      ? 0
+      : (job.ingest.estimatedPromptTokens + job.ingest.maxCompletionTokens) / job.ingest.requests;
+  await registerWork(scheduling.fairShare, job, {
+    extra: { messages: backlog.sent, tokens: Math.ceil(retried * perLine) },
+  });
+  await scheduling.feed(job.deployment).catch((error: unknown) => {
+    deps.logger.warn(
+      `Job ${job.id}: feeding the work queue failed (${ensureError(error).message}); the next feed makes up for it`,
+    );
+  });
+  return retried;
 }
 
 /** The failed lines are read back from the version of the input the job read: it must still be there. */

@@ -1,6 +1,7 @@
 import { ensureError } from '../core/errors.js';
 import { JobStatus, isWindowClosed, totalTasks, type Job } from '../core/job.js';
 import { finalizeMessage, ingestMessage } from '../core/controlMessage.js';
+import type { IngestScheduling } from './ingest/IngestDeps.js';
 import type { Logger } from './Logger.js';
 import type { Clock, JobStore, MessageQueue } from './ports.js';
 import { requeueLines, type RequeueLinesDeps } from './requeueLines.js';
@@ -8,6 +9,8 @@ import { updateJob } from './updateJob.js';
 
 /** What the sweeper needs: the job store, the control queue, and what re-queueing lines needs. */
 export interface SweepDeps extends RequeueLinesDeps {
+  /** With lazy fan-out (decision 0012): a job whose backlog still holds work is waiting its turn, not stalled. */
+  readonly scheduling?: Pick<IngestScheduling, 'backlogs'> | undefined;
   readonly jobs: JobStore;
   readonly controlQueue: MessageQueue;
   readonly clock: Clock;
@@ -20,7 +23,7 @@ export interface SweepOptions {
 }
 
 /** `error`: looking after the job failed (logged); the sweep went on with the others and tries it again next time. */
-export type SweepAction = 'healthy' | 'deferred' | 'resume-ingest' | 'finalize' | 'requeued' | 'error';
+export type SweepAction = 'healthy' | 'deferred' | 'waiting' | 'resume-ingest' | 'finalize' | 'requeued' | 'error';
 
 export interface SweepReport {
   readonly jobs: number;
@@ -83,6 +86,10 @@ async function sweepJob(
     await deps.controlQueue.send([finalizeMessage(job.id)]);
     await touch();
     return { kind: 'finalize', requeued: 0 };
+  }
+  if (deps.scheduling !== undefined && (await deps.scheduling.backlogs.approximateCount(job.id)) > 0) {
+    // Its lines wait in its backlog for their share of the budget: sending them again would jump the queue.
+    return { kind: 'waiting', requeued: 0 };
   }
   const recorded = new Set<number>();
   for await (const line of deps.jobs.listOutcomeLines(job.id)) recorded.add(line);

@@ -53,3 +53,18 @@ export const PRICE_HORIZON_IN_MS = 3_600_000;
 
 /** Outcomes deleted per bulk request when a job's outcomes are removed (deleted, or past retention). */
 export const REMOVE_OUTCOMES_BATCH = 1_000;
+
+/** How long a feeder holds the backlog messages it moves; a feeder that dies lets them reappear after this. */
+export const FEED_LEASE_IN_MS = 30_000;
+/**
+ * Added to the latency in the lead target: a message's time in a worker around its calls (the host's
+ * polling, the job and line reads, the lines' pacing, the outcome writes, the feed after it). About
+ * 3-4 s on the local stack under load; less covered, the deployment's budget goes partly unused.
+ */
+export const FEED_MARGIN_IN_MS = 4_000;
+/** The work queue's least lead, in messages: every instance's first receive finds work. */
+export const FEED_MIN_LEAD_MESSAGES = 4;
+/** Most messages one feed moves: bounds what two feeders racing can put beyond the lead. */
+export const FEED_MAX_MESSAGES = 64;
+/** A cancelled job's backlog messages moved per feed: they only get their `batch_cancelled` outcome. */
+export const FEED_DRAIN_MESSAGES = 64;

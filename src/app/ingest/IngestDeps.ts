@@ -2,7 +2,7 @@ import type { PackRequestsOptions } from '../../core/requestMessage.js';
 import type { ModelPrice } from '../../core/pricing.js';
 import type { Deployments } from '../deployments.js';
 import type { Logger } from '../Logger.js';
-import type { BlobStore, Clock, JobStore, MessageQueue } from '../ports.js';
+import type { Backlogs, BlobStore, Clock, FairShareStore, JobStore, MessageQueue } from '../ports.js';
 import type { ResultParts } from '../resultParts.js';
 
 /** What the ingest of a blob needs: its ports and the settings it reads a file by. */
@@ -32,4 +32,14 @@ export interface IngestDeps {
   readonly defaultMaxCostInNanos: number | undefined;
   /** Where the output lines of the outcomes the ingest records (invalid or cancelled lines) are staged. */
   readonly resultParts: ResultParts;
+  /** Lazy fan-out (decision 0012): work messages go to the job's backlog and are fed fairly. Absent: straight to the work queue. */
+  readonly scheduling?: IngestScheduling | undefined;
+}
+
+/** What sending a job's work through its backlog needs. */
+export interface IngestScheduling {
+  readonly backlogs: Backlogs;
+  readonly fairShare: FairShareStore;
+  /** Tops the work queue up from the backlogs of the deployment's jobs; a failure is the caller's to log. */
+  readonly feed: (deployment: string) => Promise<unknown>;
 }

@@ -54,6 +54,8 @@ export class IngestRun {
   readonly inFlight: Array<Promise<void>> = [];
   /** Outcomes the ingest records itself: invalid lines, and lines of a job cancelled while it was read. */
   directOutcomes: LineOutcome[] = [];
+  /** The job's work was made known to its deployment's fair sharing (after its first sends). */
+  scheduled = false;
   /** The job was cancelled while being read: no further message is sent. */
   cancelled = false;
   /** Where the next chunk starts, once this one is full: right after the last line handled. */

@@ -7,7 +7,7 @@ import type { IngestDeps } from './IngestDeps.js';
 import { ingestLease, IngestLeaseLostError } from './ingestLease.js';
 import type { IngestRun } from './IngestRun.js';
 import type { LinePosition } from './IngestTally.js';
-import { dispatch, pinDeployment, settleSends } from './sendMessages.js';
+import { dispatch, pinDeployment, scheduleWork, settleSends } from './sendMessages.js';
 
 /** Part-way through a chunk, at its end (a continuation takes over), or at the file's end. */
 export type CheckpointKind = 'reading' | 'chunk-end' | 'done';
@@ -27,6 +27,7 @@ export async function checkpoint(
   await checkCancelled(run, deps);
   await dispatch(run, deps);
   await settleSends(run);
+  if (!run.cancelled) await scheduleWork(run, deps);
   await recordOutcomesAndMaybeFinalize(run.job.id, run.directOutcomes, deps);
   run.directOutcomes = [];
   const nextChunk = kind === 'chunk-end' ? await saveChunkStart(run, deps, end) : run.job.ingest.chunk;

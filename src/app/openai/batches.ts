@@ -13,7 +13,7 @@ import { cancelJob } from '../cancelJob.js';
 import { ingestMessage } from '../../core/controlMessage.js';
 import type { Deployments } from '../deployments.js';
 import { JOB_ID_METADATA } from '../ingestBlob.js';
-import type { Clock, JobStore, MessageQueue } from '../ports.js';
+import type { Clock, FairShareStore, JobStore, MessageQueue } from '../ports.js';
 import type { FileStore } from './ports.js';
 import { parseLimit } from './files.js';
 
@@ -29,6 +29,8 @@ export interface BatchesDeps {
   readonly outputContainer: string;
   readonly windowLimits: CompletionWindowLimits;
   readonly defaultMaxCostInNanos: number | undefined;
+  /** With lazy fan-out (decision 0012): a cancelled batch stops being fed at once. */
+  readonly fairShare?: FairShareStore | undefined;
 }
 
 function asObject(body: unknown): Record<string, unknown> {

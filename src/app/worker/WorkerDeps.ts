@@ -44,4 +44,8 @@ export interface WorkerDeps extends RecordOutcomesDeps, JobSpendDeps {
   readonly spendBudgets?: BudgetDeps | undefined;
   /** Stored answers that repeated requests are answered from; absent: every request is sent. */
   readonly responseCache?: ResponseCacheDeps | undefined;
+  /** With lazy fan-out (decision 0012): tops the work queue up after each message, with the latency this process sees. */
+  readonly feed?: ((deployment: string, latencyInMs: number | undefined) => Promise<unknown>) | undefined;
+  /** The endpoint's latency (a high percentile) the call slots are sized for, once measured. */
+  readonly latencyInMs?: (() => number | undefined) | undefined;
 }

@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import {
+  addWork,
+  EMPTY_FAIR_SHARE,
+  etaAtInMs,
+  leadTarget,
+  leave,
+  markCancelling,
+  measuredShare,
+  planFeeds,
+  returnUnfed,
+  setWeight,
+  weightedShare,
+  type FairShareState,
+} from '../../src/core/fairShare.js';
+
+const TPM = 60_000; // 1,000 tokens a second
+const PER_MESSAGE = 100;
+
+function withJob(state: FairShareState, id: string, weight: number, messages: number, deadlineAtInMs?: number) {
+  return addWork(state, id, {
+    weight,
+    ingest: { messages, tokens: messages * PER_MESSAGE },
+    ...(deadlineAtInMs === undefined ? {} : { deadlineAtInMs }),
+  });
+}
+
+/** Feeds `seconds` of the deployment's rate (10 messages of 100 tokens a second); counts the picks per job. */
+function run(state: FairShareState, seconds: number, startInMs = 0) {
+  const counts: Record<string, number> = {};
+  let current = state;
+  for (let s = 0; s < seconds; s += 1) {
+    const plan = planFeeds(current, 10, { nowInMs: startInMs + s * 1000, tokensPerMinute: TPM });
+    current = plan.state;
+    for (const pick of plan.picks) counts[pick.jobId] = (counts[pick.jobId] ?? 0) + 1;
+  }
+  return { state: current, counts };
+}
+
+describe('weighted fair sharing', () => {
+  it('gives jobs of one weight equal shares', () => {
+    let state = withJob(EMPTY_FAIR_SHARE, 'a', 4, 10_000);
+    state = withJob(state, 'b', 4, 10_000);
+    state = withJob(state, 'c', 4, 10_000);
+    const { counts } = run(state, 60);
+    expect(counts).toEqual({ a: 200, b: 200, c: 200 });
+  });
+
+  it('shares in proportion to the weights', () => {
+    let state = withJob(EMPTY_FAIR_SHARE, 'high', 32, 10_000);
+    state = withJob(state, 'normal', 4, 10_000);
+    const { counts } = run(state, 36);
+    expect(counts['high']).toBe(320);
+    expect(counts['normal']).toBe(40);
+  });
+
+  it('keeps a low job moving next to a high one: its minimum share is 1/33', () => {
+    let state = withJob(EMPTY_FAIR_SHARE, 'low', 1, 10_000);
+    state = withJob(state, 'high', 32, 10_000);
+    const { counts, state: after } = run(state, 66);
+    expect(counts['low']).toBe(20);
+    expect(counts['high']).toBe(640);
+    expect(weightedShare(after, 'low', { nowInMs: 66_000, tokensPerMinute: TPM })).toBeCloseTo(1 / 33, 6);
+  });
+
+  it('gives a finished job’s share to the others', () => {
+    let state = withJob(EMPTY_FAIR_SHARE, 'short', 4, 50);
+    state = withJob(state, 'b', 4, 10_000);
+    state = withJob(state, 'c', 4, 10_000);
+    const first = run(state, 15);
+    expect(first.counts).toEqual({ short: 50, b: 50, c: 50 });
+    const then = run(leave(first.state, 'short'), 10, 15_000);
+    expect(then.counts).toEqual({ b: 50, c: 50 });
+  });
+
+  it('lets a new job in at the current virtual time, with no credit for the time it was not there', () => {
+    const alone = run(withJob(EMPTY_FAIR_SHARE, 'old', 4, 10_000), 100);
+    expect(alone.counts).toEqual({ old: 1000 });
+    const joined = run(withJob(alone.state, 'new', 4, 10_000), 10, 100_000);
+    // The old job's last pick was charged ahead of the join: one message apart at most.
+    expect(Math.abs(joined.counts['old']! - joined.counts['new']!)).toBeLessThanOrEqual(2);
+    expect(joined.counts['old']! + joined.counts['new']!).toBe(100);
+  });
+
+  it('stops feeding a cancelled job at once; the others share its part', () => {
+    let state = withJob(EMPTY_FAIR_SHARE, 'a', 4, 10_000);
+    state = withJob(state, 'b', 4, 10_000);
+    const before = run(state, 5);
+    expect(before.counts).toEqual({ a: 25, b: 25 });
+    const after = run(markCancelling(before.state, 'a'), 5, 5_000);
+    expect(after.counts).toEqual({ b: 50 });
+  });
+
+  it('applies a priority change from the next pick', () => {
+    let state = withJob(EMPTY_FAIR_SHARE, 'a', 4, 10_000);
+    state = withJob(state, 'b', 4, 10_000);
+    const before = run(state, 10);
+    expect(before.counts).toEqual({ a: 50, b: 50 });
+    const after = run(setWeight(before.state, 'a', 36), 10, 10_000);
+    expect(after.counts['a']).toBeGreaterThanOrEqual(89);
+    expect(after.counts['b']).toBeLessThanOrEqual(11);
+  });
+
+  it('gives a job behind its completion window the share it needs', () => {
+    // 36,000 tokens in 60 s need 60% of 1,000 tokens/s; two equal jobs would give it 50%.
+    let state = withJob(EMPTY_FAIR_SHARE, 'window', 4, 360, 60_000);
+    state = withJob(state, 'other', 4, 10_000);
+    const { counts } = run(state, 10);
+    expect(counts['window']).toBeGreaterThanOrEqual(59);
+    expect(counts['window']).toBeLessThanOrEqual(61);
+  });
+
+  it('caps the boost so the others keep half their weighted share', () => {
+    // Needs the whole deployment; the other job keeps half of its 50%.
+    let state = withJob(EMPTY_FAIR_SHARE, 'window', 4, 600, 60_000);
+    state = withJob(state, 'other', 4, 10_000);
+    const { counts } = run(state, 10);
+    expect(counts).toEqual({ window: 75, other: 25 });
+  });
+
+  it('takes back the charge of messages the backlog did not have, and the job waits for more work', () => {
+    const state = withJob(EMPTY_FAIR_SHARE, 'a', 4, 3);
+    const plan = planFeeds(state, 3, { nowInMs: 0, tokensPerMinute: TPM });
+    const back = returnUnfed(plan.state, 'a', plan.picks.slice(1), { nowInMs: 0 });
+    expect(back.jobs['a']!.finishTag).toBe(50);
+    expect(planFeeds(back, 5, { nowInMs: 0, tokensPerMinute: TPM }).picks).toEqual([]);
+    const more = addWork(back, 'a', { weight: 4, extra: { messages: 1, tokens: 100 } });
+    expect(planFeeds(more, 5, { nowInMs: 0, tokensPerMinute: TPM }).picks).toEqual([{ jobId: 'a', tokens: 100 }]);
+  });
+
+  it('measures the share over the last minute and reckons the ETA at the given share', () => {
+    let state = withJob(EMPTY_FAIR_SHARE, 'a', 4, 10_000);
+    state = withJob(state, 'b', 4, 10_000);
+    const { state: after } = run(state, 60);
+    const context = { nowInMs: 59_000, tokensPerMinute: TPM };
+    expect(measuredShare(after.jobs['a']!, context)).toBeCloseTo(0.5, 2);
+    // 9,700 messages of 100 tokens at 500 tokens/s.
+    expect(etaAtInMs(after, 'a', context)).toBeCloseTo(59_000 + 1_940_000, 3);
+  });
+
+  it('sizes the lead from the rate, the latency and the messages’ size', () => {
+    const lead = (latencyInMs: number) =>
+      leadTarget({
+        requestsPerMinute: 1_000,
+        tokensPerMinute: 200_000,
+        tokensPerRequest: 500,
+        latencyInMs,
+        requestsPerMessage: 16,
+        marginInMs: 2_000,
+        minimumMessages: 4,
+      });
+    // 1,000 RPM bounded by 400 requests/min of tokens: 6.7/s × (8 s × 1.25 + 2 s) = 80 requests = 5 messages.
+    expect(lead(8_000)).toBe(5);
+    expect(lead(100)).toBe(4);
+  });
+});
