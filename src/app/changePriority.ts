@@ -3,7 +3,8 @@ import { JobStatus, TERMINAL_STATUSES, type Job } from '../core/job.js';
 import { describePriority, parsePriority, PRIORITY_METADATA, type JobPriority } from '../core/priority.js';
 import type { BatchObject } from '../core/batchObject.js';
 import { requireJob, viewsOf, type JobQueryDeps } from './jobQueries.js';
-import type { JobStore, StoredJob } from './ports.js';
+import { reweighJob } from './jobScheduling.js';
+import type { FairShareStore, JobStore, StoredJob } from './ports.js';
 
 /** What changing a job's priority needs: the job document alone (the scheduler reads it from there). */
 export interface ChangePriorityDeps {
@@ -69,11 +70,15 @@ function samePriority(current: JobPriority | undefined, next: JobPriority): bool
 
 /** `PATCH /api/jobs/{id}`: the body checked first (400), then the job (404, 409); answers the job's view. */
 export async function setJobPriority(
-  deps: JobQueryDeps,
+  deps: JobQueryDeps & { readonly fairShare?: FairShareStore | undefined },
   jobId: string | undefined,
   body: unknown,
 ): Promise<BatchObject> {
   const job = await changePriority(deps, jobId, parsePriorityChange(body));
+  // The feeder's timer would take the change up within its period; telling the scheduler now makes the
+  // next pick use it. The job document stays the record, so a failure here only delays the change.
+  if (deps.fairShare !== undefined && job.deployment !== '')
+    await reweighJob(deps.fairShare, job).catch(() => undefined);
   const [view] = await viewsOf([job], deps.schedule);
   return view!;
 }

@@ -2,6 +2,8 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { describe, expect, it } from 'vitest';
 import { httpHandler, jsonResponse } from '../../src/adapters/functions/httpResponses.js';
 import { InMemoryJobStore } from '../../src/adapters/memory/InMemoryJobStore.js';
+import { InMemoryFairShareStore } from '../../src/adapters/memory/InMemoryFairShareStore.js';
+import { registerWork } from '../../src/app/jobScheduling.js';
 import { InMemoryScheduleViews } from '../../src/adapters/memory/InMemoryScheduleViews.js';
 import { changePriority, setJobPriority } from '../../src/app/changePriority.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
@@ -158,6 +160,15 @@ describe('PATCH /api/jobs/{id}: changing the priority while the job runs', () =>
       expect((await deps.jobs.getJob(deps.job.id))!.job.priority).toBeUndefined();
     },
   );
+
+  it('the scheduler takes the new weight at once: the job’s next pick is made with it', async () => {
+    const deps = await runningJob();
+    const fairShare = new InMemoryFairShareStore();
+    await registerWork(fairShare, deps.job, { ingest: { messages: 10, tokens: 1_000 } });
+    expect((await fairShare.read(deps.job.deployment)).jobs[deps.job.id]!.weight).toBe(4);
+    await setJobPriority({ ...deps, fairShare }, deps.job.id, { priority: 'high' });
+    expect((await fairShare.read(deps.job.deployment)).jobs[deps.job.id]!.weight).toBe(32);
+  });
 
   it('an unknown job is a 404', async () => {
     const deps = await runningJob();
