@@ -19,7 +19,7 @@ import { AdaptiveCallSlots } from './app/worker/AdaptiveCallSlots.js';
 import { WatchedEndpointCalls } from './app/worker/EndpointCalls.js';
 import { INPUT_RANGE_COALESCING } from './app/worker/readLineBodies.js';
 import type { WorkerDeps } from './app/worker/WorkerDeps.js';
-import type { CallTimeLimitOptions } from './core/callTimeout.js';
+import type { CallTimeLimitOptions, StreamMode } from './core/callTimeout.js';
 import {
   budgetRatePerSecond,
   DEFAULT_IN_FLIGHT_SIZER_OPTIONS,
@@ -75,6 +75,8 @@ export interface WorkerSettings {
   };
   /** Time limits per call that fit the generation (`callTimeLimitInMs`); absent: the client's fixed limit. */
   readonly timeLimits?: CallTimeLimitOptions;
+  /** Which calls are streamed (`PHI3_STREAM`); `never` when absent. */
+  readonly streamMode?: StreamMode;
   /**
    * What one line may spend on calls that timed out (counted as billed at their worst case), in
    * nanodollars: it bounds the line's retries after timeouts (`timedOutAttemptsAllowed`).
@@ -110,6 +112,7 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
     metrics,
     ...(adaptive === undefined ? {} : { slots: adaptive }),
     ...(settings.timeLimits === undefined ? {} : { timeLimits: settings.timeLimits }),
+    ...(settings.streamMode === undefined ? {} : { streamMode: settings.streamMode }),
     unconfirmedSpendPerLineInNanos:
       settings.unconfirmedSpendPerLineInNanos ?? DEFAULT_UNCONFIRMED_SPEND_PER_LINE_IN_NANOS,
   });

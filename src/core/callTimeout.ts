@@ -179,3 +179,27 @@ export function timedOutAttemptsAllowed(budget: TimeoutRetryBudget): number {
 export function mayRetryAfterTimeout(timedOutAttempts: number, budget: TimeoutRetryBudget): boolean {
   return timedOutAttempts < timedOutAttemptsAllowed(budget);
 }
+
+/** Whether calls are streamed: `auto` streams those an unstreamed limit could cut (see {@link shouldStream}). */
+export const StreamMode = { auto: 'auto', always: 'always', never: 'never' } as const;
+export type StreamMode = (typeof StreamMode)[keyof typeof StreamMode];
+
+/**
+ * Whether a call that may write `maxTokens` tokens is streamed. `auto` streams when an unstreamed limit
+ * could cut a generation still making progress: before the deployment's speed is measured (the limit is
+ * a guess), when the measured time reaches the floor speed's cap (the deployment is slower than the
+ * slowest speed planned for), and after a timeout of the same line (its limit proved too short). A
+ * deployment measured fast enough keeps plain calls.
+ */
+export function shouldStream(
+  mode: StreamMode,
+  maxTokens: number,
+  estimate: GenerationSpeedEstimate | undefined,
+  options: CallTimeLimitOptions = DEFAULT_CALL_TIME_LIMIT_OPTIONS,
+  earlierTimeouts = 0,
+): boolean {
+  if (mode !== StreamMode.auto) return mode === StreamMode.always;
+  if (estimate === undefined || earlierTimeouts > 0) return true;
+  const atFloorSpeed = options.maxFirstTokenInMs + (maxTokens * 1_000) / options.floorTokensPerSecond;
+  return options.margin * (estimate.firstTokenInMs + maxTokens * estimate.perTokenInMs) >= atFloorSpeed;
+}

@@ -52,7 +52,7 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
     const admission = await deps.admissionSlots(deployment.name, () => admit(run, line, line.reservedTokens!));
     if (admission.kind !== 'admitted') return admission;
     const { reservation, sent } = admission;
-    const timeoutInMs = deps.calls.timeLimitInMs(deployment.name, maxTokens, line.timedOutAttempts);
+    const limits = deps.calls.callLimits(deployment.name, maxTokens, line.timedOutAttempts);
     deps.calls.admitted(deployment.name, line.reservedTokens);
     const ended = deps.calls.started(deployment.name);
     let answer: ChatAnswer;
@@ -60,7 +60,7 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
       answer = await deployment.chat.complete(line.body, {
         customId: line.item.id,
         callId: sent.id,
-        ...(timeoutInMs === undefined ? {} : { timeoutInMs }),
+        ...limits,
       });
     } catch (error) {
       // The endpoint's failures are answers; anything else (an abort, a bug) propagates.
