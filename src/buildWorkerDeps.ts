@@ -181,7 +181,7 @@ function slotsFor(
   });
   return {
     adaptive,
-    callSlots: (task) => adaptive.run(task),
+    callSlots: (task, waitLimit) => adaptive.run(task, waitLimit),
     admissionSlots: (deployment, task) => {
       const slots = admissionSlots.get(deployment);
       if (slots === undefined) throw new Error(`No deployment named ${deployment}`);

@@ -6,6 +6,8 @@ import {
   mayRetryAfterTimeout,
   streamTimeLimits,
   timedOutAttemptsAllowed,
+  shouldStream,
+  StreamMode,
 } from '../../src/core/callTimeout.js';
 
 const T0 = 1_700_000_000_000;
@@ -101,5 +103,26 @@ describe('retries after a timeout', () => {
     expect(mayRetryAfterTimeout(1, { ...budget, unconfirmedSpendLimitInNanos: 1 })).toBe(false);
     expect(timedOutAttemptsAllowed({ ...budget, unconfirmedSpendLimitInNanos: 1e12 })).toBe(5);
     expect(timedOutAttemptsAllowed({ ...budget, worstCaseAttemptInNanos: 0 })).toBe(5);
+  });
+});
+
+describe('shouldStream', () => {
+  const measured = (firstTokenInMs: number, perTokenInMs: number) => ({ firstTokenInMs, perTokenInMs, samples: 20 });
+
+  it('auto: streams what an unstreamed limit could cut, keeps plain calls for a deployment measured fast', () => {
+    // Not measured yet: the limit would be a guess.
+    expect(shouldStream(StreamMode.auto, 100, undefined)).toBe(true);
+    // 40 tokens/s: 2 x (0.5 s + 100 x 25 ms) = 6 s, well under the floor speed's 30 s + 20 s.
+    expect(shouldStream(StreamMode.auto, 100, measured(500, 25))).toBe(false);
+    // 1.8 tokens/s (a 30 s answer of ~55 tokens): 2 x (6 s + 100 x 440 ms) = 100 s reaches the 50 s cap.
+    expect(shouldStream(StreamMode.auto, 100, measured(6_000, 440))).toBe(true);
+    // A line whose call timed out before: its limit proved too short.
+    expect(shouldStream(StreamMode.auto, 100, measured(500, 25), undefined, 1)).toBe(true);
+  });
+
+  it('always and never override the measurement', () => {
+    expect(shouldStream(StreamMode.always, 100, measured(500, 25))).toBe(true);
+    expect(shouldStream(StreamMode.never, 100, undefined)).toBe(false);
+    expect(shouldStream(StreamMode.never, 100, measured(6_000, 440), undefined, 3)).toBe(false);
   });
 });

@@ -12,7 +12,14 @@ import {
   haltOnRefusal,
   type NextStep,
 } from './concludeAttempt.js';
-import { cappedResult, haltedOutcome, outcomeResult, oversizedResult, requeueForBudget } from './lineResults.js';
+import {
+  cappedResult,
+  haltedOutcome,
+  outcomeResult,
+  oversizedResult,
+  requeueForBudget,
+  requeueForSlots,
+} from './lineResults.js';
 import { startLine, type LineResult, type LineState } from './LineState.js';
 import { haltBeforeCall, type MessageRun } from './MessageRun.js';
 import type { LineBody } from './readLineBodies.js';
@@ -41,6 +48,7 @@ export async function runLine(run: MessageRun, item: RequestItem, body: LineBody
     if (sending.kind === 'capped') return cappedResult(run, line);
     if (sending.kind === 'oversized') return oversizedResult(run, line, sending.error);
     if (sending.kind === 'paused') return requeueForBudget(run, line, sending.waitInMs);
+    if (sending.kind === 'noSlot') return requeueForSlots(line);
     const next = await settleAttempt(run, line, sending);
     if (next.kind !== 'retry') return next;
     if (next.sleepInMs !== undefined) await deps.sleep(next.sleepInMs);

@@ -2,6 +2,7 @@ import type { LineError } from '../../core/lineErrors.js';
 import { utcDay } from '../../core/pricing.js';
 import { requestSizeError } from '../../core/requestLimits.js';
 import { requestLimitsOf } from '../deployments.js';
+import { MAX_SLOT_WAIT_IN_MS } from '../tuning.js';
 import { ChatCallError, LedgerState, type ChatCompletionResult, type LedgerEntry } from '../ports.js';
 import type { SpendReservation } from '../jobSpend.js';
 import type { LineState } from './LineState.js';
@@ -23,12 +24,15 @@ export type Sending =
   /** The job or its deployment halted while the line waited for its slot (see `haltOf`). */
   | { readonly kind: 'halted'; readonly halt: Halt }
   | { readonly kind: 'paused'; readonly waitInMs: number }
+  /** Every call slot stayed taken longer than a line may wait: the line goes back to the queue. */
+  | { readonly kind: 'noSlot' }
   /** The request could never be served (over the context or the tokens per minute): refused before the budget. */
   | { readonly kind: 'oversized'; readonly error: LineError }
   | ({ readonly kind: 'answered'; readonly answer: ChatAnswer } & AdmittedCall);
 
 type Admission =
-  Exclude<Sending, { kind: 'answered' | 'oversized' | 'halted' }> | ({ readonly kind: 'admitted' } & AdmittedCall);
+  | Exclude<Sending, { kind: 'answered' | 'oversized' | 'halted' | 'noSlot' }>
+  | ({ readonly kind: 'admitted' } & AdmittedCall);
 
 /**
  * One call for the line. A slot covers it from its reservation and write-ahead to its answer: what is
@@ -37,6 +41,7 @@ type Admission =
  */
 export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> {
   const { deployment, deps } = run;
+  const waitLimit = { afterInMs: MAX_SLOT_WAIT_IN_MS, value: (): Sending => ({ kind: 'noSlot' }) };
   return deps.callSlots(async (): Promise<Sending> => {
     const halt = haltBeforeCall(run);
     if (halt !== undefined) return { kind: 'halted', halt };
@@ -72,7 +77,7 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
     }
     ended(answer);
     return { kind: 'answered', reservation, sent, answer };
-  });
+  }, waitLimit);
 }
 
 /**
