@@ -130,7 +130,11 @@ export interface StreamTimeLimits {
   readonly idleInMs: number;
 }
 
-/** Idle limits for a streamed call: margin x the measured times, at least `minimumIdleInMs`. */
+/**
+ * Idle limits for a streamed call: margin x the measured times, at least `minimumIdleInMs`. The first
+ * chunk gets margin x the time to first token, taken at most `maxFirstTokenInMs` (and that before any
+ * measurement): a deployment whose first token takes about that long is not cut off at it.
+ */
 export function streamTimeLimits(
   estimate: GenerationSpeedEstimate | undefined,
   options: CallTimeLimitOptions & { readonly minimumIdleInMs: number } = {
@@ -139,9 +143,8 @@ export function streamTimeLimits(
   },
 ): StreamTimeLimits {
   const firstToken =
-    estimate === undefined
-      ? options.maxFirstTokenInMs
-      : Math.min(options.maxFirstTokenInMs, options.margin * estimate.firstTokenInMs);
+    options.margin *
+    (estimate === undefined ? options.maxFirstTokenInMs : Math.min(options.maxFirstTokenInMs, estimate.firstTokenInMs));
   const slowestTokenInMs = 1_000 / options.floorTokensPerSecond;
   const perToken =
     estimate === undefined ? slowestTokenInMs : Math.min(slowestTokenInMs, options.margin * estimate.perTokenInMs);

@@ -87,8 +87,18 @@ describe('streamTimeLimits', () => {
       streamTimeLimits({ firstTokenInMs: 100, perTokenInMs: 900, samples: 50 }, { ...options, minimumIdleInMs: 1_000 })
         .idleInMs,
     ).toBe(1_600);
+    // Before any measurement, and at most: 2 x the 30 s allowed for the first token.
     expect(streamTimeLimits(undefined, { ...options, minimumIdleInMs: 1_000 })).toEqual({
-      firstChunkInMs: 30_000,
+      firstChunkInMs: 60_000,
+      idleInMs: 1_600,
+    });
+    expect(
+      streamTimeLimits(
+        { firstTokenInMs: 45_000, perTokenInMs: 900, samples: 50 },
+        { ...options, minimumIdleInMs: 1_000 },
+      ),
+    ).toEqual({
+      firstChunkInMs: 60_000,
       idleInMs: 1_600,
     });
   });
