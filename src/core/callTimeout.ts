@@ -10,6 +10,11 @@
 export interface GenerationSpeedEstimate {
   readonly firstTokenInMs: number;
   readonly perTokenInMs: number;
+  /**
+   * The longest the first token is known to take: the fit's first-token time when the fit separates it,
+   * else the slowest 90% of whole answer times (the first token came before the answer's end).
+   */
+  readonly firstTokenAtMostInMs?: number;
   /** Completed calls the estimate is based on. */
   readonly samples: number;
 }
@@ -71,10 +76,15 @@ export class GenerationSpeed {
     const intercept = meanDuration - slope * meanTokens;
     // A usable fit needs answers of different lengths (spread of at least a tenth of the mean) and positive terms.
     if (Math.sqrt(variance / n) >= Math.max(1, meanTokens / 10) && slope > 0 && intercept >= 0) {
-      return { firstTokenInMs: intercept, perTokenInMs: slope, samples: n };
+      return { firstTokenInMs: intercept, perTokenInMs: slope, firstTokenAtMostInMs: intercept, samples: n };
     }
-    const perToken = recent.map((s) => s.durationInMs / Math.max(1, s.completionTokens)).sort((a, b) => a - b);
-    return { firstTokenInMs: 0, perTokenInMs: perToken[Math.ceil(0.9 * n) - 1] ?? 0, samples: n };
+    const p90 = (values: number[]): number => values.sort((a, b) => a - b)[Math.ceil(0.9 * n) - 1] ?? 0;
+    return {
+      firstTokenInMs: 0,
+      perTokenInMs: p90(recent.map((s) => s.durationInMs / Math.max(1, s.completionTokens))),
+      firstTokenAtMostInMs: p90(recent.map((s) => s.durationInMs)),
+      samples: n,
+    };
   }
 }
 
@@ -132,8 +142,9 @@ export interface StreamTimeLimits {
 
 /**
  * Idle limits for a streamed call: margin x the measured times, at least `minimumIdleInMs`. The first
- * chunk gets margin x the time to first token, taken at most `maxFirstTokenInMs` (and that before any
- * measurement): a deployment whose first token takes about that long is not cut off at it.
+ * chunk gets margin x the longest the first token is known to take (`firstTokenAtMostInMs`), taken at
+ * most `maxFirstTokenInMs` (and that before any measurement): a fit that cannot tell the first token from
+ * the rest must not leave the first chunk only the idle minimum.
  */
 export function streamTimeLimits(
   estimate: GenerationSpeedEstimate | undefined,
@@ -144,7 +155,9 @@ export function streamTimeLimits(
 ): StreamTimeLimits {
   const firstToken =
     options.margin *
-    (estimate === undefined ? options.maxFirstTokenInMs : Math.min(options.maxFirstTokenInMs, estimate.firstTokenInMs));
+    (estimate === undefined
+      ? options.maxFirstTokenInMs
+      : Math.min(options.maxFirstTokenInMs, estimate.firstTokenAtMostInMs ?? estimate.firstTokenInMs));
   const slowestTokenInMs = 1_000 / options.floorTokensPerSecond;
   const perToken =
     estimate === undefined ? slowestTokenInMs : Math.min(slowestTokenInMs, options.margin * estimate.perTokenInMs);

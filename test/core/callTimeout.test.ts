@@ -21,13 +21,21 @@ describe('GenerationSpeed', () => {
     const estimate = speed.estimate(T0);
     expect(estimate?.firstTokenInMs).toBeCloseTo(800, 6);
     expect(estimate?.perTokenInMs).toBeCloseTo(40, 6);
+    expect(estimate?.firstTokenAtMostInMs).toBeCloseTo(800, 6);
   });
 
   it('takes the whole time as per-token time when all answers are about as long', () => {
     const speed = new GenerationSpeed();
     for (let i = 0; i < 10; i += 1) speed.observe(100, 1_000 + i * 100, T0);
-    // The slowest 90%: 1,800 ms for 100 tokens.
-    expect(speed.estimate(T0)).toEqual({ firstTokenInMs: 0, perTokenInMs: 18, samples: 10 });
+    // The slowest 90%: 1,800 ms for 100 tokens; the first token came within the slowest 90% of answers.
+    expect(speed.estimate(T0)).toEqual({
+      firstTokenInMs: 0,
+      perTokenInMs: 18,
+      firstTokenAtMostInMs: 1_800,
+      samples: 10,
+    });
+    // A stream's first chunk then gets 2 x 1,800 ms, not the idle minimum alone.
+    expect(streamTimeLimits(speed.estimate(T0), { ...options, minimumIdleInMs: 1_000 }).firstChunkInMs).toBe(3_600);
   });
 
   it('gives no estimate from too few or too old calls', () => {
