@@ -201,11 +201,18 @@ export const StreamMode = { auto: 'auto', always: 'always', never: 'never' } as 
 export type StreamMode = (typeof StreamMode)[keyof typeof StreamMode];
 
 /**
+ * A plain call's limit must be at least this many times its measured time (the margin included): the
+ * first answers measured are the fastest ones (the slow ones are still under way), so a limit only just
+ * above the measurement would cut the tail.
+ */
+export const PLAIN_CALL_HEADROOM = 4;
+
+/**
  * Whether a call that may write `maxTokens` tokens is streamed. `auto` streams when an unstreamed limit
  * could cut a generation still making progress: before the deployment's speed is measured (the limit is
- * a guess), when the measured time reaches the floor speed's cap (the deployment is slower than the
- * slowest speed planned for), and after a timeout of the same line (its limit proved too short). A
- * deployment measured fast enough keeps plain calls.
+ * a guess), when its limit is less than {@link PLAIN_CALL_HEADROOM} x margin x the measured time (which
+ * includes a deployment slower than the floor speed, whose limit is capped), and after a timeout of the
+ * same line (its limit proved too short). A deployment measured fast keeps plain calls.
  */
 export function shouldStream(
   mode: StreamMode,
@@ -216,6 +223,6 @@ export function shouldStream(
 ): boolean {
   if (mode !== StreamMode.auto) return mode === StreamMode.always;
   if (estimate === undefined || earlierTimeouts > 0) return true;
-  const atFloorSpeed = options.maxFirstTokenInMs + (maxTokens * 1_000) / options.floorTokensPerSecond;
-  return options.margin * (estimate.firstTokenInMs + maxTokens * estimate.perTokenInMs) >= atFloorSpeed;
+  const measured = options.margin * (estimate.firstTokenInMs + maxTokens * estimate.perTokenInMs);
+  return PLAIN_CALL_HEADROOM * measured > callTimeLimitInMs(maxTokens, estimate, options);
 }

@@ -130,8 +130,10 @@ describe('shouldStream', () => {
   it('auto: streams what an unstreamed limit could cut, keeps plain calls for a deployment measured fast', () => {
     // Not measured yet: the limit would be a guess.
     expect(shouldStream(StreamMode.auto, 100, undefined)).toBe(true);
-    // 40 tokens/s: 2 x (0.5 s + 100 x 25 ms) = 6 s, well under the floor speed's 30 s + 20 s.
+    // 40 tokens/s: 2 x (0.5 s + 100 x 25 ms) = 6 s; 4 x 6 s fits the 30 s limit.
     expect(shouldStream(StreamMode.auto, 100, measured(500, 25))).toBe(false);
+    // First answers of ~9 s (the fast ones of a 30 s deployment): 2 x 100 x 170 ms = 34 s, 4 x that is over its 34 s limit.
+    expect(shouldStream(StreamMode.auto, 100, measured(0, 170))).toBe(true);
     // 1.8 tokens/s (a 30 s answer of ~55 tokens): 2 x (6 s + 100 x 440 ms) = 100 s reaches the 50 s cap.
     expect(shouldStream(StreamMode.auto, 100, measured(6_000, 440))).toBe(true);
     // A line whose call timed out before: its limit proved too short.
