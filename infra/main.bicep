@@ -187,6 +187,14 @@ param phi3ExtraKeySettings string = ''
 @description('PHI3_TIMEOUT_MS: the shortest time limit of a call; calls that may write more get the time their max_tokens need.')
 param phi3TimeoutMs int = 60000
 
+@allowed([
+  'auto'
+  'always'
+  'never'
+])
+@description('PHI3_STREAM: auto = stream the calls a whole-answer time limit could cut; always; never.')
+param phi3Stream string = 'auto'
+
 @minValue(1)
 @maxValue(4096)
 @description('PHI3_MAX_CONCURRENCY: the most calls in flight per instance; the working number follows the endpoint latency.')
@@ -611,6 +619,7 @@ var appSettings = {
   PHI3_BUDGET_SLICE_MS: string(phi3BudgetSliceMs)
   PHI3_EXTRA_DEPLOYMENTS: phi3ExtraDeployments
   PHI3_TIMEOUT_MS: string(phi3TimeoutMs)
+  PHI3_STREAM: phi3Stream
   PHI3_MAX_CONCURRENCY: string(phi3MaxConcurrency)
   DEFAULT_MAX_TOKENS: string(defaultMaxTokens)
   // string(bool) gives 'True'/'False'; the app accepts only 'true'/'false'.

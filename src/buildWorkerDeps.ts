@@ -22,7 +22,7 @@ import type { ResponseCacheDeps } from './app/worker/cachedAnswers.js';
 import { WatchedEndpointCalls } from './app/worker/EndpointCalls.js';
 import { INPUT_RANGE_COALESCING } from './app/worker/readLineBodies.js';
 import type { WorkerDeps } from './app/worker/WorkerDeps.js';
-import type { CallTimeLimitOptions } from './core/callTimeout.js';
+import type { CallTimeLimitOptions, StreamMode } from './core/callTimeout.js';
 import {
   budgetRatePerSecond,
   DEFAULT_IN_FLIGHT_SIZER_OPTIONS,
@@ -91,6 +91,8 @@ export interface WorkerSettings {
   };
   /** Time limits per call that fit the generation (`callTimeLimitInMs`); absent: the client's fixed limit. */
   readonly timeLimits?: CallTimeLimitOptions;
+  /** Which calls are streamed (`PHI3_STREAM`); `never` when absent. */
+  readonly streamMode?: StreamMode;
   /**
    * What one line may spend on calls that timed out (counted as billed at their worst case), in
    * nanodollars: it bounds the line's retries after timeouts (`timedOutAttemptsAllowed`).
@@ -129,6 +131,7 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
     metrics,
     ...(adaptive === undefined ? {} : { slots: adaptive }),
     ...(settings.timeLimits === undefined ? {} : { timeLimits: settings.timeLimits }),
+    ...(settings.streamMode === undefined ? {} : { streamMode: settings.streamMode }),
     unconfirmedSpendPerLineInNanos:
       settings.unconfirmedSpendPerLineInNanos ?? DEFAULT_UNCONFIRMED_SPEND_PER_LINE_IN_NANOS,
   });
@@ -210,7 +213,7 @@ function slotsFor(
   });
   return {
     adaptive,
-    callSlots: (task) => adaptive.run(task),
+    callSlots: (task, waitLimit) => adaptive.run(task, waitLimit),
     admissionSlots: (deployment, task) => {
       const slots = admissionSlots.get(deployment);
       if (slots === undefined) throw new Error(`No deployment named ${deployment}`);

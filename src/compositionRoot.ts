@@ -229,6 +229,7 @@ export async function createServices(env: Env): Promise<Services> {
         minimumInMs: config.phi3.timeoutInMs,
         maxFirstTokenInMs: config.phi3.timeoutInMs,
       },
+      streamMode: config.phi3.streamMode,
     },
   );
 

@@ -64,6 +64,8 @@ export interface AppConfig {
     readonly budgetSliceInMs: number;
     /** The shortest time limit of a call: one that may write more gets what its max_tokens need (decision 0010). */
     readonly timeoutInMs: number;
+    /** Which calls are streamed: `auto` those a whole-answer time limit could cut (decision 0010). */
+    readonly streamMode: 'auto' | 'always' | 'never';
     /** A ceiling on calls under way per instance: the working number follows the latency (decision 0010). */
     readonly maxConcurrency: number;
     readonly defaultMaxTokens: number;
@@ -133,6 +135,7 @@ export const SETTINGS = {
   PHI3_BUDGET_SLICE_MS: '1000',
   PHI3_EXTRA_DEPLOYMENTS: undefined,
   PHI3_TIMEOUT_MS: '60000',
+  PHI3_STREAM: 'auto',
   PHI3_MAX_CONCURRENCY: '1024',
   DEFAULT_MAX_TOKENS: '1024',
   PHI3_RETURN_UNUSED_TOKENS: 'false',
@@ -430,6 +433,7 @@ export function loadConfig(env: Env): AppConfig {
       budgetScope: reader.oneOf('PHI3_BUDGET_SCOPE', ['deployment', 'instance'] as const),
       budgetSliceInMs: reader.integer('PHI3_BUDGET_SLICE_MS', 50, 60_000),
       timeoutInMs: reader.integer('PHI3_TIMEOUT_MS', 100),
+      streamMode: reader.oneOf('PHI3_STREAM', ['auto', 'always', 'never'] as const),
       maxConcurrency: reader.integer('PHI3_MAX_CONCURRENCY', 1, 4096),
       defaultMaxTokens: reader.integer('DEFAULT_MAX_TOKENS', 1),
       returnUnusedTokens: reader.boolean('PHI3_RETURN_UNUSED_TOKENS'),

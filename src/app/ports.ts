@@ -388,6 +388,11 @@ export interface ChatCompleteOptions {
    * A call cut off by it may still have been generated and billed (`TimeoutError.mayHaveBilled`).
    */
   readonly timeoutInMs?: number;
+  /**
+   * Stream this call (`stream: true`) with these idle limits instead of a time limit for the whole
+   * answer: a generation that keeps sending is never cut off. The result is the same `chat.completion`.
+   */
+  readonly stream?: { readonly firstChunkInMs: number; readonly idleInMs: number };
 }
 
 export interface ChatClient {

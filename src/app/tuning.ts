@@ -30,6 +30,15 @@ export const INGEST_OUTCOMES_PER_FLUSH = 500;
 /** Tokens per prompt character assumed before any line was counted exactly. */
 export const INGEST_DEFAULT_TOKENS_PER_CHAR = 0.25;
 
+/**
+ * The longest a line waits for a call slot before it goes back to the queue (decision 0010): the host
+ * lends an instance up to batchSize + newBatchThreshold messages whether or not its calls need them, and a
+ * line must still have time for its call within the function's time limit (host.json, 10 min).
+ */
+export const MAX_SLOT_WAIT_IN_MS = 2 * 60_000;
+/** How long a line sent back for want of a slot stays invisible: another instance, or this one later, takes it. */
+export const SLOT_WAIT_REQUEUE_DELAY_IN_MS = 5_000;
+
 /** Work messages sent in one call when failed or lost lines are queued again. */
 export const REQUEUE_MESSAGES_PER_SEND = 64;
 

@@ -81,6 +81,21 @@ export function budgetRatePerSecond(input: {
   return Math.min(byRequests, byTokens) * input.share;
 }
 
+/**
+ * Queue messages an instance needs to hold to keep `calls` calls under way: a message is held from its
+ * first line's call to its last line's answer, so its lines are under way together, and one more is
+ * ready behind them. Also what a feeder keeping work messages outstanding in the queue can size by:
+ * `wantedMessages(ceil(rate x latency x headroom), requestsPerMessage)`.
+ */
+export function wantedMessages(calls: number, requestsPerMessage: number): number {
+  return Math.ceil(Math.max(0, calls) / Math.max(1, requestsPerMessage)) + 1;
+}
+
+/** Calls to keep under way for `ratePerSecond` calls a second that take `latencyInMs` (Little's law), times `headroom`. */
+export function wantedCalls(ratePerSecond: number, latencyInMs: number, headroom: number): number {
+  return Math.max(0, ratePerSecond) * (Math.max(0, latencyInMs) / 1_000) * headroom;
+}
+
 /** How many calls fit in `memoryBytes` when each call under way holds about `bytesPerCall`. */
 export function memoryCeiling(memoryBytes: number, bytesPerCall: number): number {
   return Math.max(1, Math.floor(memoryBytes / Math.max(1, bytesPerCall)));
@@ -154,8 +169,8 @@ export class InFlightSizer {
     const { headroom, initialLatencyInMs, minimumCalls, ceilings } = this.#options;
     const estimate = this.latencyEstimateInMs(nowInMs) ?? initialLatencyInMs;
     const latencyInMs = Math.max(estimate, demand.oldestInFlightAgeInMs ?? 0);
-    const wantedCalls = Math.max(0, demand.ratePerSecond) * (latencyInMs / 1_000) * headroom;
-    let calls = Math.max(minimumCalls, Math.ceil(wantedCalls));
+    const wanted = wantedCalls(demand.ratePerSecond, latencyInMs, headroom);
+    let calls = Math.max(minimumCalls, Math.ceil(wanted));
     let limitedBy: InFlightCeiling | null = null;
     for (const [name, ceiling] of Object.entries(ceilings) as Array<[InFlightCeiling, number]>) {
       if (ceiling < calls) {
@@ -163,7 +178,7 @@ export class InFlightSizer {
         limitedBy = name;
       }
     }
-    const messages = Math.ceil(calls / Math.max(1, demand.requestsPerMessage)) + 1;
-    return { calls, messages, latencyInMs, wantedCalls, limitedBy };
+    const messages = wantedMessages(calls, demand.requestsPerMessage);
+    return { calls, messages, latencyInMs, wantedCalls: wanted, limitedBy };
   }
 }

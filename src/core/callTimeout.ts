@@ -10,6 +10,11 @@
 export interface GenerationSpeedEstimate {
   readonly firstTokenInMs: number;
   readonly perTokenInMs: number;
+  /**
+   * The longest the first token is known to take: the fit's first-token time when the fit separates it,
+   * else the slowest 90% of whole answer times (the first token came before the answer's end).
+   */
+  readonly firstTokenAtMostInMs?: number;
   /** Completed calls the estimate is based on. */
   readonly samples: number;
 }
@@ -71,10 +76,15 @@ export class GenerationSpeed {
     const intercept = meanDuration - slope * meanTokens;
     // A usable fit needs answers of different lengths (spread of at least a tenth of the mean) and positive terms.
     if (Math.sqrt(variance / n) >= Math.max(1, meanTokens / 10) && slope > 0 && intercept >= 0) {
-      return { firstTokenInMs: intercept, perTokenInMs: slope, samples: n };
+      return { firstTokenInMs: intercept, perTokenInMs: slope, firstTokenAtMostInMs: intercept, samples: n };
     }
-    const perToken = recent.map((s) => s.durationInMs / Math.max(1, s.completionTokens)).sort((a, b) => a - b);
-    return { firstTokenInMs: 0, perTokenInMs: perToken[Math.ceil(0.9 * n) - 1] ?? 0, samples: n };
+    const p90 = (values: number[]): number => values.sort((a, b) => a - b)[Math.ceil(0.9 * n) - 1] ?? 0;
+    return {
+      firstTokenInMs: 0,
+      perTokenInMs: p90(recent.map((s) => s.durationInMs / Math.max(1, s.completionTokens))),
+      firstTokenAtMostInMs: p90(recent.map((s) => s.durationInMs)),
+      samples: n,
+    };
   }
 }
 
@@ -130,7 +140,12 @@ export interface StreamTimeLimits {
   readonly idleInMs: number;
 }
 
-/** Idle limits for a streamed call: margin x the measured times, at least `minimumIdleInMs`. */
+/**
+ * Idle limits for a streamed call: margin x the measured times, at least `minimumIdleInMs`. The first
+ * chunk gets margin x the longest the first token is known to take (`firstTokenAtMostInMs`), taken at
+ * most `maxFirstTokenInMs` (and that before any measurement): a fit that cannot tell the first token from
+ * the rest must not leave the first chunk only the idle minimum.
+ */
 export function streamTimeLimits(
   estimate: GenerationSpeedEstimate | undefined,
   options: CallTimeLimitOptions & { readonly minimumIdleInMs: number } = {
@@ -139,9 +154,10 @@ export function streamTimeLimits(
   },
 ): StreamTimeLimits {
   const firstToken =
-    estimate === undefined
+    options.margin *
+    (estimate === undefined
       ? options.maxFirstTokenInMs
-      : Math.min(options.maxFirstTokenInMs, options.margin * estimate.firstTokenInMs);
+      : Math.min(options.maxFirstTokenInMs, estimate.firstTokenAtMostInMs ?? estimate.firstTokenInMs));
   const slowestTokenInMs = 1_000 / options.floorTokensPerSecond;
   const perToken =
     estimate === undefined ? slowestTokenInMs : Math.min(slowestTokenInMs, options.margin * estimate.perTokenInMs);
@@ -178,4 +194,35 @@ export function timedOutAttemptsAllowed(budget: TimeoutRetryBudget): number {
 /** Whether a line whose calls have timed out `timedOutAttempts` times may be tried again. */
 export function mayRetryAfterTimeout(timedOutAttempts: number, budget: TimeoutRetryBudget): boolean {
   return timedOutAttempts < timedOutAttemptsAllowed(budget);
+}
+
+/** Whether calls are streamed: `auto` streams those an unstreamed limit could cut (see {@link shouldStream}). */
+export const StreamMode = { auto: 'auto', always: 'always', never: 'never' } as const;
+export type StreamMode = (typeof StreamMode)[keyof typeof StreamMode];
+
+/**
+ * A plain call's limit must be at least this many times its measured time (the margin included): the
+ * first answers measured are the fastest ones (the slow ones are still under way), so a limit only just
+ * above the measurement would cut the tail.
+ */
+export const PLAIN_CALL_HEADROOM = 4;
+
+/**
+ * Whether a call that may write `maxTokens` tokens is streamed. `auto` streams when an unstreamed limit
+ * could cut a generation still making progress: before the deployment's speed is measured (the limit is
+ * a guess), when its limit is less than {@link PLAIN_CALL_HEADROOM} x margin x the measured time (which
+ * includes a deployment slower than the floor speed, whose limit is capped), and after a timeout of the
+ * same line (its limit proved too short). A deployment measured fast keeps plain calls.
+ */
+export function shouldStream(
+  mode: StreamMode,
+  maxTokens: number,
+  estimate: GenerationSpeedEstimate | undefined,
+  options: CallTimeLimitOptions = DEFAULT_CALL_TIME_LIMIT_OPTIONS,
+  earlierTimeouts = 0,
+): boolean {
+  if (mode !== StreamMode.auto) return mode === StreamMode.always;
+  if (estimate === undefined || earlierTimeouts > 0) return true;
+  const measured = options.margin * (estimate.firstTokenInMs + maxTokens * estimate.perTokenInMs);
+  return PLAIN_CALL_HEADROOM * measured > callTimeLimitInMs(maxTokens, estimate, options);
 }

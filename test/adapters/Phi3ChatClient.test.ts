@@ -17,6 +17,7 @@ import {
   TimeoutError,
 } from '../../src/app/ports.js';
 import type { ChatCompletionBody } from '../../src/core/chat.js';
+import { startPhi3Simulator } from '../../dev/simulator/index.js';
 
 /*
  * The Phi-3 client turns what the endpoint answers into the port's types: a completion with usage,
@@ -32,6 +33,8 @@ interface Scripted {
   readonly hang?: true;
   /** Answer this long after the request, past the client's default time limit. */
   readonly delayInMs?: number;
+  /** Start an event stream, send these events, then stall (`hang`) or end. */
+  readonly events?: readonly string[];
 }
 
 const COMPLETION = {
@@ -78,6 +81,15 @@ const SCRIPTS: Record<string, Scripted> = {
   okNoUsage: { status: 200, body: JSON.stringify({ choices: [] }) },
   hang: { status: 200, hang: true },
   longGeneration: { status: 200, body: JSON.stringify(COMPLETION), delayInMs: 1_500 },
+  streamStalls: {
+    status: 200,
+    hang: true,
+    events: [JSON.stringify({ id: 's', choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' } }] })],
+  },
+  streamCut: {
+    status: 200,
+    events: [JSON.stringify({ id: 's', choices: [{ index: 0, delta: { role: 'assistant', content: 'Hi' } }] })],
+  },
 };
 
 let server: Server;
@@ -92,6 +104,12 @@ beforeAll(async () => {
     request.on('end', () => {
       const body = JSON.parse(text) as ChatCompletionBody;
       const script = SCRIPTS[String(body.messages[0]?.content)]!;
+      if (script.events !== undefined) {
+        response.writeHead(script.status, { 'content-type': 'text/event-stream' });
+        for (const event of script.events) response.write(`data: ${event}\n\n`);
+        if (script.hang !== true) response.end();
+        return;
+      }
       if (script.hang) return;
       const answer = (): void => {
         response.writeHead(script.status, { 'content-type': 'application/json', ...script.headers });
@@ -223,6 +241,83 @@ describe('Phi3ChatClient answers', () => {
     expect(error).toBeInstanceOf(TimeoutError);
   });
 });
+
+describe('Phi3ChatClient streamed calls', () => {
+  const body: ChatCompletionBody = {
+    messages: [{ role: 'user', content: 'Write about the tides and the moon.' }],
+    max_tokens: 40,
+  };
+
+  it('adds the stream up to the same chat.completion as a plain call, usage from its end', async () => {
+    const simulator = await startPhi3Simulator({ latency: { baseInMs: 0, perCompletionTokenInMs: 0, jitterInMs: 0 } });
+    const direct = clientOf(simulator.url, simulator.apiKey);
+    try {
+      const plain = await direct.complete(body);
+      const streamed = await direct.complete(body, { stream: { firstChunkInMs: 5_000, idleInMs: 5_000 } });
+      const { id: _a, created: _b, ...plainRest } = plain.completion as unknown as Record<string, unknown>;
+      const { id: _c, created: _d, ...streamedRest } = streamed.completion as unknown as Record<string, unknown>;
+      expect(streamedRest).toEqual(plainRest);
+      expect(streamed.usage).toEqual(plain.usage);
+      expect(streamed.finishReason).toBe(plain.finishReason);
+      const requests = simulator.log.entries().map((e) => e.status);
+      expect(requests).toEqual([200, 200]);
+    } finally {
+      await direct.close();
+      await simulator.close();
+    }
+  });
+
+  it('a generation that keeps sending is not cut by a limit shorter than the whole answer', async () => {
+    // Chunks every 40 ms; the whole answer takes well over the 900 ms that cuts the same call unstreamed.
+    const simulator = await startPhi3Simulator({
+      latency: { baseInMs: 0, perCompletionTokenInMs: 40, jitterInMs: 0 },
+    });
+    const direct = clientOf(simulator.url, simulator.apiKey);
+    try {
+      const unstreamed = await direct.complete(body, { timeoutInMs: 900 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(unstreamed).toBeInstanceOf(TimeoutError);
+      const streamed = await direct.complete(body, { stream: { firstChunkInMs: 900, idleInMs: 900 } });
+      expect(streamed.usage.completionTokens * 40).toBeGreaterThan(900);
+      expect(streamed.finishReason).not.toBeNull();
+    } finally {
+      await direct.close();
+      await simulator.close();
+    }
+  });
+
+  it('a stream that stalls past the idle limit is a TimeoutError (may have been billed)', async () => {
+    const error = await client.complete(ask('streamStalls'), { stream: { firstChunkInMs: 200, idleInMs: 200 } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect((error as TimeoutError).mayHaveBilled).toBe(true);
+  });
+
+  it('a stream that ends before its finish reason is a MalformedResponseError', async () => {
+    const error = await client.complete(ask('streamCut'), { stream: { firstChunkInMs: 1_000, idleInMs: 1_000 } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(MalformedResponseError);
+    expect((error as MalformedResponseError).message).toMatch(/a stream that does not add up to a completion/);
+  });
+
+  it('an error before the stream is the same typed error as for a plain call', async () => {
+    const error = await client.complete(ask('throttled'), { stream: { firstChunkInMs: 1_000, idleInMs: 1_000 } }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RateLimitedError);
+  });
+});
+
+function clientOf(endpoint: string, apiKey: string): Phi3ChatClient {
+  return new Phi3ChatClient({ endpoint, apiKey, apiVersion: '2024-05-01-preview', timeoutInMs: 300, connections: 2 });
+}
 
 describe('toChatCompletionResult', () => {
   it('dates a retry-after given as an HTTP date from the clock it is given', () => {

@@ -5,6 +5,8 @@ import {
   InFlightSizer,
   InFlightSizerOptionsError,
   memoryCeiling,
+  wantedCalls,
+  wantedMessages,
 } from '../../src/core/InFlightSizer.js';
 
 const T0 = 1_700_000_000_000;
@@ -104,5 +106,18 @@ describe('InFlightSizer', () => {
     expect(() => sizer({}, { headroom: 0.5 })).toThrow(InFlightSizerOptionsError);
     expect(() => sizer({}, { percentile: 0 })).toThrow(/percentile/);
     expect(() => sizer({ operator: 0 })).toThrow(/ceilings.operator/);
+  });
+});
+
+describe('wantedCalls and wantedMessages', () => {
+  it("are Little's law with headroom, and the messages that carry those calls plus one ready", () => {
+    // 20 calls/s at a 50 s 90th percentile x 1.25: 1,250 calls; 32 lines a message: 40 messages + 1.
+    expect(wantedCalls(20, 50_000, 1.25)).toBe(1_250);
+    expect(wantedMessages(1_250, 32)).toBe(41);
+    // Split over 4 instances: 313 calls each, 10 + 1 messages.
+    expect(wantedMessages(Math.ceil(wantedCalls(5, 50_000, 1.25)), 32)).toBe(11);
+    expect(wantedMessages(4, 32)).toBe(2);
+    expect(wantedCalls(-1, 1_000, 1.25)).toBe(0);
+    expect(wantedMessages(0, 0)).toBe(1);
   });
 });

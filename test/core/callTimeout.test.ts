@@ -6,6 +6,8 @@ import {
   mayRetryAfterTimeout,
   streamTimeLimits,
   timedOutAttemptsAllowed,
+  shouldStream,
+  StreamMode,
 } from '../../src/core/callTimeout.js';
 
 const T0 = 1_700_000_000_000;
@@ -19,13 +21,21 @@ describe('GenerationSpeed', () => {
     const estimate = speed.estimate(T0);
     expect(estimate?.firstTokenInMs).toBeCloseTo(800, 6);
     expect(estimate?.perTokenInMs).toBeCloseTo(40, 6);
+    expect(estimate?.firstTokenAtMostInMs).toBeCloseTo(800, 6);
   });
 
   it('takes the whole time as per-token time when all answers are about as long', () => {
     const speed = new GenerationSpeed();
     for (let i = 0; i < 10; i += 1) speed.observe(100, 1_000 + i * 100, T0);
-    // The slowest 90%: 1,800 ms for 100 tokens.
-    expect(speed.estimate(T0)).toEqual({ firstTokenInMs: 0, perTokenInMs: 18, samples: 10 });
+    // The slowest 90%: 1,800 ms for 100 tokens; the first token came within the slowest 90% of answers.
+    expect(speed.estimate(T0)).toEqual({
+      firstTokenInMs: 0,
+      perTokenInMs: 18,
+      firstTokenAtMostInMs: 1_800,
+      samples: 10,
+    });
+    // A stream's first chunk then gets 2 x 1,800 ms, not the idle minimum alone.
+    expect(streamTimeLimits(speed.estimate(T0), { ...options, minimumIdleInMs: 1_000 }).firstChunkInMs).toBe(3_600);
   });
 
   it('gives no estimate from too few or too old calls', () => {
@@ -85,8 +95,18 @@ describe('streamTimeLimits', () => {
       streamTimeLimits({ firstTokenInMs: 100, perTokenInMs: 900, samples: 50 }, { ...options, minimumIdleInMs: 1_000 })
         .idleInMs,
     ).toBe(1_600);
+    // Before any measurement, and at most: 2 x the 30 s allowed for the first token.
     expect(streamTimeLimits(undefined, { ...options, minimumIdleInMs: 1_000 })).toEqual({
-      firstChunkInMs: 30_000,
+      firstChunkInMs: 60_000,
+      idleInMs: 1_600,
+    });
+    expect(
+      streamTimeLimits(
+        { firstTokenInMs: 45_000, perTokenInMs: 900, samples: 50 },
+        { ...options, minimumIdleInMs: 1_000 },
+      ),
+    ).toEqual({
+      firstChunkInMs: 60_000,
       idleInMs: 1_600,
     });
   });
@@ -101,5 +121,28 @@ describe('retries after a timeout', () => {
     expect(mayRetryAfterTimeout(1, { ...budget, unconfirmedSpendLimitInNanos: 1 })).toBe(false);
     expect(timedOutAttemptsAllowed({ ...budget, unconfirmedSpendLimitInNanos: 1e12 })).toBe(5);
     expect(timedOutAttemptsAllowed({ ...budget, worstCaseAttemptInNanos: 0 })).toBe(5);
+  });
+});
+
+describe('shouldStream', () => {
+  const measured = (firstTokenInMs: number, perTokenInMs: number) => ({ firstTokenInMs, perTokenInMs, samples: 20 });
+
+  it('auto: streams what an unstreamed limit could cut, keeps plain calls for a deployment measured fast', () => {
+    // Not measured yet: the limit would be a guess.
+    expect(shouldStream(StreamMode.auto, 100, undefined)).toBe(true);
+    // 40 tokens/s: 2 x (0.5 s + 100 x 25 ms) = 6 s; 4 x 6 s fits the 30 s limit.
+    expect(shouldStream(StreamMode.auto, 100, measured(500, 25))).toBe(false);
+    // First answers of ~9 s (the fast ones of a 30 s deployment): 2 x 100 x 170 ms = 34 s, 4 x that is over its 34 s limit.
+    expect(shouldStream(StreamMode.auto, 100, measured(0, 170))).toBe(true);
+    // 1.8 tokens/s (a 30 s answer of ~55 tokens): 2 x (6 s + 100 x 440 ms) = 100 s reaches the 50 s cap.
+    expect(shouldStream(StreamMode.auto, 100, measured(6_000, 440))).toBe(true);
+    // A line whose call timed out before: its limit proved too short.
+    expect(shouldStream(StreamMode.auto, 100, measured(500, 25), undefined, 1)).toBe(true);
+  });
+
+  it('always and never override the measurement', () => {
+    expect(shouldStream(StreamMode.always, 100, measured(500, 25))).toBe(true);
+    expect(shouldStream(StreamMode.never, 100, undefined)).toBe(false);
+    expect(shouldStream(StreamMode.never, 100, measured(6_000, 440), undefined, 3)).toBe(false);
   });
 });

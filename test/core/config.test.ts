@@ -27,6 +27,7 @@ describe('loadConfig', () => {
       },
     ]);
     expect(config.phi3.budgetScope).toBe('deployment');
+    expect(config.phi3.streamMode).toBe('auto');
   });
 
   it.each([
@@ -36,6 +37,7 @@ describe('loadConfig', () => {
     ['INPUT_CONTAINER', 'Bad_Name'],
     ['PHI3_BUDGET_UTILIZATION', '1.5'],
     ['PHI3_RETURN_UNUSED_TOKENS', 'yes'],
+    ['PHI3_STREAM', 'sometimes'],
     ['PHI3_PRICES', '[{"model":1}]'],
   ])('names %s when it is bad', (setting, value) => {
     expect(() => loadConfig({ ...base, [setting]: value })).toThrowError(new RegExp(`^Setting ${setting}:`));

@@ -28,8 +28,9 @@ describe('host.json', () => {
       functionTimeoutInMs: 600_000,
       routePrefix: 'api',
       queues: {
-        batchSize: 16,
-        newBatchThreshold: 8,
+        // Up to 32 + 48 messages held per instance: enough to keep a slow endpoint's calls under way (decision 0010).
+        batchSize: 32,
+        newBatchThreshold: 48,
         maxPollingIntervalInMs: 500,
         visibilityTimeoutInMs: 5_000,
         maxDequeueCount: 5,

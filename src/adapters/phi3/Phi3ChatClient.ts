@@ -1,6 +1,11 @@
 import { Pool, errors as undiciErrors } from 'undici';
 import type { ChatClient, ChatCompleteOptions, ChatCompletionResult } from '../../app/ports.js';
 import type { ChatCompletionBody } from '../../core/chat.js';
+import {
+  ServerSentEventParser,
+  StreamedCompletionAssembler,
+  StreamedCompletionError,
+} from '../../core/streamedCompletion.js';
 import { toChatCompletionResult, type Phi3HttpAnswer } from './phi3Answer.js';
 
 export interface Phi3ChatClientOptions {
@@ -61,13 +66,16 @@ export class Phi3ChatClient implements ChatClient {
   /** The HTTP exchange itself: what came back, or how it failed. Rejects only when aborted. */
   async exchange(body: ChatCompletionBody, options: ChatCompleteOptions = {}): Promise<Phi3HttpAnswer> {
     // A serverless deployment serves one model; a `model` from the user's file would be refused or ignored.
-    const { model: _ignored, ...payload } = body;
+    const { model: _ignored, ...userPayload } = body;
+    const stream = options.stream;
+    const payload =
+      stream === undefined ? userPayload : { ...userPayload, stream: true, stream_options: { include_usage: true } };
     const startedAt = performance.now();
     const latency = (): number => Math.round(performance.now() - startedAt);
     const headers: Record<string, string> = {
       authorization: this.#authorization,
       'content-type': 'application/json',
-      accept: 'application/json',
+      accept: stream === undefined ? 'application/json' : 'text/event-stream, application/json',
     };
     if (options.callId !== undefined) headers['x-ms-client-request-id'] = options.callId;
     if (options.customId !== undefined)
@@ -79,32 +87,28 @@ export class Phi3ChatClient implements ChatClient {
         headers,
         body: JSON.stringify(payload),
         signal: options.abortSignal,
-        // A limit fitted to this call's generation: until the answer's headers (an unstreamed answer
-        // comes whole) and between two chunks of its body.
-        ...(options.timeoutInMs === undefined
-          ? {}
-          : { headersTimeout: options.timeoutInMs, bodyTimeout: options.timeoutInMs }),
+        ...timeoutsOf(options),
       });
-      const text = await response.body.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        // A non-JSON body (a proxy's HTML error page) is kept as text for the line's error record.
-      }
       const flatHeaders: Record<string, string | undefined> = {};
       for (const [name, value] of Object.entries(response.headers)) {
         flatHeaders[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
       }
       const requestId =
         flatHeaders['x-request-id'] ?? flatHeaders['apim-request-id'] ?? flatHeaders['x-ms-request-id'] ?? '';
+      const status = response.statusCode;
+      // Errors come before a stream starts, as JSON: only a 2xx event stream is read chunk by chunk.
+      const isStream = (flatHeaders['content-type'] ?? '').includes('text/event-stream');
+      const read =
+        isStream && status >= 200 && status < 300 ? await readStream(response.body) : readJson(response.body);
+      const { body: parsed, streamProblem } = await read;
       return {
         kind: 'response',
-        status: response.statusCode,
+        status,
         headers: flatHeaders,
         body: parsed,
         requestId,
         latencyInMs: latency(),
+        ...(streamProblem === undefined ? {} : { streamProblem }),
       };
     } catch (error) {
       const code = (error as { code?: string } | null)?.code;
@@ -122,5 +126,53 @@ export class Phi3ChatClient implements ChatClient {
 
   async close(): Promise<void> {
     await this.#pool.close();
+  }
+}
+
+type ResponseBody = AsyncIterable<Buffer | string> & { text(): Promise<string> };
+
+/**
+ * A call's own limits: unstreamed, until the answer's headers (an unstreamed answer comes whole) and
+ * between two chunks of its body; streamed, until the first chunk, then between chunks (an idle limit).
+ */
+function timeoutsOf(options: ChatCompleteOptions): { headersTimeout?: number; bodyTimeout?: number } {
+  if (options.stream !== undefined)
+    return { headersTimeout: options.stream.firstChunkInMs, bodyTimeout: options.stream.idleInMs };
+  if (options.timeoutInMs !== undefined)
+    return { headersTimeout: options.timeoutInMs, bodyTimeout: options.timeoutInMs };
+  return {};
+}
+
+/** An unstreamed body: JSON, or the text when it is not (a proxy's HTML error page, kept for the line's record). */
+async function readJson(body: ResponseBody): Promise<{ body: unknown; streamProblem?: string }> {
+  const text = await body.text();
+  try {
+    return { body: JSON.parse(text) as unknown };
+  } catch {
+    return { body: text };
+  }
+}
+
+/**
+ * A streamed body added up to the `chat.completion` an unstreamed call returns, usage from the stream's
+ * end. A stream that breaks off or is not chunks is a malformed answer (billed, most likely); a stall
+ * past the idle limit rejects with undici's body timeout, as an unstreamed one does.
+ */
+async function readStream(body: ResponseBody): Promise<{ body: unknown; streamProblem?: string }> {
+  const parser = new ServerSentEventParser();
+  const assembler = new StreamedCompletionAssembler();
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of body) {
+      const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+      for (const event of parser.push(text)) assembler.add(event);
+    }
+    for (const event of parser.push(decoder.decode())) assembler.add(event);
+    for (const event of parser.end()) assembler.add(event);
+    const completion = assembler.result();
+    return { body: completion.usage === undefined ? { ...completion, usage: null } : completion };
+  } catch (error) {
+    if (!(error instanceof StreamedCompletionError)) throw error;
+    return { body: null, streamProblem: `a stream that does not add up to a completion (${error.message})` };
   }
 }

@@ -32,6 +32,8 @@ export type Phi3HttpAnswer =
       readonly body: unknown;
       readonly requestId: string;
       readonly latencyInMs: number;
+      /** Why a streamed answer does not add up to a completion (cut, not chunks), when it does not. */
+      readonly streamProblem?: string;
     }
   | { readonly kind: 'timeout'; readonly latencyInMs: number }
   /** `neverSent`: the connection was never made (refused, unresolvable), so the endpoint cannot have billed it. */
@@ -49,7 +51,7 @@ export function toChatCompletionResult(answer: Phi3HttpAnswer, nowInMs: number):
     throw endpointHttpError(status, body, headers, { requestId, latencyInMs, nowInMs });
   }
   const rateLimit = rateLimitOf(headers);
-  const problem = completionProblem(body);
+  const problem = answer.streamProblem ?? completionProblem(body);
   if (problem !== undefined) {
     const response: EndpointResponse = { status, requestId, body };
     throw new MalformedResponseError(response, problem, latencyInMs, rateLimit);

@@ -22,16 +22,31 @@ export interface AdaptiveCallSlotsOptions {
   readonly recheck?: { readonly timers: Timers; readonly everyInMs: number };
 }
 
+/** What a task gives back instead of running when it waited longer than it may for a slot. */
+export interface SlotWaitLimit<T> {
+  readonly afterInMs: number;
+  readonly value: () => T;
+}
+
+interface Waiting {
+  /** Hands the slot over (true), or tells the task it gave up waiting (false). */
+  readonly resume: (granted: boolean) => void;
+  readonly sinceInMs: number;
+  readonly maxWaitInMs: number;
+}
+
 /**
  * The process's call slots, sized to the endpoint's observed latency (decision 0010): a slot covers a
  * line from its write-ahead to its answer, and the number of slots is `InFlightSizer`'s size for the
  * endpoint calls, plus the admission slots. The latency fed to the sizer is the endpoint's alone (from
  * {@link callStarted} to its end), so time spent waiting for the budget never grows the size.
  * Shrinking never cuts a call short: slots above the new size are not handed out again when they free.
+ * A task may bound its wait: the host lends an instance more queue messages than its calls need, and
+ * their lines must not wait past the function's time limit; they go back to the queue instead.
  */
 export class AdaptiveCallSlots {
   readonly #options: AdaptiveCallSlotsOptions;
-  readonly #waiting: Array<() => void> = [];
+  readonly #waiting: Waiting[] = [];
   /** Endpoint calls under way, by a serial number, with the time each left; in order of leaving. */
   readonly #calls = new Map<number, number>();
   #nextCall = 0;
@@ -63,14 +78,23 @@ export class AdaptiveCallSlots {
     return this.#waiting.length;
   }
 
-  /** Runs `task` in a slot, waiting for one if all are taken. */
-  async run<T>(task: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `task` in a slot, waiting for one if all are taken; with `waitLimit`, gives `waitLimit.value()`
+   * instead once it has waited `afterInMs` (checked when the size is looked at again, about every second).
+   */
+  async run<T>(task: () => Promise<T>, waitLimit?: SlotWaitLimit<T>): Promise<T> {
     // A slow endpoint shows before its first answer (the oldest call's age): resize before waiting.
     if (this.#active >= this.capacity) this.#resize();
     if (this.#active >= this.capacity) {
-      const turn = new Promise<void>((resolve) => this.#waiting.push(resolve));
+      const turn = new Promise<boolean>((resume) =>
+        this.#waiting.push({
+          resume,
+          sinceInMs: this.#options.clock.nowInMs(),
+          maxWaitInMs: waitLimit?.afterInMs ?? Number.POSITIVE_INFINITY,
+        }),
+      );
       this.#scheduleRecheck();
-      await turn;
+      if (!(await turn)) return waitLimit!.value();
     } else {
       this.#active += 1;
     }
@@ -103,7 +127,19 @@ export class AdaptiveCallSlots {
   #handOut(): void {
     while (this.#active < this.capacity && this.#waiting.length > 0) {
       this.#active += 1;
-      this.#waiting.shift()!();
+      this.#waiting.shift()!.resume(true);
+    }
+  }
+
+  /** Tasks that have waited longer than they may leave the line, without a slot. */
+  #expireWaits(): void {
+    const nowInMs = this.#options.clock.nowInMs();
+    for (let i = this.#waiting.length - 1; i >= 0; i -= 1) {
+      const waiting = this.#waiting[i]!;
+      if (nowInMs - waiting.sinceInMs >= waiting.maxWaitInMs) {
+        this.#waiting.splice(i, 1);
+        waiting.resume(false);
+      }
     }
   }
 
@@ -113,6 +149,7 @@ export class AdaptiveCallSlots {
     this.#recheckTimer = recheck.timers.setTimeout(() => {
       this.#recheckTimer = undefined;
       this.#resize();
+      this.#expireWaits();
       if (this.#waiting.length > 0) this.#scheduleRecheck();
     }, recheck.everyInMs);
   }

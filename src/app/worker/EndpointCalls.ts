@@ -1,8 +1,12 @@
 import {
   callTimeLimitInMs,
   GenerationSpeed,
+  shouldStream,
+  StreamMode,
+  streamTimeLimits,
   timedOutAttemptsAllowed,
   type CallTimeLimitOptions,
+  type StreamTimeLimits,
 } from '../../core/callTimeout.js';
 import {
   CallResult,
@@ -28,10 +32,21 @@ export interface EndpointCalls {
    */
   timeLimitInMs(deployment: string, maxTokens: number, earlierTimeouts: number): number | undefined;
   /**
+   * How the call is made: streamed with idle limits (a generation that keeps sending is never cut off),
+   * or whole with {@link timeLimitInMs}; absent both, the client's own limit.
+   */
+  callLimits(deployment: string, maxTokens: number, earlierTimeouts: number): CallLimits;
+  /**
    * How many timed-out attempts a line may have in all, when one attempt may cost `worstCaseInNanos`
    * (prompt + max_tokens at the deployment's prices): a timed-out call was most likely billed.
    */
   timedOutAttemptsAllowed(worstCaseInNanos: number, maxAttempts: number): number;
+}
+
+/** A call's limits: a streamed call's idle limits, or a whole call's time limit, or neither (the client's own). */
+export interface CallLimits {
+  readonly timeoutInMs?: number;
+  readonly stream?: StreamTimeLimits;
 }
 
 export interface EndpointCallsOptions {
@@ -41,9 +56,14 @@ export interface EndpointCallsOptions {
   readonly slots?: AdaptiveCallSlots;
   /** Time limits that fit the generation; absent, calls keep the client's fixed limit. */
   readonly timeLimits?: CallTimeLimitOptions;
+  /** Which calls are streamed (`PHI3_STREAM`); only with `timeLimits`. `never` when absent. */
+  readonly streamMode?: StreamMode;
   /** What a line may spend on calls that timed out (billed, unseen), in nanodollars. */
   readonly unconfirmedSpendPerLineInNanos: number;
 }
+
+/** The shortest wait for a streamed call's next chunk: a pause of a few seconds is not a stall. */
+const STREAM_MINIMUM_IDLE_IN_MS = 10_000;
 
 /** How a call ended, as the metrics split it. */
 export function callResultOf(answer: ChatAnswer | undefined): CallResult {
@@ -94,6 +114,16 @@ export class WatchedEndpointCalls implements EndpointCalls {
     if (timeLimits === undefined) return undefined;
     const estimate = this.#speedOf(deployment).estimate(clock.nowInMs());
     return callTimeLimitInMs(maxTokens, estimate, timeLimits, earlierTimeouts);
+  }
+
+  callLimits(deployment: string, maxTokens: number, earlierTimeouts: number): CallLimits {
+    const { timeLimits, clock, streamMode = StreamMode.never } = this.#options;
+    if (timeLimits === undefined) return {};
+    const estimate = this.#speedOf(deployment).estimate(clock.nowInMs());
+    if (shouldStream(streamMode, maxTokens, estimate, timeLimits, earlierTimeouts)) {
+      return { stream: streamTimeLimits(estimate, { ...timeLimits, minimumIdleInMs: STREAM_MINIMUM_IDLE_IN_MS }) };
+    }
+    return { timeoutInMs: callTimeLimitInMs(maxTokens, estimate, timeLimits, earlierTimeouts) };
   }
 
   timedOutAttemptsAllowed(worstCaseInNanos: number, maxAttempts: number): number {

@@ -7,6 +7,7 @@ import type { JobSpendDeps } from '../jobSpend.js';
 import type { JobSpendStore, JobStore, MessageQueue, StoredJob, UsageLedger } from '../ports.js';
 import type { RecordOutcomesDeps } from '../recordOutcomesAndMaybeFinalize.js';
 import type { ResponseCacheDeps } from './cachedAnswers.js';
+import type { SlotWaitLimit } from './AdaptiveCallSlots.js';
 import type { EndpointCalls } from './EndpointCalls.js';
 
 /** What the worker (`processRequestMessage`) needs; built by `buildWorkerDeps`. */
@@ -24,7 +25,7 @@ export interface WorkerDeps extends RecordOutcomesDeps, JobSpendDeps {
   readonly ledger: UsageLedger;
   readonly jobSpend: JobSpendStore;
   /** Bounds the calls under way (from their write-ahead to their answer) across every message this process handles. */
-  readonly callSlots: <T>(task: () => Promise<T>) => Promise<T>;
+  readonly callSlots: <T>(task: () => Promise<T>, waitLimit?: SlotWaitLimit<T>) => Promise<T>;
   /**
    * Bounds, within those and per deployment, the calls written ahead and still waiting for its budget:
    * what a crash can leave in the ledger as unconfirmed without the request ever having left.

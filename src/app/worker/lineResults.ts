@@ -1,3 +1,4 @@
+import { SLOT_WAIT_REQUEUE_DELAY_IN_MS } from '../tuning.js';
 import { LineErrorCode, type LineError } from '../../core/lineErrors.js';
 import { failedLineOutcome, LineStatus, type LineOutcome } from '../../core/lineOutcome.js';
 import type { RequestItem } from '../../core/requestMessage.js';
@@ -92,6 +93,11 @@ export function requeueForBudget(run: MessageRun, line: LineState, waitInMs: num
     Math.min(waitInMs, run.deps.retry.maxRequeueDelayInMs),
     'the deployment budget is paused by the endpoint',
   );
+}
+
+/** The line waited longer than it may for a call slot: the instance holds more lines than its calls need. */
+export function requeueForSlots(line: LineState): LineResult {
+  return requeueResult(line, SLOT_WAIT_REQUEUE_DELAY_IN_MS, 'every call slot of the instance stayed taken');
 }
 
 /** A request its deployment could never serve (over the context or the tokens per minute): never sent. */

@@ -19,6 +19,7 @@ import {
   overBudgetResult,
   oversizedResult,
   requeueForBudget,
+  requeueForSlots,
 } from './lineResults.js';
 import { startLine, type LineResult, type LineState } from './LineState.js';
 import { haltBeforeCall, type MessageRun } from './MessageRun.js';
@@ -49,6 +50,7 @@ export async function runLine(run: MessageRun, item: RequestItem, body: LineBody
     if (sending.kind === 'overBudget') return overBudgetResult(run, line, sending.refusal);
     if (sending.kind === 'oversized') return oversizedResult(run, line, sending.error);
     if (sending.kind === 'paused') return requeueForBudget(run, line, sending.waitInMs);
+    if (sending.kind === 'noSlot') return requeueForSlots(line);
     const next = await settleAttempt(run, line, sending);
     if (next.kind !== 'retry') return next;
     if (next.sleepInMs !== undefined) await deps.sleep(next.sleepInMs);

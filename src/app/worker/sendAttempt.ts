@@ -2,6 +2,7 @@ import type { LineError } from '../../core/lineErrors.js';
 import { utcDay } from '../../core/pricing.js';
 import { requestSizeError } from '../../core/requestLimits.js';
 import { requestLimitsOf } from '../deployments.js';
+import { MAX_SLOT_WAIT_IN_MS } from '../tuning.js';
 import { ChatCallError, LedgerState, type ChatCompletionResult, type LedgerEntry } from '../ports.js';
 import type { BudgetHold, BudgetRefusal } from '../budgetSpend.js';
 import { worstCaseCostInNanos, type SpendReservation } from '../jobSpend.js';
@@ -28,12 +29,15 @@ export type Sending =
   /** The job or its deployment halted while the line waited for its slot (see `haltOf`). */
   | { readonly kind: 'halted'; readonly halt: Halt }
   | { readonly kind: 'paused'; readonly waitInMs: number }
+  /** Every call slot stayed taken longer than a line may wait: the line goes back to the queue. */
+  | { readonly kind: 'noSlot' }
   /** The request could never be served (over the context or the tokens per minute): refused before the budget. */
   | { readonly kind: 'oversized'; readonly error: LineError }
   | ({ readonly kind: 'answered'; readonly answer: ChatAnswer } & AdmittedCall);
 
 type Admission =
-  Exclude<Sending, { kind: 'answered' | 'oversized' | 'halted' }> | ({ readonly kind: 'admitted' } & AdmittedCall);
+  | Exclude<Sending, { kind: 'answered' | 'oversized' | 'halted' | 'noSlot' }>
+  | ({ readonly kind: 'admitted' } & AdmittedCall);
 
 /**
  * One call for the line. A slot covers it from its reservation and write-ahead to its answer: what is
@@ -42,6 +46,7 @@ type Admission =
  */
 export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> {
   const { deployment, deps } = run;
+  const waitLimit = { afterInMs: MAX_SLOT_WAIT_IN_MS, value: (): Sending => ({ kind: 'noSlot' }) };
   return deps.callSlots(async (): Promise<Sending> => {
     const halt = haltBeforeCall(run);
     if (halt !== undefined) return { kind: 'halted', halt };
@@ -57,7 +62,7 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
     const admission = await deps.admissionSlots(deployment.name, () => admit(run, line, line.reservedTokens!));
     if (admission.kind !== 'admitted') return admission;
     const { reservation, budgetHold, sent } = admission;
-    const timeoutInMs = deps.calls.timeLimitInMs(deployment.name, maxTokens, line.timedOutAttempts);
+    const limits = deps.calls.callLimits(deployment.name, maxTokens, line.timedOutAttempts);
     deps.calls.admitted(deployment.name, line.reservedTokens);
     const ended = deps.calls.started(deployment.name);
     let answer: ChatAnswer;
@@ -65,7 +70,7 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
       answer = await deployment.chat.complete(line.body, {
         customId: line.item.id,
         callId: sent.id,
-        ...(timeoutInMs === undefined ? {} : { timeoutInMs }),
+        ...limits,
       });
     } catch (error) {
       // The endpoint's failures are answers; anything else (an abort, a bug) propagates.
@@ -77,7 +82,7 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
     }
     ended(answer);
     return { kind: 'answered', reservation, budgetHold, sent, answer };
-  });
+  }, waitLimit);
 }
 
 /**

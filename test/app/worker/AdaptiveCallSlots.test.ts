@@ -127,4 +127,39 @@ describe('AdaptiveCallSlots', () => {
     await Promise.all(lines.done);
     expect(lines.started()).toBe(40);
   });
+
+  it('a line lent more than the calls need waits at most its limit, then leaves without a slot', async () => {
+    const scheduled: Array<() => void> = [];
+    const timers: Timers = {
+      setTimeout: (callback) => scheduled.push(callback),
+      clearTimeout: () => undefined,
+    };
+    const { clock, slots } = slotsAt({ ratePerSecond: 20, operator: 4, timers });
+    const held = startLines(slots, 4);
+    await settle();
+    let ran = false;
+    const waited = slots.run(
+      async () => {
+        ran = true;
+        return 'ran';
+      },
+      { afterInMs: 120_000, value: () => 'sent back' },
+    );
+    await settle();
+    expect(slots.pending).toBe(1);
+    clock.now += 119_000;
+    scheduled.shift()!();
+    await settle();
+    expect(slots.pending).toBe(1);
+    clock.now += 1_000;
+    scheduled.shift()!();
+    expect(await waited).toBe('sent back');
+    expect(ran).toBe(false);
+    expect(slots.pending).toBe(0);
+    // It took no slot: the calls under way are the four held ones.
+    expect(slots.active).toBe(4);
+    held.calls.splice(0).forEach((end) => end());
+    await Promise.all(held.done);
+    expect(slots.active).toBe(0);
+  });
 });

@@ -4,7 +4,7 @@ import { noMetrics, type ChatCompleteOptions, type ChatCompletionResult } from '
 import { processRequestMessage } from '../../../src/app/processRequestMessage.js';
 import { WatchedEndpointCalls } from '../../../src/app/worker/EndpointCalls.js';
 import type { ChatCompletionBody } from '../../../src/core/chat.js';
-import { DEFAULT_CALL_TIME_LIMIT_OPTIONS } from '../../../src/core/callTimeout.js';
+import { DEFAULT_CALL_TIME_LIMIT_OPTIONS, StreamMode } from '../../../src/core/callTimeout.js';
 import { toChatCompletionResult, type Phi3HttpAnswer } from '../../../src/adapters/phi3/phi3Answer.js';
 import { requestMessageOf } from '../../support/requestMessageOf.js';
 import { chatLine, createWorld, okResponse } from '../fixtures.js';
@@ -18,12 +18,14 @@ import { chatLine, createWorld, okResponse } from '../fixtures.js';
 /** A chat client that answers as `answer` says and records each call's time limit. */
 class LimitRecordingChat {
   readonly limits: Array<number | undefined> = [];
+  readonly streamed: boolean[] = [];
   constructor(
     private readonly clock: { nowInMs(): number },
     private readonly answer: (body: ChatCompletionBody) => Phi3HttpAnswer,
   ) {}
   async complete(body: ChatCompletionBody, options: ChatCompleteOptions = {}): Promise<ChatCompletionResult> {
     this.limits.push(options.timeoutInMs);
+    this.streamed.push(options.stream !== undefined);
     return toChatCompletionResult(this.answer(body), this.clock.nowInMs());
   }
   async close(): Promise<void> {}
@@ -37,6 +39,7 @@ async function runJob(
   maxTokens: number,
   answer: (body: ChatCompletionBody) => Phi3HttpAnswer,
   spend?: number,
+  streamMode?: StreamMode,
 ) {
   const clock = { nowInMs: (): number => 0 };
   const chat = new LimitRecordingChat(clock, answer);
@@ -47,6 +50,7 @@ async function runJob(
     metrics: noMetrics,
     timeLimits: DEFAULT_CALL_TIME_LIMIT_OPTIONS,
     unconfirmedSpendPerLineInNanos: spend ?? 1_000_000_000,
+    ...(streamMode === undefined ? {} : { streamMode }),
   });
   const workerDeps = { ...world.workerDeps, calls };
   world.blobs.put('batch-input', 'in.jsonl', file(lines, maxTokens));
@@ -66,6 +70,14 @@ describe("calls' time limits", () => {
     // Before 5 answers: 30 s to the first token + 1,000 tokens at 5 tokens/s = 230 s.
     expect(chat.limits.slice(0, 8)).toEqual(Array(8).fill(230_000));
     // Then 2 x 1,000 x 0.6 ms, but never under the 30 s floor.
+    expect(chat.limits.slice(8)).toEqual(Array(4).fill(30_000));
+  });
+
+  it('PHI3_STREAM=auto: streamed until the speed is measured, then plain calls for a fast deployment', async () => {
+    const { chat } = await runJob(12, 1_000, (body) => okResponse(body), undefined, StreamMode.auto);
+    expect(chat.streamed).toEqual([...Array(8).fill(true), ...Array(4).fill(false)]);
+    // A streamed call has idle limits instead of a whole-answer limit.
+    expect(chat.limits.slice(0, 8)).toEqual(Array(8).fill(undefined));
     expect(chat.limits.slice(8)).toEqual(Array(4).fill(30_000));
   });
 

@@ -13,7 +13,7 @@ import {
 import { concludeFailure, decideAfterFailure } from '../../../src/app/worker/concludeAttempt.js';
 import { startLine } from '../../../src/app/worker/LineState.js';
 import type { MessageRun } from '../../../src/app/worker/MessageRun.js';
-import { stopBeforeSending } from '../../../src/app/worker/runLine.js';
+import { runLine, stopBeforeSending } from '../../../src/app/worker/runLine.js';
 import { feedBudget, settleCall } from '../../../src/app/worker/settleCall.js';
 import type { Job } from '../../../src/core/job.js';
 import type { RequestMessage } from '../../../src/core/requestMessage.js';
@@ -209,5 +209,26 @@ describe('stopBeforeSending', () => {
       kind: 'outcome',
       outcome: { error: { code: 'batch_halted', message: 'Not sent: bad key' } },
     });
+  });
+});
+
+describe('sendAttempt without a free call slot', () => {
+  it('sends the line back to the queue when its wait runs out: nothing reserved, nothing in the ledger', async () => {
+    const { world, run, line } = setUp();
+    // Call slots whose wait always runs out: the line is one an instance holds beyond what its calls need.
+    const deps = {
+      ...world.workerDeps,
+      callSlots: <T>(_task: () => Promise<T>, limit?: { value: () => T }) => Promise.resolve(limit!.value()),
+    };
+    const result = await runLine({ ...run, deps }, line.item, line.body);
+    expect(result).toMatchObject({
+      kind: 'requeue',
+      delayInMs: 5_000,
+      reason: 'every call slot of the instance stayed taken',
+    });
+    const entries: unknown[] = [];
+    for await (const entry of world.workerDeps.ledger.listEntries('job-1')) entries.push(entry);
+    expect(entries).toEqual([]);
+    expect(world.limiter.acquired).toBe(0);
   });
 });
