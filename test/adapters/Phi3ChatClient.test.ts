@@ -306,6 +306,39 @@ describe('Phi3ChatClient streamed calls', () => {
     expect((error as MalformedResponseError).message).toMatch(/a stream that does not add up to a completion/);
   });
 
+  it('a deployment that refuses the streaming parameters gets the call again plain, and plain calls after it', async () => {
+    const seen: boolean[] = [];
+    const refusing = createServer((request, response) => {
+      let text = '';
+      request.setEncoding('utf8');
+      request.on('data', (chunk: string) => (text += chunk));
+      request.on('end', () => {
+        const streamed = 'stream_options' in (JSON.parse(text) as Record<string, unknown>);
+        seen.push(streamed);
+        response.writeHead(streamed ? 422 : 200, { 'content-type': 'application/json' });
+        response.end(
+          streamed
+            ? JSON.stringify({
+                error: { code: 'extra_forbidden', message: 'Extra inputs are not permitted: stream_options' },
+              })
+            : JSON.stringify(PLAIN_COMPLETION),
+        );
+      });
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    const direct = clientOf(`http://127.0.0.1:${(refusing.address() as AddressInfo).port}`, 'k'.repeat(32));
+    try {
+      const limits = { stream: { firstChunkInMs: 1_000, idleInMs: 1_000 }, timeoutInMs: 5_000 };
+      const first = await direct.complete(body, limits);
+      const second = await direct.complete(body, limits);
+      expect([first.usage, second.usage]).toEqual([PLAIN_USAGE, PLAIN_USAGE]);
+      expect(seen).toEqual([true, false, false]);
+    } finally {
+      await direct.close();
+      await new Promise<void>((resolve) => refusing.close(() => resolve()));
+    }
+  });
+
   it('an error before the stream is the same typed error as for a plain call', async () => {
     const error = await client.complete(ask('throttled'), { stream: { firstChunkInMs: 1_000, idleInMs: 1_000 } }).then(
       () => undefined,
@@ -314,6 +347,16 @@ describe('Phi3ChatClient streamed calls', () => {
     expect(error).toBeInstanceOf(RateLimitedError);
   });
 });
+
+const PLAIN_COMPLETION = {
+  id: 'chatcmpl-plain',
+  object: 'chat.completion',
+  created: 1,
+  model: 'phi-3',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'Tides.' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
+};
+const PLAIN_USAGE = { promptTokens: 9, completionTokens: 2, totalTokens: 11 };
 
 function clientOf(endpoint: string, apiKey: string): Phi3ChatClient {
   return new Phi3ChatClient({ endpoint, apiKey, apiVersion: '2024-05-01-preview', timeoutInMs: 300, connections: 2 });

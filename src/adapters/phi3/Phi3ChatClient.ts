@@ -43,6 +43,8 @@ export class Phi3ChatClient implements ChatClient {
   readonly #path: string;
   readonly #authorization: string;
   readonly #nowInMs: () => number;
+  /** The endpoint refused a streamed request's parameters once: this client's calls are plain from then on. */
+  #streamRefused = false;
 
   constructor(options: Phi3ChatClientOptions) {
     const url = new URL(options.endpoint);
@@ -60,7 +62,15 @@ export class Phi3ChatClient implements ChatClient {
   }
 
   async complete(body: ChatCompletionBody, options: ChatCompleteOptions = {}): Promise<ChatCompletionResult> {
-    return toChatCompletionResult(await this.exchange(body, options), this.#nowInMs());
+    if (options.stream === undefined || this.#streamRefused) {
+      return toChatCompletionResult(await this.exchange(body, withoutStream(options)), this.#nowInMs());
+    }
+    const answer = await this.exchange(body, options);
+    if (!refusesStreaming(answer)) return toChatCompletionResult(answer, this.#nowInMs());
+    // `stream_options` is not in every deployment's contract; a refused request was not generated nor
+    // billed, so the call is made again plain, with its whole-answer limit, and so are the ones after it.
+    this.#streamRefused = true;
+    return toChatCompletionResult(await this.exchange(body, withoutStream(options)), this.#nowInMs());
   }
 
   /** The HTTP exchange itself: what came back, or how it failed. Rejects only when aborted. */
@@ -127,6 +137,17 @@ export class Phi3ChatClient implements ChatClient {
   async close(): Promise<void> {
     await this.#pool.close();
   }
+}
+
+function withoutStream(options: ChatCompleteOptions): ChatCompleteOptions {
+  const { stream: _stream, ...plain } = options;
+  return plain;
+}
+
+/** A 400 or 422 that names the streaming parameters: the deployment does not take them. */
+function refusesStreaming(answer: Phi3HttpAnswer): boolean {
+  if (answer.kind !== 'response' || (answer.status !== 400 && answer.status !== 422)) return false;
+  return /stream/i.test(JSON.stringify(answer.body ?? ''));
 }
 
 type ResponseBody = AsyncIterable<Buffer | string> & { text(): Promise<string> };

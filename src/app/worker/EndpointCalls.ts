@@ -43,7 +43,7 @@ export interface EndpointCalls {
   timedOutAttemptsAllowed(worstCaseInNanos: number, maxAttempts: number): number;
 }
 
-/** A call's limits: a streamed call's idle limits, or a whole call's time limit, or neither (the client's own). */
+/** A call's limits: a streamed call's idle limits, a whole call's time limit (also a streamed call's fallback), or neither (the client's own). */
 export interface CallLimits {
   readonly timeoutInMs?: number;
   readonly stream?: StreamTimeLimits;
@@ -121,7 +121,11 @@ export class WatchedEndpointCalls implements EndpointCalls {
     if (timeLimits === undefined) return {};
     const estimate = this.#speedOf(deployment).estimate(clock.nowInMs());
     if (shouldStream(streamMode, maxTokens, estimate, timeLimits, earlierTimeouts)) {
-      return { stream: streamTimeLimits(estimate, { ...timeLimits, minimumIdleInMs: STREAM_MINIMUM_IDLE_IN_MS }) };
+      // The whole-answer limit goes along: it is the call's limit if the endpoint refuses to stream.
+      return {
+        stream: streamTimeLimits(estimate, { ...timeLimits, minimumIdleInMs: STREAM_MINIMUM_IDLE_IN_MS }),
+        timeoutInMs: callTimeLimitInMs(maxTokens, estimate, timeLimits, earlierTimeouts),
+      };
     }
     return { timeoutInMs: callTimeLimitInMs(maxTokens, estimate, timeLimits, earlierTimeouts) };
   }
