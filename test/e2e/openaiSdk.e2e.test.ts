@@ -302,7 +302,8 @@ describe('the OpenAI SDK against the local stack', () => {
   });
 
   it('ends a batch whose window closes over a slow endpoint as expired: what was sent finished, the rest is batch_expired', async () => {
-    const lines = Array.from({ length: 30 }, (_, i) => line(`x-${i}`, `Slow ${i}`));
+    // More lines than the budget (1,000 RPM) admits in the 3 s window, and than one instance holds at once.
+    const lines = Array.from({ length: 120 }, (_, i) => line(`x-${i}`, `Slow ${i}`));
     const file = await uploadLines(lines);
     simulator.setLatency({ baseInMs: 3_500 });
     try {

@@ -45,8 +45,8 @@ beforeAll(async () => {
     PHI3_TPM_LIMIT: String(TPM),
     PHI3_BUDGET_SCOPE: 'deployment',
     PHI3_BUDGET_SLICE_MS: String(SLICE_IN_MS),
-    // 80 messages: a host holds at most 24 (a batch of 16, more only once 8 are left), so the others always
-    // find work. With 20 messages of 8 lines, one host could take every message in two receives.
+    // 80 messages of 2 lines, fed a few at a time (the feeder keeps only a short lead in the work queue), so
+    // every host's receives find some of them.
     QUEUE_MESSAGE_MAX_REQUESTS: '2',
     PHI3_DEPLOYMENT: 'shared-test',
     COSMOS_DATABASE: 'sharedbudget',
@@ -55,6 +55,7 @@ beforeAll(async () => {
     REQUEST_QUEUE: 'batch-requests',
     CONTROL_QUEUE: 'batch-control',
     SWEEPER_SCHEDULE: '0 0 0 1 1 *',
+    FEEDER_SCHEDULE: '*/10 * * * * *',
     LOCAL_HOST_HTTP_PORT: 'off',
     LOCAL_HOST_BLOB_POLL_MS: '200',
     LOCAL_HOST_ENTRY: fileURLToPath(new URL('../../src/index.ts', import.meta.url)),
