@@ -68,3 +68,5 @@ export const FEED_MIN_LEAD_MESSAGES = 4;
 export const FEED_MAX_MESSAGES = 64;
 /** A cancelled job's backlog messages moved per feed: they only get their `batch_cancelled` outcome. */
 export const FEED_DRAIN_MESSAGES = 64;
+/** Bytes of a job's backlog one feed reads ahead of its offset: a few hundred messages at usual line sizes. */
+export const FEED_READ_BYTES = 256 * 1024;
