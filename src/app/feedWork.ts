@@ -9,6 +9,7 @@ import {
   planFeeds,
   removePendingFeed,
   tokensPerRequest,
+  type FairShareJob,
   type FairShareState,
   type FeedRange,
 } from '../core/fairShare.js';
@@ -30,6 +31,7 @@ import {
   FEED_MAX_MESSAGES,
   FEED_MIN_LEAD_MESSAGES,
   FEED_READ_BYTES,
+  FEED_READ_SPARE_MESSAGES,
 } from './tuning.js';
 
 /** What the feeder needs: the backlogs, the work queue and its depth, the shared fair-share state. */
@@ -85,9 +87,10 @@ export async function feedWork(deps: FeedDeps, deployment: string, options: Feed
   const limits = deps.limitsOf(deployment);
   const room = roomFor(quick, outstanding, limits, deps, options);
   const cancelling = Object.keys(quick.jobs).filter((id) => quick.jobs[id]!.cancelling === true);
-  const wanted = room > 0 ? jobsToRead(quick, room, limits, deps) : [];
-  if (wanted.length + cancelling.length === 0) return NOTHING;
-  const reads = await readBacklogs(quick, [...wanted, ...cancelling], deps.backlogs);
+  const wanted = room > 0 ? jobsToRead(quick, room, limits, deps) : new Map<string, number>();
+  for (const jobId of cancelling) wanted.set(jobId, FEED_DRAIN_MESSAGES);
+  if (wanted.size === 0) return NOTHING;
+  const reads = await readBacklogs(quick, wanted, deps.backlogs);
   const feedId = deps.newFeedId();
   const claims = await deps.fairShare.update(deployment, (state) =>
     planTurn(state, { outstanding, feedId, limits, reads }, deps, options),
@@ -103,22 +106,42 @@ export async function feedWork(deps: FeedDeps, deployment: string, options: Feed
   return { fed: count(true), drained: count(false) };
 }
 
-/** The jobs a feed of `room` messages would take from now (the write decides again on the latest state). */
-function jobsToRead(state: FairShareState, room: number, limits: DeploymentLimits, deps: FeedDeps): string[] {
+/** How many messages a feed of `room` would take from each job now (the write decides again on the latest state). */
+function jobsToRead(
+  state: FairShareState,
+  room: number,
+  limits: DeploymentLimits,
+  deps: FeedDeps,
+): Map<string, number> {
   const tokensPerMinute = bindingTokensPerMinute(state, limits, deps.requestsPerMessage);
   const plan = planFeeds(state, Math.min(FEED_MAX_MESSAGES, room), { nowInMs: deps.clock.nowInMs(), tokensPerMinute });
-  return [...new Set(plan.picks.map((p) => p.jobId))];
+  const counts = new Map<string, number>();
+  for (const pick of plan.picks) counts.set(pick.jobId, (counts.get(pick.jobId) ?? 0) + 1);
+  return counts;
 }
 
-async function readBacklogs(state: FairShareState, jobIds: readonly string[], backlogs: Backlogs) {
+async function readBacklogs(state: FairShareState, wanted: ReadonlyMap<string, number>, backlogs: Backlogs) {
   const reads = new Map<string, JobRead>();
   await Promise.all(
-    jobIds.map(async (jobId) => {
-      const from = state.jobs[jobId]?.offset ?? 0;
-      reads.set(jobId, { from, ...(await backlogs.read(jobId, from, FEED_READ_BYTES)) });
+    [...wanted].map(async ([jobId, count]) => {
+      const job = state.jobs[jobId];
+      const from = job?.offset ?? 0;
+      reads.set(jobId, { from, ...(await backlogs.read(jobId, from, readSize(job, count))) });
     }),
   );
   return reads;
+}
+
+/**
+ * Bytes to read for `count` messages of the job: at the size of those fed so far, with room for a few
+ * more (other feeders' picks land in between); at most FEED_READ_BYTES. A read too short for one message
+ * reads wider.
+ */
+function readSize(job: FairShareJob | undefined, count: number): number {
+  const offset = job?.offset ?? 0;
+  const fed = job?.fedMessages ?? 0;
+  if (offset === 0 || fed === 0) return FEED_READ_BYTES;
+  return Math.min(FEED_READ_BYTES, Math.ceil((offset / fed) * (count + FEED_READ_SPARE_MESSAGES)));
 }
 
 /**

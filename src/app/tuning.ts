@@ -68,5 +68,7 @@ export const FEED_MIN_LEAD_MESSAGES = 4;
 export const FEED_MAX_MESSAGES = 64;
 /** A cancelled job's backlog messages moved per feed: they only get their `batch_cancelled` outcome. */
 export const FEED_DRAIN_MESSAGES = 64;
-/** Bytes of a job's backlog one feed reads ahead of its offset: a few hundred messages at usual line sizes. */
+/** Most bytes of a job's backlog one feed reads ahead of its offset (a first read, before a message's size is known). */
 export const FEED_READ_BYTES = 256 * 1024;
+/** Messages a feed reads beyond those it means to take: other feeders' claims may land first. */
+export const FEED_READ_SPARE_MESSAGES = 4;
