@@ -186,11 +186,13 @@ function planTurn(
     for (const pick of plan.picks) picked.set(pick.jobId, (picked.get(pick.jobId) ?? 0) + 1);
   }
   const claims: Claim[] = [];
+  let drainRoom = drainRoomFor(next, turn.outstanding, nowInMs);
   for (const [jobId, { messages, toEnd }] of available) {
     const job = next.jobs[jobId];
     if (job === undefined) continue;
     const charged = job.cancelling !== true;
-    const take = charged ? (picked.get(jobId) ?? 0) : Math.min(FEED_DRAIN_MESSAGES, messages.length);
+    const take = charged ? (picked.get(jobId) ?? 0) : Math.min(drainRoom, messages.length);
+    if (!charged) drainRoom -= take;
     if (charged && take === messages.length && toEnd && hasWork(job)) next = markExhausted(next, jobId);
     if (take === 0) continue;
     const from = job.offset ?? 0;
@@ -206,6 +208,16 @@ function planTurn(
     ranges: claims.map(({ jobId, from, to }) => ({ jobId, from, to })),
   };
   return { state: addPendingFeed(next, pending, nowInMs), result: claims };
+}
+
+/**
+ * Cancelled jobs' messages the work queue can take now: they need no call, so the lead does not bound
+ * them, but the queue's depth does (FEED_DRAIN_MESSAGES outstanding at most): a deep work queue slows
+ * every queue operation on the local stand-in.
+ */
+function drainRoomFor(state: FairShareState, outstanding: number, nowInMs: number): number {
+  const pending = livePendingFeeds(state, nowInMs).reduce((sum, f) => sum + f.messages, 0);
+  return Math.max(0, FEED_DRAIN_MESSAGES - outstanding - pending);
 }
 
 /** Messages the work queue can take now: the lead target less what is outstanding and what other feeders picked. */
