@@ -8,7 +8,7 @@ import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
 import { sweep } from '../../src/app/sweep.js';
 import { tendFairShare } from '../../src/app/tendFairShare.js';
-import { FEED_LEASE_IN_MS } from '../../src/app/tuning.js';
+import { FEED_DRAIN_MESSAGES, FEED_LEASE_IN_MS } from '../../src/app/tuning.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { requestMessageOf } from '../support/requestMessageOf.js';
 import { chatLine, createWorld } from './fixtures.js';
@@ -157,6 +157,16 @@ describe('lazy fan-out through per-job backlogs', () => {
     expect(report.left).toBe(1);
     expect(world.backlogs.jobIds).toEqual([]);
     expect((await world.fairShare.read('test')).jobs).toEqual({});
+  });
+
+  it('moves a cancelled job’s messages only while the work queue is short of its drain depth', async () => {
+    const world = fairWorld();
+    world.blobs.put('batch-input', 'd.jsonl', fileOf('d', 1_000));
+    const result = await ingestBlob('batch-input', 'd.jsonl', world.ingestDeps);
+    const jobId = 'jobId' in result ? result.jobId : '';
+    await cancelJob({ ...world, fairShare: world.fairShare }, jobId);
+    for (let n = 0; n < 5; n += 1) await feedWork(world.feedDeps, 'test');
+    expect(world.requestQueue.sent.length).toBe(FEED_DRAIN_MESSAGES);
   });
 
   it('shows each job’s share over the last minute and an ETA at its weighted share', async () => {
