@@ -47,7 +47,7 @@ import { FetchWebhookSender } from './adapters/webhooks/FetchWebhookSender.js';
 import { createAzureCredential } from './adapters/azureCredential.js';
 import { noMetrics, type Metrics } from './app/ports.js';
 import { DEFAULT_CALL_TIME_LIMIT_OPTIONS } from './core/callTimeout.js';
-import { AzureBacklogs, AzureQueueDepth } from './adapters/storage/AzureBacklogs.js';
+import { AzureBlobBacklogs, AzureQueueDepth } from './adapters/storage/AzureBlobBacklogs.js';
 import { CosmosFairShareStore } from './adapters/cosmos/CosmosFairShareStore.js';
 import { feedWork, type FeedDeps } from './app/feedWork.js';
 import type { TendDeps } from './app/tendFairShare.js';
@@ -133,7 +133,7 @@ export async function createServices(env: Env): Promise<Services> {
     })),
   );
   const fairShare = new CosmosFairShareStore(containers.budget);
-  const backlogs = new AzureBacklogs(queueService, config.requestQueue);
+  const backlogs = new AzureBlobBacklogs(blobService, config.outputContainer);
   const workQueueDepth = new AzureQueueDepth(queueService.getQueueClient(config.requestQueue));
   const limitsOf = deploymentLimits(config);
   const feedDeps = (logger: Logger): FeedDeps => ({

@@ -1,18 +1,22 @@
 import {
   addPendingFeed,
+  bindingTokensPerMinute,
+  claimTo,
+  hasWork,
   leadTarget,
   livePendingFeeds,
+  markExhausted,
   planFeeds,
   removePendingFeed,
-  returnUnfed,
   tokensPerRequest,
-  bindingTokensPerMinute,
+  type FairShareJob,
   type FairShareState,
-  type FeedPick,
+  type FeedRange,
 } from '../core/fairShare.js';
 import type { Logger } from './Logger.js';
 import type {
   BacklogMessage,
+  BacklogRead,
   Backlogs,
   Clock,
   DeploymentLimits,
@@ -26,6 +30,8 @@ import {
   FEED_MARGIN_IN_MS,
   FEED_MAX_MESSAGES,
   FEED_MIN_LEAD_MESSAGES,
+  FEED_READ_BYTES,
+  FEED_READ_SPARE_MESSAGES,
 } from './tuning.js';
 
 /** What the feeder needs: the backlogs, the work queue and its depth, the shared fair-share state. */
@@ -49,81 +55,169 @@ export interface FeedOptions {
 
 export interface FeedReport {
   readonly fed: number;
-  /** Messages picked that the backlogs did not have (their charge was taken back). */
-  readonly unfed: number;
   /** Messages of cancelled jobs moved for their outcomes. */
   readonly drained: number;
 }
 
+/** A job's backlog as read before the feed's write: whole messages from `from`. */
+interface JobRead extends BacklogRead {
+  readonly from: number;
+}
+
+/** What one feed claimed of one job's backlog, with the messages in the range. */
+interface Claim extends FeedRange {
+  readonly payloads: readonly unknown[];
+  readonly charged: boolean;
+}
+
+const NOTHING: FeedReport = { fed: 0, drained: 0 };
+
 /**
  * Tops the work queue up to the lead target with the next messages in weighted-fair order (decision
- * 0012). Each message moves at least once: received from its backlog under a lease, sent to the work
- * queue, then removed; a feeder that dies in between leaves it to reappear in the backlog, and a
- * message sent twice is one the worker finds done. Concurrent feeders see each other's picks as
- * pending; what they can overfeed is bounded by one feed (FEED_MAX_MESSAGES) each.
+ * 0012). The feed claims its ranges of the backlogs in the state with one conditional write, as a
+ * pending feed, before it sends; it clears the pending feed once the messages are in the work queue. A
+ * feeder that dies in between leaves the pending feed, and the timer sends its ranges again (a message
+ * sent twice is one the worker finds done). Concurrent feeders never claim the same range.
  */
 export async function feedWork(deps: FeedDeps, deployment: string, options: FeedOptions = {}): Promise<FeedReport> {
   const [outstanding, quick] = await Promise.all([
     deps.workQueueDepth.approximateCount(),
     deps.fairShare.read(deployment),
   ]);
-  const drained = await drainCancelled(quick, deps);
   const limits = deps.limitsOf(deployment);
-  if (roomFor(quick, outstanding, limits, deps, options) <= 0) return { fed: 0, unfed: 0, drained };
+  const room = roomFor(quick, outstanding, limits, deps, options);
+  const cancelling = Object.keys(quick.jobs).filter((id) => quick.jobs[id]!.cancelling === true);
+  const wanted = room > 0 ? jobsToRead(quick, room, limits, deps) : new Map<string, number>();
+  for (const jobId of cancelling) wanted.set(jobId, FEED_DRAIN_MESSAGES);
+  if (wanted.size === 0) return NOTHING;
+  const reads = await readBacklogs(quick, wanted, deps.backlogs);
   const feedId = deps.newFeedId();
-  const picks = await deps.fairShare.update(deployment, (state) =>
-    planTurn(state, outstanding, feedId, limits, deps, options),
+  const claims = await deps.fairShare.update(deployment, (state) =>
+    planTurn(state, { outstanding, feedId, limits, reads }, deps, options),
   );
-  if (picks.length === 0) return { fed: 0, unfed: 0, drained };
-  const byJob = groupByJob(picks);
-  const moved = await Promise.all([...byJob].map(([jobId, jobPicks]) => moveMessages(jobId, jobPicks.length, deps)));
-  const unfedByJob = new Map<string, FeedPick[]>();
-  [...byJob].forEach(([jobId, jobPicks], index) => {
-    const short = jobPicks.slice(moved[index]);
-    if (short.length > 0) unfedByJob.set(jobId, short);
-  });
-  await deps.fairShare.update(deployment, (state) => {
-    const nowInMs = deps.clock.nowInMs();
-    let next = removePendingFeed(state, feedId, nowInMs);
-    for (const [jobId, short] of unfedByJob) next = returnUnfed(next, jobId, short, { nowInMs });
-    return { state: next, result: undefined };
-  });
-  const fed = moved.reduce((sum, n) => sum + n, 0);
-  return { fed, unfed: picks.length - fed, drained };
+  if (claims.length === 0) return NOTHING;
+  await deps.requestQueue.send(claims.flatMap((c) => c.payloads));
+  await deps.fairShare.update(deployment, (state) => ({
+    state: removePendingFeed(state, feedId, deps.clock.nowInMs()),
+    result: undefined,
+  }));
+  const count = (charged: boolean) =>
+    claims.filter((c) => c.charged === charged).reduce((sum, c) => sum + c.payloads.length, 0);
+  return { fed: count(true), drained: count(false) };
+}
+
+/** How many messages a feed of `room` would take from each job now (the write decides again on the latest state). */
+function jobsToRead(
+  state: FairShareState,
+  room: number,
+  limits: DeploymentLimits,
+  deps: FeedDeps,
+): Map<string, number> {
+  const tokensPerMinute = bindingTokensPerMinute(state, limits, deps.requestsPerMessage);
+  const plan = planFeeds(state, Math.min(FEED_MAX_MESSAGES, room), { nowInMs: deps.clock.nowInMs(), tokensPerMinute });
+  const counts = new Map<string, number>();
+  for (const pick of plan.picks) counts.set(pick.jobId, (counts.get(pick.jobId) ?? 0) + 1);
+  return counts;
+}
+
+async function readBacklogs(state: FairShareState, wanted: ReadonlyMap<string, number>, backlogs: Backlogs) {
+  const reads = new Map<string, JobRead>();
+  await Promise.all(
+    [...wanted].map(async ([jobId, count]) => {
+      const job = state.jobs[jobId];
+      const from = job?.offset ?? 0;
+      reads.set(jobId, { from, ...(await backlogs.read(jobId, from, readSize(job, count))) });
+    }),
+  );
+  return reads;
 }
 
 /**
- * Cancelled jobs' backlogs go to the work queue uncharged, a bounded number per feed: the worker gives
- * each of their lines its `batch_cancelled` outcome without a call, as it does for any message of a
- * cancelled job. Their backlogs are dropped once empty (see tendFairShare).
+ * Bytes to read for `count` messages of the job: at the size of those fed so far, with room for a few
+ * more (other feeders' picks land in between); at most FEED_READ_BYTES. A read too short for one message
+ * reads wider.
  */
-async function drainCancelled(
-  state: FairShareState,
-  deps: Pick<FeedDeps, 'backlogs' | 'requestQueue'>,
-): Promise<number> {
-  const cancelling = Object.entries(state.jobs).filter(([, job]) => job.cancelling === true);
-  const moved = await Promise.all(cancelling.map(([jobId]) => moveMessages(jobId, FEED_DRAIN_MESSAGES, deps)));
-  return moved.reduce((sum, n) => sum + n, 0);
+function readSize(job: FairShareJob | undefined, count: number): number {
+  const offset = job?.offset ?? 0;
+  const fed = job?.fedMessages ?? 0;
+  if (offset === 0 || fed === 0) return FEED_READ_BYTES;
+  return Math.min(FEED_READ_BYTES, Math.ceil((offset / fed) * (count + FEED_READ_SPARE_MESSAGES)));
 }
 
-/** Within one conditional write: notes the latency, picks what fits the lead, and records the picks as pending. */
+/**
+ * The messages of a read the state has not claimed yet: those from the job's offset in the state, if
+ * the read saw it (another feeder may have claimed past the read); and whether they run to the backlog's end.
+ */
+function unclaimed(read: JobRead | undefined, offset: number): { messages: BacklogMessage[]; toEnd: boolean } {
+  if (read === undefined) return { messages: [], toEnd: false };
+  const index = offset === read.from ? 0 : read.messages.findIndex((m) => m.endOffset === offset) + 1;
+  if (index <= 0 && offset !== read.from) return { messages: [], toEnd: false };
+  const messages = read.messages.slice(index);
+  const end = messages.length === 0 ? offset : messages[messages.length - 1]!.endOffset;
+  return { messages, toEnd: end >= read.length };
+}
+
+interface Turn {
+  readonly outstanding: number;
+  readonly feedId: string;
+  readonly limits: DeploymentLimits;
+  readonly reads: ReadonlyMap<string, JobRead>;
+}
+
+/** Within one conditional write: notes the latency, picks what fits the lead, and claims its ranges as a pending feed. */
 function planTurn(
   state: FairShareState,
-  outstanding: number,
-  feedId: string,
-  limits: DeploymentLimits,
+  turn: Turn,
   deps: FeedDeps,
   options: FeedOptions,
-): { state: FairShareState; result: readonly FeedPick[] } {
+): { state: FairShareState; result: readonly Claim[] } {
   const nowInMs = deps.clock.nowInMs();
-  const noted = options.latencyInMs === undefined ? state : { ...state, latencyInMs: options.latencyInMs };
-  const room = Math.min(FEED_MAX_MESSAGES, roomFor(noted, outstanding, limits, deps, options));
-  if (room <= 0) return { state: noted, result: [] };
-  const tokensPerMinute = bindingTokensPerMinute(noted, limits, deps.requestsPerMessage);
-  const plan = planFeeds(noted, room, { nowInMs, tokensPerMinute });
-  if (plan.picks.length === 0) return { state: noted, result: [] };
-  const pending = { id: feedId, messages: plan.picks.length, untilInMs: nowInMs + FEED_LEASE_IN_MS };
-  return { state: addPendingFeed(plan.state, pending, nowInMs), result: plan.picks };
+  let next = options.latencyInMs === undefined ? state : { ...state, latencyInMs: options.latencyInMs };
+  const available = new Map<string, ReturnType<typeof unclaimed>>();
+  for (const jobId of turn.reads.keys())
+    available.set(jobId, unclaimed(turn.reads.get(jobId), next.jobs[jobId]?.offset ?? 0));
+  const counts = new Map([...available].map(([jobId, a]) => [jobId, a.messages.length]));
+  const room = Math.min(FEED_MAX_MESSAGES, roomFor(next, turn.outstanding, turn.limits, deps, options));
+  const picked = new Map<string, number>();
+  if (room > 0) {
+    const tokensPerMinute = bindingTokensPerMinute(next, turn.limits, deps.requestsPerMessage);
+    const plan = planFeeds(next, room, { nowInMs, tokensPerMinute }, counts);
+    next = plan.state;
+    for (const pick of plan.picks) picked.set(pick.jobId, (picked.get(pick.jobId) ?? 0) + 1);
+  }
+  const claims: Claim[] = [];
+  let drainRoom = drainRoomFor(next, turn.outstanding, nowInMs);
+  for (const [jobId, { messages, toEnd }] of available) {
+    const job = next.jobs[jobId];
+    if (job === undefined) continue;
+    const charged = job.cancelling !== true;
+    const take = charged ? (picked.get(jobId) ?? 0) : Math.min(drainRoom, messages.length);
+    if (!charged) drainRoom -= take;
+    if (charged && take === messages.length && toEnd && hasWork(job)) next = markExhausted(next, jobId);
+    if (take === 0) continue;
+    const from = job.offset ?? 0;
+    const to = messages[take - 1]!.endOffset;
+    next = claimTo(next, jobId, to);
+    claims.push({ jobId, from, to, charged, payloads: messages.slice(0, take).map((m) => m.payload) });
+  }
+  if (claims.length === 0) return { state: next, result: [] };
+  const pending = {
+    id: turn.feedId,
+    messages: claims.reduce((sum, c) => sum + c.payloads.length, 0),
+    untilInMs: nowInMs + FEED_LEASE_IN_MS,
+    ranges: claims.map(({ jobId, from, to }) => ({ jobId, from, to })),
+  };
+  return { state: addPendingFeed(next, pending, nowInMs), result: claims };
+}
+
+/**
+ * Cancelled jobs' messages the work queue can take now: they need no call, so the lead does not bound
+ * them, but the queue's depth does (FEED_DRAIN_MESSAGES outstanding at most): a deep work queue slows
+ * every queue operation on the local stand-in.
+ */
+function drainRoomFor(state: FairShareState, outstanding: number, nowInMs: number): number {
+  const pending = livePendingFeeds(state, nowInMs).reduce((sum, f) => sum + f.messages, 0);
+  return Math.max(0, FEED_DRAIN_MESSAGES - outstanding - pending);
 }
 
 /** Messages the work queue can take now: the lead target less what is outstanding and what other feeders picked. */
@@ -146,39 +240,27 @@ function roomFor(
   return lead - outstanding - pending;
 }
 
-function groupByJob(picks: readonly FeedPick[]): Map<string, FeedPick[]> {
-  const byJob = new Map<string, FeedPick[]>();
-  for (const pick of picks) byJob.set(pick.jobId, [...(byJob.get(pick.jobId) ?? []), pick]);
-  return byJob;
-}
-
 /**
- * The message as the work queue gets it. One received from the backlog before may have reached the work
- * queue already (its feeder died before removing it): it loses its `firstSend` mark, so that the worker
- * looks up which of its lines are done instead of calling for them again.
+ * A message sent again: it may have reached the work queue already (its feeder died after sending), so
+ * it loses its `firstSend` mark, and the worker looks up which of its lines are done instead of calling
+ * for them again.
  */
-function workPayload(message: BacklogMessage): unknown {
-  const { payload } = message;
-  if (message.dequeueCount <= 1 || typeof payload !== 'object' || payload === null || !('firstSend' in payload)) {
-    return payload;
-  }
+export function resentPayload(payload: unknown): unknown {
+  if (typeof payload !== 'object' || payload === null || !('firstSend' in payload)) return payload;
   const { firstSend: _repeated, ...rest } = payload as Record<string, unknown>;
   return rest;
 }
 
-/** Moves up to `count` messages of the job's backlog to the work queue; returns how many it moved. */
-export async function moveMessages(
-  jobId: string,
-  count: number,
-  deps: Pick<FeedDeps, 'backlogs' | 'requestQueue'>,
-): Promise<number> {
-  let moved = 0;
-  while (moved < count) {
-    const received = await deps.backlogs.receive(jobId, count - moved, FEED_LEASE_IN_MS);
-    if (received.length === 0) break;
-    await deps.requestQueue.send(received.map(workPayload));
-    await Promise.all(received.map((m) => deps.backlogs.remove(jobId, m)));
-    moved += received.length;
+/** The messages of a claimed range, read again from the backlog. */
+export async function readRange(backlogs: Backlogs, range: FeedRange): Promise<unknown[]> {
+  const payloads: unknown[] = [];
+  let offset = range.from;
+  while (offset < range.to) {
+    const read = await backlogs.read(range.jobId, offset, Math.min(FEED_READ_BYTES, range.to - offset));
+    const within = read.messages.filter((m) => m.endOffset <= range.to);
+    if (within.length === 0) break;
+    payloads.push(...within.map((m) => m.payload));
+    offset = within[within.length - 1]!.endOffset;
   }
-  return moved;
+  return payloads;
 }

@@ -59,3 +59,13 @@ export function backlogAsQueue(backlogs: Backlogs, jobId: string): MessageQueue 
     ensureExists: async () => undefined,
   };
 }
+
+/** Whether the job's backlog still holds work not yet in the work queue (its lines wait their turn). */
+export async function backlogHoldsWork(
+  scheduling: { readonly backlogs: Backlogs; readonly fairShare: FairShareStore },
+  job: Job,
+): Promise<boolean> {
+  const state = await scheduling.fairShare.read(job.deployment);
+  if (state.pendingFeeds.some((f) => (f.ranges ?? []).some((r) => r.jobId === job.id))) return true;
+  return (await scheduling.backlogs.length(job.id)) > (state.jobs[job.id]?.offset ?? 0);
+}

@@ -92,25 +92,29 @@ export interface MessageQueue {
 /** A work message held in a job's backlog, with what removing it takes. */
 export interface BacklogMessage {
   readonly payload: unknown;
-  /** Times it was received, this one included: above 1, an earlier feeder may have moved it already. */
-  readonly dequeueCount: number;
-  readonly receipt: { readonly messageId: string; readonly popReceipt: string };
+  /** The offset just past it: where the next message of the backlog starts. */
+  readonly endOffset: number;
+}
+
+export interface BacklogRead {
+  /** Whole messages from the offset read at, in order; a message cut off by the read's end is left for the next. */
+  readonly messages: readonly BacklogMessage[];
+  /** The backlog's length in bytes when read; 0 if it does not exist. */
+  readonly length: number;
 }
 
 /**
- * Each job's work messages not yet fed to the work queue (decision 0012): one backlog per job, so the
- * feeder can take from any job in any order. At least once, like the queue the messages move to.
+ * Each job's work messages (decision 0012): one append-only log per job, read on from an offset the
+ * fair-share state keeps, so the feeder can take from any job in any order. Appends are whole messages.
  */
 export interface Backlogs {
-  /** Puts work messages in the job's backlog, creating it on first use. */
+  /** Appends work messages to the job's backlog in one write (whole, or not at all), creating it on first use. */
   send(jobId: string, payloads: readonly unknown[]): Promise<void>;
-  /** Takes up to `max` messages out of sight for `leaseInMs`; they come back unless removed. None if the backlog is gone. */
-  receive(jobId: string, max: number, leaseInMs: number): Promise<BacklogMessage[]>;
-  /** Removes a received message; nothing if it is gone already. */
-  remove(jobId: string, message: BacklogMessage): Promise<void>;
-  /** Messages in the backlog, those out of sight included (approximate); 0 if it does not exist. */
-  approximateCount(jobId: string): Promise<number>;
-  /** Deletes the backlog and whatever it still holds. */
+  /** Whole messages from `fromOffset`, about `maxBytes` of them (more if one message is longer). */
+  read(jobId: string, fromOffset: number, maxBytes: number): Promise<BacklogRead>;
+  /** The backlog's length in bytes; 0 if it does not exist. */
+  length(jobId: string): Promise<number>;
+  /** Deletes the backlog. */
   drop(jobId: string): Promise<void>;
 }
 

@@ -6,7 +6,7 @@ import { REMOVE_OUTCOMES_BATCH } from './tuning.js';
 export interface RemoveJobDataDeps {
   readonly jobs: JobStore;
   readonly blobs: BlobStore;
-  /** Where the job's files are: every blob under `{jobId}/` (output, errors, staged parts, a batch's input copy). */
+  /** Where the job's files are: every blob under `{jobId}/` (output, errors, staged parts, a batch's input copy, the backlog). */
   readonly outputContainer: string;
 }
 

@@ -4,13 +4,14 @@ import { finalizeMessage, ingestMessage } from '../core/controlMessage.js';
 import type { IngestScheduling } from './ingest/IngestDeps.js';
 import type { Logger } from './Logger.js';
 import type { Clock, JobStore, MessageQueue } from './ports.js';
+import { backlogHoldsWork } from './jobScheduling.js';
 import { requeueLines, type RequeueLinesDeps } from './requeueLines.js';
 import { updateJob } from './updateJob.js';
 
 /** What the sweeper needs: the job store, the control queue, and what re-queueing lines needs. */
 export interface SweepDeps extends RequeueLinesDeps {
   /** With lazy fan-out (decision 0012): a job whose backlog still holds work is waiting its turn, not stalled. */
-  readonly scheduling?: Pick<IngestScheduling, 'backlogs'> | undefined;
+  readonly scheduling?: Pick<IngestScheduling, 'backlogs' | 'fairShare'> | undefined;
   readonly jobs: JobStore;
   readonly controlQueue: MessageQueue;
   readonly clock: Clock;
@@ -87,7 +88,7 @@ async function sweepJob(
     await touch();
     return { kind: 'finalize', requeued: 0 };
   }
-  if (deps.scheduling !== undefined && (await deps.scheduling.backlogs.approximateCount(job.id)) > 0) {
+  if (deps.scheduling !== undefined && (await backlogHoldsWork(deps.scheduling, job))) {
     // Its lines wait in its backlog for their share of the budget: sending them again would jump the queue.
     return { kind: 'waiting', requeued: 0 };
   }

@@ -34,6 +34,8 @@ export interface FairShareJob {
   readonly recent: readonly FedBucket[];
   /** The job is being cancelled: its backlog is moved out without being charged, for its lines' outcomes. */
   readonly cancelling?: true | undefined;
+  /** Bytes of the job's backlog claimed by feeds: the next feed reads on from here (0 when absent). */
+  readonly offset?: number | undefined;
 }
 
 export interface FairShareState {
@@ -49,8 +51,19 @@ export interface FairShareState {
 export interface PendingFeed {
   readonly id: string;
   readonly messages: number;
-  /** After this the feed is presumed done (or its feeder dead): it no longer counts. */
+  /**
+   * After this the feed no longer counts as outstanding; if it is still here, its feeder died before
+   * clearing it and its ranges are sent again (at least once).
+   */
   readonly untilInMs: number;
+  /** The backlog ranges it claimed, byte offsets per job. */
+  readonly ranges?: readonly FeedRange[] | undefined;
+}
+
+export interface FeedRange {
+  readonly jobId: string;
+  readonly from: number;
+  readonly to: number;
 }
 
 export const EMPTY_FAIR_SHARE: FairShareState = { virtualTime: 0, jobs: {}, pendingFeeds: [] };
@@ -181,10 +194,18 @@ export interface FeedPick {
 
 /**
  * Picks up to `count` messages in weighted-fair order and charges them: each job's estimated tokens per
- * message is its backlog's tokens over its messages. Cancelling jobs are not picked (see `drainsOf`).
+ * message is its backlog's tokens over its messages. Cancelling jobs are not picked. With `available`,
+ * a job is picked at most that many times (the messages its backlog was read to have).
  */
-export function planFeeds(state: FairShareState, count: number, context: ShareContext): FeedPlan {
+export function planFeeds(
+  state: FairShareState,
+  count: number,
+  context: ShareContext,
+  available?: ReadonlyMap<string, number>,
+): FeedPlan {
   const weights = effectiveWeights(state, context);
+  const left = new Map(available ?? []);
+  if (available !== undefined) for (const id of [...weights.keys()]) if ((left.get(id) ?? 0) <= 0) weights.delete(id);
   let current = state;
   const picks: FeedPick[] = [];
   for (let n = 0; n < count; n += 1) {
@@ -203,7 +224,9 @@ export function planFeeds(state: FairShareState, count: number, context: ShareCo
       recent: addRecent(job.recent, tokens, context.nowInMs),
     };
     current = { ...current, virtualTime: start, jobs: { ...current.jobs, [jobId]: fed } };
-    if (!hasWork(fed)) weights.delete(jobId);
+    const remaining = (left.get(jobId) ?? 0) - 1;
+    left.set(jobId, remaining);
+    if (!hasWork(fed) || (available !== undefined && remaining <= 0)) weights.delete(jobId);
     picks.push({ jobId, tokens });
   }
   return { state: current, picks };
@@ -225,26 +248,25 @@ function nextJob(state: FairShareState, weights: ReadonlyMap<string, number>): [
 }
 
 /**
- * Picked messages that the job's backlog did not have (it held fewer than counted, or they were leased
- * by another feeder): their charge is taken back, and the job counts as having no work until more is added.
+ * The job's backlog was read to its end while its totals still count work (a registration counted more
+ * than was appended): it counts as having none until more is added.
  */
-export function returnUnfed(
-  state: FairShareState,
-  jobId: string,
-  unfed: readonly FeedPick[],
-  context: Pick<ShareContext, 'nowInMs'>,
-): FairShareState {
+export function markExhausted(state: FairShareState, jobId: string): FairShareState {
   const job = state.jobs[jobId];
-  if (job === undefined || unfed.length === 0) return state;
-  const tokens = unfed.reduce((sum, p) => sum + p.tokens, 0);
+  if (job === undefined || !hasWork(job)) return state;
   const drained: FairShareJob = {
     ...job,
-    finishTag: Math.max(state.virtualTime, job.finishTag - tokens / job.weight),
     fedMessages: job.ingestMessages + job.extraMessages,
     fedTokens: job.ingestTokens + job.extraTokens,
-    recent: addRecent(job.recent, -tokens, context.nowInMs),
   };
   return { ...state, jobs: { ...state.jobs, [jobId]: drained } };
+}
+
+/** Feeds claimed the job's backlog up to `to`. */
+export function claimTo(state: FairShareState, jobId: string, to: number): FairShareState {
+  const job = state.jobs[jobId];
+  if (job === undefined) return state;
+  return { ...state, jobs: { ...state.jobs, [jobId]: { ...job, offset: to } } };
 }
 
 function addRecent(recent: readonly FedBucket[], tokens: number, nowInMs: number): FedBucket[] {
@@ -290,17 +312,38 @@ export function etaAtInMs(state: FairShareState, jobId: string, context: ShareCo
   return context.nowInMs + (tokens / (share * context.tokensPerMinute)) * SHARE_WINDOW_IN_MS;
 }
 
-/** Adds a feed under way; feeds past their time are dropped. */
+/** Adds a feed under way; feeds past their time with nothing to send again are dropped. */
 export function addPendingFeed(state: FairShareState, feed: PendingFeed, nowInMs: number): FairShareState {
-  return { ...state, pendingFeeds: [...livePendingFeeds(state, nowInMs), feed] };
+  return { ...state, pendingFeeds: [...keptPendingFeeds(state, nowInMs), feed] };
 }
 
 export function removePendingFeed(state: FairShareState, id: string, nowInMs: number): FairShareState {
-  return { ...state, pendingFeeds: livePendingFeeds(state, nowInMs).filter((f) => f.id !== id) };
+  return { ...state, pendingFeeds: keptPendingFeeds(state, nowInMs).filter((f) => f.id !== id) };
 }
 
+/** Feeds under way: their messages count as outstanding. */
 export function livePendingFeeds(state: FairShareState, nowInMs: number): PendingFeed[] {
   return state.pendingFeeds.filter((f) => f.untilInMs > nowInMs);
+}
+
+/** Feeds past their time and not cleared: their feeder died, perhaps before sending, so they are sent again. */
+export function stalePendingFeeds(state: FairShareState, nowInMs: number): PendingFeed[] {
+  return state.pendingFeeds.filter((f) => f.untilInMs <= nowInMs && (f.ranges?.length ?? 0) > 0);
+}
+
+/** Takes over a stale feed for `leaseInMs` (so that one re-sender has it); nothing if it is gone or live. */
+export function renewPendingFeed(state: FairShareState, id: string, untilInMs: number, nowInMs: number) {
+  const feed = state.pendingFeeds.find((f) => f.id === id);
+  if (feed === undefined || feed.untilInMs > nowInMs) return { state, feed: undefined };
+  const renewed = { ...feed, untilInMs };
+  return {
+    state: { ...state, pendingFeeds: state.pendingFeeds.map((f) => (f.id === id ? renewed : f)) },
+    feed: renewed,
+  };
+}
+
+function keptPendingFeeds(state: FairShareState, nowInMs: number): PendingFeed[] {
+  return state.pendingFeeds.filter((f) => f.untilInMs > nowInMs || (f.ranges?.length ?? 0) > 0);
 }
 
 function clampWeight(weight: number): number {

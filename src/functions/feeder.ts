@@ -6,9 +6,9 @@ export async function feederHandler(_timer: Timer, context: InvocationContext): 
   const services = await getServices();
   for (const deployment of services.deployments.all) {
     const report = await tendFairShare(services.tendDeps(context), deployment.name);
-    if (report.fed + report.drained + report.left > 0) {
+    if (report.fed + report.drained + report.left + report.resent > 0) {
       context.log(
-        `feeder ${deployment.name}: ${report.jobs} job(s); ${report.fed} message(s) fed, ${report.drained} drained; ${report.left} job(s) left`,
+        `feeder ${deployment.name}: ${report.jobs} job(s); ${report.fed} message(s) fed, ${report.drained} drained, ${report.resent} sent again; ${report.left} job(s) left`,
       );
     }
   }

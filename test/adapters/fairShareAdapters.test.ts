@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CosmosClient } from '@azure/cosmos';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
 import { CosmosFairShareStore } from '../../src/adapters/cosmos/CosmosFairShareStore.js';
 import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
-import { AzureBacklogs, AzureQueueDepth, backlogQueueName } from '../../src/adapters/storage/AzureBacklogs.js';
+import { AzureBlobBacklogs, AzureQueueDepth, backlogBlobName } from '../../src/adapters/storage/AzureBlobBacklogs.js';
 import { AzureMessageQueue } from '../../src/adapters/storage/AzureMessageQueue.js';
 import { addWork, backlogOf, planFeeds } from '../../src/core/fairShare.js';
 import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
@@ -13,6 +14,7 @@ let stack: LocalStack;
 let client: CosmosClient;
 let store: CosmosFairShareStore;
 let queues: QueueServiceClient;
+let blobs: BlobServiceClient;
 
 beforeAll(async () => {
   stack = await startLocalStack();
@@ -20,6 +22,8 @@ beforeAll(async () => {
   client = createCosmosClient(config);
   store = new CosmosFairShareStore((await ensureCosmosContainers(client, config)).budget);
   queues = QueueServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);
+  blobs = BlobServiceClient.fromConnectionString(stack.settings['AzureWebJobsStorage']!);
+  await blobs.getContainerClient('fair-test').createIfNotExists();
 });
 
 afterAll(async () => {
@@ -55,26 +59,31 @@ describe('CosmosFairShareStore', () => {
   });
 });
 
-describe('AzureBacklogs against Azurite', () => {
-  it('names each job’s backlog within Azure’s 63 characters', () => {
-    expect(backlogQueueName('batch-requests', job(1))).toBe(`batch-requests-${'0'.repeat(31)}1`);
-    expect(backlogQueueName('a'.repeat(70), job(1)).length).toBeLessThanOrEqual(63);
+describe('AzureBlobBacklogs against Azurite', () => {
+  it('keeps each job’s backlog beside its files, so deleting them takes it too', () => {
+    expect(backlogBlobName(job(1))).toBe(`${job(1)}/backlog.jsonl`);
   });
 
-  it('holds a job’s messages under a lease until removed, counts the leased ones, and drops', async () => {
-    const backlogs = new AzureBacklogs(queues, 'fair-test');
+  it('appends whole messages and reads on from an offset, leaving a cut-off message for the next read', async () => {
+    const backlogs = new AzureBlobBacklogs(blobs, 'fair-test');
     const id = job(42);
-    await backlogs.send(id, [{ n: 1 }, { n: 2 }, { n: 3 }]);
-    const first = await backlogs.receive(id, 2, 30_000);
-    expect(first.map((m) => m.payload)).toEqual([{ n: 1 }, { n: 2 }]);
-    // Leased messages still count, as Azure's approximate count includes invisible messages.
-    expect(await backlogs.approximateCount(id)).toBe(3);
-    await backlogs.remove(id, first[0]!);
-    expect(await backlogs.approximateCount(id)).toBe(2);
-    expect((await backlogs.receive(id, 5, 30_000)).map((m) => m.payload)).toEqual([{ n: 3 }]);
+    expect(await backlogs.read(id, 0, 1024)).toEqual({ messages: [], length: 0 });
+    await backlogs.send(id, [{ n: 1 }, { n: 2 }]);
+    await backlogs.send(id, [{ n: 3 }]);
+    const line = '{"n":1}\n'.length;
+    expect(await backlogs.length(id)).toBe(3 * line);
+    // A read that ends inside the second message returns the first only.
+    const first = await backlogs.read(id, 0, line + 3);
+    expect(first).toEqual({ messages: [{ payload: { n: 1 }, endOffset: line }], length: 3 * line });
+    const rest = await backlogs.read(id, line, 1024);
+    expect(rest.messages.map((m) => m.payload)).toEqual([{ n: 2 }, { n: 3 }]);
+    // At the end: nothing, and the length.
+    expect(await backlogs.read(id, 3 * line, 1024)).toEqual({ messages: [], length: 3 * line });
+    // A read narrower than one message reads wider rather than return nothing.
+    expect((await backlogs.read(id, line, 2)).messages.map((m) => m.payload)).toEqual([{ n: 2 }]);
     await backlogs.drop(id);
-    expect(await backlogs.approximateCount(id)).toBe(0);
-    expect(await backlogs.receive(id, 5, 30_000)).toEqual([]);
+    expect(await backlogs.length(id)).toBe(0);
+    expect((await backlogs.read(id, 0, 1024)).messages).toEqual([]);
   });
 
   it('counts the work queue’s leased messages in its depth, as Azure does', async () => {

@@ -8,7 +8,7 @@ import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
 import { sweep } from '../../src/app/sweep.js';
 import { tendFairShare } from '../../src/app/tendFairShare.js';
-import { FEED_LEASE_IN_MS } from '../../src/app/tuning.js';
+import { FEED_DRAIN_MESSAGES, FEED_LEASE_IN_MS } from '../../src/app/tuning.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { requestMessageOf } from '../support/requestMessageOf.js';
 import { chatLine, createWorld } from './fixtures.js';
@@ -16,7 +16,7 @@ import { chatLine, createWorld } from './fixtures.js';
 /** A world whose ingest sends to per-job backlogs, fed to the work queue by the feeder (decision 0012). */
 function fairWorld() {
   const world = createWorld();
-  const backlogs = new InMemoryBacklogs(world.clock);
+  const backlogs = new InMemoryBacklogs();
   const fairShare = new InMemoryFairShareStore();
   let feedIds = 0;
   const feedDeps: FeedDeps = {
@@ -102,6 +102,39 @@ describe('lazy fan-out through per-job backlogs', () => {
     expect(job.counts).toEqual({ succeeded: 8, failed: 0 });
   });
 
+  it('never lets two concurrent feeds claim the same part of a backlog', async () => {
+    const world = fairWorld();
+    world.feedDeps = { ...world.feedDeps, limitsOf: () => ({ requestsPerMinute: 600, tokensPerMinute: 1_000_000 }) };
+    world.blobs.put('batch-input', 'a.jsonl', fileOf('a', 200));
+    await ingestBlob('batch-input', 'a.jsonl', world.ingestDeps);
+    world.requestQueue.sent.length = 0;
+    await Promise.all([
+      feedWork(world.feedDeps, 'test'),
+      feedWork(world.feedDeps, 'test'),
+      feedWork(world.feedDeps, 'test'),
+    ]);
+    const lines = world.requestQueue.sent.flatMap((m) => requestMessageOf(m.payload).items.map((i) => i.line));
+    expect(lines.length).toBeGreaterThan(0);
+    expect(new Set(lines).size).toBe(lines.length);
+  });
+
+  it('feeds messages a resumed ingest appended again, and the job does not wait for work it lacks', async () => {
+    const world = fairWorld();
+    world.blobs.put('batch-input', 'r.jsonl', fileOf('r', 16));
+    const result = await ingestBlob('batch-input', 'r.jsonl', world.ingestDeps);
+    const jobId = 'jobId' in result ? result.jobId : '';
+    // A resumed ingest appends its last message again: the state does not count it.
+    const last = world.requestQueue.sent[world.requestQueue.sent.length - 1]!.payload;
+    await world.backlogs.send(jobId, [last]);
+    await runWorkQueue(world);
+    await tendFairShare({ ...world.feedDeps, jobs: world.jobs }, 'test');
+    await runWorkQueue(world);
+    const state = await world.fairShare.read('test');
+    expect(state.jobs[jobId]?.offset ?? (await world.backlogs.length(jobId))).toBe(await world.backlogs.length(jobId));
+    const { job } = (await world.jobs.getJob(jobId))!;
+    expect(job.counts.succeeded).toBe(16);
+  });
+
   it('gives a cancelled job’s unfed lines their outcome, then drops its backlog', async () => {
     const world = fairWorld();
     world.blobs.put('batch-input', 'c.jsonl', fileOf('c', 100));
@@ -109,7 +142,12 @@ describe('lazy fan-out through per-job backlogs', () => {
     const jobId = 'jobId' in result ? result.jobId : '';
     await runWorkQueue(world, 2);
     await cancelJob({ ...world, fairShare: world.fairShare }, jobId);
-    for (let round = 0; round < 10 && (await world.backlogs.approximateCount(jobId)) > 0; round += 1) {
+    for (
+      let round = 0;
+      round < 10 &&
+      (await world.backlogs.length(jobId)) > ((await world.fairShare.read('test')).jobs[jobId]?.offset ?? 0);
+      round += 1
+    ) {
       await feedWork(world.feedDeps, 'test');
       await runWorkQueue(world);
     }
@@ -119,6 +157,16 @@ describe('lazy fan-out through per-job backlogs', () => {
     expect(report.left).toBe(1);
     expect(world.backlogs.jobIds).toEqual([]);
     expect((await world.fairShare.read('test')).jobs).toEqual({});
+  });
+
+  it('moves a cancelled job’s messages only while the work queue is short of its drain depth', async () => {
+    const world = fairWorld();
+    world.blobs.put('batch-input', 'd.jsonl', fileOf('d', 1_000));
+    const result = await ingestBlob('batch-input', 'd.jsonl', world.ingestDeps);
+    const jobId = 'jobId' in result ? result.jobId : '';
+    await cancelJob({ ...world, fairShare: world.fairShare }, jobId);
+    for (let n = 0; n < 5; n += 1) await feedWork(world.feedDeps, 'test');
+    expect(world.requestQueue.sent.length).toBe(FEED_DRAIN_MESSAGES);
   });
 
   it('shows each job’s share over the last minute and an ETA at its weighted share', async () => {

@@ -8,7 +8,12 @@ import {
   markCancelling,
   measuredShare,
   planFeeds,
-  returnUnfed,
+  markExhausted,
+  addPendingFeed,
+  livePendingFeeds,
+  stalePendingFeeds,
+  renewPendingFeed,
+  removePendingFeed,
   setWeight,
   weightedShare,
   type FairShareState,
@@ -118,14 +123,42 @@ describe('weighted fair sharing', () => {
     expect(counts).toEqual({ window: 75, other: 25 });
   });
 
-  it('takes back the charge of messages the backlog did not have, and the job waits for more work', () => {
+  it('picks a job no more often than its backlog was read to hold', () => {
+    let state = withJob(EMPTY_FAIR_SHARE, 'a', 4, 10);
+    state = withJob(state, 'b', 4, 10);
+    const plan = planFeeds(
+      state,
+      6,
+      { nowInMs: 0, tokensPerMinute: TPM },
+      new Map([
+        ['a', 1],
+        ['b', 10],
+      ]),
+    );
+    expect(plan.picks.filter((p) => p.jobId === 'a')).toHaveLength(1);
+    expect(plan.picks).toHaveLength(6);
+  });
+
+  it('counts a backlog read to its end as empty until more work is added', () => {
     const state = withJob(EMPTY_FAIR_SHARE, 'a', 4, 3);
-    const plan = planFeeds(state, 3, { nowInMs: 0, tokensPerMinute: TPM });
-    const back = returnUnfed(plan.state, 'a', plan.picks.slice(1), { nowInMs: 0 });
-    expect(back.jobs['a']!.finishTag).toBe(50);
-    expect(planFeeds(back, 5, { nowInMs: 0, tokensPerMinute: TPM }).picks).toEqual([]);
-    const more = addWork(back, 'a', { weight: 4, extra: { messages: 1, tokens: 100 } });
+    const plan = planFeeds(state, 1, { nowInMs: 0, tokensPerMinute: TPM });
+    const empty = markExhausted(plan.state, 'a');
+    expect(planFeeds(empty, 5, { nowInMs: 0, tokensPerMinute: TPM }).picks).toEqual([]);
+    const more = addWork(empty, 'a', { weight: 4, extra: { messages: 1, tokens: 100 } });
     expect(planFeeds(more, 5, { nowInMs: 0, tokensPerMinute: TPM }).picks).toEqual([{ jobId: 'a', tokens: 100 }]);
+  });
+
+  it('keeps a feed whose feeder died until it is sent again, and lets one re-sender take it', () => {
+    const feed = { id: 'f', messages: 2, untilInMs: 1_000, ranges: [{ jobId: 'a', from: 0, to: 20 }] };
+    const state = addPendingFeed(EMPTY_FAIR_SHARE, feed, 0);
+    const later = addPendingFeed(state, { id: 'g', messages: 1, untilInMs: 9_000 }, 2_000);
+    expect(later.pendingFeeds.map((f) => f.id)).toEqual(['f', 'g']);
+    expect(livePendingFeeds(later, 2_000).map((f) => f.id)).toEqual(['g']);
+    expect(stalePendingFeeds(later, 2_000).map((f) => f.id)).toEqual(['f']);
+    const taken = renewPendingFeed(later, 'f', 32_000, 2_000);
+    expect(taken.feed?.untilInMs).toBe(32_000);
+    expect(renewPendingFeed(taken.state, 'f', 62_000, 3_000).feed).toBeUndefined();
+    expect(stalePendingFeeds(removePendingFeed(taken.state, 'f', 40_000), 40_000)).toEqual([]);
   });
 
   it('measures the share over the last minute and reckons the ETA at the given share', () => {

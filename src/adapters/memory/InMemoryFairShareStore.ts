@@ -13,8 +13,11 @@ export class InMemoryFairShareStore implements FairShareStore {
     deployment: string,
     change: (state: FairShareState) => { state: FairShareState; result: T },
   ): Promise<T> {
-    // A copy through JSON, as a stored document would be: no change can reach the state by reference.
-    const { state, result } = change(JSON.parse(JSON.stringify(await this.read(deployment))) as FairShareState);
+    await Promise.resolve();
+    // Read, changed and written with no wait between, as a conditional replace that won would be; a copy
+    // through JSON, as a stored document would be: no change can reach the state by reference.
+    const current = this.#states.get(deployment) ?? EMPTY_FAIR_SHARE;
+    const { state, result } = change(JSON.parse(JSON.stringify(current)) as FairShareState);
     this.#states.set(deployment, state);
     return result;
   }
