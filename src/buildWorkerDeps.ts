@@ -125,7 +125,12 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
     INPUT_RANGE_COALESCING,
   );
   const metrics = adapters.metrics ?? noMetrics;
-  const { callSlots, admissionSlots, adaptive } = slotsFor(settings.concurrency, adapters, metrics);
+  const { callSlots, admissionSlots, adaptive } = slotsFor(
+    settings.concurrency,
+    adapters,
+    metrics,
+    rest.feed === undefined ? undefined : feedOnLatencyGrowth(rest.feed),
+  );
   const calls = new WatchedEndpointCalls({
     clock: adapters.clock,
     metrics,
@@ -166,10 +171,32 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
   });
 }
 
+/** A latency this much above the one last told to the feeder is told again (it sizes the work queue's lead). */
+const LATENCY_GROWTH_TO_REPORT = 1.5;
+
+/**
+ * Tells the feeder when the latency the calls are sized for grows: on a slow endpoint no message ends for
+ * the first tens of seconds, so the reports that come with finished messages would leave the work queue's
+ * lead sized for the default latency meanwhile, too short to feed the calls the budget needs.
+ */
+export function feedOnLatencyGrowth(
+  feed: (deployment: string, latencyInMs: number | undefined) => Promise<unknown>,
+): (deployment: string, latencyInMs: number) => void {
+  const reported = new Map<string, number>();
+  return (deployment, latencyInMs) => {
+    const last = reported.get(deployment);
+    if (last !== undefined && latencyInMs < last * LATENCY_GROWTH_TO_REPORT) return;
+    reported.set(deployment, latencyInMs);
+    // Best effort: the finished messages' feeds and the feeder's timer come anyway.
+    feed(deployment, latencyInMs).catch(() => undefined);
+  };
+}
+
 function slotsFor(
   concurrency: WorkerSettings['concurrency'],
   adapters: WorkerAdapters,
   metrics: Metrics,
+  onLatency?: (deployment: string, latencyInMs: number) => void,
 ): Pick<WorkerDeps, 'callSlots' | 'admissionSlots'> & { readonly adaptive?: AdaptiveCallSlots } {
   if (concurrency === undefined) return { callSlots: (task) => task(), admissionSlots: (_deployment, task) => task() };
   const { maxConcurrency, deployments } = concurrency;
@@ -200,7 +227,10 @@ function slotsFor(
     },
   });
   const report = (size: InFlightSize): void => {
-    for (const d of deployments) metrics.setInFlightTarget(d.name, size.calls, size.latencyInMs);
+    for (const d of deployments) {
+      metrics.setInFlightTarget(d.name, size.calls, size.latencyInMs);
+      onLatency?.(d.name, size.latencyInMs);
+    }
   };
   const adaptive = new AdaptiveCallSlots({
     sizer,

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../src/app/Logger.js';
 import { silentLogger } from '../../src/app/Logger.js';
-import { buildWorkerDeps } from '../../src/buildWorkerDeps.js';
+import { buildWorkerDeps, feedOnLatencyGrowth } from '../../src/buildWorkerDeps.js';
 import { DEFAULT_PRICES } from '../../src/core/pricing.js';
 import { createWorld } from './fixtures.js';
 
@@ -90,5 +90,27 @@ describe('buildWorkerDeps', () => {
     const deps = build().workerDeps(silentLogger);
     expect(await mostAtOnce(deps.callSlots, 8)).toBe(8);
     expect(deps.finalizeInline).toBeDefined();
+  });
+});
+
+describe('the feeder is told when the latency the calls are sized for grows', () => {
+  it('tells it the first latency, then only one at least 1.5 times the last told, per deployment', () => {
+    const told: [string, number | undefined][] = [];
+    const tell = feedOnLatencyGrowth(async (deployment, latencyInMs) => told.push([deployment, latencyInMs]));
+    for (const latency of [1_000, 1_400, 1_500, 2_000, 2_249, 2_250, 30_000]) tell('a', latency);
+    tell('b', 500);
+    expect(told).toEqual([
+      ['a', 1_000],
+      ['a', 1_500],
+      ['a', 2_250],
+      ['a', 30_000],
+      ['b', 500],
+    ]);
+  });
+
+  it('a feed that fails is not an error of the sizing', async () => {
+    const tell = feedOnLatencyGrowth(() => Promise.reject(new Error('store down')));
+    expect(() => tell('a', 1_000)).not.toThrow();
+    await Promise.resolve();
   });
 });
