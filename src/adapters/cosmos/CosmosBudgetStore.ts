@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import { statusOf } from './statusOf.js';
+import { writeIfUnchanged } from './statusOf.js';
 import type { BudgetStore } from '../../app/ports.js';
 import { EMPTY_SCHEDULE, type ScheduleState } from '../../core/SliceSchedule.js';
 
@@ -34,15 +34,8 @@ export class CosmosBudgetStore implements BudgetStore {
         pausedUntilInMs: state.pausedUntilInMs,
         ...(state.halt === undefined ? {} : { halt: state.halt }),
       };
-      try {
-        if (resource === undefined) await this.container.items.create(document);
-        else await item.replace(document, { accessCondition: { type: 'IfMatch', condition: resource._etag ?? '' } });
-        return result;
-      } catch (error) {
-        // 409: another instance created it first; 412: another instance changed it. Read again.
-        const status = statusOf(error);
-        if (status !== 409 && status !== 412) throw error;
-      }
+      // Another instance created or changed it first: read again.
+      if (await writeIfUnchanged(this.container, resource, document)) return result;
     }
     throw new Error(`Budget of ${deploymentId}: too much contention on the shared state`);
   }

@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import { statusOf } from './statusOf.js';
+import { writeIfUnchanged } from './statusOf.js';
 import type { FairShareStore } from '../../app/ports.js';
 import { EMPTY_FAIR_SHARE, type FairShareState } from '../../core/fairShare.js';
 
@@ -36,15 +36,8 @@ export class CosmosFairShareStore implements FairShareStore {
       const { resource } = await item.read<FairShareDocument>();
       const { state, result } = change(resource === undefined ? EMPTY_FAIR_SHARE : stateOf(resource));
       const document: FairShareDocument = { id, ...state };
-      try {
-        if (resource === undefined) await this.container.items.create(document);
-        else await item.replace(document, { accessCondition: { type: 'IfMatch', condition: resource._etag ?? '' } });
-        return result;
-      } catch (error) {
-        // 409: another instance created it first; 412: another instance changed it. Read again.
-        const status = statusOf(error);
-        if (status !== 409 && status !== 412) throw error;
-      }
+      // Another instance created or changed it first: read again.
+      if (await writeIfUnchanged(this.container, resource, document)) return result;
     }
     throw new Error(`Fair share of ${deployment}: too much contention on the shared state`);
   }
