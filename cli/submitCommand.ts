@@ -45,7 +45,7 @@ export async function submitCommand(
     blobName: options.name,
     uploader,
     overwrite: options.overwrite ?? false,
-    ...withMetadata(uploadMetadata(priority, options.cache)),
+    metadata: uploadMetadata(priority, options.cache),
     abortSignal: context.abortSignal,
     tags,
   });
@@ -114,8 +114,4 @@ function uploadMetadata(priority: string | undefined, cache: boolean | undefined
     ...(priority === undefined ? {} : { [PRIORITY_METADATA]: priority }),
     ...(cache === undefined ? {} : { [CACHE_METADATA]: String(cache) }),
   };
-}
-
-function withMetadata(metadata: Record<string, string>): { metadata?: Record<string, string> } {
-  return Object.keys(metadata).length === 0 ? {} : { metadata };
 }
