@@ -287,6 +287,7 @@ export async function createServices(env: Env): Promise<Services> {
       exactTokenLines: config.limits.ingestExactTokenLines,
       prices: config.prices,
       defaultMaxCostInNanos: config.defaultMaxCostPerJobInNanos,
+      windowLimits: config.completionWindow,
       resultParts,
       scheduling,
     }),

@@ -37,6 +37,18 @@ async function outputLines(world: World, jobId: string, name: 'results' | 'error
 }
 
 describe('completion windows', () => {
+  it("a dropped file's window follows the configured limits, as a batch's does", async () => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'short.jsonl', file(2), { completionwindow: '90s' });
+    world.blobs.put('batch-input', 'shorter.jsonl', file(2), { completionwindow: '90s' });
+    const configured = { ...world.ingestDeps, windowLimits: { minInMs: 60_000, maxInMs: 48 * HOUR } };
+    const honoured = (await ingestBlob('batch-input', 'short.jsonl', configured)) as { jobId: string };
+    expect((await world.jobs.getJob(honoured.jobId))!.job.batchRequest?.expiresAtInMs).toBe(world.clock.now + 90_000);
+    // Under the built-in minimum the default window stands.
+    const builtIn = (await ingestBlob('batch-input', 'shorter.jsonl', world.ingestDeps)) as { jobId: string };
+    expect((await world.jobs.getJob(builtIn.jobId))!.job.batchRequest?.completionWindow).toBe('24h');
+  });
+
   it('a dropped file takes its window from blob metadata; lines not sent when it closes end as batch_expired, finished ones are kept', async () => {
     const chat = new ScriptedChatClient();
     const world = createWorld(chat);

@@ -1,3 +1,4 @@
+import type { CompletionWindowLimits } from '../../core/openai/completionWindow.js';
 import type { PackRequestsOptions } from '../../core/requestMessage.js';
 import type { ModelPrice } from '../../core/pricing.js';
 import type { Deployments } from '../deployments.js';
@@ -30,6 +31,8 @@ export interface IngestDeps {
   readonly exactTokenLines: number;
   /** Spending cap of a job whose blob has no `maxcost` metadata; undefined = none. */
   readonly defaultMaxCostInNanos: number | undefined;
+  /** The completion windows a dropped file's `completionwindow` may ask for (as the Batches API allows); default: the built-in limits. */
+  readonly windowLimits?: CompletionWindowLimits | undefined;
   /** Where the output lines of the outcomes the ingest records (invalid or cancelled lines) are staged. */
   readonly resultParts: ResultParts;
   /** Lazy fan-out (decision 0012): work messages go to the job's backlog and are fed fairly. Absent: straight to the work queue. */

@@ -1,3 +1,4 @@
+import type { CompletionWindowLimits } from '../../core/openai/completionWindow.js';
 import { finalizeMessage } from '../../core/controlMessage.js';
 import { newJob, type IngestChunkStart, type Job } from '../../core/job.js';
 import { LineErrorCode } from '../../core/lineErrors.js';
@@ -55,7 +56,11 @@ export async function createLeasedJob(
   return (await deps.jobs.createJob(job)) ? { job, owner, firstReader: true } : undefined;
 }
 
-type NewJobDeps = LeaseDeps & { readonly deployments: Deployments; readonly defaultMaxCostInNanos: number | undefined };
+type NewJobDeps = LeaseDeps & {
+  readonly deployments: Deployments;
+  readonly defaultMaxCostInNanos: number | undefined;
+  readonly windowLimits?: CompletionWindowLimits | undefined;
+};
 
 /**
  * A dropped file whose `tag_` metadata is not valid tags: its job is created already read, with no line and
@@ -86,7 +91,7 @@ function jobOfBlob(
 ): Job {
   const { deployments } = deps;
   // A dropped file takes its completion window and batch metadata from the blob's metadata.
-  const batchRequest = batchRequestFromBlobMetadata(blob.metadata, deps.clock.nowInMs());
+  const batchRequest = batchRequestFromBlobMetadata(blob.metadata, deps.clock.nowInMs(), deps.windowLimits);
   const created = newJob({
     ...(tags === undefined || Object.keys(tags).length === 0 ? {} : { tags }),
     ...spendingCapFromMetadata(blob.metadata, deps.defaultMaxCostInNanos),
