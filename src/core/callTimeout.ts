@@ -144,7 +144,9 @@ export interface StreamTimeLimits {
  * Idle limits for a streamed call: margin x the measured times, at least `minimumIdleInMs`. The first
  * chunk gets margin x the longest the first token is known to take (`firstTokenAtMostInMs`), taken at
  * most `maxFirstTokenInMs` (and that before any measurement): a fit that cannot tell the first token from
- * the rest must not leave the first chunk only the idle minimum.
+ * the rest must not leave the first chunk only the idle minimum. It never gets less than
+ * `maxFirstTokenInMs` itself: the first answers measured are the fastest (the slow ones are still under
+ * way), and cutting a call before its first token costs a billed call, where waiting costs a slot.
  */
 export function streamTimeLimits(
   estimate: GenerationSpeedEstimate | undefined,
@@ -162,7 +164,7 @@ export function streamTimeLimits(
   const perToken =
     estimate === undefined ? slowestTokenInMs : Math.min(slowestTokenInMs, options.margin * estimate.perTokenInMs);
   return {
-    firstChunkInMs: Math.ceil(Math.max(options.minimumIdleInMs, firstToken)),
+    firstChunkInMs: Math.ceil(Math.max(options.minimumIdleInMs, options.maxFirstTokenInMs, firstToken)),
     // A chunk can carry a few tokens: allow for eight at the per-token time.
     idleInMs: Math.ceil(Math.max(options.minimumIdleInMs, 8 * perToken)),
   };

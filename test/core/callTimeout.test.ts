@@ -34,8 +34,12 @@ describe('GenerationSpeed', () => {
       firstTokenAtMostInMs: 1_800,
       samples: 10,
     });
-    // A stream's first chunk then gets 2 x 1,800 ms, not the idle minimum alone.
-    expect(streamTimeLimits(speed.estimate(T0), { ...options, minimumIdleInMs: 1_000 }).firstChunkInMs).toBe(3_600);
+    // A stream's first chunk then gets 2 x 1,800 ms, not the idle minimum alone (with a first token
+    // planned for 2 s at least; by default it is 30 s).
+    expect(
+      streamTimeLimits(speed.estimate(T0), { ...options, maxFirstTokenInMs: 2_000, minimumIdleInMs: 1_000 })
+        .firstChunkInMs,
+    ).toBe(3_600);
   });
 
   it('gives no estimate from too few or too old calls', () => {
@@ -83,13 +87,21 @@ describe('streamTimeLimits', () => {
       { firstTokenInMs: 8_000, perTokenInMs: 40, samples: 50 },
       { ...options, minimumIdleInMs: 5_000 },
     );
-    expect(limits).toEqual({ firstChunkInMs: 16_000, idleInMs: 5_000 });
+    expect(limits).toEqual({ firstChunkInMs: 30_000, idleInMs: 5_000 });
+    // Measured slower than planned: 2 x 20 s.
+    expect(
+      streamTimeLimits(
+        { firstTokenInMs: 20_000, perTokenInMs: 40, samples: 50 },
+        { ...options, minimumIdleInMs: 5_000 },
+      ).firstChunkInMs,
+    ).toBe(40_000);
     const slow = streamTimeLimits(
       { firstTokenInMs: 100, perTokenInMs: 90, samples: 50 },
       { ...options, minimumIdleInMs: 1_000 },
     );
-    // 8 tokens at 2 x 90 ms = 1,440 ms; the first chunk gets the minimum.
-    expect(slow).toEqual({ firstChunkInMs: 1_000, idleInMs: 1_440 });
+    // 8 tokens at 2 x 90 ms = 1,440 ms; the first chunk gets the 30 s planned for a first token: the
+    // first answers measured are the fastest.
+    expect(slow).toEqual({ firstChunkInMs: 30_000, idleInMs: 1_440 });
     // Slower than the floor speed (5 tokens/s) counts as stalled: 8 x 200 ms.
     expect(
       streamTimeLimits({ firstTokenInMs: 100, perTokenInMs: 900, samples: 50 }, { ...options, minimumIdleInMs: 1_000 })
