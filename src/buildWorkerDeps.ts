@@ -1,3 +1,4 @@
+import { longestKnown, MessageServiceTimes } from './app/worker/MessageServiceTimes.js';
 import pLimit from 'p-limit';
 import { BudgetPeriodWriter } from './app/BudgetPeriodWriter.js';
 import { coalescedRangeReads } from './app/coalescedRangeReads.js';
@@ -125,12 +126,9 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
     INPUT_RANGE_COALESCING,
   );
   const metrics = adapters.metrics ?? noMetrics;
-  const { callSlots, admissionSlots, adaptive } = slotsFor(
-    settings.concurrency,
-    adapters,
-    metrics,
-    rest.feed === undefined ? undefined : feedOnLatencyGrowth(rest.feed),
-  );
+  const lead = leadSizing(adapters, settings);
+  const { callSlots, admissionSlots, adaptive } = slotsFor(settings.concurrency, adapters, metrics, lead.tellFeeder);
+  lead.callsSizedBy(adaptive);
   const calls = new WatchedEndpointCalls({
     clock: adapters.clock,
     metrics,
@@ -154,7 +152,8 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
     defaultMaxTokens,
     returnUnusedTokens,
     finalizeInline: finalizeInline === undefined ? undefined : (jobId) => finalizeInline(jobId, logger),
-    latencyInMs: () => adaptive?.size.latencyInMs,
+    messageTimes: lead.messageTimes,
+    leadLatencyInMs: lead.latencyInMs,
     logger,
     spendBudgets:
       budgeting === undefined || budgetPeriods === undefined
@@ -172,7 +171,42 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
 }
 
 /** A latency this much above the one last told to the feeder is told again (it sizes the work queue's lead). */
-const LATENCY_GROWTH_TO_REPORT = 1.5;
+const LATENCY_GROWTH_TO_REPORT = 1.2;
+
+/**
+ * What the work queue's lead is sized for, as this process sees it: the longer of the calls' latency
+ * (what the call slots are sized for) and the messages' service time (a message is held until its
+ * slowest line is answered). The feeder is told as it grows: when the call slots resize and, while
+ * messages are in service, every second (no message of a slow endpoint ends for a minute or more).
+ */
+function leadSizing(adapters: WorkerAdapters, settings: WorkerSettings) {
+  let adaptive: AdaptiveCallSlots | undefined;
+  const latencyInMs = (): number | undefined => longestKnown(adaptive?.size.latencyInMs, messageTimes.estimateInMs());
+  const feed = adapters.feed;
+  const names = settings.concurrency?.deployments.map((d) => d.name) ?? [];
+  const tell = feed === undefined ? undefined : feedOnLatencyGrowth(feed);
+  const tellFeeder =
+    tell === undefined
+      ? undefined
+      : (): void => {
+          const latency = latencyInMs();
+          if (latency !== undefined) for (const name of names) tell(name, latency);
+        };
+  const messageTimes = new MessageServiceTimes({
+    clock: adapters.clock,
+    ...(tellFeeder === undefined || adapters.timers === undefined
+      ? {}
+      : { check: { timers: adapters.timers, everyInMs: RECHECK_EVERY_IN_MS, onCheck: tellFeeder } }),
+  });
+  return {
+    messageTimes,
+    latencyInMs,
+    tellFeeder,
+    callsSizedBy: (slots: AdaptiveCallSlots | undefined): void => {
+      adaptive = slots;
+    },
+  };
+}
 
 /**
  * Tells the feeder when the latency the calls are sized for grows: on a slow endpoint no message ends for
@@ -196,7 +230,7 @@ function slotsFor(
   concurrency: WorkerSettings['concurrency'],
   adapters: WorkerAdapters,
   metrics: Metrics,
-  onLatency?: (deployment: string, latencyInMs: number) => void,
+  onResize?: () => void,
 ): Pick<WorkerDeps, 'callSlots' | 'admissionSlots'> & { readonly adaptive?: AdaptiveCallSlots } {
   if (concurrency === undefined) return { callSlots: (task) => task(), admissionSlots: (_deployment, task) => task() };
   const { maxConcurrency, deployments } = concurrency;
@@ -229,8 +263,8 @@ function slotsFor(
   const report = (size: InFlightSize): void => {
     for (const d of deployments) {
       metrics.setInFlightTarget(d.name, size.calls, size.latencyInMs);
-      onLatency?.(d.name, size.latencyInMs);
     }
+    onResize?.();
   };
   const adaptive = new AdaptiveCallSlots({
     sizer,

@@ -73,7 +73,7 @@ export async function processRequestMessage(
 async function feedAfter(job: Job, deps: WorkerDeps): Promise<void> {
   if (deps.feed === undefined || job.deployment === '') return;
   try {
-    await deps.feed(job.deployment, deps.latencyInMs?.());
+    await deps.feed(job.deployment, deps.leadLatencyInMs?.());
   } catch (thrown) {
     deps.logger.warn(`Feeding the work queue after a message of job ${job.id} failed: ${ensureError(thrown).message}`);
   }
@@ -143,17 +143,23 @@ async function runPendingLines(
     job,
     deployment,
     guard: { halt: undefined },
+    service: deps.messageTimes?.begin(),
     deps,
     spend,
     budgets,
   };
-  const results = await Promise.all(
-    pending.map(async (item) => {
-      const hit = hits.get(item.line);
-      if (hit !== undefined) return outcomeResult(cachedOutcome(message.jobId, item, hit, deps.clock.nowInMs()));
-      return runLine(run, item, bodies.get(item.line)!);
-    }),
-  );
+  let results: LineResult[];
+  try {
+    results = await Promise.all(
+      pending.map(async (item) => {
+        const hit = hits.get(item.line);
+        if (hit !== undefined) return outcomeResult(cachedOutcome(message.jobId, item, hit, deps.clock.nowInMs()));
+        return runLine(run, item, bodies.get(item.line)!);
+      }),
+    );
+  } finally {
+    run.service?.end();
+  }
   if (run.guard.halt !== undefined) await haltJob(message.jobId, run.guard.halt, deps);
   return { results, cacheKeys };
 }

@@ -6,6 +6,8 @@
  * (memory, sockets, the operator's setting). Pure: the caller passes the time. See decision 0010.
  */
 
+import { RecentSamples } from './RecentSamples.js';
+
 export const InFlightCeiling = {
   /** The operator's `PHI3_MAX_CONCURRENCY`: an upper bound, no longer the working value. */
   operator: 'operator',
@@ -101,11 +103,6 @@ export function memoryCeiling(memoryBytes: number, bytesPerCall: number): number
   return Math.max(1, Math.floor(memoryBytes / Math.max(1, bytesPerCall)));
 }
 
-interface Sample {
-  readonly atInMs: number;
-  readonly latencyInMs: number;
-}
-
 /** A bad option fails at start-up, naming it. */
 export class InFlightSizerOptionsError extends Error {
   override readonly name = 'InFlightSizerOptionsError';
@@ -118,9 +115,7 @@ export class InFlightSizerOptionsError extends Error {
 
 export class InFlightSizer {
   readonly #options: InFlightSizerOptions;
-  /** Ring buffer of the newest samples. */
-  readonly #samples: Sample[] = [];
-  #next = 0;
+  readonly #samples: RecentSamples;
 
   constructor(options: InFlightSizerOptions) {
     const check = (name: string, ok: boolean, expected: string): void => {
@@ -140,29 +135,17 @@ export class InFlightSizer {
       check(`ceilings.${name}`, Number.isInteger(value) && value >= 1, 'an integer from 1 and up');
     }
     this.#options = options;
+    this.#samples = new RecentSamples({ sampleSize: options.sampleSize, maxAgeInMs: options.sampleMaxAgeInMs });
   }
 
   /** Records how long a completed call held its slot (the endpoint's answer time and what surrounds it). */
   observe(latencyInMs: number, nowInMs: number): void {
-    if (!Number.isFinite(latencyInMs) || latencyInMs < 0) return;
-    const sample = { atInMs: nowInMs, latencyInMs };
-    if (this.#samples.length < this.#options.sampleSize) {
-      this.#samples.push(sample);
-    } else {
-      this.#samples[this.#next] = sample;
-    }
-    this.#next = (this.#next + 1) % this.#options.sampleSize;
+    this.#samples.observe(latencyInMs, nowInMs);
   }
 
   /** The chosen percentile of the recent samples, or undefined when there is none. */
   latencyEstimateInMs(nowInMs: number): number | undefined {
-    const recent = this.#samples
-      .filter((sample) => nowInMs - sample.atInMs <= this.#options.sampleMaxAgeInMs)
-      .map((sample) => sample.latencyInMs)
-      .sort((a, b) => a - b);
-    if (recent.length === 0) return undefined;
-    const index = Math.min(recent.length - 1, Math.ceil(this.#options.percentile * recent.length) - 1);
-    return recent[Math.max(0, index)];
+    return this.#samples.percentile(this.#options.percentile, nowInMs);
   }
 
   size(demand: InFlightDemand, nowInMs: number): InFlightSize {

@@ -11,7 +11,7 @@ import { tendFairShare } from '../../src/app/tendFairShare.js';
 import { FEED_DRAIN_MESSAGES, FEED_LEASE_IN_MS } from '../../src/app/tuning.js';
 import { silentLogger } from '../../src/app/Logger.js';
 import { requestMessageOf } from '../support/requestMessageOf.js';
-import { chatLine, createWorld } from './fixtures.js';
+import { chatLine, createWorld, okResponse, ScriptedChatClient } from './fixtures.js';
 
 /** A world whose ingest sends to per-job backlogs, fed to the work queue by the feeder (decision 0012). */
 function fairWorld() {
@@ -194,5 +194,28 @@ describe('lazy fan-out through per-job backlogs', () => {
     const report = await sweep({ ...world.ingestDeps, scheduling: world.scheduling }, { stallInMs: 60_000 });
     expect(report.actions[jobId]).toBe('waiting');
     expect(report.requeuedLines).toBe(0);
+  });
+});
+
+describe("the work queue's lead follows how long messages are held", () => {
+  it('tells the feeder the time from a message’s first call to its last answer, not from its arrival', async () => {
+    // The first call answers at once; the message's slowest answer takes 45 s.
+    const chat = new ScriptedChatClient((body, call) => {
+      world.clock.now += call === 1 ? 0 : 45_000;
+      return okResponse(body);
+    });
+    const world = createWorld(chat);
+    const told: Array<number | undefined> = [];
+    const workerDeps = {
+      ...world.workerDeps,
+      feed: async (_deployment: string, latencyInMs: number | undefined) => told.push(latencyInMs),
+    };
+    world.blobs.put('batch-input', 'slow.jsonl', fileOf('s', 2));
+    await ingestBlob('batch-input', 'slow.jsonl', world.ingestDeps);
+    // Before the first call, the message waited 20 s for the budget: not service.
+    world.clock.now += 20_000;
+    const { payload } = world.requestQueue.sent.shift()!;
+    await processRequestMessage(requestMessageOf(payload), workerDeps);
+    expect(told).toEqual([45_000]);
   });
 });

@@ -4,6 +4,7 @@ import type { RequestMessage } from '../../core/requestMessage.js';
 import type { Deployment } from '../deployments.js';
 import type { BudgetMeter } from '../budgetSpend.js';
 import type { JobSpendMeter } from '../jobSpend.js';
+import type { MessageService } from './MessageServiceTimes.js';
 import type { WorkerDeps } from './WorkerDeps.js';
 
 /** Why a job stops sending: set by the first line that learns the deployment refuses us. */
@@ -39,6 +40,8 @@ export interface MessageRun {
   readonly job: Job;
   readonly deployment: Deployment;
   readonly guard: HaltGuard;
+  /** Told when the message's first call leaves (its service time runs from there to its last answer). */
+  readonly service?: MessageService | undefined;
   readonly deps: WorkerDeps;
   readonly spend: JobSpendMeter;
   /** The daily and monthly budgets that apply to the job. */

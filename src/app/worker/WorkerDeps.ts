@@ -1,3 +1,4 @@
+import type { MessageServiceTimes } from './MessageServiceTimes.js';
 import type { ModelPrice } from '../../core/pricing.js';
 import type { RetryPolicy } from '../../core/retryPolicy.js';
 import type { RangeRead } from '../coalescedRangeReads.js';
@@ -45,8 +46,13 @@ export interface WorkerDeps extends RecordOutcomesDeps, JobSpendDeps {
   readonly spendBudgets?: BudgetDeps | undefined;
   /** Stored answers that repeated requests are answered from; absent: every request is sent. */
   readonly responseCache?: ResponseCacheDeps | undefined;
-  /** With lazy fan-out (decision 0012): tops the work queue up after each message, with the latency this process sees. */
+  /** With lazy fan-out (decision 0012): tops the work queue up after each message, with the time its lead is sized for. */
   readonly feed?: ((deployment: string, latencyInMs: number | undefined) => Promise<unknown>) | undefined;
-  /** The endpoint's latency (a high percentile) the call slots are sized for, once measured. */
-  readonly latencyInMs?: (() => number | undefined) | undefined;
+  /** How long messages take from their first call to their last answer (their service time). */
+  readonly messageTimes?: MessageServiceTimes | undefined;
+  /**
+   * What the work queue's lead is sized for, once measured: the longer of the calls' latency and the
+   * messages' service time (high percentiles). A message is held until its slowest line is answered.
+   */
+  readonly leadLatencyInMs?: (() => number | undefined) | undefined;
 }

@@ -47,42 +47,44 @@ type Admission =
 export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> {
   const { deployment, deps } = run;
   const waitLimit = { afterInMs: MAX_SLOT_WAIT_IN_MS, value: (): Sending => ({ kind: 'noSlot' }) };
-  return deps.callSlots(async (): Promise<Sending> => {
-    const halt = haltBeforeCall(run);
-    if (halt !== undefined) return { kind: 'halted', halt };
-    const maxTokens = line.body.max_tokens as number;
-    line.reservedTokens ??= deployment.tokenCounter.countChatPrompt(line.body.messages) + maxTokens;
-    const size = {
-      promptTokens: line.reservedTokens - maxTokens,
-      maxTokens,
-      maxTokensDefaulted: line.maxTokensDefaulted,
-    };
-    const oversized = requestSizeError(size, requestLimitsOf(deployment));
-    if (oversized !== undefined) return { kind: 'oversized', error: oversized };
-    const admission = await deps.admissionSlots(deployment.name, () => admit(run, line, line.reservedTokens!));
-    if (admission.kind !== 'admitted') return admission;
-    const { reservation, budgetHold, sent } = admission;
-    const limits = deps.calls.callLimits(deployment.name, maxTokens, line.timedOutAttempts);
-    deps.calls.admitted(deployment.name, line.reservedTokens);
-    const ended = deps.calls.started(deployment.name);
-    let answer: ChatAnswer;
-    try {
-      answer = await deployment.chat.complete(line.body, {
-        customId: line.item.id,
-        callId: sent.id,
-        ...limits,
-      });
-    } catch (error) {
-      // The endpoint's failures are answers; anything else (an abort, a bug) propagates.
-      if (!(error instanceof ChatCallError)) {
-        ended(undefined);
-        throw error;
+  return deps.callSlots(
+    async (): Promise<Sending> => {
+      const halt = haltBeforeCall(run);
+      if (halt !== undefined) return { kind: 'halted', halt };
+      const maxTokens = line.body.max_tokens as number;
+      line.reservedTokens ??= deployment.tokenCounter.countChatPrompt(line.body.messages) + maxTokens;
+      const size = {
+        promptTokens: line.reservedTokens - maxTokens,
+        maxTokens,
+        maxTokensDefaulted: line.maxTokensDefaulted,
+      };
+      const oversized = requestSizeError(size, requestLimitsOf(deployment));
+      if (oversized !== undefined) return { kind: 'oversized', error: oversized };
+      const admission = await deps.admissionSlots(deployment.name, () => admit(run, line, line.reservedTokens!));
+      if (admission.kind !== 'admitted') return admission;
+      const { reservation, budgetHold, sent } = admission;
+      run.service?.firstCall();
+      const limits = deps.calls.callLimits(deployment.name, maxTokens, line.timedOutAttempts);
+      deps.calls.admitted(deployment.name, line.reservedTokens);
+      const ended = deps.calls.started(deployment.name);
+      let answer: ChatAnswer;
+      try {
+        answer = await deployment.chat.complete(line.body, {
+          customId: line.item.id,
+          callId: sent.id,
+          ...limits,
+        });
+      } catch (error) {
+        // The endpoint's failures are answers; anything else (an abort, a bug) propagates.
+        if (!(error instanceof ChatCallError)) {
+          ended(undefined);
+          throw error;
+        }
+        answer = error;
       }
-      answer = error;
-    }
-    ended(answer);
-    return { kind: 'answered', reservation, budgetHold, sent, answer };
-  }, waitLimit);
+      ended(answer);
+      return { kind: 'answered', reservation, budgetHold, sent, answer };
+    }, waitLimit);
 }
 
 /**
