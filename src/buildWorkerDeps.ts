@@ -277,7 +277,7 @@ function slotsFor(
   });
   return {
     adaptive,
-    callSlots: (task, waitLimit) => adaptive.run(task, waitLimit),
+    callSlots: (task, waitLimit, turn) => adaptive.run(task, waitLimit, turn),
     admissionSlots: (deployment, task) => {
       const slots = admissionSlots.get(deployment);
       if (slots === undefined) throw new Error(`No deployment named ${deployment}`);

@@ -1,3 +1,4 @@
+import { FairWaitingLine, type FairTurn } from '../../core/FairWaitingLine.js';
 import type { InFlightSize, InFlightSizer } from '../../core/InFlightSizer.js';
 import type { Clock, Timers } from '../ports.js';
 
@@ -43,10 +44,12 @@ interface Waiting {
  * Shrinking never cuts a call short: slots above the new size are not handed out again when they free.
  * A task may bound its wait: the host lends an instance more queue messages than its calls need, and
  * their lines must not wait past the function's time limit; they go back to the queue instead.
+ * Waiting tasks get their slots in weighted fair order by their job's priority (decision 0012): a `high`
+ * job's lines that arrive behind a `low` job's do not wait for all of them.
  */
 export class AdaptiveCallSlots {
   readonly #options: AdaptiveCallSlotsOptions;
-  readonly #waiting: Waiting[] = [];
+  readonly #waiting = new FairWaitingLine<Waiting>();
   /** Endpoint calls under way, by a serial number, with the time each left; in order of leaving. */
   readonly #calls = new Map<number, number>();
   #nextCall = 0;
@@ -78,23 +81,34 @@ export class AdaptiveCallSlots {
     return this.#waiting.length;
   }
 
+  /** Waiters without a turn of their own share one. */
+  static readonly anyTurn: FairTurn = { key: '', weight: 1 };
+
   /**
-   * Runs `task` in a slot, waiting for one if all are taken; with `waitLimit`, gives `waitLimit.value()`
-   * instead once it has waited `afterInMs` (checked when the size is looked at again, about every second).
+   * Runs `task` in a slot, waiting for one if all are taken (in fair order by `turn`); with `waitLimit`,
+   * gives `waitLimit.value()` instead once it has waited `afterInMs` (checked when the size is looked at
+   * again, about every second).
    */
-  async run<T>(task: () => Promise<T>, waitLimit?: SlotWaitLimit<T>): Promise<T> {
+  async run<T>(
+    task: () => Promise<T>,
+    waitLimit?: SlotWaitLimit<T>,
+    turn: FairTurn = AdaptiveCallSlots.anyTurn,
+  ): Promise<T> {
     // A slow endpoint shows before its first answer (the oldest call's age): resize before waiting.
     if (this.#active >= this.capacity) this.#resize();
     if (this.#active >= this.capacity) {
-      const turn = new Promise<boolean>((resume) =>
-        this.#waiting.push({
-          resume,
-          sinceInMs: this.#options.clock.nowInMs(),
-          maxWaitInMs: waitLimit?.afterInMs ?? Number.POSITIVE_INFINITY,
-        }),
+      const granted = new Promise<boolean>((resume) =>
+        this.#waiting.push(
+          {
+            resume,
+            sinceInMs: this.#options.clock.nowInMs(),
+            maxWaitInMs: waitLimit?.afterInMs ?? Number.POSITIVE_INFINITY,
+          },
+          turn,
+        ),
       );
       this.#scheduleRecheck();
-      if (!(await turn)) return waitLimit!.value();
+      if (!(await granted)) return waitLimit!.value();
     } else {
       this.#active += 1;
     }
@@ -134,13 +148,8 @@ export class AdaptiveCallSlots {
   /** Tasks that have waited longer than they may leave the line, without a slot. */
   #expireWaits(): void {
     const nowInMs = this.#options.clock.nowInMs();
-    for (let i = this.#waiting.length - 1; i >= 0; i -= 1) {
-      const waiting = this.#waiting[i]!;
-      if (nowInMs - waiting.sinceInMs >= waiting.maxWaitInMs) {
-        this.#waiting.splice(i, 1);
-        waiting.resume(false);
-      }
-    }
+    const expired = this.#waiting.remove((waiting) => nowInMs - waiting.sinceInMs >= waiting.maxWaitInMs);
+    for (const waiting of expired) waiting.resume(false);
   }
 
   #scheduleRecheck(): void {

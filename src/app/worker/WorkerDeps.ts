@@ -1,3 +1,4 @@
+import type { FairTurn } from '../../core/FairWaitingLine.js';
 import type { MessageServiceTimes } from './MessageServiceTimes.js';
 import type { ModelPrice } from '../../core/pricing.js';
 import type { RetryPolicy } from '../../core/retryPolicy.js';
@@ -25,8 +26,11 @@ export interface WorkerDeps extends RecordOutcomesDeps, JobSpendDeps {
   readonly deployments: Deployments;
   readonly ledger: UsageLedger;
   readonly jobSpend: JobSpendStore;
-  /** Bounds the calls under way (from their write-ahead to their answer) across every message this process handles. */
-  readonly callSlots: <T>(task: () => Promise<T>, waitLimit?: SlotWaitLimit<T>) => Promise<T>;
+  /**
+   * Bounds the calls under way (from their write-ahead to their answer) across every message this process
+   * handles; lines waiting for one are served in weighted fair order by their job (`turn`).
+   */
+  readonly callSlots: <T>(task: () => Promise<T>, waitLimit?: SlotWaitLimit<T>, turn?: FairTurn) => Promise<T>;
   /**
    * Bounds, within those and per deployment, the calls written ahead and still waiting for its budget:
    * what a crash can leave in the ledger as unconfirmed without the request ever having left.

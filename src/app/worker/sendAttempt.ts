@@ -2,6 +2,7 @@ import type { LineError } from '../../core/lineErrors.js';
 import { utcDay } from '../../core/pricing.js';
 import { requestSizeError } from '../../core/requestLimits.js';
 import { requestLimitsOf } from '../deployments.js';
+import { weightOf } from '../jobScheduling.js';
 import { MAX_SLOT_WAIT_IN_MS } from '../tuning.js';
 import { ChatCallError, LedgerState, type ChatCompletionResult, type LedgerEntry } from '../ports.js';
 import type { BudgetHold, BudgetRefusal } from '../budgetSpend.js';
@@ -47,6 +48,7 @@ type Admission =
 export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> {
   const { deployment, deps } = run;
   const waitLimit = { afterInMs: MAX_SLOT_WAIT_IN_MS, value: (): Sending => ({ kind: 'noSlot' }) };
+  const turn = { key: run.message.jobId, weight: weightOf(run.job) };
   return deps.callSlots(
     async (): Promise<Sending> => {
       const halt = haltBeforeCall(run);
@@ -84,7 +86,10 @@ export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> 
       }
       ended(answer);
       return { kind: 'answered', reservation, budgetHold, sent, answer };
-    }, waitLimit);
+    },
+    waitLimit,
+    turn,
+  );
 }
 
 /**

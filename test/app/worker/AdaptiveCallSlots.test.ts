@@ -163,3 +163,45 @@ describe('AdaptiveCallSlots', () => {
     expect(slots.active).toBe(0);
   });
 });
+
+describe('AdaptiveCallSlots between jobs', () => {
+  it("hands free slots to a high job's lines before the low job's lines that waited longer, and keeps the low job moving", async () => {
+    const { slots } = slotsAt({ ratePerSecond: 1, operator: 4 });
+    const order: string[] = [];
+    const gates: Array<() => void> = [];
+    const line = (job: string, weight: number, n: number) =>
+      slots.run(
+        async () => {
+          order.push(`${job}${n}`);
+          await new Promise<void>((resolve) => gates.push(resolve));
+        },
+        undefined,
+        { key: job, weight },
+      );
+    const lines = Array.from({ length: 12 }, (_, n) => line('low', 1, n));
+    await settle();
+    for (let n = 0; n < 8; n += 1) lines.push(line('high', 4, n));
+    await settle();
+    // The four slots went to the first low lines; the rest of the low job waited before the high job came.
+    expect(order).toEqual(['low0', 'low1', 'low2', 'low3']);
+    while (order.length < 20) {
+      gates.splice(0).forEach((open) => open());
+      await settle();
+    }
+    // The low job's next line is level with the high job's first; then four high lines to each low one.
+    expect(order.slice(4, 14)).toEqual([
+      'low4',
+      'high0',
+      'high1',
+      'high2',
+      'high3',
+      'low5',
+      'high4',
+      'high5',
+      'high6',
+      'high7',
+    ]);
+    gates.splice(0).forEach((open) => open());
+    await Promise.all(lines);
+  });
+});
