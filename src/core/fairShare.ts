@@ -81,6 +81,11 @@ export const MIN_WEIGHT = 1;
 export const MAX_WEIGHT = 100;
 /** A job behind its completion window gets the share it needs, but the others keep at least this part of theirs. */
 export const DEADLINE_BOOST_KEEPS = 0.5;
+/**
+ * A job with a window is given the share that feeds its work this long before the window closes (or a
+ * tenth of the time left, if more): its last messages still wait behind the lead and take their answers' time.
+ */
+export const DEADLINE_SLACK_IN_MS = 10_000;
 
 export function backlogOf(job: FairShareJob): { readonly messages: number; readonly tokens: number } {
   return {
@@ -171,10 +176,15 @@ export function effectiveWeights(state: FairShareState, context: ShareContext): 
 function boostedWeight(job: FairShareJob, totalWeight: number, context: ShareContext): number {
   const others = totalWeight - job.weight;
   if (job.deadlineAtInMs === undefined || others <= 0) return job.weight;
-  const timeLeftInMs = job.deadlineAtInMs - context.nowInMs;
-  if (timeLeftInMs <= 0) return job.weight;
+  const untilCloseInMs = job.deadlineAtInMs - context.nowInMs;
+  // Past its window the job's unsent lines expire: nothing to catch up.
+  if (untilCloseInMs <= 0) return job.weight;
+  const timeLeftInMs = untilCloseInMs - Math.max(DEADLINE_SLACK_IN_MS, untilCloseInMs / 10);
   const share = job.weight / totalWeight;
-  const neededShare = (backlogOf(job).tokens / timeLeftInMs) * (SHARE_WINDOW_IN_MS / context.tokensPerMinute);
+  const neededShare =
+    timeLeftInMs <= 0
+      ? 1
+      : (backlogOf(job).tokens / timeLeftInMs) * (SHARE_WINDOW_IN_MS / context.tokensPerMinute);
   if (neededShare <= share) return job.weight;
   const cap = 1 - DEADLINE_BOOST_KEEPS * (1 - share);
   const granted = Math.min(neededShare, cap);

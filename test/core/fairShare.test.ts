@@ -107,8 +107,9 @@ describe('weighted fair sharing', () => {
   });
 
   it('gives a job behind its completion window the share it needs', () => {
-    // 36,000 tokens in 60 s need 60% of 1,000 tokens/s; two equal jobs would give it 50%.
-    let state = withJob(EMPTY_FAIR_SHARE, 'window', 4, 360, 60_000);
+    // 36,000 tokens fed 10 s before a window closing at 70 s need 60% of 1,000 tokens/s; two equal
+    // jobs would give it 50%.
+    let state = withJob(EMPTY_FAIR_SHARE, 'window', 4, 360, 70_000);
     state = withJob(state, 'other', 4, 10_000);
     const { counts } = run(state, 10);
     expect(counts['window']).toBeGreaterThanOrEqual(59);
