@@ -182,9 +182,7 @@ function boostedWeight(job: FairShareJob, totalWeight: number, context: ShareCon
   const timeLeftInMs = untilCloseInMs - Math.max(DEADLINE_SLACK_IN_MS, untilCloseInMs / 10);
   const share = job.weight / totalWeight;
   const neededShare =
-    timeLeftInMs <= 0
-      ? 1
-      : (backlogOf(job).tokens / timeLeftInMs) * (SHARE_WINDOW_IN_MS / context.tokensPerMinute);
+    timeLeftInMs <= 0 ? 1 : (backlogOf(job).tokens / timeLeftInMs) * (SHARE_WINDOW_IN_MS / context.tokensPerMinute);
   if (neededShare <= share) return job.weight;
   const cap = 1 - DEADLINE_BOOST_KEEPS * (1 - share);
   const granted = Math.min(neededShare, cap);
