@@ -1,3 +1,4 @@
+import type { FeedOptions } from './app/feedWork.js';
 import { longestKnown, MessageServiceTimes } from './app/worker/MessageServiceTimes.js';
 import pLimit from 'p-limit';
 import { BudgetPeriodWriter } from './app/BudgetPeriodWriter.js';
@@ -67,7 +68,7 @@ export interface WorkerAdapters {
   /** Finalises a job in the invocation that recorded its last outcome (with that invocation's logger). */
   readonly finalizeInline?: ((jobId: string, logger: Logger) => Promise<unknown>) | undefined;
   /** Tops the work queue up from the backlogs after each message (decision 0012). */
-  readonly feed?: ((deployment: string, latencyInMs: number | undefined) => Promise<unknown>) | undefined;
+  readonly feed?: ((deployment: string, options: FeedOptions) => Promise<unknown>) | undefined;
 }
 
 /** The worker's settings, from the validated configuration. */
@@ -154,6 +155,8 @@ export function buildWorkerDeps(adapters: WorkerAdapters, settings: WorkerSettin
     finalizeInline: finalizeInline === undefined ? undefined : (jobId) => finalizeInline(jobId, logger),
     messageTimes: lead.messageTimes,
     leadLatencyInMs: lead.latencyInMs,
+    heldBackMessages: () =>
+      adaptive === undefined ? 0 : Math.ceil(adaptive.overtaken / (settings.concurrency?.requestsPerMessage ?? 1)),
     logger,
     spendBudgets:
       budgeting === undefined || budgetPeriods === undefined
@@ -214,7 +217,7 @@ function leadSizing(adapters: WorkerAdapters, settings: WorkerSettings) {
  * lead sized for the default latency meanwhile, too short to feed the calls the budget needs.
  */
 export function feedOnLatencyGrowth(
-  feed: (deployment: string, latencyInMs: number | undefined) => Promise<unknown>,
+  feed: (deployment: string, options: FeedOptions) => Promise<unknown>,
 ): (deployment: string, latencyInMs: number) => void {
   const reported = new Map<string, number>();
   return (deployment, latencyInMs) => {
@@ -222,7 +225,7 @@ export function feedOnLatencyGrowth(
     if (last !== undefined && latencyInMs < last * LATENCY_GROWTH_TO_REPORT) return;
     reported.set(deployment, latencyInMs);
     // Best effort: the finished messages' feeds and the feeder's timer come anyway.
-    feed(deployment, latencyInMs).catch(() => undefined);
+    feed(deployment, { latencyInMs }).catch(() => undefined);
   };
 }
 

@@ -49,7 +49,7 @@ import { noMetrics, type Metrics } from './app/ports.js';
 import { DEFAULT_CALL_TIME_LIMIT_OPTIONS } from './core/callTimeout.js';
 import { AzureBlobBacklogs, AzureQueueDepth } from './adapters/storage/AzureBlobBacklogs.js';
 import { CosmosFairShareStore } from './adapters/cosmos/CosmosFairShareStore.js';
-import { feedWork, type FeedDeps } from './app/feedWork.js';
+import { feedWork, type FeedDeps, type FeedOptions } from './app/feedWork.js';
 import type { TendDeps } from './app/tendFairShare.js';
 import { FairShareScheduleViews } from './app/fairShareViews.js';
 import type { DeploymentLimits, FairShareStore } from './app/ports.js';
@@ -147,9 +147,9 @@ export async function createServices(env: Env): Promise<Services> {
     requestsPerMessage: config.limits.maxRequestsPerMessage,
     newFeedId: randomUUID,
   });
-  const feed = (deployment: string, latencyInMs: number | undefined) =>
-    feedWork(feedDeps(consoleLogger), deployment, { latencyInMs });
-  const scheduling = { backlogs, fairShare, feed: (deployment: string) => feed(deployment, undefined) };
+  const feed = (deployment: string, options: FeedOptions = {}) =>
+    feedWork(feedDeps(consoleLogger), deployment, options);
+  const scheduling = { backlogs, fairShare, feed: (deployment: string) => feed(deployment) };
   const scheduleViews = new FairShareScheduleViews(
     fairShare,
     systemClock,

@@ -49,8 +49,13 @@ export interface FeedDeps {
 }
 
 export interface FeedOptions {
-  /** The endpoint's latency at a high percentile as the caller (a worker) measured it; kept for the other feeders. */
+  /** The time a message is held, as the caller (a worker) measured it (decision 0012); kept for the other feeders. */
   readonly latencyInMs?: number | undefined;
+  /**
+   * Messages the caller holds whose lines a heavier job's lines overtake: outstanding, but not using the
+   * budget, so they do not count against the lead (the caller's own feed makes room for them).
+   */
+  readonly heldBackMessages?: number | undefined;
 }
 
 export interface FeedReport {
@@ -237,7 +242,7 @@ function roomFor(
     marginInMs: FEED_MARGIN_IN_MS,
     minimumMessages: FEED_MIN_LEAD_MESSAGES,
   });
-  return lead - outstanding - pending;
+  return lead + Math.min(FEED_MAX_MESSAGES, options.heldBackMessages ?? 0) - outstanding - pending;
 }
 
 /**

@@ -73,7 +73,10 @@ export async function processRequestMessage(
 async function feedAfter(job: Job, deps: WorkerDeps): Promise<void> {
   if (deps.feed === undefined || job.deployment === '') return;
   try {
-    await deps.feed(job.deployment, deps.leadLatencyInMs?.());
+    await deps.feed(job.deployment, {
+      latencyInMs: deps.leadLatencyInMs?.(),
+      heldBackMessages: deps.heldBackMessages?.(),
+    });
   } catch (thrown) {
     deps.logger.warn(`Feeding the work queue after a message of job ${job.id} failed: ${ensureError(thrown).message}`);
   }

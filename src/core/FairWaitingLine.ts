@@ -16,6 +16,7 @@ export interface FairTurn {
 interface Entry<T> {
   readonly item: T;
   readonly key: string;
+  readonly weight: number;
   readonly start: number;
   readonly arrival: number;
 }
@@ -35,7 +36,7 @@ export class FairWaitingLine<T> {
     const weight = Math.max(1, turn.weight);
     const start = Math.max(this.#virtualTime, this.#finish.get(turn.key) ?? 0);
     this.#finish.set(turn.key, start + 1 / weight);
-    this.#waiting.push({ item, key: turn.key, start, arrival: this.#arrivals++ });
+    this.#waiting.push({ item, key: turn.key, weight, start, arrival: this.#arrivals++ });
   }
 
   /** The next waiter in fair order, taken out of the line; undefined when nobody waits. */
@@ -51,6 +52,13 @@ export class FairWaitingLine<T> {
     this.#virtualTime = Math.max(this.#virtualTime, entry!.start);
     this.#forgetIdle();
     return entry!.item;
+  }
+
+  /** Waiters of keys lighter than the heaviest one waiting: the ones its waiters overtake. */
+  overtaken(): number {
+    let heaviest = 0;
+    for (const entry of this.#waiting) heaviest = Math.max(heaviest, entry.weight);
+    return this.#waiting.filter((entry) => entry.weight < heaviest).length;
   }
 
   /** Takes out the waiters `leaves` picks (those that stop waiting), in arrival order. */

@@ -96,7 +96,7 @@ describe('buildWorkerDeps', () => {
 describe('the feeder is told when the latency the calls are sized for grows', () => {
   it('tells it the first latency, then only one at least 1.2 times the last told, per deployment', () => {
     const told: [string, number | undefined][] = [];
-    const tell = feedOnLatencyGrowth(async (deployment, latencyInMs) => told.push([deployment, latencyInMs]));
+    const tell = feedOnLatencyGrowth(async (deployment, { latencyInMs }) => told.push([deployment, latencyInMs]));
     for (const latency of [1_000, 1_100, 1_200, 1_400, 1_439, 1_440, 30_000]) tell('a', latency);
     tell('b', 500);
     expect(told).toEqual([

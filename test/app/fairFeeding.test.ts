@@ -208,7 +208,8 @@ describe("the work queue's lead follows how long messages are held", () => {
     const told: Array<number | undefined> = [];
     const workerDeps = {
       ...world.workerDeps,
-      feed: async (_deployment: string, latencyInMs: number | undefined) => told.push(latencyInMs),
+      feed: async (_deployment: string, options: { latencyInMs?: number | undefined }) =>
+        told.push(options.latencyInMs),
     };
     world.blobs.put('batch-input', 'slow.jsonl', fileOf('s', 2));
     await ingestBlob('batch-input', 'slow.jsonl', world.ingestDeps);
@@ -217,5 +218,19 @@ describe("the work queue's lead follows how long messages are held", () => {
     const { payload } = world.requestQueue.sent.shift()!;
     await processRequestMessage(requestMessageOf(payload), workerDeps);
     expect(told).toEqual([45_000]);
+  });
+});
+
+describe('messages overtaken in a worker', () => {
+  it('do not count against the lead: the feed that reports them tops the work queue up past them', async () => {
+    const world = fairWorld();
+    world.blobs.put('batch-input', 'low.jsonl', fileOf('l', 200), { priority: 'low' });
+    await ingestBlob('batch-input', 'low.jsonl', world.ingestDeps);
+    expect(world.requestQueue.sent.length).toBe(4);
+    await feedWork(world.feedDeps, 'test');
+    expect(world.requestQueue.sent.length).toBe(4);
+    // A worker holds two of them behind a heavier job's lines.
+    await feedWork(world.feedDeps, 'test', { heldBackMessages: 2 });
+    expect(world.requestQueue.sent.length).toBe(6);
   });
 });

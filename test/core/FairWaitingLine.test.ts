@@ -48,6 +48,17 @@ describe('FairWaitingLine', () => {
     expect(drain(line)).toEqual(['b0', 'a6', 'b1', 'a7', 'b2', 'a8']);
   });
 
+  it('counts the waiters a heavier key overtakes', () => {
+    const line = new FairWaitingLine<string>();
+    for (let i = 0; i < 3; i += 1) line.push(`low${i}`, { key: 'low', weight: 1 });
+    expect(line.overtaken()).toBe(0);
+    line.push('normal', { key: 'normal', weight: 4 });
+    line.push('high', { key: 'high', weight: 32 });
+    expect(line.overtaken()).toBe(4);
+    line.remove((item) => item === 'high');
+    expect(line.overtaken()).toBe(3);
+  });
+
   it('takes out the waiters that stop waiting, in arrival order', () => {
     const line = new FairWaitingLine<number>();
     for (let i = 0; i < 6; i += 1) line.push(i, { key: i % 2 === 0 ? 'even' : 'odd', weight: 1 });

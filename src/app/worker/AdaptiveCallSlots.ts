@@ -81,6 +81,11 @@ export class AdaptiveCallSlots {
     return this.#waiting.length;
   }
 
+  /** Waiting lines of jobs lighter than the heaviest job waiting: they wait while its lines overtake them. */
+  get overtaken(): number {
+    return this.#waiting.overtaken();
+  }
+
   /** Waiters without a turn of their own share one. */
   static readonly anyTurn: FairTurn = { key: '', weight: 1 };
 

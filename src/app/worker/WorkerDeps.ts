@@ -1,3 +1,4 @@
+import type { FeedOptions } from '../feedWork.js';
 import type { FairTurn } from '../../core/FairWaitingLine.js';
 import type { MessageServiceTimes } from './MessageServiceTimes.js';
 import type { ModelPrice } from '../../core/pricing.js';
@@ -51,7 +52,9 @@ export interface WorkerDeps extends RecordOutcomesDeps, JobSpendDeps {
   /** Stored answers that repeated requests are answered from; absent: every request is sent. */
   readonly responseCache?: ResponseCacheDeps | undefined;
   /** With lazy fan-out (decision 0012): tops the work queue up after each message, with the time its lead is sized for. */
-  readonly feed?: ((deployment: string, latencyInMs: number | undefined) => Promise<unknown>) | undefined;
+  readonly feed?: ((deployment: string, options: FeedOptions) => Promise<unknown>) | undefined;
+  /** Messages this process holds whose lines a heavier job's overtake (`FeedOptions.heldBackMessages`). */
+  readonly heldBackMessages?: (() => number) | undefined;
   /** How long messages take from their first call to their last answer (their service time). */
   readonly messageTimes?: MessageServiceTimes | undefined;
   /**

@@ -184,6 +184,8 @@ describe('AdaptiveCallSlots between jobs', () => {
     await settle();
     // The four slots went to the first low lines; the rest of the low job waited before the high job came.
     expect(order).toEqual(['low0', 'low1', 'low2', 'low3']);
+    // The eight low lines still waiting are overtaken by the high job's (the feeder does not count them).
+    expect(slots.overtaken).toBe(8);
     while (order.length < 20) {
       gates.splice(0).forEach((open) => open());
       await settle();
