@@ -70,7 +70,7 @@ export const FEED_LEASE_IN_MS = 30_000;
  * after its last answer (the host's polling, the job and line reads, the outcome writes, the feed after
  * it). The lines' pacing and the calls are in the service time the workers measure.
  */
-export const FEED_MARGIN_IN_MS = 1_000;
+export const FEED_MARGIN_IN_MS = 2_000;
 /** The work queue's least lead, in messages: every instance's first receive finds work. */
 export const FEED_MIN_LEAD_MESSAGES = 4;
 /** Most messages one feed moves: bounds what two feeders racing can put beyond the lead. */
