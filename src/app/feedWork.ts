@@ -2,6 +2,7 @@ import {
   addPendingFeed,
   bindingTokensPerMinute,
   claimTo,
+  effectiveWeights,
   hasWork,
   leadTarget,
   livePendingFeeds,
@@ -184,8 +185,10 @@ function planTurn(
   const counts = new Map([...available].map(([jobId, a]) => [jobId, a.messages.length]));
   const room = Math.min(FEED_MAX_MESSAGES, roomFor(next, turn.outstanding, turn.limits, deps, options));
   const picked = new Map<string, number>();
+  let weights = new Map<string, number>();
   if (room > 0) {
     const tokensPerMinute = bindingTokensPerMinute(next, turn.limits, deps.requestsPerMessage);
+    weights = effectiveWeights(next, { nowInMs, tokensPerMinute });
     const plan = planFeeds(next, room, { nowInMs, tokensPerMinute }, counts);
     next = plan.state;
     for (const pick of plan.picks) picked.set(pick.jobId, (picked.get(pick.jobId) ?? 0) + 1);
@@ -203,7 +206,10 @@ function planTurn(
     const from = job.offset ?? 0;
     const to = messages[take - 1]!.endOffset;
     next = claimTo(next, jobId, to);
-    claims.push({ jobId, from, to, charged, payloads: messages.slice(0, take).map((m) => m.payload) });
+    const payloads = messages
+      .slice(0, take)
+      .map((m) => withWeight(m.payload, charged ? weights.get(jobId) : undefined));
+    claims.push({ jobId, from, to, charged, payloads });
   }
   if (claims.length === 0) return { state: next, result: [] };
   const pending = {
@@ -243,6 +249,12 @@ function roomFor(
     minimumMessages: FEED_MIN_LEAD_MESSAGES,
   });
   return lead + Math.min(FEED_MAX_MESSAGES, options.heldBackMessages ?? 0) - outstanding - pending;
+}
+
+/** The message as sent to the work queue, with the weight it was scheduled at (its lines wait for a slot by it). */
+function withWeight(payload: unknown, weight: number | undefined): unknown {
+  if (weight === undefined || typeof payload !== 'object' || payload === null) return payload;
+  return { ...payload, weight };
 }
 
 /**

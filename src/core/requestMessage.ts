@@ -32,6 +32,11 @@ export interface RequestMessage {
    * Absent on everything else (a resumed ingest's sends, re-queued and resubmitted lines).
    */
   readonly firstSend?: true;
+  /**
+   * The weight the feeder scheduled the message at (decision 0012): its job's priority, or more for a
+   * job behind its completion window. Its lines wait for a call slot by it; absent, by the job's priority.
+   */
+  readonly weight?: number;
 }
 
 export interface PackRequestsOptions {
@@ -184,6 +189,8 @@ function problemOfRequestMessage(payload: unknown): string | undefined {
   }
   if (!Array.isArray(m['items'])) return 'items missing';
   if (m['firstSend'] !== undefined && m['firstSend'] !== true) return 'firstSend, when present, must be true';
+  if (m['weight'] !== undefined && !(typeof m['weight'] === 'number' && m['weight'] >= 1))
+    return 'weight, when present, must be a number from 1';
   for (const item of m['items'] as unknown[]) {
     const i = item as Record<string, unknown> | null;
     if (typeof i !== 'object' || i === null || typeof i['line'] !== 'number' || typeof i['id'] !== 'string') {

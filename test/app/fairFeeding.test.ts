@@ -234,3 +234,19 @@ describe('messages overtaken in a worker', () => {
     expect(world.requestQueue.sent.length).toBe(6);
   });
 });
+
+describe('the weight a message is fed at', () => {
+  it('goes with it to the work queue, for its lines to wait by', async () => {
+    const world = fairWorld();
+    world.blobs.put('batch-input', 'low.jsonl', fileOf('l', 40), { priority: 'low' });
+    world.blobs.put('batch-input', 'high.jsonl', fileOf('h', 40), { priority: 'high' });
+    const low = (await ingestBlob('batch-input', 'low.jsonl', world.ingestDeps)) as { jobId: string };
+    const high = (await ingestBlob('batch-input', 'high.jsonl', world.ingestDeps)) as { jobId: string };
+    world.requestQueue.sent.splice(0);
+    await feedWork(world.feedDeps, 'test', { heldBackMessages: 8 });
+    const fed = world.requestQueue.sent.map(({ payload }) => requestMessageOf(payload));
+    const weightsOf = (jobId: string) => new Set(fed.filter((m) => m.jobId === jobId).map((m) => m.weight));
+    expect(weightsOf(high.jobId)).toEqual(new Set([32]));
+    expect(weightsOf(low.jobId)).toEqual(new Set([1]));
+  });
+});

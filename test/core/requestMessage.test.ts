@@ -72,6 +72,16 @@ describe('RequestMessagePacker', () => {
       ok: false,
       error: expect.stringMatching(/firstSend/),
     });
+    // The feeder's weight: a number from 1.
+    expect(parseRequestMessage({ ...marked[0], weight: 32 })).toEqual({
+      ok: true,
+      value: { ...marked[0], weight: 32 },
+    });
+    for (const weight of [0, '32', null])
+      expect(parseRequestMessage({ ...marked[0], weight })).toEqual({
+        ok: false,
+        error: expect.stringMatching(/weight/),
+      });
   });
 
   it('parses a well-formed message and names what is wrong with a bad one', () => {

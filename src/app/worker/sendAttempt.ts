@@ -48,7 +48,8 @@ type Admission =
 export function sendAttempt(run: MessageRun, line: LineState): Promise<Sending> {
   const { deployment, deps } = run;
   const waitLimit = { afterInMs: MAX_SLOT_WAIT_IN_MS, value: (): Sending => ({ kind: 'noSlot' }) };
-  const turn = { key: run.message.jobId, weight: weightOf(run.job) };
+  // The feeder's weight for the message carries a deadline boost the job's priority does not.
+  const turn = { key: run.message.jobId, weight: run.message.weight ?? weightOf(run.job) };
   return deps.callSlots(
     async (): Promise<Sending> => {
       const halt = haltBeforeCall(run);
