@@ -34,6 +34,9 @@ const WINDOW_IN_MS = 10_000;
 const FIRST_TOKEN_SHARE = 0.2;
 const MODEL = 'Phi-3-mini-4k-instruct';
 const SAMPLE_EVERY_IN_MS = 250;
+/** BENCH_LATENCY_TIMELINE=1 prints admissions and calls in flight per 5 s of each case, to see where the budget went unused. */
+const TIMELINE = process.env['BENCH_LATENCY_TIMELINE'] === '1';
+const TIMELINE_STEP_IN_MS = 5_000;
 
 const counter = createTokenCounter(MODEL);
 // Requests bind: as many lines as the RPM admits in the target time.
@@ -135,6 +138,10 @@ async function runCase(meanAnswerSeconds: number, instances: number, run: number
   const tpmShare = admitted.reduce((sum, e) => sum + e.admittedTokens, 0) / minutes / TPM;
   const steady = samples.filter((s) => s.atInMs >= first && s.atInMs <= last);
   const meanInFlight = steady.reduce((sum, s) => sum + s.inFlight, 0) / Math.max(1, steady.length);
+  if (TIMELINE) {
+    printTimeline(admitted, samples, first, last);
+    printRepeatedCalls(entries, first);
+  }
   const succeeded = stored?.counts.succeeded ?? 0;
   const failed = stored?.counts.failed ?? 0;
   return {
@@ -152,6 +159,39 @@ async function runCase(meanAnswerSeconds: number, instances: number, run: number
       `${(finishedInMs / 1000).toFixed(1)} s`,
     ],
   };
+}
+
+function printTimeline(
+  admitted: ReadonlyArray<{ atInMs: number }>,
+  samples: ReadonlyArray<{ atInMs: number; inFlight: number }>,
+  first: number,
+  last: number,
+): void {
+  const perStep = (RPM / 60_000) * TIMELINE_STEP_IN_MS;
+  for (let t = first; t <= last; t += TIMELINE_STEP_IN_MS) {
+    const within = <T extends { atInMs: number }>(xs: readonly T[]) =>
+      xs.filter((x) => x.atInMs >= t && x.atInMs < t + TIMELINE_STEP_IN_MS);
+    const inFlight = within(samples).map((s) => s.inFlight);
+    process.stdout.write(
+      `  +${((t - first) / 1000).toFixed(0).padStart(3)} s  admitted ${String(within(admitted).length).padStart(4)}` +
+        ` (${((within(admitted).length / perStep) * 100).toFixed(0).padStart(3)}%)  in flight ${inFlight.length === 0 ? '-' : Math.max(...inFlight)}\n`,
+    );
+  }
+}
+
+/** Requests sent more than once (the same messages): when each call left and how it ended at the endpoint. */
+function printRepeatedCalls(
+  entries: ReadonlyArray<{ atInMs: number; status: number; outcome: string; requestHash: string | null }>,
+  first: number,
+): void {
+  const byRequest = new Map<string, (typeof entries)[number][]>();
+  for (const e of entries)
+    if (e.requestHash !== null) byRequest.set(e.requestHash, [...(byRequest.get(e.requestHash) ?? []), e]);
+  for (const calls of byRequest.values()) {
+    if (calls.length < 2) continue;
+    const described = calls.map((c) => `+${((c.atInMs - first) / 1000).toFixed(1)} s ${c.status} ${c.outcome}`);
+    process.stdout.write(`  sent ${calls.length} times: ${described.join('; ')}\n`);
+  }
 }
 
 async function main(): Promise<void> {
