@@ -1,83 +1,99 @@
 import { parsePriority } from '../src/core/priority.js';
+import type { BatchApiClient } from './apiClient.js';
 import { createApiClient, requireJobId, writeLine, type CliContext, type GlobalOptions } from './cliContext.js';
 import { CliErrorCode, CliUsageError } from './errors.js';
 
+/** The abort signal of the context, as a request option. */
+const signalOf = (context: CliContext): { abortSignal?: AbortSignal } =>
+  context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal };
+
+/**
+ * One request about one job: the id checked, the request made, its answer printed whole with `--json` or
+ * as one line.
+ */
+async function jobRequest<T>(
+  jobId: string,
+  options: { json?: boolean },
+  globals: GlobalOptions,
+  context: CliContext,
+  request: (client: BatchApiClient, id: string) => Promise<T>,
+  describe: (answer: T, id: string) => string,
+): Promise<number> {
+  const id = requireJobId(jobId);
+  const answer = await request(createApiClient(context, globals), id);
+  writeLine(context.stdout, options.json === true ? JSON.stringify(answer, null, 2) : describe(answer, id));
+  return 0;
+}
+
 /** `cancel <jobId>`: prints the job's status after the request (cancelling, or cancelled). */
-export async function cancelCommand(
+export function cancelCommand(
   jobId: string,
   options: { json?: boolean },
   globals: GlobalOptions,
   context: CliContext,
 ): Promise<number> {
-  const id = requireJobId(jobId);
-  const client = createApiClient(context, globals);
-  const job = await client.cancelJob(id, context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal });
-  writeLine(context.stdout, options.json === true ? JSON.stringify(job, null, 2) : `${job.id} ${job.status}`);
-  return 0;
+  return jobRequest(
+    jobId,
+    options,
+    globals,
+    context,
+    (client, id) => client.cancelJob(id, signalOf(context)),
+    (job) => `${job.id} ${job.status}`,
+  );
 }
 
 /** `delete <jobId>`: removes a finished job's outcomes and files; its costs stay in the reports. */
-export async function deleteCommand(
+export function deleteCommand(
   jobId: string,
   options: { json?: boolean },
   globals: GlobalOptions,
   context: CliContext,
 ): Promise<number> {
-  const id = requireJobId(jobId);
-  const client = createApiClient(context, globals);
-  const job = await client.deleteJob(id, context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal });
-  writeLine(
-    context.stdout,
-    options.json === true
-      ? JSON.stringify(job, null, 2)
-      : `${job.id} deleted: its outcomes and files are gone; its costs stay in the reports`,
+  return jobRequest(
+    jobId,
+    options,
+    globals,
+    context,
+    (client, id) => client.deleteJob(id, signalOf(context)),
+    (job) => `${job.id} deleted: its outcomes and files are gone; its costs stay in the reports`,
   );
-  return 0;
 }
 
 /** `retry <jobId>`: prints how many lines were sent again. */
-export async function retryCommand(
+export function retryCommand(
   jobId: string,
   options: { json?: boolean; retryableOnly?: boolean },
   globals: GlobalOptions,
   context: CliContext,
 ): Promise<number> {
-  const id = requireJobId(jobId);
-  const client = createApiClient(context, globals);
-  const result = await client.retryJob(id, {
-    retryableOnly: options.retryableOnly === true,
-    ...(context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal }),
-  });
-  writeLine(
-    context.stdout,
-    options.json === true
-      ? JSON.stringify(result, null, 2)
-      : `${id}: ${result.retried_lines} line(s) sent again; ${result.job.status}`,
+  return jobRequest(
+    jobId,
+    options,
+    globals,
+    context,
+    (client, id) => client.retryJob(id, { retryableOnly: options.retryableOnly === true, ...signalOf(context) }),
+    (result, id) => `${id}: ${result.retried_lines} line(s) sent again; ${result.job.status}`,
   );
-  return 0;
 }
 
 /** `priority <jobId> <priority>`: changes a running job's priority and prints it. */
-export async function priorityCommand(
+export function priorityCommand(
   jobId: string,
   priority: string,
   options: { json?: boolean },
   globals: GlobalOptions,
   context: CliContext,
 ): Promise<number> {
-  const id = requireJobId(jobId);
+  requireJobId(jobId);
   const chosen = requirePriority(priority);
-  const client = createApiClient(context, globals);
-  const job = await client.setPriority(
-    id,
-    chosen,
-    context.abortSignal === undefined ? {} : { abortSignal: context.abortSignal },
+  return jobRequest(
+    jobId,
+    options,
+    globals,
+    context,
+    (client, id) => client.setPriority(id, chosen, signalOf(context)),
+    (job) => `${job.id} priority ${job.priority}`,
   );
-  writeLine(
-    context.stdout,
-    options.json === true ? JSON.stringify(job, null, 2) : `${job.id} priority ${job.priority}`,
-  );
-  return 0;
 }
 
 /** The priority as the service takes it (`high`, or `12`), checked here so that a typo costs no request or upload. */
