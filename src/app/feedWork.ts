@@ -2,7 +2,6 @@ import {
   addPendingFeed,
   bindingTokensPerMinute,
   claimTo,
-  effectiveWeights,
   hasWork,
   leadTarget,
   livePendingFeeds,
@@ -185,12 +184,12 @@ function planTurn(
   const counts = new Map([...available].map(([jobId, a]) => [jobId, a.messages.length]));
   const room = Math.min(FEED_MAX_MESSAGES, roomFor(next, turn.outstanding, turn.limits, deps, options));
   const picked = new Map<string, number>();
-  let weights = new Map<string, number>();
+  let weights: ReadonlyMap<string, number> = new Map();
   if (room > 0) {
     const tokensPerMinute = bindingTokensPerMinute(next, turn.limits, deps.requestsPerMessage);
-    weights = effectiveWeights(next, { nowInMs, tokensPerMinute });
     const plan = planFeeds(next, room, { nowInMs, tokensPerMinute }, counts);
     next = plan.state;
+    weights = plan.weights;
     for (const pick of plan.picks) picked.set(pick.jobId, (picked.get(pick.jobId) ?? 0) + 1);
   }
   const claims: Claim[] = [];

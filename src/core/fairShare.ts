@@ -193,6 +193,8 @@ export interface FeedPlan {
   readonly state: FairShareState;
   /** The job of each message to feed, in order. */
   readonly picks: readonly FeedPick[];
+  /** The weight each job with work was scheduled at (its own, or more behind its completion window). */
+  readonly weights: ReadonlyMap<string, number>;
 }
 
 export interface FeedPick {
@@ -211,7 +213,8 @@ export function planFeeds(
   context: ShareContext,
   available?: ReadonlyMap<string, number>,
 ): FeedPlan {
-  const weights = effectiveWeights(state, context);
+  const scheduledAt = effectiveWeights(state, context);
+  const weights = new Map(scheduledAt);
   const left = new Map(available ?? []);
   if (available !== undefined) for (const id of [...weights.keys()]) if ((left.get(id) ?? 0) <= 0) weights.delete(id);
   let current = state;
@@ -237,7 +240,7 @@ export function planFeeds(
     if (!hasWork(fed) || (available !== undefined && remaining <= 0)) weights.delete(jobId);
     picks.push({ jobId, tokens });
   }
-  return { state: current, picks };
+  return { state: current, picks, weights: scheduledAt };
 }
 
 /** The job with the smallest start tag (ties by id, so that the order is deterministic). */
