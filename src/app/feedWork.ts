@@ -7,11 +7,13 @@ import {
   livePendingFeeds,
   markExhausted,
   planFeeds,
+  queuedTimeInMs,
   removePendingFeed,
   tokensPerRequest,
   type FairShareJob,
   type FairShareState,
   type FeedRange,
+  type ShareContext,
 } from '../core/fairShare.js';
 import type { Logger } from './Logger.js';
 import type {
@@ -92,7 +94,10 @@ export async function feedWork(deps: FeedDeps, deployment: string, options: Feed
   const limits = deps.limitsOf(deployment);
   const room = roomFor(quick, outstanding, limits, deps, options);
   const cancelling = Object.keys(quick.jobs).filter((id) => quick.jobs[id]!.cancelling === true);
-  const wanted = room > 0 ? jobsToRead(quick, room, limits, deps) : new Map<string, number>();
+  const wanted =
+    room > 0
+      ? jobsToRead(quick, room, shareContext(quick, outstanding, limits, deps, options))
+      : new Map<string, number>();
   for (const jobId of cancelling) wanted.set(jobId, FEED_DRAIN_MESSAGES);
   if (wanted.size === 0) return NOTHING;
   const reads = await readBacklogs(quick, wanted, deps.backlogs);
@@ -112,14 +117,8 @@ export async function feedWork(deps: FeedDeps, deployment: string, options: Feed
 }
 
 /** How many messages a feed of `room` would take from each job now (the write decides again on the latest state). */
-function jobsToRead(
-  state: FairShareState,
-  room: number,
-  limits: DeploymentLimits,
-  deps: FeedDeps,
-): Map<string, number> {
-  const tokensPerMinute = bindingTokensPerMinute(state, limits, deps.requestsPerMessage);
-  const plan = planFeeds(state, Math.min(FEED_MAX_MESSAGES, room), { nowInMs: deps.clock.nowInMs(), tokensPerMinute });
+function jobsToRead(state: FairShareState, room: number, context: ShareContext): Map<string, number> {
+  const plan = planFeeds(state, Math.min(FEED_MAX_MESSAGES, room), context);
   const counts = new Map<string, number>();
   for (const pick of plan.picks) counts.set(pick.jobId, (counts.get(pick.jobId) ?? 0) + 1);
   return counts;
@@ -186,8 +185,7 @@ function planTurn(
   const picked = new Map<string, number>();
   let weights: ReadonlyMap<string, number> = new Map();
   if (room > 0) {
-    const tokensPerMinute = bindingTokensPerMinute(next, turn.limits, deps.requestsPerMessage);
-    const plan = planFeeds(next, room, { nowInMs, tokensPerMinute }, counts);
+    const plan = planFeeds(next, room, shareContext(next, turn.outstanding, turn.limits, deps, options), counts);
     next = plan.state;
     weights = plan.weights;
     for (const pick of plan.picks) picked.set(pick.jobId, (picked.get(pick.jobId) ?? 0) + 1);
@@ -221,6 +219,34 @@ function planTurn(
 }
 
 /**
+ * The rate the shares are reckoned against, and how long a message fed now waits for its answer: behind
+ * the outstanding messages and those other feeders picked, then held for the measured time.
+ */
+function shareContext(
+  state: FairShareState,
+  outstanding: number,
+  limits: DeploymentLimits,
+  deps: Pick<FeedDeps, 'requestsPerMessage' | 'clock'>,
+  options: FeedOptions,
+): ShareContext {
+  const nowInMs = deps.clock.nowInMs();
+  const tokensPerMinute = bindingTokensPerMinute(state, limits, deps.requestsPerMessage);
+  const pending = livePendingFeeds(state, nowInMs).reduce((sum, f) => sum + f.messages, 0);
+  const queuedInMs = queuedTimeInMs({
+    outstanding: outstanding + pending,
+    requestsPerMessage: deps.requestsPerMessage,
+    tokensPerMinute,
+    tokensPerRequest: tokensPerRequest(state, deps.requestsPerMessage),
+    latencyInMs: latencyOf(state, options),
+  });
+  return { nowInMs, tokensPerMinute, queuedInMs };
+}
+
+/** The time a message is held, as the calling worker measured it or as last reported. */
+const latencyOf = (state: FairShareState, options: FeedOptions): number =>
+  options.latencyInMs ?? state.latencyInMs ?? 1_000;
+
+/**
  * Cancelled jobs' messages the work queue can take now: they need no call, so the lead does not bound
  * them, but the queue's depth does (FEED_DRAIN_MESSAGES outstanding at most): a deep work queue slows
  * every queue operation on the local stand-in.
@@ -242,7 +268,7 @@ function roomFor(
   const lead = leadTarget({
     ...limits,
     tokensPerRequest: tokensPerRequest(state, deps.requestsPerMessage),
-    latencyInMs: options.latencyInMs ?? state.latencyInMs ?? 1_000,
+    latencyInMs: latencyOf(state, options),
     requestsPerMessage: deps.requestsPerMessage,
     marginInMs: FEED_MARGIN_IN_MS,
     minimumMessages: FEED_MIN_LEAD_MESSAGES,

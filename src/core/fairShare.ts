@@ -72,6 +72,12 @@ export const EMPTY_FAIR_SHARE: FairShareState = { virtualTime: 0, jobs: {}, pend
 export interface ShareContext {
   readonly nowInMs: number;
   readonly tokensPerMinute: number;
+  /**
+   * How long a message fed now waits for its answer: the work queue's outstanding messages at the binding
+   * rate, and the time a message is held (see `queuedTimeInMs`). A job behind its window is fed that much
+   * earlier (on top of DEADLINE_SLACK_IN_MS); unknown, 0.
+   */
+  readonly queuedInMs?: number | undefined;
 }
 
 export const SHARE_WINDOW_IN_MS = 60_000;
@@ -82,8 +88,9 @@ export const MAX_WEIGHT = 100;
 /** A job behind its completion window gets the share it needs, but the others keep at least this part of theirs. */
 export const DEADLINE_BOOST_KEEPS = 0.5;
 /**
- * A job with a window is given the share that feeds its work this long before the window closes (or a
- * tenth of the time left, if more): its last messages still wait behind the lead and take their answers' time.
+ * A job with a window is given the share that feeds its work this long (or a tenth of the time left, if
+ * more) before the window closes, on top of the time its last message waits for its answer
+ * (`ShareContext.queuedInMs`): the rule's estimates are estimates, and a job starts behind the lead.
  */
 export const DEADLINE_SLACK_IN_MS = 10_000;
 
@@ -162,24 +169,34 @@ export function leave(state: FairShareState, jobId: string): FairShareState {
 
 /**
  * The weight each job with work is scheduled by: its own, or more if its completion window needs it.
- * A job whose remaining tokens do not fit its window at its weighted share gets the share they need,
- * capped so that the other jobs keep at least DEADLINE_BOOST_KEEPS of their weighted share.
+ * A job whose backlog would not be fed before its window closes, as the jobs share now, gets the share
+ * it needs, capped so that the other jobs keep at least DEADLINE_BOOST_KEEPS of their weighted share.
  */
 export function effectiveWeights(state: FairShareState, context: ShareContext): Map<string, number> {
-  const active = Object.entries(state.jobs).filter(([, job]) => hasWork(job));
-  const total = active.reduce((sum, [, job]) => sum + job.weight, 0);
+  const own = new Map<string, number>();
+  for (const [id, job] of Object.entries(state.jobs)) if (hasWork(job)) own.set(id, job.weight);
   const weights = new Map<string, number>();
-  for (const [id, job] of active) weights.set(id, boostedWeight(job, total, context));
+  for (const id of own.keys()) weights.set(id, boostedWeight(state, id, own, context));
   return weights;
 }
 
-function boostedWeight(job: FairShareJob, totalWeight: number, context: ShareContext): number {
+function boostedWeight(
+  state: FairShareState,
+  jobId: string,
+  own: ReadonlyMap<string, number>,
+  context: ShareContext,
+): number {
+  const job = state.jobs[jobId]!;
+  const totalWeight = [...own.values()].reduce((sum, w) => sum + w, 0);
   const others = totalWeight - job.weight;
   if (job.deadlineAtInMs === undefined || others <= 0) return job.weight;
   const untilCloseInMs = job.deadlineAtInMs - context.nowInMs;
   // Past its window the job's unsent lines expire: nothing to catch up.
   if (untilCloseInMs <= 0) return job.weight;
-  const timeLeftInMs = untilCloseInMs - Math.max(DEADLINE_SLACK_IN_MS, untilCloseInMs / 10);
+  const slackInMs = Math.max(DEADLINE_SLACK_IN_MS, untilCloseInMs / 10) + (context.queuedInMs ?? 0);
+  const timeLeftInMs = untilCloseInMs - slackInMs;
+  // The others' work is finite: once it is fed, their share is the job's. Only a job that misses even so is boosted.
+  if (timeLeftInMs > 0 && feedTimeInMs(state, jobId, own, context) <= timeLeftInMs) return job.weight;
   const share = job.weight / totalWeight;
   const neededShare =
     timeLeftInMs <= 0 ? 1 : (backlogOf(job).tokens / timeLeftInMs) * (SHARE_WINDOW_IN_MS / context.tokensPerMinute);
@@ -187,6 +204,24 @@ function boostedWeight(job: FairShareJob, totalWeight: number, context: ShareCon
   const cap = 1 - DEADLINE_BOOST_KEEPS * (1 - share);
   const granted = Math.min(neededShare, cap);
   return (granted * others) / (1 - granted);
+}
+
+/**
+ * How long until the job's backlog is fed if the jobs with work (`weights`) go on sharing the binding
+ * rate and no other job comes: each job's backlog over its weight goes down at one pace, so by the time
+ * the job's is fed every other job has been fed the smaller of its backlog and the job's backlog over
+ * the job's weight times its own weight. Jobs that finish first leave their share to the rest.
+ */
+function feedTimeInMs(
+  state: FairShareState,
+  jobId: string,
+  weights: ReadonlyMap<string, number>,
+  context: ShareContext,
+): number {
+  const perWeight = backlogOf(state.jobs[jobId]!).tokens / weights.get(jobId)!;
+  let tokens = 0;
+  for (const [id, weight] of weights) tokens += Math.min(backlogOf(state.jobs[id]!).tokens, weight * perWeight);
+  return (tokens / context.tokensPerMinute) * SHARE_WINDOW_IN_MS;
 }
 
 export interface FeedPlan {
@@ -299,26 +334,19 @@ export function measuredShare(job: FairShareJob, context: ShareContext): number 
   return Math.min(1, fed / context.tokensPerMinute);
 }
 
-/** The share the rule gives the job now, from the weights of the jobs with work (0 if it has none). */
-export function weightedShare(state: FairShareState, jobId: string, context: ShareContext): number {
-  const weights = effectiveWeights(state, context);
-  const mine = weights.get(jobId);
-  if (mine === undefined) return 0;
-  let total = 0;
-  for (const w of weights.values()) total += w;
-  return mine / total;
-}
-
 /**
- * When the job's backlog should be done: its remaining tokens at its share of the deployment's rate (the
- * share it is given now, or measured over the last minute when none is given). Undefined without work.
+ * When the job's backlog should be fed: at the weights the jobs with work are scheduled by, each of the
+ * others' backlogs counted as far as it is ahead of the job's (see `feedTimeInMs`); a job without a
+ * weight now (being cancelled) at the share measured over the last minute. Undefined without work.
  */
 export function etaAtInMs(state: FairShareState, jobId: string, context: ShareContext): number | undefined {
   const job = state.jobs[jobId];
   if (job === undefined) return undefined;
   const { tokens } = backlogOf(job);
   if (tokens <= 0) return undefined;
-  const share = weightedShare(state, jobId, context) || measuredShare(job, context);
+  const weights = effectiveWeights(state, context);
+  if (weights.has(jobId)) return context.nowInMs + feedTimeInMs(state, jobId, weights, context);
+  const share = measuredShare(job, context);
   if (share <= 0) return undefined;
   return context.nowInMs + (tokens / (share * context.tokensPerMinute)) * SHARE_WINDOW_IN_MS;
 }
@@ -373,6 +401,21 @@ export interface LeadInputs {
   /** Added to the latency: a worker's receive, reads and admission before a call leaves. */
   readonly marginInMs: number;
   readonly minimumMessages: number;
+}
+
+/**
+ * How long a message fed now waits for its answer: the `outstanding` messages ahead of it at the
+ * deployment's binding rate (`tokensPerMinute` of `tokensPerRequest` each), then the time a message is held.
+ */
+export function queuedTimeInMs(inputs: {
+  readonly outstanding: number;
+  readonly requestsPerMessage: number;
+  readonly tokensPerMinute: number;
+  readonly tokensPerRequest: number;
+  readonly latencyInMs: number;
+}): number {
+  const requestsPerMs = inputs.tokensPerMinute / Math.max(1, inputs.tokensPerRequest) / SHARE_WINDOW_IN_MS;
+  return (inputs.outstanding * inputs.requestsPerMessage) / requestsPerMs + inputs.latencyInMs;
 }
 
 /**

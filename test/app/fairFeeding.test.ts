@@ -3,6 +3,7 @@ import { InMemoryBacklogs } from '../../src/adapters/memory/InMemoryBacklogs.js'
 import { InMemoryFairShareStore } from '../../src/adapters/memory/InMemoryFairShareStore.js';
 import { cancelJob } from '../../src/app/cancelJob.js';
 import { FairShareScheduleViews } from '../../src/app/fairShareViews.js';
+import { addWork } from '../../src/core/fairShare.js';
 import { feedWork, type FeedDeps } from '../../src/app/feedWork.js';
 import { ingestBlob } from '../../src/app/ingestBlob.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
@@ -169,7 +170,36 @@ describe('lazy fan-out through per-job backlogs', () => {
     expect(world.requestQueue.sent.length).toBe(FEED_DRAIN_MESSAGES);
   });
 
-  it('shows each job’s share over the last minute and an ETA at its weighted share', async () => {
+  it('feeds a job behind its window earlier when many messages wait in the work queue ahead of its last', async () => {
+    // 1 request a second, 4 a message. The window job's 60 messages beside an equal job's 1,000 are fed
+    // in 480 s; its window closes in 600 s, less 60 s of slack. With 40 messages outstanding (160 s
+    // of work: a low job's, overtaken, held in the workers) its last message would wait too long.
+    const windowPicks = async (outstanding: number, heldBackMessages: number) => {
+      const world = fairWorld();
+      const deps = { ...world.feedDeps, workQueueDepth: { approximateCount: async () => outstanding } };
+      const now = world.clock.nowInMs();
+      for (const [jobId, messages, deadlineAtInMs] of [
+        ['window', 60, now + 600_000],
+        ['other', 1_000, undefined],
+      ] as const) {
+        await world.backlogs.send(
+          jobId,
+          Array.from({ length: messages }, (_, n) => ({ jobId, n })),
+        );
+        await world.fairShare.update('test', (state) => ({
+          state: addWork(state, jobId, { weight: 4, deadlineAtInMs, ingest: { messages, tokens: messages * 400 } }),
+          result: undefined,
+        }));
+      }
+      // The same room either way: 14 messages.
+      await feedWork(deps, 'test', { heldBackMessages });
+      return world.requestQueue.sent.filter((m) => (m.payload as { jobId: string }).jobId === 'window').length;
+    };
+    expect(await windowPicks(0, 10)).toBe(7);
+    expect(await windowPicks(40, 50)).toBeGreaterThanOrEqual(8);
+  });
+
+  it('shows each job’s share over the last minute and an ETA that counts the other jobs’ work', async () => {
     const world = fairWorld();
     world.blobs.put('batch-input', 'a.jsonl', fileOf('a', 40), { priority: 'high' });
     world.blobs.put('batch-input', 'b.jsonl', fileOf('b', 40), { priority: 'low' });
@@ -181,7 +211,7 @@ describe('lazy fan-out through per-job backlogs', () => {
     const high = views.get('jobId' in a ? a.jobId : '')!;
     const low = views.get('jobId' in b ? b.jobId : '')!;
     expect(high.share).toBeGreaterThan(0);
-    // The high job's work ends first: it gets 32/33 of the rate.
+    // The high job's work ends first (32/33 of the rate); the low job's after both backlogs are fed.
     expect(high.etaAtInMs!).toBeLessThan(low.etaAtInMs!);
   });
 

@@ -15,7 +15,7 @@ import {
   renewPendingFeed,
   removePendingFeed,
   setWeight,
-  weightedShare,
+  queuedTimeInMs,
   type FairShareState,
 } from '../../src/core/fairShare.js';
 
@@ -62,10 +62,9 @@ describe('weighted fair sharing', () => {
   it('keeps a low job moving next to a high one: its minimum share is 1/33', () => {
     let state = withJob(EMPTY_FAIR_SHARE, 'low', 1, 10_000);
     state = withJob(state, 'high', 32, 10_000);
-    const { counts, state: after } = run(state, 66);
+    const { counts } = run(state, 66);
     expect(counts['low']).toBe(20);
     expect(counts['high']).toBe(640);
-    expect(weightedShare(after, 'low', { nowInMs: 66_000, tokensPerMinute: TPM })).toBeCloseTo(1 / 33, 6);
   });
 
   it('gives a finished job’s share to the others', () => {
@@ -122,6 +121,57 @@ describe('weighted fair sharing', () => {
     state = withJob(state, 'other', 4, 10_000);
     const { counts } = run(state, 10);
     expect(counts).toEqual({ window: 75, other: 25 });
+  });
+
+  it('aims the boost earlier by the time the work queue’s messages take to be answered', () => {
+    // 30,000 tokens beside an equal job are fed in 60 s: in time for a window closing at 90 s with 10 s
+    // to spare, too late when 30 s of messages wait ahead of the last one fed. Then it needs 60%.
+    let state = withJob(EMPTY_FAIR_SHARE, 'window', 4, 300, 90_000);
+    state = withJob(state, 'other', 4, 10_000);
+    const picks = (queuedInMs?: number) =>
+      planFeeds(state, 10, { nowInMs: 0, tokensPerMinute: TPM, queuedInMs }).picks.filter((p) => p.jobId === 'window')
+        .length;
+    expect(picks()).toBe(5);
+    expect(picks(30_000)).toBe(6);
+    expect(
+      queuedTimeInMs({
+        outstanding: 10,
+        requestsPerMessage: 8,
+        tokensPerMinute: 60_000,
+        tokensPerRequest: 100,
+        latencyInMs: 2_000,
+      }),
+    ).toBeCloseTo(10 * 8 * 100 + 2_000, 6);
+  });
+
+  it('does not boost a job whose window the others’ finite work leaves time for', () => {
+    // At 1/33 the low job's 1,000,000 tokens would take 33,000 s, past its window; but the high job's
+    // 10,000 tokens are fed within the first 11 s, and then the low job has the whole rate: 1,010 s.
+    let state = withJob(EMPTY_FAIR_SHARE, 'low', 1, 10_000, 1_500_000);
+    state = withJob(state, 'high', 32, 100);
+    const { counts } = run(state, 3);
+    expect(counts['high']).toBe(29);
+    expect(counts['low']).toBe(1);
+  });
+
+  it('boosts a job that misses its window even after the others’ work is fed', () => {
+    // The same low job with a window of 1,000 s: 1,010 s is too late, so it gets the share it needs,
+    // capped at about half (the high job keeps half of its 32/33).
+    let state = withJob(EMPTY_FAIR_SHARE, 'low', 1, 10_000, 1_000_000);
+    state = withJob(state, 'high', 32, 100);
+    const { counts } = run(state, 3);
+    expect(counts['low']).toBeGreaterThanOrEqual(15);
+    expect(counts['low']).toBeLessThanOrEqual(16);
+  });
+
+  it('reckons the ETA with the others’ backlogs: a job ahead of it leaves its share once fed', () => {
+    let state = withJob(EMPTY_FAIR_SHARE, 'low', 1, 10_000);
+    state = withJob(state, 'high', 32, 100);
+    const context = { nowInMs: 0, tokensPerMinute: TPM };
+    // The high job's 10,000 tokens, then the low job's 1,000,000 at the whole 1,000 tokens/s.
+    expect(etaAtInMs(state, 'low', context)).toBeCloseTo(1_010_000, 3);
+    // The high job: its 10,000 tokens at 32/33 of the rate.
+    expect(etaAtInMs(state, 'high', context)).toBeCloseTo(10_312.5, 3);
   });
 
   it('picks a job no more often than its backlog was read to hold', () => {
