@@ -17,6 +17,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { CosmosFairShareStore } from '../../src/adapters/cosmos/CosmosFairShareStore.js';
 import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
 import { AzureMessageQueue } from '../../src/adapters/storage/AzureMessageQueue.js';
+import { AzureQueueDepth } from '../../src/adapters/storage/AzureBlobBacklogs.js';
 import { cancelJob } from '../../src/app/cancelJob.js';
 import { loadConfig } from '../../src/config.js';
 import type { Job } from '../../src/core/job.js';
@@ -26,6 +27,10 @@ import { createPipeline, repoFile, startWorkerProcess, stopWorkerProcesses, tabl
 
 const RPM = Number(process.env['BENCH_FAIRNESS_RPM'] ?? 500);
 const LOW_LINES = Number(process.env['BENCH_FAIRNESS_LOW_LINES'] ?? 100_000);
+/** `BENCH_FAIRNESS_ONLY=1` or `=4` runs only that scenario beside the low job and prints its figures as it goes. */
+const ONLY = process.env['BENCH_FAIRNESS_ONLY'];
+/** `BENCH_FAIRNESS_TRACE=1` prints, every 2 s of scenarios 1 and 4, what each job has been fed and the work queue's depth. */
+const TRACE = process.env['BENCH_FAIRNESS_TRACE'] === '1';
 const HIGH_LINES = 500;
 const NORMAL_LINES = 400;
 const WINDOW_LINES = 400;
@@ -120,6 +125,11 @@ async function main(): Promise<void> {
     clock: { nowInMs: () => Date.now() },
     fairShare: new CosmosFairShareStore(containers.budget),
   };
+  const workDepth = new AzureQueueDepth(
+    QueueServiceClient.fromConnectionString(pipeline.settings['AzureWebJobsStorage']!).getQueueClient(
+      config.requestQueue,
+    ),
+  );
   const input = BlobServiceClient.fromConnectionString(pipeline.settings['AzureWebJobsStorage']!).getContainerClient(
     config.inputContainer,
   );
@@ -130,13 +140,66 @@ async function main(): Promise<void> {
   const done = (jobId: string) => pipeline.waitForJob(jobId, 500, { lines: 20, pollInMs: 50 });
   const progress = (message: string) => process.stderr.write(`  ${message}\n`);
 
+  const shutDown = async (): Promise<void> => {
+    await stopWorkerProcesses(workers);
+    pipeline.close();
+    cosmos.dispose();
+    simulator.stop();
+    await stack.close();
+  };
+  const started = async (label: string, jobId: string, from?: number) =>
+    progress(`${label}'s lines started per 10 s: ${(await startsPerWindow(pipeline.jobs, jobId, from)).join(' ')}`);
+
   // 1. The high job alone, then while the low job runs.
-  const alone = await submit('high-alone.jsonl', fileOf('ha', HIGH_LINES), { priority: 'high' });
-  const aloneJob = await done(alone.jobId);
-  const aloneInMs = (aloneJob.timestamps.completedAt ?? Date.now()) - alone.at;
-  progress(
-    `high job alone: ${seconds(aloneInMs)}, first call after ${seconds((await firstCallAt(pipeline.jobs, alone.jobId)) - alone.at)}`,
-  );
+  const highAlone = async () => {
+    const alone = await submit('high-alone.jsonl', fileOf('ha', HIGH_LINES), { priority: 'high' });
+    const aloneJob = await done(alone.jobId);
+    const inMs = (aloneJob.timestamps.completedAt ?? Date.now()) - alone.at;
+    progress(
+      `high job alone: ${seconds(inMs)}, first call after ${seconds((await firstCallAt(pipeline.jobs, alone.jobId)) - alone.at)}`,
+    );
+    await started('high job alone', alone.jobId);
+    return inMs;
+  };
+  const highBeside = async (lowId: string) => {
+    const withLow = await submit('high-with-low.jsonl', fileOf('hb', HIGH_LINES), { priority: 'high' });
+    phases.push({ name: 'high beside low', atInMs: withLow.at });
+    const trace = TRACE
+      ? traceFeeds(cancelDeps.fairShare, workDepth, { high: withLow.jobId, low: lowId }, withLow.at)
+      : undefined;
+    const withLowJob = await done(withLow.jobId);
+    trace?.stop();
+    phases.push({ name: 'low alone', atInMs: Date.now() });
+    const inMs = (withLowJob.timestamps.completedAt ?? Date.now()) - withLow.at;
+    const firstCall = await firstCallAt(pipeline.jobs, withLow.jobId);
+    progress(`high job beside the low one: ${seconds(inMs)}, first call after ${seconds(firstCall - withLow.at)}`);
+    await started('high job beside', withLow.jobId);
+    await started('low job meanwhile', lowId, firstCall);
+    return inMs;
+  };
+  // 4. A window that an equal share cannot meet, next to a normal job.
+  const windowBesideCompetitor = async (lowId: string) => {
+    const competitor = await submit('competitor.jsonl', fileOf('x', 5_000), { priority: 'normal' });
+    const windowed = await submit('window.jsonl', fileOf('w', WINDOW_LINES), {
+      priority: 'normal',
+      completionwindow: WINDOW,
+    });
+    phases.push({ name: 'window + competitor + low', atInMs: competitor.at });
+    const jobs = { window: windowed.jobId, competitor: competitor.jobId, low: lowId };
+    const trace = TRACE ? traceFeeds(cancelDeps.fairShare, workDepth, jobs, windowed.at) : undefined;
+    const job = await done(windowed.jobId);
+    trace?.stop();
+    const endsInMs = (job.batchRequest?.expiresAtInMs ?? Infinity) - windowed.at;
+    const lastLineInMs = Math.max(...(await finishTimes(pipeline.jobs, windowed.jobId))) - windowed.at;
+    progress(
+      `window job: ${job.status}, last line ${seconds(lastLineInMs)} after the drop, window ends ${seconds(endsInMs)} after it`,
+    );
+    for (const [name, id] of Object.entries(jobs)) await started(`${name} job`, id, windowed.at);
+    return { job, competitorId: competitor.jobId, endsInMs, lastLineInMs };
+  };
+
+  // Scenario 4 alone does not need it.
+  const aloneInMs = ONLY === '4' ? Number.NaN : await highAlone();
   const low = await submit('low.jsonl', fileOf('low', LOW_LINES), { priority: 'low' });
   // The low job at full budget, its file read: the high job is measured beside the low job's work, not
   // beside its ingest, which shares the machine's two cores with everything else.
@@ -144,20 +207,14 @@ async function main(): Promise<void> {
   await waitForIngest(pipeline.jobs, low.jobId);
   progress('low job read and running');
   const phases: Phase[] = [{ name: 'low alone', atInMs: low.at }];
-  const withLow = await submit('high-with-low.jsonl', fileOf('hb', HIGH_LINES), { priority: 'high' });
-  phases.push({ name: 'high beside low', atInMs: withLow.at });
-  const withLowJob = await done(withLow.jobId);
-  phases.push({ name: 'low alone', atInMs: Date.now() });
-  const withLowInMs = (withLowJob.timestamps.completedAt ?? Date.now()) - withLow.at;
-  progress(
-    `high job beside the low one: ${seconds(withLowInMs)}, first call after ${seconds((await firstCallAt(pipeline.jobs, withLow.jobId)) - withLow.at)}`,
-  );
-  progress(
-    `high job's lines started per 10 s, alone: ${(await startsPerWindow(pipeline.jobs, alone.jobId)).join(' ')}`,
-  );
-  progress(
-    `high job's lines started per 10 s, beside: ${(await startsPerWindow(pipeline.jobs, withLow.jobId)).join(' ')}`,
-  );
+  if (ONLY !== undefined) {
+    if (ONLY === '1') progress(`ratio ${((await highBeside(low.jobId)) / aloneInMs).toFixed(3)}`);
+    else await windowBesideCompetitor(low.jobId);
+    await cancelJob(cancelDeps, low.jobId);
+    await shutDown();
+    process.exit(0);
+  }
+  const withLowInMs = await highBeside(low.jobId);
 
   // 2. Two equal normal jobs started together.
   const [n1, n2] = await Promise.all([
@@ -169,23 +226,16 @@ async function main(): Promise<void> {
   phases.push({ name: 'low alone', atInMs: Date.now() });
   progress('two normal jobs done');
 
-  // 4. A window that an equal share cannot meet, next to a normal job.
-  const competitor = await submit('competitor.jsonl', fileOf('x', 5_000), { priority: 'normal' });
-  const windowed = await submit('window.jsonl', fileOf('w', WINDOW_LINES), {
-    priority: 'normal',
-    completionwindow: WINDOW,
-  });
-  phases.push({ name: 'window + competitor + low', atInMs: competitor.at });
-  const windowJob = await done(windowed.jobId);
-  const windowEndsInMs = (windowJob.batchRequest?.expiresAtInMs ?? Infinity) - windowed.at;
-  const windowLastLineInMs = Math.max(...(await finishTimes(pipeline.jobs, windowed.jobId))) - windowed.at;
-  progress(
-    `window job: ${windowJob.status}, last line ${seconds(windowLastLineInMs)} after the drop, window ends ${seconds(windowEndsInMs)} after it`,
-  );
+  const {
+    job: windowJob,
+    competitorId,
+    endsInMs: windowEndsInMs,
+    lastLineInMs: windowLastLineInMs,
+  } = await windowBesideCompetitor(low.jobId);
   const endOfRun = Date.now();
 
   const cancelStarted = Date.now();
-  await cancelJob(cancelDeps, competitor.jobId);
+  await cancelJob(cancelDeps, competitorId);
   await cancelJob(cancelDeps, low.jobId);
   const lowFinal = await Promise.race([done(low.jobId), delay(180_000).then(() => undefined)]);
   const cancelInMs = Date.now() - cancelStarted;
@@ -238,17 +288,35 @@ async function main(): Promise<void> {
       ],
     )}\n`,
   );
-  await stopWorkerProcesses(workers);
-  pipeline.close();
-  cosmos.dispose();
-  simulator.stop();
-  await stack.close();
+  await shutDown();
   process.exit(0);
 }
 
 interface Phase {
   readonly name: string;
   readonly atInMs: number;
+}
+
+/** Prints each job's fed messages of all, the pending feeds and the work queue's depth, every 2 s until stopped. */
+function traceFeeds(
+  store: CosmosFairShareStore,
+  depth: AzureQueueDepth,
+  jobs: Record<string, string>,
+  fromInMs: number,
+) {
+  const timer = setInterval(() => {
+    void Promise.all([store.read('bench-fair'), depth.approximateCount()]).then(([state, outstanding]) => {
+      const fed = Object.entries(jobs).map(([name, id]) => {
+        const job = state.jobs[id];
+        return job === undefined ? `${name} -` : `${name} ${job.fedMessages}/${job.ingestMessages + job.extraMessages}`;
+      });
+      const pending = state.pendingFeeds.reduce((sum, f) => sum + f.messages, 0);
+      process.stderr.write(
+        `  +${seconds(Date.now() - fromInMs)} fed ${fed.join(', ')}, pending ${pending}, work queue ${outstanding}\n`,
+      );
+    });
+  }, 2_000);
+  return { stop: () => clearInterval(timer) };
 }
 
 /** What was running at a time of the run. */
@@ -286,12 +354,13 @@ async function finishTimes(jobs: Jobs, jobId: string): Promise<number[]> {
   return times.sort((a, b) => a - b);
 }
 
-/** How many of the job's lines had their call leave in each 10 s from its first. */
-async function startsPerWindow(jobs: Jobs, jobId: string): Promise<number[]> {
+/** How many of the job's lines had their call leave in each 10 s from `from` (its first call by default). */
+async function startsPerWindow(jobs: Jobs, jobId: string, from?: number): Promise<number[]> {
   const starts: number[] = [];
   for await (const outcome of jobs.listOutcomes(jobId))
-    if (outcome.startedAtInMs !== null) starts.push(outcome.startedAtInMs);
-  const first = Math.min(...starts);
+    if (outcome.startedAtInMs !== null && outcome.startedAtInMs >= (from ?? -Infinity))
+      starts.push(outcome.startedAtInMs);
+  const first = from ?? Math.min(...starts);
   const counts: number[] = [];
   for (const at of starts) {
     const index = Math.floor((at - first) / WINDOW_IN_MS);
