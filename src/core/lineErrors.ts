@@ -36,6 +36,12 @@ export const LineErrorCode = {
   tokensExceedRateLimit: 'tokens_exceed_rate_limit',
   /** A dropped file's `tag_` metadata is not valid tags: the job fails unread rather than spend unattributed. */
   invalidTags: 'invalid_tags',
+  /** A dropped file's `priority` metadata is not a priority: nothing is sent, the job fails saying why. */
+  invalidPriority: 'invalid_priority',
+  /** A dropped file's `completionwindow` metadata is not a window within the limits: likewise. */
+  invalidCompletionWindow: 'invalid_completion_window',
+  /** A dropped file's `batchmetadata` is not a JSON object of string pairs within OpenAI's limits: likewise. */
+  invalidBatchMetadata: 'invalid_batch_metadata',
 } as const;
 export type LineErrorCode = (typeof LineErrorCode)[keyof typeof LineErrorCode];
 

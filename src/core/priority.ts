@@ -1,5 +1,5 @@
 import { parsed, rejected, type ParseResult } from './parseResult.js';
-import type { LineError } from './lineErrors.js';
+import { LineErrorCode, type LineError } from './lineErrors.js';
 
 /**
  * How much of its deployment's budget a job asks for, relative to the other jobs there: a named level
@@ -60,9 +60,6 @@ export function priorityValue(priority: JobPriority): PriorityLevel | number {
   return priority.level ?? priority.weight;
 }
 
-/** The code a job fails with when its priority cannot be read. */
-export const PRIORITY_ERROR_CODE = 'invalid_priority';
-
 /** What a dropped file's metadata gives its job: a priority, or an error that stops it. */
 export type PriorityFields =
   { readonly priority?: JobPriority } | { readonly priority?: undefined; readonly refusal: LineError };
@@ -80,7 +77,7 @@ export function priorityFromBlobMetadata(metadata: Readonly<Record<string, strin
   if (result.ok) return { priority: result.value };
   return {
     refusal: {
-      code: PRIORITY_ERROR_CODE,
+      code: LineErrorCode.invalidPriority,
       message: `Blob metadata ${result.error}; no line is sent`,
       param: PRIORITY_METADATA,
     },

@@ -9,6 +9,7 @@ import { cancelJob } from '../../src/app/cancelJob.js';
 import { retryFailedLines } from '../../src/app/retryFailedLines.js';
 import { ConflictError } from '../../src/core/errors.js';
 import { chatLine, createWorld, okResponse, ScriptedChatClient } from './fixtures.js';
+import { runQueues } from './finishedJob.js';
 
 type World = ReturnType<typeof createWorld>;
 const HOUR = 3_600_000;
@@ -44,9 +45,36 @@ describe('completion windows', () => {
     const configured = { ...world.ingestDeps, windowLimits: { minInMs: 60_000, maxInMs: 48 * HOUR } };
     const honoured = (await ingestBlob('batch-input', 'short.jsonl', configured)) as { jobId: string };
     expect((await world.jobs.getJob(honoured.jobId))!.job.batchRequest?.expiresAtInMs).toBe(world.clock.now + 90_000);
-    // Under the built-in minimum the default window stands.
+    // Under the built-in minimum it is refused.
     const builtIn = (await ingestBlob('batch-input', 'shorter.jsonl', world.ingestDeps)) as { jobId: string };
-    expect((await world.jobs.getJob(builtIn.jobId))!.job.batchRequest?.completionWindow).toBe('24h');
+    expect((await world.jobs.getJob(builtIn.jobId))!.job.jobError).toMatchObject({
+      code: 'invalid_completion_window',
+      param: 'completionwindow',
+    });
+  });
+
+  it.each([
+    [
+      { completionwindow: '2 hours' },
+      'invalid_completion_window',
+      /completionwindow: Invalid completion_window "2 hours"/,
+    ],
+    [{ completionwindow: '30d' }, 'invalid_completion_window', /expected a window from 1h to 7d/],
+    [{ batchmetadata: '{"team":' }, 'invalid_batch_metadata', /batchmetadata: .*JSON/],
+    [{ batchmetadata: '["a"]' }, 'invalid_batch_metadata', /expected an object of string keys and string values/],
+  ])('a dropped file with %j sends nothing, and the job fails with %s saying why', async (metadata, code, reason) => {
+    const world = createWorld();
+    world.blobs.put('batch-input', 'bad.jsonl', file(2), metadata);
+    const { jobId } = (await ingestBlob('batch-input', 'bad.jsonl', world.ingestDeps)) as { jobId: string };
+    const refused = (await world.jobs.getJob(jobId))!.job;
+    expect(refused.jobError).toMatchObject({ code, param: Object.keys(metadata)[0] });
+    await runQueues(world);
+    const { job } = (await world.jobs.getJob(jobId))!;
+    expect(job.status).toBe('failed');
+    expect(job.jobError?.code).toBe(code);
+    expect(job.jobError?.message).toMatch(reason);
+    expect(job.counts.failed).toBe(2);
+    expect(world.ledger.entries.size).toBe(0);
   });
 
   it('a dropped file takes its window from blob metadata; lines not sent when it closes end as batch_expired, finished ones are kept', async () => {

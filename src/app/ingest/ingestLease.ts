@@ -2,7 +2,7 @@ import type { CompletionWindowLimits } from '../../core/openai/completionWindow.
 import { finalizeMessage } from '../../core/controlMessage.js';
 import { newJob, type IngestChunkStart, type Job } from '../../core/job.js';
 import { LineErrorCode } from '../../core/lineErrors.js';
-import { batchRequestFromBlobMetadata } from '../../core/openai/batchRequest.js';
+import { batchRequestFromBlobMetadata, blobBatchRequestRefusal } from '../../core/openai/batchRequest.js';
 import { cacheChoiceFromMetadata } from '../../core/responseCache.js';
 import { priorityFromBlobMetadata } from '../../core/priority.js';
 import { spendingCapFromMetadata } from '../../core/spendingCap.js';
@@ -105,17 +105,23 @@ function jobOfBlob(
     batchRequest,
     cacheChoice: cacheChoiceFromMetadata(blob.metadata, batchRequest.metadata),
   });
-  return { ...created, ...priorityOfBlob(blob.metadata, deps.clock.nowInMs()) };
+  return { ...created, ...priorityOrRefusalOfBlob(blob.metadata, deps.clock.nowInMs(), deps.windowLimits) };
 }
 
 /**
- * The job's priority from its blob metadata. One that cannot be read halts the job from the start: its
- * lines end as not sent, with the reason, and the job fails with it (the cap's own error, if any, gives way).
+ * The job's priority from its blob metadata. A priority, window or batch metadata that cannot be read
+ * halts the job from the start: its lines end as not sent, with the reason, and the job fails with it
+ * (the cap's own error, if any, gives way).
  */
-function priorityOfBlob(metadata: Readonly<Record<string, string>>, nowInMs: number): Partial<Job> {
+function priorityOrRefusalOfBlob(
+  metadata: Readonly<Record<string, string>>,
+  nowInMs: number,
+  windowLimits: CompletionWindowLimits | undefined,
+): Partial<Job> {
   const fields = priorityFromBlobMetadata(metadata);
-  if (!('refusal' in fields)) return fields.priority === undefined ? {} : { priority: fields.priority };
-  return { jobError: fields.refusal, halt: { ...fields.refusal, atInMs: nowInMs } };
+  const refusal = 'refusal' in fields ? fields.refusal : blobBatchRequestRefusal(metadata, windowLimits);
+  if (refusal !== undefined) return { jobError: refusal, halt: { ...refusal, atInMs: nowInMs } };
+  return fields.priority === undefined ? {} : { priority: fields.priority };
 }
 
 /** Takes the lease of an existing job for `owner`, unless its file is read already or another live reader holds it. */

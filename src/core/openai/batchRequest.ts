@@ -1,3 +1,4 @@
+import { LineErrorCode, type LineError } from '../lineErrors.js';
 import { parseBatchMetadata } from './batchMetadata.js';
 import {
   COMPLETION_WINDOW_LIMITS,
@@ -21,8 +22,8 @@ export const BLOB_METADATA_KEYS = { completionWindow: 'completionwindow', metada
 
 /**
  * A dropped file's window and metadata, from its blob metadata: `completionwindow=48h`,
- * `batchmetadata={"team":"search"}`. A value that does not parse is left out (the default window applies),
- * so a typo never stops the file from running.
+ * `batchmetadata={"team":"search"}`. A value that does not parse is left out here (the default window
+ * applies); `blobBatchRequestRefusal` says why, and the job is refused with it.
  */
 export function batchRequestFromBlobMetadata(
   blobMetadata: Readonly<Record<string, string>>,
@@ -50,4 +51,38 @@ export function batchRequestFromBlobMetadata(
     }
   }
   return { completionWindow, expiresAtInMs: createdAtInMs + windowInMs, metadata };
+}
+
+/**
+ * Why a dropped file's `completionwindow` or `batchmetadata` cannot be used, if one cannot: its job then
+ * sends nothing and fails saying why. A window other than the one asked for would end lines as
+ * `batch_expired` earlier, or hold them longer, than the user planned; metadata left out would drop the
+ * cost tags they report spend by.
+ */
+export function blobBatchRequestRefusal(
+  blobMetadata: Readonly<Record<string, string>>,
+  limits: CompletionWindowLimits = COMPLETION_WINDOW_LIMITS,
+): LineError | undefined {
+  const asked = blobMetadata[BLOB_METADATA_KEYS.completionWindow];
+  if (asked !== undefined) {
+    try {
+      parseCompletionWindow(asked, limits);
+    } catch (error) {
+      return refusal(LineErrorCode.invalidCompletionWindow, BLOB_METADATA_KEYS.completionWindow, error);
+    }
+  }
+  const text = blobMetadata[BLOB_METADATA_KEYS.metadata];
+  if (text !== undefined) {
+    try {
+      parseBatchMetadata(JSON.parse(text));
+    } catch (error) {
+      return refusal(LineErrorCode.invalidBatchMetadata, BLOB_METADATA_KEYS.metadata, error);
+    }
+  }
+  return undefined;
+}
+
+function refusal(code: LineErrorCode, key: string, error: unknown): LineError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return { code, message: `Blob metadata ${key}: ${reason}; no line is sent`, param: key };
 }
