@@ -144,24 +144,16 @@ describe('weighted fair sharing', () => {
     ).toBeCloseTo(10 * 8 * 100 + 2_000, 6);
   });
 
-  it('does not boost a job whose window the others’ finite work leaves time for', () => {
-    // At 1/33 the low job's 1,000,000 tokens would take 33,000 s, past its window; but the high job's
-    // 10,000 tokens are fed within the first 11 s, and then the low job has the whole rate: 1,010 s.
-    let state = withJob(EMPTY_FAIR_SHARE, 'low', 1, 10_000, 1_500_000);
+  // At 1/33 the low job's 1,000,000 tokens would take 33,000 s; but the high job's 10,000 tokens are fed
+  // within the first 11 s, and then the low job has the whole rate: it is fed in 1,010 s.
+  it.each([
+    [1_500_000, 'fed in time, not boosted', { high: 29, low: 1 }],
+    // Capped at about half: the high job keeps half of its 32/33.
+    [1_000_000, 'fed too late even so, boosted', { high: 15, low: 15 }],
+  ])('a low job beside a short high one, its window closing at %i ms: %s', (closesAtInMs, _case, expected) => {
+    let state = withJob(EMPTY_FAIR_SHARE, 'low', 1, 10_000, closesAtInMs);
     state = withJob(state, 'high', 32, 100);
-    const { counts } = run(state, 3);
-    expect(counts['high']).toBe(29);
-    expect(counts['low']).toBe(1);
-  });
-
-  it('boosts a job that misses its window even after the others’ work is fed', () => {
-    // The same low job with a window of 1,000 s: 1,010 s is too late, so it gets the share it needs,
-    // capped at about half (the high job keeps half of its 32/33).
-    let state = withJob(EMPTY_FAIR_SHARE, 'low', 1, 10_000, 1_000_000);
-    state = withJob(state, 'high', 32, 100);
-    const { counts } = run(state, 3);
-    expect(counts['low']).toBeGreaterThanOrEqual(15);
-    expect(counts['low']).toBeLessThanOrEqual(16);
+    expect(run(state, 3).counts).toEqual(expected);
   });
 
   it('reckons the ETA with the others’ backlogs: a job ahead of it leaves its share once fed', () => {
