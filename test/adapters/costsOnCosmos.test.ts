@@ -1,31 +1,20 @@
-import { randomUUID } from 'node:crypto';
 import type { CosmosClient } from '@azure/cosmos';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CosmosJobSpendStore } from '../../src/adapters/cosmos/CosmosJobSpendStore.js';
-import { CosmosJobStore } from '../../src/adapters/cosmos/CosmosJobStore.js';
-import { CosmosRollupStore } from '../../src/adapters/cosmos/CosmosRollupStore.js';
-import { CosmosUsageLedger } from '../../src/adapters/cosmos/CosmosUsageLedger.js';
-import { createCosmosClient, ensureCosmosContainers } from '../../src/adapters/cosmos/createCosmosClient.js';
-import { InMemoryBlobStore } from '../../src/adapters/memory/InMemoryBlobStore.js';
-import { InMemoryMessageQueue } from '../../src/adapters/memory/InMemoryMessageQueue.js';
-import { Phi3ChatClient } from '../../src/adapters/phi3/Phi3ChatClient.js';
-import { createTokenCounter } from '../../src/adapters/tokenizer/index.js';
-import { parseControlMessage } from '../../src/core/controlMessage.js';
+import {
+  createCosmosClient,
+  ensureCosmosContainers,
+  type CosmosContainers,
+} from '../../src/adapters/cosmos/createCosmosClient.js';
 import { getCostReport } from '../../src/app/costReports.js';
-import { Deployments } from '../../src/app/deployments.js';
-import { finalizeJob, type FinalizeDeps } from '../../src/app/finalizeJob.js';
-import { ingestBlob, type IngestDeps } from '../../src/app/ingestBlob.js';
-import { silentLogger } from '../../src/app/Logger.js';
-import { ResultParts } from '../../src/app/resultParts.js';
-import type { ChatClient, JobStore, LedgerEntry } from '../../src/app/ports.js';
+import { ingestBlob } from '../../src/app/ingestBlob.js';
+import type { JobStore, LedgerEntry } from '../../src/app/ports.js';
 import { processRequestMessage } from '../../src/app/processRequestMessage.js';
-import { buildWorkerDeps } from '../../src/buildWorkerDeps.js';
 import { loadConfig, withSettingDefaults } from '../../src/config.js';
 import { costInNanos, priceFor, utcDay, type ModelPrice } from '../../src/core/pricing.js';
+import { cosmosPipeline } from '../support/cosmosPipeline.js';
 import { requestMessageOf } from '../support/requestMessageOf.js';
 import { startLocalStack, type LocalStack } from '../../dev/local/stack/index.js';
 import { startPhi3Simulator, type Phi3Simulator } from '../../dev/simulator/index.js';
-import { RecordingLimiter } from '../app/fixtures.js';
 import { ledgerTotals } from '../../src/app/ledgerTotals.js';
 
 const MODEL = 'Phi-3-mini-4k-instruct';
@@ -37,12 +26,7 @@ const PRICES: readonly ModelPrice[] = [
 let stack: LocalStack;
 let simulator: Phi3Simulator;
 let cosmos: CosmosClient;
-let stores: {
-  jobs: CosmosJobStore;
-  ledger: CosmosUsageLedger;
-  rollups: CosmosRollupStore;
-  jobSpend: CosmosJobSpendStore;
-};
+let containers: CosmosContainers;
 
 beforeAll(async () => {
   stack = await startLocalStack();
@@ -61,13 +45,7 @@ beforeAll(async () => {
     }),
   ).cosmos;
   cosmos = createCosmosClient(config);
-  const containers = await ensureCosmosContainers(cosmos, config);
-  stores = {
-    jobs: new CosmosJobStore(containers.jobs, containers.lines),
-    ledger: new CosmosUsageLedger(containers.ledger),
-    rollups: new CosmosRollupStore(containers.rollups),
-    jobSpend: new CosmosJobSpendStore(containers.jobs),
-  };
+  containers = await ensureCosmosContainers(cosmos, config);
 });
 
 afterAll(async () => {
@@ -84,107 +62,41 @@ describe('costs on Cosmos with the simulator', () => {
         return this.now;
       },
     };
-    const phi3 = new Phi3ChatClient({
-      endpoint: simulator.url,
-      apiKey: simulator.apiKey,
-      apiVersion: '2024-05-01-preview',
-      timeoutInMs: 10_000,
-      connections: 4,
-    });
-    // Each call moves the service's clock a minute on, so the job's calls straddle midnight.
-    const chat: ChatClient = {
-      complete: async (body, options) => {
-        clock.now += 60_000;
-        return phi3.complete(body, options);
-      },
-      close: () => phi3.close(),
-    };
-    const deployments = new Deployments([
-      {
-        name: 'sim',
-        model: MODEL,
-        chat,
-        limiter: new RecordingLimiter(clock),
-        tokenCounter: createTokenCounter(MODEL),
-      },
-    ]);
-    const blobs = new InMemoryBlobStore();
-    const requestQueue = new InMemoryMessageQueue();
-    const controlQueue = new InMemoryMessageQueue();
     let loseOutcomes = 0;
-    // The second work message's worker dies after its calls were billed: its lines run again.
-    const jobs: JobStore = new Proxy(stores.jobs, {
-      get(target, property, receiver) {
-        const value = Reflect.get(target, property, receiver) as unknown;
-        if (property === 'recordOutcomes') {
-          return async (...args: Parameters<JobStore['recordOutcomes']>) => {
-            if (loseOutcomes > 0) {
-              loseOutcomes -= 1;
-              throw new Error('host died before the outcomes were kept');
-            }
-            return target.recordOutcomes(...args);
-          };
-        }
-        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-      },
-    });
-    const resultParts = new ResultParts(blobs, 'out', () => randomUUID().replaceAll('-', '').slice(0, 16));
-    const ingestDeps: IngestDeps = {
-      jobs,
-      blobs,
-      requestQueue,
-      controlQueue,
-      deployments,
+    const pipeline = cosmosPipeline({
+      simulator,
+      model: MODEL,
+      containers,
       clock,
-      logger: silentLogger,
-      resultParts,
-      defaultMaxTokens: 32,
-      maxLineBytes: 65_536,
-      maxLinesPerFile: 1000,
-      packing: { maxMessageBytes: 8192, maxItemsPerMessage: 2 },
       prices: PRICES,
-      defaultMaxCostInNanos: undefined,
-      stateContainer: 'out',
-      chunkLines: 200_000,
-      exactTokenLines: 1_000,
-    };
-    const workerDeps = buildWorkerDeps(
-      {
-        jobs,
-        blobs,
-        requestQueue,
-        controlQueue,
-        deployments,
-        ledger: stores.ledger,
-        jobSpend: stores.jobSpend,
-        resultParts,
-        clock,
-        random: () => 0.5,
-        sleep: async () => {},
-        newCallId: randomUUID,
-      },
-      {
-        retry: {
-          maxAttempts: 2,
-          baseDelayInMs: 1,
-          maxDelayInMs: 1,
-          maxInlineWaitInMs: 1000,
-          maxRequeueDelayInMs: 3_600_000,
+      requestsPerMessage: 2,
+      maxRequeueDelayInMs: 3_600_000,
+      // Each call moves the service's clock a minute on, so the job's calls straddle midnight.
+      wrapChat: (phi3) => ({
+        complete: async (body, options) => {
+          clock.now += 60_000;
+          return phi3.complete(body, options);
         },
-        prices: PRICES,
-        defaultMaxTokens: 32,
-        returnUnusedTokens: false,
-      },
-    )(silentLogger);
-    const finalizeDeps: FinalizeDeps = {
-      jobs,
-      clock,
-      logger: silentLogger,
-      outputContainer: 'out',
-      ledger: stores.ledger,
-      rollups: stores.rollups,
-      resultParts,
-    };
+        close: () => phi3.close(),
+      }),
+      // The second work message's worker dies after its calls were billed: its lines run again.
+      wrapJobs: (cosmosJobs) =>
+        new Proxy(cosmosJobs, {
+          get(target, property, receiver) {
+            const value = Reflect.get(target, property, receiver) as unknown;
+            if (property === 'recordOutcomes') {
+              return async (...args: Parameters<JobStore['recordOutcomes']>) => {
+                if (loseOutcomes > 0) {
+                  loseOutcomes -= 1;
+                  throw new Error('host died before the outcomes were kept');
+                }
+                return target.recordOutcomes(...args);
+              };
+            }
+            return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          },
+        }),
+    });
 
     const lines = Array.from({ length: 12 }, (_, i) =>
       JSON.stringify({
@@ -204,35 +116,32 @@ describe('costs on Cosmos with the simulator', () => {
         body: { messages: [{ role: 'user', content: 'please [[content_filter]] this' }], max_tokens: 5 },
       }),
     );
-    blobs.put('in', 'midnight.jsonl', `${lines.join('\n')}\n`);
-    const ingested = await ingestBlob('in', 'midnight.jsonl', ingestDeps);
+    pipeline.blobs.put('in', 'midnight.jsonl', `${lines.join('\n')}\n`);
+    const ingested = await ingestBlob('in', 'midnight.jsonl', pipeline.ingestDeps);
     if (ingested.kind !== 'ingested') throw new Error('not ingested');
 
     let run = 0;
     for (let round = 0; round < 50; round += 1) {
-      const work = requestQueue.drain();
-      const control = controlQueue.drain();
+      const work = pipeline.requestQueue.drain();
+      const control = pipeline.controlQueue.drain();
       if (work.length === 0 && control.length === 0) break;
       for (const payload of work) {
         run += 1;
         if (run === 2) loseOutcomes = 1;
         try {
-          await processRequestMessage(requestMessageOf(payload), workerDeps);
+          await processRequestMessage(requestMessageOf(payload), pipeline.workerDeps);
         } catch {
-          await requestQueue.send([payload]);
+          await pipeline.requestQueue.send([payload]);
         }
       }
-      for (const payload of control) {
-        const message = parseControlMessage(payload);
-        if (typeof message !== 'string' && message.kind === 'finalize') await finalizeJob(message.jobId, finalizeDeps);
-      }
+      await pipeline.finalizeAsked(control);
     }
-    await chat.close();
+    await pipeline.chat.close();
 
-    const job = (await stores.jobs.getJob(ingested.jobId))!.job;
+    const job = (await pipeline.jobs.getJob(ingested.jobId))!.job;
     expect(job.status).toBe('completed');
     const entries: LedgerEntry[] = [];
-    for await (const entry of stores.ledger.listEntries(job.id)) entries.push(entry);
+    for await (const entry of pipeline.ledger.listEntries(job.id)) entries.push(entry);
 
     // The ledger holds every 200 the simulator gave this job, the repeated ones included.
     const billedBySimulator = simulator.log.entries().filter((e) => e.status === 200);
@@ -245,7 +154,7 @@ describe('costs on Cosmos with the simulator', () => {
         costInNanos(priceFor(PRICES, MODEL, entry.day)!, entry.promptTokens, entry.completionTokens),
       );
     }
-    const ledger = await ledgerTotals(stores.ledger, job.id);
+    const ledger = await ledgerTotals(pipeline.ledger, job.id);
     expect(ledger.calls).toBe(entries.length);
 
     // Job totals = ledger; counts from outcomes (some lines failed after their retries).
@@ -260,7 +169,7 @@ describe('costs on Cosmos with the simulator', () => {
 
     // Rollups = ledger, per day and in total, through the report.
     const report = await getCostReport(
-      stores.rollups,
+      pipeline.rollups,
       { from: '2026-11-27', to: '2026-11-28', groupBy: ['day', 'job'], format: 'json' },
       { defaultCurrency: 'USD' },
     );
