@@ -1,6 +1,6 @@
+import pLimit from 'p-limit';
 import type { FeedOptions } from './app/feedWork.js';
 import { longestKnown, MessageServiceTimes } from './app/worker/MessageServiceTimes.js';
-import pLimit from 'p-limit';
 import { BudgetPeriodWriter } from './app/BudgetPeriodWriter.js';
 import { coalescedRangeReads } from './app/coalescedRangeReads.js';
 import type { Deployments } from './app/deployments.js';

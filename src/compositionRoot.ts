@@ -149,7 +149,7 @@ export async function createServices(env: Env): Promise<Services> {
   });
   const feed = (deployment: string, options: FeedOptions = {}) =>
     feedWork(feedDeps(consoleLogger), deployment, options);
-  const scheduling = { backlogs, fairShare, feed: (deployment: string) => feed(deployment) };
+  const scheduling = { backlogs, fairShare, feed };
   const scheduleViews = new FairShareScheduleViews(
     fairShare,
     systemClock,

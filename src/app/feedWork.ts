@@ -4,8 +4,8 @@ import {
   claimTo,
   hasWork,
   leadTarget,
-  livePendingFeeds,
   markExhausted,
+  pendingMessages,
   planFeeds,
   queuedTimeInMs,
   removePendingFeed,
@@ -231,7 +231,7 @@ function shareContext(
 ): ShareContext {
   const nowInMs = deps.clock.nowInMs();
   const tokensPerMinute = bindingTokensPerMinute(state, limits, deps.requestsPerMessage);
-  const pending = livePendingFeeds(state, nowInMs).reduce((sum, f) => sum + f.messages, 0);
+  const pending = pendingMessages(state, nowInMs);
   const queuedInMs = queuedTimeInMs({
     outstanding: outstanding + pending,
     requestsPerMessage: deps.requestsPerMessage,
@@ -252,7 +252,7 @@ const latencyOf = (state: FairShareState, options: FeedOptions): number =>
  * every queue operation on the local stand-in.
  */
 function drainRoomFor(state: FairShareState, outstanding: number, nowInMs: number): number {
-  const pending = livePendingFeeds(state, nowInMs).reduce((sum, f) => sum + f.messages, 0);
+  const pending = pendingMessages(state, nowInMs);
   return Math.max(0, FEED_DRAIN_MESSAGES - outstanding - pending);
 }
 
@@ -264,7 +264,7 @@ function roomFor(
   deps: Pick<FeedDeps, 'requestsPerMessage' | 'clock'>,
   options: FeedOptions,
 ): number {
-  const pending = livePendingFeeds(state, deps.clock.nowInMs()).reduce((sum, f) => sum + f.messages, 0);
+  const pending = pendingMessages(state, deps.clock.nowInMs());
   const lead = leadTarget({
     ...limits,
     tokensPerRequest: tokensPerRequest(state, deps.requestsPerMessage),

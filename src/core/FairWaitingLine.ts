@@ -13,12 +13,11 @@ export interface FairTurn {
   readonly weight: number;
 }
 
+/** A waiter; the line keeps them in arrival order, which breaks ties between equal start tags. */
 interface Entry<T> {
   readonly item: T;
-  readonly key: string;
   readonly weight: number;
   readonly start: number;
-  readonly arrival: number;
 }
 
 export class FairWaitingLine<T> {
@@ -26,7 +25,6 @@ export class FairWaitingLine<T> {
   /** Each key's last finish tag; a key whose tag falls behind V is forgotten (it would start at V anyway). */
   readonly #finish = new Map<string, number>();
   #virtualTime = 0;
-  #arrivals = 0;
 
   get length(): number {
     return this.#waiting.length;
@@ -36,7 +34,7 @@ export class FairWaitingLine<T> {
     const weight = Math.max(1, turn.weight);
     const start = Math.max(this.#virtualTime, this.#finish.get(turn.key) ?? 0);
     this.#finish.set(turn.key, start + 1 / weight);
-    this.#waiting.push({ item, key: turn.key, weight, start, arrival: this.#arrivals++ });
+    this.#waiting.push({ item, weight, start });
   }
 
   /** The next waiter in fair order, taken out of the line; undefined when nobody waits. */

@@ -365,6 +365,11 @@ export function livePendingFeeds(state: FairShareState, nowInMs: number): Pendin
   return state.pendingFeeds.filter((f) => f.untilInMs > nowInMs);
 }
 
+/** Messages of the feeds under way. */
+export function pendingMessages(state: FairShareState, nowInMs: number): number {
+  return livePendingFeeds(state, nowInMs).reduce((sum, f) => sum + f.messages, 0);
+}
+
 /** Feeds past their time and not cleared: their feeder died, perhaps before sending, so they are sent again. */
 export function stalePendingFeeds(state: FairShareState, nowInMs: number): PendingFeed[] {
   return state.pendingFeeds.filter((f) => f.untilInMs <= nowInMs && (f.ranges?.length ?? 0) > 0);
